@@ -1,0 +1,302 @@
+// Package config loads and validates Kakehashi's configuration.
+//
+// Configuration comes from one YAML file, overridden key by key by
+// environment variables named KAKEHASHI_ followed by the key path in upper
+// case with '.' and '-' replaced by '_': networks.public-xmpp.xmpp.secret is
+// overridden by KAKEHASHI_NETWORKS_PUBLIC_XMPP_XMPP_SECRET. Every key of the
+// schema can be overridden, including keys absent from the file; keys under
+// networks.<name> only for networks the file names (a network cannot be
+// created from the environment alone).
+//
+// Loading is strict: unknown keys, wrong types and invalid values are all
+// reported together, each as a [KeyError] that names the key, says what is
+// wrong and how to fix it.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/kakehashi/kakehashi/identity"
+	"github.com/spf13/viper"
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults applied by [Load] to keys that are absent (or empty).
+const (
+	DefaultDataDir      = "./data"
+	DefaultLogLevel     = "info"
+	DefaultLogFormat    = "text"
+	DefaultAdminListen  = "127.0.0.1:8765"
+	DefaultMaxBodyBytes = 65536
+)
+
+// Bounds of values checked by [Config.Validate].
+const (
+	MinAdminTokenLen = 16
+	MaxMaxBodyBytes  = 1 << 20
+)
+
+// KindXMPP is the network kind served through an XMPP component (XEP-0114).
+const KindXMPP = "xmpp"
+
+// EnvPrefix starts the name of every environment variable that overrides a key.
+const EnvPrefix = "KAKEHASHI_"
+
+// Config is Kakehashi's whole configuration.
+type Config struct {
+	// DataDir is where Kakehashi keeps its state (data_dir). Relative paths
+	// are relative to the working directory.
+	DataDir string
+	// Log configures logging (log.*).
+	Log Log
+	// Admin configures the admin API (admin.*).
+	Admin Admin
+	// Networks are the networks Kakehashi bridges, by name (networks.<name>).
+	Networks map[string]*Network
+	// Routing says where messages go that have no owner (routing.*).
+	Routing Routing
+	// Limits bounds what Kakehashi accepts (limits.*).
+	Limits Limits
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is the minimum level logged: debug, info, warn or error (log.level).
+	Level string
+	// Format is text or json (log.format).
+	Format string
+}
+
+// SlogLevel returns Level as a slog.Level; unknown levels give slog.LevelInfo.
+func (l Log) SlogLevel() slog.Level {
+	switch l.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	default:
+		return slog.LevelInfo
+	}
+}
+
+// Admin configures the admin API.
+type Admin struct {
+	// Listen is the host:port the admin API listens on (admin.listen). It
+	// must be a loopback address unless AllowRemote is set.
+	Listen string
+	// Token is the bearer token admin clients present (admin.token, or read
+	// from admin.token_file). At least MinAdminTokenLen characters.
+	Token Secret
+	// TokenFile is the file Token was read from, if any (admin.token_file).
+	// Relative paths are relative to the working directory.
+	TokenFile string
+	// AllowRemote permits a non-loopback Listen address (admin.allow_remote).
+	AllowRemote bool
+}
+
+// Network is one network Kakehashi bridges: one adapter instance.
+type Network struct {
+	// Name is the network's key under networks: lower-case a-z, 0-9 and '-'.
+	Name string
+	// Side says whether the network's users are employees (inside) or
+	// outside parties (outside) (networks.<name>.side).
+	Side identity.Side
+	// Kind is the protocol: only KindXMPP so far (networks.<name>.kind).
+	Kind string
+	// XMPP configures a network of kind xmpp (networks.<name>.xmpp).
+	XMPP *XMPP
+}
+
+// XMPP configures a network reached through an XMPP server's component port.
+type XMPP struct {
+	// Domain is the component's domain, e.g. gw.corp.test (xmpp.domain).
+	Domain string
+	// Server is host:port of the XMPP server's component port (xmpp.server).
+	Server string
+	// Secret is the component secret shared with the server (xmpp.secret, or
+	// read from xmpp.secret_file).
+	Secret Secret
+	// SecretFile is the file Secret was read from, if any (xmpp.secret_file).
+	SecretFile string
+	// HomeDomains are the domains of the inside users, e.g. corp.test
+	// (xmpp.home_domains). Inside networks only, and required there.
+	HomeDomains []string
+	// ProxyFor names the outside network that proxy addresses in this inside
+	// network lead to (xmpp.proxy_for). Inside networks only; Load defaults
+	// it to the only outside xmpp network.
+	ProxyFor string
+}
+
+// Routing says where messages go that no one owns.
+type Routing struct {
+	// FallbackEmployee is the ID of the employee who receives messages no
+	// one else owns (routing.fallback_employee).
+	FallbackEmployee string
+	// FallbackAddress is an inside address, e.g. desk@corp.test, that
+	// receives messages no one else owns (routing.fallback_address).
+	FallbackAddress string
+}
+
+// Limits bounds what Kakehashi accepts.
+type Limits struct {
+	// MaxBodyBytes is the largest message body accepted, in bytes
+	// (limits.max_body_bytes), 1..MaxMaxBodyBytes.
+	MaxBodyBytes int
+}
+
+// Inside returns the inside networks, sorted by name.
+func (c *Config) Inside() []*Network { return c.side(identity.Inside) }
+
+// Outside returns the outside networks, sorted by name.
+func (c *Config) Outside() []*Network { return c.side(identity.Outside) }
+
+func (c *Config) side(s identity.Side) []*Network {
+	var out []*Network
+	for _, name := range sortedKeys(c.Networks) {
+		if n := c.Networks[name]; n != nil && n.Side == s {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// EnvName returns the environment variable that overrides key, e.g.
+// KAKEHASHI_NETWORKS_PUBLIC_XMPP_XMPP_SECRET for
+// networks.public-xmpp.xmpp.secret.
+func EnvName(key string) string {
+	return EnvPrefix + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
+}
+
+// Load reads the YAML file at path, applies KAKEHASHI_* environment
+// overrides, decodes strictly (unknown keys and wrong types are errors),
+// reads secret files, applies defaults and validates. All problems found are
+// returned together; each is a [KeyError]. A file that cannot be read gives
+// an error naming the path that matches fs.ErrNotExist when it is missing.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var raw any
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("config %s: not valid YAML: %w", path, err)
+	}
+	if raw != nil {
+		if _, ok := asMap(raw); !ok {
+			return nil, fmt.Errorf("config %s: the file must be a YAML mapping of keys (data_dir, admin, networks, ...), not %s", path, describe(raw, false))
+		}
+	}
+
+	v := viper.New()
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+
+	// Network names come from the file: both viper's (lower-cased) view and
+	// the raw one, which keeps networks whose value is null and the original
+	// spelling for the lower-case check.
+	rawNames := rawNetworkNames(raw)
+	names := map[string]bool{}
+	for _, n := range rawNames {
+		names[strings.ToLower(n)] = true
+	}
+	if m, ok := asMap(v.Get("networks")); ok {
+		for n := range m {
+			names[n] = true
+		}
+	}
+	s := schema()
+	for _, key := range s.keys("", sortedKeys(names)) {
+		if err := v.BindEnv(key, EnvName(key)); err != nil {
+			return nil, fmt.Errorf("config: bind env for %s: %w", key, err)
+		}
+	}
+
+	d := &decoder{values: map[string]any{}, present: map[string]bool{}}
+	d.walk(s, "", v.AllSettings())
+	for _, n := range rawNames {
+		if l := strings.ToLower(n); l != n {
+			d.fail("networks."+n, "network name has upper-case letters",
+				fmt.Sprintf("rename it to %s (names use a-z, 0-9 and -)", l))
+		}
+	}
+	c := d.build(names)
+	d.readSecretFiles(c)
+	c.defaultProxyFor()
+
+	errs := d.errs
+	for _, p := range c.problems() {
+		if !d.isBad(p.Key) {
+			errs = append(errs, p)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("config %s: %d problem(s):\n%w", path, len(errs), errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// rawNetworkNames returns the keys under networks as written in the file.
+func rawNetworkNames(raw any) []string {
+	top, ok := asMap(raw)
+	if !ok {
+		return nil
+	}
+	var names []string
+	for k, val := range top {
+		if strings.ToLower(k) != "networks" {
+			continue
+		}
+		if m, ok := asMap(val); ok {
+			for n := range m {
+				names = append(names, n)
+			}
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// defaultProxyFor points inside xmpp networks without proxy_for at the only
+// outside xmpp network, if there is exactly one.
+func (c *Config) defaultProxyFor() {
+	targets := c.outsideXMPP()
+	if len(targets) != 1 {
+		return
+	}
+	for _, n := range c.Inside() {
+		if n.XMPP != nil && n.XMPP.ProxyFor == "" {
+			n.XMPP.ProxyFor = targets[0]
+		}
+	}
+}
+
+// outsideXMPP returns the names of the outside xmpp networks, sorted.
+func (c *Config) outsideXMPP() []string {
+	var out []string
+	for _, n := range c.Outside() {
+		if n.Kind == KindXMPP {
+			out = append(out, n.Name)
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
