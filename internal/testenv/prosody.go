@@ -1,0 +1,242 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Defaults for ProsodyOptions. A Prosody with no Components given gets two:
+// the gateway's own domain and one that stands for an external contact
+// domain.
+const (
+	DefaultInsideHost       = "corp.test"
+	DefaultOutsideHost      = "ext.test"
+	DefaultGatewayComponent = "gw.corp.test"
+	DefaultContactComponent = "contact.acme.test"
+)
+
+// ProsodyOptions configure StartProsody. The zero value gives the defaults.
+type ProsodyOptions struct {
+	// InsideHost and OutsideHost are the two virtual hosts users live on
+	// (defaults DefaultInsideHost and DefaultOutsideHost).
+	InsideHost, OutsideHost string
+	// Components get one Component block each, all with the same secret
+	// (default DefaultGatewayComponent and DefaultContactComponent).
+	Components []string
+	// Secret is the component secret; empty means a random one.
+	Secret string
+	// LogLevel is Prosody's minimum log level: debug, info (default), warn or
+	// error. The log is DIR/prosody.log and is shown when a test fails.
+	LogLevel string
+}
+
+// Prosody is a running throwaway Prosody on loopback started through
+// scripts/prosody.sh. Its config, data and log live in Dir.
+type Prosody struct {
+	// Dir holds prosody.cfg.lua, prosody.log and the data (accounts).
+	Dir string
+	// C2SAddr and ComponentAddr are the 127.0.0.1:port addresses of the
+	// client and XEP-0114 component listeners.
+	C2SAddr, ComponentAddr string
+	// Secret is the component_secret of every component.
+	Secret string
+	// InsideHost, OutsideHost and Components are the domains served.
+	InsideHost, OutsideHost string
+	Components              []string
+
+	script                 string
+	logLevel               string
+	c2sPort, componentPort int
+	mu                     sync.Mutex // guards running and serialises start/stop
+	running                bool
+}
+
+// RequireProsody skips the test (or fails it under CI=true) when Prosody is
+// not installed.
+func RequireProsody(t testing.TB) {
+	t.Helper()
+	for _, bin := range []string{"prosody", "prosodyctl"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			unavailable(t, "prosody not installed: run `bash scripts/prosody.sh install` (or make test-deps)")
+		}
+	}
+}
+
+// StartProsody starts a Prosody on free loopback ports with its files in a
+// new t.TempDir, and stops it when the test ends. If the server is not
+// installed or does not start, the test is skipped (failed under CI=true).
+func StartProsody(t testing.TB, o ProsodyOptions) *Prosody {
+	t.Helper()
+	RequireProsody(t)
+	p := &Prosody{
+		Dir:         t.TempDir(),
+		Secret:      o.Secret,
+		InsideHost:  o.InsideHost,
+		OutsideHost: o.OutsideHost,
+		Components:  append([]string(nil), o.Components...),
+		script:      filepath.Join(RepoRoot(t), "scripts", "prosody.sh"),
+		logLevel:    o.LogLevel,
+	}
+	if p.InsideHost == "" {
+		p.InsideHost = DefaultInsideHost
+	}
+	if p.OutsideHost == "" {
+		p.OutsideHost = DefaultOutsideHost
+	}
+	if len(p.Components) == 0 {
+		p.Components = []string{DefaultGatewayComponent, DefaultContactComponent}
+	}
+	if p.Secret == "" {
+		var b [12]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			t.Fatalf("testenv: component secret: %v", err)
+		}
+		p.Secret = hex.EncodeToString(b[:])
+	}
+	if p.logLevel == "" {
+		p.logLevel = "info"
+	}
+
+	// A port picked as free can be taken before Prosody binds it (parallel
+	// tests do this all the time); the script refuses ports in use, so pick
+	// again.
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var ports []int
+		if ports, err = freePorts(2); err != nil {
+			break
+		}
+		p.setPorts(ports[0], ports[1])
+		if err = p.start(); err == nil || !isPortConflict(err) {
+			break
+		}
+	}
+	if err != nil {
+		unavailable(t, "prosody failed to start: %v\n(is it installed? run `bash scripts/prosody.sh install` (or make test-deps))", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("testenv: tail of %s:\n%s", filepath.Join(p.Dir, "prosody.log"), p.LogTail(40))
+		}
+		p.Stop(t)
+	})
+	return p
+}
+
+func (p *Prosody) setPorts(c2s, component int) {
+	p.c2sPort, p.componentPort = c2s, component
+	p.C2SAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(c2s))
+	p.ComponentAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(component))
+}
+
+func isPortConflict(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "already in use") || strings.Contains(s, "Failed to open server port")
+}
+
+// Register creates the account user@host with password pass (or resets its
+// password). It works while the server runs.
+func (p *Prosody) Register(t testing.TB, user, host, pass string) {
+	t.Helper()
+	if _, err := p.run("register", "--dir", p.Dir, user, host, pass); err != nil {
+		t.Fatalf("testenv: register %s@%s: %v", user, host, err)
+	}
+}
+
+// Stop stops the server and waits for it to exit; accounts stay in Dir. Clients
+// see their connections closed. Stopping a stopped server does nothing.
+func (p *Prosody) Stop(t testing.TB) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.running {
+		return
+	}
+	if _, err := p.run("stop", "--dir", p.Dir); err != nil {
+		t.Fatalf("testenv: stop prosody: %v", err)
+	}
+	p.running = false
+}
+
+// Start starts a stopped server again on the same ports with the same Dir,
+// for tests of outages and reconnection. Starting a running server does
+// nothing.
+func (p *Prosody) Start(t testing.TB) {
+	t.Helper()
+	if err := p.start(); err != nil {
+		t.Fatalf("testenv: restart prosody: %v", err)
+	}
+}
+
+func (p *Prosody) start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.running {
+		return nil
+	}
+	args := []string{"start",
+		"--dir", p.Dir,
+		"--c2s-port", strconv.Itoa(p.c2sPort),
+		"--component-port", strconv.Itoa(p.componentPort),
+		"--secret", p.Secret,
+		"--inside", p.InsideHost,
+		"--outside", p.OutsideHost,
+		"--log-level", p.logLevel,
+		// Let the script's watchdog stop the server if this test binary dies
+		// without running its cleanups (timeout, panic, SIGKILL).
+		"--parent-pid", strconv.Itoa(os.Getpid()),
+	}
+	for _, c := range p.Components {
+		args = append(args, "--component", c)
+	}
+	out, err := p.run(args...)
+	if err != nil {
+		return err
+	}
+	want := fmt.Sprintf("C2S=%s COMPONENT=%s ", p.C2SAddr, p.ComponentAddr)
+	if !strings.Contains(out, want) {
+		return fmt.Errorf("prosody.sh start: unexpected output %q (want %q...)", out, want)
+	}
+	p.running = true
+	return nil
+}
+
+// run runs scripts/prosody.sh with args and returns its combined output.
+func (p *Prosody) run(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, "bash", append([]string{p.script}, args...)...)
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	cmd.Stdin = nil
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("prosody.sh %s: %w\n%s", args[0], err, strings.TrimSpace(out.String()))
+	}
+	return out.String(), nil
+}
+
+// LogTail returns the last n lines of the server's log.
+func (p *Prosody) LogTail(n int) string {
+	b, err := os.ReadFile(filepath.Join(p.Dir, "prosody.log"))
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
