@@ -1,0 +1,74 @@
+package routing
+
+import "strings"
+
+// XEP-0106 (JID Escaping) maps these characters, which may not appear in a
+// JID's local part, to \hh sequences.
+const escapable = ` "&'/:<>@\`
+
+// EscapeLocal escapes s for use as a JID local part (XEP-0106). A backslash
+// is escaped only where it would otherwise start an escape sequence, as the
+// XEP requires.
+func EscapeLocal(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\':
+			if isEscape(s[i:]) {
+				b.WriteString(`\5c`)
+			} else {
+				b.WriteByte(c)
+			}
+		case strings.IndexByte(escapable, c) >= 0:
+			b.WriteByte('\\')
+			b.WriteByte("0123456789abcdef"[c>>4])
+			b.WriteByte("0123456789abcdef"[c&15])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// UnescapeLocal reverses EscapeLocal: every \hh sequence naming an
+// escapable character becomes that character; anything else is kept.
+func UnescapeLocal(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && isEscape(s[i:]) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// isEscape reports whether s starts with a \hh sequence of an escapable
+// character.
+func isEscape(s string) bool {
+	if len(s) < 3 || s[0] != '\\' || !ishex(s[1]) || !ishex(s[2]) {
+		return false
+	}
+	return strings.IndexByte(escapable, unhex(s[1])<<4|unhex(s[2])) >= 0
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}

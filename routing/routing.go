@@ -1,0 +1,359 @@
+// Package routing decides where a message goes. Decide is a pure function of
+// an identity snapshot, the gateway's topology and a message envelope: no
+// network, no clock, no writes. It answers with a delivery, a typed refusal a
+// person can read, or a proposal for a relationship the gateway must create
+// first (after which it asks again).
+package routing
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/kakehashi/kakehashi/identity"
+)
+
+// Reader is the part of an identity snapshot routing reads.
+// *identity.Snapshot implements it.
+type Reader interface {
+	Employee(id string) (*identity.Employee, bool)
+	EmployeeByInsideAddr(a identity.Address) (*identity.Employee, bool)
+	Persona(id string) (*identity.Persona, bool)
+	PersonaByAddr(a identity.Address) (*identity.Persona, bool)
+	ContactByAddr(a identity.Address) (*identity.Contact, bool)
+	RelationshipFor(contactID, personaID string) (*identity.Relationship, bool)
+	RelationshipsOfContact(contactID string) []*identity.Relationship
+}
+
+// Network is what routing knows of one attached network.
+type Network struct {
+	Name string
+	Side identity.Side
+	// Domain is the gateway's own domain on this network (the XMPP
+	// component's domain): proxy addresses inside, persona addresses outside.
+	Domain string
+	// HomeDomains are the domains of the inside users (inside networks only).
+	HomeDomains []string
+	// ProxyFor names the outside network that this inside network's proxy
+	// addresses lead to (inside networks only).
+	ProxyFor string
+}
+
+// Topology is the static shape of the gateway: its networks, where
+// ownerless messages go, and limits.
+type Topology struct {
+	Networks map[string]Network
+	// FallbackEmployee receives messages of ownerless relationships, if
+	// active. FallbackAddress is used otherwise (an inside address).
+	FallbackEmployee string
+	FallbackAddress  identity.Address
+	// MaxBodyBytes bounds a message body; 0 means no limit.
+	MaxBodyBytes int
+}
+
+// Envelope is what routing needs to know of a message.
+type Envelope struct {
+	Network   string // network the message arrived on
+	From      string // sender's bare address, normalised
+	To        string // the gateway address it was sent to, bare, normalised
+	BodyBytes int
+}
+
+// Kind is the kind of a Decision.
+type Kind int
+
+// Decision kinds.
+const (
+	Deliver Kind = iota + 1 // send Target
+	Refuse                  // tell the sender Refusal
+	Propose                 // create Proposal, then decide again
+)
+
+// Condition is an error condition a protocol adapter can show the sender
+// (named after the XMPP stanza error conditions of RFC 6120).
+type Condition string
+
+// Refusal conditions.
+const (
+	ItemNotFound       Condition = "item-not-found"
+	Forbidden          Condition = "forbidden"
+	NotAcceptable      Condition = "not-acceptable"
+	PolicyViolation    Condition = "policy-violation"
+	ServiceUnavailable Condition = "service-unavailable"
+	BadRequest         Condition = "bad-request"
+)
+
+// Refusal says why a message is not relayed, in words for its sender.
+type Refusal struct {
+	Condition Condition
+	Text      string
+}
+
+// Error implements error.
+func (r *Refusal) Error() string { return string(r.Condition) + ": " + r.Text }
+
+// Target is where and as whom a message is delivered.
+type Target struct {
+	Network string
+	From    string // the gateway address it comes from: persona or proxy
+	To      string
+	Nick    string // display name shown for From
+}
+
+// Decision is the outcome of Decide.
+type Decision struct {
+	Kind Kind
+
+	Target         Target
+	RelationshipID string
+	ContactID      string
+	PersonaID      string
+	OwnerID        string // empty when delivered to a fallback address
+	Fallback       bool   // delivered to the fallback because nobody active owns it
+
+	Refusal *Refusal
+
+	Proposal *identity.NewRelationship
+}
+
+func refuse(c Condition, format string, args ...any) Decision {
+	return Decision{Kind: Refuse, Refusal: &Refusal{Condition: c, Text: fmt.Sprintf(format, args...)}}
+}
+
+// Decide routes one message. It never blocks and never writes.
+func Decide(top *Topology, r Reader, env Envelope) Decision {
+	net, ok := top.Networks[env.Network]
+	if !ok {
+		return refuse(ServiceUnavailable, "network %q is not configured", env.Network)
+	}
+	if top.MaxBodyBytes > 0 && env.BodyBytes > top.MaxBodyBytes {
+		return refuse(NotAcceptable, "message too long: %d bytes, the limit is %d", env.BodyBytes, top.MaxBodyBytes)
+	}
+	if net.Side == identity.Inside {
+		return decideOutward(top, net, r, env)
+	}
+	return decideInward(top, net, r, env)
+}
+
+// decideOutward handles an employee writing to a contact's proxy address.
+func decideOutward(top *Topology, net Network, r Reader, env Envelope) Decision {
+	emp, ok := r.EmployeeByInsideAddr(identity.Address{Network: net.Name, Addr: env.From})
+	if !ok {
+		return refuse(Forbidden, "only employees can write through this gateway")
+	}
+	if emp.Status != identity.Active {
+		return refuse(Forbidden, "your account is no longer active, so you can no longer write to outside contacts; your contacts are looked after by a colleague")
+	}
+	local, domain := splitAddr(env.To)
+	if domain != net.Domain || local == "" {
+		return refuse(ItemNotFound, "%s is not a contact address; write to a contact as name\\40their.domain@%s", env.To, net.Domain)
+	}
+	contactAddr := strings.ToLower(UnescapeLocal(local))
+	cl, cd := splitAddr(contactAddr)
+	if cl == "" || cd == "" || !validOutsideDomain(cd) {
+		return refuse(ItemNotFound, "%s does not name an outside address (expected user\\40domain@%s)", env.To, net.Domain)
+	}
+	if isOurs(top, cd) {
+		return refuse(Forbidden, "%s is inside the company; messages between colleagues are never relayed through the gateway", contactAddr)
+	}
+	out, ok := top.Networks[net.ProxyFor]
+	if !ok || out.Side != identity.Outside {
+		return refuse(ServiceUnavailable, "no outside network is configured for %s", net.Domain)
+	}
+	caddr := identity.Address{Network: out.Name, Addr: contactAddr}
+	contact, known := r.ContactByAddr(caddr)
+	if known {
+		if rel := ownedBy(r, contact.ID, emp.ID, emp.DefaultPersona); rel != nil {
+			return deliverOut(out, r, rel, contact)
+		}
+	}
+	if emp.DefaultPersona == "" {
+		return refuse(Forbidden, "you have no outward persona yet; ask an admin to give you one")
+	}
+	p, ok := r.Persona(emp.DefaultPersona)
+	if !ok {
+		return refuse(ServiceUnavailable, "your persona %q is missing; ask an admin", emp.DefaultPersona)
+	}
+	if !maySendAs(p, emp.ID) {
+		return refuse(Forbidden, "you may not write as %s", p.DisplayName)
+	}
+	if _, ok := personaAddr(p, out.Name); !ok {
+		return refuse(ServiceUnavailable, "your persona %s has no address on %s", p.DisplayName, out.Name)
+	}
+	if known {
+		if rel, ok := r.RelationshipFor(contact.ID, p.ID); ok {
+			owner := "the unassigned pool"
+			if o, ok := r.Employee(rel.OwnerID); ok {
+				owner = fmt.Sprintf("%s (%s)", o.Name, o.ID)
+			}
+			return refuse(Forbidden, "%s is now looked after by %s; ask an admin to transfer the contact if you should take it back", contactAddr, owner)
+		}
+	}
+	return Decision{Kind: Propose, Proposal: &identity.NewRelationship{
+		Contact: caddr, PersonaID: p.ID, OwnerID: emp.ID, Source: "outreach",
+	}}
+}
+
+// ownedBy returns the relationship of contactID owned by employeeID,
+// preferring the one on the employee's default persona.
+func ownedBy(r Reader, contactID, employeeID, preferred string) *identity.Relationship {
+	var found []*identity.Relationship
+	for _, rel := range r.RelationshipsOfContact(contactID) {
+		if rel.OwnerID == employeeID && !merged(rel) {
+			if rel.PersonaID == preferred {
+				return rel
+			}
+			found = append(found, rel)
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].ID < found[j].ID })
+	return found[0]
+}
+
+func deliverOut(out Network, r Reader, rel *identity.Relationship, c *identity.Contact) Decision {
+	p, ok := r.Persona(rel.PersonaID)
+	if !ok {
+		return refuse(ServiceUnavailable, "persona %q of this relationship is missing; ask an admin", rel.PersonaID)
+	}
+	from, ok := personaAddr(p, out.Name)
+	if !ok {
+		return refuse(ServiceUnavailable, "persona %s has no address on %s", p.DisplayName, out.Name)
+	}
+	return Decision{
+		Kind:           Deliver,
+		Target:         Target{Network: out.Name, From: from, To: c.Address.Addr, Nick: p.DisplayName},
+		RelationshipID: rel.ID, ContactID: c.ID, PersonaID: p.ID, OwnerID: rel.OwnerID,
+	}
+}
+
+// decideInward handles an outside contact writing to a persona address.
+func decideInward(top *Topology, net Network, r Reader, env Envelope) Decision {
+	p, ok := r.PersonaByAddr(identity.Address{Network: net.Name, Addr: env.To})
+	if !ok {
+		return refuse(ItemNotFound, "there is no one at %s", env.To)
+	}
+	_, fromDomain := splitAddr(env.From)
+	if fromDomain == "" || isOurs(top, fromDomain) {
+		return refuse(Forbidden, "messages from %s are not accepted here", env.From)
+	}
+	caddr := identity.Address{Network: net.Name, Addr: env.From}
+	c, known := r.ContactByAddr(caddr)
+	if known {
+		if rel, ok := r.RelationshipFor(c.ID, p.ID); ok {
+			return deliverIn(top, r, rel, c)
+		}
+	}
+	return Decision{Kind: Propose, Proposal: &identity.NewRelationship{
+		Contact: caddr, PersonaID: p.ID, OwnerID: newOwner(r, p), Source: "inbound",
+	}}
+}
+
+// newOwner picks the owner of a relationship a new contact starts by writing
+// to p: the persona's employee, or their successor if they departed, or
+// nobody (the unassigned pool, served by the fallback).
+func newOwner(r Reader, p *identity.Persona) string {
+	id := p.EmployeeID
+	for hops := 0; id != "" && hops < 16; hops++ {
+		e, ok := r.Employee(id)
+		if !ok {
+			return ""
+		}
+		if e.Status == identity.Active {
+			return e.ID
+		}
+		id = e.SuccessorID
+	}
+	return ""
+}
+
+func deliverIn(top *Topology, r Reader, rel *identity.Relationship, c *identity.Contact) Decision {
+	d := Decision{Kind: Deliver, RelationshipID: rel.ID, ContactID: c.ID, PersonaID: rel.PersonaID}
+	var to identity.Address
+	if e, ok := r.Employee(rel.OwnerID); ok && e.Status == identity.Active && len(e.InsideAddrs) > 0 {
+		d.OwnerID, to = e.ID, e.InsideAddrs[0]
+	} else {
+		d.Fallback = true
+		if e, ok := r.Employee(top.FallbackEmployee); ok && e.Status == identity.Active && len(e.InsideAddrs) > 0 {
+			d.OwnerID, to = e.ID, e.InsideAddrs[0]
+		} else if top.FallbackAddress.Addr != "" {
+			to = top.FallbackAddress
+		} else {
+			return refuse(ServiceUnavailable, "nobody can take your message right now; please try again later")
+		}
+	}
+	in, ok := top.Networks[to.Network]
+	if !ok || in.Side != identity.Inside {
+		return refuse(ServiceUnavailable, "nobody can take your message right now; please try again later")
+	}
+	nick := c.DisplayName
+	if nick == "" {
+		nick = c.Address.Addr
+	}
+	d.Target = Target{Network: in.Name, From: ProxyAddress(c.Address.Addr, in.Domain), To: to.Addr, Nick: nick}
+	return d
+}
+
+// ProxyAddress is how an outside address appears inside: its XEP-0106
+// escaped form as the local part at the inside component's domain, e.g.
+// bob@ext.test → bob\40ext.test@gw.corp.test.
+func ProxyAddress(outside, domain string) string {
+	return EscapeLocal(outside) + "@" + domain
+}
+
+func maySendAs(p *identity.Persona, employeeID string) bool {
+	if p.Kind == identity.Team {
+		for _, m := range p.Members {
+			if m == employeeID {
+				return true
+			}
+		}
+		return p.EmployeeID == employeeID
+	}
+	return p.EmployeeID == employeeID
+}
+
+func personaAddr(p *identity.Persona, network string) (string, bool) {
+	for _, a := range p.Addresses {
+		if a.Network == network {
+			return a.Addr, true
+		}
+	}
+	return "", false
+}
+
+func merged(rel *identity.Relationship) bool { return rel.MergedInto != "" }
+
+// isOurs reports whether domain belongs to the company: an inside home
+// domain or one of the gateway's own domains.
+func isOurs(top *Topology, domain string) bool {
+	for _, n := range top.Networks {
+		if n.Domain == domain {
+			return true
+		}
+		for _, h := range n.HomeDomains {
+			if h == domain {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func validOutsideDomain(d string) bool {
+	if len(d) > 253 || strings.ContainsAny(d, " /\\@\"'<>&:") {
+		return false
+	}
+	return true
+}
+
+// splitAddr splits a bare address into local part and domain.
+func splitAddr(a string) (local, domain string) {
+	i := strings.LastIndexByte(a, '@')
+	if i < 0 {
+		return "", a
+	}
+	return a[:i], a[i+1:]
+}
