@@ -1,0 +1,273 @@
+// Package xmpp is Kakehashi's XMPP adapter: it attaches the gateway to an
+// XMPP server as an external component (XEP-0114), so that the gateway owns a
+// whole domain there: persona addresses on an outside network, contact proxy
+// addresses (XEP-0106 escaped) on an inside network. It turns stanzas into
+// gateway messages and back, and answers vCard (XEP-0054), disco, ping and
+// presence subscriptions for the addresses the gateway says exist. It never
+// decides who owns what.
+package xmpp
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/component"
+	"mellium.im/xmpp/jid"
+
+	"github.com/kakehashi/kakehashi/gateway"
+	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/routing"
+)
+
+// Config configures one component connection.
+type Config struct {
+	Network string        // network name, e.g. "corp"
+	Side    identity.Side // inside or outside
+	Domain  string        // the component's domain, e.g. gw.corp.test
+	Server  string        // host:port of the server's component listener
+	Secret  string        // component secret shared with the server
+	Logger  *slog.Logger
+	// MaxBackoff caps the wait between reconnection attempts (default 30 s).
+	MaxBackoff time.Duration
+	// OnConnect, if set, is called after every successful handshake.
+	OnConnect func()
+}
+
+// Component is a running XMPP component connection. It implements
+// gateway.Adapter.
+type Component struct {
+	cfg    Config
+	log    *slog.Logger
+	domain jid.JID
+
+	mu      sync.Mutex
+	session *xmpp.Session
+}
+
+// New checks cfg and returns a component that connects when Run is called.
+func New(cfg Config) (*Component, error) {
+	d, err := jid.Parse(cfg.Domain)
+	if err != nil || d.Localpart() != "" || d.Resourcepart() != "" {
+		return nil, fmt.Errorf("xmpp: component domain %q is not a domain", cfg.Domain)
+	}
+	if cfg.Server == "" || cfg.Secret == "" {
+		return nil, fmt.Errorf("xmpp %s: server and secret are required", cfg.Network)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	return &Component{cfg: cfg, domain: d, log: cfg.Logger.With("network", cfg.Network, "component", cfg.Domain)}, nil
+}
+
+// Network implements gateway.Adapter.
+func (c *Component) Network() string { return c.cfg.Network }
+
+// Connected reports whether the component is connected now.
+func (c *Component) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.session != nil
+}
+
+// Run implements gateway.Adapter: connect, serve, and reconnect with
+// exponential backoff until ctx ends.
+func (c *Component) Run(ctx context.Context, core gateway.Core) error {
+	bo := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(100*time.Millisecond),
+		backoff.WithMaxInterval(c.cfg.MaxBackoff),
+		backoff.WithMaxElapsedTime(0),
+	)
+	for {
+		start := time.Now()
+		err := c.serveOnce(ctx, core)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(start) > time.Minute {
+			bo.Reset()
+		}
+		wait := bo.NextBackOff()
+		c.log.Warn("component connection lost; reconnecting", "in", wait.Round(time.Millisecond), "err", err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func (c *Component) serveOnce(ctx context.Context, core gateway.Core) error {
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", c.cfg.Server)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("dial %s: %w", c.cfg.Server, err)
+	}
+	s, err := component.NewSession(dctx, c.domain, []byte(c.cfg.Secret), conn)
+	cancel()
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("component handshake with %s: %w", c.cfg.Server, err)
+	}
+	c.mu.Lock()
+	c.session = s
+	c.mu.Unlock()
+	c.log.Info("component connected", "server", c.cfg.Server)
+	if c.cfg.OnConnect != nil {
+		c.cfg.OnConnect()
+	}
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	defer stop()
+	err = s.Serve(xmpp.HandlerFunc(func(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+		return c.handle(ctx, core, t, start)
+	}))
+	c.mu.Lock()
+	c.session = nil
+	c.mu.Unlock()
+	s.Close()
+	conn.Close()
+	if err == nil {
+		err = io.EOF
+	}
+	return err
+}
+
+// Send implements gateway.Adapter.
+func (c *Component) Send(ctx context.Context, out *gateway.Outgoing) error {
+	c.mu.Lock()
+	s := c.session
+	c.mu.Unlock()
+	if s == nil {
+		return gateway.ErrNotConnected
+	}
+	buf, err := encodeOutgoing(out)
+	if err != nil {
+		return &gateway.PermanentError{Err: err}
+	}
+	if err := s.Send(ctx, xml.NewDecoder(bytes.NewReader(buf))); err != nil {
+		return fmt.Errorf("%w: %w", gateway.ErrNotConnected, err)
+	}
+	if out.Subscribe && out.Refusal == nil {
+		// The contact's client shows the persona's name in the request.
+		if err := c.sendRaw(ctx, subscribeStanza(out.From, out.To, out.Nick)); err != nil {
+			c.log.Warn("could not send a subscription request", "err", err)
+		}
+	}
+	return nil
+}
+
+// encodeOutgoing renders out as stanzas. Only what the gateway decided goes
+// on the wire: addresses, the gateway's own ID, the body and a nick.
+func encodeOutgoing(out *gateway.Outgoing) ([]byte, error) {
+	for _, a := range []string{out.From, out.To} {
+		if _, err := jid.Parse(a); err != nil {
+			return nil, fmt.Errorf("address %q: %w", a, err)
+		}
+	}
+	var b bytes.Buffer
+	if out.Refusal != nil {
+		b.WriteString(`<message type="error"`)
+		attr(&b, "from", out.From)
+		attr(&b, "to", out.To)
+		attr(&b, "id", out.ReplyTo)
+		b.WriteString(`>`)
+		writeError(&b, out.Refusal)
+		b.WriteString(`</message>`)
+		return b.Bytes(), nil
+	}
+	b.WriteString(`<message type="chat"`)
+	attr(&b, "from", out.From)
+	attr(&b, "to", out.To)
+	attr(&b, "id", out.ID)
+	b.WriteString(`><body>`)
+	xmlText(&b, out.Body)
+	b.WriteString(`</body>`)
+	if out.Nick != "" {
+		b.WriteString(`<nick xmlns="http://jabber.org/protocol/nick">`)
+		xmlText(&b, out.Nick)
+		b.WriteString(`</nick>`)
+	}
+	b.WriteString(`</message>`)
+	return b.Bytes(), nil
+}
+
+// subscribeStanza asks to for a presence subscription from from, announcing nick.
+func subscribeStanza(from, to, nick string) []byte {
+	var b bytes.Buffer
+	b.WriteString(`<presence type="subscribe"`)
+	attr(&b, "from", from)
+	attr(&b, "to", to)
+	b.WriteString(`>`)
+	writeNick(&b, nick)
+	b.WriteString(`</presence>`)
+	return b.Bytes()
+}
+
+func writeNick(b *bytes.Buffer, nick string) {
+	if nick == "" {
+		return
+	}
+	b.WriteString(`<nick xmlns="http://jabber.org/protocol/nick">`)
+	xmlText(b, nick)
+	b.WriteString(`</nick>`)
+}
+
+func errorType(c routing.Condition) string {
+	switch c {
+	case routing.Forbidden:
+		return "auth"
+	case routing.NotAcceptable, routing.PolicyViolation, routing.BadRequest:
+		return "modify"
+	case routing.ServiceUnavailable:
+		return "wait"
+	default:
+		return "cancel"
+	}
+}
+
+func writeError(b *bytes.Buffer, r *routing.Refusal) {
+	fmt.Fprintf(b, `<error type="%s"><%s xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>`, errorType(r.Condition), r.Condition)
+	if r.Text != "" {
+		b.WriteString(`<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas" xml:lang="en">`)
+		xmlText(b, r.Text)
+		b.WriteString(`</text>`)
+	}
+	b.WriteString(`</error>`)
+}
+
+func attr(b *bytes.Buffer, name, value string) {
+	if value == "" {
+		return
+	}
+	b.WriteString(" " + name + `="`)
+	xmlText(b, value)
+	b.WriteString(`"`)
+}
+
+func xmlText(b *bytes.Buffer, s string) {
+	_ = xml.EscapeText(b, []byte(s))
+}
+
+// sendRaw writes one stanza on the current session.
+func (c *Component) sendRaw(ctx context.Context, stanza []byte) error {
+	c.mu.Lock()
+	s := c.session
+	c.mu.Unlock()
+	if s == nil {
+		return gateway.ErrNotConnected
+	}
+	return s.Send(ctx, xml.NewDecoder(bytes.NewReader(stanza)))
+}

@@ -1,0 +1,313 @@
+package xmpp
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp/jid"
+
+	"github.com/kakehashi/kakehashi/gateway"
+	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/routing"
+)
+
+const (
+	nsNick      = "http://jabber.org/protocol/nick"
+	nsVCard     = "vcard-temp"
+	nsDiscoInfo = "http://jabber.org/protocol/disco#info"
+	nsPing      = "urn:xmpp:ping"
+	nsStanzas   = "urn:ietf:params:xml:ns:xmpp-stanzas"
+)
+
+type stanzaError struct {
+	Type      string `xml:"type,attr"`
+	Condition struct {
+		XMLName xml.Name
+	} `xml:",any"`
+	Text string `xml:"urn:ietf:params:xml:ns:xmpp-stanzas text"`
+}
+
+type inMessage struct {
+	From  string       `xml:"from,attr"`
+	To    string       `xml:"to,attr"`
+	ID    string       `xml:"id,attr"`
+	Type  string       `xml:"type,attr"`
+	Body  []string     `xml:"body"`
+	Nick  string       `xml:"http://jabber.org/protocol/nick nick"`
+	Error *stanzaError `xml:"error"`
+}
+
+type inPresence struct {
+	From string `xml:"from,attr"`
+	To   string `xml:"to,attr"`
+	ID   string `xml:"id,attr"`
+	Type string `xml:"type,attr"`
+}
+
+type inIQ struct {
+	From    string `xml:"from,attr"`
+	To      string `xml:"to,attr"`
+	ID      string `xml:"id,attr"`
+	Type    string `xml:"type,attr"`
+	Payload struct {
+		XMLName xml.Name
+	} `xml:",any"`
+}
+
+// handle serves one inbound stanza. It returns an error only when the
+// stream itself is broken; a bad stanza gets an error reply instead.
+func (c *Component) handle(ctx context.Context, core gateway.Core, t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+	// mellium hands over the stanza's start element separately from its
+	// inner tokens; put them back together for the decoder.
+	d := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), t))
+	switch start.Name.Local {
+	case "message":
+		var m inMessage
+		if err := d.Decode(&m); err != nil {
+			c.log.Warn("malformed message stanza dropped", "err", err)
+			return nil
+		}
+		c.message(ctx, core, &m)
+	case "presence":
+		var p inPresence
+		if err := d.Decode(&p); err != nil {
+			c.log.Warn("malformed presence stanza dropped", "err", err)
+			return nil
+		}
+		c.presence(core, t, &p)
+	case "iq":
+		var iq inIQ
+		if err := d.Decode(&iq); err != nil {
+			c.log.Warn("malformed iq stanza", "err", err)
+			id, from, to := attrs(start)
+			if id != "" && from != "" {
+				return c.write(t, iqError(to, from, id, routing.BadRequest, "malformed request"))
+			}
+			return nil
+		}
+		return c.iq(core, t, &iq)
+	}
+	return nil
+}
+
+func attrs(start *xml.StartElement) (id, from, to string) {
+	for _, a := range start.Attr {
+		switch a.Name.Local {
+		case "id":
+			id = a.Value
+		case "from":
+			from = a.Value
+		case "to":
+			to = a.Value
+		}
+	}
+	return
+}
+
+func (c *Component) to(addr string) string {
+	if addr == "" {
+		// mellium blanks a "to" naming the component's own domain.
+		return c.cfg.Domain
+	}
+	return addr
+}
+
+func (c *Component) message(ctx context.Context, core gateway.Core, m *inMessage) {
+	m.To = c.to(m.To)
+	switch m.Type {
+	case "error":
+		if m.ID != "" {
+			core.Failed(ctx, c.cfg.Network, m.ID, describeError(m.Error))
+		}
+		return
+	case "groupchat", "headline":
+		return // not relayed: group chats are out of scope, headlines are automated
+	}
+	if len(m.Body) == 0 {
+		return // chat states, receipts and the like carry no body; nothing to relay
+	}
+	if _, err := jid.Parse(m.From); err != nil {
+		c.log.Warn("message with an invalid sender dropped", "err", err)
+		return
+	}
+	if _, err := jid.Parse(m.To); err != nil {
+		c.log.Warn("message with an invalid recipient dropped", "err", err)
+		return
+	}
+	msg := &gateway.Message{Network: c.cfg.Network, From: m.From, To: m.To, ID: m.ID, Body: m.Body[0], Nick: m.Nick}
+	if err := core.Receive(ctx, msg); err != nil {
+		c.log.Error("gateway did not take a message", "err", err)
+	}
+}
+
+func describeError(e *stanzaError) string {
+	if e == nil {
+		return "the recipient's server returned an error"
+	}
+	s := e.Condition.XMLName.Local
+	if s == "" || s == "text" {
+		s = "error"
+	}
+	if e.Text != "" {
+		s += ": " + e.Text
+	}
+	return s
+}
+
+func (c *Component) presence(core gateway.Core, t xmlstream.TokenReadEncoder, p *inPresence) {
+	p.To = c.to(p.To)
+	from, err := jid.Parse(p.From)
+	if err != nil {
+		return
+	}
+	to, err := jid.Parse(p.To)
+	if err != nil || to.Localpart() == "" {
+		return
+	}
+	bareTo := to.Bare().String()
+	prof, ok := core.Profile(c.cfg.Network, bareTo)
+	switch p.Type {
+	case "subscribe":
+		if !ok {
+			_ = c.write(t, presenceError(bareTo, p.From, p.ID, routing.ItemNotFound, "there is no one at this address"))
+			return
+		}
+		var b bytes.Buffer
+		b.WriteString(`<presence type="subscribed"`)
+		attr(&b, "from", bareTo)
+		attr(&b, "to", from.Bare().String())
+		b.WriteString(`/>`)
+		b.Write(subscribeStanza(bareTo, from.Bare().String(), prof.Name))
+		b.Write(available(bareTo, from.Bare().String(), prof.Name))
+		_ = c.write(t, b.Bytes())
+	case "probe":
+		if ok {
+			_ = c.write(t, available(bareTo, from.Bare().String(), prof.Name))
+		}
+	case "unsubscribe":
+		if ok {
+			var b bytes.Buffer
+			b.WriteString(`<presence type="unsubscribed"`)
+			attr(&b, "from", bareTo)
+			attr(&b, "to", from.Bare().String())
+			b.WriteString(`/>`)
+			_ = c.write(t, b.Bytes())
+		}
+	}
+}
+
+func available(from, to, nick string) []byte {
+	var b bytes.Buffer
+	b.WriteString(`<presence`)
+	attr(&b, "from", from)
+	attr(&b, "to", to)
+	b.WriteString(`>`)
+	writeNick(&b, nick)
+	b.WriteString(`</presence>`)
+	return b.Bytes()
+}
+
+func (c *Component) iq(core gateway.Core, t xmlstream.TokenReadEncoder, iq *inIQ) error {
+	if iq.Type != "get" && iq.Type != "set" {
+		return nil // results and errors for IQs we never sent
+	}
+	iq.To = c.to(iq.To)
+	to, err := jid.Parse(iq.To)
+	if err != nil {
+		return c.write(t, iqError(c.cfg.Domain, iq.From, iq.ID, routing.BadRequest, "invalid address"))
+	}
+	self := to.Bare().String()
+	var prof gateway.Profile
+	exists := to.Localpart() == ""
+	if !exists {
+		prof, exists = core.Profile(c.cfg.Network, self)
+	}
+	if !exists {
+		return c.write(t, iqError(self, iq.From, iq.ID, routing.ItemNotFound, "there is no one at this address"))
+	}
+	p := iq.Payload.XMLName
+	switch {
+	case iq.Type == "get" && p.Space == nsPing && p.Local == "ping":
+		return c.write(t, iqResult(self, iq.From, iq.ID, ""))
+	case iq.Type == "get" && p.Space == nsVCard && p.Local == "vCard" && to.Localpart() != "":
+		var b bytes.Buffer
+		b.WriteString(`<vCard xmlns="vcard-temp"><FN>`)
+		xmlText(&b, prof.Name)
+		b.WriteString(`</FN><NICKNAME>`)
+		xmlText(&b, prof.Name)
+		b.WriteString(`</NICKNAME></vCard>`)
+		return c.write(t, iqResult(self, iq.From, iq.ID, b.String()))
+	case iq.Type == "get" && p.Space == nsDiscoInfo && p.Local == "query":
+		var b bytes.Buffer
+		b.WriteString(`<query xmlns="` + nsDiscoInfo + `">`)
+		if to.Localpart() == "" {
+			b.WriteString(`<identity category="gateway" type="xmpp" name="`)
+			if c.cfg.Side == identity.Inside {
+				b.WriteString("Kakehashi contacts")
+			} else {
+				xmlText(&b, c.cfg.Domain)
+			}
+			b.WriteString(`"/>`)
+		} else {
+			b.WriteString(`<identity category="account" type="registered"/>`)
+		}
+		b.WriteString(`<feature var="` + nsDiscoInfo + `"/><feature var="` + nsPing + `"/><feature var="` + nsVCard + `"/></query>`)
+		return c.write(t, iqResult(self, iq.From, iq.ID, b.String()))
+	}
+	// Software version and everything else: not offered, so that nothing
+	// about the gateway's software or host reaches the outside.
+	return c.write(t, iqError(self, iq.From, iq.ID, routing.Condition("service-unavailable"), ""))
+}
+
+func iqResult(from, to, id, payload string) []byte {
+	var b bytes.Buffer
+	b.WriteString(`<iq type="result"`)
+	attr(&b, "from", from)
+	attr(&b, "to", to)
+	attr(&b, "id", id)
+	b.WriteString(`>` + payload + `</iq>`)
+	return b.Bytes()
+}
+
+func iqError(from, to, id string, cond routing.Condition, text string) []byte {
+	return stanzaErr("iq", from, to, id, cond, text)
+}
+
+func presenceError(from, to, id string, cond routing.Condition, text string) []byte {
+	return stanzaErr("presence", from, to, id, cond, text)
+}
+
+func stanzaErr(kind, from, to, id string, cond routing.Condition, text string) []byte {
+	var b bytes.Buffer
+	b.WriteString(`<` + kind + ` type="error"`)
+	attr(&b, "from", from)
+	attr(&b, "to", to)
+	attr(&b, "id", id)
+	b.WriteString(`>`)
+	writeError(&b, &routing.Refusal{Condition: cond, Text: text})
+	b.WriteString(`</` + kind + `>`)
+	return b.Bytes()
+}
+
+// write sends raw stanzas through the handler's writer, which mellium flushes
+// when the handler returns (and which marks an IQ as answered).
+func (c *Component) write(t xmlstream.TokenReadEncoder, raw []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(raw))
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("xmpp: write reply: %w", err)
+		}
+		if err := t.EncodeToken(xml.CopyToken(tok)); err != nil {
+			return fmt.Errorf("xmpp: write reply: %w", err)
+		}
+	}
+}

@@ -1,0 +1,422 @@
+// Package gateway is the running Kakehashi process: it wires identity,
+// routing and the protocol adapters, owns the durable message queue and the
+// per-network senders with their retries, and serves the admin API.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/routing"
+)
+
+// Options configure a Gateway.
+type Options struct {
+	Topology *routing.Topology
+	State    *identity.State
+	Queue    *Queue
+	Adapters []Adapter
+	Logger   *slog.Logger
+	Metrics  *Metrics
+	Now      func() time.Time
+	// RetryMax caps the backoff between send attempts (default 30 s).
+	RetryMax time.Duration
+}
+
+// Gateway relays messages between the inside and outside networks.
+type Gateway struct {
+	top      *routing.Topology
+	state    *identity.State
+	queue    *Queue
+	log      *slog.Logger
+	metrics  *Metrics
+	now      func() time.Time
+	retryMax time.Duration
+	adapters map[string]Adapter
+	senders  map[string]*sender
+	// runCtx is the context of Run; sends and commits started by callbacks
+	// live as long as it.
+	runCtx context.Context
+	ready  chan struct{}
+}
+
+// New checks the options and builds a Gateway; Run starts it.
+func New(o Options) (*Gateway, error) {
+	if o.Topology == nil || o.State == nil || o.Queue == nil {
+		return nil, errors.New("gateway: Topology, State and Queue are required")
+	}
+	g := &Gateway{
+		top: o.Topology, state: o.State, queue: o.Queue, log: o.Logger, metrics: o.Metrics,
+		now: o.Now, retryMax: o.RetryMax,
+		adapters: map[string]Adapter{}, senders: map[string]*sender{},
+		ready: make(chan struct{}),
+	}
+	if g.log == nil {
+		g.log = slog.Default()
+	}
+	if g.metrics == nil {
+		g.metrics = NewMetrics()
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	if g.retryMax == 0 {
+		g.retryMax = 30 * time.Second
+	}
+	for _, a := range o.Adapters {
+		if _, ok := o.Topology.Networks[a.Network()]; !ok {
+			return nil, fmt.Errorf("gateway: adapter for unknown network %q", a.Network())
+		}
+		g.adapters[a.Network()] = a
+		g.senders[a.Network()] = newSender(g, a)
+	}
+	for name := range o.Topology.Networks {
+		if _, ok := g.adapters[name]; !ok {
+			return nil, fmt.Errorf("gateway: network %q has no adapter", name)
+		}
+	}
+	return g, nil
+}
+
+// Metrics returns the gateway's metrics.
+func (g *Gateway) Metrics() *Metrics { return g.metrics }
+
+// State returns the identity state the gateway routes with.
+func (g *Gateway) State() *identity.State { return g.state }
+
+// Run starts the queue, the senders and the adapters, replays what was
+// pending at the last stop, and serves until ctx ends.
+func (g *Gateway) Run(ctx context.Context) error {
+	g.runCtx = ctx
+	qctx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
+	qdone := make(chan error, 1)
+	go func() { qdone <- g.queue.Run(qctx) }()
+
+	pending, err := g.queue.Pending(ctx)
+	if err != nil {
+		stopQueue()
+		<-qdone
+		return err
+	}
+	for _, r := range pending {
+		g.dispatch(r)
+	}
+	if len(pending) > 0 {
+		g.log.Info("replaying messages pending at last stop", "count", len(pending))
+	}
+
+	var wg sync.WaitGroup
+	for _, s := range g.senders {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.run(ctx) }()
+	}
+	errs := make(chan error, len(g.adapters))
+	for _, a := range g.adapters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.Run(ctx, g); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- fmt.Errorf("adapter %s: %w", a.Network(), err)
+			}
+		}()
+	}
+	close(g.ready)
+	<-ctx.Done()
+	wg.Wait()
+	stopQueue()
+	<-qdone
+	close(errs)
+	return errors.Join(collect(errs)...)
+}
+
+func collect(ch <-chan error) []error {
+	var out []error
+	for e := range ch {
+		out = append(out, e)
+	}
+	return out
+}
+
+// Receive implements Core: route the message, store it durably with its
+// decision, and hand it to the target network's sender after the commit.
+func (g *Gateway) Receive(ctx context.Context, m *Message) error {
+	g.metrics.received.WithLabelValues(m.Network).Inc()
+	reply := m.From
+	m.From, m.To = bareLower(m.From), bareLower(m.To)
+	env := routing.Envelope{Network: m.Network, From: m.From, To: m.To, BodyBytes: len(m.Body)}
+	d := routing.Decide(g.top, g.state.Snapshot(), env)
+	subscribe := false
+	if d.Kind == routing.Propose {
+		p := *d.Proposal
+		if net := g.top.Networks[m.Network]; net.Side == identity.Outside {
+			p.DisplayName = m.Nick
+		}
+		_, _, created, err := g.state.EnsureRelationship(ctx, p)
+		if err != nil {
+			g.log.Error("could not record a new relationship", "network", m.Network, "err", err)
+			d = routing.Decision{Kind: routing.Refuse, Refusal: &routing.Refusal{
+				Condition: routing.ServiceUnavailable, Text: "the gateway could not record this new contact; please try again"}}
+		} else {
+			subscribe = created && d.Proposal.Source == "outreach"
+			d = routing.Decide(g.top, g.state.Snapshot(), env)
+			if d.Kind == routing.Propose {
+				d = routing.Decision{Kind: routing.Refuse, Refusal: &routing.Refusal{
+					Condition: routing.ServiceUnavailable, Text: "the gateway could not route this message; please try again"}}
+			}
+		}
+	}
+	rec := &Record{
+		ReceivedAt: g.now(), InNetwork: m.Network, InFrom: m.From, InReply: reply, InTo: m.To, InID: m.ID,
+	}
+	switch d.Kind {
+	case routing.Deliver:
+		rec.RelationshipID, rec.OwnerID = d.RelationshipID, d.OwnerID
+		rec.Out = Outgoing{Network: d.Target.Network, From: d.Target.From, To: d.Target.To,
+			ID: newID(), Body: m.Body, Nick: d.Target.Nick, Subscribe: subscribe}
+		if d.Fallback {
+			g.metrics.fallback.Inc()
+		}
+	default:
+		g.metrics.refused.WithLabelValues(m.Network, string(d.Refusal.Condition)).Inc()
+		g.log.Info("refused", "network", m.Network, "condition", d.Refusal.Condition, "reason", d.Refusal.Text)
+		rec.Out = Outgoing{Network: m.Network, From: m.To, To: reply, ID: newID(),
+			Body: m.Body, Refusal: d.Refusal, ReplyTo: m.ID}
+	}
+	return g.queue.Enqueue(ctx, rec, func(dup bool, err error) {
+		switch {
+		case err != nil:
+			g.metrics.storeErrors.Inc()
+			g.log.Error("could not store a message; telling its sender", "network", m.Network, "err", err)
+			// Not stored: answer the sender directly so they know to retry.
+			rec.Out = Outgoing{Network: m.Network, From: m.To, To: reply, ID: newID(), Body: m.Body,
+				Refusal: &routing.Refusal{Condition: routing.ServiceUnavailable, Text: "the gateway could not store your message; please send it again"},
+				ReplyTo: m.ID}
+			g.senders[m.Network].push(&rec.Out, false)
+		case dup:
+			g.metrics.duplicates.Inc()
+		default:
+			g.dispatch(rec)
+		}
+	})
+}
+
+func (g *Gateway) dispatch(r *Record) {
+	s, ok := g.senders[r.Out.Network]
+	if !ok {
+		g.log.Error("no sender for network", "network", r.Out.Network, "seq", r.Seq)
+		return
+	}
+	s.push(&r.Out, true)
+}
+
+// Health is the gateway's health as /healthz reports it. It names no
+// secret and nothing of the traffic.
+type Health struct {
+	Status    string          `json:"status"` // "ok", or "degraded" while a network is disconnected
+	Connected map[string]bool `json:"connected"`
+}
+
+// Connector is implemented by adapters that can tell whether they are
+// connected.
+type Connector interface {
+	Connected() bool
+}
+
+// Health reports whether every adapter is connected.
+func (g *Gateway) Health() Health {
+	h := Health{Status: "ok", Connected: map[string]bool{}}
+	for name, a := range g.adapters {
+		up := true
+		if c, ok := a.(Connector); ok {
+			up = c.Connected()
+		}
+		h.Connected[name] = up
+		if !up {
+			h.Status = "degraded"
+		}
+	}
+	return h
+}
+
+// Profile implements Core.
+func (g *Gateway) Profile(network, addr string) (Profile, bool) {
+	net, ok := g.top.Networks[network]
+	if !ok {
+		return Profile{}, false
+	}
+	snap := g.state.Snapshot()
+	addr = bareLower(addr)
+	if net.Side == identity.Outside {
+		p, ok := snap.PersonaByAddr(identity.Address{Network: network, Addr: addr})
+		if !ok {
+			return Profile{}, false
+		}
+		return Profile{Name: p.DisplayName}, true
+	}
+	i := strings.LastIndexByte(addr, '@')
+	if i <= 0 || addr[i+1:] != net.Domain {
+		return Profile{}, false
+	}
+	outside := strings.ToLower(routing.UnescapeLocal(addr[:i]))
+	j := strings.LastIndexByte(outside, '@')
+	if j <= 0 || j == len(outside)-1 {
+		return Profile{}, false
+	}
+	if c, ok := snap.ContactByAddr(identity.Address{Network: net.ProxyFor, Addr: outside}); ok && c.DisplayName != "" {
+		return Profile{Name: c.DisplayName}, true
+	}
+	return Profile{Name: outside}, true
+}
+
+// Failed implements Core: a message the gateway sent bounced; tell the
+// person who wrote it.
+func (g *Gateway) Failed(ctx context.Context, network, id, reason string) {
+	r, err := g.queue.ByOutID(ctx, network, id)
+	if err != nil || r == nil {
+		g.log.Warn("bounce for an unknown message", "network", network, "err", err)
+		return
+	}
+	g.fail(ctx, r, reason)
+}
+
+// fail tells the original sender of r that it could not be delivered.
+func (g *Gateway) fail(ctx context.Context, r *Record, reason string) {
+	g.metrics.failed.WithLabelValues(r.Out.Network).Inc()
+	if r.Out.Refusal != nil || r.Out.Notice {
+		return // never answer an answer
+	}
+	notice := &Record{
+		ReceivedAt: g.now(), InNetwork: r.InNetwork, InFrom: r.InFrom, InReply: r.InReply, InTo: r.InTo,
+		Out: Outgoing{Network: r.InNetwork, From: r.InTo, To: r.InReply, ID: newID(), Notice: true,
+			Body: fmt.Sprintf("Kakehashi: your message could not be delivered (%s). Message: %q", reason, clip(r.Out.Body, 200))},
+	}
+	if err := g.queue.Enqueue(ctx, notice, func(dup bool, err error) {
+		if err == nil && !dup {
+			g.dispatch(notice)
+		}
+	}); err != nil {
+		g.log.Error("could not queue a failure notice", "err", err)
+	}
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// newID returns a random opaque message ID: it reveals nothing of the
+// inside message it stands for.
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+func bareLower(a string) string {
+	if i := strings.IndexByte(a, '/'); i >= 0 {
+		a = a[:i]
+	}
+	return strings.ToLower(a)
+}
+
+// sender writes one network's outgoing messages in order, retrying with
+// exponential backoff while the adapter cannot send.
+type sender struct {
+	g       *Gateway
+	adapter Adapter
+	mu      sync.Mutex
+	wake    chan struct{}
+	queue   []senderItem
+}
+
+type senderItem struct {
+	out     *Outgoing
+	durable bool // stored in the queue: mark it when done
+}
+
+func newSender(g *Gateway, a Adapter) *sender {
+	return &sender{g: g, adapter: a, wake: make(chan struct{}, 1)}
+}
+
+func (s *sender) push(o *Outgoing, durable bool) {
+	s.mu.Lock()
+	s.queue = append(s.queue, senderItem{o, durable})
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *sender) pop() (senderItem, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) == 0 {
+		return senderItem{}, false
+	}
+	it := s.queue[0]
+	s.queue[0] = senderItem{}
+	s.queue = s.queue[1:]
+	return it, true
+}
+
+func (s *sender) run(ctx context.Context) {
+	bo := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(50*time.Millisecond),
+		backoff.WithMaxInterval(s.g.retryMax),
+		backoff.WithMaxElapsedTime(0),
+	)
+	for {
+		it, ok := s.pop()
+		if !ok {
+			select {
+			case <-s.wake:
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		for {
+			err := s.adapter.Send(ctx, it.out)
+			if err == nil {
+				bo.Reset()
+				s.g.metrics.sent.WithLabelValues(it.out.Network).Inc()
+				if it.durable {
+					s.g.queue.Mark(ctx, it.out.Seq, stateSent, "")
+				}
+				break
+			}
+			var perm *PermanentError
+			if errors.As(err, &perm) {
+				s.g.log.Warn("send failed permanently", "network", it.out.Network, "seq", it.out.Seq, "err", err)
+				if it.durable {
+					s.g.queue.Mark(ctx, it.out.Seq, stateFailed, err.Error())
+					if r, qerr := s.g.queue.BySeq(ctx, it.out.Seq); qerr == nil && r != nil {
+						s.g.fail(ctx, r, "the network refused it")
+					}
+				}
+				break
+			}
+			s.g.metrics.retries.WithLabelValues(it.out.Network).Inc()
+			wait := bo.NextBackOff()
+			s.g.log.Debug("send failed; will retry", "network", it.out.Network, "in", wait, "err", err)
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return // still pending in the queue: replayed at next start
+			}
+		}
+	}
+}

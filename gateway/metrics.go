@@ -1,0 +1,52 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the gateway's Prometheus metrics, in a registry of their own.
+type Metrics struct {
+	reg         *prometheus.Registry
+	received    *prometheus.CounterVec
+	sent        *prometheus.CounterVec
+	refused     *prometheus.CounterVec
+	failed      *prometheus.CounterVec
+	retries     *prometheus.CounterVec
+	duplicates  prometheus.Counter
+	fallback    prometheus.Counter
+	storeErrors prometheus.Counter
+}
+
+// NewMetrics creates the metrics and their registry.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kakehashi_messages_received_total", Help: "Messages received, by network."}, []string{"network"}),
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kakehashi_messages_sent_total", Help: "Messages written by an adapter, by network."}, []string{"network"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kakehashi_messages_refused_total", Help: "Messages refused by routing, by network and condition."}, []string{"network", "condition"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kakehashi_messages_failed_total", Help: "Messages that could not be delivered, by target network."}, []string{"network"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kakehashi_send_retries_total", Help: "Send attempts that will be retried, by network."}, []string{"network"}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kakehashi_messages_duplicate_total", Help: "Redelivered messages dropped as duplicates."}),
+		fallback: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kakehashi_messages_fallback_total", Help: "Messages of ownerless relationships delivered to the fallback."}),
+		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kakehashi_queue_store_errors_total", Help: "Messages the durable queue could not store."}),
+	}
+	m.reg.MustRegister(m.received, m.sent, m.refused, m.failed, m.retries, m.duplicates, m.fallback, m.storeErrors,
+		prometheus.NewGoCollector())
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}

@@ -1,0 +1,326 @@
+package gateway
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kakehashi/kakehashi/routing"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+)
+
+// Record is one message in the durable queue: what arrived, and what the
+// gateway decided to send for it.
+type Record struct {
+	Seq        int64
+	ReceivedAt time.Time
+	// Inbound side.
+	InNetwork string
+	InFrom    string // bare sender address
+	InReply   string // full address to answer the sender at
+	InTo      string
+	InID      string // sender's ID; deduplicates redelivery when not empty
+	// Decision.
+	RelationshipID string
+	OwnerID        string
+	Out            Outgoing
+}
+
+// Queue is the durable message queue (SQLite, WAL, synchronous=FULL).
+// Writes go through one goroutine that commits them in batches (group
+// commit): one fsync covers every message that arrived meanwhile, and no
+// caller is told its message is stored before that fsync.
+type Queue struct {
+	db  *sql.DB
+	ops chan queueOp
+}
+
+type queueOp struct {
+	insert *Record
+	// done is called after the commit with dup set when insert was a
+	// redelivery already stored.
+	done func(dup bool, err error)
+	// mark updates the state of an existing record.
+	markSeq   int64
+	markState string
+	markErr   string
+}
+
+// Record states.
+const (
+	statePending = "pending"
+	stateSent    = "sent"
+	stateFailed  = "failed"
+)
+
+const queueSchema = `
+CREATE TABLE IF NOT EXISTS messages (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	received_at INTEGER NOT NULL,
+	in_network TEXT NOT NULL, in_from TEXT NOT NULL, in_reply TEXT NOT NULL, in_to TEXT NOT NULL, in_id TEXT NOT NULL,
+	relationship_id TEXT NOT NULL, owner_id TEXT NOT NULL,
+	out_network TEXT NOT NULL, out_from TEXT NOT NULL, out_to TEXT NOT NULL, out_id TEXT NOT NULL,
+	body TEXT NOT NULL, nick TEXT NOT NULL,
+	refusal_condition TEXT NOT NULL, refusal_text TEXT NOT NULL, reply_to TEXT NOT NULL,
+	notice INTEGER NOT NULL, subscribe INTEGER NOT NULL,
+	state TEXT NOT NULL, last_error TEXT NOT NULL DEFAULT '', done_at INTEGER
+);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_dedupe ON messages(in_network, in_from, in_id) WHERE in_id <> '';
+CREATE INDEX IF NOT EXISTS messages_pending ON messages(seq) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS messages_out_id ON messages(out_network, out_id);
+`
+
+// OpenQueue opens (creating if needed) the queue database at path.
+func OpenQueue(ctx context.Context, path string) (*Queue, error) {
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open queue %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, queueSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create queue schema in %s: %w", path, err)
+	}
+	return &Queue{db: db, ops: make(chan queueOp, 4096)}, nil
+}
+
+// Close closes the database. Call it after Run has returned.
+func (q *Queue) Close() error { return q.db.Close() }
+
+// Enqueue asks for rec to be stored; done runs on the queue goroutine after
+// the commit (or its failure). It blocks only when the queue is full.
+func (q *Queue) Enqueue(ctx context.Context, rec *Record, done func(dup bool, err error)) error {
+	select {
+	case q.ops <- queueOp{insert: rec, done: done}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Mark records the outcome of a send. It is committed with the next batch;
+// a crash before that commit only means the message is sent again with the
+// same ID after restart.
+func (q *Queue) Mark(ctx context.Context, seq int64, state, lastErr string) {
+	select {
+	case q.ops <- queueOp{markSeq: seq, markState: state, markErr: lastErr}:
+	case <-ctx.Done():
+	}
+}
+
+// Run commits queued operations in batches until ctx ends, then drains
+// what is already queued.
+func (q *Queue) Run(ctx context.Context) error {
+	const maxBatch = 1024
+	batch := make([]queueOp, 0, maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case op := <-q.ops:
+			batch = append(batch, op)
+		case <-ctx.Done():
+			// Drain what callers already handed over, then stop.
+			for {
+				select {
+				case op := <-q.ops:
+					batch = append(batch, op)
+					if len(batch) == maxBatch {
+						q.commit(batch)
+						batch = batch[:0]
+					}
+				default:
+					q.commit(batch)
+					return nil
+				}
+			}
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case op := <-q.ops:
+				batch = append(batch, op)
+			default:
+				break fill
+			}
+		}
+		q.commit(batch)
+	}
+}
+
+func (q *Queue) commit(batch []queueOp) {
+	if len(batch) == 0 {
+		return
+	}
+	dups := make([]bool, len(batch))
+	err := q.commitOnce(batch, dups)
+	for i, op := range batch {
+		if op.done != nil {
+			op.done(dups[i], err)
+		}
+	}
+}
+
+func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
+	// The commit must finish even when the gateway is shutting down: a
+	// caller may be waiting for it.
+	ctx := context.Background()
+	tx, err := q.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("queue: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	var ins, mark *sql.Stmt
+	for i, op := range batch {
+		if op.insert != nil {
+			if ins == nil {
+				if ins, err = tx.PrepareContext(ctx, insertSQL); err != nil {
+					return fmt.Errorf("queue: prepare insert: %w", err)
+				}
+			}
+			r := op.insert
+			res, err := ins.ExecContext(ctx, r.ReceivedAt.UnixNano(),
+				r.InNetwork, r.InFrom, r.InReply, r.InTo, r.InID,
+				r.RelationshipID, r.OwnerID,
+				r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick,
+				refusalCondition(r), refusalText(r), r.Out.ReplyTo,
+				r.Out.Notice, r.Out.Subscribe, statePending)
+			if err != nil {
+				return fmt.Errorf("queue: insert: %w", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("queue: insert: %w", err)
+			}
+			if n == 0 {
+				dups[i] = true
+				continue
+			}
+			seq, err := res.LastInsertId()
+			if err != nil {
+				return fmt.Errorf("queue: insert: %w", err)
+			}
+			r.Seq, r.Out.Seq = seq, seq
+			continue
+		}
+		if mark == nil {
+			if mark, err = tx.PrepareContext(ctx, `UPDATE messages SET state = ?, last_error = ?, done_at = ? WHERE seq = ?`); err != nil {
+				return fmt.Errorf("queue: prepare update: %w", err)
+			}
+		}
+		if _, err := mark.ExecContext(ctx, op.markState, op.markErr, time.Now().UnixNano(), op.markSeq); err != nil {
+			return fmt.Errorf("queue: update %d: %w", op.markSeq, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("queue: commit: %w", err)
+	}
+	return nil
+}
+
+const insertSQL = `INSERT INTO messages (received_at,
+	in_network, in_from, in_reply, in_to, in_id, relationship_id, owner_id,
+	out_network, out_from, out_to, out_id, body, nick,
+	refusal_condition, refusal_text, reply_to, notice, subscribe, state)
+	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	ON CONFLICT DO NOTHING`
+
+func refusalCondition(r *Record) string {
+	if r.Out.Refusal == nil {
+		return ""
+	}
+	return string(r.Out.Refusal.Condition)
+}
+
+func refusalText(r *Record) string {
+	if r.Out.Refusal == nil {
+		return ""
+	}
+	return r.Out.Refusal.Text
+}
+
+const selectSQL = `SELECT seq, received_at, in_network, in_from, in_reply, in_to, in_id,
+	relationship_id, owner_id, out_network, out_from, out_to, out_id, body, nick,
+	refusal_condition, refusal_text, reply_to, notice, subscribe FROM messages `
+
+// Pending returns the messages not yet sent, oldest first.
+func (q *Queue) Pending(ctx context.Context) ([]*Record, error) {
+	rows, err := q.db.QueryContext(ctx, selectSQL+`WHERE state = 'pending' ORDER BY seq`)
+	if err != nil {
+		return nil, fmt.Errorf("queue: pending: %w", err)
+	}
+	defer rows.Close()
+	var out []*Record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ByOutID finds the record of a message the gateway sent on network with id.
+func (q *Queue) ByOutID(ctx context.Context, network, id string) (*Record, error) {
+	row := q.db.QueryRowContext(ctx, selectSQL+`WHERE out_network = ? AND out_id = ?`, network, id)
+	r, err := scanRecord(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return r, err
+}
+
+// Stats counts records per state.
+func (q *Queue) Stats(ctx context.Context) (map[string]int64, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT state, count(*) FROM messages GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("queue: stats: %w", err)
+	}
+	defer rows.Close()
+	m := map[string]int64{}
+	for rows.Next() {
+		var s string
+		var n int64
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, fmt.Errorf("queue: stats: %w", err)
+		}
+		m[s] = n
+	}
+	return m, rows.Err()
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanRecord(s scanner) (*Record, error) {
+	var r Record
+	var at int64
+	var cond, text string
+	err := s.Scan(&r.Seq, &at, &r.InNetwork, &r.InFrom, &r.InReply, &r.InTo, &r.InID,
+		&r.RelationshipID, &r.OwnerID, &r.Out.Network, &r.Out.From, &r.Out.To, &r.Out.ID,
+		&r.Out.Body, &r.Out.Nick, &cond, &text, &r.Out.ReplyTo, &r.Out.Notice, &r.Out.Subscribe)
+	if err != nil {
+		return nil, fmt.Errorf("queue: scan: %w", err)
+	}
+	r.ReceivedAt = time.Unix(0, at)
+	r.Out.Seq = r.Seq
+	if cond != "" {
+		r.Out.Refusal = &routing.Refusal{Condition: routing.Condition(cond), Text: text}
+	}
+	return &r, nil
+}
+
+// BySeq returns the record with sequence number seq, or nil.
+func (q *Queue) BySeq(ctx context.Context, seq int64) (*Record, error) {
+	r, err := scanRecord(q.db.QueryRowContext(ctx, selectSQL+`WHERE seq = ?`, seq))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return r, err
+}

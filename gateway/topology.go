@@ -1,0 +1,48 @@
+package gateway
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/kakehashi/kakehashi/config"
+	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/routing"
+)
+
+// TopologyFromConfig derives routing's view of the networks from a
+// validated configuration.
+func TopologyFromConfig(c *config.Config) (*routing.Topology, error) {
+	top := &routing.Topology{
+		Networks:         map[string]routing.Network{},
+		FallbackEmployee: c.Routing.FallbackEmployee,
+		MaxBodyBytes:     c.Limits.MaxBodyBytes,
+	}
+	for name, n := range c.Networks {
+		rn := routing.Network{Name: name, Side: n.Side}
+		if n.XMPP != nil {
+			rn.Domain = strings.ToLower(n.XMPP.Domain)
+			rn.ProxyFor = n.XMPP.ProxyFor
+			for _, h := range n.XMPP.HomeDomains {
+				rn.HomeDomains = append(rn.HomeDomains, strings.ToLower(h))
+			}
+		}
+		top.Networks[name] = rn
+	}
+	if a := strings.ToLower(c.Routing.FallbackAddress); a != "" {
+		_, domain, _ := strings.Cut(a, "@")
+		for _, n := range top.Networks {
+			if n.Side != identity.Inside {
+				continue
+			}
+			for _, h := range n.HomeDomains {
+				if h == domain {
+					top.FallbackAddress = identity.Address{Network: n.Name, Addr: a}
+				}
+			}
+		}
+		if top.FallbackAddress.Addr == "" {
+			return nil, fmt.Errorf("routing.fallback_address: %q is not on any inside network's home_domains; use an inside address", a)
+		}
+	}
+	return top, nil
+}
