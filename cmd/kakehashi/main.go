@@ -1,0 +1,72 @@
+// Command kakehashi is the Kakehashi gateway: `kakehashi serve` runs the
+// daemon; the other subcommands are clients of its admin API.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `kakehashi — gateway between the company's messaging network and its customers
+
+Usage:
+  kakehashi serve --config FILE            run the gateway
+  kakehashi config check FILE              validate a configuration file
+
+Admin commands (clients of a running gateway's admin API):
+  kakehashi employees list
+  kakehashi employees depart ID [--successor ID] [--reason TEXT]
+  kakehashi employees reactivate ID --reason TEXT
+  kakehashi personas list
+  kakehashi contacts list [--owner ID | --unassigned]
+  kakehashi contacts transfer --from ID [--to ID] --reason TEXT
+  kakehashi directory import FILE          create/update employees and personas (YAML)
+  kakehashi audit [--action A] [--subject S] [--after SEQ] [--limit N]
+  kakehashi queue                          message counts by state
+
+Admin commands find the API through --config FILE (admin.listen and the token),
+or --admin URL and --token TOKEN, or KAKEHASHI_ADMIN_URL and KAKEHASHI_ADMIN_TOKEN.
+Add --json for machine-readable output.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "kakehashi:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(ctx, rest, stderr)
+	case "config":
+		if len(rest) != 2 || rest[0] != "check" {
+			return errors.New("usage: kakehashi config check FILE")
+		}
+		return configCheck(rest[1], stdout)
+	case "employees", "personas", "contacts", "directory", "audit", "queue":
+		return admin(ctx, cmd, rest, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
