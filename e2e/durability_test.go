@@ -1,0 +1,108 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRestartKeepsEverything: state and relationships survive a gateway
+// restart.
+func TestRestartKeepsEverything(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	hana, bob := w.client("hana"), w.client("bob")
+	startConversation(t, hana, bob)
+	w.gw.CLI("contacts", "transfer", "--from", "hana", "--to", "ken", "--reason", "before restart")
+
+	w.gw.Stop()
+	w.gw.Start()
+
+	ken := w.client("ken")
+	if err := bob.Send(hanaAddr, "after restart"); err != nil {
+		t.Fatal(err)
+	}
+	if got := message(t, ken); got.Body != "after restart" || bare(got.From) != bobProxy {
+		t.Fatalf("ken got %s", got.Raw)
+	}
+	if r := ownerOf(t, w, "bob@ext.test"); r.OwnerID != "ken" || r.PersonaID != "ken.sales" {
+		t.Fatalf("relationship after restart: %+v", r)
+	}
+	if out := w.gw.CLI("audit", "--action", "contacts.transfer"); !strings.Contains(out, "before restart") {
+		t.Fatalf("audit after restart: %s", out)
+	}
+}
+
+// TestOutsideServerOutage: the outside server goes down while Hana writes;
+// the gateway queues, reconnects with backoff when the server is back, and
+// delivers everything exactly once, in order.
+func TestOutsideServerOutage(t *testing.T) {
+	w := newWorld(t, worldOptions{split: true})
+	hana, bob := w.client("hana"), w.client("bob")
+	startConversation(t, hana, bob)
+	bob.Close()
+
+	w.outside.Stop(t)
+	const n = 5
+	for i := 0; i < n; i++ {
+		if err := hana.Send(bobProxy, fmt.Sprintf("queued %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(1 * time.Second) // let the gateway try, fail and back off
+	w.outside.Start(t)
+	w.gw.WaitHealthy()
+
+	bob = w.client("bob") // offline storage hands over what arrived meanwhile
+	for i := 0; i < n; i++ {
+		if got := message(t, bob); got.Body != fmt.Sprintf("queued %d", i) {
+			t.Fatalf("message %d: got %s", i, got.Raw)
+		}
+	}
+	silent(t, bob, 500*time.Millisecond)
+}
+
+// TestCrashWithQueuedMessages: the gateway is killed (SIGKILL) while
+// messages wait for the outside server; after a restart they are delivered
+// exactly once.
+func TestCrashWithQueuedMessages(t *testing.T) {
+	w := newWorld(t, worldOptions{split: true})
+	hana, bob := w.client("hana"), w.client("bob")
+	startConversation(t, hana, bob)
+	bob.Close()
+
+	w.outside.Stop(t)
+	const n = 3
+	for i := 0; i < n; i++ {
+		if err := hana.Send(bobProxy, fmt.Sprintf("survives crash %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitPending(t, w, n)
+	w.gw.Kill()
+	w.outside.Start(t)
+	w.gw.Start()
+
+	bob = w.client("bob")
+	for i := 0; i < n; i++ {
+		if got := message(t, bob); got.Body != fmt.Sprintf("survives crash %d", i) {
+			t.Fatalf("message %d: got %s", i, got.Raw)
+		}
+	}
+	silent(t, bob, 500*time.Millisecond)
+}
+
+// waitPending waits until the gateway's queue holds n unsent messages.
+func waitPending(t *testing.T, w *world, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(waitShort)
+	for time.Now().Before(deadline) {
+		var st map[string]int64
+		w.gw.JSON(&st, "queue")
+		if st["pending"] >= n {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("queue never held %d pending messages", n)
+}

@@ -1,0 +1,220 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kakehashi/kakehashi/gateway"
+	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/internal/testenv"
+)
+
+// TestRelayBothWaysWithoutLeak is the main job: Hana writes to bob through
+// bob's proxy address, bob sees only her persona, bob replies and Hana gets
+// it from the proxy. Everything bob's client received is scanned for inside
+// identifiers.
+func TestRelayBothWaysWithoutLeak(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	hana, bob := w.client("hana"), w.client("bob")
+
+	const insideID = "hana-inside-stanza-7f3a9"
+	if err := hana.SendRaw(fmt.Sprintf(`<message to='%s' id='%s' type='chat'><body>Hello Bob, this is about your order.</body><thread>inside-thread-42</thread><x xmlns='jabber:x:oob'><url>https://intranet.corp.test/secret</url></x></message>`, bobProxy, insideID)); err != nil {
+		t.Fatal(err)
+	}
+	got := message(t, bob)
+	if bare(got.From) != hanaAddr || got.Body != "Hello Bob, this is about your order." || got.Type != "chat" {
+		t.Fatalf("bob got %s", got.Raw)
+	}
+	if got.Nick != "ACME Sales · Hana" {
+		t.Fatalf("nick = %q, want the persona's display name (XEP-0172): %s", got.Nick, got.Raw)
+	}
+	sub := bob.Expect(t, waitShort, func(s testenv.Stanza) bool { return s.Kind == "presence" && s.Type == "subscribe" })
+	if bare(sub.From) != hanaAddr || sub.Nick != "ACME Sales · Hana" {
+		t.Fatalf("subscription request: %s", sub.Raw)
+	}
+
+	// vCard (XEP-0054) of the persona answers the persona's name.
+	if err := bob.SendRaw(`<iq type='get' id='vc1' to='` + hanaAddr + `'><vCard xmlns='vcard-temp'/></iq>`); err != nil {
+		t.Fatal(err)
+	}
+	vc := bob.Expect(t, waitShort, func(s testenv.Stanza) bool { return s.Kind == "iq" && s.ID == "vc1" })
+	if vc.Type != "result" || !strings.Contains(vc.Raw, "<FN>ACME Sales · Hana</FN>") {
+		t.Fatalf("vCard: %s", vc.Raw)
+	}
+	// Software version is not offered outside.
+	if err := bob.SendRaw(`<iq type='get' id='ver1' to='` + hanaAddr + `'><query xmlns='jabber:iq:version'/></iq>`); err != nil {
+		t.Fatal(err)
+	}
+	ver := bob.Expect(t, waitShort, func(s testenv.Stanza) bool { return s.Kind == "iq" && s.ID == "ver1" })
+	if ver.Type != "error" {
+		t.Fatalf("version query answered: %s", ver.Raw)
+	}
+
+	// bob replies to the persona; Hana gets it from bob's proxy address.
+	if err := bob.Send(hanaAddr, "Thanks, Hana!"); err != nil {
+		t.Fatal(err)
+	}
+	in := message(t, hana)
+	if bare(in.From) != bobProxy || in.Body != "Thanks, Hana!" {
+		t.Fatalf("hana got %s", in.Raw)
+	}
+
+	// The leak scan: nothing bob received names Hana or the inside.
+	raw := bob.RawXML()
+	for _, secret := range []string{"Hana Sato", "hana@corp.test", "corp.test", "gw.corp.test", hana.JID, insideID, "inside-thread-42", "intranet", "Kakehashi", "kakehashi"} {
+		if secret != "" && strings.Contains(raw, secret) {
+			t.Errorf("bob's client received %q:\n%s", secret, raw)
+		}
+	}
+	if res := strings.TrimPrefix(hana.JID, "hana@corp.test/"); res != hana.JID && strings.Contains(raw, res) {
+		t.Errorf("bob's client received hana's resource %q", res)
+	}
+
+	// The relationship is Hana's, started by her outreach.
+	var cs []gateway.ContactView
+	w.gw.JSON(&cs, "contacts", "list", "--owner", "hana")
+	if len(cs) != 1 || cs[0].Contact.Address.Addr != "bob@ext.test" || cs[0].Relationship.PersonaID != "hana.sales" || cs[0].Contact.Source != "outreach" {
+		t.Fatalf("hana's contacts: %+v", cs)
+	}
+}
+
+// TestNewContactBelongsToPersonaOwner: an unknown address writing to a
+// persona becomes a contact owned by the persona's employee.
+func TestNewContactBelongsToPersonaOwner(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	ken, alice := w.client("ken"), w.client("alice")
+	if err := alice.Send(kenAddr, "Hi, I saw your booth"); err != nil {
+		t.Fatal(err)
+	}
+	got := message(t, ken)
+	if bare(got.From) != `alice\40ext.test@gw.corp.test` || got.Body != "Hi, I saw your booth" {
+		t.Fatalf("ken got %s", got.Raw)
+	}
+	var cs []gateway.ContactView
+	w.gw.JSON(&cs, "contacts", "list", "--owner", "ken")
+	if len(cs) != 1 || cs[0].Contact.Address.Addr != "alice@ext.test" || cs[0].Contact.Source != "inbound" || cs[0].Relationship.OwnerID != "ken" {
+		t.Fatalf("ken's contacts: %+v", cs)
+	}
+}
+
+// TestNoOpenRelay: nothing is relayed outside→outside or inside→inside, and
+// only active employees write outward; each refusal reaches the sender as an
+// XMPP error their client shows.
+func TestNoOpenRelay(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	hana, bob, alice := w.client("hana"), w.client("bob"), w.client("alice")
+
+	cases := []struct {
+		name     string
+		from     *testenv.Client
+		to       string
+		cond     string
+		errText  string
+		observer *testenv.Client
+	}{
+		{"outside sender to the inside component", bob, `alice\40ext.test@gw.corp.test`, "forbidden", "only employees", alice},
+		{"inside to inside through a proxy", hana, `ken\40corp.test@gw.corp.test`, "forbidden", "never relayed", nil},
+		{"outside to an unknown persona", bob, "nobody@contact.acme.test", "item-not-found", "no one at", nil},
+		{"proxy address that names no one", hana, "bob@gw.corp.test", "item-not-found", "does not name an outside address", nil},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			id := fmt.Sprintf("relay-%d", i)
+			if err := c.from.SendRaw(fmt.Sprintf(`<message to='%s' id='%s' type='chat'><body>relay me</body></message>`, c.to, id)); err != nil {
+				t.Fatal(err)
+			}
+			e := c.from.Expect(t, waitShort, func(s testenv.Stanza) bool { return s.Kind == "message" && s.ID == id })
+			if e.Type != "error" || e.ErrorCondition != c.cond || !strings.Contains(e.ErrorText, c.errText) {
+				t.Fatalf("got %s, want error %s mentioning %q", e.Raw, c.cond, c.errText)
+			}
+			if c.observer != nil {
+				silent(t, c.observer, 500*time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestBadInput: oversize bodies, malformed stanzas and queries for unknown
+// addresses get clear errors, and the gateway keeps working.
+func TestBadInput(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	hana, bob := w.client("hana"), w.client("bob")
+
+	big := strings.Repeat("x", 5000)
+	if err := hana.SendRaw(`<message to='` + bobProxy + `' id='big1' type='chat'><body>` + big + `</body></message>`); err != nil {
+		t.Fatal(err)
+	}
+	e := hana.Expect(t, waitShort, func(s testenv.Stanza) bool { return s.ID == "big1" })
+	if e.Type != "error" || e.ErrorCondition != "not-acceptable" || !strings.Contains(e.ErrorText, "too long") {
+		t.Fatalf("oversize: %s", e.Raw)
+	}
+	// vCard of a persona that does not exist.
+	if err := bob.SendRaw(`<iq type='get' id='vc-missing' to='ghost@contact.acme.test'><vCard xmlns='vcard-temp'/></iq>`); err != nil {
+		t.Fatal(err)
+	}
+	e = bob.Expect(t, waitShort, func(s testenv.Stanza) bool { return s.ID == "vc-missing" })
+	if e.Type != "error" || e.ErrorCondition != "item-not-found" {
+		t.Fatalf("unknown persona vCard: %s", e.Raw)
+	}
+	// Odd stanzas: no body, unknown IQ payload, unknown message type.
+	for _, raw := range []string{
+		`<message to='` + hanaAddr + `' id='nobody'><active xmlns='http://jabber.org/protocol/chatstates'/></message>`,
+		`<message to='` + hanaAddr + `' type='groupchat' id='gc'><body>group</body></message>`,
+		`<iq type='set' id='odd-iq' to='` + hanaAddr + `'><weird xmlns='urn:example:weird'><deep><deeper/></deep></weird></iq>`,
+		`<presence to='` + hanaAddr + `' type='subscribe' id='sub-ok'/>`,
+	} {
+		if err := bob.SendRaw(raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e = bob.Expect(t, waitShort, func(s testenv.Stanza) bool { return s.ID == "odd-iq" })
+	if e.Type != "error" || e.ErrorCondition != "service-unavailable" {
+		t.Fatalf("unknown iq: %s", e.Raw)
+	}
+	// Still relaying.
+	if err := bob.Send(hanaAddr, "still there?"); err != nil {
+		t.Fatal(err)
+	}
+	got := message(t, hana)
+	if got.Body != "still there?" {
+		t.Fatalf("after bad input hana got %s", got.Raw)
+	}
+	silent(t, hana, 300*time.Millisecond) // the groupchat and the chat state were not relayed
+}
+
+// TestRedeliveryDeduplicated: the same stanza (same sender, same ID) sent
+// twice reaches the owner once.
+func TestRedeliveryDeduplicated(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	hana, bob := w.client("hana"), w.client("bob")
+	for i := 0; i < 2; i++ {
+		if err := bob.SendRaw(`<message to='` + hanaAddr + `' id='dup-1' type='chat'><body>only once</body></message>`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bob.SendRaw(`<message to='` + hanaAddr + `' id='dup-2' type='chat'><body>next</body></message>`); err != nil {
+		t.Fatal(err)
+	}
+	if got := message(t, hana); got.Body != "only once" {
+		t.Fatalf("first: %s", got.Raw)
+	}
+	if got := message(t, hana); got.Body != "next" {
+		t.Fatalf("the duplicate was delivered: %s", got.Raw)
+	}
+}
+
+// ownerOf returns the owner of contact addr's relationship.
+func ownerOf(t *testing.T, w *world, addr string) identity.Relationship {
+	t.Helper()
+	var cs []gateway.ContactView
+	w.gw.JSON(&cs, "contacts", "list")
+	for _, c := range cs {
+		if c.Contact.Address.Addr == addr {
+			return c.Relationship
+		}
+	}
+	t.Fatalf("no relationship with %s in %+v", addr, cs)
+	return identity.Relationship{}
+}
