@@ -26,3 +26,21 @@ test-deps:
 # tools installs the pinned staticcheck into $(go env GOPATH)/bin.
 tools:
 	go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+.PHONY: demo demo-stop bench bench-e2e
+
+# demo brings up Prosody and the gateway on loopback with the example config.
+demo:
+	bash scripts/demo.sh
+
+demo-stop:
+	bash scripts/demo.sh stop
+
+# bench runs the testing.B benchmarks (the 1M-relationship ones take a while
+# the first time: they build their data set once and cache it).
+bench:
+	go test -run '^$$' -bench . -benchmem ./routing/ ./identity/ ./gateway/
+
+# bench-e2e runs the end-to-end relay benchmark on a real Prosody.
+bench-e2e:
+	NO_PROXY=127.0.0.1,localhost go test ./e2e/ -run '^$$' -bench Relay -benchtime 1x -count=1 -v

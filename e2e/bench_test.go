@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -58,6 +60,7 @@ func BenchmarkRelay(b *testing.B) {
 	db, gb, dp, gp := rows[0].r, rows[1].r, rows[2].r, rows[3].r
 	fmt.Printf("gateway/direct burst throughput: %.2f\n", gb.rate/db.rate)
 	fmt.Printf("gateway/direct paced p50 latency: %.2f (p99 %.2f)\n", float64(gp.p50)/float64(dp.p50), float64(gp.p99)/float64(dp.p99))
+	fmt.Print(relayMetrics(b, w))
 	b.ReportMetric(gb.rate, "gw-msg/s")
 	b.ReportMetric(db.rate, "direct-msg/s")
 	b.ReportMetric(gb.rate/db.rate, "burst-ratio")
@@ -135,4 +138,24 @@ func envInt(name string, def int) int {
 		return v
 	}
 	return def
+}
+
+// relayMetrics returns the gateway's own relay latency histogram summary
+// (receive → adapter wrote it, durable commit included).
+func relayMetrics(b *testing.B, w *world) string {
+	req, _ := http.NewRequest("GET", w.gw.adminURL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var out strings.Builder
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "kakehashi_relay_seconds") {
+			out.WriteString(line + "\n")
+		}
+	}
+	return out.String()
 }

@@ -185,7 +185,11 @@ func freeAddr(t testing.TB) string {
 func (g *Gateway) Start() {
 	g.t.Helper()
 	g.log = &syncBuffer{}
-	g.cmd = exec.Command(g.bin, "serve", "--config", g.cfg)
+	args := []string{"serve", "--config", g.cfg}
+	if p := os.Getenv("KAKEHASHI_BENCH_CPUPROFILE"); p != "" {
+		args = append(args, "--cpuprofile", p)
+	}
+	g.cmd = exec.Command(g.bin, args...)
 	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
 	if err := g.cmd.Start(); err != nil {
 		g.t.Fatal(err)

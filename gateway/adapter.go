@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/kakehashi/kakehashi/routing"
 )
@@ -42,6 +43,10 @@ type Outgoing struct {
 	// Subscribe asks the adapter to also request a presence subscription
 	// from From to To, announcing Nick, when the relationship is new.
 	Subscribe bool
+
+	// received is when the gateway got the message this one answers, for
+	// the relay latency metric; zero for messages replayed after a restart.
+	received time.Time
 }
 
 // Profile is what the gateway tells an adapter about one of its own

@@ -175,6 +175,7 @@ func (g *Gateway) Receive(ctx context.Context, m *Message) error {
 			}
 		}
 	}
+	received := time.Now()
 	rec := &Record{
 		ReceivedAt: g.now(), InNetwork: m.Network, InFrom: m.From, InReply: reply, InTo: m.To, InID: m.ID,
 	}
@@ -192,6 +193,7 @@ func (g *Gateway) Receive(ctx context.Context, m *Message) error {
 		rec.Out = Outgoing{Network: m.Network, From: m.To, To: reply, ID: newID(),
 			Body: m.Body, Refusal: d.Refusal, ReplyTo: m.ID}
 	}
+	rec.Out.received = received
 	return g.queue.Enqueue(ctx, rec, func(dup bool, err error) {
 		switch {
 		case err != nil:
@@ -393,6 +395,9 @@ func (s *sender) run(ctx context.Context) {
 			if err == nil {
 				bo.Reset()
 				s.g.metrics.sent.WithLabelValues(it.out.Network).Inc()
+				if !it.out.received.IsZero() {
+					s.g.metrics.relay.WithLabelValues(it.out.Network).Observe(time.Since(it.out.received).Seconds())
+				}
 				if it.durable {
 					s.g.queue.Mark(ctx, it.out.Seq, stateSent, "")
 				}

@@ -18,6 +18,7 @@ type Metrics struct {
 	duplicates  prometheus.Counter
 	fallback    prometheus.Counter
 	storeErrors prometheus.Counter
+	relay       *prometheus.HistogramVec
 }
 
 // NewMetrics creates the metrics and their registry.
@@ -40,8 +41,13 @@ func NewMetrics() *Metrics {
 			Name: "kakehashi_messages_fallback_total", Help: "Messages of ownerless relationships delivered to the fallback."}),
 		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kakehashi_queue_store_errors_total", Help: "Messages the durable queue could not store."}),
+		relay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "kakehashi_relay_seconds",
+			Help:    "Time from receiving a message to the adapter having written it (durable commit included), by target network.",
+			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16),
+		}, []string{"network"}),
 	}
-	m.reg.MustRegister(m.received, m.sent, m.refused, m.failed, m.retries, m.duplicates, m.fallback, m.storeErrors,
+	m.reg.MustRegister(m.received, m.sent, m.refused, m.failed, m.retries, m.duplicates, m.fallback, m.storeErrors, m.relay,
 		prometheus.NewGoCollector())
 	return m
 }

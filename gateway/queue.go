@@ -33,8 +33,10 @@ type Record struct {
 // commit): one fsync covers every message that arrived meanwhile, and no
 // caller is told its message is stored before that fsync.
 type Queue struct {
-	db  *sql.DB
-	ops chan queueOp
+	db   *sql.DB
+	ins  *sql.Stmt // prepared once: parsing SQL per batch showed in profiles
+	mark *sql.Stmt
+	ops  chan queueOp
 }
 
 type queueOp struct {
@@ -84,7 +86,16 @@ func OpenQueue(ctx context.Context, path string) (*Queue, error) {
 		db.Close()
 		return nil, fmt.Errorf("create queue schema in %s: %w", path, err)
 	}
-	return &Queue{db: db, ops: make(chan queueOp, 4096)}, nil
+	q := &Queue{db: db, ops: make(chan queueOp, 4096)}
+	if q.ins, err = db.PrepareContext(ctx, insertSQL); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("queue: prepare insert: %w", err)
+	}
+	if q.mark, err = db.PrepareContext(ctx, `UPDATE messages SET state = ?, last_error = ?, done_at = ? WHERE seq = ?`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("queue: prepare update: %w", err)
+	}
+	return q, nil
 }
 
 // Close closes the database. Call it after Run has returned.
@@ -167,6 +178,23 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 	// The commit must finish even when the gateway is shutting down: a
 	// caller may be waiting for it.
 	ctx := context.Background()
+	inserts := false
+	for _, op := range batch {
+		inserts = inserts || op.insert != nil
+	}
+	if !inserts {
+		// Only send outcomes: losing them in a power cut means a message is
+		// sent again with the same ID, never lost, so they skip the fsync.
+		// The next commit with new messages syncs the WAL up to it anyway.
+		if _, err := q.db.ExecContext(ctx, "PRAGMA synchronous=OFF"); err != nil {
+			return fmt.Errorf("queue: %w", err)
+		}
+		defer func() {
+			if _, perr := q.db.ExecContext(ctx, "PRAGMA synchronous=FULL"); perr != nil && err == nil {
+				err = fmt.Errorf("queue: %w", perr)
+			}
+		}()
+	}
 	tx, err := q.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("queue: begin: %w", err)
@@ -180,9 +208,7 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 	for i, op := range batch {
 		if op.insert != nil {
 			if ins == nil {
-				if ins, err = tx.PrepareContext(ctx, insertSQL); err != nil {
-					return fmt.Errorf("queue: prepare insert: %w", err)
-				}
+				ins = tx.StmtContext(ctx, q.ins)
 			}
 			r := op.insert
 			res, err := ins.ExecContext(ctx, r.ReceivedAt.UnixNano(),
@@ -210,9 +236,7 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 			continue
 		}
 		if mark == nil {
-			if mark, err = tx.PrepareContext(ctx, `UPDATE messages SET state = ?, last_error = ?, done_at = ? WHERE seq = ?`); err != nil {
-				return fmt.Errorf("queue: prepare update: %w", err)
-			}
+			mark = tx.StmtContext(ctx, q.mark)
 		}
 		if _, err := mark.ExecContext(ctx, op.markState, op.markErr, time.Now().UnixNano(), op.markSeq); err != nil {
 			return fmt.Errorf("queue: update %d: %w", op.markSeq, err)

@@ -1,0 +1,82 @@
+package routing_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/routing"
+)
+
+// million is a state with 1,000,000 relationships, built once per process.
+var million = sync.OnceValues(func() (*identity.State, error) {
+	ds := identity.GenerateDataset(1_000_000, 500)
+	st := identity.NewMemoryStore()
+	st.Seed(ds)
+	return identity.Open(context.Background(), st, time.Now)
+})
+
+func benchTopology() *routing.Topology {
+	return &routing.Topology{
+		Networks: map[string]routing.Network{
+			"corp":        {Name: "corp", Side: identity.Inside, Domain: "gw.corp.example", HomeDomains: []string{"corp.example"}, ProxyFor: "public-xmpp"},
+			"public-xmpp": {Name: "public-xmpp", Side: identity.Outside, Domain: "contact.acme.example"},
+			"mail":        {Name: "mail", Side: identity.Outside, Domain: "acme.example"},
+		},
+		FallbackEmployee: "emp-0000",
+		MaxBodyBytes:     65536,
+	}
+}
+
+// BenchmarkDecide1M measures routing decisions against an index of
+// 1,000,000 relationships: inbound (contact → persona → owner) and outbound
+// (employee → proxy → persona), alternately, over contacts spread across the
+// whole index. It reports p50 and p99 per decision; the target is p99 ≤ 2 µs.
+func BenchmarkDecide1M(b *testing.B) {
+	st, err := million()
+	if err != nil {
+		b.Fatal(err)
+	}
+	top := benchTopology()
+	snap := st.Snapshot()
+	// Pick envelopes for XMPP contacts across the index.
+	var envs []routing.Envelope
+	for _, rel := range snap.Relationships() {
+		if len(envs) == 4096 {
+			break
+		}
+		c, _ := snap.Contact(rel.ContactID)
+		if c.Address.Network != "public-xmpp" {
+			continue
+		}
+		p, _ := snap.Persona(rel.PersonaID)
+		e, _ := snap.Employee(rel.OwnerID)
+		envs = append(envs,
+			routing.Envelope{Network: "public-xmpp", From: c.Address.Addr, To: p.Addresses[0].Addr, BodyBytes: 100},
+			routing.Envelope{Network: "corp", From: e.InsideAddrs[0].Addr, To: routing.ProxyAddress(c.Address.Addr, "gw.corp.example"), BodyBytes: 100},
+		)
+	}
+	lat := make([]time.Duration, 0, 1<<20)
+	i := 0
+	b.ResetTimer()
+	for b.Loop() {
+		env := envs[i%len(envs)]
+		i++
+		t0 := time.Now()
+		d := routing.Decide(top, st.Snapshot(), env)
+		el := time.Since(t0)
+		if d.Kind != routing.Deliver {
+			b.Fatalf("%+v: %+v %v", env, d, d.Refusal)
+		}
+		if len(lat) < cap(lat) {
+			lat = append(lat, el)
+		}
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+}
