@@ -1,0 +1,254 @@
+package identity
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// generatorVersion names the output of GenerateDataset in cached benchmark
+// databases; bump it when GenerateDataset changes.
+const generatorVersion = 1
+
+// benchDB returns the path of a SQLite store holding
+// GenerateDataset(n, employees), building it once and caching it in the
+// system temp directory, keyed by schema and generator version.
+func benchDB(b *testing.B, n, employees int) string {
+	b.Helper()
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("kakehashi-identity-bench-s%d-g%d-%d-%d.db",
+		SQLiteSchemaVersion, generatorVersion, n, employees))
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	b.Logf("building %s (once)", path)
+	start := time.Now()
+	tmp := path + ".building"
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(tmp + suffix)
+	}
+	ctx := context.Background()
+	st, err := OpenSQLite(ctx, tmp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ds := GenerateDataset(n, employees)
+	// Sorted rows go into SQLite's B-trees much faster.
+	slices.SortFunc(ds.Contacts, func(x, y Contact) int { return strings.Compare(x.ID, y.ID) })
+	slices.SortFunc(ds.Relationships, func(x, y Relationship) int { return strings.Compare(x.ID, y.ID) })
+	if err := st.Commit(ctx, &Changeset{Employees: ds.Employees, Personas: ds.Personas}); err != nil {
+		b.Fatal(err)
+	}
+	const batch = 50_000
+	for i := 0; i < n; i += batch {
+		j := min(i+batch, n)
+		if err := st.Commit(ctx, &Changeset{Contacts: ds.Contacts[i:j], Relationships: ds.Relationships[i:j]}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("built %s in %v", path, time.Since(start))
+	return path
+}
+
+// copyFile copies a closed SQLite database to dir and returns the copy.
+func copyFile(b *testing.B, src, dir string) string {
+	b.Helper()
+	dst := filepath.Join(dir, filepath.Base(src))
+	in, err := os.Open(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		b.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return dst
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}
+
+// BenchmarkColdStart1M opens a State from a SQLite file of a million
+// contacts and relationships (300 employees) and reports the time to open
+// (s/open) and the heap the open State holds per relationship (B/rel,
+// contacts included).
+func BenchmarkColdStart1M(b *testing.B) {
+	if testing.Short() {
+		b.Skip("a million relationships: not in -short mode")
+	}
+	const n = 1_000_000
+	path := benchDB(b, n, 300)
+	ctx := context.Background()
+	var total time.Duration
+	var perRel float64
+	for b.Loop() {
+		base := heapInUse()
+		start := time.Now()
+		st, err := OpenSQLite(ctx, path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := Open(ctx, st, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(start)
+		perRel = float64(heapInUse()-base) / n
+		if got := s.Snapshot().RelationshipCount(); got != n {
+			b.Fatalf("loaded %d relationships, want %d", got, n)
+		}
+		runtime.KeepAlive(s)
+		st.Close()
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "s/open")
+	b.ReportMetric(perRel, "B/rel")
+}
+
+// BenchmarkTransfer100k transfers all 100,000 relationships of one
+// employee (1,000,000 relationships among 10 employees), back and forth
+// between two employees so every iteration moves the same number (80% of
+// them re-homed between personal personas).
+func BenchmarkTransfer100k(b *testing.B) {
+	if testing.Short() {
+		b.Skip("a million relationships: not in -short mode")
+	}
+	const n, employees = 1_000_000, 10
+	ctx := context.Background()
+	run := func(b *testing.B, store Store) {
+		s, err := Open(ctx, store, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		// A spare employee with no relationships takes them over and
+		// hands them back.
+		if err := s.UpsertEmployee(ctx, "bench", "", Employee{ID: "spare", Name: "Spare",
+			InsideAddrs: []Address{{Network: "corp", Addr: "spare@corp.example"}}, DefaultPersona: "p-spare"}); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.UpsertPersona(ctx, "bench", "", Persona{ID: "p-spare", DisplayName: "Spare", Kind: Personal,
+			EmployeeID: "spare", Addresses: []Address{{Network: "mail", Addr: "spare@acme.example"}}}); err != nil {
+			b.Fatal(err)
+		}
+		from, to := "emp-0000", "spare"
+		want := len(s.Snapshot().RelationshipsOwnedBy(from))
+		for b.Loop() {
+			t, err := s.Transfer(ctx, TransferRequest{Actor: "bench", Reason: "bench", From: from, To: to})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(t.Moves) != want {
+				b.Fatalf("moved %d, want %d", len(t.Moves), want)
+			}
+			from, to = to, from
+		}
+		b.ReportMetric(float64(want), "rels/op")
+	}
+	b.Run("memory", func(b *testing.B) {
+		m := NewMemoryStore()
+		m.Seed(GenerateDataset(n, employees))
+		run(b, m)
+	})
+	b.Run("sqlite", func(b *testing.B) {
+		path := copyFile(b, benchDB(b, n, employees), b.TempDir())
+		st, err := OpenSQLite(ctx, path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		run(b, st)
+	})
+}
+
+// BenchmarkRoute measures the lookups routing does for one inbound message
+// on a state of a million relationships: contact by address, persona by
+// address, then the relationship.
+func BenchmarkRoute(b *testing.B) {
+	if testing.Short() {
+		b.Skip("a million relationships: not in -short mode")
+	}
+	ds := GenerateDataset(1_000_000, 300)
+	m := NewMemoryStore()
+	m.Seed(ds)
+	s, err := Open(context.Background(), m, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	personaAddr := map[string]Address{}
+	for _, p := range ds.Personas {
+		personaAddr[p.ID] = p.Addresses[0]
+	}
+	type probe struct{ contact, persona Address }
+	probes := make([]probe, 1024)
+	for i := range probes {
+		k := i * 977 % len(ds.Relationships)
+		probes[i] = probe{ds.Contacts[k].Address, personaAddr[ds.Relationships[k].PersonaID]}
+	}
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		p := probes[i%len(probes)]
+		i++
+		sn := s.Snapshot()
+		c, ok := sn.ContactByAddr(p.contact)
+		if !ok {
+			b.Fatal("contact not found")
+		}
+		per, ok := sn.PersonaByAddr(p.persona)
+		if !ok {
+			b.Fatal("persona not found")
+		}
+		if _, ok := sn.RelationshipFor(c.ID, per.ID); !ok {
+			b.Fatal("relationship not found")
+		}
+	}
+}
+
+// BenchmarkEnsureRelationship creates one new contact and relationship per
+// operation on a state of a million relationships (in-memory store, so the
+// figure is the State's own cost, without SQLite's commit and fsync).
+func BenchmarkEnsureRelationship(b *testing.B) {
+	if testing.Short() {
+		b.Skip("a million relationships: not in -short mode")
+	}
+	m := NewMemoryStore()
+	m.Seed(GenerateDataset(1_000_000, 300))
+	s, err := Open(context.Background(), m, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	i := 0
+	for b.Loop() {
+		i++
+		_, _, created, err := s.EnsureRelationship(ctx, NewRelationship{
+			Contact:   Address{Network: "mail", Addr: fmt.Sprintf("bench%d@new.example", i)},
+			PersonaID: "p-emp-0001", OwnerID: "emp-0001",
+		})
+		if err != nil || !created {
+			b.Fatal(created, err)
+		}
+	}
+}

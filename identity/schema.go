@@ -1,0 +1,587 @@
+package identity
+
+import (
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"strings"
+
+	memdb "github.com/hashicorp/go-memdb"
+)
+
+// The memdb schema: every table and index State uses is defined here.
+//
+// Employees and personas are few (hundreds) and are stored one record per
+// row, indexed by ID and by address. Their address indexes are multi-indexes
+// declared unique; memdb does not enforce uniqueness (an insert overwrites),
+// so the write path checks for conflicts before it inserts.
+//
+// Contacts and relationships are many (a million is a normal size), and a
+// go-memdb index entry costs about 500 bytes (each radix node and leaf
+// carries its own watch channel) and 1.3–3.5 µs to insert (measured here).
+// With the five entries per relationship that one row per record would need
+// (contact by ID and by address; relationship by ID, by route and by
+// owner), a million relationships would take about 2.8 KiB each and over
+// ten seconds to load, against budgets of 1 KiB and five seconds. So these
+// records are stored in pages: each row of a paged table is an immutable
+// slice of record pointers, and memdb indexes the pages (one key per page,
+// not per record). A change copies the pages it touches (about 250
+// pointers each at a million records) inside the same memdb transaction as
+// everything else, so snapshots and atomicity are exactly memdb's. Each
+// access path is one paged table:
+//
+//	contacts               contacts by ID             page = hash(contact ID)
+//	contact_addrs          contacts by address        page = hash(network, address)
+//	relationships          relationships by ID        page = hash(relationship ID)
+//	contact_relationships  relationships by contact   page = hash(contact ID)
+//	owner_relationships    relationships by owner     page = owner ID, hash(relationship ID) % 64
+//
+// Routing (which relationship a contact reaches by writing to a persona)
+// scans the contact's few relationships in contact_relationships; the write
+// path keeps each (contact, persona) route unique, so there is no route
+// index to keep (memdb would not enforce its uniqueness anyway). Merged
+// relationships are kept in relationships and contact_relationships
+// (history) but not in owner_relationships: they own nothing.
+//
+// Page keys of hashed tables are four hex digits; the hash is seeded per
+// State, so page layout differs between processes and cannot be aimed at
+// by crafted addresses. Pages of hashed tables also hold a 32-bit
+// fingerprint of each record's key, so a lookup scans a small array and
+// dereferences one record instead of chasing a pointer per comparison.
+const (
+	tableEmployees            = "employees"
+	tablePersonas             = "personas"
+	tableContacts             = "contacts"
+	tableContactAddrs         = "contact_addrs"
+	tableRelationships        = "relationships"
+	tableContactRelationships = "contact_relationships"
+	tableOwnerRelationships   = "owner_relationships"
+
+	indexID     = "id"
+	indexInside = "inside" // employees by inside address
+	indexAddr   = "addr"   // personas by outside address
+
+	// hashPages is the number of pages of each hashed table: at a million
+	// records a page holds about 250 (2 KiB of pointers to copy on change),
+	// and the memdb index over the pages is small (4,096 keys per table).
+	// Measured at a million relationships, 2^12 pages made bulk transfers
+	// and lookups faster than 2^14 (fewer, denser radix nodes to touch).
+	hashPages = 1 << 12
+	// ownerPages is the number of pages each owner's relationships are
+	// spread over, so that adding one relationship to a big owner (the
+	// unassigned pool may hold hundreds of thousands) copies a page of a
+	// few thousand pointers at worst, not the whole list.
+	ownerPages = 1 << 6
+)
+
+func newSchema() *memdb.DBSchema {
+	return &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
+		tableEmployees: {
+			Name: tableEmployees,
+			Indexes: map[string]*memdb.IndexSchema{
+				indexID:     {Name: indexID, Unique: true, Indexer: stringIndex[Employee](func(e *Employee) string { return e.ID })},
+				indexInside: {Name: indexInside, Unique: true, Indexer: addrIndex[Employee](func(e *Employee) []Address { return e.InsideAddrs })},
+			},
+		},
+		tablePersonas: {
+			Name: tablePersonas,
+			Indexes: map[string]*memdb.IndexSchema{
+				indexID:   {Name: indexID, Unique: true, Indexer: stringIndex[Persona](func(p *Persona) string { return p.ID })},
+				indexAddr: {Name: indexAddr, Unique: true, Indexer: addrIndex[Persona](func(p *Persona) []Address { return p.Addresses })},
+			},
+		},
+		tableContacts:             pagedSchema(tableContacts),
+		tableContactAddrs:         pagedSchema(tableContactAddrs),
+		tableRelationships:        pagedSchema(tableRelationships),
+		tableContactRelationships: pagedSchema(tableContactRelationships),
+		tableOwnerRelationships:   pagedSchema(tableOwnerRelationships),
+	}}
+}
+
+func pagedSchema(name string) *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: name,
+		Indexes: map[string]*memdb.IndexSchema{
+			indexID: {Name: indexID, Unique: true, Indexer: pageIndex{}},
+		},
+	}
+}
+
+// stringIndex indexes a string field of *T, NUL-terminated so that an exact
+// lookup of "ab" does not match "abc".
+type stringIndex[T any] func(*T) string
+
+func (f stringIndex[T]) FromObject(o any) (bool, []byte, error) {
+	v, ok := o.(*T)
+	if !ok {
+		return false, nil, fmt.Errorf("identity: index wants %T, got %T", v, o)
+	}
+	s := f(v)
+	if s == "" {
+		return false, nil, nil
+	}
+	return true, append([]byte(s), 0), nil
+}
+
+func (f stringIndex[T]) FromArgs(args ...any) ([]byte, error) {
+	s, err := oneString(args)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(s), 0), nil
+}
+
+// addrIndex indexes the addresses of *T as "network NUL address NUL".
+type addrIndex[T any] func(*T) []Address
+
+func (f addrIndex[T]) FromObject(o any) (bool, [][]byte, error) {
+	v, ok := o.(*T)
+	if !ok {
+		return false, nil, fmt.Errorf("identity: index wants %T, got %T", v, o)
+	}
+	l := f(v)
+	if len(l) == 0 {
+		return false, nil, nil
+	}
+	keys := make([][]byte, len(l))
+	for i, a := range l {
+		keys[i] = append([]byte(addrKey(a)), 0)
+	}
+	return true, keys, nil
+}
+
+func (f addrIndex[T]) FromArgs(args ...any) ([]byte, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("identity: index wants one Address, got %d arguments", len(args))
+	}
+	a, ok := args[0].(Address)
+	if !ok {
+		return nil, fmt.Errorf("identity: index wants an Address, got %T", args[0])
+	}
+	return append([]byte(addrKey(a)), 0), nil
+}
+
+// pageIndex indexes pages by key. Keys need no terminator: hashed page
+// keys all have the same length, and owner page keys end in NUL and two hex
+// digits.
+type pageIndex struct{}
+
+type keyed interface{ pageKey() string }
+
+func (pageIndex) FromObject(o any) (bool, []byte, error) {
+	p, ok := o.(keyed)
+	if !ok {
+		return false, nil, fmt.Errorf("identity: page index got %T", o)
+	}
+	return true, []byte(p.pageKey()), nil
+}
+
+func (pageIndex) FromArgs(args ...any) ([]byte, error) {
+	s, err := oneString(args)
+	return []byte(s), err
+}
+
+func (pageIndex) PrefixFromArgs(args ...any) ([]byte, error) {
+	s, err := oneString(args)
+	return []byte(s), err
+}
+
+func oneString(args []any) (string, error) {
+	if len(args) != 1 {
+		return "", fmt.Errorf("identity: index wants one string, got %d arguments", len(args))
+	}
+	s, ok := args[0].(string)
+	if !ok {
+		return "", fmt.Errorf("identity: index wants a string, got %T", args[0])
+	}
+	return s, nil
+}
+
+// page is one row of a paged table: records in no particular order (lookups
+// scan fingerprints; lists are sorted when returned). Pages are immutable
+// once inserted.
+type page[T any] struct {
+	key   string
+	items []*T
+	// fps holds, for hashed tables, the upper 32 bits of the hash of each
+	// item's lookup key. A lookup scans these (contiguous, cache-friendly)
+	// and dereferences only the items whose fingerprint matches, instead
+	// of following a pointer per comparison of a binary search.
+	fps []uint32
+}
+
+func (p *page[T]) pageKey() string { return p.key }
+
+// layout maps records to pages. One per State, shared by its snapshots.
+type layout struct {
+	seed     maphash.Seed
+	hashKeys [hashPages]string
+	subKeys  [ownerPages]string
+}
+
+func newLayout() *layout {
+	l := &layout{seed: maphash.MakeSeed()}
+	for i := range l.hashKeys {
+		l.hashKeys[i] = fmt.Sprintf("%04x", i)
+	}
+	for i := range l.subKeys {
+		l.subKeys[i] = fmt.Sprintf("%02x", i)
+	}
+	return l
+}
+
+func (l *layout) hashString(s string) uint64 { return maphash.String(l.seed, s) }
+
+func (l *layout) hashAddr(a Address) uint64 {
+	var h maphash.Hash
+	h.SetSeed(l.seed)
+	h.WriteString(a.Network)
+	h.WriteByte(0)
+	h.WriteString(a.Addr)
+	return h.Sum64()
+}
+
+// hashBucket and fingerprint split a hash into a page number and the
+// fingerprint stored in the page.
+func hashBucket(h uint64) int     { return int(h & (hashPages - 1)) }
+func fingerprint(h uint64) uint32 { return uint32(h >> 32) }
+
+func (l *layout) subIndex(relID string) int {
+	return int((l.hashString(relID) >> 26) & (ownerPages - 1))
+}
+
+// ownerPrefix is the common prefix of an owner's page keys ("" is the
+// unassigned pool).
+func ownerPrefix(owner string) string { return owner + "\x00" }
+
+// pagedTable describes one paged table. Hashed tables set hash (of the
+// record's lookup key), which chooses the page. The owner table sets owner
+// instead (ok=false: the record is not in the table).
+type pagedTable[T any] struct {
+	name  string
+	hash  func(l *layout, r *T) uint64
+	owner func(r *T) (owner, id string, ok bool)
+}
+
+// slot names a page: n is the bucket of a hashed table, or owner and
+// sub-page n of the owner table.
+type slot struct {
+	owner string
+	n     int
+}
+
+// slotOf returns r's page and, for hashed tables, its hash.
+func (t *pagedTable[T]) slotOf(l *layout, r *T) (s slot, h uint64, ok bool) {
+	if t.hash != nil {
+		h = t.hash(l, r)
+		return slot{n: hashBucket(h)}, h, true
+	}
+	owner, id, ok := t.owner(r)
+	return slot{owner: owner, n: l.subIndex(id)}, 0, ok
+}
+
+// key returns the page key of slot s of table t.
+func (t *pagedTable[T]) key(l *layout, s slot) string {
+	if t.hash != nil {
+		return l.hashKeys[s.n]
+	}
+	return ownerPrefix(s.owner) + l.subKeys[s.n]
+}
+
+func byContactID(a, b *Contact) int  { return strings.Compare(a.ID, b.ID) }
+func byRelID(a, b *Relationship) int { return strings.Compare(a.ID, b.ID) }
+
+var (
+	contactsTable = pagedTable[Contact]{
+		name: tableContacts,
+		hash: func(l *layout, c *Contact) uint64 { return l.hashString(c.ID) },
+	}
+	contactAddrsTable = pagedTable[Contact]{
+		name: tableContactAddrs,
+		hash: func(l *layout, c *Contact) uint64 { return l.hashAddr(c.Address) },
+	}
+	relationshipsTable = pagedTable[Relationship]{
+		name: tableRelationships,
+		hash: func(l *layout, r *Relationship) uint64 { return l.hashString(r.ID) },
+	}
+	contactRelationshipsTable = pagedTable[Relationship]{
+		name: tableContactRelationships,
+		hash: func(l *layout, r *Relationship) uint64 { return l.hashString(r.ContactID) },
+	}
+	ownerRelationshipsTable = pagedTable[Relationship]{
+		name: tableOwnerRelationships,
+		owner: func(r *Relationship) (string, string, bool) {
+			return r.OwnerID, r.ID, r.MergedInto == ""
+		},
+	}
+)
+
+// must panics on errors memdb returns only for schema mistakes (unknown
+// table or index, wrong argument type): those are bugs in this package, and
+// tests exercise every query.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(fmt.Sprintf("identity: memdb schema error: %v", err))
+	}
+	return v
+}
+
+// getPage returns page key of table t, or nil.
+func getPage[T any](txn *memdb.Txn, t *pagedTable[T], key string) *page[T] {
+	raw := must(txn.First(t.name, indexID, key))
+	if raw == nil {
+		return nil
+	}
+	return raw.(*page[T])
+}
+
+// lookup returns the first item of hashed table t whose lookup key hashes
+// to h and for which match is true, and its position in its page.
+func lookup[T any](txn *memdb.Txn, l *layout, t *pagedTable[T], h uint64, match func(*T) bool) (*page[T], int) {
+	p := getPage(txn, t, l.hashKeys[hashBucket(h)])
+	if p == nil {
+		return nil, -1
+	}
+	fp := fingerprint(h)
+	for i, f := range p.fps {
+		if f == fp && match(p.items[i]) {
+			return p, i
+		}
+	}
+	return nil, -1
+}
+
+// pageCache reads pages of one table from one transaction, remembering
+// them: a bulk change reads many pages, most more than once, and each memdb
+// read costs about a microsecond.
+type pageCache[T any] struct {
+	txn   *memdb.Txn
+	l     *layout
+	t     *pagedTable[T]
+	pages map[slot]*page[T]
+}
+
+func newPageCache[T any](txn *memdb.Txn, l *layout, t *pagedTable[T]) *pageCache[T] {
+	return &pageCache[T]{txn: txn, l: l, t: t, pages: map[slot]*page[T]{}}
+}
+
+func (c *pageCache[T]) get(s slot) *page[T] {
+	p, ok := c.pages[s]
+	if !ok {
+		p = getPage(c.txn, c.t, c.t.key(c.l, s))
+		c.pages[s] = p
+	}
+	return p
+}
+
+// pageChanges collects changes to one paged table and writes each touched
+// page once.
+type pageChanges[T any] struct {
+	t *pagedTable[T]
+	l *layout
+	// Touched pages: by bucket for hashed tables (a bulk change touches
+	// most of them), by slot for the owner table.
+	dense  []*pageChange[T]
+	sparse map[slot]*pageChange[T]
+}
+
+type pageChange[T any] struct {
+	remove []*T     // committed versions leaving the page
+	add    []*T     // versions entering it
+	addFPs []uint32 // their fingerprints (hashed tables)
+}
+
+// newPageChanges prepares changes to table t; n is about how many records
+// will change.
+func newPageChanges[T any](t *pagedTable[T], l *layout, n int) *pageChanges[T] {
+	c := &pageChanges[T]{t: t, l: l}
+	if t.hash != nil && n > hashPages/16 {
+		c.dense = make([]*pageChange[T], hashPages)
+	} else {
+		c.sparse = map[slot]*pageChange[T]{}
+	}
+	return c
+}
+
+func (c *pageChanges[T]) page(s slot) *pageChange[T] {
+	if c.dense != nil {
+		if c.dense[s.n] == nil {
+			c.dense[s.n] = &pageChange[T]{}
+		}
+		return c.dense[s.n]
+	}
+	p := c.sparse[s]
+	if p == nil {
+		p = &pageChange[T]{}
+		c.sparse[s] = p
+	}
+	return p
+}
+
+// replace records that old (nil: none) becomes new (nil: deleted). Each
+// record may be replaced at most once per pageChanges, and old must be the
+// committed version (the one in its page).
+func (c *pageChanges[T]) replace(old, new *T) {
+	if old != nil {
+		if s, _, ok := c.t.slotOf(c.l, old); ok {
+			p := c.page(s)
+			p.remove = append(p.remove, old)
+		}
+	}
+	if new != nil {
+		if s, h, ok := c.t.slotOf(c.l, new); ok {
+			p := c.page(s)
+			p.add = append(p.add, new)
+			if c.t.hash != nil {
+				p.addFPs = append(p.addFPs, fingerprint(h))
+			}
+		}
+	}
+}
+
+// write rewrites every touched page into the write transaction tx,
+// reading the committed pages through base (which must see the state tx
+// started from). Reading from tx itself would make memdb clone each index
+// it has already modified.
+func (c *pageChanges[T]) write(base *pageCache[T], tx *memdb.Txn) error {
+	for n, ch := range c.dense {
+		if ch != nil {
+			if err := c.writePage(base, tx, slot{n: n}, ch); err != nil {
+				return err
+			}
+		}
+	}
+	for s, ch := range c.sparse {
+		if err := c.writePage(base, tx, s, ch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *pageChanges[T]) writePage(base *pageCache[T], tx *memdb.Txn, s slot, ch *pageChange[T]) error {
+	old := base.get(s)
+	p := c.merge(c.t.key(c.l, s), old, ch)
+	var err error
+	switch {
+	case len(p.items) > 0:
+		err = tx.Insert(c.t.name, p)
+	case old != nil:
+		err = tx.Delete(c.t.name, old)
+	}
+	if err != nil {
+		return fmt.Errorf("identity: write %s page %q: %w", c.t.name, p.key, err)
+	}
+	return nil
+}
+
+// merge returns page key with ch applied to old (nil: empty). Removals are
+// found by pointer identity: they are the committed versions, which are
+// the ones in the page.
+func (c *pageChanges[T]) merge(key string, old *page[T], ch *pageChange[T]) *page[T] {
+	if old == nil {
+		old = &page[T]{}
+	}
+	p := &page[T]{key: key}
+	n := len(old.items) - len(ch.remove) + len(ch.add)
+	if n <= 0 {
+		return p
+	}
+	hashed := c.t.hash != nil
+	p.items = make([]*T, 0, n)
+	if hashed {
+		p.fps = make([]uint32, 0, n)
+	}
+	if len(ch.remove) < len(old.items) { // else every old item leaves
+		var gone func(*T) bool
+		if len(ch.remove) <= 16 {
+			gone = func(it *T) bool { return slices.Contains(ch.remove, it) }
+		} else {
+			set := make(map[*T]struct{}, len(ch.remove))
+			for _, it := range ch.remove {
+				set[it] = struct{}{}
+			}
+			gone = func(it *T) bool { _, ok := set[it]; return ok }
+		}
+		for i, it := range old.items {
+			if len(ch.remove) > 0 && gone(it) {
+				continue
+			}
+			p.items = append(p.items, it)
+			if hashed {
+				p.fps = append(p.fps, old.fps[i])
+			}
+		}
+	}
+	p.items = append(p.items, ch.add...)
+	if hashed {
+		p.fps = append(p.fps, ch.addFPs...)
+	}
+	return p
+}
+
+// buildPages groups records into the pages of table t, for loading:
+// bucket(r) is r's page number in [0, buckets) or -1 to leave r out (for
+// hashed tables the hash decides and bucket is not used), and key(b) is the
+// key of page b. All pages share one backing array, filled by counting
+// sort, so building a million-record table allocates little. Pages come out
+// in page number order.
+func buildPages[T any](l *layout, t *pagedTable[T], records []*T, buckets int,
+	bucket func(*T) int, key func(b int) string) []*page[T] {
+	var hashes []uint64
+	if t.hash != nil {
+		hashes = make([]uint64, len(records))
+		for i, r := range records {
+			hashes[i] = t.hash(l, r)
+		}
+	}
+	of := make([]int32, len(records))
+	start := make([]int, buckets+1)
+	for i, r := range records {
+		var b int
+		if hashes != nil {
+			b = hashBucket(hashes[i])
+		} else {
+			b = bucket(r)
+		}
+		of[i] = int32(b)
+		if b >= 0 {
+			start[b+1]++
+		}
+	}
+	nonEmpty := 0
+	for b := range buckets {
+		if start[b+1] > 0 {
+			nonEmpty++
+		}
+		start[b+1] += start[b]
+	}
+	all := make([]*T, start[buckets])
+	var fps []uint32
+	if hashes != nil {
+		fps = make([]uint32, start[buckets])
+	}
+	next := slices.Clone(start[:buckets])
+	for i, r := range records {
+		if b := of[i]; b >= 0 {
+			all[next[b]] = r
+			if fps != nil {
+				fps[next[b]] = fingerprint(hashes[i])
+			}
+			next[b]++
+		}
+	}
+	pages := make([]*page[T], 0, nonEmpty)
+	for b := range buckets {
+		lo, hi := start[b], start[b+1]
+		if lo == hi {
+			continue
+		}
+		p := &page[T]{key: key(b), items: all[lo:hi:hi]}
+		if fps != nil {
+			p.fps = fps[lo:hi:hi]
+		}
+		pages = append(pages, p)
+	}
+	return pages
+}

@@ -1,0 +1,316 @@
+package identity
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+)
+
+// State is the live identity state: a memdb index over everything the
+// Store holds. It is the only writer of both. Reads go through Snapshots;
+// every mutation is validated, committed durably to the Store and only then
+// made visible, atomically.
+//
+// State is safe for concurrent use.
+type State struct {
+	store Store
+	now   func() time.Time
+	l     *layout
+	db    *memdb.MemDB
+
+	// mu serialises mutations: each reads the committed state, writes the
+	// Store, then commits memdb, and none may interleave with another.
+	mu sync.Mutex
+}
+
+// Open loads everything from store and builds the index. now is the clock
+// for timestamps (nil: time.Now). The store must not be written by anyone
+// else while the State is in use; the State does not close it.
+//
+// Open checks the loaded data for what the write path guarantees (unique
+// addresses and routes, relationships of existing contacts) and refuses
+// inconsistent data rather than route by it.
+func Open(ctx context.Context, store Store, now func() time.Time) (*State, error) {
+	if now == nil {
+		now = time.Now
+	}
+	ds, err := store.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("identity: load: %w", err)
+	}
+	s := &State{store: store, now: now, l: newLayout()}
+	if s.db, err = memdb.NewMemDB(newSchema()); err != nil {
+		return nil, fmt.Errorf("identity: memdb schema: %w", err)
+	}
+	if err := s.load(ds); err != nil {
+		return nil, fmt.Errorf("identity: load: %w", err)
+	}
+	return s, nil
+}
+
+// load indexes ds. Records are indexed in place (pointers into ds's
+// slices), which saves an allocation per record; a record replaced later
+// leaves its slot unused until restart.
+func (s *State) load(ds *Dataset) error {
+	// Build the pages of the five paged tables in parallel: at a million
+	// relationships this is most of the work of loading.
+	contacts := make([]*Contact, len(ds.Contacts))
+	for i := range ds.Contacts {
+		contacts[i] = &ds.Contacts[i]
+	}
+	rels := make([]*Relationship, len(ds.Relationships))
+	for i := range ds.Relationships {
+		rels[i] = &ds.Relationships[i]
+	}
+	// Owner pages are numbered owner by owner: owner k (in order of first
+	// appearance) has pages k*ownerPages … k*ownerPages+ownerPages-1.
+	ownerNum := map[string]int{}
+	var owners []string
+	for _, r := range rels {
+		if _, ok := ownerNum[r.OwnerID]; !ok && r.MergedInto == "" {
+			ownerNum[r.OwnerID] = len(owners)
+			owners = append(owners, r.OwnerID)
+		}
+	}
+	var (
+		wg                              sync.WaitGroup
+		cByID, cByAddr                  []*page[Contact]
+		rByID, rByContact, rByOwner     []*page[Relationship]
+		errAddrs, errRoutes, errUnknown error
+	)
+	hashKey := func(b int) string { return s.l.hashKeys[b] }
+	wg.Go(func() {
+		cByID = buildPages(s.l, &contactsTable, contacts, hashPages, nil, hashKey)
+	})
+	wg.Go(func() {
+		cByAddr = buildPages(s.l, &contactAddrsTable, contacts, hashPages, nil, hashKey)
+		errAddrs = checkContactAddrs(cByAddr)
+	})
+	wg.Go(func() {
+		rByID = buildPages(s.l, &relationshipsTable, rels, hashPages, nil, hashKey)
+	})
+	wg.Go(func() {
+		rByContact = buildPages(s.l, &contactRelationshipsTable, rels, hashPages, nil, hashKey)
+		errRoutes = checkRoutes(rByContact)
+	})
+	wg.Go(func() {
+		rByOwner = buildPages(s.l, &ownerRelationshipsTable, rels, len(owners)*ownerPages,
+			func(r *Relationship) int {
+				sl, _, ok := ownerRelationshipsTable.slotOf(s.l, r)
+				if !ok {
+					return -1
+				}
+				return ownerNum[sl.owner]*ownerPages + sl.n
+			},
+			func(b int) string { return ownerPrefix(owners[b/ownerPages]) + s.l.subKeys[b%ownerPages] })
+	})
+	wg.Wait()
+	// Every relationship's contact must exist: contacts and
+	// contact_relationships hash the contact ID alike, so each relationship's
+	// contact is in the contacts page with the same key, under the same
+	// fingerprint.
+	byKey := make(map[string]*page[Contact], len(cByID))
+	for _, p := range cByID {
+		byKey[p.key] = p
+	}
+	for _, p := range rByContact {
+		if errUnknown = checkContactsExist(byKey[p.key], p); errUnknown != nil {
+			break
+		}
+	}
+	if err := errors.Join(errAddrs, errRoutes, errUnknown); err != nil {
+		return fmt.Errorf("stored data is inconsistent: %w", err)
+	}
+
+	tx := s.db.Txn(true)
+	defer tx.Abort()
+	for i := range ds.Employees {
+		e := &ds.Employees[i]
+		if other, ok := s.snapshotOf(tx).employeeByAddrs(e.InsideAddrs, e.ID); ok {
+			return fmt.Errorf("stored data is inconsistent: employees %s and %s share an inside address", e.ID, other.ID)
+		}
+		if err := tx.Insert(tableEmployees, e); err != nil {
+			return fmt.Errorf("employee %s: %w", e.ID, err)
+		}
+	}
+	for i := range ds.Personas {
+		p := &ds.Personas[i]
+		if other, ok := s.snapshotOf(tx).personaByAddrs(p.Addresses, p.ID); ok {
+			return fmt.Errorf("stored data is inconsistent: personas %s and %s share an address", p.ID, other.ID)
+		}
+		if err := tx.Insert(tablePersonas, p); err != nil {
+			return fmt.Errorf("persona %s: %w", p.ID, err)
+		}
+	}
+	if err := insertPages(tx, tableContacts, cByID); err != nil {
+		return err
+	}
+	if err := insertPages(tx, tableContactAddrs, cByAddr); err != nil {
+		return err
+	}
+	if err := insertPages(tx, tableRelationships, rByID); err != nil {
+		return err
+	}
+	if err := insertPages(tx, tableContactRelationships, rByContact); err != nil {
+		return err
+	}
+	if err := insertPages(tx, tableOwnerRelationships, rByOwner); err != nil {
+		return err
+	}
+	tx.Commit()
+	return nil
+}
+
+func insertPages[T any](tx *memdb.Txn, table string, pages []*page[T]) error {
+	for _, p := range pages {
+		if err := tx.Insert(table, p); err != nil {
+			return fmt.Errorf("%s page %q: %w", table, p.key, err)
+		}
+	}
+	return nil
+}
+
+// checkContactsExist reports a relationship of rels (a contact_relationships
+// page) whose contact is not in contacts (the contacts page of the same
+// key): with the contacts sorted by fingerprint, each relationship's
+// candidates are found by binary search.
+func checkContactsExist(contacts *page[Contact], rels *page[Relationship]) error {
+	type entry struct {
+		fp uint32
+		c  *Contact
+	}
+	var sorted []entry
+	if contacts != nil {
+		sorted = make([]entry, len(contacts.fps))
+		for i, f := range contacts.fps {
+			sorted[i] = entry{f, contacts.items[i]}
+		}
+		slices.SortFunc(sorted, func(a, b entry) int { return cmp.Compare(a.fp, b.fp) })
+	}
+	for i, r := range rels.items {
+		fp := rels.fps[i]
+		j, _ := slices.BinarySearchFunc(sorted, fp, func(e entry, fp uint32) int { return cmp.Compare(e.fp, fp) })
+		for ; j < len(sorted) && sorted[j].fp == fp; j++ {
+			if sorted[j].c.ID == r.ContactID {
+				break
+			}
+		}
+		if j == len(sorted) || sorted[j].fp != fp {
+			return fmt.Errorf("relationship %s refers to unknown contact %s", r.ID, r.ContactID)
+		}
+	}
+	return nil
+}
+
+// samePrint calls fn for each pair of items of p with equal fingerprints,
+// the only candidates for equal keys.
+func samePrint[T any](p *page[T], fn func(a, b *T) error) error {
+	type entry struct {
+		fp uint32
+		i  int32
+	}
+	l := make([]entry, len(p.fps))
+	for i, f := range p.fps {
+		l[i] = entry{f, int32(i)}
+	}
+	slices.SortFunc(l, func(a, b entry) int { return cmp.Compare(a.fp, b.fp) })
+	for i := range l {
+		for j := i + 1; j < len(l) && l[j].fp == l[i].fp; j++ {
+			if err := fn(p.items[l[i].i], p.items[l[j].i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkContactAddrs reports contacts that share an address.
+func checkContactAddrs(pages []*page[Contact]) error {
+	for _, p := range pages {
+		if err := samePrint(p, func(a, b *Contact) error {
+			if a.Address == b.Address {
+				return fmt.Errorf("contacts %s and %s share address %s on %s", a.ID, b.ID, a.Address.Addr, a.Address.Network)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkRoutes reports two unmerged relationships of one contact that
+// both reach the same persona.
+func checkRoutes(pages []*page[Relationship]) error {
+	for _, p := range pages {
+		if err := samePrint(p, func(a, b *Relationship) error {
+			if a.ContactID != b.ContactID || a.MergedInto != "" || b.MergedInto != "" {
+				return nil
+			}
+			for _, pa := range append([]string{a.PersonaID}, a.FormerPersonaIDs...) {
+				if b.reaches(pa) {
+					return fmt.Errorf("relationships %s and %s of contact %s both route persona %s", a.ID, b.ID, a.ContactID, pa)
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *State) snapshotOf(txn *memdb.Txn) *Snapshot {
+	return &Snapshot{txn: txn, l: s.l}
+}
+
+// Snapshot returns a read-only view of the current state.
+func (s *State) Snapshot() *Snapshot {
+	return s.snapshotOf(s.db.Txn(false))
+}
+
+// Audit returns audit entries matching q from the Store.
+func (s *State) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
+	l, err := s.store.Audit(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("identity: audit: %w", err)
+	}
+	return l, nil
+}
+
+// update runs one mutation: fn plans it against the committed state,
+// recording new record versions and audit entries in b; then the changes
+// are staged in a memdb write transaction, committed to the Store and,
+// only if that succeeds, committed to memdb. If fn or the Store fails,
+// nothing changes.
+func (s *State) update(ctx context.Context, fn func(b *batch) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b := newBatch(s.Snapshot(), s.l, s.now().UTC().Round(0))
+	if err := fn(b); err != nil {
+		return err
+	}
+	cs := b.changeset()
+	if cs.Empty() {
+		return nil
+	}
+	tx := s.db.Txn(true)
+	defer tx.Abort() // a no-op once committed
+	if err := b.stage(tx); err != nil {
+		return fmt.Errorf("stage index changes: %w", err)
+	}
+	if err := s.store.Commit(ctx, cs); err != nil {
+		return fmt.Errorf("store commit: %w", err)
+	}
+	tx.Commit()
+	return nil
+}
