@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -48,7 +49,7 @@ func NewMetrics() *Metrics {
 		}, []string{"network"}),
 	}
 	m.reg.MustRegister(m.received, m.sent, m.refused, m.failed, m.retries, m.duplicates, m.fallback, m.storeErrors, m.relay,
-		prometheus.NewGoCollector())
+		collectors.NewGoCollector())
 	return m
 }
 
