@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/user"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -73,6 +74,11 @@ func (c *commonFlags) client() (*client, error) {
 	actor := c.actor
 	if actor == "" {
 		actor = os.Getenv("USER")
+	}
+	if actor == "" {
+		if u, err := user.Current(); err == nil {
+			actor = u.Username
+		}
 	}
 	return &client{base: strings.TrimRight(base, "/"), token: token, actor: actor, http: &http.Client{Timeout: 60 * time.Second}}, nil
 }
@@ -214,6 +220,9 @@ func admin(ctx context.Context, cmd string, args []string, stdout io.Writer) err
 		if err != nil {
 			return err
 		}
+		if *reason == "" {
+			return errors.New("--reason is required: say why, for the audit log")
+		}
 		if err := c.do(ctx, "POST", "/v1/employees/"+url.PathEscape(id)+"/reactivate", gateway.ReasonRequest{Reason: *reason}, &raw); err != nil {
 			return err
 		}
@@ -269,6 +278,9 @@ func admin(ctx context.Context, cmd string, args []string, stdout io.Writer) err
 	case "contacts transfer":
 		if *from == "" {
 			return errors.New("usage: kakehashi contacts transfer --from ID [--to ID] --reason TEXT")
+		}
+		if *reason == "" {
+			return errors.New("--reason is required: say why, for the audit log")
 		}
 		if err := c.do(ctx, "POST", "/v1/transfers", gateway.TransferRequest{From: *from, To: *to, Reason: *reason}, &raw); err != nil {
 			return err
