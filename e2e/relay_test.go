@@ -218,3 +218,27 @@ func ownerOf(t *testing.T, w *world, addr string) identity.Relationship {
 	t.Fatalf("no relationship with %s in %+v", addr, cs)
 	return identity.Relationship{}
 }
+
+// TestBounceIsReportedToTheSender: a message to an outside address that
+// does not exist bounces at the outside server; Hana is told, from the
+// contact's proxy address, naming the reason.
+func TestBounceIsReportedToTheSender(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	hana := w.client("hana")
+	const ghost = `ghost\40ext.test@gw.corp.test`
+	if err := hana.Send(ghost, "Is anyone there?"); err != nil {
+		t.Fatal(err)
+	}
+	got := message(t, hana)
+	if bare(got.From) != ghost || !strings.Contains(got.Body, "could not be delivered") || !strings.Contains(got.Body, "Is anyone there?") {
+		t.Fatalf("hana got %s", got.Raw)
+	}
+	if !strings.Contains(got.Body, "service-unavailable") {
+		t.Errorf("the notice does not say why: %s", got.Body)
+	}
+	var st map[string]int64
+	w.gw.JSON(&st, "queue")
+	if st["failed"] != 1 {
+		t.Fatalf("queue after a bounce: %v, want the bounced message marked failed", st)
+	}
+}

@@ -288,6 +288,7 @@ func (g *Gateway) Failed(ctx context.Context, network, id, reason string) {
 		g.log.Warn("bounce for an unknown message", "network", network, "err", err)
 		return
 	}
+	g.queue.Mark(ctx, r.Seq, stateFailed, reason)
 	g.fail(ctx, r, reason)
 }
 
@@ -297,10 +298,15 @@ func (g *Gateway) fail(ctx context.Context, r *Record, reason string) {
 	if r.Out.Refusal != nil || r.Out.Notice {
 		return // never answer an answer
 	}
+	body := fmt.Sprintf("Your message could not be delivered (%s): %q", reason, clip(r.Out.Body, 200))
+	if g.top.Networks[r.InNetwork].Side == identity.Outside {
+		// The reason comes from the inside (an inside server's error text
+		// may name people or hosts): an outside sender gets no detail.
+		body = fmt.Sprintf("Your message could not be delivered; please try again later: %q", clip(r.Out.Body, 200))
+	}
 	notice := &Record{
 		ReceivedAt: g.now(), InNetwork: r.InNetwork, InFrom: r.InFrom, InReply: r.InReply, InTo: r.InTo,
-		Out: Outgoing{Network: r.InNetwork, From: r.InTo, To: r.InReply, ID: newID(), Notice: true,
-			Body: fmt.Sprintf("Kakehashi: your message could not be delivered (%s). Message: %q", reason, clip(r.Out.Body, 200))},
+		Out: Outgoing{Network: r.InNetwork, From: r.InTo, To: r.InReply, ID: newID(), Notice: true, Body: body},
 	}
 	if err := g.queue.Enqueue(ctx, notice, func(dup bool, err error) {
 		if err == nil && !dup {
