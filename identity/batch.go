@@ -260,17 +260,23 @@ func (b *batch) changeset() *Changeset {
 	return cs
 }
 
-// stage writes the batch's changes into the memdb write transaction tx.
-func (b *batch) stage(tx *memdb.Txn) error {
+// stage writes the batch's changes into the memdb write transaction tx,
+// and returns the directory and page arrays of the state tx will commit
+// (those of base where nothing changes).
+func (b *batch) stage(tx *memdb.Txn) (*directory, pageArrays, error) {
+	dir, pages := b.base.dir, b.base.pageArrays
 	for _, id := range slices.Sorted(maps.Keys(b.employees)) {
 		if err := tx.Insert(tableEmployees, b.employees[id]); err != nil {
-			return fmt.Errorf("employee %s: %w", id, err)
+			return nil, pages, fmt.Errorf("employee %s: %w", id, err)
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(b.personas)) {
 		if err := tx.Insert(tablePersonas, b.personas[id]); err != nil {
-			return fmt.Errorf("persona %s: %w", id, err)
+			return nil, pages, fmt.Errorf("persona %s: %w", id, err)
 		}
+	}
+	if len(b.employees) > 0 || len(b.personas) > 0 {
+		dir = dir.with(b.employees, b.personas)
 	}
 	if len(b.contacts) > 0 {
 		byID := newPageChanges(&contactsTable, b.l, len(b.contacts))
@@ -279,11 +285,13 @@ func (b *batch) stage(tx *memdb.Txn) error {
 			byID.replace(ch.old, ch.new)
 			byAddr.replace(ch.old, ch.new)
 		}
-		if err := byID.write(cached(&b.contactPages, b, &contactsTable), tx); err != nil {
-			return err
+		pages.contacts = clonePtr(pages.contacts)
+		if err := byID.write(cached(&b.contactPages, b, &contactsTable), tx, pages.contacts); err != nil {
+			return nil, pages, err
 		}
-		if err := byAddr.write(cached(&b.contactAddrPages, b, &contactAddrsTable), tx); err != nil {
-			return err
+		pages.contactAddrs = clonePtr(pages.contactAddrs)
+		if err := byAddr.write(cached(&b.contactAddrPages, b, &contactAddrsTable), tx, pages.contactAddrs); err != nil {
+			return nil, pages, err
 		}
 	}
 	if len(b.rels) > 0 {
@@ -295,15 +303,23 @@ func (b *batch) stage(tx *memdb.Txn) error {
 			byContact.replace(ch.old, ch.new)
 			byOwner.replace(ch.old, ch.new)
 		}
-		if err := byID.write(cached(&b.relPages, b, &relationshipsTable), tx); err != nil {
-			return err
+		pages.rels = clonePtr(pages.rels)
+		if err := byID.write(cached(&b.relPages, b, &relationshipsTable), tx, pages.rels); err != nil {
+			return nil, pages, err
 		}
-		if err := byContact.write(cached(&b.contactRelPages, b, &contactRelationshipsTable), tx); err != nil {
-			return err
+		pages.contactRels = clonePtr(pages.contactRels)
+		if err := byContact.write(cached(&b.contactRelPages, b, &contactRelationshipsTable), tx, pages.contactRels); err != nil {
+			return nil, pages, err
 		}
-		if err := byOwner.write(cached(&b.ownerPages, b, &ownerRelationshipsTable), tx); err != nil {
-			return err
+		if err := byOwner.write(cached(&b.ownerPages, b, &ownerRelationshipsTable), tx, nil); err != nil {
+			return nil, pages, err
 		}
 	}
-	return nil
+	return dir, pages, nil
+}
+
+// clonePtr returns a pointer to a copy of *p.
+func clonePtr[T any](p *T) *T {
+	c := *p
+	return &c
 }

@@ -175,6 +175,7 @@ func wantErr(t *testing.T, err, want error, msg string) {
 // owner's, and each route of an unmerged relationship leads to it.
 func checkIndexes(t *testing.T, sn *Snapshot) {
 	t.Helper()
+	checkView(t, sn)
 	contacts := sn.Contacts()
 	if len(contacts) != sn.ContactCount() {
 		t.Fatalf("Contacts() has %d, ContactCount %d", len(contacts), sn.ContactCount())
@@ -216,6 +217,60 @@ func checkIndexes(t *testing.T, sn *Snapshot) {
 	for owner, n := range owned {
 		if got := len(sn.RelationshipsOwnedBy(owner)); got != n {
 			t.Fatalf("owner %q lists %d relationships, owns %d", owner, got, n)
+		}
+	}
+}
+
+// checkView verifies that sn's directory and page arrays hold exactly
+// what its memdb transaction does.
+func checkView(t *testing.T, sn *Snapshot) {
+	t.Helper()
+	checkPageArray(t, sn, &contactsTable, sn.contacts)
+	checkPageArray(t, sn, &contactAddrsTable, sn.contactAddrs)
+	checkPageArray(t, sn, &relationshipsTable, sn.rels)
+	checkPageArray(t, sn, &contactRelationshipsTable, sn.contactRels)
+	emps, pers := sn.Employees(), sn.Personas()
+	if len(emps) != len(sn.dir.employees) || len(pers) != len(sn.dir.personas) {
+		t.Fatalf("directory has %d employees and %d personas, memdb %d and %d",
+			len(sn.dir.employees), len(sn.dir.personas), len(emps), len(pers))
+	}
+	n := 0
+	for _, e := range emps {
+		if sn.dir.employees[e.ID] != e {
+			t.Fatalf("directory: employee %s differs", e.ID)
+		}
+		for _, a := range e.InsideAddrs {
+			n++
+			if got, ok := sn.EmployeeByInsideAddr(a); !ok || got != e {
+				t.Fatalf("EmployeeByInsideAddr(%v) = %v, want %s", a, got, e.ID)
+			}
+		}
+	}
+	if n != len(sn.dir.inside) {
+		t.Fatalf("directory has %d inside addresses, employees %d", len(sn.dir.inside), n)
+	}
+	n = 0
+	for _, p := range pers {
+		if sn.dir.personas[p.ID] != p {
+			t.Fatalf("directory: persona %s differs", p.ID)
+		}
+		for _, a := range p.Addresses {
+			n++
+			if got, ok := sn.PersonaByAddr(a); !ok || got != p {
+				t.Fatalf("PersonaByAddr(%v) = %v, want %s", a, got, p.ID)
+			}
+		}
+	}
+	if n != len(sn.dir.byAddr) {
+		t.Fatalf("directory has %d persona addresses, personas %d", len(sn.dir.byAddr), n)
+	}
+}
+
+func checkPageArray[T any](t *testing.T, sn *Snapshot, tab *pagedTable[T], arr *pageArray[T]) {
+	t.Helper()
+	for n, p := range arr {
+		if want := getPage(sn.txn, tab, sn.l.hashKeys[n]); p != want {
+			t.Fatalf("%s page %d: array has %p, memdb %p", tab.name, n, p, want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"slices"
+	"strconv"
 	"strings"
 
 	memdb "github.com/hashicorp/go-memdb"
@@ -246,6 +247,15 @@ func (l *layout) hashAddr(a Address) uint64 {
 func hashBucket(h uint64) int     { return int(h & (hashPages - 1)) }
 func fingerprint(h uint64) uint32 { return uint32(h >> 32) }
 
+// bucketOfKey returns the bucket of a hashed page key (four hex digits).
+func (l *layout) bucketOfKey(k string) int {
+	n, err := strconv.ParseUint(k, 16, 16)
+	if err != nil || n >= hashPages || l.hashKeys[n] != k {
+		panic(fmt.Sprintf("identity: bad hashed page key %q", k))
+	}
+	return int(n)
+}
+
 func (l *layout) subIndex(relID string) int {
 	return int((l.hashString(relID) >> 26) & (ownerPages - 1))
 }
@@ -333,22 +343,6 @@ func getPage[T any](txn *memdb.Txn, t *pagedTable[T], key string) *page[T] {
 		return nil
 	}
 	return raw.(*page[T])
-}
-
-// lookup returns the first item of hashed table t whose lookup key hashes
-// to h and for which match is true, and its position in its page.
-func lookup[T any](txn *memdb.Txn, l *layout, t *pagedTable[T], h uint64, match func(*T) bool) (*page[T], int) {
-	p := getPage(txn, t, l.hashKeys[hashBucket(h)])
-	if p == nil {
-		return nil, -1
-	}
-	fp := fingerprint(h)
-	for i, f := range p.fps {
-		if f == fp && match(p.items[i]) {
-			return p, i
-		}
-	}
-	return nil, -1
 }
 
 // pageCache reads pages of one table from one transaction, remembering
@@ -442,24 +436,25 @@ func (c *pageChanges[T]) replace(old, new *T) {
 // write rewrites every touched page into the write transaction tx,
 // reading the committed pages through base (which must see the state tx
 // started from). Reading from tx itself would make memdb clone each index
-// it has already modified.
-func (c *pageChanges[T]) write(base *pageCache[T], tx *memdb.Txn) error {
+// it has already modified. For hashed tables, arr (a private copy of the
+// base snapshot's page array) is updated alike.
+func (c *pageChanges[T]) write(base *pageCache[T], tx *memdb.Txn, arr *pageArray[T]) error {
 	for n, ch := range c.dense {
 		if ch != nil {
-			if err := c.writePage(base, tx, slot{n: n}, ch); err != nil {
+			if err := c.writePage(base, tx, slot{n: n}, ch, arr); err != nil {
 				return err
 			}
 		}
 	}
 	for s, ch := range c.sparse {
-		if err := c.writePage(base, tx, s, ch); err != nil {
+		if err := c.writePage(base, tx, s, ch, arr); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (c *pageChanges[T]) writePage(base *pageCache[T], tx *memdb.Txn, s slot, ch *pageChange[T]) error {
+func (c *pageChanges[T]) writePage(base *pageCache[T], tx *memdb.Txn, s slot, ch *pageChange[T], arr *pageArray[T]) error {
 	old := base.get(s)
 	p := c.merge(c.t.key(c.l, s), old, ch)
 	var err error
@@ -471,6 +466,13 @@ func (c *pageChanges[T]) writePage(base *pageCache[T], tx *memdb.Txn, s slot, ch
 	}
 	if err != nil {
 		return fmt.Errorf("identity: write %s page %q: %w", c.t.name, p.key, err)
+	}
+	if c.t.hash != nil {
+		if len(p.items) > 0 {
+			arr[s.n] = p
+		} else {
+			arr[s.n] = nil
+		}
 	}
 	return nil
 }

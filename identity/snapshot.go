@@ -18,44 +18,34 @@ import (
 type Snapshot struct {
 	txn *memdb.Txn
 	l   *layout
+	dir *directory
+	pageArrays
 }
 
 // Employee returns the employee with the given ID.
 func (sn *Snapshot) Employee(id string) (*Employee, bool) {
-	raw := must(sn.txn.First(tableEmployees, indexID, id))
-	if raw == nil {
-		return nil, false
-	}
-	return raw.(*Employee), true
+	e, ok := sn.dir.employees[id]
+	return e, ok
 }
 
 // EmployeeByInsideAddr returns the employee who has a as an inside address.
 // a is normalised first.
 func (sn *Snapshot) EmployeeByInsideAddr(a Address) (*Employee, bool) {
-	raw := must(sn.txn.First(tableEmployees, indexInside, NormalizeAddress(a)))
-	if raw == nil {
-		return nil, false
-	}
-	return raw.(*Employee), true
+	e, ok := sn.dir.inside[NormalizeAddress(a)]
+	return e, ok
 }
 
 // Persona returns the persona with the given ID.
 func (sn *Snapshot) Persona(id string) (*Persona, bool) {
-	raw := must(sn.txn.First(tablePersonas, indexID, id))
-	if raw == nil {
-		return nil, false
-	}
-	return raw.(*Persona), true
+	p, ok := sn.dir.personas[id]
+	return p, ok
 }
 
 // PersonaByAddr returns the persona that has a as an outside address. a is
 // normalised first.
 func (sn *Snapshot) PersonaByAddr(a Address) (*Persona, bool) {
-	raw := must(sn.txn.First(tablePersonas, indexAddr, NormalizeAddress(a)))
-	if raw == nil {
-		return nil, false
-	}
-	return raw.(*Persona), true
+	p, ok := sn.dir.byAddr[NormalizeAddress(a)]
+	return p, ok
 }
 
 // employeeByAddrs returns an employee other than exceptID that has one of
@@ -82,64 +72,73 @@ func (sn *Snapshot) personaByAddrs(addrs []Address, exceptID string) (*Persona, 
 
 // Contact returns the contact with the given ID.
 func (sn *Snapshot) Contact(id string) (*Contact, bool) {
-	p, i := lookup(sn.txn, sn.l, &contactsTable, sn.l.hashString(id),
-		func(c *Contact) bool { return c.ID == id })
-	if p == nil {
-		return nil, false
+	h := sn.l.hashString(id)
+	if p := sn.contacts[hashBucket(h)]; p != nil {
+		fp := fingerprint(h)
+		for i, f := range p.fps {
+			if f == fp && p.items[i].ID == id {
+				return p.items[i], true
+			}
+		}
 	}
-	return p.items[i], true
+	return nil, false
 }
 
 // ContactByAddr returns the contact with address a. a is normalised first.
 func (sn *Snapshot) ContactByAddr(a Address) (*Contact, bool) {
 	a = NormalizeAddress(a)
-	p, i := lookup(sn.txn, sn.l, &contactAddrsTable, sn.l.hashAddr(a),
-		func(c *Contact) bool { return c.Address == a })
-	if p == nil {
-		return nil, false
+	h := sn.l.hashAddr(a)
+	if p := sn.contactAddrs[hashBucket(h)]; p != nil {
+		fp := fingerprint(h)
+		for i, f := range p.fps {
+			if f == fp && p.items[i].Address == a {
+				return p.items[i], true
+			}
+		}
 	}
-	return p.items[i], true
+	return nil, false
 }
 
 // Relationship returns the relationship with the given ID, merged ones
 // included.
 func (sn *Snapshot) Relationship(id string) (*Relationship, bool) {
-	p, i := lookup(sn.txn, sn.l, &relationshipsTable, sn.l.hashString(id),
-		func(r *Relationship) bool { return r.ID == id })
-	if p == nil {
-		return nil, false
-	}
-	return p.items[i], true
-}
-
-// eachContactRel calls fn for each of the contact's relationships (merged
-// ones included), in no particular order, until fn returns false.
-func (sn *Snapshot) eachContactRel(contactID string, fn func(*Relationship) bool) {
-	h := sn.l.hashString(contactID)
-	p := getPage(sn.txn, &contactRelationshipsTable, sn.l.hashKeys[hashBucket(h)])
-	if p == nil {
-		return
-	}
-	fp := fingerprint(h)
-	for i, f := range p.fps {
-		if f == fp && p.items[i].ContactID == contactID && !fn(p.items[i]) {
-			return
+	h := sn.l.hashString(id)
+	if p := sn.rels[hashBucket(h)]; p != nil {
+		fp := fingerprint(h)
+		for i, f := range p.fps {
+			if f == fp && p.items[i].ID == id {
+				return p.items[i], true
+			}
 		}
 	}
+	return nil, false
+}
+
+// contactRelPage returns the contact_relationships page of contactID and the
+// fingerprint of contactID in it: the contact's relationships are the
+// items with that fingerprint and ContactID.
+func (sn *Snapshot) contactRelPage(contactID string) (*page[Relationship], uint32) {
+	h := sn.l.hashString(contactID)
+	return sn.contactRels[hashBucket(h)], fingerprint(h)
 }
 
 // RelationshipFor returns the relationship a contact reaches by writing to
 // personaID: the one whose PersonaID, or one of whose FormerPersonaIDs, is
 // personaID. Merged relationships are never returned. At most one exists:
 // the write path keeps routes unique.
-func (sn *Snapshot) RelationshipFor(contactID, personaID string) (rel *Relationship, ok bool) {
-	sn.eachContactRel(contactID, func(r *Relationship) bool {
-		if r.reaches(personaID) {
-			rel, ok = r, true
+func (sn *Snapshot) RelationshipFor(contactID, personaID string) (*Relationship, bool) {
+	p, fp := sn.contactRelPage(contactID)
+	if p == nil {
+		return nil, false
+	}
+	for i, f := range p.fps {
+		if f == fp {
+			if r := p.items[i]; r.ContactID == contactID && r.reaches(personaID) {
+				return r, true
+			}
 		}
-		return !ok
-	})
-	return rel, ok
+	}
+	return nil, false
 }
 
 // reaches reports whether a contact writing to personaID reaches r.
@@ -150,12 +149,28 @@ func (r *Relationship) reaches(personaID string) bool {
 // RelationshipsOfContact returns all relationships of a contact, merged
 // ones included, sorted by ID.
 func (sn *Snapshot) RelationshipsOfContact(contactID string) []*Relationship {
-	var out []*Relationship
-	sn.eachContactRel(contactID, func(r *Relationship) bool {
-		out = append(out, r)
-		return true
-	})
-	slices.SortFunc(out, byRelID)
+	p, fp := sn.contactRelPage(contactID)
+	if p == nil {
+		return nil
+	}
+	n := 0
+	for i, f := range p.fps {
+		if f == fp && p.items[i].ContactID == contactID {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]*Relationship, 0, n)
+	for i, f := range p.fps {
+		if f == fp && p.items[i].ContactID == contactID {
+			out = append(out, p.items[i])
+		}
+	}
+	if n > 1 {
+		slices.SortFunc(out, byRelID)
+	}
 	return out
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
@@ -23,6 +24,9 @@ type State struct {
 	now   func() time.Time
 	l     *layout
 	db    *memdb.MemDB
+	// cur is the current Snapshot, replaced by each mutation once memdb
+	// has committed it.
+	cur atomic.Pointer[Snapshot]
 
 	// mu serialises mutations: each reads the committed state, writes the
 	// Store, then commits memdb, and none may interleave with another.
@@ -130,20 +134,36 @@ func (s *State) load(ds *Dataset) error {
 
 	tx := s.db.Txn(true)
 	defer tx.Abort()
+	employees := make(map[string]*Employee, len(ds.Employees))
+	inside := map[Address]*Employee{}
 	for i := range ds.Employees {
 		e := &ds.Employees[i]
-		if other, ok := s.snapshotOf(tx).employeeByAddrs(e.InsideAddrs, e.ID); ok {
-			return fmt.Errorf("stored data is inconsistent: employees %s and %s share an inside address", e.ID, other.ID)
+		for _, a := range e.InsideAddrs {
+			if other, ok := inside[NormalizeAddress(a)]; ok && other.ID != e.ID {
+				return fmt.Errorf("stored data is inconsistent: employees %s and %s share an inside address", e.ID, other.ID)
+			}
 		}
+		for _, a := range e.InsideAddrs {
+			inside[a] = e
+		}
+		employees[e.ID] = e
 		if err := tx.Insert(tableEmployees, e); err != nil {
 			return fmt.Errorf("employee %s: %w", e.ID, err)
 		}
 	}
+	personas := make(map[string]*Persona, len(ds.Personas))
+	byAddr := map[Address]*Persona{}
 	for i := range ds.Personas {
 		p := &ds.Personas[i]
-		if other, ok := s.snapshotOf(tx).personaByAddrs(p.Addresses, p.ID); ok {
-			return fmt.Errorf("stored data is inconsistent: personas %s and %s share an address", p.ID, other.ID)
+		for _, a := range p.Addresses {
+			if other, ok := byAddr[NormalizeAddress(a)]; ok && other.ID != p.ID {
+				return fmt.Errorf("stored data is inconsistent: personas %s and %s share an address", p.ID, other.ID)
+			}
 		}
+		for _, a := range p.Addresses {
+			byAddr[a] = p
+		}
+		personas[p.ID] = p
 		if err := tx.Insert(tablePersonas, p); err != nil {
 			return fmt.Errorf("persona %s: %w", p.ID, err)
 		}
@@ -164,6 +184,12 @@ func (s *State) load(ds *Dataset) error {
 		return err
 	}
 	tx.Commit()
+	s.publish(newDirectory(employees, personas), pageArrays{
+		contacts:     pageArrayOf(s.l, cByID),
+		contactAddrs: pageArrayOf(s.l, cByAddr),
+		rels:         pageArrayOf(s.l, rByID),
+		contactRels:  pageArrayOf(s.l, rByContact),
+	})
 	return nil
 }
 
@@ -266,13 +292,17 @@ func checkRoutes(pages []*page[Relationship]) error {
 	return nil
 }
 
-func (s *State) snapshotOf(txn *memdb.Txn) *Snapshot {
-	return &Snapshot{txn: txn, l: s.l}
+// publish makes the state memdb has just committed, with its directory
+// and page arrays, the current Snapshot. Only the write path calls it,
+// right after each memdb commit (under mu, except while loading).
+func (s *State) publish(dir *directory, pages pageArrays) {
+	s.cur.Store(&Snapshot{txn: s.db.Txn(false), l: s.l, dir: dir, pageArrays: pages})
 }
 
-// Snapshot returns a read-only view of the current state.
+// Snapshot returns a read-only view of the current state. Snapshots are
+// immutable, so every caller between two mutations gets the same one.
 func (s *State) Snapshot() *Snapshot {
-	return s.snapshotOf(s.db.Txn(false))
+	return s.cur.Load()
 }
 
 // Audit returns audit entries matching q from the Store.
@@ -305,12 +335,14 @@ func (s *State) update(ctx context.Context, fn func(b *batch) error) error {
 	}
 	tx := s.db.Txn(true)
 	defer tx.Abort() // a no-op once committed
-	if err := b.stage(tx); err != nil {
+	dir, pages, err := b.stage(tx)
+	if err != nil {
 		return fmt.Errorf("stage index changes: %w", err)
 	}
 	if err := s.store.Commit(ctx, cs); err != nil {
 		return fmt.Errorf("store commit: %w", err)
 	}
 	tx.Commit()
+	s.publish(dir, pages)
 	return nil
 }
