@@ -33,33 +33,46 @@ func TestRestartKeepsEverything(t *testing.T) {
 	}
 }
 
+// writeWhileOutsideDown starts Hana's conversation with bob on split
+// servers, stops the outside server with bob offline, and has Hana write n
+// messages meanwhile.
+func writeWhileOutsideDown(t *testing.T, w *world, n int, format string) {
+	t.Helper()
+	hana, bob := w.client("hana"), w.client("bob")
+	startConversation(t, hana, bob)
+	bob.Close()
+	w.outside.Stop(t)
+	for i := 0; i < n; i++ {
+		if err := hana.Send(bobProxy, fmt.Sprintf(format, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// expectInOrder logs bob in (offline storage hands over what arrived while
+// he was away) and checks he gets the n messages once each, in order.
+func expectInOrder(t *testing.T, w *world, n int, format string) {
+	t.Helper()
+	bob := w.client("bob")
+	for i := 0; i < n; i++ {
+		if got := message(t, bob); got.Body != fmt.Sprintf(format, i) {
+			t.Fatalf("message %d: got %s", i, got.Raw)
+		}
+	}
+	silent(t, bob, 500*time.Millisecond)
+}
+
 // TestOutsideServerOutage: the outside server goes down while Hana writes;
 // the gateway queues, reconnects with backoff when the server is back, and
 // delivers everything exactly once, in order.
 func TestOutsideServerOutage(t *testing.T) {
 	w := newWorld(t, worldOptions{split: true})
-	hana, bob := w.client("hana"), w.client("bob")
-	startConversation(t, hana, bob)
-	bob.Close()
-
-	w.outside.Stop(t)
-	const n = 5
-	for i := 0; i < n; i++ {
-		if err := hana.Send(bobProxy, fmt.Sprintf("queued %d", i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	const n, format = 5, "queued %d"
+	writeWhileOutsideDown(t, w, n, format)
 	time.Sleep(1 * time.Second) // let the gateway try, fail and back off
 	w.outside.Start(t)
 	w.gw.WaitHealthy()
-
-	bob = w.client("bob") // offline storage hands over what arrived meanwhile
-	for i := 0; i < n; i++ {
-		if got := message(t, bob); got.Body != fmt.Sprintf("queued %d", i) {
-			t.Fatalf("message %d: got %s", i, got.Raw)
-		}
-	}
-	silent(t, bob, 500*time.Millisecond)
+	expectInOrder(t, w, n, format)
 }
 
 // TestCrashWithQueuedMessages: the gateway is killed (SIGKILL) while
@@ -67,29 +80,13 @@ func TestOutsideServerOutage(t *testing.T) {
 // exactly once.
 func TestCrashWithQueuedMessages(t *testing.T) {
 	w := newWorld(t, worldOptions{split: true})
-	hana, bob := w.client("hana"), w.client("bob")
-	startConversation(t, hana, bob)
-	bob.Close()
-
-	w.outside.Stop(t)
-	const n = 3
-	for i := 0; i < n; i++ {
-		if err := hana.Send(bobProxy, fmt.Sprintf("survives crash %d", i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	const n, format = 3, "survives crash %d"
+	writeWhileOutsideDown(t, w, n, format)
 	waitPending(t, w, n)
 	w.gw.Kill()
 	w.outside.Start(t)
 	w.gw.Start()
-
-	bob = w.client("bob")
-	for i := 0; i < n; i++ {
-		if got := message(t, bob); got.Body != fmt.Sprintf("survives crash %d", i) {
-			t.Fatalf("message %d: got %s", i, got.Raw)
-		}
-	}
-	silent(t, bob, 500*time.Millisecond)
+	expectInOrder(t, w, n, format)
 }
 
 // waitPending waits until the gateway's queue holds n unsent messages.

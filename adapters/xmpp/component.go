@@ -162,7 +162,7 @@ func (c *Component) Send(ctx context.Context, out *gateway.Outgoing) error {
 	}
 	if out.Subscribe && out.Refusal == nil {
 		// The contact's client shows the persona's name in the request.
-		if err := c.sendRaw(ctx, subscribeStanza(out.From, out.To, out.Nick)); err != nil {
+		if err := c.sendRaw(ctx, presenceStanza("subscribe", out.From, out.To, out.Nick)); err != nil {
 			c.log.Warn("could not send a subscription request", "err", err)
 		}
 	}
@@ -204,10 +204,12 @@ func encodeOutgoing(out *gateway.Outgoing) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// subscribeStanza asks to for a presence subscription from from, announcing nick.
-func subscribeStanza(from, to, nick string) []byte {
+// presenceStanza builds a presence of type typ ("" for available) from
+// from to to, announcing nick (XEP-0172) when it is not empty.
+func presenceStanza(typ, from, to, nick string) []byte {
 	var b bytes.Buffer
-	b.WriteString(`<presence type="subscribe"`)
+	b.WriteString(`<presence`)
+	attr(&b, "type", typ)
 	attr(&b, "from", from)
 	attr(&b, "to", to)
 	b.WriteString(`>`)

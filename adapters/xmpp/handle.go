@@ -177,39 +177,21 @@ func (c *Component) presence(core gateway.Core, t xmlstream.TokenReadEncoder, p 
 			_ = c.write(t, presenceError(bareTo, p.From, p.ID, routing.ItemNotFound, "there is no one at this address"))
 			return
 		}
+		peer := from.Bare().String()
 		var b bytes.Buffer
-		b.WriteString(`<presence type="subscribed"`)
-		attr(&b, "from", bareTo)
-		attr(&b, "to", from.Bare().String())
-		b.WriteString(`/>`)
-		b.Write(subscribeStanza(bareTo, from.Bare().String(), prof.Name))
-		b.Write(available(bareTo, from.Bare().String(), prof.Name))
+		b.Write(presenceStanza("subscribed", bareTo, peer, ""))
+		b.Write(presenceStanza("subscribe", bareTo, peer, prof.Name))
+		b.Write(presenceStanza("", bareTo, peer, prof.Name))
 		_ = c.write(t, b.Bytes())
 	case "probe":
 		if ok {
-			_ = c.write(t, available(bareTo, from.Bare().String(), prof.Name))
+			_ = c.write(t, presenceStanza("", bareTo, from.Bare().String(), prof.Name))
 		}
 	case "unsubscribe":
 		if ok {
-			var b bytes.Buffer
-			b.WriteString(`<presence type="unsubscribed"`)
-			attr(&b, "from", bareTo)
-			attr(&b, "to", from.Bare().String())
-			b.WriteString(`/>`)
-			_ = c.write(t, b.Bytes())
+			_ = c.write(t, presenceStanza("unsubscribed", bareTo, from.Bare().String(), ""))
 		}
 	}
-}
-
-func available(from, to, nick string) []byte {
-	var b bytes.Buffer
-	b.WriteString(`<presence`)
-	attr(&b, "from", from)
-	attr(&b, "to", to)
-	b.WriteString(`>`)
-	writeNick(&b, nick)
-	b.WriteString(`</presence>`)
-	return b.Bytes()
 }
 
 func (c *Component) iq(core gateway.Core, t xmlstream.TokenReadEncoder, iq *inIQ) error {
