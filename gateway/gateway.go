@@ -44,10 +44,7 @@ type Gateway struct {
 	retryMax time.Duration
 	adapters map[string]Adapter
 	senders  map[string]*sender
-	// runCtx is the context of Run; sends and commits started by callbacks
-	// live as long as it.
-	runCtx context.Context
-	ready  chan struct{}
+	ready    chan struct{} // closed once Run has started everything
 }
 
 // New checks the options and builds a Gateway; Run starts it.
@@ -97,7 +94,6 @@ func (g *Gateway) State() *identity.State { return g.state }
 // Run starts the queue, the senders and the adapters, replays what was
 // pending at the last stop, and serves until ctx ends.
 func (g *Gateway) Run(ctx context.Context) error {
-	g.runCtx = ctx
 	qctx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
 	qdone := make(chan error, 1)
 	go func() { qdone <- g.queue.Run(qctx) }()

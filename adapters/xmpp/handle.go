@@ -243,7 +243,7 @@ func (c *Component) iq(core gateway.Core, t xmlstream.TokenReadEncoder, iq *inIQ
 	}
 	// Software version and everything else: not offered, so that nothing
 	// about the gateway's software or host reaches the outside.
-	return c.write(t, iqError(self, iq.From, iq.ID, routing.Condition("service-unavailable"), ""))
+	return c.write(t, iqError(self, iq.From, iq.ID, routing.ServiceUnavailable, ""))
 }
 
 func iqResult(from, to, id, payload string) []byte {
