@@ -95,7 +95,8 @@ cmd_install() {
 	as_root chmod 0755 "$policy_rc"
 
 	as_root apt-get update
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prosody
+	# With its recommended packages, as tested here (lua-event, lua-unbound).
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y prosody
 
 	trap - EXIT
 	restore_policy
