@@ -39,9 +39,9 @@ type batch struct {
 	ownerPages       *pageCache[Relationship]
 }
 
-func cached[T any](c **pageCache[T], b *batch, t *pagedTable[T]) *pageCache[T] {
+func cached[T any](c **pageCache[T], b *batch, t *pagedTable[T], arr *pageArray[T]) *pageCache[T] {
 	if *c == nil {
-		*c = newPageCache(b.base.txn, b.l, t)
+		*c = newPageCache(b.base.txn, b.l, t, arr)
 	}
 	return *c
 }
@@ -109,13 +109,12 @@ func (b *batch) rel(id string) (*Relationship, bool) {
 // contact's relationships until fn returns false.
 func (b *batch) eachRelOfContact(contactID string, fn func(*Relationship) bool) {
 	h := b.l.hashString(contactID)
-	if p := cached(&b.contactRelPages, b, &contactRelationshipsTable).get(slot{n: hashBucket(h)}); p != nil {
-		fp := fingerprint(h)
-		for i, f := range p.fps {
-			if f != fp || p.items[i].ContactID != contactID {
+	if p := cached(&b.contactRelPages, b, &contactRelationshipsTable, b.base.contactRels).get(slot{n: hashBucket(h)}); p != nil {
+		i, j := p.span(fingerprint(h))
+		for _, r := range p.items[i:j] {
+			if r.ContactID != contactID {
 				continue
 			}
-			r := p.items[i]
 			if ch, ok := b.rels[r.ID]; ok {
 				r = ch.new
 			}
@@ -286,11 +285,11 @@ func (b *batch) stage(tx *memdb.Txn) (*directory, pageArrays, error) {
 			byAddr.replace(ch.old, ch.new)
 		}
 		pages.contacts = clonePtr(pages.contacts)
-		if err := byID.write(cached(&b.contactPages, b, &contactsTable), tx, pages.contacts); err != nil {
+		if err := byID.write(cached(&b.contactPages, b, &contactsTable, b.base.contacts), tx, pages.contacts); err != nil {
 			return nil, pages, err
 		}
 		pages.contactAddrs = clonePtr(pages.contactAddrs)
-		if err := byAddr.write(cached(&b.contactAddrPages, b, &contactAddrsTable), tx, pages.contactAddrs); err != nil {
+		if err := byAddr.write(cached(&b.contactAddrPages, b, &contactAddrsTable, b.base.contactAddrs), tx, pages.contactAddrs); err != nil {
 			return nil, pages, err
 		}
 	}
@@ -304,14 +303,14 @@ func (b *batch) stage(tx *memdb.Txn) (*directory, pageArrays, error) {
 			byOwner.replace(ch.old, ch.new)
 		}
 		pages.rels = clonePtr(pages.rels)
-		if err := byID.write(cached(&b.relPages, b, &relationshipsTable), tx, pages.rels); err != nil {
+		if err := byID.write(cached(&b.relPages, b, &relationshipsTable, b.base.rels), tx, pages.rels); err != nil {
 			return nil, pages, err
 		}
 		pages.contactRels = clonePtr(pages.contactRels)
-		if err := byContact.write(cached(&b.contactRelPages, b, &contactRelationshipsTable), tx, pages.contactRels); err != nil {
+		if err := byContact.write(cached(&b.contactRelPages, b, &contactRelationshipsTable, b.base.contactRels), tx, pages.contactRels); err != nil {
 			return nil, pages, err
 		}
-		if err := byOwner.write(cached(&b.ownerPages, b, &ownerRelationshipsTable), tx, nil); err != nil {
+		if err := byOwner.write(cached(&b.ownerPages, b, &ownerRelationshipsTable, nil), tx, nil); err != nil {
 			return nil, pages, err
 		}
 	}

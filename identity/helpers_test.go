@@ -266,11 +266,30 @@ func checkView(t *testing.T, sn *Snapshot) {
 	}
 }
 
+// checkPageArray verifies that arr holds exactly the pages memdb does, and
+// that each page holds its items under their fingerprints, sorted by
+// fingerprint (which the lookups rely on).
 func checkPageArray[T any](t *testing.T, sn *Snapshot, tab *pagedTable[T], arr *pageArray[T]) {
 	t.Helper()
 	for n, p := range arr {
 		if want := getPage(sn.txn, tab, sn.l.hashKeys[n]); p != want {
 			t.Fatalf("%s page %d: array has %p, memdb %p", tab.name, n, p, want)
+		}
+		if p == nil {
+			continue
+		}
+		if len(p.items) == 0 || len(p.fps) != len(p.items) {
+			t.Fatalf("%s page %d: %d items, %d fingerprints", tab.name, n, len(p.items), len(p.fps))
+		}
+		for i, r := range p.items {
+			h := tab.hash(sn.l, r)
+			if hashBucket(h) != n || fingerprint(h) != p.fps[i] {
+				t.Fatalf("%s page %d item %d: bucket %d, fingerprint %08x, page has %08x",
+					tab.name, n, i, hashBucket(h), fingerprint(h), p.fps[i])
+			}
+			if i > 0 && p.fps[i-1] > p.fps[i] {
+				t.Fatalf("%s page %d: fingerprints not sorted at %d", tab.name, n, i)
+			}
 		}
 	}
 }

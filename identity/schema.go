@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"cmp"
 	"fmt"
 	"hash/maphash"
 	"slices"
@@ -198,20 +199,73 @@ func oneString(args []any) (string, error) {
 	return s, nil
 }
 
-// page is one row of a paged table: records in no particular order (lookups
-// scan fingerprints; lists are sorted when returned). Pages are immutable
-// once inserted.
+// page is one row of a paged table. Pages are immutable once inserted.
+// Pages of the owner table hold records in no particular order (lists are
+// sorted when returned); pages of hashed tables hold them sorted by
+// fingerprint (in no particular order among equal fingerprints).
 type page[T any] struct {
 	key   string
 	items []*T
 	// fps holds, for hashed tables, the upper 32 bits of the hash of each
-	// item's lookup key. A lookup scans these (contiguous, cache-friendly)
-	// and dereferences only the items whose fingerprint matches, instead
-	// of following a pointer per comparison of a binary search.
+	// item's lookup key, ascending, in the order of items. A lookup finds
+	// the run of its fingerprint (see span) and dereferences only the items
+	// in it.
 	fps []uint32
 }
 
 func (p *page[T]) pageKey() string { return p.key }
+
+// span returns the range [i, j) of the items of p whose fingerprint is fp.
+// Fingerprints are uniformly distributed hash bits, so fp's run lies near
+// the position fp is at in proportion to the 32-bit range: the search
+// starts there and steps to it, touching a cache line or two of fps where
+// a linear scan touches all of them (16 at 250 items) and a binary search
+// five dependent ones. At worst (which the per-State hash seed keeps
+// crafted keys from causing) it steps through the whole page.
+func (p *page[T]) span(fp uint32) (int, int) {
+	fps := p.fps
+	n := len(fps)
+	if n == 0 {
+		return 0, 0
+	}
+	i := int(uint64(fp) * uint64(n) >> 32) // < n
+	if fps[i] < fp {
+		for i++; i < n && fps[i] < fp; i++ {
+		}
+	} else {
+		for i > 0 && fps[i-1] >= fp {
+			i--
+		}
+	}
+	j := i
+	for j < n && fps[j] == fp {
+		j++
+	}
+	return i, j
+}
+
+// sortByFP sorts items and their fingerprints fps (parallel slices) by
+// fingerprint. buf is scratch space, grown as needed and returned for
+// reuse.
+func sortByFP[T any](items []*T, fps []uint32, buf []fpItem[T]) []fpItem[T] {
+	if len(items) < 2 {
+		return buf
+	}
+	buf = buf[:0]
+	for i, r := range items {
+		buf = append(buf, fpItem[T]{fps[i], r})
+	}
+	slices.SortFunc(buf, func(a, b fpItem[T]) int { return cmp.Compare(a.fp, b.fp) })
+	for i, e := range buf {
+		fps[i], items[i] = e.fp, e.r
+	}
+	return buf
+}
+
+type fpItem[T any] struct {
+	fp uint32
+	r  *T
+}
 
 // layout maps records to pages. One per State, shared by its snapshots.
 type layout struct {
@@ -345,21 +399,35 @@ func getPage[T any](txn *memdb.Txn, t *pagedTable[T], key string) *page[T] {
 	return raw.(*page[T])
 }
 
-// pageCache reads pages of one table from one transaction, remembering
-// them: a bulk change reads many pages, most more than once, and each memdb
-// read costs about a microsecond.
+// pageCache reads pages of one table as of one committed state. Pages of
+// hashed tables come from the state's page array (which holds the same
+// pages as memdb); others from its memdb transaction, remembered: a bulk
+// change reads many pages, most more than once, and each memdb read costs
+// about a microsecond.
 type pageCache[T any] struct {
 	txn   *memdb.Txn
 	l     *layout
 	t     *pagedTable[T]
+	arr   *pageArray[T] // hashed tables
 	pages map[slot]*page[T]
 }
 
-func newPageCache[T any](txn *memdb.Txn, l *layout, t *pagedTable[T]) *pageCache[T] {
-	return &pageCache[T]{txn: txn, l: l, t: t, pages: map[slot]*page[T]{}}
+// newPageCache reads table t through txn, or through arr (t's page array
+// of the same state) if t is hashed.
+func newPageCache[T any](txn *memdb.Txn, l *layout, t *pagedTable[T], arr *pageArray[T]) *pageCache[T] {
+	c := &pageCache[T]{txn: txn, l: l, t: t}
+	if t.hash != nil {
+		c.arr = arr
+	} else {
+		c.pages = map[slot]*page[T]{}
+	}
+	return c
 }
 
 func (c *pageCache[T]) get(s slot) *page[T] {
+	if c.arr != nil {
+		return c.arr[s.n]
+	}
 	p, ok := c.pages[s]
 	if !ok {
 		p = getPage(c.txn, c.t, c.t.key(c.l, s))
@@ -515,9 +583,24 @@ func (c *pageChanges[T]) merge(key string, old *page[T], ch *pageChange[T]) *pag
 			}
 		}
 	}
-	p.items = append(p.items, ch.add...)
-	if hashed {
-		p.fps = append(p.fps, ch.addFPs...)
+	if !hashed {
+		p.items = append(p.items, ch.add...)
+		return p
+	}
+	// Merge the additions, sorted, into the kept items (sorted), from the
+	// back.
+	sortByFP(ch.add, ch.addFPs, nil)
+	i, j := len(p.items)-1, len(ch.add)-1
+	p.items = append(p.items, ch.add...) // the tail is overwritten below
+	p.fps = append(p.fps, ch.addFPs...)
+	for w := len(p.items) - 1; j >= 0; w-- {
+		if i >= 0 && p.fps[i] > ch.addFPs[j] {
+			p.items[w], p.fps[w] = p.items[i], p.fps[i]
+			i--
+		} else {
+			p.items[w], p.fps[w] = ch.add[j], ch.addFPs[j]
+			j--
+		}
 	}
 	return p
 }
@@ -527,7 +610,7 @@ func (c *pageChanges[T]) merge(key string, old *page[T], ch *pageChange[T]) *pag
 // hashed tables the hash decides and bucket is not used), and key(b) is the
 // key of page b. All pages share one backing array, filled by counting
 // sort, so building a million-record table allocates little. Pages come out
-// in page number order.
+// in page number order; pages of hashed tables are sorted by fingerprint.
 func buildPages[T any](l *layout, t *pagedTable[T], records []*T, buckets int,
 	bucket func(*T) int, key func(b int) string) []*page[T] {
 	var hashes []uint64
@@ -574,6 +657,7 @@ func buildPages[T any](l *layout, t *pagedTable[T], records []*T, buckets int,
 		}
 	}
 	pages := make([]*page[T], 0, nonEmpty)
+	var buf []fpItem[T]
 	for b := range buckets {
 		lo, hi := start[b], start[b+1]
 		if lo == hi {
@@ -582,6 +666,7 @@ func buildPages[T any](l *layout, t *pagedTable[T], records []*T, buckets int,
 		p := &page[T]{key: key(b), items: all[lo:hi:hi]}
 		if fps != nil {
 			p.fps = fps[lo:hi:hi]
+			buf = sortByFP(p.items, p.fps, buf)
 		}
 		pages = append(pages, p)
 	}

@@ -74,9 +74,9 @@ func (sn *Snapshot) personaByAddrs(addrs []Address, exceptID string) (*Persona, 
 func (sn *Snapshot) Contact(id string) (*Contact, bool) {
 	h := sn.l.hashString(id)
 	if p := sn.contacts[hashBucket(h)]; p != nil {
-		fp := fingerprint(h)
-		for i, f := range p.fps {
-			if f == fp && p.items[i].ID == id {
+		i, j := p.span(fingerprint(h))
+		for ; i < j; i++ {
+			if p.items[i].ID == id {
 				return p.items[i], true
 			}
 		}
@@ -89,9 +89,9 @@ func (sn *Snapshot) ContactByAddr(a Address) (*Contact, bool) {
 	a = NormalizeAddress(a)
 	h := sn.l.hashAddr(a)
 	if p := sn.contactAddrs[hashBucket(h)]; p != nil {
-		fp := fingerprint(h)
-		for i, f := range p.fps {
-			if f == fp && p.items[i].Address == a {
+		i, j := p.span(fingerprint(h))
+		for ; i < j; i++ {
+			if p.items[i].Address == a {
 				return p.items[i], true
 			}
 		}
@@ -104,9 +104,9 @@ func (sn *Snapshot) ContactByAddr(a Address) (*Contact, bool) {
 func (sn *Snapshot) Relationship(id string) (*Relationship, bool) {
 	h := sn.l.hashString(id)
 	if p := sn.rels[hashBucket(h)]; p != nil {
-		fp := fingerprint(h)
-		for i, f := range p.fps {
-			if f == fp && p.items[i].ID == id {
+		i, j := p.span(fingerprint(h))
+		for ; i < j; i++ {
+			if p.items[i].ID == id {
 				return p.items[i], true
 			}
 		}
@@ -114,12 +114,17 @@ func (sn *Snapshot) Relationship(id string) (*Relationship, bool) {
 	return nil, false
 }
 
-// contactRelPage returns the contact_relationships page of contactID and the
-// fingerprint of contactID in it: the contact's relationships are the
-// items with that fingerprint and ContactID.
-func (sn *Snapshot) contactRelPage(contactID string) (*page[Relationship], uint32) {
+// contactRelSpan returns the run of the contact_relationships page of
+// contactID with contactID's fingerprint: the contact's relationships are
+// the items of the run whose ContactID is contactID.
+func (sn *Snapshot) contactRelSpan(contactID string) []*Relationship {
 	h := sn.l.hashString(contactID)
-	return sn.contactRels[hashBucket(h)], fingerprint(h)
+	p := sn.contactRels[hashBucket(h)]
+	if p == nil {
+		return nil
+	}
+	i, j := p.span(fingerprint(h))
+	return p.items[i:j:j]
 }
 
 // RelationshipFor returns the relationship a contact reaches by writing to
@@ -127,15 +132,9 @@ func (sn *Snapshot) contactRelPage(contactID string) (*page[Relationship], uint3
 // personaID. Merged relationships are never returned. At most one exists:
 // the write path keeps routes unique.
 func (sn *Snapshot) RelationshipFor(contactID, personaID string) (*Relationship, bool) {
-	p, fp := sn.contactRelPage(contactID)
-	if p == nil {
-		return nil, false
-	}
-	for i, f := range p.fps {
-		if f == fp {
-			if r := p.items[i]; r.ContactID == contactID && r.reaches(personaID) {
-				return r, true
-			}
+	for _, r := range sn.contactRelSpan(contactID) {
+		if r.ContactID == contactID && r.reaches(personaID) {
+			return r, true
 		}
 	}
 	return nil, false
@@ -149,13 +148,10 @@ func (r *Relationship) reaches(personaID string) bool {
 // RelationshipsOfContact returns all relationships of a contact, merged
 // ones included, sorted by ID.
 func (sn *Snapshot) RelationshipsOfContact(contactID string) []*Relationship {
-	p, fp := sn.contactRelPage(contactID)
-	if p == nil {
-		return nil
-	}
+	run := sn.contactRelSpan(contactID)
 	n := 0
-	for i, f := range p.fps {
-		if f == fp && p.items[i].ContactID == contactID {
+	for _, r := range run {
+		if r.ContactID == contactID {
 			n++
 		}
 	}
@@ -163,9 +159,9 @@ func (sn *Snapshot) RelationshipsOfContact(contactID string) []*Relationship {
 		return nil
 	}
 	out := make([]*Relationship, 0, n)
-	for i, f := range p.fps {
-		if f == fp && p.items[i].ContactID == contactID {
-			out = append(out, p.items[i])
+	for _, r := range run {
+		if r.ContactID == contactID {
+			out = append(out, r)
 		}
 	}
 	if n > 1 {

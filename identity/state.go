@@ -1,11 +1,9 @@
 package identity
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -204,51 +202,34 @@ func insertPages[T any](tx *memdb.Txn, table string, pages []*page[T]) error {
 
 // checkContactsExist reports a relationship of rels (a contact_relationships
 // page) whose contact is not in contacts (the contacts page of the same
-// key): with the contacts sorted by fingerprint, each relationship's
-// candidates are found by binary search.
+// key): each relationship's candidates are the run of its fingerprint in
+// contacts.
 func checkContactsExist(contacts *page[Contact], rels *page[Relationship]) error {
-	type entry struct {
-		fp uint32
-		c  *Contact
-	}
-	var sorted []entry
-	if contacts != nil {
-		sorted = make([]entry, len(contacts.fps))
-		for i, f := range contacts.fps {
-			sorted[i] = entry{f, contacts.items[i]}
-		}
-		slices.SortFunc(sorted, func(a, b entry) int { return cmp.Compare(a.fp, b.fp) })
-	}
 	for i, r := range rels.items {
-		fp := rels.fps[i]
-		j, _ := slices.BinarySearchFunc(sorted, fp, func(e entry, fp uint32) int { return cmp.Compare(e.fp, fp) })
-		for ; j < len(sorted) && sorted[j].fp == fp; j++ {
-			if sorted[j].c.ID == r.ContactID {
-				break
+		found := false
+		if contacts != nil {
+			lo, hi := contacts.span(rels.fps[i])
+			for _, c := range contacts.items[lo:hi] {
+				if c.ID == r.ContactID {
+					found = true
+					break
+				}
 			}
 		}
-		if j == len(sorted) || sorted[j].fp != fp {
+		if !found {
 			return fmt.Errorf("relationship %s refers to unknown contact %s", r.ID, r.ContactID)
 		}
 	}
 	return nil
 }
 
-// samePrint calls fn for each pair of items of p with equal fingerprints,
-// the only candidates for equal keys.
+// samePrint calls fn for each pair of items of p (a hashed page, so
+// sorted by fingerprint) with equal fingerprints, the only candidates for
+// equal keys.
 func samePrint[T any](p *page[T], fn func(a, b *T) error) error {
-	type entry struct {
-		fp uint32
-		i  int32
-	}
-	l := make([]entry, len(p.fps))
-	for i, f := range p.fps {
-		l[i] = entry{f, int32(i)}
-	}
-	slices.SortFunc(l, func(a, b entry) int { return cmp.Compare(a.fp, b.fp) })
-	for i := range l {
-		for j := i + 1; j < len(l) && l[j].fp == l[i].fp; j++ {
-			if err := fn(p.items[l[i].i], p.items[l[j].i]); err != nil {
+	for i := range p.fps {
+		for j := i + 1; j < len(p.fps) && p.fps[j] == p.fps[i]; j++ {
+			if err := fn(p.items[i], p.items[j]); err != nil {
 				return err
 			}
 		}
