@@ -11,6 +11,12 @@ const escapable = ` "&'/:<>@\`
 // XEP requires.
 func EscapeLocal(s string) string {
 	var b strings.Builder
+	b.Grow(len(s) + 8)
+	escapeTo(&b, s)
+	return b.String()
+}
+
+func escapeTo(b *strings.Builder, s string) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -28,7 +34,6 @@ func EscapeLocal(s string) string {
 			b.WriteByte(c)
 		}
 	}
-	return b.String()
 }
 
 // UnescapeLocal reverses EscapeLocal: every \hh sequence naming an
@@ -38,6 +43,7 @@ func UnescapeLocal(s string) string {
 		return s
 	}
 	var b strings.Builder
+	b.Grow(len(s))
 	for i := 0; i < len(s); i++ {
 		if s[i] == '\\' && isEscape(s[i:]) {
 			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))

@@ -300,7 +300,12 @@ func deliverIn(top *Topology, r Reader, rel *identity.Relationship, c *identity.
 // escaped form as the local part at the inside component's domain, e.g.
 // bob@ext.test → bob\40ext.test@gw.corp.test.
 func ProxyAddress(outside, domain string) string {
-	return EscapeLocal(outside) + "@" + domain
+	var b strings.Builder
+	b.Grow(len(outside) + len(domain) + 9)
+	escapeTo(&b, outside)
+	b.WriteByte('@')
+	b.WriteString(domain)
+	return b.String()
 }
 
 func maySendAs(p *identity.Persona, employeeID string) bool {
