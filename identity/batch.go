@@ -275,7 +275,10 @@ func (b *batch) stage(tx *memdb.Txn) (*directory, pageArrays, error) {
 		}
 	}
 	if len(b.employees) > 0 || len(b.personas) > 0 {
-		dir = dir.with(b.employees, b.personas)
+		var err error
+		if dir, err = dir.with(b.employees, b.personas); err != nil {
+			return nil, pages, err
+		}
 	}
 	if len(b.contacts) > 0 {
 		byID := newPageChanges(&contactsTable, b.l, len(b.contacts))

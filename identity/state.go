@@ -133,38 +133,24 @@ func (s *State) load(ds *Dataset) error {
 	tx := s.db.Txn(true)
 	defer tx.Abort()
 	employees := make(map[string]*Employee, len(ds.Employees))
-	inside := map[Address]*Employee{}
 	for i := range ds.Employees {
 		e := &ds.Employees[i]
-		for _, a := range e.InsideAddrs {
-			if other, ok := inside[NormalizeAddress(a)]; ok && other.ID != e.ID {
-				return fmt.Errorf("stored data is inconsistent: employees %s and %s share an inside address", e.ID, other.ID)
-			}
-		}
-		for _, a := range e.InsideAddrs {
-			inside[a] = e
-		}
 		employees[e.ID] = e
 		if err := tx.Insert(tableEmployees, e); err != nil {
 			return fmt.Errorf("employee %s: %w", e.ID, err)
 		}
 	}
 	personas := make(map[string]*Persona, len(ds.Personas))
-	byAddr := map[Address]*Persona{}
 	for i := range ds.Personas {
 		p := &ds.Personas[i]
-		for _, a := range p.Addresses {
-			if other, ok := byAddr[NormalizeAddress(a)]; ok && other.ID != p.ID {
-				return fmt.Errorf("stored data is inconsistent: personas %s and %s share an address", p.ID, other.ID)
-			}
-		}
-		for _, a := range p.Addresses {
-			byAddr[a] = p
-		}
 		personas[p.ID] = p
 		if err := tx.Insert(tablePersonas, p); err != nil {
 			return fmt.Errorf("persona %s: %w", p.ID, err)
 		}
+	}
+	dir, err := newDirectory(employees, personas)
+	if err != nil {
+		return fmt.Errorf("stored data is inconsistent: %w", err)
 	}
 	if err := insertPages(tx, tableContacts, cByID); err != nil {
 		return err
@@ -182,7 +168,7 @@ func (s *State) load(ds *Dataset) error {
 		return err
 	}
 	tx.Commit()
-	s.publish(newDirectory(employees, personas), pageArrays{
+	s.publish(dir, pageArrays{
 		contacts:     pageArrayOf(s.l, cByID),
 		contactAddrs: pageArrayOf(s.l, cByAddr),
 		rels:         pageArrayOf(s.l, rByID),

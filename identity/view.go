@@ -1,5 +1,10 @@
 package identity
 
+import (
+	"fmt"
+	"maps"
+)
+
 // The read side of a State. Routing reads a few records per message and
 // must decide in a couple of microseconds, while each go-memdb lookup costs
 // 0.5–1 µs (it walks the root tree and allocates an index transaction and
@@ -36,64 +41,81 @@ type pageArrays struct {
 	contactRels  *pageArray[Relationship]
 }
 
-func newDirectory(employees map[string]*Employee, personas map[string]*Persona) *directory {
+func newDirectory(employees map[string]*Employee, personas map[string]*Persona) (*directory, error) {
 	d := &directory{employees: employees, personas: personas}
-	d.indexEmployees()
-	d.indexPersonas()
-	return d
+	if err := d.indexEmployees(); err != nil {
+		return nil, err
+	}
+	if err := d.indexPersonas(); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
-func (d *directory) indexEmployees() {
-	n := 0
-	for _, e := range d.employees {
-		n += len(e.InsideAddrs)
+func (d *directory) indexEmployees() error {
+	inside, a, b := indexByAddr(d.employees, func(e *Employee) []Address { return e.InsideAddrs })
+	if a != "" {
+		return fmt.Errorf("%w: employees %s and %s share an inside address", ErrConflict, a, b)
 	}
-	d.inside = make(map[Address]*Employee, n)
-	for _, e := range d.employees {
-		for _, a := range e.InsideAddrs {
-			d.inside[a] = e
-		}
-	}
+	d.inside = inside
+	return nil
 }
 
-func (d *directory) indexPersonas() {
-	n := 0
-	for _, p := range d.personas {
-		n += len(p.Addresses)
+func (d *directory) indexPersonas() error {
+	byAddr, a, b := indexByAddr(d.personas, func(p *Persona) []Address { return p.Addresses })
+	if a != "" {
+		return fmt.Errorf("%w: personas %s and %s share an address", ErrConflict, a, b)
 	}
-	d.byAddr = make(map[Address]*Persona, n)
-	for _, p := range d.personas {
-		for _, a := range p.Addresses {
-			d.byAddr[a] = p
+	d.byAddr = byAddr
+	return nil
+}
+
+// indexByAddr maps each (normalised) address of items to the item that has
+// it. When two items share one, it stops and returns their IDs.
+func indexByAddr[T any](items map[string]*T, addrs func(*T) []Address) (m map[Address]*T, a, b string) {
+	n := 0
+	for _, it := range items {
+		n += len(addrs(it))
+	}
+	m = make(map[Address]*T, n)
+	byAddr := make(map[Address]string, n)
+	for id, it := range items {
+		for _, addr := range addrs(it) {
+			addr = NormalizeAddress(addr)
+			if other, ok := byAddr[addr]; ok && other != id {
+				return nil, other, id
+			}
+			m[addr], byAddr[addr] = it, id
 		}
 	}
+	return m, "", ""
+}
+
+// merged returns a copy of base with changes applied.
+func merged[T any](base, changes map[string]*T) map[string]*T {
+	m := make(map[string]*T, len(base)+len(changes))
+	maps.Copy(m, base)
+	maps.Copy(m, changes)
+	return m
 }
 
 // with returns d with the given new versions of employees and personas;
 // maps that do not change are shared.
-func (d *directory) with(employees map[string]*Employee, personas map[string]*Persona) *directory {
+func (d *directory) with(employees map[string]*Employee, personas map[string]*Persona) (*directory, error) {
 	n := *d
 	if len(employees) > 0 {
-		n.employees = make(map[string]*Employee, len(d.employees)+len(employees))
-		for id, e := range d.employees {
-			n.employees[id] = e
+		n.employees = merged(d.employees, employees)
+		if err := n.indexEmployees(); err != nil {
+			return nil, err
 		}
-		for id, e := range employees {
-			n.employees[id] = e
-		}
-		n.indexEmployees()
 	}
 	if len(personas) > 0 {
-		n.personas = make(map[string]*Persona, len(d.personas)+len(personas))
-		for id, p := range d.personas {
-			n.personas[id] = p
+		n.personas = merged(d.personas, personas)
+		if err := n.indexPersonas(); err != nil {
+			return nil, err
 		}
-		for id, p := range personas {
-			n.personas[id] = p
-		}
-		n.indexPersonas()
 	}
-	return &n
+	return &n, nil
 }
 
 // pageArrayOf returns the pages of a hashed table as an array.
