@@ -35,8 +35,47 @@ type Network struct {
 	// HomeDomains are the domains of the inside users (inside networks only).
 	HomeDomains []string
 	// ProxyFor names the outside network that this inside network's proxy
-	// addresses lead to (inside networks only).
+	// addresses at Domain lead to (inside networks only).
 	ProxyFor string
+	// Proxies are all proxy domains of an inside network, one per outside
+	// network: bob\40mail.test@mail.gw.corp.test leads to the mail network.
+	// When empty, Domain leads to ProxyFor.
+	Proxies []Proxy
+}
+
+// Proxy is one proxy domain of an inside network and the outside network
+// its addresses stand for.
+type Proxy struct {
+	Domain  string
+	Outside string
+}
+
+// ProxyOutside returns the outside network that proxy addresses at domain
+// lead to.
+func (n *Network) ProxyOutside(domain string) (string, bool) {
+	if len(n.Proxies) == 0 {
+		return n.ProxyFor, n.ProxyFor != "" && domain == n.Domain
+	}
+	for _, p := range n.Proxies {
+		if p.Domain == domain {
+			return p.Outside, true
+		}
+	}
+	return "", false
+}
+
+// ProxyDomain returns the domain of proxy addresses that lead to the
+// outside network named outside.
+func (n *Network) ProxyDomain(outside string) (string, bool) {
+	if len(n.Proxies) == 0 {
+		return n.Domain, n.ProxyFor == outside
+	}
+	for _, p := range n.Proxies {
+		if p.Outside == outside {
+			return p.Domain, true
+		}
+	}
+	return "", false
 }
 
 // Topology is the static shape of the gateway: its networks, where
@@ -145,7 +184,8 @@ func decideOutward(top *Topology, net Network, r Reader, env Envelope) Decision 
 		return refuse(Forbidden, "your account is no longer active, so you can no longer write to outside contacts; your contacts are looked after by a colleague")
 	}
 	local, domain := splitAddr(env.To)
-	if domain != net.Domain || local == "" {
+	outName, isProxy := net.ProxyOutside(domain)
+	if !isProxy || local == "" {
 		return refuse(ItemNotFound, "%s is not a contact address; write to a contact as name\\40their.domain@%s", env.To, net.Domain)
 	}
 	contactAddr := strings.ToLower(UnescapeLocal(local))
@@ -156,9 +196,9 @@ func decideOutward(top *Topology, net Network, r Reader, env Envelope) Decision 
 	if isOurs(top, cd) {
 		return refuse(Forbidden, "%s is inside the company; messages between colleagues are never relayed through the gateway", contactAddr)
 	}
-	out, ok := top.Networks[net.ProxyFor]
+	out, ok := top.Networks[outName]
 	if !ok || out.Side != identity.Outside {
-		return refuse(ServiceUnavailable, "no outside network is configured for %s", net.Domain)
+		return refuse(ServiceUnavailable, "no outside network is configured for %s", domain)
 	}
 	caddr := identity.Address{Network: out.Name, Addr: contactAddr}
 	contact, known := r.ContactByAddr(caddr)
@@ -288,11 +328,15 @@ func deliverIn(top *Topology, r Reader, rel *identity.Relationship, c *identity.
 	if !ok || in.Side != identity.Inside {
 		return refuse(ServiceUnavailable, "nobody can take your message right now; please try again later")
 	}
+	proxy, ok := in.ProxyDomain(c.Address.Network)
+	if !ok {
+		return refuse(ServiceUnavailable, "nobody can take your message right now; please try again later")
+	}
 	nick := c.DisplayName
 	if nick == "" {
 		nick = c.Address.Addr
 	}
-	d.Target = Target{Network: in.Name, From: ProxyAddress(c.Address.Addr, in.Domain), To: to.Addr, Nick: nick}
+	d.Target = Target{Network: in.Name, From: ProxyAddress(c.Address.Addr, proxy), To: to.Addr, Nick: nick}
 	return d
 }
 
@@ -337,6 +381,11 @@ func isOurs(top *Topology, domain string) bool {
 	for _, n := range top.Networks {
 		if n.Domain == domain {
 			return true
+		}
+		for _, p := range n.Proxies {
+			if p.Domain == domain {
+				return true
+			}
 		}
 		for _, h := range n.HomeDomains {
 			if h == domain {
