@@ -6,7 +6,10 @@
 // overridden by KAKEHASHI_NETWORKS_PUBLIC_XMPP_XMPP_SECRET. Every key of the
 // schema can be overridden, including keys absent from the file; keys under
 // networks.<name> only for networks the file names (a network cannot be
-// created from the environment alone).
+// created from the environment alone). The same goes for the entries of
+// xmpp.proxy_domains, which are keyed by network name:
+// KAKEHASHI_NETWORKS_CORP_XMPP_PROXY_DOMAINS_MAIL sets
+// networks.corp.xmpp.proxy_domains.mail when the file names a network mail.
 //
 // Loading is strict: unknown keys, wrong types and invalid values are all
 // reported together, each as a [KeyError] that names the key, says what is
@@ -45,6 +48,9 @@ const (
 
 // KindXMPP is the network kind served through an XMPP component (XEP-0114).
 const KindXMPP = "xmpp"
+
+// KindMail is an e-mail network: mail in over IMAP, out over SMTP.
+const KindMail = "mail"
 
 // EnvPrefix starts the name of every environment variable that overrides a key.
 const EnvPrefix = "KAKEHASHI_"
@@ -110,10 +116,14 @@ type Network struct {
 	// Side says whether the network's users are employees (inside) or
 	// outside parties (outside) (networks.<name>.side).
 	Side identity.Side
-	// Kind is the protocol: only KindXMPP so far (networks.<name>.kind).
+	// Kind is the protocol, one of SupportedKinds (networks.<name>.kind).
 	Kind string
-	// XMPP configures a network of kind xmpp (networks.<name>.xmpp).
+	// XMPP configures a network of kind xmpp (networks.<name>.xmpp); nil
+	// for other kinds.
 	XMPP *XMPP
+	// Mail configures a network of kind mail (networks.<name>.mail); nil
+	// for other kinds. Mail networks are always outside networks.
+	Mail *Mail
 }
 
 // XMPP configures a network reached through an XMPP server's component port.
@@ -130,10 +140,54 @@ type XMPP struct {
 	// HomeDomains are the domains of the inside users, e.g. corp.test
 	// (xmpp.home_domains). Inside networks only, and required there.
 	HomeDomains []string
-	// ProxyFor names the outside network that proxy addresses in this inside
-	// network lead to (xmpp.proxy_for). Inside networks only; Load defaults
-	// it to the only outside xmpp network.
+	// ProxyFor names the outside network, of any kind, that proxy addresses
+	// on Domain lead to (xmpp.proxy_for). Inside networks only. Load
+	// defaults it to the only outside xmpp network without an entry in
+	// ProxyDomains or, if there is no such network, to the only outside
+	// network without one.
 	ProxyFor string
+	// ProxyDomains are the further proxy component domains, by the name of
+	// the outside network their proxy addresses lead to
+	// (xmpp.proxy_domains.<network>), e.g. mail -> mail.gw.corp.test for
+	// bob\40mail.test@mail.gw.corp.test. Inside networks only. Together with
+	// ProxyFor they must cover every outside network, so that employees can
+	// address contacts on each. Nil when none are configured.
+	ProxyDomains map[string]string
+}
+
+// Proxies returns, for each outside network that employees on this inside
+// network can reach, the component domain of its proxy addresses: ProxyFor
+// -> Domain, and every entry of ProxyDomains. The map is the caller's own.
+//
+// Each domain is one component connection to the XMPP server, with the same
+// Server and Secret, so each needs its own Component "<domain>" block in the
+// server's configuration. Proxies returns nil for a nil XMPP.
+func (x *XMPP) Proxies() map[string]string {
+	if x == nil {
+		return nil
+	}
+	out := make(map[string]string, len(x.ProxyDomains)+1)
+	for network, domain := range x.ProxyDomains {
+		out[network] = domain
+	}
+	if x.ProxyFor != "" {
+		out[x.ProxyFor] = x.Domain
+	}
+	return out
+}
+
+// ComponentDomains returns the domains of the components this network
+// attaches to the XMPP server: Domain first, then the proxy domains in the
+// order of their outside networks' names. Each is one component connection.
+func (x *XMPP) ComponentDomains() []string {
+	if x == nil {
+		return nil
+	}
+	out := []string{x.Domain}
+	for _, network := range sortedKeys(x.ProxyDomains) {
+		out = append(out, x.ProxyDomains[network])
+	}
+	return out
 }
 
 // Routing says where messages go that no one owns.
@@ -224,6 +278,7 @@ func Load(path string) (*Config, error) {
 
 	d := &decoder{values: map[string]any{}, present: map[string]bool{}}
 	d.walk(s, "", v.AllSettings())
+	d.suggestUnknown()
 	for _, n := range rawNames {
 		if l := strings.ToLower(n); l != n {
 			d.fail("networks."+n, "network name has upper-case letters",
@@ -267,29 +322,47 @@ func rawNetworkNames(raw any) []string {
 	return names
 }
 
-// defaultProxyFor points inside xmpp networks without proxy_for at the only
-// outside xmpp network, if there is exactly one.
+// defaultProxyFor fills in proxy_for where it was left out and the choice
+// is clear. Outside networks that already have a proxy domain are not
+// candidates: the user has said where their proxy addresses live. Among the
+// rest an xmpp network wins, as it did before mail networks existed.
 func (c *Config) defaultProxyFor() {
-	targets := c.outsideXMPP()
-	if len(targets) != 1 {
-		return
-	}
 	for _, n := range c.Inside() {
-		if n.XMPP != nil && n.XMPP.ProxyFor == "" {
-			n.XMPP.ProxyFor = targets[0]
+		if n.XMPP == nil || n.XMPP.ProxyFor != "" {
+			continue
+		}
+		if t := c.proxyForDefault(n.XMPP); t != "" {
+			n.XMPP.ProxyFor = t
 		}
 	}
 }
 
-// outsideXMPP returns the names of the outside xmpp networks, sorted.
-func (c *Config) outsideXMPP() []string {
-	var out []string
+// proxyForDefault returns the outside network proxy_for defaults to for x,
+// or "" if there is no single obvious one.
+func (c *Config) proxyForDefault(x *XMPP) string {
+	xmpp, all := c.proxyForCandidates(x)
+	switch {
+	case len(xmpp) == 1:
+		return xmpp[0]
+	case len(xmpp) == 0 && len(all) == 1:
+		return all[0]
+	}
+	return ""
+}
+
+// proxyForCandidates returns the outside networks not keyed in
+// x.ProxyDomains: those of kind xmpp, and all of them; both sorted.
+func (c *Config) proxyForCandidates(x *XMPP) (xmpp, all []string) {
 	for _, n := range c.Outside() {
+		if _, ok := x.ProxyDomains[n.Name]; ok {
+			continue
+		}
+		all = append(all, n.Name)
 		if n.Kind == KindXMPP {
-			out = append(out, n.Name)
+			xmpp = append(xmpp, n.Name)
 		}
 	}
-	return out
+	return xmpp, all
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -56,6 +56,11 @@ const anotherOutside = `  partners:
       secret: partner-secret
 routing:`
 
+// publicProxy gives public-xmpp a proxy domain on corp when appended to
+// corp's home_domains line, for configurations where proxy_for is another
+// outside network.
+const publicProxy = "\n      proxy_domains:\n        public-xmpp: public.gw.corp.test"
+
 // edit is a replacement of Old by New in a configuration; Old must occur.
 type edit struct{ Old, New string }
 
@@ -174,7 +179,9 @@ func TestLoadExample(t *testing.T) {
 		{"admin.listen", c.Admin.Listen, "127.0.0.1:8765"},
 		{"admin.token", c.Admin.Token.Reveal(), "change-me-demo-token-0123456789"},
 		{"admin.allow_remote", c.Admin.AllowRemote, false},
-		{"networks", strings.Join(sortedKeys(c.Networks), ","), "corp,public-xmpp"},
+		{"networks", strings.Join(sortedKeys(c.Networks), ","), "corp,mail,public-xmpp"},
+		{"mail domain", c.Networks["mail"].Mail.Domain, "contact.acme.test"},
+		{"mail proxy", c.Networks["corp"].XMPP.Proxies()["mail"], "mail.gw.corp.test"},
 		{"corp name", c.Networks["corp"].Name, "corp"},
 		{"corp side", c.Networks["corp"].Side, identity.Inside},
 		{"corp kind", c.Networks["corp"].Kind, "xmpp"},
@@ -189,7 +196,7 @@ func TestLoadExample(t *testing.T) {
 		{"fallback_employee", c.Routing.FallbackEmployee, "ken"},
 		{"max_body_bytes", c.Limits.MaxBodyBytes, 65536},
 		{"Inside", names(c.Inside()), "corp"},
-		{"Outside", names(c.Outside()), "public-xmpp"},
+		{"Outside", names(c.Outside()), "mail,public-xmpp"},
 	}
 	for _, ck := range checks {
 		if ck.got != ck.want {
@@ -309,8 +316,11 @@ func TestEnvOverrides(t *testing.T) {
 			func(c *Config) (any, any) {
 				return strings.Join(c.Networks["corp"].XMPP.HomeDomains, "|"), "corp.test|corp2.test"
 			}},
-		{"networks.corp.xmpp.proxy_for", []edit{{"routing:", anotherOutside}}, map[string]string{"KAKEHASHI_NETWORKS_CORP_XMPP_PROXY_FOR": "partners"},
-			func(c *Config) (any, any) { return c.Networks["corp"].XMPP.ProxyFor, "partners" }},
+		{"networks.corp.xmpp.proxy_for", []edit{{"routing:", anotherOutside}}, map[string]string{"KAKEHASHI_NETWORKS_CORP_XMPP_PROXY_FOR": "partners",
+			"KAKEHASHI_NETWORKS_CORP_XMPP_PROXY_DOMAINS_PUBLIC_XMPP": "public.gw.corp.test"},
+			func(c *Config) (any, any) {
+				return c.Networks["corp"].XMPP.ProxyFor + " " + fmt.Sprint(c.Networks["corp"].XMPP.ProxyDomains), "partners map[public-xmpp:public.gw.corp.test]"
+			}},
 		{"routing.fallback_employee", nil, map[string]string{"KAKEHASHI_ROUTING_FALLBACK_EMPLOYEE": "aiko"},
 			func(c *Config) (any, any) { return c.Routing.FallbackEmployee, "aiko" }},
 		{"routing.fallback_address absent from file", nil, map[string]string{"KAKEHASHI_ROUTING_FALLBACK_ADDRESS": "desk@corp.test"},
@@ -483,8 +493,8 @@ func TestBadValues(t *testing.T) {
 		want  []string
 	}{
 		{"bad side", []edit{{"    side: inside", "    side: inward"}}, "networks.corp.side", []string{`"inward" is not a side`}},
-		{"bad kind", []edit{{"    side: outside\n    kind: xmpp", "    side: outside\n    kind: mail"}}, "networks.public-xmpp.kind",
-			[]string{`"mail" is not a supported kind`, "one of: xmpp"}},
+		{"bad kind", []edit{{"    side: outside\n    kind: xmpp", "    side: outside\n    kind: matrix"}}, "networks.public-xmpp.kind",
+			[]string{`"matrix" is not a supported kind`, "one of: mail, xmpp"}},
 		{"bad log format", []edit{{"  format: json", "  format: yaml"}}, "log.format", []string{"text or json"}},
 		{"body too big", []edit{{"  max_body_bytes: 4096", "  max_body_bytes: 2000000"}}, "limits.max_body_bytes", []string{"out of range", "1048576"}},
 		{"body zero", []edit{{"  max_body_bytes: 4096", "  max_body_bytes: 0"}}, "limits.max_body_bytes", []string{"out of range"}},
@@ -557,7 +567,7 @@ func TestProxyFor(t *testing.T) {
 		{"default to only outside", nil, "", nil, "public-xmpp"},
 		{"ambiguous", []edit{{"routing:", anotherOutside}}, "networks.corp.xmpp.proxy_for",
 			[]string{"several outside xmpp networks", "partners, public-xmpp"}, ""},
-		{"explicit", []edit{{"routing:", anotherOutside}, {"home_domains: [corp.test]", "home_domains: [corp.test]\n      proxy_for: partners"}}, "", nil, "partners"},
+		{"explicit", []edit{{"routing:", anotherOutside}, {"home_domains: [corp.test]", "home_domains: [corp.test]\n      proxy_for: partners" + publicProxy}}, "", nil, "partners"},
 		{"unknown network", []edit{{"home_domains: [corp.test]", "home_domains: [corp.test]\n      proxy_for: nowhere"}},
 			"networks.corp.xmpp.proxy_for", []string{`no network "nowhere"`, "one of: public-xmpp"}, ""},
 		{"inside network", []edit{{"home_domains: [corp.test]", "home_domains: [corp.test]\n      proxy_for: corp"}},
@@ -797,7 +807,7 @@ func TestValidateBuiltConfig(t *testing.T) {
 func TestInsideOutsideSorted(t *testing.T) {
 	cleanEnv(t)
 	c := mustLoad(t, apply(t, edit{"routing:", anotherOutside},
-		edit{"home_domains: [corp.test]", "home_domains: [corp.test]\n      proxy_for: partners"}))
+		edit{"home_domains: [corp.test]", "home_domains: [corp.test]\n      proxy_for: partners" + publicProxy}))
 	if got := names(c.Outside()); got != "partners,public-xmpp" {
 		t.Errorf("Outside() = %s", got)
 	}

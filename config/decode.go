@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kakehashi/kakehashi/identity"
 )
@@ -19,6 +20,7 @@ const (
 	kInt
 	kBool
 	kList
+	kDuration // a Go duration string such as "30s" or "2m"
 )
 
 // field is one node of the schema: a mapping of keys, or a leaf value.
@@ -49,6 +51,39 @@ func schema() *field {
 			"secret_file":  leaf(kString, "/etc/kakehashi/corp.secret"),
 			"home_domains": leaf(kList, "[corp.test]"),
 			"proxy_for":    leaf(kString, "public-xmpp"),
+			// Keyed by outside network name, like networks itself, so the
+			// same names give each entry its environment variable.
+			"proxy_domains": {kind: kMap, any: leaf(kString, "mail.gw.corp.test"), example: "mail: mail.gw.corp.test"},
+		}),
+		"mail": mapping(map[string]*field{
+			"domain": leaf(kString, "contact.acme.test"),
+			"imap": mapping(map[string]*field{
+				"server":             leaf(kString, "mail.acme.test:993"),
+				"tls":                leaf(kString, TLSImplicit),
+				"ca_file":            leaf(kString, "/etc/kakehashi/mail-ca.pem"),
+				"username":           leaf(kString, "contact@acme.test"),
+				"password":           secretLeaf(),
+				"password_file":      leaf(kString, "/etc/kakehashi/imap.password"),
+				"mailbox":            leaf(kString, DefaultIMAPMailbox),
+				"processed_mailbox":  leaf(kString, DefaultProcessedMailbox),
+				"quarantine_mailbox": leaf(kString, DefaultQuarantineMailbox),
+				"poll_interval":      leaf(kDuration, shortDuration(DefaultPollInterval)),
+				"idle_interval":      leaf(kDuration, shortDuration(DefaultIdleInterval)),
+			}),
+			"smtp": mapping(map[string]*field{
+				"server":        leaf(kString, "mail.acme.test:465"),
+				"tls":           leaf(kString, TLSImplicit),
+				"ca_file":       leaf(kString, "/etc/kakehashi/mail-ca.pem"),
+				"username":      leaf(kString, "contact@acme.test"),
+				"password":      secretLeaf(),
+				"password_file": leaf(kString, "/etc/kakehashi/smtp.password"),
+				"helo":          leaf(kString, "contact.acme.test"),
+			}),
+			"dkim": mapping(map[string]*field{
+				"selector": leaf(kString, "k2025"),
+				"key_file": leaf(kString, "/etc/kakehashi/dkim.pem"),
+			}),
+			"trusted_authserv_ids": leaf(kList, "[mx.acme.test]"),
 		}),
 	})
 	return mapping(map[string]*field{
@@ -99,6 +134,15 @@ type decoder struct {
 	present map[string]bool // full key paths of mappings that were given
 	errs    []error
 	bad     []string // keys with a decoding problem
+	// unknowns are the places in errs kept for unknown keys, filled in by
+	// suggestUnknown once the whole file is walked: a good suggestion
+	// depends on blocks that may come later in the file.
+	unknowns []unknownKey
+}
+
+type unknownKey struct {
+	at           int // index in errs
+	parent, name string
 }
 
 func (d *decoder) fail(key, problem, fix string) {
@@ -147,6 +191,20 @@ func (d *decoder) walk(f *field, path string, val any) {
 
 // unknown reports the unknown key name under parent.
 func (d *decoder) unknown(parent, name string) {
+	d.unknowns = append(d.unknowns, unknownKey{at: len(d.errs), parent: parent, name: name})
+	d.errs = append(d.errs, nil)
+}
+
+// suggestUnknown fills in the reports of unknown keys, with a did-you-mean
+// where one is close.
+func (d *decoder) suggestUnknown() {
+	for _, u := range d.unknowns {
+		d.errs[u.at] = d.unknownError(u.parent, u.name)
+	}
+	d.unknowns = nil
+}
+
+func (d *decoder) unknownError(parent, name string) KeyError {
 	key := join(parent, name)
 	s := schema()
 	f := s
@@ -169,12 +227,29 @@ func (d *decoder) unknown(parent, name string) {
 		names = []string{"<name>"}
 	}
 	fix := "remove it"
-	if sug := suggest(parent, name, siblings, s.keys("", names)); sug != "" {
+	if sug := suggest(parent, name, siblings, s.keys("", names), d.likelyBlock); sug != "" {
 		fix = "did you mean " + sug + "?"
 	} else if len(siblings) > 0 {
 		fix = "remove it; known keys here: " + strings.Join(siblings, ", ")
 	}
-	d.errs = append(d.errs, KeyError{Key: key, Problem: "unknown key", Fix: fix})
+	return KeyError{Key: key, Problem: "unknown key", Fix: fix}
+}
+
+// likelyBlock reports whether key lies in a block the file uses, or, for a
+// network, in the block of its kind: where a misplaced key most likely
+// belongs.
+func (d *decoder) likelyBlock(key string) bool {
+	parent := key[:max(0, strings.LastIndexByte(key, '.'))]
+	if d.present[parent] {
+		return true
+	}
+	rest, ok := strings.CutPrefix(key, "networks.")
+	if !ok {
+		return false
+	}
+	name, rest, _ := strings.Cut(rest, ".")
+	kind, _ := d.values["networks."+name+".kind"].(string)
+	return kind != "" && strings.HasPrefix(rest, kind+".")
 }
 
 // convert checks a leaf's value. Values from the environment are always
@@ -249,6 +324,21 @@ func (d *decoder) convert(f *field, key string, val any) (any, bool) {
 		}
 		d.fail(key, "expected a list of strings, got "+describe(val, f.secret),
 			"write a list, e.g. "+f.example)
+	case kDuration:
+		fix := "write a number with a unit, e.g. " + f.example + ", 2m or 1m30s"
+		s, ok := val.(string)
+		if !ok {
+			switch val.(type) {
+			case int, int64, uint64, float64:
+				fix += " (a bare number has no unit)"
+			}
+			d.fail(key, describe(val, f.secret)+" is not a duration", fix)
+			break
+		}
+		if dur, err := time.ParseDuration(strings.TrimSpace(s)); err == nil {
+			return dur, true
+		}
+		d.fail(key, describe(val, f.secret)+" is not a duration", fix)
 	}
 	return nil, false
 }
@@ -298,7 +388,7 @@ func (d *decoder) build(names map[string]bool) *Config {
 		p := "networks." + name
 		if !d.present[p] {
 			if !d.isBad(p) {
-				d.fail(p, "empty", "give it side, kind and xmpp keys")
+				d.fail(p, "empty", "give it side, kind and an xmpp or mail block")
 			}
 			continue
 		}
@@ -313,10 +403,78 @@ func (d *decoder) build(names map[string]bool) *Config {
 				HomeDomains: hd,
 				ProxyFor:    str(x + ".proxy_for"),
 			}
+			n.XMPP.ProxyDomains = d.proxyDomains(x + ".proxy_domains")
+		}
+		if m := p + ".mail"; d.present[m] {
+			n.Mail = d.buildMail(m)
 		}
 		c.Networks[name] = n
 	}
 	return c
+}
+
+// proxyDomains collects the entries under key (…xmpp.proxy_domains). An
+// entry whose value was of the wrong type is kept, empty, so that the
+// network still counts as covered and only the type error is reported.
+func (d *decoder) proxyDomains(key string) map[string]string {
+	if !d.present[key] {
+		return nil
+	}
+	out := map[string]string{}
+	prefix := key + "."
+	for k, v := range d.values {
+		if network, ok := strings.CutPrefix(k, prefix); ok && !strings.Contains(network, ".") {
+			out[network], _ = v.(string)
+		}
+	}
+	for _, b := range d.bad {
+		if network, ok := strings.CutPrefix(b, prefix); ok && !strings.Contains(network, ".") {
+			out[network] = ""
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// buildMail makes the Mail of the mail block at m, with defaults.
+func (d *decoder) buildMail(m string) *Mail {
+	str := func(key string) string { s, _ := d.values[key].(string); return s }
+	dur := func(key string) time.Duration { v, _ := d.values[key].(time.Duration); return v }
+	ids, _ := d.values[m+".trusted_authserv_ids"].([]string)
+	ml := &Mail{Domain: str(m + ".domain"), TrustedAuthServIDs: ids}
+	if i := m + ".imap"; d.present[i] {
+		ml.IMAP = IMAP{
+			Server:            str(i + ".server"),
+			TLS:               str(i + ".tls"),
+			CAFile:            str(i + ".ca_file"),
+			Username:          str(i + ".username"),
+			Password:          Secret(str(i + ".password")),
+			PasswordFile:      str(i + ".password_file"),
+			Mailbox:           str(i + ".mailbox"),
+			ProcessedMailbox:  str(i + ".processed_mailbox"),
+			QuarantineMailbox: str(i + ".quarantine_mailbox"),
+			PollInterval:      dur(i + ".poll_interval"),
+			IdleInterval:      dur(i + ".idle_interval"),
+		}
+	}
+	if s := m + ".smtp"; d.present[s] {
+		ml.SMTP = SMTP{
+			Server:       str(s + ".server"),
+			TLS:          str(s + ".tls"),
+			CAFile:       str(s + ".ca_file"),
+			Username:     str(s + ".username"),
+			Password:     Secret(str(s + ".password")),
+			PasswordFile: str(s + ".password_file"),
+			HELO:         str(s + ".helo"),
+		}
+	}
+	if k := m + ".dkim"; d.present[k] {
+		ml.DKIM = &DKIM{Selector: str(k + ".selector"), KeyFile: str(k + ".key_file")}
+	}
+	ml.setDefaults(d.present[m+".imap"], d.present[m+".smtp"])
+	return ml
 }
 
 // readSecretFiles fills secrets from their *_file keys.
@@ -325,12 +483,19 @@ func (d *decoder) readSecretFiles(c *Config) {
 		c.Admin.Token = tok
 	}
 	for _, name := range sortedKeys(c.Networks) {
-		x := c.Networks[name].XMPP
-		if x == nil {
-			continue
+		n := c.Networks[name]
+		if x := n.XMPP; x != nil {
+			if s, ok := d.readSecret("networks."+name+".xmpp", "secret", x.Secret, x.SecretFile); ok {
+				x.Secret = s
+			}
 		}
-		if s, ok := d.readSecret("networks."+name+".xmpp", "secret", x.Secret, x.SecretFile); ok {
-			x.Secret = s
+		if m := n.Mail; m != nil {
+			if s, ok := d.readSecret("networks."+name+".mail.imap", "password", m.IMAP.Password, m.IMAP.PasswordFile); ok {
+				m.IMAP.Password = s
+			}
+			if s, ok := d.readSecret("networks."+name+".mail.smtp", "password", m.SMTP.Password, m.SMTP.PasswordFile); ok {
+				m.SMTP.Password = s
+			}
 		}
 	}
 }
@@ -410,9 +575,12 @@ func describe(val any, secret bool) string {
 	return fmt.Sprintf("%s (%v)", what, val)
 }
 
-// knownHint lists f's known keys, if it has any.
+// knownHint lists f's known keys, if it has any, or else shows an entry.
 func knownHint(f *field) string {
 	if len(f.children) == 0 {
+		if f.example != "" {
+			return ", e.g. " + f.example
+		}
 		return ""
 	}
 	return ": " + strings.Join(sortedKeys(f.children), ", ")

@@ -37,16 +37,11 @@ func (e KeyError) As(target any) bool {
 
 // suggest returns the known key closest to the unknown key name under
 // parent (a full path), or "" if none is close. siblings are the known keys
-// directly under parent; all are all known full key paths.
-func suggest(parent, name string, siblings, all []string) string {
-	best, bestDist := "", -1
-	for _, s := range siblings {
-		d := editDistance(name, s)
-		if d <= closeEnough(name, s) && (bestDist < 0 || d < bestDist) {
-			best, bestDist = s, d
-		}
-	}
-	if best != "" {
+// directly under parent; all are all known full key paths. Among keys in the
+// wrong place equally close, those that prefer reports true for win: the
+// same name can live in several blocks (xmpp.domain, mail.domain).
+func suggest(parent, name string, siblings, all []string, prefer func(key string) bool) string {
+	if best := closest(name, siblings); best != "" {
 		return join(parent, best)
 	}
 	// Perhaps the key is right but in the wrong place, e.g. networks.corp.secret
@@ -61,6 +56,9 @@ func suggest(parent, name string, siblings, all []string) string {
 		ci, cj := commonPrefix(parent, cands[i]), commonPrefix(parent, cands[j])
 		if ci != cj {
 			return ci > cj
+		}
+		if pi, pj := prefer(cands[i]), prefer(cands[j]); pi != pj {
+			return pi
 		}
 		return editDistance(name, last(cands[i])) < editDistance(name, last(cands[j]))
 	})

@@ -10,8 +10,8 @@ import (
 	"github.com/kakehashi/kakehashi/identity"
 )
 
-// SupportedKinds returns the network kinds Kakehashi can serve.
-func SupportedKinds() []string { return []string{KindXMPP} }
+// SupportedKinds returns the network kinds Kakehashi can serve, sorted.
+func SupportedKinds() []string { return []string{KindMail, KindXMPP} }
 
 // Validate checks c and returns all problems found, joined with errors.Join;
 // each is a [KeyError]. It does not fill in defaults: Load does that before
@@ -72,11 +72,48 @@ func (a *Admin) problems(p *problems) {
 	}
 }
 
+// component is a domain the XMPP server routes to one of Kakehashi's
+// component connections.
+type component struct {
+	network string // the network that owns it
+	key     string // the key that sets it
+	what    string // what it is, for messages: "the domain of network corp"
+	proxy   bool   // a proxy domain (proxy_domains), not an xmpp.domain
+}
+
 func (c *Config) networkProblems(p *problems) {
 	names := sortedKeys(c.Networks)
 	var inside, outside int
-	domains := map[string]string{} // component domain -> network
-	homes := map[string]string{}   // home domain -> inside network
+	// The XMPP server routes each component domain to one connection, so
+	// they must be distinct across the whole config. Mail domains are not
+	// components: a mail network may share an xmpp network's domain, so a
+	// persona keeps one address on both.
+	domains := map[string]component{}
+	claim := func(d string, comp component) {
+		if d == "" {
+			return
+		}
+		prev, ok := domains[d]
+		if !ok {
+			domains[d] = comp
+			return
+		}
+		fix := "give each network its own component domain"
+		if comp.proxy || prev.proxy {
+			fix = "give each component its own domain: each is a connection of its own, with its own Component block on the XMPP server"
+		}
+		p.add(comp.key, fmt.Sprintf("%s is also %s", d, prev.what), fix)
+	}
+	// Proxy domains are claimed after every xmpp.domain, so a clash is
+	// reported on the proxy domain: the other is the address contacts or
+	// employees already know.
+	type proxyClaim struct {
+		domain string
+		comp   component
+	}
+	var proxies []proxyClaim
+	homes := map[string]string{}       // home domain -> inside network
+	mailDomains := map[string]string{} // mail domain -> mail network
 	for _, name := range names {
 		key := "networks." + name
 		n := c.Networks[name]
@@ -84,7 +121,7 @@ func (c *Config) networkProblems(p *problems) {
 			p.add(key, "invalid network name", "use lower-case letters, digits and '-', starting with a letter or digit, at most 63 characters")
 		}
 		if n == nil {
-			p.add(key, "empty", "give it side, kind and xmpp keys")
+			p.add(key, "empty", "give it side, kind and an xmpp or mail block")
 			continue
 		}
 		if n.Name != name {
@@ -105,25 +142,54 @@ func (c *Config) networkProblems(p *problems) {
 		case !oneOf(n.Kind, SupportedKinds()...):
 			p.add(key+".kind", strconv.Quote(n.Kind)+" is not a supported kind", "set it to one of: "+strings.Join(SupportedKinds(), ", "))
 		}
-		if n.XMPP == nil {
-			if n.Kind == KindXMPP {
+		// Check a block when the kind is its own, or unknown (a typo in kind
+		// should not hide the block's problems); a block on a network of
+		// the other kind is one error, not a list of its contents' errors.
+		checkXMPP, checkMail := n.XMPP != nil, n.Mail != nil
+		switch n.Kind {
+		case KindXMPP:
+			if n.XMPP == nil {
 				p.add(key+".xmpp", "missing", "add an xmpp block with domain, server and secret")
 			}
+			if n.Mail != nil {
+				p.add(key+".mail", "set on a network of kind xmpp", "remove it, or set kind: mail")
+				checkMail = false
+			}
+		case KindMail:
+			if n.Side == identity.Inside {
+				p.add(key+".side", "inside, but mail networks are outside networks: employees stay on XMPP",
+					"set side: outside for the contacts' mail network, and reach it from the inside network through xmpp.proxy_domains")
+			}
+			if n.Mail == nil {
+				p.add(key+".mail", "missing", "add a mail block with domain, imap and smtp")
+			}
+			if n.XMPP != nil {
+				p.add(key+".xmpp", "set on a network of kind mail", "remove it, or set kind: xmpp")
+				checkXMPP = false
+			}
+		}
+		if checkMail {
+			mailProblems(p, n, key+".mail")
+			if d := n.Mail.Domain; d != "" {
+				if other, ok := mailDomains[d]; ok {
+					p.add(key+".mail.domain", fmt.Sprintf("%s is also the mail domain of network %s", d, other),
+						"give each mail network its own domain, so a persona address belongs to one network")
+				} else {
+					mailDomains[d] = name
+				}
+			}
+		}
+		if !checkXMPP {
 			continue
 		}
 		x := key + ".xmpp"
-		if n.Kind != KindXMPP && oneOf(n.Kind, SupportedKinds()...) {
-			p.add(x, "set on a network of kind "+n.Kind, "remove it, or set kind: xmpp")
-		}
 		c.xmppProblems(p, n, x)
-		if d := n.XMPP.Domain; d != "" {
-			if other, ok := domains[d]; ok {
-				p.add(x+".domain", fmt.Sprintf("%s is also the domain of network %s", d, other), "give each network its own component domain")
-			} else {
-				domains[d] = name
-			}
-		}
+		claim(n.XMPP.Domain, component{network: name, key: x + ".domain", what: "the domain of network " + name})
 		if n.Side == identity.Inside {
+			for _, o := range sortedKeys(n.XMPP.ProxyDomains) {
+				proxies = append(proxies, proxyClaim{n.XMPP.ProxyDomains[o], component{network: name, key: x + ".proxy_domains." + o,
+					what: "the proxy domain for " + o + " of network " + name, proxy: true}})
+			}
 			for _, h := range n.XMPP.HomeDomains {
 				if other, ok := homes[h]; ok && other != name {
 					p.add(x+".home_domains", fmt.Sprintf("%s is also a home domain of network %s", h, other), "list each home domain on one inside network only")
@@ -133,10 +199,21 @@ func (c *Config) networkProblems(p *problems) {
 			}
 		}
 	}
+	for _, pc := range proxies {
+		claim(pc.domain, pc.comp)
+	}
 	for _, h := range sortedKeys(homes) {
 		name := homes[h]
-		if other, ok := domains[h]; ok {
-			p.add("networks."+name+".xmpp.home_domains", fmt.Sprintf("%s is also the component domain of network %s", h, other),
+		comp, ok := domains[h]
+		switch {
+		case !ok:
+		case comp.proxy:
+			// The users' own addresses are the fixed point: it is the
+			// proxy domain that has to move.
+			p.add(comp.key, fmt.Sprintf("%s is also a home domain of network %s", h, name),
+				"proxy addresses need a component domain of their own, e.g. "+proxyDomainExample(last(comp.key), c.Networks[comp.network].XMPP))
+		default:
+			p.add("networks."+name+".xmpp.home_domains", fmt.Sprintf("%s is also the component domain of network %s", h, comp.network),
 				"the component needs a domain of its own, e.g. gw."+h)
 		}
 	}
@@ -173,6 +250,9 @@ func (c *Config) xmppProblems(p *problems, n *Network, x string) {
 		if xm.ProxyFor != "" {
 			p.add(x+".proxy_for", "set on an outside network", "remove it: only inside networks proxy to an outside one")
 		}
+		if xm.ProxyDomains != nil {
+			p.add(x+".proxy_domains", "set on an outside network", "remove it: only inside networks proxy to an outside one")
+		}
 		return
 	}
 	if len(xm.HomeDomains) == 0 {
@@ -183,31 +263,131 @@ func (c *Config) xmppProblems(p *problems, n *Network, x string) {
 			p.add(fmt.Sprintf("%s.home_domains[%d]", x, i), quoteOrEmpty(h)+" is not a valid domain", "use a lower-case domain name, e.g. corp.test")
 		}
 	}
-	targets := c.outsideXMPP()
-	switch {
-	case xm.ProxyFor == "" && len(targets) > 1:
-		p.add(x+".proxy_for", "empty, and there are several outside xmpp networks: "+strings.Join(targets, ", "),
-			"set it to the one proxy addresses should lead to")
-	case xm.ProxyFor == "" && len(targets) == 0:
-		p.add(x+".proxy_for", "empty, and there is no outside xmpp network to proxy for", "add a network with side: outside and kind: xmpp")
-	case xm.ProxyFor == "":
-		p.add(x+".proxy_for", "empty", "set it to "+targets[0])
-	default:
-		t, ok := c.Networks[xm.ProxyFor]
+	proxyForOK := c.proxyForProblems(p, xm, x)
+	c.proxyDomainProblems(p, xm, x, proxyForOK)
+}
+
+// proxyForProblems checks proxy_for and reports whether it names an outside
+// network.
+func (c *Config) proxyForProblems(p *problems, xm *XMPP, x string) bool {
+	if xm.ProxyFor == "" {
+		xmpp, all := c.proxyForCandidates(xm)
+		where := "proxy addresses on " + exampleOr(xm.Domain, "the component domain")
 		switch {
-		case !ok || t == nil:
-			p.add(x+".proxy_for", "there is no network "+strconv.Quote(xm.ProxyFor), choices(targets))
-		case t.Side != identity.Outside:
-			p.add(x+".proxy_for", xm.ProxyFor+" is not an outside network", choices(targets))
-		case t.Kind != KindXMPP:
-			p.add(x+".proxy_for", xm.ProxyFor+" is not an xmpp network", choices(targets))
+		case len(xmpp) > 1:
+			p.add(x+".proxy_for", "empty, and there are several outside xmpp networks: "+strings.Join(xmpp, ", "),
+				"set it to the one "+where+" should lead to, and give the others proxy_domains")
+		case len(xmpp) == 0 && len(all) > 1:
+			p.add(x+".proxy_for", "empty, and there are several outside networks: "+strings.Join(all, ", "),
+				"set it to the one "+where+" should lead to, and give the others proxy_domains")
+		case len(c.Outside()) == 0:
+			p.add(x+".proxy_for", "empty, and there is no outside network to proxy for", "add a network with side: outside")
+		case len(all) == 0:
+			p.add(x+".proxy_for", "empty, and every outside network is in proxy_domains",
+				"set it to the outside network "+where+" should lead to, and remove that one from proxy_domains")
+		default:
+			p.add(x+".proxy_for", "empty", "set it to "+c.proxyForDefault(xm))
+		}
+		return false
+	}
+	t, ok := c.Networks[xm.ProxyFor]
+	switch {
+	case !ok || t == nil:
+		p.add(x+".proxy_for", "there is no network "+strconv.Quote(xm.ProxyFor), choices(c.outsideNames()))
+	case t.Side != identity.Outside:
+		p.add(x+".proxy_for", xm.ProxyFor+" is not an outside network", choices(c.outsideNames()))
+	default:
+		return true
+	}
+	return false
+}
+
+// proxyDomainProblems checks proxy_domains and that, together with
+// proxy_for, it reaches every outside network: an outside network no inside
+// network can address would receive mail its contacts can never be answered
+// from. Reachability is only checked when proxy_for is sound, as a wrong
+// proxy_for would make every other outside network look unreachable.
+func (c *Config) proxyDomainProblems(p *problems, xm *XMPP, x string, proxyForOK bool) {
+	var others []string // outside networks other than proxy_for
+	for _, name := range c.outsideNames() {
+		if name != xm.ProxyFor {
+			others = append(others, name)
 		}
 	}
+	keyFix := "key each entry by the name of an outside network"
+	if len(others) > 0 {
+		keyFix += ": " + strings.Join(others, ", ")
+	}
+	for _, o := range sortedKeys(xm.ProxyDomains) {
+		k := x + ".proxy_domains." + o
+		t, ok := c.Networks[o]
+		switch {
+		case !ok || t == nil:
+			fix := keyFix
+			if sug := closest(o, others); sug != "" {
+				fix = "did you mean " + sug + "? " + fix
+			}
+			p.add(k, "there is no network "+strconv.Quote(o), fix)
+		case t.Side != identity.Outside:
+			p.add(k, o+" is not an outside network", keyFix)
+		case o == xm.ProxyFor:
+			p.add(k, o+" is also proxy_for: proxy addresses on "+exampleOr(xm.Domain, "the component domain")+" already lead there",
+				"remove this entry, or set proxy_for to another outside network")
+		}
+		switch d := xm.ProxyDomains[o]; {
+		case d == "":
+			p.add(k, "empty", "set it to a component domain for "+o+", e.g. "+proxyDomainExample(o, xm))
+		case !validDomain(d):
+			p.add(k, strconv.Quote(d)+" is not a valid domain", "use a lower-case domain name, e.g. "+proxyDomainExample(o, xm))
+		}
+	}
+	if !proxyForOK {
+		return
+	}
+	for _, o := range others {
+		if _, ok := xm.ProxyDomains[o]; ok {
+			continue
+		}
+		d := proxyDomainExample(o, xm)
+		p.add(x+".proxy_domains", "no proxy domain for outside network "+o,
+			fmt.Sprintf("add %q under it, and a Component %q block on the XMPP server with the same secret", o+": "+d, d))
+	}
+}
+
+// closest returns the name in names that name is most likely a typo of, or
+// "" if none is close.
+func closest(name string, names []string) string {
+	best, bestDist := "", -1
+	for _, n := range names {
+		if d := editDistance(name, n); d <= closeEnough(name, n) && (bestDist < 0 || d < bestDist) {
+			best, bestDist = n, d
+		}
+	}
+	return best
+}
+
+// proxyDomainExample suggests a proxy domain for outside network o: its
+// name under the inside network's component domain.
+func proxyDomainExample(o string, xm *XMPP) string {
+	label := strings.Trim(o, "-")
+	if label == "" || !validDomain(label) {
+		label = "proxy"
+	}
+	return label + "." + exampleOr(xm.Domain, "gw.corp.test")
+}
+
+// outsideNames returns the names of the outside networks, sorted.
+func (c *Config) outsideNames() []string {
+	var out []string
+	for _, n := range c.Outside() {
+		out = append(out, n.Name)
+	}
+	return out
 }
 
 func choices(targets []string) string {
 	if len(targets) == 0 {
-		return "add a network with side: outside and kind: xmpp"
+		return "add a network with side: outside"
 	}
 	return "set it to one of: " + strings.Join(targets, ", ")
 }
