@@ -20,6 +20,19 @@ type Message struct {
 	Body string
 	// Nick is the display name the sender announced (XEP-0172), if any.
 	Nick string
+	// Subject is the conversation's subject, when the sender gave one (an
+	// XMPP <subject>, a mail's Subject when its thread starts).
+	Subject string
+	// Thread names the conversation the message belongs to, when the
+	// protocol has one. Inside, it is an opaque token the gateway passes on
+	// to the outside adapter, which only ever uses it to look up threads it
+	// issued itself; it never goes on an outside wire as is.
+	Thread string
+	// Automatic, when not empty, says why the message was sent by a machine
+	// rather than a person (an out-of-office reply, a mailing list). The
+	// gateway relays it but never answers it: no refusal, no notice, and no
+	// new relationship is started by it (RFC 3834).
+	Automatic string
 }
 
 // Outgoing is a message an adapter must write. It carries only what the
@@ -43,6 +56,11 @@ type Outgoing struct {
 	// Subscribe asks the adapter to also request a presence subscription
 	// from From to To, announcing Nick, when the relationship is new.
 	Subscribe bool
+	// Subject and Thread carry the inbound message's subject and thread
+	// (see Message). Adapters on the outside write only what their own
+	// protocol means by them, never an inside token.
+	Subject string
+	Thread  string
 
 	// received is when the gateway got the message this one answers, for
 	// the relay latency metric; zero for messages replayed after a restart.
@@ -62,6 +80,16 @@ type Core interface {
 	// before that commit. A *routing.Refusal is never returned: refusals are
 	// answered to the sender through the adapter like any other message.
 	Receive(ctx context.Context, m *Message) error
+	// Accept is Receive for adapters whose network waits for an answer
+	// (IMAP: the mail stays in the inbox until then). Messages are taken in
+	// call order; stored is called exactly once (possibly on another
+	// goroutine, possibly before Accept returns) once the message
+	// is durably stored, or known to be a duplicate of one that is, or was
+	// deliberately dropped (automatic mail that would only have been
+	// refused). An error passed to stored means the message is not stored:
+	// keep it and offer it again later. When Accept itself returns an error
+	// (ctx ended), stored is never called.
+	Accept(ctx context.Context, m *Message, stored func(error)) error
 	// Profile answers who is at one of the gateway's own addresses on a
 	// network, for vCard, disco and presence answers. ok is false when the
 	// address does not exist.

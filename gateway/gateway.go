@@ -146,12 +146,37 @@ func collect(ch <-chan error) []error {
 // Receive implements Core: route the message, store it durably with its
 // decision, and hand it to the target network's sender after the commit.
 func (g *Gateway) Receive(ctx context.Context, m *Message) error {
+	return g.receive(ctx, m, nil)
+}
+
+// Accept implements Core: Receive, reporting the durable commit.
+func (g *Gateway) Accept(ctx context.Context, m *Message, stored func(error)) error {
+	if stored == nil {
+		stored = func(error) {}
+	}
+	return g.receive(ctx, m, stored)
+}
+
+// receive routes and queues m. When stored is not nil, it is called once
+// the outcome is durable (or with the error that kept it from being), and
+// a storage error is left to the caller instead of being answered.
+func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) error {
 	g.metrics.received.WithLabelValues(m.Network).Inc()
 	reply := m.From
 	m.From, m.To = bareLower(m.From), bareLower(m.To)
 	env := routing.Envelope{Network: m.Network, From: m.From, To: m.To, BodyBytes: len(m.Body)}
 	d := routing.Decide(g.top, g.state.Snapshot(), env)
 	subscribe := false
+	if m.Automatic != "" && d.Kind != routing.Deliver {
+		// Never start a relationship for, or answer, a machine: that is how
+		// mail loops start (RFC 3834).
+		g.metrics.refused.WithLabelValues(m.Network, "automatic").Inc()
+		g.log.Info("automatic message dropped: it would not have been delivered", "network", m.Network, "why", m.Automatic)
+		if stored != nil {
+			stored(nil)
+		}
+		return nil
+	}
 	if d.Kind == routing.Propose {
 		p := *d.Proposal
 		if net := g.top.Networks[m.Network]; net.Side == identity.Outside {
@@ -179,7 +204,8 @@ func (g *Gateway) Receive(ctx context.Context, m *Message) error {
 	case routing.Deliver:
 		rec.RelationshipID, rec.OwnerID = d.RelationshipID, d.OwnerID
 		rec.Out = Outgoing{Network: d.Target.Network, From: d.Target.From, To: d.Target.To,
-			ID: newID(), Body: m.Body, Nick: d.Target.Nick, Subscribe: subscribe}
+			ID: newID(), Body: m.Body, Nick: d.Target.Nick, Subscribe: subscribe,
+			Subject: m.Subject, Thread: m.Thread}
 		if d.Fallback {
 			g.metrics.fallback.Inc()
 		}
@@ -187,11 +213,17 @@ func (g *Gateway) Receive(ctx context.Context, m *Message) error {
 		g.metrics.refused.WithLabelValues(m.Network, string(d.Refusal.Condition)).Inc()
 		g.log.Info("refused", "network", m.Network, "condition", d.Refusal.Condition, "reason", d.Refusal.Text)
 		rec.Out = Outgoing{Network: m.Network, From: m.To, To: reply, ID: newID(),
-			Body: m.Body, Refusal: d.Refusal, ReplyTo: m.ID}
+			Body: m.Body, Refusal: d.Refusal, ReplyTo: m.ID, Subject: m.Subject}
 	}
 	rec.Out.received = received
 	return g.queue.Enqueue(ctx, rec, func(dup bool, err error) {
+		if stored != nil {
+			defer stored(err)
+		}
 		switch {
+		case err != nil && stored != nil:
+			g.metrics.storeErrors.Inc()
+			g.log.Error("could not store a message; it stays with its network to be offered again", "network", m.Network, "err", err)
 		case err != nil:
 			g.metrics.storeErrors.Inc()
 			g.log.Error("could not store a message; telling its sender", "network", m.Network, "err", err)
@@ -262,7 +294,11 @@ func (g *Gateway) Profile(network, addr string) (Profile, bool) {
 		return Profile{Name: p.DisplayName}, true
 	}
 	i := strings.LastIndexByte(addr, '@')
-	if i <= 0 || addr[i+1:] != net.Domain {
+	if i <= 0 {
+		return Profile{}, false
+	}
+	outNet, ok := net.ProxyOutside(addr[i+1:])
+	if !ok {
 		return Profile{}, false
 	}
 	outside := strings.ToLower(routing.UnescapeLocal(addr[:i]))
@@ -270,7 +306,7 @@ func (g *Gateway) Profile(network, addr string) (Profile, bool) {
 	if j <= 0 || j == len(outside)-1 {
 		return Profile{}, false
 	}
-	if c, ok := snap.ContactByAddr(identity.Address{Network: net.ProxyFor, Addr: outside}); ok && c.DisplayName != "" {
+	if c, ok := snap.ContactByAddr(identity.Address{Network: outNet, Addr: outside}); ok && c.DisplayName != "" {
 		return Profile{Name: c.DisplayName}, true
 	}
 	return Profile{Name: outside}, true
@@ -294,7 +330,7 @@ func (g *Gateway) fail(ctx context.Context, r *Record, reason string) {
 	if r.Out.Refusal != nil || r.Out.Notice {
 		return // never answer an answer
 	}
-	body := fmt.Sprintf("Your message could not be delivered (%s): %q", reason, clip(r.Out.Body, 200))
+	body := fmt.Sprintf("Your message to %s could not be delivered (%s): %q", r.Out.To, reason, clip(r.Out.Body, 200))
 	if g.top.Networks[r.InNetwork].Side == identity.Outside {
 		// The reason comes from the inside (an inside server's error text
 		// may name people or hosts): an outside sender gets no detail.
@@ -311,6 +347,16 @@ func (g *Gateway) fail(ctx context.Context, r *Record, reason string) {
 	}); err != nil {
 		g.log.Error("could not queue a failure notice", "err", err)
 	}
+}
+
+// permanentReason words a permanent send failure for the person who wrote
+// the message. Only inside senders see it (fail gives outside senders no
+// detail), and what it carries came from the outside network's server.
+func permanentReason(p *PermanentError) string {
+	if p.Err == nil {
+		return "the network refused it"
+	}
+	return clip(p.Err.Error(), 300)
 }
 
 func clip(s string, n int) string {
@@ -411,7 +457,7 @@ func (s *sender) run(ctx context.Context) {
 				if it.durable {
 					s.g.queue.Mark(ctx, it.out.Seq, stateFailed, err.Error())
 					if r, qerr := s.g.queue.BySeq(ctx, it.out.Seq); qerr == nil && r != nil {
-						s.g.fail(ctx, r, "the network refused it")
+						s.g.fail(ctx, r, permanentReason(perm))
 					}
 				}
 				break

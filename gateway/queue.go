@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS messages (
 	body TEXT NOT NULL, nick TEXT NOT NULL,
 	refusal_condition TEXT NOT NULL, refusal_text TEXT NOT NULL, reply_to TEXT NOT NULL,
 	notice INTEGER NOT NULL, subscribe INTEGER NOT NULL,
+	subject TEXT NOT NULL DEFAULT '', thread TEXT NOT NULL DEFAULT '',
 	state TEXT NOT NULL, last_error TEXT NOT NULL DEFAULT '', done_at INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_dedupe ON messages(in_network, in_from, in_id) WHERE in_id <> '';
@@ -86,6 +87,10 @@ func OpenQueue(ctx context.Context, path string) (*Queue, error) {
 		db.Close()
 		return nil, fmt.Errorf("create queue schema in %s: %w", path, err)
 	}
+	if err := migrateQueue(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("queue %s: %w", path, err)
+	}
 	q := &Queue{db: db, ops: make(chan queueOp, 4096)}
 	if q.ins, err = db.PrepareContext(ctx, insertSQL); err != nil {
 		db.Close()
@@ -96,6 +101,41 @@ func OpenQueue(ctx context.Context, path string) (*Queue, error) {
 		return nil, fmt.Errorf("queue: prepare update: %w", err)
 	}
 	return q, nil
+}
+
+// queueColumns are the columns added after the first release, with their
+// definitions: a queue.db written by an older version gains them at open.
+func queueColumns() [][2]string {
+	return [][2]string{
+		{"subject", "TEXT NOT NULL DEFAULT ''"},
+		{"thread", "TEXT NOT NULL DEFAULT ''"},
+	}
+}
+
+func migrateQueue(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_info('messages')`)
+	if err != nil {
+		return fmt.Errorf("read schema: %w", err)
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return fmt.Errorf("read schema: %w", err)
+		}
+		have[n] = true
+	}
+	rows.Close()
+	for _, c := range queueColumns() {
+		if have[c[0]] {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, "ALTER TABLE messages ADD COLUMN "+c[0]+" "+c[1]); err != nil {
+			return fmt.Errorf("add column %s: %w", c[0], err)
+		}
+	}
+	return nil
 }
 
 // Close closes the database. Call it after Run has returned.
@@ -216,7 +256,7 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 				r.RelationshipID, r.OwnerID,
 				r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick,
 				refusalCondition(r), refusalText(r), r.Out.ReplyTo,
-				r.Out.Notice, r.Out.Subscribe, statePending)
+				r.Out.Notice, r.Out.Subscribe, r.Out.Subject, r.Out.Thread, statePending)
 			if err != nil {
 				return fmt.Errorf("queue: insert: %w", err)
 			}
@@ -251,8 +291,8 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 const insertSQL = `INSERT INTO messages (received_at,
 	in_network, in_from, in_reply, in_to, in_id, relationship_id, owner_id,
 	out_network, out_from, out_to, out_id, body, nick,
-	refusal_condition, refusal_text, reply_to, notice, subscribe, state)
-	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread, state)
+	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 	ON CONFLICT DO NOTHING`
 
 func refusalCondition(r *Record) string {
@@ -271,7 +311,7 @@ func refusalText(r *Record) string {
 
 const selectSQL = `SELECT seq, received_at, in_network, in_from, in_reply, in_to, in_id,
 	relationship_id, owner_id, out_network, out_from, out_to, out_id, body, nick,
-	refusal_condition, refusal_text, reply_to, notice, subscribe FROM messages `
+	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread FROM messages `
 
 // Pending returns the messages not yet sent, oldest first.
 func (q *Queue) Pending(ctx context.Context) ([]*Record, error) {
@@ -328,7 +368,8 @@ func scanRecord(s scanner) (*Record, error) {
 	var cond, text string
 	err := s.Scan(&r.Seq, &at, &r.InNetwork, &r.InFrom, &r.InReply, &r.InTo, &r.InID,
 		&r.RelationshipID, &r.OwnerID, &r.Out.Network, &r.Out.From, &r.Out.To, &r.Out.ID,
-		&r.Out.Body, &r.Out.Nick, &cond, &text, &r.Out.ReplyTo, &r.Out.Notice, &r.Out.Subscribe)
+		&r.Out.Body, &r.Out.Nick, &cond, &text, &r.Out.ReplyTo, &r.Out.Notice, &r.Out.Subscribe,
+		&r.Out.Subject, &r.Out.Thread)
 	if err != nil {
 		return nil, fmt.Errorf("queue: scan: %w", err)
 	}

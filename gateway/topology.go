@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/kakehashi/kakehashi/config"
@@ -19,12 +21,21 @@ func TopologyFromConfig(c *config.Config) (*routing.Topology, error) {
 	}
 	for name, n := range c.Networks {
 		rn := routing.Network{Name: name, Side: n.Side}
-		if n.XMPP != nil {
+		switch {
+		case n.XMPP != nil:
 			rn.Domain = strings.ToLower(n.XMPP.Domain)
 			rn.ProxyFor = n.XMPP.ProxyFor
 			for _, h := range n.XMPP.HomeDomains {
 				rn.HomeDomains = append(rn.HomeDomains, strings.ToLower(h))
 			}
+			if n.Side == identity.Inside {
+				proxies := n.XMPP.Proxies()
+				for _, out := range slices.Sorted(maps.Keys(proxies)) {
+					rn.Proxies = append(rn.Proxies, routing.Proxy{Domain: strings.ToLower(proxies[out]), Outside: out})
+				}
+			}
+		case n.Mail != nil:
+			rn.Domain = strings.ToLower(n.Mail.Domain)
 		}
 		top.Networks[name] = rn
 	}

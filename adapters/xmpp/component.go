@@ -153,7 +153,7 @@ func (c *Component) Send(ctx context.Context, out *gateway.Outgoing) error {
 	if s == nil {
 		return gateway.ErrNotConnected
 	}
-	buf, err := encodeOutgoing(out)
+	buf, err := encodeOutgoing(out, c.cfg.Side)
 	if err != nil {
 		return &gateway.PermanentError{Err: err}
 	}
@@ -171,7 +171,7 @@ func (c *Component) Send(ctx context.Context, out *gateway.Outgoing) error {
 
 // encodeOutgoing renders out as stanzas. Only what the gateway decided goes
 // on the wire: addresses, the gateway's own ID, the body and a nick.
-func encodeOutgoing(out *gateway.Outgoing) ([]byte, error) {
+func encodeOutgoing(out *gateway.Outgoing, side identity.Side) ([]byte, error) {
 	for _, a := range []string{out.From, out.To} {
 		if _, err := jid.Parse(a); err != nil {
 			return nil, fmt.Errorf("address %q: %w", a, err)
@@ -192,9 +192,22 @@ func encodeOutgoing(out *gateway.Outgoing) ([]byte, error) {
 	attr(&b, "from", out.From)
 	attr(&b, "to", out.To)
 	attr(&b, "id", out.ID)
-	b.WriteString(`><body>`)
+	b.WriteString(`>`)
+	if out.Subject != "" {
+		b.WriteString(`<subject>`)
+		xmlText(&b, out.Subject)
+		b.WriteString(`</subject>`)
+	}
+	b.WriteString(`<body>`)
 	xmlText(&b, out.Body)
 	b.WriteString(`</body>`)
+	if out.Thread != "" && side == identity.Inside {
+		// Threads inside are the outside adapter's opaque tokens; an inside
+		// client's thread ID must never reach the outside.
+		b.WriteString(`<thread>`)
+		xmlText(&b, out.Thread)
+		b.WriteString(`</thread>`)
+	}
 	if out.Nick != "" {
 		b.WriteString(`<nick xmlns="http://jabber.org/protocol/nick">`)
 		xmlText(&b, out.Nick)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kakehashi/kakehashi/gateway"
+	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/routing"
 )
 
@@ -16,7 +17,7 @@ func TestEncodeCarriesOnlyTheDecision(t *testing.T) {
 		From: "hana.sales@contact.acme.test", To: "bob@ext.test", ID: "abc123",
 		Body: `5 < 6 & "quotes" </body><evil/>`, Nick: "ACME Sales · Hana",
 	}
-	raw, err := encodeOutgoing(out)
+	raw, err := encodeOutgoing(out, identity.Outside)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestEncodeRefusal(t *testing.T) {
 	raw, err := encodeOutgoing(&gateway.Outgoing{
 		From: `bob\40ext.test@gw.corp.test`, To: "hana@corp.test/phone", ReplyTo: "orig-1",
 		Refusal: &routing.Refusal{Condition: routing.Forbidden, Text: "only employees can write through this gateway"},
-	})
+	}, identity.Inside)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +71,29 @@ func TestEncodeRefusal(t *testing.T) {
 }
 
 func TestEncodeRejectsBadAddresses(t *testing.T) {
-	_, err := encodeOutgoing(&gateway.Outgoing{From: "a@b", To: "not a jid@@", Body: "x"})
+	_, err := encodeOutgoing(&gateway.Outgoing{From: "a@b", To: "not a jid@@", Body: "x"}, identity.Outside)
 	if err == nil {
 		t.Fatal("an invalid address was encoded")
+	}
+}
+
+// TestEncodeThreadOnlyInside: the subject is content and goes both ways; a
+// thread token is written only towards employees, so an inside client's
+// thread can never reach an outside party.
+func TestEncodeThreadOnlyInside(t *testing.T) {
+	out := &gateway.Outgoing{From: "a@b.test", To: "c@d.test", ID: "x1", Body: "hi", Subject: "Quote for <order>", Thread: "m-7f3a"}
+	in, err := encodeOutgoing(out, identity.Inside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(in), "<thread>m-7f3a</thread>") || !strings.Contains(string(in), "<subject>Quote for &lt;order&gt;</subject>") {
+		t.Fatalf("inside stanza lacks thread or subject: %s", in)
+	}
+	outside, err := encodeOutgoing(out, identity.Outside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(outside), "thread") || strings.Contains(string(outside), "m-7f3a") {
+		t.Fatalf("outside stanza carries the thread: %s", outside)
 	}
 }

@@ -33,13 +33,15 @@ type stanzaError struct {
 }
 
 type inMessage struct {
-	From  string       `xml:"from,attr"`
-	To    string       `xml:"to,attr"`
-	ID    string       `xml:"id,attr"`
-	Type  string       `xml:"type,attr"`
-	Body  []string     `xml:"body"`
-	Nick  string       `xml:"http://jabber.org/protocol/nick nick"`
-	Error *stanzaError `xml:"error"`
+	From    string       `xml:"from,attr"`
+	To      string       `xml:"to,attr"`
+	ID      string       `xml:"id,attr"`
+	Type    string       `xml:"type,attr"`
+	Body    []string     `xml:"body"`
+	Nick    string       `xml:"http://jabber.org/protocol/nick nick"`
+	Subject []string     `xml:"subject"`
+	Thread  string       `xml:"thread"`
+	Error   *stanzaError `xml:"error"`
 }
 
 type inPresence struct {
@@ -140,6 +142,14 @@ func (c *Component) message(ctx context.Context, core gateway.Core, m *inMessage
 		return
 	}
 	msg := &gateway.Message{Network: c.cfg.Network, From: m.From, To: m.To, ID: m.ID, Body: m.Body[0], Nick: m.Nick}
+	if len(m.Subject) > 0 {
+		msg.Subject = m.Subject[0]
+	}
+	if c.cfg.Side == identity.Inside {
+		// An employee's thread lets a mail reply join the right conversation;
+		// an outside party's thread means nothing to anyone inside.
+		msg.Thread = m.Thread
+	}
 	if err := core.Receive(ctx, msg); err != nil {
 		c.log.Error("gateway did not take a message", "err", err)
 	}
