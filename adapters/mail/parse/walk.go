@@ -1,0 +1,361 @@
+package parse
+
+import (
+	"strings"
+)
+
+// role says what a part can be, given where it sits in the MIME tree.
+type role int
+
+const (
+	// roleBody: an inline text part here is (part of) what the sender wrote.
+	roleBody role = iota
+	// roleHidden: inside an alternative that was not chosen; its text parts
+	// are other renderings of the body, its other parts still attachments.
+	roleHidden
+	// roleAttach: every leaf is an attachment (non-root parts of
+	// multipart/related, multipart/encrypted payloads).
+	roleAttach
+	// roleReport: the machine-readable parts of a multipart/report.
+	roleReport
+)
+
+// walker collects what Parse needs in one pass over the MIME tree.
+type walker struct {
+	hdr         headerDecoder
+	parts       int
+	plain, html []string
+	attachments []Attachment
+	dsn         [][]byte
+	orig        []byte // header section of the returned message (in a report)
+	haveOrig    bool
+	origAny     []byte // same, from a forwarded message anywhere, for bounces without a report
+	reportType  string
+}
+
+func (w *walker) walk(e *entity, depth int, r role) error {
+	w.parts++
+	if w.parts > maxParts {
+		return malformed("more than %d MIME parts", maxParts)
+	}
+	if depth > maxDepth {
+		return malformed("MIME nesting deeper than %d", maxDepth)
+	}
+	mt := e.mediaType
+	if strings.HasPrefix(mt, "multipart/") {
+		return w.walkMultipart(e, depth, r)
+	}
+	data, err := decodeTransfer(e.header.Get("Content-Transfer-Encoding"), e.body)
+	if err != nil {
+		return malformed("%s part: %v", mt, err)
+	}
+	switch mt {
+	case "message/delivery-status", "message/global-delivery-status":
+		w.dsn = append(w.dsn, data)
+		return nil
+	case "message/rfc822", "message/global":
+		hb, _ := splitHeader(data)
+		if r == roleReport && !w.haveOrig {
+			w.orig, w.haveOrig = hb, true
+			return nil
+		}
+		if w.origAny == nil {
+			w.origAny = hb
+		}
+		w.attach(e, data)
+		return nil
+	case "text/rfc822-headers", "message/rfc822-headers", "message/global-headers":
+		if r == roleReport && !w.haveOrig {
+			w.orig, w.haveOrig = data, true
+			return nil
+		}
+	}
+	if (mt == "text/plain" || mt == "text/html") && e.disp != "attachment" && (depth == 0 || e.filename() == "") {
+		switch r {
+		case roleBody:
+			if mt == "text/html" {
+				w.html = append(w.html, e.text(data))
+			} else {
+				w.plain = append(w.plain, e.text(data))
+			}
+			return nil
+		case roleHidden:
+			return nil
+		}
+	}
+	w.attach(e, data)
+	return nil
+}
+
+func (w *walker) walkMultipart(e *entity, depth int, r role) error {
+	mt := e.mediaType
+	boundary := e.params["boundary"]
+	if boundary == "" {
+		return malformed("%s without boundary", mt)
+	}
+	raws, err := splitMultipart(e.body, boundary, maxParts)
+	if err != nil {
+		return malformed("%s: %v", mt, err)
+	}
+	sub := strings.TrimPrefix(mt, "multipart/")
+	defType := "text/plain"
+	if sub == "digest" {
+		defType = "message/rfc822"
+	}
+	children := make([]*entity, 0, len(raws))
+	for _, raw := range raws {
+		hb, body := splitHeader(raw)
+		h, err := readHeader(hb)
+		if err != nil {
+			return malformed("%s part header: %s", mt, truncate(err.Error(), 200))
+		}
+		children = append(children, newEntity(h, body, defType, w.hdr))
+	}
+	switch sub {
+	case "alternative":
+		best := bestAlternative(children)
+		for i, c := range children {
+			cr := r
+			if i != best && r == roleBody {
+				cr = roleHidden
+			}
+			if err := w.walk(c, depth+1, cr); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "related":
+		root := relatedRoot(e.params["start"], children)
+		for i, c := range children {
+			cr := r
+			if i != root {
+				cr = roleAttach
+			}
+			if err := w.walk(c, depth+1, cr); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "signed":
+		// The second part only proves the first; it is nothing the sender
+		// attached, so it is neither body nor attachment.
+		if len(children) > 0 {
+			return w.walk(children[0], depth+1, r)
+		}
+		return nil
+	case "encrypted":
+		for _, c := range children {
+			if err := w.walk(c, depth+1, roleAttach); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "report":
+		if w.reportType == "" {
+			w.reportType = strings.ToLower(strings.TrimSpace(e.params["report-type"]))
+		}
+		for i, c := range children {
+			cr := r
+			if i > 0 && r == roleBody {
+				cr = roleReport
+			}
+			if err := w.walk(c, depth+1, cr); err != nil {
+				return err
+			}
+		}
+		return nil
+	default: // mixed, digest, parallel and unknown subtypes (RFC 2046 §5.1.7)
+		for _, c := range children {
+			if err := w.walk(c, depth+1, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// bestAlternative picks the rendering to read: plain text over HTML (it is
+// what the sender's client produced for text readers, without layout
+// noise), and a nested multipart, which usually wraps HTML with images,
+// over anything else.
+func bestAlternative(children []*entity) int {
+	best, bestScore := 0, -1
+	for i, c := range children {
+		score := 0
+		switch {
+		case c.mediaType == "text/plain" && c.disp != "attachment":
+			score = 3
+		case c.mediaType == "text/html" && c.disp != "attachment":
+			score = 2
+		case strings.HasPrefix(c.mediaType, "multipart/"):
+			score = 1
+		}
+		if score > bestScore {
+			best, bestScore = i, score
+		}
+	}
+	return best
+}
+
+// relatedRoot finds the root of a multipart/related: the part named by the
+// start parameter, else the first (RFC 2387 §3.2).
+func relatedRoot(start string, children []*entity) int {
+	ids := msgIDs(start)
+	if len(ids) == 0 {
+		return 0
+	}
+	for i, c := range children {
+		if cid := msgIDs(c.header.Get("Content-Id")); len(cid) > 0 && cid[0] == ids[0] {
+			return i
+		}
+	}
+	return 0
+}
+
+// text decodes a body part into clean UTF-8 text; HTML is rendered.
+func (e *entity) text(data []byte) string {
+	cs := e.params["charset"]
+	isHTML := e.mediaType == "text/html"
+	if strings.TrimSpace(cs) == "" && isHTML {
+		cs = metaCharset(data)
+	}
+	s := cleanText(decodeCharset(data, cs))
+	if isHTML {
+		s, _ = HTMLToText(strings.NewReader(s))
+		return s
+	}
+	if strings.EqualFold(strings.TrimSpace(e.params["format"]), "flowed") {
+		s = unflow(s, strings.EqualFold(strings.TrimSpace(e.params["delsp"]), "yes"))
+	}
+	return s
+}
+
+// attach records a non-body part.
+func (w *walker) attach(e *entity, data []byte) {
+	name := e.filename()
+	if name == "" && (e.mediaType == "message/rfc822" || e.mediaType == "message/global") {
+		hb, _ := splitHeader(data)
+		h, _ := readHeader(hb) // a partly broken forwarded header still has a usable Subject
+		if s := sanitizeName(w.hdr.text(h.Get("Subject"))); s != "" {
+			name = truncate(s, 200) + ".eml"
+		}
+	}
+	if name == "" {
+		name = derivedName(e.mediaType)
+	}
+	w.attachments = append(w.attachments, Attachment{Name: name, ContentType: e.mediaType, Size: int64(len(data))})
+}
+
+// derivedName invents a file name for a part that has none, so the
+// employee sees something meaningful ("image.png") rather than nothing.
+func derivedName(mt string) string {
+	major, sub, _ := strings.Cut(mt, "/")
+	base := major
+	switch major {
+	case "image", "audio", "video", "text", "message", "font", "model":
+	default:
+		base = "attachment"
+	}
+	ext := ""
+	switch mt {
+	case "image/jpeg", "image/jpg", "image/pjpeg":
+		ext = ".jpg"
+	case "text/plain":
+		ext = ".txt"
+	case "text/html":
+		ext = ".html"
+	case "text/calendar":
+		ext = ".ics"
+	case "text/vcard", "text/x-vcard":
+		ext = ".vcf"
+	case "message/rfc822", "message/global":
+		ext = ".eml"
+	case "application/octet-stream":
+		ext = ".bin"
+	case "application/pkcs7-mime", "application/x-pkcs7-mime":
+		ext = ".p7m"
+	case "application/pkcs7-signature", "application/x-pkcs7-signature":
+		ext = ".p7s"
+	case "application/pgp-encrypted", "application/pgp-signature":
+		ext = ".asc"
+	case "application/vnd.openxmlformats-officedocument.wordprocessingml.document":
+		ext = ".docx"
+	case "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+		ext = ".xlsx"
+	case "application/vnd.openxmlformats-officedocument.presentationml.presentation":
+		ext = ".pptx"
+	case "application/msword":
+		ext = ".doc"
+	case "application/vnd.ms-excel":
+		ext = ".xls"
+	default:
+		sub = strings.TrimPrefix(sub, "x-")
+		if len(sub) > 0 && len(sub) <= 8 && isToken(sub) {
+			ext = "." + sub
+		}
+	}
+	return base + ext
+}
+
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// bodyText joins the body parts of the preferred kind: plain text when the
+// mail has any, else HTML. Several parts of one kind (Apple Mail splits the
+// text around inline images) are all shown, in order.
+func (w *walker) bodyText() (string, bool) {
+	parts, fromHTML := w.plain, false
+	if len(parts) == 0 {
+		parts, fromHTML = w.html, len(w.html) > 0
+	}
+	var kept []string
+	for _, p := range parts {
+		if p = strings.Trim(p, "\n"); strings.TrimSpace(p) != "" {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, "\n\n"), fromHTML
+}
+
+// metaCharset finds <meta charset=...> or the http-equiv form in the start
+// of an HTML part whose Content-Type has no charset.
+func metaCharset(data []byte) string {
+	head := data
+	if len(head) > 4096 {
+		head = head[:4096]
+	}
+	s := strings.ToLower(string(head))
+	for {
+		i := strings.Index(s, "<meta")
+		if i < 0 {
+			return ""
+		}
+		s = s[i+5:]
+		end := strings.IndexByte(s, '>')
+		if end < 0 {
+			end = len(s)
+		}
+		tag := s[:end]
+		if j := strings.Index(tag, "charset"); j >= 0 {
+			v := strings.TrimLeft(tag[j+len("charset"):], " \t\r\n")
+			if strings.HasPrefix(v, "=") {
+				v = strings.TrimLeft(v[1:], " \t\r\n\"'")
+				k := 0
+				for k < len(v) && (isToken(v[k:k+1]) || strings.IndexByte("-_:.", v[k]) >= 0) {
+					k++
+				}
+				if k > 0 {
+					return v[:k]
+				}
+			}
+		}
+		s = s[end:]
+	}
+}
