@@ -108,6 +108,7 @@ type Gateway struct {
 type world struct {
 	t               testing.TB
 	inside, outside *testenv.Prosody // the same server unless split
+	mail            *testenv.Mail    // Dovecot and Postfix, with the mail option
 	gw              *Gateway
 }
 
@@ -119,6 +120,8 @@ type worldOptions struct {
 	fallback string
 	// logLevel is the gateway's log level (default debug).
 	logLevel string
+	// mail adds an outside mail network on real Dovecot and Postfix.
+	mail bool
 }
 
 func newWorld(t testing.TB, o worldOptions) *world {
@@ -128,7 +131,11 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		w.inside = testenv.StartProsody(t, testenv.ProsodyOptions{OutsideHost: "unused-outside.test", Components: []string{"gw.corp.test"}})
 		w.outside = testenv.StartProsody(t, testenv.ProsodyOptions{InsideHost: "unused-inside.test", Components: []string{"contact.acme.test"}})
 	} else {
-		w.inside = testenv.StartProsody(t, testenv.ProsodyOptions{})
+		po := testenv.ProsodyOptions{}
+		if o.mail {
+			po.Components = []string{"gw.corp.test", "contact.acme.test", mailProxyDomain}
+		}
+		w.inside = testenv.StartProsody(t, po)
 		w.outside = w.inside
 	}
 	for _, u := range []string{"hana", "ken", "desk"} {
@@ -146,6 +153,23 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "kakehashi.yaml")
 	admin := freeAddr(t)
+	proxies, mailNet := "", ""
+	if o.mail {
+		w.mail = testenv.StartMail(t, testenv.MailOptions{})
+		for _, u := range []string{"bob", "carol", "dave"} {
+			w.mail.AddUser(t, u+"@mail.test", password)
+		}
+		proxies = ", proxy_domains: {mail: " + mailProxyDomain + "}"
+		mailNet = fmt.Sprintf(`  mail:
+    side: outside
+    kind: mail
+    mail:
+      domain: contact.acme.test
+      trusted_authserv_ids: [mx.contact.acme.test]
+      imap: {server: %q, tls: none, username: %q, password: %q, poll_interval: 1s}
+      smtp: {server: %q, tls: none}
+`, w.mail.IMAPAddr, w.mail.GatewayUser, w.mail.GatewayPass, w.mail.SMTPAddr)
+	}
 	yaml := fmt.Sprintf(`data_dir: %s
 log: {level: %s}
 admin: {listen: %q, token: %q}
@@ -153,14 +177,15 @@ networks:
   corp:
     side: inside
     kind: xmpp
-    xmpp: {domain: gw.corp.test, server: %q, secret: %q, home_domains: [corp.test], proxy_for: public-xmpp}
+    xmpp: {domain: gw.corp.test, server: %q, secret: %q, home_domains: [corp.test], proxy_for: public-xmpp%s}
   public-xmpp:
     side: outside
     kind: xmpp
     xmpp: {domain: contact.acme.test, server: %q, secret: %q}
-routing: {fallback_employee: %s, fallback_address: desk@corp.test}
+%srouting: {fallback_employee: %s, fallback_address: desk@corp.test}
 limits: {max_body_bytes: 4096}
-`, filepath.Join(dir, "data"), o.logLevel, admin, token, w.inside.ComponentAddr, w.inside.Secret, w.outside.ComponentAddr, w.outside.Secret, o.fallback)
+`, filepath.Join(dir, "data"), o.logLevel, admin, token, w.inside.ComponentAddr, w.inside.Secret, proxies,
+		w.outside.ComponentAddr, w.outside.Secret, mailNet, o.fallback)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ func TestConfigCheck(t *testing.T) {
 	if err := run(context.Background(), []string{"config", "check", "../../examples/kakehashi.yaml"}, &out, &errOut); err != nil {
 		t.Fatalf("example config: %v", err)
 	}
-	if !strings.Contains(out.String(), "OK (1 inside, 1 outside networks)") {
+	if !strings.Contains(out.String(), "OK (1 inside, 2 outside networks)") {
 		t.Fatalf("output: %q", out.String())
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")

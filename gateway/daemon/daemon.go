@@ -5,13 +5,19 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/kakehashi/kakehashi/adapters/mail"
+	"github.com/kakehashi/kakehashi/adapters/mail/compose"
 	"github.com/kakehashi/kakehashi/adapters/xmpp"
 	"github.com/kakehashi/kakehashi/config"
 	"github.com/kakehashi/kakehashi/gateway"
@@ -45,15 +51,35 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	var adapters []gateway.Adapter
-	for name, n := range cfg.Networks {
-		c, err := xmpp.New(xmpp.Config{
-			Network: name, Side: n.Side, Domain: n.XMPP.Domain, Server: n.XMPP.Server,
-			Secret: n.XMPP.Secret.Reveal(), Logger: log,
-		})
-		if err != nil {
-			return err
+	for _, name := range slices.Sorted(maps.Keys(cfg.Networks)) {
+		n := cfg.Networks[name]
+		switch n.Kind {
+		case config.KindMail:
+			a, err := openMail(ctx, cfg, n, log)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			adapters = append(adapters, a)
+		default:
+			cfgs := []xmpp.Config{{
+				Network: name, Side: n.Side, Domain: n.XMPP.Domain, Server: n.XMPP.Server,
+				Secret: n.XMPP.Secret.Reveal(), Logger: log,
+			}}
+			if n.Side == identity.Inside {
+				// One component per further proxy domain, on the same server.
+				for _, out := range slices.Sorted(maps.Keys(n.XMPP.ProxyDomains)) {
+					c := cfgs[0]
+					c.Domain = n.XMPP.ProxyDomains[out]
+					cfgs = append(cfgs, c)
+				}
+			}
+			a, err := xmpp.NewNetwork(cfgs...)
+			if err != nil {
+				return err
+			}
+			adapters = append(adapters, a)
 		}
-		adapters = append(adapters, c)
 	}
 	gw, err := gateway.New(gateway.Options{Topology: top, State: state, Queue: queue, Adapters: adapters, Logger: log})
 	if err != nil {
@@ -79,4 +105,61 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	err = errors.Join(err, <-apiErr)
 	log.Info("kakehashi stopped")
 	return err
+}
+
+// openMail opens the adapter of a mail network.
+func openMail(ctx context.Context, cfg *config.Config, n *config.Network, log *slog.Logger) (*mail.Adapter, error) {
+	m := n.Mail
+	key := "networks." + n.Name + ".mail."
+	imapTLS, err := tlsConfig(m.IMAP.CAFile, key+"imap.ca_file")
+	if err != nil {
+		return nil, err
+	}
+	smtpTLS, err := tlsConfig(m.SMTP.CAFile, key+"smtp.ca_file")
+	if err != nil {
+		return nil, err
+	}
+	var dkim *compose.DKIM
+	if m.DKIM != nil {
+		signer, err := compose.LoadDKIMKey(m.DKIM.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("%sdkim.key_file: %w", key, err)
+		}
+		dkim = &compose.DKIM{Domain: m.Domain, Selector: m.DKIM.Selector, Signer: signer}
+	}
+	return mail.Open(ctx, mail.Config{
+		Network: n.Name,
+		Domain:  m.Domain,
+		IMAP: mail.IMAPConfig{
+			Server: m.IMAP.Server, TLS: m.IMAP.TLS, TLSConfig: imapTLS,
+			Username: m.IMAP.Username, Password: m.IMAP.Password.Reveal(),
+			Mailbox: m.IMAP.Mailbox, Processed: m.IMAP.ProcessedMailbox, Quarantine: m.IMAP.QuarantineMailbox,
+			PollInterval: m.IMAP.PollInterval, IdleInterval: m.IMAP.IdleInterval,
+		},
+		SMTP: mail.SMTPConfig{
+			Server: m.SMTP.Server, TLS: m.SMTP.TLS, TLSConfig: smtpTLS,
+			Username: m.SMTP.Username, Password: m.SMTP.Password.Reveal(), HELO: m.SMTP.HELO,
+		},
+		DKIM:               dkim,
+		TrustedAuthServIDs: m.TrustedAuthServIDs,
+		DataDir:            cfg.DataDir,
+		Logger:             log,
+	})
+}
+
+// tlsConfig trusts the CA certificates in file instead of the system's,
+// when file is set.
+func tlsConfig(file, key string) (*tls.Config, error) {
+	if file == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: %s holds no PEM certificate", key, file)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

@@ -1,0 +1,289 @@
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/kakehashi/kakehashi/gateway"
+)
+
+// Run implements gateway.Adapter: read the mailbox, and reconnect with
+// exponential backoff until ctx ends.
+func (a *Adapter) Run(ctx context.Context, core gateway.Core) error {
+	bo := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(200*time.Millisecond),
+		backoff.WithMaxInterval(a.cfg.MaxBackoff),
+		backoff.WithMaxElapsedTime(0),
+	)
+	for {
+		start := time.Now()
+		err := a.serveIMAP(ctx, core)
+		a.imapUp.Store(false)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(start) > time.Minute {
+			bo.Reset()
+		}
+		wait := bo.NextBackOff()
+		a.log.Warn("imap connection lost; reconnecting", "in", wait.Round(time.Millisecond), "err", err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// mailboxes are the server's names of the three mailboxes the adapter uses.
+type mailboxes struct {
+	inbox, processed, quarantine string
+}
+
+func (a *Adapter) serveIMAP(ctx context.Context, core gateway.Core) error {
+	newMail := make(chan struct{}, 1)
+	opts := &imapclient.Options{
+		TLSConfig: a.tlsConfig(a.cfg.IMAP.TLSConfig, a.cfg.IMAP.Server),
+		Dialer:    &net.Dialer{Timeout: 30 * time.Second},
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					select {
+					case newMail <- struct{}{}:
+					default:
+					}
+				}
+			},
+		},
+	}
+	var (
+		c   *imapclient.Client
+		err error
+	)
+	switch a.cfg.IMAP.TLS {
+	case TLSNone:
+		c, err = imapclient.DialInsecure(a.cfg.IMAP.Server, opts)
+	case TLSImplicit:
+		c, err = imapclient.DialTLS(a.cfg.IMAP.Server, opts)
+	default:
+		c, err = imapclient.DialStartTLS(a.cfg.IMAP.Server, opts)
+	}
+	if err != nil {
+		return fmt.Errorf("imap %s: %w", a.cfg.IMAP.Server, err)
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if err := c.Login(a.cfg.IMAP.Username, a.cfg.IMAP.Password).Wait(); err != nil {
+		return fmt.Errorf("imap login as %s: %w", a.cfg.IMAP.Username, err)
+	}
+	boxes, err := a.prepareMailboxes(c)
+	if err != nil {
+		return err
+	}
+	sel, err := c.Select(boxes.inbox, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("imap select %s: %w", boxes.inbox, err)
+	}
+	st, err := a.store.mailbox(ctx, boxes.inbox)
+	if err != nil {
+		return err
+	}
+	if st.UIDValidity != sel.UIDValidity {
+		if st.UIDValidity != 0 {
+			// UIDs mean something else now. Everything still in the
+			// mailbox is read again; the gateway drops what it has already
+			// stored (by Message-ID), so nothing is delivered twice.
+			a.log.Warn("imap UIDVALIDITY changed; reading the mailbox again", "mailbox", boxes.inbox,
+				"was", st.UIDValidity, "now", sel.UIDValidity)
+		}
+		st = mailboxState{UIDValidity: sel.UIDValidity}
+		if err := a.store.setMailbox(ctx, boxes.inbox, st); err != nil {
+			return err
+		}
+	}
+	a.imapUp.Store(true)
+	a.log.Info("imap connected", "server", a.cfg.IMAP.Server, "mailbox", boxes.inbox,
+		"idle", c.Caps().Has(imap.CapIdle), "move", c.Caps().Has(imap.CapMove))
+	for {
+		if err := a.drain(ctx, core, c, boxes, &st); err != nil {
+			return err
+		}
+		if err := a.wait(ctx, c, newMail); err != nil {
+			return err
+		}
+	}
+}
+
+// prepareMailboxes maps the configured names to the server's hierarchy
+// separator and creates the processed and quarantine mailboxes.
+func (a *Adapter) prepareMailboxes(c *imapclient.Client) (mailboxes, error) {
+	sep := "/"
+	list, err := c.List("", "", nil).Collect()
+	if err != nil {
+		return mailboxes{}, fmt.Errorf("imap list: %w", err)
+	}
+	if len(list) > 0 && list[0].Delim != 0 {
+		sep = string(list[0].Delim)
+	}
+	name := func(s string) string { return strings.ReplaceAll(s, "/", sep) }
+	b := mailboxes{inbox: name(a.cfg.IMAP.Mailbox), processed: name(a.cfg.IMAP.Processed), quarantine: name(a.cfg.IMAP.Quarantine)}
+	existing, err := c.List("", "*", nil).Collect()
+	if err != nil {
+		return b, fmt.Errorf("imap list: %w", err)
+	}
+	have := map[string]bool{}
+	for _, m := range existing {
+		have[m.Mailbox] = true
+	}
+	for _, mb := range []string{b.processed, b.quarantine} {
+		if have[mb] {
+			continue
+		}
+		if err := c.Create(mb, nil).Wait(); err != nil {
+			var ie *imap.Error
+			if !errors.As(err, &ie) || ie.Code != imap.ResponseCodeAlreadyExists {
+				return b, fmt.Errorf("imap create %s: %w", mb, err)
+			}
+		}
+	}
+	return b, nil
+}
+
+// wait returns when new mail may have arrived: IDLE where the server has
+// it (re-armed every IdleInterval), polling otherwise.
+func (a *Adapter) wait(ctx context.Context, c *imapclient.Client, newMail <-chan struct{}) error {
+	if !c.Caps().Has(imap.CapIdle) {
+		select {
+		case <-time.After(a.cfg.IMAP.PollInterval):
+		case <-newMail:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := c.Noop().Wait(); err != nil {
+			return fmt.Errorf("imap noop: %w", err)
+		}
+		return nil
+	}
+	idle, err := c.Idle()
+	if err != nil {
+		return fmt.Errorf("imap idle: %w", err)
+	}
+	t := time.NewTimer(a.cfg.IMAP.IdleInterval)
+	defer t.Stop()
+	select {
+	case <-newMail:
+	case <-t.C:
+	case <-ctx.Done():
+	case <-c.Closed():
+	}
+	if err := idle.Close(); err != nil {
+		return fmt.Errorf("imap idle: %w", err)
+	}
+	if err := idle.Wait(); err != nil {
+		return fmt.Errorf("imap idle: %w", err)
+	}
+	return ctx.Err()
+}
+
+// drain handles everything in the mailbox, a batch at a time. Mail at or
+// below the last UID was handled before but not moved yet (a crash between
+// the two): it is only moved.
+func (a *Adapter) drain(ctx context.Context, core gateway.Core, c *imapclient.Client, boxes mailboxes, st *mailboxState) error {
+	for {
+		res, err := c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
+		if err != nil {
+			return fmt.Errorf("imap search: %w", err)
+		}
+		uids := res.AllUIDs()
+		if len(uids) == 0 {
+			return nil
+		}
+		slices.Sort(uids)
+		var done []imap.UID
+		var todo []imap.UID
+		for _, u := range uids {
+			if uint32(u) <= st.LastUID {
+				done = append(done, u)
+			} else if len(todo) < a.cfg.BatchSize {
+				todo = append(todo, u)
+			}
+		}
+		if len(done) > 0 {
+			if err := move(c, done, boxes.processed); err != nil {
+				return err
+			}
+		}
+		if len(todo) == 0 {
+			continue
+		}
+		if err := a.batch(ctx, core, c, boxes, st, todo); err != nil {
+			return err
+		}
+	}
+}
+
+func move(c *imapclient.Client, uids []imap.UID, to string) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	if _, err := c.Move(imap.UIDSetNum(uids...), to).Wait(); err != nil {
+		return fmt.Errorf("imap move to %s: %w", to, err)
+	}
+	return nil
+}
+
+// batch fetches, hands over and files one batch of mail. The last UID
+// advances only after the gateway has stored every mail of the batch, and
+// mail leaves the inbox only after that.
+func (a *Adapter) batch(ctx context.Context, core gateway.Core, c *imapclient.Client, boxes mailboxes, st *mailboxState, uids []imap.UID) error {
+	section := &imap.FetchItemBodySection{Peek: true}
+	msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
+	if err != nil {
+		return fmt.Errorf("imap fetch: %w", err)
+	}
+	slices.SortFunc(msgs, func(x, y *imapclient.FetchMessageBuffer) int { return int(x.UID) - int(y.UID) })
+	raws := make([]fetched, 0, len(msgs))
+	for _, m := range msgs {
+		raws = append(raws, fetched{uid: m.UID, raw: m.FindBodySection(section)})
+	}
+	outcome, err := a.ingest(ctx, core, boxes.inbox, raws)
+	if err != nil {
+		return err
+	}
+	var processed, quarantined []imap.UID
+	for i, f := range raws {
+		if outcome[i] {
+			quarantined = append(quarantined, f.uid)
+		} else {
+			processed = append(processed, f.uid)
+		}
+	}
+	// Quarantine first: once the last UID has moved past a mail, a retry
+	// would only file it as processed.
+	if err := move(c, quarantined, boxes.quarantine); err != nil {
+		return err
+	}
+	if n := len(raws); n > 0 {
+		st.LastUID = uint32(raws[n-1].uid)
+		if err := a.store.setMailbox(ctx, boxes.inbox, *st); err != nil {
+			return err
+		}
+	}
+	return move(c, processed, boxes.processed)
+}
+
+// fetched is one raw mail from the mailbox.
+type fetched struct {
+	uid imap.UID
+	raw []byte
+}

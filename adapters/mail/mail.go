@@ -1,0 +1,187 @@
+// Package mail is Kakehashi's e-mail adapter: it attaches the gateway to an
+// outside mail network. Mail for the personas arrives in one IMAP mailbox
+// (a catch-all for the gateway's mail domain); the adapter reads it with
+// IDLE, turns each mail into a gateway message, and moves it to a
+// processed folder once the gateway has stored it durably. What employees
+// write goes out over SMTP as ordinary mail from their persona, built from
+// an allowlist of headers, threaded with Message-ID, In-Reply-To and
+// References, with a signed, expiring return path so that bounces come
+// back to the right message. It never decides who owns what.
+package mail
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kakehashi/kakehashi/adapters/mail/compose"
+	"github.com/kakehashi/kakehashi/adapters/mail/verp"
+	"github.com/kakehashi/kakehashi/gateway"
+)
+
+// TLS modes of a mail connection.
+const (
+	TLSNone     = "none"     // plain text: loopback only
+	TLSStartTLS = "starttls" // upgrade after connecting
+	TLSImplicit = "tls"      // TLS from the first byte
+)
+
+// IMAPConfig says where mail for the personas is read.
+type IMAPConfig struct {
+	Server    string // host:port
+	TLS       string // TLSNone, TLSStartTLS or TLSImplicit
+	TLSConfig *tls.Config
+	Username  string
+	Password  string
+	// Mailbox is read; handled mail moves to Processed, mail that cannot be
+	// shown (unparseable, spoofed, a bounce the gateway did not cause) to
+	// Quarantine. Names use "/" as the hierarchy separator; the server's
+	// own separator replaces it.
+	Mailbox, Processed, Quarantine string
+	// PollInterval is how often to look for mail when the server has no
+	// IDLE; IdleInterval is how long one IDLE runs before it is re-armed.
+	PollInterval, IdleInterval time.Duration
+}
+
+// SMTPConfig says where outgoing mail is submitted.
+type SMTPConfig struct {
+	Server    string // host:port
+	TLS       string
+	TLSConfig *tls.Config
+	Username  string // empty: no AUTH
+	Password  string
+	HELO      string // EHLO name; defaults to the mail domain
+}
+
+// Config configures one mail network.
+type Config struct {
+	Network string
+	// Domain is the mail domain of the personas' addresses.
+	Domain string
+	IMAP   IMAPConfig
+	SMTP   SMTPConfig
+	// DKIM, when set, signs every outgoing mail.
+	DKIM *compose.DKIM
+	// TrustedAuthServIDs name the receiving MTA whose
+	// Authentication-Results headers are believed.
+	TrustedAuthServIDs []string
+	// DataDir holds the adapter's state file, mail-<network>.db.
+	DataDir string
+	Logger  *slog.Logger
+	// MaxBackoff caps the wait between reconnection attempts (default 30 s).
+	MaxBackoff time.Duration
+	// BatchSize bounds how many mails are fetched and stored together
+	// (default 128).
+	BatchSize int
+	Now       func() time.Time
+}
+
+// threadWindow is how long a conversation without a subject of its own
+// continues the previous mail thread.
+const threadWindow = 30 * 24 * time.Hour
+
+// bounceTTL is how long a return path stays valid: long enough for the
+// slowest MTA's retry schedule (usually 5 days) to end in a bounce.
+const bounceTTL = 14 * 24 * time.Hour
+
+// Adapter is a running mail network. It implements gateway.Adapter.
+type Adapter struct {
+	cfg   Config
+	log   *slog.Logger
+	store *store
+	verp  *verp.Codec
+
+	imapUp atomic.Bool
+	smtpMu sync.Mutex // one SMTP session at a time
+	smtp   *smtpConn
+}
+
+// Open checks cfg, opens the adapter's state and returns an adapter that
+// connects when Run is called. Close it after Run has returned.
+func Open(ctx context.Context, cfg Config) (*Adapter, error) {
+	if cfg.Network == "" || cfg.Domain == "" {
+		return nil, errors.New("mail: network and domain are required")
+	}
+	if cfg.IMAP.Server == "" || cfg.SMTP.Server == "" {
+		return nil, fmt.Errorf("mail %s: imap and smtp servers are required", cfg.Network)
+	}
+	cfg.Domain = strings.ToLower(cfg.Domain)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 128
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SMTP.HELO == "" {
+		cfg.SMTP.HELO = cfg.Domain
+	}
+	i := &cfg.IMAP
+	if i.Mailbox == "" {
+		i.Mailbox = "INBOX"
+	}
+	if i.Processed == "" {
+		i.Processed = "Kakehashi/Processed"
+	}
+	if i.Quarantine == "" {
+		i.Quarantine = "Kakehashi/Quarantine"
+	}
+	if i.PollInterval <= 0 {
+		i.PollInterval = 30 * time.Second
+	}
+	if i.IdleInterval <= 0 {
+		i.IdleInterval = 5 * time.Minute
+	}
+	st, err := openStore(ctx, filepath.Join(cfg.DataDir, "mail-"+cfg.Network+".db"))
+	if err != nil {
+		return nil, err
+	}
+	codec, err := verp.NewCodec(st.secret, "bounces", cfg.Domain, bounceTTL)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("mail %s: %w", cfg.Network, err)
+	}
+	return &Adapter{cfg: cfg, log: cfg.Logger.With("network", cfg.Network), store: st, verp: codec}, nil
+}
+
+// Close closes the adapter's state and any SMTP session.
+func (a *Adapter) Close() error {
+	a.smtpMu.Lock()
+	if a.smtp != nil {
+		a.smtp.close()
+		a.smtp = nil
+	}
+	a.smtpMu.Unlock()
+	return a.store.Close()
+}
+
+// Network implements gateway.Adapter.
+func (a *Adapter) Network() string { return a.cfg.Network }
+
+// Connected reports whether the IMAP side is connected (sending connects
+// on demand).
+func (a *Adapter) Connected() bool { return a.imapUp.Load() }
+
+// messageID is the Message-ID of the mail that carries the gateway message
+// id: derived, so that a retried send repeats it and the recipient's
+// client drops the copy; keyed, so it says nothing about the inside.
+func (a *Adapter) messageID(id string) string {
+	return a.store.mac(16, "message-id", id) + "@" + a.cfg.Domain
+}
+
+// conversation key parts are lower-case bare addresses.
+func lowerAddr(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+var _ gateway.Adapter = (*Adapter)(nil)

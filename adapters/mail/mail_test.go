@@ -1,0 +1,133 @@
+package mail
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kakehashi/kakehashi/adapters/mail/parse"
+)
+
+func TestNormSubject(t *testing.T) {
+	for _, tc := range []struct{ a, b string }{
+		{"Quote", "Re: Quote"},
+		{"Quote", "RE: re: Quote"},
+		{"見積もり", "返信: 見積もり"},
+		{"Quote  for   May", "Re: quote for may"},
+		{"Note: price", "Re: Note: price"},
+	} {
+		if normSubject(tc.a) != normSubject(tc.b) {
+			t.Errorf("%q and %q should be the same conversation (%q vs %q)", tc.a, tc.b, normSubject(tc.a), normSubject(tc.b))
+		}
+	}
+	if normSubject("Quote") == normSubject("Invoice") {
+		t.Error("different subjects compare equal")
+	}
+	if normSubject("Note: price") == normSubject("price") {
+		t.Error("a colon in a subject is not a reply prefix")
+	}
+}
+
+func TestThreadKeepsRootAndLatestReferences(t *testing.T) {
+	th := &thread{}
+	for i := range 50 {
+		th.add(fmt.Sprintf("m%d@x.test", i))
+	}
+	th.add("m49@x.test") // again: no duplicate
+	th.add("not an id")  // unusable in References: skipped
+	th.add("<a@b>")
+	if len(th.Refs) != maxRefs || th.Refs[0] != "m0@x.test" || th.last() != "m49@x.test" {
+		t.Fatalf("refs %v", th.Refs)
+	}
+}
+
+func TestRenderShowsAttachmentsAndRobots(t *testing.T) {
+	got := render(&parse.Mail{Text: "See the file.", Automatic: "Auto-Submitted: auto-replied",
+		Attachments: []parse.Attachment{{Name: "見積書.pdf", Size: 120_000}, {Name: "photo.jpg", Size: 3 << 20}}})
+	want := "[automatic message: Auto-Submitted: auto-replied]\nSee the file.\n\nAttachments:\n- 見積書.pdf (118 KB)\n- photo.jpg (3.0 MB)"
+	if got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	if got := render(&parse.Mail{}); got != "(no text)" {
+		t.Fatalf("empty mail renders as %q", got)
+	}
+}
+
+func openTestAdapter(t *testing.T) *Adapter {
+	t.Helper()
+	a, err := Open(context.Background(), Config{
+		Network: "mail", Domain: "contact.acme.test", DataDir: t.TempDir(),
+		IMAP: IMAPConfig{Server: "127.0.0.1:1"}, SMTP: SMTPConfig{Server: "127.0.0.1:1"},
+		Now: func() time.Time { return time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+// TestBounceClassification: only a delivery report to a return path the
+// gateway signed, not expired, turns into a failure for a message.
+func TestBounceClassification(t *testing.T) {
+	a := openTestAdapter(t)
+	ret, err := a.verp.Address("abc123", a.cfg.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn := &parse.Bounce{Recipients: []parse.BounceRecipient{{Addr: "x@bounce.test", Action: "failed", Status: "5.1.1", Diagnostic: "mailbox unavailable"}}}
+	b, why := a.bounce(&parse.Mail{Bounce: dsn}, ret, true)
+	if why != "" || b.id != "abc123" || !strings.Contains(b.reason, "x@bounce.test: 5.1.1 mailbox unavailable") {
+		t.Fatalf("good bounce: %+v %q", b, why)
+	}
+	forged := strings.Replace(ret, "abc123", "abc124", 1)
+	if _, why := a.bounce(&parse.Mail{Bounce: dsn}, forged, true); !strings.Contains(why, "did not issue") {
+		t.Fatalf("forged return path: %q", why)
+	}
+	if _, why := a.bounce(&parse.Mail{Bounce: dsn}, "", false); why == "" {
+		t.Fatal("a report to no return path must be quarantined")
+	}
+	delayed := &parse.Bounce{Recipients: []parse.BounceRecipient{{Addr: "x@bounce.test", Action: "delayed", Status: "4.4.1"}}}
+	if _, why := a.bounce(&parse.Mail{Bounce: delayed}, ret, true); why == "" {
+		t.Fatal("a delay is not a failure")
+	}
+	if _, why := a.bounce(&parse.Mail{}, ret, true); why == "" {
+		t.Fatal("mail to a return path that is no report must not fail a message")
+	}
+	a.cfg.Now = func() time.Time { return time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC) }
+	if _, why := a.bounce(&parse.Mail{Bounce: dsn}, ret, true); !strings.Contains(why, "expired") {
+		t.Fatalf("expired return path: %q", why)
+	}
+}
+
+func TestRecipientsPreferTheEnvelope(t *testing.T) {
+	a := openTestAdapter(t)
+	m := &parse.Mail{
+		DeliveredTo: []string{"hana.sales@contact.acme.test"},
+		To:          []parse.Address{{Addr: "hana.sales@contact.acme.test"}, {Addr: "ken.sales@contact.acme.test"}},
+	}
+	if got := a.recipients(m); len(got) != 1 || got[0] != "hana.sales@contact.acme.test" {
+		t.Fatalf("got %v", got)
+	}
+	m.DeliveredTo = nil
+	m.Cc = []parse.Address{{Addr: "someone@else.test"}, {Addr: "hana.sales@contact.acme.test"}}
+	if got := a.recipients(m); len(got) != 2 || got[1] != "ken.sales@contact.acme.test" {
+		t.Fatalf("without Delivered-To: %v", got)
+	}
+}
+
+// TestMessageIDsAreStableAndOpaque: a retried send repeats its Message-ID
+// (so the recipient's client shows one mail), and the ID says nothing of
+// the gateway's own message ID.
+func TestMessageIDsAreStableAndOpaque(t *testing.T) {
+	a := openTestAdapter(t)
+	id := a.messageID("q7f3abc")
+	if id != a.messageID("q7f3abc") || id == a.messageID("q7f3abd") {
+		t.Fatal("message IDs are not a function of the gateway ID")
+	}
+	if strings.Contains(id, "q7f3abc") || !strings.HasSuffix(id, "@contact.acme.test") {
+		t.Fatalf("message ID %q", id)
+	}
+}

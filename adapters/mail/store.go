@@ -1,0 +1,266 @@
+package mail
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+)
+
+// store is the adapter's own durable state: where it is in each mailbox,
+// the conversations (threads) it knows, and its secret. It holds protocol
+// state only; who owns a contact is the identity store's business.
+type store struct {
+	db     *sql.DB
+	secret []byte
+}
+
+const storeSchema = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS mailbox_state (
+	mailbox TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS threads (
+	id TEXT PRIMARY KEY, persona TEXT NOT NULL, contact TEXT NOT NULL,
+	subject TEXT NOT NULL, refs TEXT NOT NULL, updated_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS threads_conv ON threads(persona, contact, updated_at);
+CREATE TABLE IF NOT EXISTS message_ids (
+	message_id TEXT PRIMARY KEY, thread_id TEXT NOT NULL, outbound INTEGER NOT NULL);
+`
+
+// maxRefs bounds the References kept per thread: the first message and the
+// latest ones, which is what clients need to thread (RFC 5322 3.6.4).
+const maxRefs = 20
+
+func openStore(ctx context.Context, path string) (*store, error) {
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("mail state %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, storeSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("mail state %s: create schema: %w", path, err)
+	}
+	s := &store{db: db}
+	if s.secret, err = s.loadSecret(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("mail state %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *store) Close() error { return s.db.Close() }
+
+// loadSecret returns the adapter's random secret, creating it on first
+// use. It keys bounce return paths and Message-IDs; it never leaves here.
+func (s *store) loadSecret(ctx context.Context) ([]byte, error) {
+	var v []byte
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'secret'`).Scan(&v)
+	if err == nil && len(v) >= 32 {
+		return v, nil
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("read secret: %w", err)
+	}
+	v = make([]byte, 32)
+	if _, err := rand.Read(v); err != nil {
+		return nil, fmt.Errorf("make secret: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO meta (key, value) VALUES ('secret', ?)`, v); err != nil {
+		return nil, fmt.Errorf("store secret: %w", err)
+	}
+	return v, nil
+}
+
+// mac is a keyed digest of parts, as lower-case base32 of n bytes.
+func (s *store) mac(n int, parts ...string) string {
+	h := hmac.New(sha256.New, s.secret)
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return b32(h.Sum(nil)[:n])
+}
+
+func b32(b []byte) string {
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+// mailboxState is where the adapter is in one mailbox.
+type mailboxState struct {
+	UIDValidity uint32
+	LastUID     uint32
+}
+
+func (s *store) mailbox(ctx context.Context, name string) (mailboxState, error) {
+	var st mailboxState
+	err := s.db.QueryRowContext(ctx, `SELECT uidvalidity, last_uid FROM mailbox_state WHERE mailbox = ?`, name).
+		Scan(&st.UIDValidity, &st.LastUID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return mailboxState{}, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("mail state: read mailbox %s: %w", name, err)
+	}
+	return st, nil
+}
+
+func (s *store) setMailbox(ctx context.Context, name string, st mailboxState) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid) VALUES (?, ?, ?)
+		ON CONFLICT(mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid`,
+		name, st.UIDValidity, st.LastUID)
+	if err != nil {
+		return fmt.Errorf("mail state: save mailbox %s: %w", name, err)
+	}
+	return nil
+}
+
+// thread is one mail conversation between a persona and a contact.
+type thread struct {
+	ID      string
+	Persona string
+	Contact string
+	Subject string
+	Refs    []string // Message-IDs, oldest first, capped at maxRefs
+	Updated time.Time
+}
+
+func (t *thread) last() string {
+	if len(t.Refs) == 0 {
+		return ""
+	}
+	return t.Refs[len(t.Refs)-1]
+}
+
+// add appends a Message-ID, keeping the root and the latest ones. IDs that
+// could not be written back in References (an odd client's) are left out:
+// they would make every later reply in the thread unsendable.
+func (t *thread) add(id string) {
+	if !validMsgID(id) {
+		return
+	}
+	for _, r := range t.Refs {
+		if r == id {
+			return
+		}
+	}
+	t.Refs = append(t.Refs, id)
+	if len(t.Refs) > maxRefs {
+		t.Refs = append(t.Refs[:1], t.Refs[len(t.Refs)-maxRefs+1:]...)
+	}
+}
+
+// threadTx reads and writes threads inside one transaction, so a batch of
+// mail sees its own earlier messages and commits with one sync.
+type threadTx struct {
+	tx *sql.Tx
+}
+
+func (s *store) begin(ctx context.Context) (*threadTx, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("mail state: begin: %w", err)
+	}
+	return &threadTx{tx: tx}, nil
+}
+
+func (t *threadTx) Commit() error {
+	if err := t.tx.Commit(); err != nil {
+		return fmt.Errorf("mail state: commit: %w", err)
+	}
+	return nil
+}
+
+func (t *threadTx) Rollback() { _ = t.tx.Rollback() }
+
+func (t *threadTx) byID(ctx context.Context, id string) (*thread, error) {
+	th := &thread{ID: id}
+	var refs string
+	var at int64
+	err := t.tx.QueryRowContext(ctx, `SELECT persona, contact, subject, refs, updated_at FROM threads WHERE id = ?`, id).
+		Scan(&th.Persona, &th.Contact, &th.Subject, &refs, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mail state: read thread: %w", err)
+	}
+	if refs != "" {
+		th.Refs = strings.Split(refs, "\n")
+	}
+	th.Updated = time.Unix(0, at)
+	return th, nil
+}
+
+// byMessageID finds the thread a Message-ID belongs to, and whether the
+// gateway sent that message itself.
+func (t *threadTx) byMessageID(ctx context.Context, msgID string) (th *thread, outbound bool, err error) {
+	var id string
+	err = t.tx.QueryRowContext(ctx, `SELECT thread_id, outbound FROM message_ids WHERE message_id = ?`, msgID).Scan(&id, &outbound)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("mail state: read message id: %w", err)
+	}
+	th, err = t.byID(ctx, id)
+	return th, outbound, err
+}
+
+// latest returns the most recently active thread of a conversation that
+// was active after since.
+func (t *threadTx) latest(ctx context.Context, persona, contact string, since time.Time) (*thread, error) {
+	var id string
+	err := t.tx.QueryRowContext(ctx, `SELECT id FROM threads WHERE persona = ? AND contact = ? AND updated_at > ?
+		ORDER BY updated_at DESC LIMIT 1`, persona, contact, since.UnixNano()).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mail state: read threads: %w", err)
+	}
+	return t.byID(ctx, id)
+}
+
+// save writes th and records msgID as one of its messages.
+func (t *threadTx) save(ctx context.Context, th *thread, msgID string, outbound bool) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO threads (id, persona, contact, subject, refs, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT(id) DO UPDATE SET subject = excluded.subject, refs = excluded.refs, updated_at = excluded.updated_at`,
+		th.ID, th.Persona, th.Contact, th.Subject, strings.Join(th.Refs, "\n"), th.Updated.UnixNano())
+	if err != nil {
+		return fmt.Errorf("mail state: save thread: %w", err)
+	}
+	if msgID == "" {
+		return nil
+	}
+	if _, err := t.tx.ExecContext(ctx, `INSERT OR IGNORE INTO message_ids (message_id, thread_id, outbound) VALUES (?, ?, ?)`,
+		msgID, th.ID, outbound); err != nil {
+		return fmt.Errorf("mail state: save message id: %w", err)
+	}
+	return nil
+}
+
+// validMsgID reports whether id is a plain local@domain Message-ID (without
+// the angle brackets) of printable ASCII.
+func validMsgID(id string) bool {
+	at := strings.LastIndexByte(id, '@')
+	if at <= 0 || at == len(id)-1 || len(id) > 250 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if c <= ' ' || c >= 0x7f || c == '<' || c == '>' || c == '"' || c == '\\' || c == ',' || c == ';' {
+			return false
+		}
+	}
+	return true
+}
