@@ -22,6 +22,7 @@ test:
 # test-deps installs the servers the end-to-end tests run (needs root or sudo).
 test-deps:
 	bash scripts/prosody.sh install
+	bash scripts/mail.sh install
 
 # tools installs the pinned staticcheck into $(go env GOPATH)/bin.
 tools:

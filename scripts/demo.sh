@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # demo.sh brings up a working Kakehashi on loopback: Prosody (installed from
 # Debian's packages when missing) with an inside host corp.test, an outside
-# host ext.test and the gateway's two components, the gateway itself with the
-# example config and directory, and four accounts to log in with.
-#   bash scripts/demo.sh         start (or restart) the demo
-#   bash scripts/demo.sh stop    stop it
+# host ext.test and the gateway's components; Dovecot and Postfix (likewise)
+# with a catch-all mailbox for the personas' mail domain and customers'
+# mailboxes on mail.test; the gateway itself with the example config and
+# directory; and accounts to log in with.
+#   bash scripts/demo.sh                          start (or restart) the demo
+#   bash scripts/demo.sh stop                     stop it
+#   bash scripts/demo.sh mail-send FROM TO SUBJECT BODY
+#                                                 send a mail as a customer
+#   bash scripts/demo.sh mail-read USER           print USER's inbox
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,7 +26,38 @@ stop() {
 	if [[ -d $demo/prosody ]]; then
 		bash "$root/scripts/prosody.sh" stop --dir "$demo/prosody" >/dev/null 2>&1 || true
 	fi
+	if [[ -d $demo/mail ]]; then
+		bash "$root/scripts/mail.sh" stop --dir "$demo/mail" >/dev/null 2>&1 || true
+	fi
 }
+
+need_curl() {
+	command -v curl >/dev/null && return
+	echo "demo: installing curl (for mail-send and mail-read)" >&2
+	apt-get install -y --no-install-recommends curl >/dev/null || { apt-get update >/dev/null && apt-get install -y --no-install-recommends curl >/dev/null; }
+}
+
+# mail-send and mail-read stand in for a customer's mail client.
+if [[ ${1:-} == mail-send ]]; then
+	[[ $# -eq 5 ]] || { echo "usage: demo.sh mail-send FROM TO SUBJECT BODY" >&2; exit 2; }
+	need_curl
+	printf 'From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%s.%s@%s>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n' \
+		"$2" "$3" "$4" "$(date -R)" "$(date +%s%N)" "$$" "${2#*@}" "$5" |
+		curl -sS --url smtp://127.0.0.1:2525 --mail-from "$2" --mail-rcpt "$3" -T -
+	echo "sent: $2 -> $3"
+	exit 0
+fi
+if [[ ${1:-} == mail-read ]]; then
+	[[ $# -eq 2 ]] || { echo "usage: demo.sh mail-read USER (e.g. bob@mail.test)" >&2; exit 2; }
+	need_curl
+	uids=$(curl -sS --url "imap://127.0.0.1:1143/INBOX" -u "$2:demo-password" -X 'UID SEARCH ALL' | tr -dc '0-9 \n' | xargs)
+	[[ -n $uids ]] || { echo "(no mail for $2)"; exit 0; }
+	for uid in $uids; do
+		echo "===== $2, message $uid ====="
+		curl -sS --url "imap://127.0.0.1:1143/INBOX;UID=$uid" -u "$2:demo-password"
+	done
+	exit 0
+fi
 
 if [[ ${1:-} == stop ]]; then
 	stop
@@ -31,16 +67,26 @@ fi
 
 command -v go >/dev/null || { echo "demo: Go is needed (https://go.dev/doc/install)" >&2; exit 1; }
 bash "$root/scripts/prosody.sh" install
+bash "$root/scripts/mail.sh" install
 stop
-mkdir -p "$demo/bin" "$demo/prosody"
+mkdir -p "$demo/bin" "$demo/prosody" "$demo/mail"
 (cd "$root" && go build -o "$bin" ./cmd/kakehashi)
 
 bash "$root/scripts/prosody.sh" start --dir "$demo/prosody" --c2s-port 5222 --component-port 5347 \
 	--secret demo-component-secret --inside corp.test --outside ext.test \
-	--component gw.corp.test --component contact.acme.test
+	--component gw.corp.test --component contact.acme.test --component mail.gw.corp.test
 for acct in hana@corp.test ken@corp.test bob@ext.test alice@ext.test; do
 	bash "$root/scripts/prosody.sh" register --dir "$demo/prosody" "${acct%@*}" "${acct#*@}" demo-password
 done
+
+bash "$root/scripts/mail.sh" start --dir "$demo/mail" --imap-port 1143 --smtp-port 2525 \
+	--submission-port 2587 --lmtp-port 2424 --gateway-domain contact.acme.test \
+	--customer-domain mail.test --gateway-pass gateway-secret
+for acct in bob@mail.test carol@mail.test; do
+	bash "$root/scripts/mail.sh" adduser --dir "$demo/mail" "$acct" demo-password
+done
+# The demo's submission port has a self-signed certificate: trust it.
+export KAKEHASHI_NETWORKS_MAIL_MAIL_SMTP_CA_FILE="$demo/mail/tls/cert.pem"
 
 "$bin" config check "$cfg"
 cd "$demo"
@@ -58,20 +104,26 @@ cat <<MSG
 
 Kakehashi demo is running.
   XMPP server  127.0.0.1:5222 (no TLS; allow plain-text auth in your client)
+  mail         IMAP 127.0.0.1:1143, SMTP 127.0.0.1:2525 (customers' mail)
   gateway log  $demo/kakehashi.log
   admin API    http://127.0.0.1:8765  (token: $token)
 
 Accounts (password: demo-password)
   inside   hana@corp.test  (Hana Sato, persona "ACME Sales · Hana" = hana.sales@contact.acme.test)
   inside   ken@corp.test   (Ken Ito,   persona "ACME Sales · Ken"  = ken.sales@contact.acme.test)
-  outside  bob@ext.test, alice@ext.test (customers)
+  outside  bob@ext.test, alice@ext.test (customers on XMPP)
+  outside  bob@mail.test, carol@mail.test (customers on e-mail)
 
 Try it with any XMPP client (e.g. Gajim, Dino, Profanity), connecting to 127.0.0.1:5222:
   1. As hana@corp.test, write to  bob\\40ext.test@gw.corp.test  (bob@ext.test, XEP-0106 escaped).
   2. As bob@ext.test you get it from hana.sales@contact.acme.test ("ACME Sales · Hana"). Reply.
-  3. Hand bob over:  $bin contacts transfer --from hana --to ken --reason "rotation" --config $cfg
+  3. Mail: as hana@corp.test, write to  bob\\40mail.test@mail.gw.corp.test  (bob@mail.test by e-mail).
+     Read it as bob:   bash scripts/demo.sh mail-read bob@mail.test
+     Answer as bob:    bash scripts/demo.sh mail-send bob@mail.test hana.sales@contact.acme.test "Re: hello" "Thanks!"
+     (or use any mail client: IMAP 127.0.0.1:1143 / SMTP 127.0.0.1:2525, user bob@mail.test)
+  4. Hand bob over:  $bin contacts transfer --from hana --to ken --reason "rotation" --config $cfg
      bob's next message to hana.sales@ reaches ken; ken writes to bob as ken.sales@.
-  4. $bin employees depart hana --successor ken --config $cfg
-  5. $bin audit --config $cfg       $bin contacts list --config $cfg
+  5. $bin employees depart hana --successor ken --config $cfg
+  6. $bin audit --config $cfg       $bin contacts list --config $cfg
 Stop with: bash scripts/demo.sh stop   (or make demo-stop)
 MSG
