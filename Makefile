@@ -44,4 +44,4 @@ bench:
 
 # bench-e2e runs the end-to-end relay benchmark on a real Prosody.
 bench-e2e:
-	NO_PROXY=127.0.0.1,localhost go test ./e2e/ -run '^$$' -bench Relay -benchtime 1x -count=1 -v
+	NO_PROXY=127.0.0.1,localhost go test ./e2e/ -run '^$$' -bench 'Relay|MailIngest' -benchtime 1x -count=1 -v

@@ -226,10 +226,34 @@ func (a *Adapter) drain(ctx context.Context, core gateway.Core, c *imapclient.Cl
 		if len(todo) == 0 {
 			continue
 		}
+		if todo, err = a.bySize(c, todo); err != nil {
+			return err
+		}
 		if err := a.batch(ctx, core, c, boxes, st, todo); err != nil {
 			return err
 		}
 	}
+}
+
+// bySize shortens uids to a prefix of at most BatchBytes of mail (at least
+// one), so a batch of large mails does not have to fit in memory at once.
+func (a *Adapter) bySize(c *imapclient.Client, uids []imap.UID) ([]imap.UID, error) {
+	msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("imap fetch sizes: %w", err)
+	}
+	size := make(map[imap.UID]int64, len(msgs))
+	for _, m := range msgs {
+		size[m.UID] = m.RFC822Size
+	}
+	var total int64
+	for i, u := range uids {
+		total += size[u]
+		if i > 0 && total > a.cfg.BatchBytes {
+			return uids[:i], nil
+		}
+	}
+	return uids, nil
 }
 
 func move(c *imapclient.Client, uids []imap.UID, to string) error {
@@ -246,6 +270,7 @@ func move(c *imapclient.Client, uids []imap.UID, to string) error {
 // advances only after the gateway has stored every mail of the batch, and
 // mail leaves the inbox only after that.
 func (a *Adapter) batch(ctx context.Context, core gateway.Core, c *imapclient.Client, boxes mailboxes, st *mailboxState, uids []imap.UID) error {
+	t0 := time.Now()
 	section := &imap.FetchItemBodySection{Peek: true}
 	msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
 	if err != nil {
@@ -256,10 +281,15 @@ func (a *Adapter) batch(ctx context.Context, core gateway.Core, c *imapclient.Cl
 	for _, m := range msgs {
 		raws = append(raws, fetched{uid: m.UID, raw: m.FindBodySection(section)})
 	}
+	t1 := time.Now()
 	outcome, err := a.ingest(ctx, core, boxes.inbox, raws)
 	if err != nil {
 		return err
 	}
+	t2 := time.Now()
+	defer func() {
+		a.log.Debug("mail batch", "mails", len(raws), "fetch", t1.Sub(t0), "stored", t2.Sub(t1), "filed", time.Since(t2))
+	}()
 	var processed, quarantined []imap.UID
 	for i, f := range raws {
 		if outcome[i] {

@@ -43,6 +43,15 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 		return nil, err
 	}
 	defer tx.Rollback()
+	var known []string
+	for _, m := range parsed {
+		if m != nil {
+			known = append(append(known, m.MessageID, m.InReplyTo), m.References...)
+		}
+	}
+	if err := tx.preload(ctx, known); err != nil {
+		return nil, err
+	}
 	var msgs []*gateway.Message
 	var bounces []bounceNotice
 	for i, m := range parsed {

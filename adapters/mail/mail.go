@@ -78,8 +78,10 @@ type Config struct {
 	// MaxBackoff caps the wait between reconnection attempts (default 30 s).
 	MaxBackoff time.Duration
 	// BatchSize bounds how many mails are fetched and stored together
-	// (default 128).
-	BatchSize int
+	// (default 256), and BatchBytes their total size (default 32 MiB; a
+	// single larger mail is still fetched alone).
+	BatchSize  int
+	BatchBytes int64
 	Now       func() time.Time
 }
 
@@ -120,7 +122,10 @@ func Open(ctx context.Context, cfg Config) (*Adapter, error) {
 		cfg.MaxBackoff = 30 * time.Second
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 128
+		cfg.BatchSize = 256
+	}
+	if cfg.BatchBytes <= 0 {
+		cfg.BatchBytes = 32 << 20
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

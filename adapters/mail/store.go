@@ -160,9 +160,23 @@ func (t *thread) add(id string) {
 }
 
 // threadTx reads and writes threads inside one transaction, so a batch of
-// mail sees its own earlier messages and commits with one sync.
+// mail sees its own earlier messages and commits with one sync. Reads are
+// cached and writes are held until Commit, which writes them with a few
+// multi-row statements: the SQLite driver prepares every statement anew,
+// so statements per mail, not bytes, are what costs.
 type threadTx struct {
-	tx *sql.Tx
+	tx      *sql.Tx
+	threads map[string]*thread // by ID; nil: known not to exist
+	ids     map[string]msgRef  // by Message-ID; zero threadID: known unknown
+	dirtyTh map[string]bool    // threads to write
+	newIDs  map[string]msgRef  // Message-IDs to record
+	order   []string           // Message-IDs in the order they were recorded
+}
+
+// msgRef is what the store knows of one Message-ID.
+type msgRef struct {
+	threadID string
+	outbound bool
 }
 
 func (s *store) begin(ctx context.Context) (*threadTx, error) {
@@ -170,10 +184,55 @@ func (s *store) begin(ctx context.Context) (*threadTx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mail state: begin: %w", err)
 	}
-	return &threadTx{tx: tx}, nil
+	return &threadTx{tx: tx, threads: map[string]*thread{}, ids: map[string]msgRef{},
+		dirtyTh: map[string]bool{}, newIDs: map[string]msgRef{}}, nil
 }
 
+// Commit writes what the transaction changed and commits it.
 func (t *threadTx) Commit() error {
+	ctx := context.Background()
+	var ths []*thread
+	for id := range t.dirtyTh {
+		ths = append(ths, t.threads[id])
+	}
+	const thCols = 6
+	for len(ths) > 0 {
+		n := min(len(ths), 150)
+		var q strings.Builder
+		q.WriteString(`INSERT INTO threads (id, persona, contact, subject, refs, updated_at) VALUES `)
+		args := make([]any, 0, n*thCols)
+		for i, th := range ths[:n] {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?,?,?,?,?,?)")
+			args = append(args, th.ID, th.Persona, th.Contact, th.Subject, strings.Join(th.Refs, "\n"), th.Updated.UnixNano())
+		}
+		q.WriteString(` ON CONFLICT(id) DO UPDATE SET subject = excluded.subject, refs = excluded.refs, updated_at = excluded.updated_at`)
+		if _, err := t.tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("mail state: save threads: %w", err)
+		}
+		ths = ths[n:]
+	}
+	ids := t.order
+	for len(ids) > 0 {
+		n := min(len(ids), 300)
+		var q strings.Builder
+		q.WriteString(`INSERT OR IGNORE INTO message_ids (message_id, thread_id, outbound) VALUES `)
+		args := make([]any, 0, n*3)
+		for i, id := range ids[:n] {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?,?,?)")
+			r := t.newIDs[id]
+			args = append(args, id, r.threadID, r.outbound)
+		}
+		if _, err := t.tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("mail state: save message ids: %w", err)
+		}
+		ids = ids[n:]
+	}
 	if err := t.tx.Commit(); err != nil {
 		return fmt.Errorf("mail state: commit: %w", err)
 	}
@@ -182,13 +241,65 @@ func (t *threadTx) Commit() error {
 
 func (t *threadTx) Rollback() { _ = t.tx.Rollback() }
 
+// preload reads, in one query per few hundred, what the store knows of
+// msgIDs and their threads, so that the lookups of a batch hit the cache.
+func (t *threadTx) preload(ctx context.Context, msgIDs []string) error {
+	var want []string
+	for _, id := range msgIDs {
+		if _, ok := t.ids[id]; !ok && id != "" {
+			t.ids[id] = msgRef{}
+			want = append(want, id)
+		}
+	}
+	var threadIDs []string
+	for len(want) > 0 {
+		n := min(len(want), 500)
+		q := `SELECT message_id, thread_id, outbound FROM message_ids WHERE message_id IN (?` + strings.Repeat(",?", n-1) + `)`
+		args := make([]any, n)
+		for i, id := range want[:n] {
+			args[i] = id
+		}
+		rows, err := t.tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("mail state: read message ids: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var r msgRef
+			if err := rows.Scan(&id, &r.threadID, &r.outbound); err != nil {
+				rows.Close()
+				return fmt.Errorf("mail state: read message ids: %w", err)
+			}
+			t.ids[id] = r
+			if _, ok := t.threads[r.threadID]; !ok {
+				threadIDs = append(threadIDs, r.threadID)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("mail state: read message ids: %w", err)
+		}
+		want = want[n:]
+	}
+	for _, id := range threadIDs {
+		if _, err := t.byID(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (t *threadTx) byID(ctx context.Context, id string) (*thread, error) {
+	if th, ok := t.threads[id]; ok {
+		return th, nil
+	}
 	th := &thread{ID: id}
 	var refs string
 	var at int64
 	err := t.tx.QueryRowContext(ctx, `SELECT persona, contact, subject, refs, updated_at FROM threads WHERE id = ?`, id).
 		Scan(&th.Persona, &th.Contact, &th.Subject, &refs, &at)
 	if errors.Is(err, sql.ErrNoRows) {
+		t.threads[id] = nil
 		return nil, nil
 	}
 	if err != nil {
@@ -198,22 +309,25 @@ func (t *threadTx) byID(ctx context.Context, id string) (*thread, error) {
 		th.Refs = strings.Split(refs, "\n")
 	}
 	th.Updated = time.Unix(0, at)
+	t.threads[id] = th
 	return th, nil
 }
 
 // byMessageID finds the thread a Message-ID belongs to, and whether the
 // gateway sent that message itself.
 func (t *threadTx) byMessageID(ctx context.Context, msgID string) (th *thread, outbound bool, err error) {
-	var id string
-	err = t.tx.QueryRowContext(ctx, `SELECT thread_id, outbound FROM message_ids WHERE message_id = ?`, msgID).Scan(&id, &outbound)
-	if errors.Is(err, sql.ErrNoRows) {
+	r, ok := t.ids[msgID]
+	if !ok {
+		if err := t.preload(ctx, []string{msgID}); err != nil {
+			return nil, false, err
+		}
+		r = t.ids[msgID]
+	}
+	if r.threadID == "" {
 		return nil, false, nil
 	}
-	if err != nil {
-		return nil, false, fmt.Errorf("mail state: read message id: %w", err)
-	}
-	th, err = t.byID(ctx, id)
-	return th, outbound, err
+	th, err = t.byID(ctx, r.threadID)
+	return th, r.outbound, err
 }
 
 // latest returns the most recently active thread of a conversation that
@@ -231,21 +345,22 @@ func (t *threadTx) latest(ctx context.Context, persona, contact string, since ti
 	return t.byID(ctx, id)
 }
 
-// save writes th and records msgID as one of its messages.
-func (t *threadTx) save(ctx context.Context, th *thread, msgID string, outbound bool) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO threads (id, persona, contact, subject, refs, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT(id) DO UPDATE SET subject = excluded.subject, refs = excluded.refs, updated_at = excluded.updated_at`,
-		th.ID, th.Persona, th.Contact, th.Subject, strings.Join(th.Refs, "\n"), th.Updated.UnixNano())
-	if err != nil {
-		return fmt.Errorf("mail state: save thread: %w", err)
-	}
+// save records th, and msgID as one of its messages, for Commit to write.
+func (t *threadTx) save(_ context.Context, th *thread, msgID string, outbound bool) error {
+	t.threads[th.ID] = th
+	t.dirtyTh[th.ID] = true
 	if msgID == "" {
 		return nil
 	}
-	if _, err := t.tx.ExecContext(ctx, `INSERT OR IGNORE INTO message_ids (message_id, thread_id, outbound) VALUES (?, ?, ?)`,
-		msgID, th.ID, outbound); err != nil {
-		return fmt.Errorf("mail state: save message id: %w", err)
+	if r := t.ids[msgID]; r.threadID != "" {
+		return nil // known already: the first record wins, as INSERT OR IGNORE would
 	}
+	r := msgRef{threadID: th.ID, outbound: outbound}
+	t.ids[msgID] = r
+	if _, ok := t.newIDs[msgID]; !ok {
+		t.order = append(t.order, msgID)
+	}
+	t.newIDs[msgID] = r
 	return nil
 }
 
