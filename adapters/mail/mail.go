@@ -82,7 +82,7 @@ type Config struct {
 	// single larger mail is still fetched alone).
 	BatchSize  int
 	BatchBytes int64
-	Now       func() time.Time
+	Now        func() time.Time
 }
 
 // threadWindow is how long a conversation without a subject of its own
