@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -398,5 +399,59 @@ func TestMailRelayOutageQueuesAndDelivers(t *testing.T) {
 		if !strings.Contains(body, fmt.Sprintf("queued %d", i)) {
 			t.Errorf("mail %d: %q (order or content wrong)", i, body)
 		}
+	}
+}
+
+// TestMailUIDValidityChangeResyncsWithoutDuplicates: when the server
+// renumbers the mailbox (new UIDVALIDITY), the gateway reads it again from
+// the start: mail it already delivered is recognised by Message-ID and not
+// delivered twice, and new mail with UIDs below the old last UID is not
+// skipped.
+func TestMailUIDValidityChangeResyncsWithoutDuplicates(t *testing.T) {
+	w := newWorld(t, worldOptions{mail: true})
+	hana := w.client("hana")
+	for i := range 4 {
+		w.sendMail(bobMail, hanaAddr, "Order", fmt.Sprintf("order %d", i))
+		if b := message(t, hana).Body; b != fmt.Sprintf("order %d", i) {
+			t.Fatalf("got %q", b)
+		}
+	}
+	gwUser, gwPass := w.mail.GatewayUser, w.mail.GatewayPass
+	done := w.mail.Fetch(t, gwUser, gwPass, "Kakehashi/Processed")
+	if len(done) != 4 {
+		t.Fatalf("processed holds %d mails", len(done))
+	}
+	w.gw.Stop()
+	// A handled mail back in the inbox (as after a move that never
+	// happened), and a new one.
+	w.mail.Append(t, gwUser, gwPass, "INBOX", done[0].Raw)
+	fresh := "Delivered-To: " + hanaAddr + "\r\nFrom: Bob <" + bobMail + ">\r\nTo: " + hanaAddr +
+		"\r\nSubject: Order\r\nMessage-ID: <after-resync@mail.test>\r\nDate: Sat, 21 Nov 2026 10:00:00 +0000\r\n\r\nafter the resync\r\n"
+	w.mail.Append(t, gwUser, gwPass, "INBOX", []byte(fresh))
+	// Renumber: without its UID list and indexes, Dovecot gives the
+	// mailbox a new UIDVALIDITY and the mails UIDs from 1 again.
+	w.mail.StopDovecot(t)
+	maildir := filepath.Join(w.mail.Dir, "mail", "contact.acme.test", "gateway", "Maildir")
+	olds, _ := filepath.Glob(filepath.Join(maildir, "dovecot*"))
+	if len(olds) == 0 {
+		t.Fatalf("no Dovecot index files in %s", maildir)
+	}
+	for _, f := range olds {
+		if err := os.RemoveAll(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(1100 * time.Millisecond) // UIDVALIDITY is a time in seconds
+	w.mail.StartDovecot(t)
+	w.gw.Start()
+	if b := message(t, hana).Body; b != "after the resync" {
+		t.Fatalf("got %q", b)
+	}
+	silent(t, hana, 2*time.Second)
+	if !strings.Contains(w.gw.log.String(), "UIDVALIDITY changed") {
+		t.Error("the resync was not logged")
+	}
+	if n := len(w.mail.Fetch(t, gwUser, gwPass, "INBOX")); n != 0 {
+		t.Errorf("inbox still holds %d mails", n)
 	}
 }
