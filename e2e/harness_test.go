@@ -167,8 +167,9 @@ func newWorld(t testing.TB, o worldOptions) *world {
       domain: contact.acme.test
       trusted_authserv_ids: [mx.contact.acme.test]
       imap: {server: %q, tls: none, username: %q, password: %q, poll_interval: 1s}
-      smtp: {server: %q, tls: none}
-`, w.mail.IMAPAddr, w.mail.GatewayUser, w.mail.GatewayPass, w.mail.SMTPAddr)
+      smtp: {server: %q, tls: starttls, ca_file: %q, username: %q, password: %q}
+`, w.mail.IMAPAddr, w.mail.GatewayUser, w.mail.GatewayPass,
+			w.mail.SubmissionAddr, filepath.Join(w.mail.Dir, "tls", "cert.pem"), w.mail.GatewayUser, w.mail.GatewayPass)
 	}
 	yaml := fmt.Sprintf(`data_dir: %s
 log: {level: %s}
