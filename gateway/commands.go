@@ -1,0 +1,90 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+)
+
+// Commands are what employees can do besides chatting: tag a contact,
+// write a remark, send a broadcast. The inside XMPP adapter offers them as
+// ad-hoc commands (XEP-0050) with data forms (XEP-0004) on its own domain;
+// the gateway decides who may run what. Single-stage: the adapter shows
+// the form, the employee submits it once, the result is a note.
+
+// FieldType is the kind of a form field, named as in XEP-0004.
+type FieldType string
+
+// Field types.
+const (
+	FieldText      FieldType = "text-single"
+	FieldTextMulti FieldType = "text-multi"
+	FieldList      FieldType = "list-single"
+	FieldListMulti FieldType = "list-multi"
+	FieldBool      FieldType = "boolean"
+	FieldFixed     FieldType = "fixed" // a line of text, not an input
+)
+
+// FieldOption is one choice of a list field.
+type FieldOption struct {
+	Label, Value string
+}
+
+// Field is one field of a command's form.
+type Field struct {
+	Var      string // empty for FieldFixed
+	Label    string
+	Type     FieldType
+	Desc     string
+	Required bool
+	Options  []FieldOption
+	Values   []string // current or default values
+}
+
+// Command is a command as listed and as its form.
+type Command struct {
+	Node         string // stable identifier, e.g. "tag-contact"
+	Name         string // shown in the client's command menu
+	Title        string // form title
+	Instructions string
+	Fields       []Field
+}
+
+// NoteType says how a command's outcome is shown.
+type NoteType string
+
+// Note types, as in XEP-0050.
+const (
+	NoteInfo  NoteType = "info"
+	NoteWarn  NoteType = "warn"
+	NoteError NoteType = "error"
+)
+
+// CommandResult is the outcome of a submitted command.
+type CommandResult struct {
+	NoteType NoteType
+	Note     string
+	// Fields, when set, are shown as a result form (e.g. a report table
+	// as fixed lines).
+	Fields []Field
+}
+
+// Commander is implemented by a Core that offers commands. Adapters
+// discover it by type assertion.
+type Commander interface {
+	// Commands lists the commands the inside address from may run on the
+	// adapter's network (forms may be left empty here).
+	Commands(network, from string) []Command
+	// CommandForm returns the form of one command for from, filled with
+	// current values; an error wrapping ErrCommandNotFound or
+	// ErrCommandForbidden is shown as such.
+	CommandForm(ctx context.Context, network, from, node string) (Command, error)
+	// RunCommand executes a submitted form. A validation problem is a
+	// result with NoteError, not an error.
+	RunCommand(ctx context.Context, network, from, node string, values map[string][]string) (CommandResult, error)
+}
+
+// Errors a Commander returns for commands that cannot be run.
+var (
+	ErrCommandNotFound  = errors.New("no such command")
+	ErrCommandForbidden = errors.New("not allowed to run this command")
+)
