@@ -4,6 +4,9 @@
 # the end-to-end tests (internal/testenv), configured the same way for both.
 set -euo pipefail
 
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
+
 prog=mail.sh
 script=$(readlink -f "${BASH_SOURCE[0]}")
 
@@ -62,44 +65,11 @@ Logs: DIR/dovecot.log, DIR/postfix.log (and DIR/*.stdout for startup errors).
 EOF
 }
 
-die() {
-	echo "$prog: $*" >&2
-	exit 1
-}
-
-usage_error() {
-	echo "$prog: $*" >&2
-	echo >&2
-	usage >&2
-	exit 2
-}
-
-# as_root runs a command as root, through sudo when we are not root already.
-as_root() {
-	if [[ $(id -u) -eq 0 ]]; then
-		"$@"
-	elif command -v sudo >/dev/null 2>&1; then
-		sudo "$@"
-	else
-		die "need root (or sudo) to run: $*"
-	fi
-}
-
 packages=(dovecot-imapd dovecot-lmtpd postfix openssl ca-certificates)
 
 # Where install keeps the policy-rc.d it replaced ("" if there was none).
 policy_rc=/usr/sbin/policy-rc.d
 policy_backup=""
-
-restore_policy() {
-	if [[ -n $policy_backup ]]; then
-		as_root cp -p "$policy_backup" "$policy_rc"
-		rm -f "$policy_backup"
-		policy_backup=""
-	else
-		as_root rm -f "$policy_rc"
-	fi
-}
 
 installed() {
 	local p
@@ -178,23 +148,8 @@ require_servers() {
 	[[ $(id -u) -eq 0 ]] || die "needs root: the masters of Postfix and Dovecot run as root and switch users"
 }
 
-check_domain() {
-	[[ $1 =~ ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ ]] || die "not a domain name: '$1'"
-}
-
-check_port() {
-	if ! [[ $1 =~ ^[0-9]{1,5}$ ]] || ((10#$1 < 1 || 10#$1 > 65535)); then
-		die "not a port number: '$1'"
-	fi
-}
-
 check_only() {
 	[[ -z $1 || $1 == dovecot || $1 == postfix ]] || die "--only must be dovecot or postfix, not '$1'"
-}
-
-# port_open reports whether something accepts TCP on 127.0.0.1:$1.
-port_open() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 # The helpers below read /proc with bash builtins only: stop scans every
@@ -226,12 +181,6 @@ alive() {
 
 dovecot_exe=/usr/sbin/dovecot
 postfix_exe=/usr/lib/postfix/sbin/master
-
-read_pid() {
-	local f=$1 pid=""
-	[[ -s $f ]] && pid=$(tr -dc '0-9' <"$f")
-	echo "$pid"
-}
 
 # Where each server keeps its master's pid: Dovecot in its base_dir, Postfix
 # in its queue directory.

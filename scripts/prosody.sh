@@ -5,6 +5,9 @@
 # works for one works for the other.
 set -euo pipefail
 
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
+
 prog=prosody.sh
 
 usage() {
@@ -38,42 +41,9 @@ Usage:
 EOF
 }
 
-die() {
-	echo "$prog: $*" >&2
-	exit 1
-}
-
-usage_error() {
-	echo "$prog: $*" >&2
-	echo >&2
-	usage >&2
-	exit 2
-}
-
-# as_root runs a command as root, through sudo when we are not root already.
-as_root() {
-	if [[ $(id -u) -eq 0 ]]; then
-		"$@"
-	elif command -v sudo >/dev/null 2>&1; then
-		sudo "$@"
-	else
-		die "need root (or sudo) to run: $*"
-	fi
-}
-
 # Where install keeps the policy-rc.d it replaced ("" if there was none).
 policy_rc=/usr/sbin/policy-rc.d
 policy_backup=""
-
-restore_policy() {
-	if [[ -n $policy_backup ]]; then
-		as_root cp -p "$policy_backup" "$policy_rc"
-		rm -f "$policy_backup"
-		policy_backup=""
-	else
-		as_root rm -f "$policy_rc"
-	fi
-}
 
 cmd_install() {
 	[[ $# -eq 0 ]] || usage_error "install takes no arguments"
@@ -125,21 +95,6 @@ lua_str() {
 	printf '"%s"' "$s"
 }
 
-check_domain() {
-	[[ $1 =~ ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ ]] || die "not a domain name: '$1'"
-}
-
-check_port() {
-	if ! [[ $1 =~ ^[0-9]{1,5}$ ]] || ((10#$1 < 1 || 10#$1 > 65535)); then
-		die "not a port number: '$1'"
-	fi
-}
-
-# port_open reports whether something accepts TCP on 127.0.0.1:$1.
-port_open() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
 # running reports whether pid $1 exists and is not a zombie.
 running() {
 	local pid=$1 stat state
@@ -155,12 +110,6 @@ running() {
 # cmdline reads empty while it execs.
 alive() {
 	running "$1" && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q prosody
-}
-
-read_pid() {
-	local f=$1 pid=""
-	[[ -s $f ]] && pid=$(tr -dc '0-9' <"$f")
-	echo "$pid"
 }
 
 log_tail() {

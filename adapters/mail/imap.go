@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
@@ -19,29 +18,15 @@ import (
 // Run implements gateway.Adapter: read the mailbox, and reconnect with
 // exponential backoff until ctx ends.
 func (a *Adapter) Run(ctx context.Context, core gateway.Core) error {
-	bo := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(200*time.Millisecond),
-		backoff.WithMaxInterval(a.cfg.MaxBackoff),
-		backoff.WithMaxElapsedTime(0),
-	)
-	for {
-		start := time.Now()
-		err := a.serveIMAP(ctx, core)
-		a.imapUp.Store(false)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if time.Since(start) > time.Minute {
-			bo.Reset()
-		}
-		wait := bo.NextBackOff()
-		a.log.Warn("imap connection lost; reconnecting", "in", wait.Round(time.Millisecond), "err", err)
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return nil
-		}
-	}
+	gateway.Reconnect(ctx, 200*time.Millisecond, a.cfg.MaxBackoff,
+		func(ctx context.Context) error {
+			defer a.imapUp.Store(false)
+			return a.serveIMAP(ctx, core)
+		},
+		func(err error, wait time.Duration) {
+			a.log.Warn("imap connection lost; reconnecting", "in", wait.Round(time.Millisecond), "err", err)
+		})
+	return nil
 }
 
 // mailboxes are the server's names of the three mailboxes the adapter uses.
