@@ -52,6 +52,8 @@ type Component struct {
 
 	mu      sync.Mutex
 	session *xmpp.Session
+
+	cmds commandSessions // ad-hoc command forms awaiting submission (inside only)
 }
 
 // New checks cfg and returns a component that connects when Run is called.

@@ -52,13 +52,22 @@ type inPresence struct {
 }
 
 type inIQ struct {
-	From    string `xml:"from,attr"`
-	To      string `xml:"to,attr"`
-	ID      string `xml:"id,attr"`
-	Type    string `xml:"type,attr"`
-	Payload struct {
-		XMLName xml.Name
-	} `xml:",any"`
+	From    string    `xml:"from,attr"`
+	To      string    `xml:"to,attr"`
+	ID      string    `xml:"id,attr"`
+	Type    string    `xml:"type,attr"`
+	Payload iqPayload `xml:",any"`
+}
+
+// iqPayload is an IQ's child element. Besides its name it keeps what disco
+// nodes and ad-hoc commands (commands.go) need, since the stanza can only be
+// decoded once.
+type iqPayload struct {
+	XMLName   xml.Name
+	Node      string   `xml:"node,attr"`
+	SessionID string   `xml:"sessionid,attr"`
+	Action    string   `xml:"action,attr"`
+	Forms     []inForm `xml:"jabber:x:data x"`
 }
 
 // handle serves one inbound stanza. It returns an error only when the
@@ -92,7 +101,7 @@ func (c *Component) handle(ctx context.Context, core gateway.Core, t xmlstream.T
 			}
 			return nil
 		}
-		return c.iq(core, t, &iq)
+		return c.iq(ctx, core, t, &iq)
 	}
 	return nil
 }
@@ -204,7 +213,7 @@ func (c *Component) presence(core gateway.Core, t xmlstream.TokenReadEncoder, p 
 	}
 }
 
-func (c *Component) iq(core gateway.Core, t xmlstream.TokenReadEncoder, iq *inIQ) error {
+func (c *Component) iq(ctx context.Context, core gateway.Core, t xmlstream.TokenReadEncoder, iq *inIQ) error {
 	if iq.Type != "get" && iq.Type != "set" {
 		return nil // results and errors for IQs we never sent
 	}
@@ -221,6 +230,12 @@ func (c *Component) iq(core gateway.Core, t xmlstream.TokenReadEncoder, iq *inIQ
 	}
 	if !exists {
 		return c.write(t, iqError(self, iq.From, iq.ID, routing.ItemNotFound, "there is no one at this address"))
+	}
+	cmdr := c.commander(core)
+	if cmdr != nil && to.Localpart() == "" {
+		if reply := c.commandIQ(ctx, cmdr, iq, self); reply != nil {
+			return c.write(t, reply)
+		}
 	}
 	p := iq.Payload.XMLName
 	switch {
@@ -248,7 +263,11 @@ func (c *Component) iq(core gateway.Core, t xmlstream.TokenReadEncoder, iq *inIQ
 		} else {
 			b.WriteString(`<identity category="account" type="registered"/>`)
 		}
-		b.WriteString(`<feature var="` + nsDiscoInfo + `"/><feature var="` + nsPing + `"/><feature var="` + nsVCard + `"/></query>`)
+		b.WriteString(`<feature var="` + nsDiscoInfo + `"/><feature var="` + nsPing + `"/><feature var="` + nsVCard + `"/>`)
+		if cmdr != nil && to.Localpart() == "" {
+			b.WriteString(`<feature var="` + nsCommands + `"/>`)
+		}
+		b.WriteString(`</query>`)
 		return c.write(t, iqResult(self, iq.From, iq.ID, b.String()))
 	}
 	// Software version and everything else: not offered, so that nothing
