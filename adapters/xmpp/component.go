@@ -18,7 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/component"
@@ -87,28 +86,12 @@ func (c *Component) Connected() bool {
 // Run implements gateway.Adapter: connect, serve, and reconnect with
 // exponential backoff until ctx ends.
 func (c *Component) Run(ctx context.Context, core gateway.Core) error {
-	bo := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(100*time.Millisecond),
-		backoff.WithMaxInterval(c.cfg.MaxBackoff),
-		backoff.WithMaxElapsedTime(0),
-	)
-	for {
-		start := time.Now()
-		err := c.serveOnce(ctx, core)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if time.Since(start) > time.Minute {
-			bo.Reset()
-		}
-		wait := bo.NextBackOff()
-		c.log.Warn("component connection lost; reconnecting", "in", wait.Round(time.Millisecond), "err", err)
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return nil
-		}
-	}
+	gateway.Reconnect(ctx, 100*time.Millisecond, c.cfg.MaxBackoff,
+		func(ctx context.Context) error { return c.serveOnce(ctx, core) },
+		func(err error, wait time.Duration) {
+			c.log.Warn("component connection lost; reconnecting", "in", wait.Round(time.Millisecond), "err", err)
+		})
+	return nil
 }
 
 func (c *Component) serveOnce(ctx context.Context, core gateway.Core) error {
