@@ -47,7 +47,11 @@ func cached[T any](c **pageCache[T], b *batch, t *pagedTable[T], arr *pageArray[
 }
 
 // change is a record's committed version (nil if new) and its new one.
-type change[T any] struct{ old, new *T }
+// quiet marks a new version whose Version was not incremented.
+type change[T any] struct {
+	old, new *T
+	quiet    bool
+}
 
 func newBatch(base *Snapshot, l *layout, now time.Time) *batch {
 	return &batch{
@@ -162,7 +166,7 @@ func (b *batch) relsOwnedBy(owner string) []*Relationship {
 			out = append(out, r)
 		}
 	}
-	slices.SortFunc(out, byRelID)
+	sortRelsByID(out)
 	return out
 }
 
@@ -184,15 +188,36 @@ func (b *batch) addRel(r *Relationship) {
 }
 
 // touchRel returns the batch's private new version of relationship r,
-// creating it on first use: a copy with Version incremented and UpdatedAt
-// set. The caller modifies it in place.
-func (b *batch) touchRel(r *Relationship) *Relationship {
+// creating it on first use (first is true then): a copy with Version
+// incremented and UpdatedAt set. The caller modifies it in place.
+func (b *batch) touchRel(r *Relationship) (n *Relationship, first bool) {
+	if ch, ok := b.rels[r.ID]; ok {
+		if ch.quiet {
+			ch.quiet = false
+			ch.new.Version++
+			ch.new.UpdatedAt = b.now
+		}
+		return ch.new, false
+	}
+	n = b.copyRel(r)
+	n.Version++
+	n.UpdatedAt = b.now
+	return n, true
+}
+
+// touchRelQuietly is touchRel for changes that are not versioned
+// (LastActivity): Version and UpdatedAt stay.
+func (b *batch) touchRelQuietly(r *Relationship) *Relationship {
 	if ch, ok := b.rels[r.ID]; ok {
 		return ch.new
 	}
+	n := b.copyRel(r)
+	b.rels[r.ID].quiet = true
+	return n
+}
+
+func (b *batch) copyRel(r *Relationship) *Relationship {
 	n := cloneRelationship(r)
-	n.Version++
-	n.UpdatedAt = b.now
 	b.rels[r.ID] = &change[Relationship]{old: r, new: n}
 	b.relOrder = append(b.relOrder, r.ID)
 	return n
@@ -251,35 +276,45 @@ func (b *batch) changeset() *Changeset {
 		if !slices.IsSorted(b.relOrder) {
 			slices.Sort(b.relOrder)
 		}
-		cs.Relationships = make([]Relationship, len(b.relOrder))
+		cs.Relationships = make([]*Relationship, len(b.relOrder))
 		for i, id := range b.relOrder {
-			cs.Relationships[i] = *b.rels[id].new
+			cs.Relationships[i] = b.rels[id].new
 		}
 	}
 	return cs
 }
 
-// stage writes the batch's changes into the memdb write transaction tx,
-// and returns the directory and page arrays of the state tx will commit
-// (those of base where nothing changes).
-func (b *batch) stage(tx *memdb.Txn) (*directory, pageArrays, error) {
-	dir, pages := b.base.dir, b.base.pageArrays
+// stageDirectory writes the batch's employees and personas into the memdb
+// write transaction tx, and returns the directory of the state tx will
+// commit. It fails if the directory would be inconsistent.
+func (b *batch) stageDirectory(tx *memdb.Txn) (*directory, error) {
+	dir := b.base.dir
 	for _, id := range slices.Sorted(maps.Keys(b.employees)) {
 		if err := tx.Insert(tableEmployees, b.employees[id]); err != nil {
-			return nil, pages, fmt.Errorf("employee %s: %w", id, err)
+			return nil, fmt.Errorf("employee %s: %w", id, err)
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(b.personas)) {
 		if err := tx.Insert(tablePersonas, b.personas[id]); err != nil {
-			return nil, pages, fmt.Errorf("persona %s: %w", id, err)
+			return nil, fmt.Errorf("persona %s: %w", id, err)
 		}
 	}
 	if len(b.employees) > 0 || len(b.personas) > 0 {
 		var err error
 		if dir, err = dir.with(b.employees, b.personas); err != nil {
-			return nil, pages, err
+			return nil, err
 		}
 	}
+	return dir, nil
+}
+
+// stagePages writes the batch's contacts and relationships into the memdb
+// write transaction tx, and returns the page arrays of the state tx will
+// commit (those of base where nothing changes). It only reads the batch's
+// records, and memdb fails only on schema errors (bugs), so it may run
+// beside the Store's commit.
+func (b *batch) stagePages(tx *memdb.Txn) (pageArrays, error) {
+	pages := b.base.pageArrays
 	if len(b.contacts) > 0 {
 		byID := newPageChanges(&contactsTable, b.l, len(b.contacts))
 		byAddr := newPageChanges(&contactAddrsTable, b.l, len(b.contacts))
@@ -289,11 +324,11 @@ func (b *batch) stage(tx *memdb.Txn) (*directory, pageArrays, error) {
 		}
 		pages.contacts = clonePtr(pages.contacts)
 		if err := byID.write(cached(&b.contactPages, b, &contactsTable, b.base.contacts), tx, pages.contacts); err != nil {
-			return nil, pages, err
+			return pages, err
 		}
 		pages.contactAddrs = clonePtr(pages.contactAddrs)
 		if err := byAddr.write(cached(&b.contactAddrPages, b, &contactAddrsTable, b.base.contactAddrs), tx, pages.contactAddrs); err != nil {
-			return nil, pages, err
+			return pages, err
 		}
 	}
 	if len(b.rels) > 0 {
@@ -307,17 +342,17 @@ func (b *batch) stage(tx *memdb.Txn) (*directory, pageArrays, error) {
 		}
 		pages.rels = clonePtr(pages.rels)
 		if err := byID.write(cached(&b.relPages, b, &relationshipsTable, b.base.rels), tx, pages.rels); err != nil {
-			return nil, pages, err
+			return pages, err
 		}
 		pages.contactRels = clonePtr(pages.contactRels)
 		if err := byContact.write(cached(&b.contactRelPages, b, &contactRelationshipsTable, b.base.contactRels), tx, pages.contactRels); err != nil {
-			return nil, pages, err
+			return pages, err
 		}
 		if err := byOwner.write(cached(&b.ownerPages, b, &ownerRelationshipsTable, nil), tx, nil); err != nil {
-			return nil, pages, err
+			return pages, err
 		}
 	}
-	return dir, pages, nil
+	return pages, nil
 }
 
 // clonePtr returns a pointer to a copy of *p.

@@ -293,3 +293,22 @@ func checkPageArray[T any](t *testing.T, sn *Snapshot, tab *pagedTable[T], arr *
 		}
 	}
 }
+
+// relPtrs returns pointers to the elements of rels.
+func relPtrs(rels []Relationship) []*Relationship {
+	out := make([]*Relationship, len(rels))
+	for i := range rels {
+		out[i] = &rels[i]
+	}
+	return out
+}
+
+// openState opens a State on store, failing the test on error.
+func openState(t testing.TB, store Store) *State {
+	t.Helper()
+	s, err := Open(context.Background(), store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -99,12 +99,32 @@ type Relationship struct {
 	OwnerID   string `json:"owner_id,omitempty"`
 	// FormerPersonaIDs are personas the relationship was re-homed from; the
 	// contact writing to any of them still reaches this relationship's owner.
-	FormerPersonaIDs []string  `json:"former_persona_ids,omitempty"`
-	CreatedAt        time.Time `json:"created_at"`
-	UpdatedAt        time.Time `json:"updated_at"`
-	// Version increases with every change; a transfer records the version it
-	// moved so a revert can tell whether a later change touched it.
+	FormerPersonaIDs []string `json:"former_persona_ids,omitempty"`
+	// Tags label the relationship for finding and moving it (see SetTags):
+	// sorted, case-insensitively unique, spelled as first given.
+	Tags []string `json:"tags,omitempty"`
+	// Remark is a free-text note about the relationship (see SetRemark).
+	Remark    string    `json:"remark,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	// UpdatedAt is when Version last changed.
+	UpdatedAt time.Time `json:"updated_at"`
+	// LastActivity is when the gateway last reported traffic on the
+	// relationship (see TouchRelationships); zero if it never did. It is
+	// not an admin change: it moves neither Version nor UpdatedAt.
+	LastActivity time.Time `json:"last_activity,omitzero"`
+	// Version increases with every audited change (ownership, tags,
+	// remark).
 	Version uint64 `json:"version"`
+	// OwnerVersion increases with every change of who owns the
+	// relationship or how it routes (OwnerID, PersonaID, FormerPersonaIDs,
+	// MergedInto), which only transfers make. A transfer records it in
+	// each Move, so a revert can tell whether a later transfer moved the
+	// relationship again, while tagging it does not stand in the way.
+	// Zero for relationships stored before it existed and not moved since.
+	OwnerVersion uint64 `json:"owner_version,omitempty"`
+	// LastTransferID names the transfer that last changed OwnerVersion
+	// ("" if none since the relationship was created).
+	LastTransferID string `json:"last_transfer_id,omitempty"`
 	// MergedInto, when set, names the relationship this one was merged into
 	// by a transfer (the contact already had a relationship reachable via the
 	// persona this one was re-homed onto). A merged relationship is kept for
@@ -127,28 +147,120 @@ type AuditEntry struct {
 	Details json.RawMessage `json:"details,omitempty"`
 }
 
-// Move records one relationship moved by a transfer.
+// Move records one relationship changed by a transfer: its state before
+// and after. Relationships merged into by a transfer are moves too.
 type Move struct {
 	RelationshipID string `json:"relationship_id"`
 	ContactID      string `json:"contact_id"`
 	FromOwner      string `json:"from_owner,omitempty"`
 	ToOwner        string `json:"to_owner,omitempty"`
 	FromPersona    string `json:"from_persona"`
-	ToPersona      string `json:"to_persona"`
-	// Version is the relationship's version after the move.
-	Version uint64 `json:"version"`
-	// MergedInto is set when the moved relationship was merged into another
-	// relationship of the same contact (see Relationship.MergedInto).
-	MergedInto string `json:"merged_into,omitempty"`
+	// ToPersona is the persona the relationship is on afterwards or, when
+	// it was merged, the persona of the relationship it was merged into.
+	ToPersona string `json:"to_persona"`
+	// FromFormerPersonas and ToFormerPersonas are the relationship's
+	// FormerPersonaIDs before and after; a revert restores the former.
+	FromFormerPersonas []string `json:"from_former_personas,omitempty"`
+	ToFormerPersonas   []string `json:"to_former_personas,omitempty"`
+	// PrevVersion and Version are the relationship's Version before and
+	// after the move.
+	PrevVersion uint64 `json:"prev_version,omitempty"`
+	Version     uint64 `json:"version"`
+	// OwnerVersion is the relationship's OwnerVersion after the move: if
+	// it is still the same, no later transfer has touched the relationship.
+	// Zero in transfers recorded before revert existed.
+	OwnerVersion uint64 `json:"owner_version,omitempty"`
+	// FromMergedInto and MergedInto are the relationship's MergedInto
+	// before and after: MergedInto is set when the moved relationship was
+	// merged into another relationship of the same contact (see
+	// Relationship.MergedInto); FromMergedInto only in a revert that
+	// unmerged it.
+	FromMergedInto string `json:"from_merged_into,omitempty"`
+	MergedInto     string `json:"merged_into,omitempty"`
 }
 
-// Transfer is the result of moving relationships from one owner to another.
+// SpreadStrategy says how a transfer to several employees shares the
+// relationships out.
+type SpreadStrategy string
+
+// Spread strategies. Either way, all the relationships of one contact that
+// a transfer moves go to the same employee, and the relationships are
+// taken in ID order, so the outcome is deterministic.
+const (
+	// RoundRobin hands the contacts to the targets in turn, in the order
+	// the targets are listed.
+	RoundRobin SpreadStrategy = "round-robin"
+	// LeastLoaded hands each contact to the target owning the fewest
+	// relationships at that point (counting those it received so far in
+	// the transfer: all the contact's moving relationships count as soon
+	// as the contact is handed over); ties go to the target with the
+	// smallest ID.
+	LeastLoaded SpreadStrategy = "least-loaded"
+)
+
+// RelationshipFilter selects relationships for a transfer or a search. Set
+// fields combine with AND; zero fields do not filter. Merged relationships
+// (history only) never match.
+type RelationshipFilter struct {
+	// Unassigned matches only relationships in the unassigned pool.
+	Unassigned bool `json:"unassigned,omitempty"`
+	// PersonaID matches the relationship's current persona (not former
+	// ones).
+	PersonaID string `json:"persona_id,omitempty"`
+	// Tag matches relationships carrying the tag, ignoring case.
+	Tag string `json:"tag,omitempty"`
+	// Source matches the contact's Source exactly.
+	Source string `json:"source,omitempty"`
+	// Network matches the network of the contact's address.
+	Network string `json:"network,omitempty"`
+	// ContactIDs matches relationships of these contacts.
+	ContactIDs []string `json:"contact_ids,omitempty"`
+	// RelationshipIDs matches these relationships.
+	RelationshipIDs []string `json:"relationship_ids,omitempty"`
+}
+
+// TransferCounts sums up a transfer.
+type TransferCounts struct {
+	// Matched is how many relationships the transfer selected.
+	Matched int `json:"matched"`
+	// Unchanged is how many of them already belonged to the target (or to
+	// one of the targets of a spread) and stayed where they were.
+	Unchanged int `json:"unchanged,omitempty"`
+	// Moved is how many relationships changed: len(Moves). Relationships
+	// merged into are counted, so it may exceed Matched.
+	Moved int `json:"moved"`
+	// Rehomed is how many moved onto another persona, Merged how many were
+	// merged into another relationship.
+	Rehomed int `json:"rehomed,omitempty"`
+	Merged  int `json:"merged,omitempty"`
+	// ByTarget is, for a spread, how many selected relationships each
+	// target received.
+	ByTarget map[string]int `json:"by_target,omitempty"`
+}
+
+// Transfer is the record of moving relationships from their owners to
+// others: returned by Transfer, Depart and RevertTransfer, and stored as
+// the details of its "contacts.transfer" audit entry.
 type Transfer struct {
 	ID     string    `json:"id"`
 	At     time.Time `json:"at"`
 	Actor  string    `json:"actor"`
 	Reason string    `json:"reason"`
-	From   string    `json:"from"`
-	To     string    `json:"to,omitempty"` // empty: to the unassigned pool
-	Moves  []Move    `json:"moves"`
+	// From is the owner whose relationships were selected ("" if the
+	// transfer did not select by owner).
+	From string `json:"from"`
+	// To is the employee who received them. Empty To with no Targets
+	// means the unassigned pool, except in a revert (RevertOf set), where
+	// each move says where its relationship went.
+	To string `json:"to,omitempty"`
+	// Filter is the rest of the selection.
+	Filter RelationshipFilter `json:"filter,omitzero"`
+	// Targets and Strategy describe a spread over several employees.
+	Targets  []string       `json:"targets,omitempty"`
+	Strategy SpreadStrategy `json:"strategy,omitempty"`
+	// RevertOf names the transfer this one reverted.
+	RevertOf string         `json:"revert_of,omitempty"`
+	Counts   TransferCounts `json:"counts"`
+	// Moves lists every relationship changed, sorted by relationship ID.
+	Moves []Move `json:"moves"`
 }

@@ -254,13 +254,14 @@ func (s *State) EnsureRelationship(ctx context.Context, n NewRelationship) (rel 
 			b.addContact(c)
 		}
 		rel = &Relationship{
-			ID:        newUniqueID("r", b.relIDFree),
-			ContactID: c.ID,
-			PersonaID: n.PersonaID,
-			OwnerID:   n.OwnerID,
-			CreatedAt: b.now,
-			UpdatedAt: b.now,
-			Version:   1,
+			ID:           newUniqueID("r", b.relIDFree),
+			ContactID:    c.ID,
+			PersonaID:    n.PersonaID,
+			OwnerID:      n.OwnerID,
+			CreatedAt:    b.now,
+			UpdatedAt:    b.now,
+			Version:      1,
+			OwnerVersion: 1,
 		}
 		b.addRel(rel)
 		created = true

@@ -163,7 +163,7 @@ func TestEnsureRelationship(t *testing.T) {
 	}
 	now := f.clock.last()
 	wantC := Contact{ID: c.ID, Address: Address{"public-xmpp", "bob@ext.test"}, DisplayName: "Bob", Source: "inbound", CreatedAt: now}
-	wantR := Relationship{ID: r.ID, ContactID: c.ID, PersonaID: "p-alice", OwnerID: "alice", CreatedAt: now, UpdatedAt: now, Version: 1}
+	wantR := Relationship{ID: r.ID, ContactID: c.ID, PersonaID: "p-alice", OwnerID: "alice", CreatedAt: now, UpdatedAt: now, Version: 1, OwnerVersion: 1}
 	if !reflect.DeepEqual(*c, wantC) || !reflect.DeepEqual(*r, wantR) {
 		t.Fatalf("got %+v %+v", *c, *r)
 	}

@@ -83,3 +83,27 @@ func TestPageMerge(t *testing.T) {
 		}
 	}
 }
+
+// TestSortRelsByID checks the integer-keyed sort against sorting by
+// string, with IDs of every length around the eight-byte key.
+func TestSortRelsByID(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 255, 256, 3000} {
+		rels := make([]*Relationship, n)
+		for i := range rels {
+			b := make([]byte, r.IntN(12))
+			for j := range b {
+				b[j] = "\x00ab\xffr-"[r.IntN(6)]
+			}
+			rels[i] = &Relationship{ID: string(b)}
+		}
+		want := slices.Clone(rels)
+		slices.SortStableFunc(want, byRelID)
+		sortRelsByID(rels)
+		for i := range rels {
+			if rels[i].ID != want[i].ID {
+				t.Fatalf("n=%d: position %d holds %q, want %q", n, i, rels[i].ID, want[i].ID)
+			}
+		}
+	}
+}

@@ -165,7 +165,7 @@ func (sn *Snapshot) RelationshipsOfContact(contactID string) []*Relationship {
 		}
 	}
 	if n > 1 {
-		slices.SortFunc(out, byRelID)
+		sortRelsByID(out)
 	}
 	return out
 }
@@ -186,7 +186,7 @@ func (sn *Snapshot) RelationshipsOwnedBy(employeeID string) []*Relationship {
 	for _, items := range pages {
 		out = append(out, items...)
 	}
-	slices.SortFunc(out, byRelID)
+	sortRelsByID(out)
 	return out
 }
 

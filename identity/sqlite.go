@@ -8,17 +8,22 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
 // SQLiteSchemaVersion is the version of the SQLite schema this package
-// creates; it is stored in PRAGMA user_version.
-const SQLiteSchemaVersion = 1
+// creates; it is stored in PRAGMA user_version. Version 2 added the
+// relationships' tags, remark, last_activity, owner_version and
+// last_transfer_id columns and the relationship_log table; OpenSQLite
+// migrates version 1 databases in place (adding columns rewrites no rows).
+const SQLiteSchemaVersion = 2
 
 // sqliteSchema creates the tables. Employees and personas are few and
 // change shape as the product grows, so they are stored as JSON documents.
@@ -29,6 +34,9 @@ const SQLiteSchemaVersion = 1
 //
 // The audit table is append-only: no code path updates or deletes it, and
 // the triggers make SQLite itself refuse.
+//
+// relationship_log holds bulk relationship writes not yet folded into the
+// relationships table (see SQLiteStore).
 var sqliteSchema = []string{
 	`CREATE TABLE IF NOT EXISTS employees (
 		id  TEXT PRIMARY KEY NOT NULL,
@@ -57,8 +65,17 @@ var sqliteSchema = []string{
 		merged_into        TEXT NOT NULL DEFAULT '',
 		created_at         INTEGER NOT NULL,
 		updated_at         INTEGER NOT NULL,
-		version            INTEGER NOT NULL
+		version            INTEGER NOT NULL,
+		tags               TEXT,
+		remark             TEXT NOT NULL DEFAULT '',
+		last_activity      INTEGER NOT NULL DEFAULT 0,
+		owner_version      INTEGER NOT NULL DEFAULT 0,
+		last_transfer_id   TEXT NOT NULL DEFAULT ''
 	) WITHOUT ROWID`,
+	`CREATE TABLE IF NOT EXISTS relationship_log (
+		seq  INTEGER PRIMARY KEY,
+		data BLOB NOT NULL
+	)`,
 	`CREATE TABLE IF NOT EXISTS audit (
 		seq     INTEGER PRIMARY KEY AUTOINCREMENT,
 		at      INTEGER NOT NULL,
@@ -76,8 +93,34 @@ var sqliteSchema = []string{
 	BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END`,
 }
 
+// relationshipColumns are the columns added to relationships by schema
+// version 2, as ALTER TABLE adds them to a version 1 database.
+var relationshipColumns = []struct{ name, def string }{
+	{"tags", "TEXT"},
+	{"remark", "TEXT NOT NULL DEFAULT ''"},
+	{"last_activity", "INTEGER NOT NULL DEFAULT 0"},
+	{"owner_version", "INTEGER NOT NULL DEFAULT 0"},
+	{"last_transfer_id", "TEXT NOT NULL DEFAULT ''"},
+}
+
 // SQLiteStore is a Store in one SQLite database file (WAL journal,
 // synchronous=FULL, so a committed changeset survives power loss).
+//
+// Bulk relationship writes go through a log. Upserting 100,000 rows of
+// the relationships table (a large transfer) costs over a second in
+// SQLite whatever the statement: the rows are spread over the whole
+// table by their random IDs, so nearly every page of it is rewritten,
+// and each row costs several B-tree operations. A changeset of
+// relLogThreshold relationships or more is therefore stored as compact
+// binary chunks in relationship_log, in the same transaction as the rest
+// of the changeset: a few large sequential writes, durable at commit.
+// A background folder later applies the chunks to the relationships table
+// (see foldStep), in short transactions, when the store has been idle for
+// foldIdle (and one transaction every foldEvery while it is busy), so it
+// barely delays other commits. While chunks are pending, every
+// relationship write goes to the log too, which keeps the order of
+// writes; Load applies pending chunks over the table, so the log is
+// invisible to readers. Flush folds everything at once.
 type SQLiteStore struct {
 	path string
 	// w is the single writer connection; r serves Load and Audit, which WAL
@@ -86,7 +129,41 @@ type SQLiteStore struct {
 
 	mu     sync.Mutex
 	closed bool
+
+	// pending counts chunks in relationship_log.
+	pending atomic.Int64
+	// lastWrite is when Commit last wrote (Unix nanoseconds).
+	lastWrite atomic.Int64
+	// kick wakes the folder after a Commit logged chunks.
+	kick chan struct{}
+	// stopFolder stops the folder; folderDone is closed when it has.
+	stopFolder context.CancelFunc
+	folderDone chan struct{}
+	// foldErr is the folder's last error, nil after a success.
+	foldErr atomic.Pointer[error]
+	// foldMu serialises fold steps; round is the fold in progress.
+	foldMu sync.Mutex
+	round  *foldRound
 }
+
+// The relationship log's parameters.
+const (
+	// relLogThreshold is the size from which a changeset's relationships
+	// go to the log: well above what routine traffic writes at once.
+	relLogThreshold = 2048
+	// relChunkSize is the number of relationships per log chunk, and so
+	// per folding transaction: about 30 ms of work (the longest a commit
+	// waits for the folder), which keeps the folder's fsyncs few.
+	relChunkSize = 2048
+	// foldIdle and foldEvery: see SQLiteStore. A second without commits
+	// is idle: bulk operations in a row (a transfer, then its revert)
+	// leave shorter gaps, and folding then would compete with them for
+	// the CPU. While the store is busy, the folder takes about 4% of the
+	// writer's time. foldRetry is the pause after a failed fold.
+	foldIdle  = time.Second
+	foldEvery = time.Second
+	foldRetry = 5 * time.Second
+)
 
 // OpenSQLite opens (creating if needed) the SQLite database at path and
 // makes sure its schema is current.
@@ -122,6 +199,18 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 		return nil, fmt.Errorf("identity: sqlite %s: %w", abs, err)
 	}
 	s.r.SetMaxOpenConns(4)
+	var pending int64
+	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM relationship_log`).Scan(&pending); err != nil {
+		s.r.Close()
+		s.w.Close()
+		return nil, fmt.Errorf("identity: sqlite %s: %w", abs, err)
+	}
+	s.pending.Store(pending)
+	s.kick = make(chan struct{}, 1)
+	s.folderDone = make(chan struct{})
+	fctx, cancel := context.WithCancel(context.Background())
+	s.stopFolder = cancel
+	go s.foldLoop(fctx)
 	return s, nil
 }
 
@@ -143,11 +232,44 @@ func (s *SQLiteStore) migrate(ctx context.Context) error {
 			return fmt.Errorf("create schema: %w", err)
 		}
 	}
+	if err := addMissingColumns(ctx, tx); err != nil {
+		return fmt.Errorf("migrate from version %d: %w", v, err)
+	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, SQLiteSchemaVersion)); err != nil {
 		return fmt.Errorf("set schema version: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("create schema: %w", err)
+	}
+	return nil
+}
+
+// addMissingColumns adds the relationship columns a database created by an
+// older version lacks (CREATE TABLE IF NOT EXISTS left its table as it
+// was).
+func addMissingColumns(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT name FROM pragma_table_info('relationships')`)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		have[name] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for _, c := range relationshipColumns {
+		if !have[c.name] {
+			if _, err := tx.ExecContext(ctx, `ALTER TABLE relationships ADD COLUMN `+c.name+` `+c.def); err != nil {
+				return fmt.Errorf("add column %s: %w", c.name, err)
+			}
+		}
 	}
 	return nil
 }
@@ -164,7 +286,8 @@ func (s *SQLiteStore) check() error {
 	return nil
 }
 
-// Close closes the database. Closing twice is not an error.
+// Close stops the folder (pending log chunks stay, for the next Load or
+// Flush) and closes the database. Closing twice is not an error.
 func (s *SQLiteStore) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -172,6 +295,8 @@ func (s *SQLiteStore) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.stopFolder()
+	<-s.folderDone
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -189,12 +314,13 @@ func fromUnixNano(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-func parseList(s sql.NullString, intern func(string) string) ([]string, error) {
-	if !s.Valid || s.String == "" {
+// parseList decodes a list column ("" for NULL).
+func parseList(s string, intern func(string) string) ([]string, error) {
+	if s == "" {
 		return nil, nil
 	}
 	var l []string
-	if err := json.Unmarshal([]byte(s.String), &l); err != nil {
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
 		return nil, err
 	}
 	for i := range l {
@@ -376,27 +502,22 @@ func (s *SQLiteStore) commit(ctx context.Context, c *Changeset) (seqs []uint64, 
 		}); err != nil {
 		return nil, fmt.Errorf("contacts: %w", err)
 	}
-	if err := insertLiteralRows(ctx, tx, `INSERT INTO relationships
-		(id, contact_id, persona_id, owner_id, former_persona_ids, merged_into,
-		 created_at, updated_at, version)`,
-		`ON CONFLICT (id) DO UPDATE SET contact_id = excluded.contact_id,
-			persona_id = excluded.persona_id, owner_id = excluded.owner_id,
-			former_persona_ids = excluded.former_persona_ids,
-			merged_into = excluded.merged_into, created_at = excluded.created_at,
-			updated_at = excluded.updated_at, version = excluded.version`, len(c.Relationships),
-		func(i int, r *sqlRow) {
-			rel := &c.Relationships[i]
-			r.str(rel.ID)
-			r.str(rel.ContactID)
-			r.str(rel.PersonaID)
-			r.str(rel.OwnerID)
-			r.list(rel.FormerPersonaIDs)
-			r.str(rel.MergedInto)
-			r.int(unixNano(rel.CreatedAt))
-			r.int(unixNano(rel.UpdatedAt))
-			r.int(int64(rel.Version))
-		}); err != nil {
-		return nil, fmt.Errorf("relationships: %w", err)
+	logged := 0
+	if len(c.Relationships) > 0 {
+		toLog := len(c.Relationships) >= relLogThreshold
+		if !toLog {
+			// Writing past pending chunks would be undone by folding them.
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM relationship_log)`).Scan(&toLog); err != nil {
+				return nil, fmt.Errorf("relationship log: %w", err)
+			}
+		}
+		if toLog {
+			if logged, err = appendRelLog(ctx, tx, c.Relationships); err != nil {
+				return nil, fmt.Errorf("relationship log: %w", err)
+			}
+		} else if err := writeRelationships(ctx, tx, c.Relationships); err != nil {
+			return nil, fmt.Errorf("relationships: %w", err)
+		}
 	}
 	// Audit entries are few per commit; one statement each gives each its
 	// sequence number through LastInsertId.
@@ -422,7 +543,269 @@ func (s *SQLiteStore) commit(ctx context.Context, c *Changeset) (seqs []uint64, 
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
+	s.lastWrite.Store(time.Now().UnixNano())
+	if logged > 0 {
+		s.pending.Add(int64(logged))
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
 	return seqs, nil
+}
+
+// writeRelationships upserts rels into the relationships table.
+func writeRelationships(ctx context.Context, tx *sql.Tx, rels []*Relationship) error {
+	return insertLiteralRows(ctx, tx, `INSERT INTO relationships
+		(id, contact_id, persona_id, owner_id, former_persona_ids, merged_into,
+		 created_at, updated_at, version, tags, remark, last_activity, owner_version, last_transfer_id)`,
+		`ON CONFLICT (id) DO UPDATE SET contact_id = excluded.contact_id,
+			persona_id = excluded.persona_id, owner_id = excluded.owner_id,
+			former_persona_ids = excluded.former_persona_ids,
+			merged_into = excluded.merged_into, created_at = excluded.created_at,
+			updated_at = excluded.updated_at, version = excluded.version,
+			tags = excluded.tags, remark = excluded.remark,
+			last_activity = excluded.last_activity, owner_version = excluded.owner_version,
+			last_transfer_id = excluded.last_transfer_id`, len(rels),
+		func(i int, r *sqlRow) {
+			rel := rels[i]
+			r.str(rel.ID)
+			r.str(rel.ContactID)
+			r.str(rel.PersonaID)
+			r.str(rel.OwnerID)
+			r.list(rel.FormerPersonaIDs)
+			r.str(rel.MergedInto)
+			r.int(unixNano(rel.CreatedAt))
+			r.int(unixNano(rel.UpdatedAt))
+			r.int(int64(rel.Version))
+			r.list(rel.Tags)
+			r.str(rel.Remark)
+			r.int(unixNano(rel.LastActivity))
+			r.int(int64(rel.OwnerVersion))
+			r.str(rel.LastTransferID)
+		})
+}
+
+// appendRelLog stores rels as chunks in relationship_log and returns how
+// many. Text with NUL is refused here, as the table refuses it, or the
+// chunk could never be folded.
+func appendRelLog(ctx context.Context, tx *sql.Tx, rels []*Relationship) (int, error) {
+	for i := range rels {
+		if err := checkRelText(rels[i]); err != nil {
+			return 0, err
+		}
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO relationship_log (data) VALUES (?)`)
+	if err != nil {
+		return 0, err
+	}
+	defer stmt.Close()
+	var buf []byte
+	n := 0
+	for start := 0; start < len(rels); start += relChunkSize {
+		buf = appendRelChunk(buf[:0], rels[start:min(start+relChunkSize, len(rels))])
+		if _, err := stmt.ExecContext(ctx, buf); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// checkRelText refuses a relationship with NUL in its text.
+func checkRelText(r *Relationship) error {
+	for _, s := range [...]string{r.ID, r.ContactID, r.PersonaID, r.OwnerID, r.MergedInto, r.Remark, r.LastTransferID} {
+		if strings.IndexByte(s, 0) >= 0 {
+			return fmt.Errorf("relationship %q: text %q contains a NUL byte", r.ID, s)
+		}
+	}
+	for _, l := range [...][]string{r.FormerPersonaIDs, r.Tags} {
+		for _, s := range l {
+			if strings.IndexByte(s, 0) >= 0 {
+				return fmt.Errorf("relationship %q: text %q contains a NUL byte", r.ID, s)
+			}
+		}
+	}
+	return nil
+}
+
+// foldLoop is the folder (see SQLiteStore).
+func (s *SQLiteStore) foldLoop(ctx context.Context) {
+	defer close(s.folderDone)
+	lastFold := time.Now()
+	for {
+		if s.pending.Load() <= 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.kick:
+			}
+			continue
+		}
+		idle := time.Since(time.Unix(0, s.lastWrite.Load()))
+		if wait := min(foldIdle-idle, foldEvery-time.Since(lastFold)); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			continue
+		}
+		_, err := s.foldStep(ctx)
+		lastFold = time.Now()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.foldErr.Store(&err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(foldRetry):
+			}
+			continue
+		}
+		s.foldErr.Store(nil)
+	}
+}
+
+// foldRound is a fold in progress: the newest version of each
+// relationship in the chunks up to lastSeq, sorted by ID, written next
+// from rels[done:].
+type foldRound struct {
+	rels    []Relationship
+	done    int
+	lastSeq int64
+	chunks  int
+}
+
+// foldStep does one step of folding, in one write transaction: it starts
+// a round (reading up to maxFoldChunks of the oldest chunks) if none is
+// in progress, writes the round's next relChunkSize relationships, or,
+// once all are written, deletes the round's chunks. It reports whether
+// there is more to do.
+//
+// A round writes the chunks' relationships in ID order, one range of IDs
+// per step, so that it rewrites each page of the table about once
+// however many chunks it folds (a chunk's relationships are spread over
+// the whole table). Until its chunks are deleted they still apply at
+// Load, over whatever part of the round is written, with the same
+// result; chunks logged meanwhile come after them. Steps are serialised by
+// foldMu: two rounds at once could write an older version over a newer
+// one.
+func (s *SQLiteStore) foldStep(ctx context.Context) (bool, error) {
+	s.foldMu.Lock()
+	defer s.foldMu.Unlock()
+	if s.round == nil {
+		r, err := s.readRound(ctx)
+		if err != nil || r == nil {
+			return false, err
+		}
+		s.round = r
+	}
+	r := s.round
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return true, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if r.done < len(r.rels) {
+		next := min(r.done+relChunkSize, len(r.rels))
+		ptrs := make([]*Relationship, next-r.done)
+		for i := range ptrs {
+			ptrs[i] = &r.rels[r.done+i]
+		}
+		if err := writeRelationships(ctx, tx, ptrs); err != nil {
+			return true, fmt.Errorf("fold relationship log: %w", err)
+		}
+		if err := tx.Commit(); err != nil {
+			return true, err
+		}
+		r.done = next
+		return true, nil
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM relationship_log WHERE seq <= ?`, r.lastSeq); err != nil {
+		return true, err
+	}
+	if err := tx.Commit(); err != nil {
+		return true, err
+	}
+	s.round = nil
+	return s.pending.Add(-int64(r.chunks)) > 0, nil
+}
+
+// maxFoldChunks bounds the chunks one fold round reads (and so the memory
+// it holds: about 35 MB).
+const maxFoldChunks = 64
+
+// readRound reads the oldest chunks into a new round (nil if there are
+// none).
+func (s *SQLiteStore) readRound(ctx context.Context) (*foldRound, error) {
+	rows, err := s.w.QueryContext(ctx, `SELECT seq, data FROM relationship_log ORDER BY seq LIMIT ?`, maxFoldChunks)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	r := &foldRound{}
+	pos := map[string]int{}
+	intern := newInterner()
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&r.lastSeq, &data); err != nil {
+			return nil, err
+		}
+		chunk, err := decodeRelChunk(data, intern)
+		if err != nil {
+			return nil, fmt.Errorf("relationship log chunk %d: %w", r.lastSeq, err)
+		}
+		r.chunks++
+		for _, rel := range chunk {
+			if i, ok := pos[rel.ID]; ok {
+				r.rels[i] = rel
+			} else {
+				pos[rel.ID] = len(r.rels)
+				r.rels = append(r.rels, rel)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if r.chunks == 0 {
+		s.pending.Store(0)
+		return nil, nil
+	}
+	slices.SortFunc(r.rels, func(a, b Relationship) int { return strings.Compare(a.ID, b.ID) })
+	return r, nil
+}
+
+// Flush folds every pending relationship log chunk into the
+// relationships table now (see SQLiteStore), for a tidy shutdown or a
+// backup of the table alone. Reads never need it.
+func (s *SQLiteStore) Flush(ctx context.Context) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	for {
+		more, err := s.foldStep(ctx)
+		if err != nil {
+			return fmt.Errorf("identity: sqlite flush: %w", err)
+		}
+		if !more {
+			return nil
+		}
+	}
+}
+
+// PendingChunks returns how many relationship log chunks wait to be folded
+// and the folder's last error (nil once a fold succeeds again), for
+// monitoring.
+func (s *SQLiteStore) PendingChunks() (int, error) {
+	var err error
+	if p := s.foldErr.Load(); p != nil {
+		err = *p
+	}
+	return int(max(s.pending.Load(), 0)), err
 }
 
 // Load reads every record. Contacts and relationships, the bulk of a large
@@ -528,8 +911,8 @@ func loadContacts(ctx context.Context, tx *sql.Tx) ([]Contact, error) {
 		return nil, err
 	}
 	out := make([]Contact, 0, n)
-	rows, err := tx.QueryContext(ctx, `SELECT id || char(0) || addr || char(0) || display_name
-		|| char(0) || network || char(0) || source || char(0) || created_at, tags FROM contacts`)
+	rows, err := tx.QueryContext(ctx, `SELECT concat_ws(char(0), id, addr, display_name,
+		network, source, created_at), tags FROM contacts`)
 	if err != nil {
 		return nil, fmt.Errorf("contacts: %w", err)
 	}
@@ -561,7 +944,7 @@ func loadContacts(ctx context.Context, tx *sql.Tx) ([]Contact, error) {
 			return nil, fmt.Errorf("contact %s: created_at: %w", c.ID, err)
 		}
 		c.CreatedAt = fromUnixNano(created)
-		if c.Tags, err = parseList(tags, intern); err != nil {
+		if c.Tags, err = parseList(tags.String, intern); err != nil {
 			return nil, fmt.Errorf("contact %s: tags: %w", c.ID, err)
 		}
 		out = append(out, c)
@@ -572,58 +955,113 @@ func loadContacts(ctx context.Context, tx *sql.Tx) ([]Contact, error) {
 	return out, nil
 }
 
+// loadRelationships reads the relationships table and applies the pending
+// relationship log over it, in one read transaction so that a fold
+// running meanwhile is seen either wholly or not at all.
 func loadRelationships(ctx context.Context, tx *sql.Tx) ([]Relationship, error) {
 	n, err := count(ctx, tx, "relationships")
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Relationship, 0, n)
-	rows, err := tx.QueryContext(ctx, `SELECT id || char(0) || contact_id || char(0) || persona_id
-		|| char(0) || owner_id || char(0) || merged_into || char(0) || created_at
-		|| char(0) || updated_at || char(0) || version, former_persona_ids FROM relationships`)
+	// The remark comes last: it is the one field that may hold any text
+	// (except NUL).
+	// concat_ws builds the row in one go, where a chain of || copies the
+	// growing string at each step.
+	rows, err := tx.QueryContext(ctx, `SELECT concat_ws(char(0), id, contact_id, persona_id,
+		owner_id, merged_into, last_transfer_id, created_at, updated_at, version,
+		last_activity, owner_version, coalesce(former_persona_ids, ''), coalesce(tags, ''),
+		remark) FROM relationships`)
 	if err != nil {
 		return nil, fmt.Errorf("relationships: %w", err)
 	}
 	defer rows.Close()
 	var (
 		row    string
-		former sql.NullString
-		f      [8]string
-		nums   [3]int64
+		f      [14]string
+		nums   [5]int64
 		intern = newInterner()
 	)
 	for rows.Next() {
-		if err := rows.Scan(&row, &former); err != nil {
+		if err := rows.Scan(&row); err != nil {
 			return nil, fmt.Errorf("relationships: %w", err)
 		}
 		if !splitFields(row, f[:]) {
 			return nil, fmt.Errorf("relationships: corrupt row %q", row)
 		}
-		// ID and contact ID share one allocation; persona, owner and merge
-		// target are interned (few distinct values).
+		// ID and contact ID share one allocation; persona, owner, merge
+		// target and transfer are interned (few distinct values).
 		head := strings.Clone(row[:len(f[0])+len(f[1])+1])
 		r := Relationship{
-			ID:         head[:len(f[0])],
-			ContactID:  head[len(f[0])+1:],
-			PersonaID:  intern(f[2]),
-			OwnerID:    intern(f[3]),
-			MergedInto: intern(f[4]),
+			ID:             head[:len(f[0])],
+			ContactID:      head[len(f[0])+1:],
+			PersonaID:      intern(f[2]),
+			OwnerID:        intern(f[3]),
+			MergedInto:     intern(f[4]),
+			LastTransferID: intern(f[5]),
+			Remark:         strings.Clone(f[13]),
 		}
 		for i := range nums {
-			if nums[i], err = strconv.ParseInt(f[5+i], 10, 64); err != nil {
+			if nums[i], err = strconv.ParseInt(f[6+i], 10, 64); err != nil {
 				return nil, fmt.Errorf("relationship %s: %w", r.ID, err)
 			}
 		}
 		r.CreatedAt, r.UpdatedAt, r.Version = fromUnixNano(nums[0]), fromUnixNano(nums[1]), uint64(nums[2])
-		if r.FormerPersonaIDs, err = parseList(former, intern); err != nil {
+		r.LastActivity, r.OwnerVersion = fromUnixNano(nums[3]), uint64(nums[4])
+		if r.FormerPersonaIDs, err = parseList(f[11], intern); err != nil {
 			return nil, fmt.Errorf("relationship %s: former personas: %w", r.ID, err)
+		}
+		if r.Tags, err = parseList(f[12], intern); err != nil {
+			return nil, fmt.Errorf("relationship %s: tags: %w", r.ID, err)
 		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("relationships: %w", err)
 	}
-	return out, nil
+	return applyRelLog(ctx, tx, out, intern)
+}
+
+// applyRelLog applies the chunks of relationship_log, oldest first, to
+// rels (the table's rows).
+func applyRelLog(ctx context.Context, tx *sql.Tx, rels []Relationship, intern func(string) string) ([]Relationship, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT seq, data FROM relationship_log ORDER BY seq`)
+	if err != nil {
+		return nil, fmt.Errorf("relationship log: %w", err)
+	}
+	defer rows.Close()
+	var pos map[string]int // built on the first chunk: usually there is none
+	for rows.Next() {
+		var (
+			seq  int64
+			data []byte
+		)
+		if err := rows.Scan(&seq, &data); err != nil {
+			return nil, fmt.Errorf("relationship log: %w", err)
+		}
+		chunk, err := decodeRelChunk(data, intern)
+		if err != nil {
+			return nil, fmt.Errorf("relationship log chunk %d: %w", seq, err)
+		}
+		if pos == nil {
+			pos = make(map[string]int, len(rels))
+			for i := range rels {
+				pos[rels[i].ID] = i
+			}
+		}
+		for _, r := range chunk {
+			if i, ok := pos[r.ID]; ok {
+				rels[i] = r
+			} else {
+				pos[r.ID] = len(rels)
+				rels = append(rels, r)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("relationship log: %w", err)
+	}
+	return rels, nil
 }
 
 // newInterner returns a function that maps equal strings to one copy. Few

@@ -29,7 +29,14 @@ type State struct {
 	// mu serialises mutations: each reads the committed state, writes the
 	// Store, then commits memdb, and none may interleave with another.
 	mu sync.Mutex
+	// broken, once set (under mu), fails every mutation: memory no longer
+	// matches the Store.
+	broken error
 }
+
+// parallelStage is the size of a change from which update stages the
+// index pages beside the Store's commit rather than before it.
+const parallelStage = 1024
 
 // Open loads everything from store and builds the index. now is the clock
 // for timestamps (nil: time.Now). The store must not be written by anyone
@@ -286,9 +293,18 @@ func (s *State) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
 // are staged in a memdb write transaction, committed to the Store and,
 // only if that succeeds, committed to memdb. If fn or the Store fails,
 // nothing changes.
+//
+// Staging a bulk change's index pages takes about as long as the Store's
+// commit, so from parallelStage records on the two run side by side:
+// memdb is still committed only once the Store has. Only the directory
+// (employees and personas) can fail to stage for a reason other than a
+// bug, and it is staged first.
 func (s *State) update(ctx context.Context, fn func(b *batch) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.broken != nil {
+		return s.broken
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -302,12 +318,29 @@ func (s *State) update(ctx context.Context, fn func(b *batch) error) error {
 	}
 	tx := s.db.Txn(true)
 	defer tx.Abort() // a no-op once committed
-	dir, pages, err := b.stage(tx)
+	dir, err := b.stageDirectory(tx)
 	if err != nil {
 		return fmt.Errorf("stage index changes: %w", err)
 	}
-	if err := s.store.Commit(ctx, cs); err != nil {
-		return fmt.Errorf("store commit: %w", err)
+	var pages pageArrays
+	if len(cs.Relationships)+len(cs.Contacts) < parallelStage {
+		if pages, err = b.stagePages(tx); err != nil {
+			return fmt.Errorf("stage index changes: %w", err)
+		}
+		if err := s.store.Commit(ctx, cs); err != nil {
+			return fmt.Errorf("store commit: %w", err)
+		}
+	} else {
+		committed := make(chan error, 1)
+		go func() { committed <- s.store.Commit(ctx, cs) }()
+		pages, err = b.stagePages(tx)
+		if cerr := <-committed; cerr != nil {
+			return fmt.Errorf("store commit: %w", cerr)
+		}
+		if err != nil {
+			s.broken = fmt.Errorf("identity: a change was stored but could not be indexed (%w); restart to reload the state", err)
+			return s.broken
+		}
 	}
 	tx.Commit()
 	s.publish(dir, pages)

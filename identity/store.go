@@ -39,12 +39,14 @@ type Dataset struct {
 }
 
 // Changeset is one atomic write to a Store: records to upsert (stored whole)
-// and audit entries to append.
+// and audit entries to append. Relationships are by pointer, as a bulk
+// transfer hands over 100,000 of them; the Store must neither modify nor
+// keep them (State publishes the same records to readers).
 type Changeset struct {
 	Employees     []Employee
 	Personas      []Persona
 	Contacts      []Contact
-	Relationships []Relationship
+	Relationships []*Relationship
 	Audit         []AuditEntry
 }
 
@@ -119,10 +121,14 @@ func NewMemoryStore() *MemoryStore {
 func (m *MemoryStore) Seed(ds *Dataset) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.upsert(ds.Employees, ds.Personas, ds.Contacts, ds.Relationships)
+	rs := make([]*Relationship, len(ds.Relationships))
+	for i := range rs {
+		rs[i] = &ds.Relationships[i]
+	}
+	m.upsert(ds.Employees, ds.Personas, ds.Contacts, rs)
 }
 
-func (m *MemoryStore) upsert(es []Employee, ps []Persona, cs []Contact, rs []Relationship) {
+func (m *MemoryStore) upsert(es []Employee, ps []Persona, cs []Contact, rs []*Relationship) {
 	for _, e := range es {
 		m.ds.Employees = upsertAt(m.ds.Employees, m.emp, e.ID, cloneEmployee(e))
 	}
@@ -134,8 +140,7 @@ func (m *MemoryStore) upsert(es []Employee, ps []Persona, cs []Contact, rs []Rel
 		m.ds.Contacts = upsertAt(m.ds.Contacts, m.con, c.ID, c)
 	}
 	for _, r := range rs {
-		r.FormerPersonaIDs = slices.Clone(r.FormerPersonaIDs)
-		m.ds.Relationships = upsertAt(m.ds.Relationships, m.rel, r.ID, r)
+		m.ds.Relationships = upsertAt(m.ds.Relationships, m.rel, r.ID, *cloneRelationship(r))
 	}
 }
 

@@ -183,14 +183,14 @@ func TestSQLiteRoundTrip(t *testing.T) {
 	ds.Contacts[7].CreatedAt = at
 	ds.Employees[0].Department = "R&D 'α'"
 	if err := st.Commit(ctx, &Changeset{Employees: ds.Employees, Personas: ds.Personas,
-		Contacts: ds.Contacts, Relationships: ds.Relationships}); err != nil {
+		Contacts: ds.Contacts, Relationships: relPtrs(ds.Relationships)}); err != nil {
 		t.Fatal(err)
 	}
 	// Upserts replace whole records.
 	ds.Relationships[10].OwnerID = "emp-0003"
 	ds.Relationships[10].Version = 9
 	ds.Relationships[11].FormerPersonaIDs = nil
-	if err := st.Commit(ctx, &Changeset{Relationships: ds.Relationships[10:12]}); err != nil {
+	if err := st.Commit(ctx, &Changeset{Relationships: relPtrs(ds.Relationships[10:12])}); err != nil {
 		t.Fatal(err)
 	}
 	noErr(t, st.Close())

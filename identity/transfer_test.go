@@ -22,7 +22,8 @@ func TestTransferTeamPersonaChangesOnlyOwner(t *testing.T) {
 		t.Fatalf("version/times not updated: before %+v after %+v", r, got)
 	}
 	want := []Move{{RelationshipID: r.ID, ContactID: r.ContactID, FromOwner: "alice", ToOwner: "bob",
-		FromPersona: "p-support", ToPersona: "p-support", Version: r.Version + 1}}
+		FromPersona: "p-support", ToPersona: "p-support", PrevVersion: r.Version, Version: r.Version + 1,
+		OwnerVersion: r.OwnerVersion + 1}}
 	if !reflect.DeepEqual(tr.Moves, want) {
 		t.Fatalf("moves = %+v, want %+v", tr.Moves, want)
 	}
@@ -108,9 +109,9 @@ func TestTransferMergesOnRouteConflict(t *testing.T) {
 	}
 	want := []Move{
 		{RelationshipID: ra.ID, ContactID: ra.ContactID, FromOwner: "alice", ToOwner: "bob", FromPersona: "p-alice",
-			ToPersona: "p-bob", Version: ra.Version + 1, MergedInto: rb.ID},
+			ToPersona: "p-bob", PrevVersion: ra.Version, Version: ra.Version + 1, OwnerVersion: 2, MergedInto: rb.ID},
 		{RelationshipID: rb.ID, ContactID: rb.ContactID, FromOwner: "bob", ToOwner: "bob", FromPersona: "p-bob",
-			ToPersona: "p-bob", Version: rb.Version + 1},
+			ToPersona: "p-bob", ToFormerPersonas: []string{"p-alice"}, PrevVersion: rb.Version, Version: rb.Version + 1, OwnerVersion: 2},
 	}
 	slices.SortFunc(want, func(a, b Move) int { return strings.Compare(a.RelationshipID, b.RelationshipID) })
 	if !reflect.DeepEqual(tr.Moves, want) {

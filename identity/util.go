@@ -113,6 +113,7 @@ func clonePersona(p Persona) Persona {
 func cloneRelationship(r *Relationship) *Relationship {
 	c := *r
 	c.FormerPersonaIDs = slices.Clone(r.FormerPersonaIDs)
+	c.Tags = slices.Clone(r.Tags)
 	return &c
 }
 

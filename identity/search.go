@@ -1,0 +1,173 @@
+package identity
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// SearchOrder orders search results.
+type SearchOrder string
+
+// Search orders.
+const (
+	// ByID orders by relationship ID: arbitrary but stable, so pages of a
+	// result do not overlap while nothing changes.
+	ByID SearchOrder = ""
+	// ByLastActivity puts the most recently active first (never active
+	// last), ties by relationship ID.
+	ByLastActivity SearchOrder = "last-activity"
+)
+
+// Search limits.
+const (
+	DefaultSearchLimit = 100
+	MaxSearchLimit     = 10000
+)
+
+// RelationshipQuery selects relationships for SearchRelationships. Set
+// fields combine with AND; zero fields do not filter. Merged relationships
+// (history only) are never listed.
+type RelationshipQuery struct {
+	// OwnerID matches relationships owned by this employee (for the
+	// unassigned pool, set Filter.Unassigned instead).
+	OwnerID string `json:"owner_id,omitempty"`
+	// Filter holds the criteria shared with transfers. IDs it names that
+	// do not exist simply match nothing.
+	Filter RelationshipFilter `json:"filter,omitzero"`
+	// ActiveAfter matches relationships whose LastActivity is at or after
+	// it; ActiveBefore those whose LastActivity is before it, including
+	// those never active ("idle since").
+	ActiveAfter  time.Time `json:"active_after,omitzero"`
+	ActiveBefore time.Time `json:"active_before,omitzero"`
+	// Order of the results.
+	Order SearchOrder `json:"order,omitempty"`
+	// Offset skips that many results; Limit caps how many are returned
+	// (0: DefaultSearchLimit; at most MaxSearchLimit).
+	Offset int `json:"offset,omitempty"`
+	Limit  int `json:"limit,omitempty"`
+}
+
+// RelationshipView is a relationship with its contact.
+type RelationshipView struct {
+	Relationship *Relationship `json:"relationship"`
+	Contact      *Contact      `json:"contact"`
+}
+
+// SearchResult is one page of a search.
+type SearchResult struct {
+	// Total is how many relationships matched, over all pages.
+	Total int `json:"total"`
+	// Items are the matches from Offset on, at most Limit of them.
+	Items []RelationshipView `json:"items"`
+}
+
+// SearchRelationships returns the relationships matching q, in q.Order.
+// Without an owner, contact or relationship to start from, it scans every
+// relationship (tens of milliseconds at a million). Errors: ErrInvalid
+// (an invalid tag, a negative offset, OwnerID with Filter.Unassigned).
+func (sn *Snapshot) SearchRelationships(q RelationshipQuery) (*SearchResult, error) {
+	f, err := normalizeFilter(q.Filter)
+	if err == nil && q.OwnerID != "" && f.Unassigned {
+		err = fmt.Errorf("%w: relationships owned by %s are not in the unassigned pool", ErrInvalid, q.OwnerID)
+	}
+	if err == nil && q.Offset < 0 {
+		err = fmt.Errorf("%w: negative offset %d", ErrInvalid, q.Offset)
+	}
+	if err == nil && q.Order != ByID && q.Order != ByLastActivity {
+		err = fmt.Errorf("%w: unknown order %q", ErrInvalid, q.Order)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity: search relationships: %w", err)
+	}
+	limit := q.Limit
+	switch {
+	case limit <= 0:
+		limit = DefaultSearchLimit
+	case limit > MaxSearchLimit:
+		limit = MaxSearchLimit
+	}
+
+	m := newRelMatcher(q.OwnerID, &f, sn.Contact)
+	var out []*Relationship
+	add := func(r *Relationship) {
+		if m.match(r) &&
+			(q.ActiveAfter.IsZero() || !r.LastActivity.Before(q.ActiveAfter)) &&
+			(q.ActiveBefore.IsZero() || r.LastActivity.Before(q.ActiveBefore)) {
+			out = append(out, r)
+		}
+	}
+	switch {
+	case len(f.RelationshipIDs) > 0:
+		for _, id := range f.RelationshipIDs {
+			if r, ok := sn.Relationship(id); ok {
+				add(r)
+			}
+		}
+	case len(f.ContactIDs) > 0:
+		for _, id := range f.ContactIDs {
+			for _, r := range sn.contactRelSpan(id) {
+				if r.ContactID == id {
+					add(r)
+				}
+			}
+		}
+	case q.OwnerID != "" || f.Unassigned:
+		sn.eachOwned(q.OwnerID, add)
+	default:
+		sn.eachRel(add)
+	}
+	switch q.Order {
+	case ByLastActivity:
+		slices.SortFunc(out, func(a, b *Relationship) int {
+			if c := b.LastActivity.Compare(a.LastActivity); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.ID, b.ID)
+		})
+	default:
+		sortRelsByID(out)
+	}
+	res := &SearchResult{Total: len(out), Items: []RelationshipView{}}
+	if q.Offset >= len(out) {
+		return res, nil
+	}
+	out = out[q.Offset:min(len(out), q.Offset+limit)]
+	res.Items = make([]RelationshipView, len(out))
+	for i, r := range out {
+		res.Items[i].Relationship = r
+		res.Items[i].Contact, _ = sn.Contact(r.ContactID)
+	}
+	return res, nil
+}
+
+// eachOwned calls fn with each relationship owned by employeeID ("": the
+// unassigned pool), in no particular order.
+func (sn *Snapshot) eachOwned(employeeID string, fn func(*Relationship)) {
+	it := must(sn.txn.Get(tableOwnerRelationships, indexID+"_prefix", ownerPrefix(employeeID)))
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		for _, r := range raw.(*page[Relationship]).items {
+			fn(r)
+		}
+	}
+}
+
+// OwnedCount returns how many relationships employeeID owns ("": how many
+// are in the unassigned pool), without listing them.
+func (sn *Snapshot) OwnedCount(employeeID string) int {
+	n := 0
+	it := must(sn.txn.Get(tableOwnerRelationships, indexID+"_prefix", ownerPrefix(employeeID)))
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		n += len(raw.(*page[Relationship]).items)
+	}
+	return n
+}
+
+// OwnedBy reports whether employeeID currently owns the relationship (and
+// it is not merged): what a caller checks before letting an employee
+// annotate a relationship. An empty employeeID owns nothing.
+func (sn *Snapshot) OwnedBy(relationshipID, employeeID string) bool {
+	r, ok := sn.Relationship(relationshipID)
+	return ok && employeeID != "" && r.OwnerID == employeeID && r.MergedInto == ""
+}
