@@ -100,6 +100,10 @@ func (a *AdminAPI) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/personas", auth(a.upsertPersona))
 	mux.HandleFunc("GET /v1/contacts", auth(a.listContacts))
 	mux.HandleFunc("POST /v1/transfers", auth(a.transfer))
+	mux.HandleFunc("GET /v1/transfers/{id}", auth(a.getTransfer))
+	mux.HandleFunc("POST /v1/transfers/{id}/revert", auth(a.revertTransfer))
+	mux.HandleFunc("POST /v1/relationships/{id}/tags", auth(a.tags))
+	mux.HandleFunc("POST /v1/relationships/{id}/remark", auth(a.remark))
 	mux.HandleFunc("POST /v1/directory", auth(a.importDirectory))
 	mux.HandleFunc("GET /v1/audit", auth(a.audit))
 	mux.HandleFunc("GET /v1/queue", auth(a.queueStats))
@@ -179,7 +183,11 @@ func (a *AdminAPI) upsertEmployee(w http.ResponseWriter, r *http.Request, actor 
 // DepartRequest is the body of POST /v1/employees/{id}/depart.
 type DepartRequest struct {
 	Successor string `json:"successor,omitempty"`
-	Reason    string `json:"reason"`
+	// Team spreads the employee's relationships over these employees (by
+	// Strategy) instead of handing them to one successor.
+	Team     []string `json:"team,omitempty"`
+	Strategy string   `json:"strategy,omitempty"`
+	Reason   string   `json:"reason"`
 }
 
 func (a *AdminAPI) depart(w http.ResponseWriter, r *http.Request, actor string) error {
@@ -187,7 +195,25 @@ func (a *AdminAPI) depart(w http.ResponseWriter, r *http.Request, actor string) 
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	t, err := a.gw.state.Depart(r.Context(), actor, req.Reason, r.PathValue("id"), req.Successor)
+	id := r.PathValue("id")
+	if len(req.Team) > 0 {
+		if req.Successor != "" {
+			return fmt.Errorf("%w: give a successor or a team, not both", errBadRequest)
+		}
+		// Spread first, then depart: every step is atomic, and messages
+		// in between already reach the new owners.
+		spread, err := a.gw.state.Transfer(r.Context(), identity.TransferRequest{
+			Actor: actor, Reason: req.Reason, From: id, Targets: req.Team, Strategy: identity.SpreadStrategy(req.Strategy)})
+		if err != nil {
+			return err
+		}
+		if _, err := a.gw.state.Depart(r.Context(), actor, req.Reason, id, ""); err != nil {
+			return fmt.Errorf("relationships spread by transfer %s, but the departure failed: %w", spread.ID, err)
+		}
+		writeJSON(w, http.StatusOK, spread)
+		return nil
+	}
+	t, err := a.gw.state.Depart(r.Context(), actor, req.Reason, id, req.Successor)
 	if err != nil {
 		return err
 	}
@@ -245,38 +271,69 @@ type ContactView struct {
 	Relationship identity.Relationship `json:"relationship"`
 }
 
+// listContacts searches relationships: owner, unassigned, persona, tag,
+// source, network, active_after and active_before (RFC 3339), offset and
+// limit. The total number of matches is in the X-Total-Count header.
 func (a *AdminAPI) listContacts(w http.ResponseWriter, r *http.Request, _ string) error {
-	snap := a.gw.state.Snapshot()
 	q := r.URL.Query()
-	var rels []*identity.Relationship
-	if q.Has("owner") {
-		rels = snap.RelationshipsOwnedBy(q.Get("owner"))
-	} else {
-		for _, c := range snap.Contacts() {
-			rels = append(rels, snap.RelationshipsOfContact(c.ID)...)
+	query := identity.RelationshipQuery{
+		OwnerID: q.Get("owner"),
+		Filter: identity.RelationshipFilter{
+			Unassigned: q.Has("unassigned") || (q.Has("owner") && q.Get("owner") == ""),
+			PersonaID:  q.Get("persona"),
+			Tag:        q.Get("tag"),
+			Source:     q.Get("source"),
+			Network:    q.Get("network"),
+		},
+		Limit: identity.MaxSearchLimit,
+	}
+	for key, dst := range map[string]*time.Time{"active_after": &query.ActiveAfter, "active_before": &query.ActiveBefore} {
+		if v := q.Get(key); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return fmt.Errorf("%w: %s: %q is not an RFC 3339 time (e.g. 2026-11-01T00:00:00Z)", errBadRequest, key, v)
+			}
+			*dst = t
 		}
 	}
-	out := make([]ContactView, 0, len(rels))
-	for _, rel := range rels {
-		if rel.MergedInto != "" {
-			continue
+	for key, dst := range map[string]*int{"offset": &query.Offset, "limit": &query.Limit} {
+		if v := q.Get(key); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%w: %s: %q is not a number", errBadRequest, key, v)
+			}
+			*dst = n
 		}
-		c, ok := snap.Contact(rel.ContactID)
-		if !ok {
-			continue
-		}
-		out = append(out, ContactView{Contact: *c, Relationship: *rel})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Relationship.ID < out[j].Relationship.ID })
+	res, err := a.gw.state.Snapshot().SearchRelationships(query)
+	if err != nil {
+		return err
+	}
+	out := make([]ContactView, 0, len(res.Items))
+	for _, it := range res.Items {
+		out = append(out, ContactView{Contact: *it.Contact, Relationship: *it.Relationship})
+	}
+	w.Header().Set("X-Total-Count", strconv.Itoa(res.Total))
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
-// TransferRequest is the body of POST /v1/transfers.
+// TransferRequest is the body of POST /v1/transfers: which relationships
+// (From and the filter fields, combined with AND) go where (To, the pool
+// when empty, or spread over Team by Strategy).
 type TransferRequest struct {
-	From   string `json:"from"`
-	To     string `json:"to,omitempty"`
-	Reason string `json:"reason"`
+	From          string   `json:"from,omitempty"`
+	To            string   `json:"to,omitempty"`
+	Team          []string `json:"team,omitempty"`
+	Strategy      string   `json:"strategy,omitempty"`
+	Persona       string   `json:"persona,omitempty"`
+	Tag           string   `json:"tag,omitempty"`
+	Source        string   `json:"source,omitempty"`
+	Network       string   `json:"network,omitempty"`
+	Unassigned    bool     `json:"unassigned,omitempty"`
+	Contacts      []string `json:"contacts,omitempty"`
+	Relationships []string `json:"relationships,omitempty"`
+	Reason        string   `json:"reason"`
 }
 
 func (a *AdminAPI) transfer(w http.ResponseWriter, r *http.Request, actor string) error {
@@ -284,11 +341,95 @@ func (a *AdminAPI) transfer(w http.ResponseWriter, r *http.Request, actor string
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	t, err := a.gw.state.Transfer(r.Context(), identity.TransferRequest{Actor: actor, Reason: req.Reason, From: req.From, To: req.To})
+	t, err := a.gw.state.Transfer(r.Context(), identity.TransferRequest{
+		Actor: actor, Reason: req.Reason, From: req.From, To: req.To,
+		Targets: req.Team, Strategy: identity.SpreadStrategy(req.Strategy),
+		Filter: identity.RelationshipFilter{
+			Unassigned: req.Unassigned, PersonaID: req.Persona, Tag: req.Tag, Source: req.Source,
+			Network: req.Network, ContactIDs: req.Contacts, RelationshipIDs: req.Relationships,
+		},
+	})
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (a *AdminAPI) getTransfer(w http.ResponseWriter, r *http.Request, _ string) error {
+	t, err := a.gw.state.LoadTransfer(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (a *AdminAPI) revertTransfer(w http.ResponseWriter, r *http.Request, actor string) error {
+	var req ReasonRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	t, err := a.gw.state.RevertTransfer(r.Context(), actor, req.Reason, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+// TagsRequest is the body of POST /v1/relationships/{id}/tags: Set
+// replaces all tags when not nil; Add and Remove edit them.
+type TagsRequest struct {
+	Set    []string `json:"set,omitempty"`
+	Add    []string `json:"add,omitempty"`
+	Remove []string `json:"remove,omitempty"`
+	Reason string   `json:"reason,omitempty"`
+}
+
+func (a *AdminAPI) tags(w http.ResponseWriter, r *http.Request, actor string) error {
+	var req TagsRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	var rel *identity.Relationship
+	var err error
+	if req.Set != nil {
+		rel, err = a.gw.state.SetTags(r.Context(), actor, req.Reason, id, req.Set)
+	}
+	if err == nil && len(req.Add) > 0 {
+		rel, err = a.gw.state.AddTags(r.Context(), actor, req.Reason, id, req.Add)
+	}
+	if err == nil && len(req.Remove) > 0 {
+		rel, err = a.gw.state.RemoveTags(r.Context(), actor, req.Reason, id, req.Remove)
+	}
+	if err != nil {
+		return err
+	}
+	if rel == nil {
+		return fmt.Errorf("%w: give set, add or remove", errBadRequest)
+	}
+	writeJSON(w, http.StatusOK, rel)
+	return nil
+}
+
+// RemarkRequest is the body of POST /v1/relationships/{id}/remark.
+type RemarkRequest struct {
+	Remark string `json:"remark"`
+	Reason string `json:"reason,omitempty"`
+}
+
+func (a *AdminAPI) remark(w http.ResponseWriter, r *http.Request, actor string) error {
+	var req RemarkRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	rel, err := a.gw.state.SetRemark(r.Context(), actor, req.Reason, r.PathValue("id"), req.Remark)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rel)
 	return nil
 }
 

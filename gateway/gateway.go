@@ -45,6 +45,11 @@ type Gateway struct {
 	adapters map[string]Adapter
 	senders  map[string]*sender
 	ready    chan struct{} // closed once Run has started everything
+
+	// activity collects when relationships last carried a message; it is
+	// written to the identity store in batches (see recordActivity).
+	activityMu sync.Mutex
+	activity   map[string]time.Time
 }
 
 // New checks the options and builds a Gateway; Run starts it.
@@ -56,7 +61,7 @@ func New(o Options) (*Gateway, error) {
 		top: o.Topology, state: o.State, queue: o.Queue, log: o.Logger, metrics: o.Metrics,
 		now: o.Now, retryMax: o.RetryMax,
 		adapters: map[string]Adapter{}, senders: map[string]*sender{},
-		ready: make(chan struct{}),
+		ready: make(chan struct{}), activity: map[string]time.Time{},
 	}
 	if g.log == nil {
 		g.log = slog.Default()
@@ -126,9 +131,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); g.flushActivityEvery(ctx, 5*time.Second) }()
 	close(g.ready)
 	<-ctx.Done()
 	wg.Wait()
+	g.flushActivity(context.WithoutCancel(ctx))
 	stopQueue()
 	<-qdone
 	close(errs)
@@ -203,6 +211,7 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 	switch d.Kind {
 	case routing.Deliver:
 		rec.RelationshipID, rec.OwnerID = d.RelationshipID, d.OwnerID
+		g.recordActivity(d.RelationshipID)
 		rec.Out = Outgoing{Network: d.Target.Network, From: d.Target.From, To: d.Target.To,
 			ID: newID(), Body: m.Body, Nick: d.Target.Nick, Subscribe: subscribe,
 			Subject: m.Subject, Thread: m.Thread}
@@ -238,6 +247,45 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 			g.dispatch(rec)
 		}
 	})
+}
+
+// recordActivity notes that a relationship carried a message now.
+func (g *Gateway) recordActivity(relID string) {
+	if relID == "" {
+		return
+	}
+	g.activityMu.Lock()
+	g.activity[relID] = g.now()
+	g.activityMu.Unlock()
+}
+
+// flushActivityEvery writes the noted activity every interval: last
+// activity is for searching ("idle for a month"), so seconds of delay
+// cost nothing and save a store write per message.
+func (g *Gateway) flushActivityEvery(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			g.flushActivity(ctx)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (g *Gateway) flushActivity(ctx context.Context) {
+	g.activityMu.Lock()
+	batch := g.activity
+	g.activity = map[string]time.Time{}
+	g.activityMu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	if err := g.state.TouchRelationships(ctx, batch); err != nil {
+		g.log.Warn("could not record last activity", "relationships", len(batch), "err", err)
+	}
 }
 
 func (g *Gateway) dispatch(r *Record) {

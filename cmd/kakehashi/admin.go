@@ -160,8 +160,21 @@ func admin(ctx context.Context, cmd string, args []string, stdout io.Writer) err
 	reason := fs.String("reason", "", "why, for the audit log")
 	from := fs.String("from", "", "current owner (transfer)")
 	to := fs.String("to", "", "new owner; empty sends to the unassigned pool (transfer)")
+	team := fs.String("team", "", "comma-separated employees to spread over (transfer, depart)")
+	strategy := fs.String("strategy", "", "round-robin (default) or least-loaded (with --team)")
 	owner := fs.String("owner", "", "only contacts owned by this employee (contacts list)")
-	unassigned := fs.Bool("unassigned", false, "only contacts in the unassigned pool (contacts list)")
+	unassigned := fs.Bool("unassigned", false, "only contacts in the unassigned pool (contacts list, transfer)")
+	persona := fs.String("persona", "", "only relationships on this persona (contacts list, transfer)")
+	tag := fs.String("tag", "", "only relationships with this tag (contacts list, transfer)")
+	source := fs.String("source", "", "only contacts from this source (contacts list, transfer)")
+	network := fs.String("network", "", "only contacts on this network (contacts list, transfer)")
+	idleFor := fs.Duration("idle-for", 0, "only relationships without traffic for this long, e.g. 720h (contacts list)")
+	activeWithin := fs.Duration("active-within", 0, "only relationships with traffic within this long (contacts list)")
+	var contactIDs, relIDs listFlag
+	fs.Var(&contactIDs, "contact", "a contact ID; repeat for more (transfer)")
+	fs.Var(&relIDs, "relationship", "a relationship ID; repeat for more (transfer)")
+	add := fs.String("add", "", "comma-separated tags to add (contacts tag)")
+	remove := fs.String("remove", "", "comma-separated tags to remove (contacts tag)")
 	action := fs.String("action", "", "only this action (audit)")
 	subject := fs.String("subject", "", "only this subject (audit)")
 	after := fs.Uint64("after", 0, "entries after this sequence number (audit)")
@@ -211,7 +224,8 @@ func admin(ctx context.Context, cmd string, args []string, stdout io.Writer) err
 		if r == "" {
 			r = "departure"
 		}
-		if err := c.do(ctx, "POST", "/v1/employees/"+url.PathEscape(id)+"/depart", gateway.DepartRequest{Successor: *successor, Reason: r}, &raw); err != nil {
+		if err := c.do(ctx, "POST", "/v1/employees/"+url.PathEscape(id)+"/depart",
+			gateway.DepartRequest{Successor: *successor, Team: splitList(*team), Strategy: *strategy, Reason: r}, &raw); err != nil {
 			return err
 		}
 		table = transferTable(raw, fmt.Sprintf("%s departed", id))
@@ -246,12 +260,24 @@ func admin(ctx context.Context, cmd string, args []string, stdout io.Writer) err
 			}
 			return nil
 		}
-	case "contacts list":
+	case "contacts list", "contacts unassigned":
 		q := url.Values{}
-		if *unassigned {
-			q.Set("owner", "")
-		} else if *owner != "" {
+		switch {
+		case *unassigned || sub == "unassigned":
+			q.Set("unassigned", "1")
+		case *owner != "":
 			q.Set("owner", *owner)
+		}
+		for k, v := range map[string]string{"persona": *persona, "tag": *tag, "source": *source, "network": *network} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+		if *idleFor > 0 {
+			q.Set("active_before", time.Now().Add(-*idleFor).UTC().Format(time.RFC3339))
+		}
+		if *activeWithin > 0 {
+			q.Set("active_after", time.Now().Add(-*activeWithin).UTC().Format(time.RFC3339))
 		}
 		path := "/v1/contacts"
 		if len(q) > 0 {
@@ -265,27 +291,78 @@ func admin(ctx context.Context, cmd string, args []string, stdout io.Writer) err
 			if err := json.Unmarshal(raw, &cs); err != nil {
 				return err
 			}
-			fmt.Fprintln(w, "CONTACT\tNETWORK\tADDRESS\tPERSONA\tOWNER\tSOURCE")
+			fmt.Fprintln(w, "RELATIONSHIP	NETWORK	ADDRESS	PERSONA	OWNER	SOURCE	TAGS	LAST ACTIVITY")
 			for _, v := range cs {
 				o := v.Relationship.OwnerID
 				if o == "" {
 					o = "(unassigned)"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", v.Contact.ID, v.Contact.Address.Network, v.Contact.Address.Addr, v.Relationship.PersonaID, o, v.Contact.Source)
+				last := "-"
+				if !v.Relationship.LastActivity.IsZero() {
+					last = v.Relationship.LastActivity.UTC().Format(time.RFC3339)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Relationship.ID, v.Contact.Address.Network, v.Contact.Address.Addr,
+					v.Relationship.PersonaID, o, v.Contact.Source, strings.Join(v.Relationship.Tags, ","), last)
 			}
 			return nil
 		}
 	case "contacts transfer":
-		if *from == "" {
-			return errors.New("usage: kakehashi contacts transfer --from ID [--to ID] --reason TEXT")
+		req := gateway.TransferRequest{From: *from, To: *to, Team: splitList(*team), Strategy: *strategy,
+			Persona: *persona, Tag: *tag, Source: *source, Network: *network, Unassigned: *unassigned,
+			Contacts: contactIDs, Relationships: relIDs, Reason: *reason}
+		if req.From == "" && req.Persona == "" && req.Tag == "" && req.Source == "" && req.Network == "" &&
+			!req.Unassigned && len(req.Contacts) == 0 && len(req.Relationships) == 0 {
+			return errors.New("usage: kakehashi contacts transfer [--from ID] [--persona P] [--tag T] [--source S] [--network N] [--unassigned] [--contact ID]... [--relationship ID]... [--to ID | --team A,B [--strategy round-robin|least-loaded]] --reason TEXT (select with at least one of --from and the filters)")
 		}
 		if *reason == "" {
 			return errors.New("--reason is required: say why, for the audit log")
 		}
-		if err := c.do(ctx, "POST", "/v1/transfers", gateway.TransferRequest{From: *from, To: *to, Reason: *reason}, &raw); err != nil {
+		if err := c.do(ctx, "POST", "/v1/transfers", req, &raw); err != nil {
 			return err
 		}
 		table = transferTable(raw, "transfer")
+	case "contacts tag":
+		id, err := one()
+		if err != nil {
+			return err
+		}
+		req := gateway.TagsRequest{Add: splitList(*add), Remove: splitList(*remove), Reason: *reason}
+		if len(req.Add) == 0 && len(req.Remove) == 0 {
+			return errors.New("usage: kakehashi contacts tag RELATIONSHIP [--add A,B] [--remove C]")
+		}
+		if err := c.do(ctx, "POST", "/v1/relationships/"+url.PathEscape(id)+"/tags", req, &raw); err != nil {
+			return err
+		}
+		table = relationshipTable(raw)
+	case "contacts remark":
+		if len(pos) != 2 {
+			return errors.New(`usage: kakehashi contacts remark RELATIONSHIP "TEXT" (empty text clears it)`)
+		}
+		if err := c.do(ctx, "POST", "/v1/relationships/"+url.PathEscape(pos[0])+"/remark", gateway.RemarkRequest{Remark: pos[1], Reason: *reason}, &raw); err != nil {
+			return err
+		}
+		table = relationshipTable(raw)
+	case "transfers show":
+		id, err := one()
+		if err != nil {
+			return err
+		}
+		if err := c.do(ctx, "GET", "/v1/transfers/"+url.PathEscape(id), nil, &raw); err != nil {
+			return err
+		}
+		table = transferTable(raw, "transfer")
+	case "transfers revert":
+		id, err := one()
+		if err != nil {
+			return err
+		}
+		if *reason == "" {
+			return errors.New("--reason is required: say why, for the audit log")
+		}
+		if err := c.do(ctx, "POST", "/v1/transfers/"+url.PathEscape(id)+"/revert", gateway.ReasonRequest{Reason: *reason}, &raw); err != nil {
+			return err
+		}
+		table = transferTable(raw, "revert")
 	case "directory import":
 		if len(pos) != 1 {
 			return errors.New("usage: kakehashi directory import FILE")
@@ -369,16 +446,65 @@ func transferTable(raw json.RawMessage, title string) func(w *tabwriter.Writer) 
 		if err := json.Unmarshal(raw, &t); err != nil {
 			return err
 		}
-		to := t.To
-		if to == "" {
-			to = "the unassigned pool"
+		switch {
+		case t.RevertOf != "":
+			fmt.Fprintf(w, "%s %s: reverts %s, %d relationship(s) moved back\n", title, t.ID, t.RevertOf, len(t.Moves))
+		default:
+			to := t.To
+			switch {
+			case len(t.Targets) > 0:
+				to = strings.Join(t.Targets, ", ") + " (" + string(t.Strategy) + ")"
+			case to == "":
+				to = "the unassigned pool"
+			}
+			from := t.From
+			if from == "" {
+				from = "the selected owners"
+			}
+			fmt.Fprintf(w, "%s %s: %d relationship(s) moved from %s to %s\n", title, t.ID, len(t.Moves), from, to)
 		}
-		fmt.Fprintf(w, "%s %s: %d relationship(s) moved from %s to %s\n", title, t.ID, len(t.Moves), t.From, to)
+		fmt.Fprintln(w, "  RELATIONSHIP\tCONTACT\tOWNER\tPERSONA")
 		for _, m := range t.Moves {
-			fmt.Fprintf(w, "  %s\tcontact %s\t%s → %s\n", m.RelationshipID, m.ContactID, m.FromPersona, m.ToPersona)
+			fmt.Fprintf(w, "  %s\t%s\t%s → %s\t%s → %s\n", m.RelationshipID, m.ContactID, orPool(m.FromOwner), orPool(m.ToOwner), m.FromPersona, m.ToPersona)
 		}
+		fmt.Fprintf(w, "undo with: kakehashi transfers revert %s --reason TEXT\n", t.ID)
 		return nil
 	}
+}
+
+func orPool(owner string) string {
+	if owner == "" {
+		return "(pool)"
+	}
+	return owner
+}
+
+func relationshipTable(raw json.RawMessage) func(w *tabwriter.Writer) error {
+	return func(w *tabwriter.Writer) error {
+		var r identity.Relationship
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%s\ttags: %s\tremark: %s\n", r.ID, strings.Join(r.Tags, ","), r.Remark)
+		return nil
+	}
+}
+
+// listFlag collects a repeated flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// splitList splits a comma-separated flag value.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // readDirectory reads a directory file (YAML or JSON) with the same field

@@ -21,11 +21,20 @@ Usage:
 
 Admin commands (clients of a running gateway's admin API):
   kakehashi employees list
-  kakehashi employees depart ID [--successor ID] [--reason TEXT]
+  kakehashi employees depart ID [--successor ID | --team A,B [--strategy S]] [--reason TEXT]
   kakehashi employees reactivate ID --reason TEXT
   kakehashi personas list
-  kakehashi contacts list [--owner ID | --unassigned]
-  kakehashi contacts transfer --from ID [--to ID] --reason TEXT
+  kakehashi contacts list [--owner ID | --unassigned] [--persona P] [--tag T] [--source S]
+                          [--network N] [--idle-for 720h | --active-within 24h]
+  kakehashi contacts unassigned            the unassigned pool (served by the fallback)
+  kakehashi contacts transfer [--from ID] [--persona P] [--tag T] [--source S] [--network N]
+                          [--unassigned] [--contact ID]... [--relationship ID]...
+                          [--to ID | --team A,B [--strategy round-robin|least-loaded]] --reason TEXT
+                          without --to or --team: to the unassigned pool
+  kakehashi contacts tag RELATIONSHIP [--add A,B] [--remove C]
+  kakehashi contacts remark RELATIONSHIP TEXT
+  kakehashi transfers show ID
+  kakehashi transfers revert ID --reason TEXT   undo a transfer (or a departure's moves)
   kakehashi directory import FILE          create/update employees and personas (YAML)
   kakehashi audit [--action A] [--subject S] [--after SEQ] [--limit N]
   kakehashi queue                          message counts by state
@@ -61,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return errors.New("usage: kakehashi config check FILE")
 		}
 		return configCheck(rest[1], stdout)
-	case "employees", "personas", "contacts", "directory", "audit", "queue":
+	case "employees", "personas", "contacts", "transfers", "directory", "audit", "queue":
 		return admin(ctx, cmd, rest, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
