@@ -56,6 +56,11 @@ type Outgoing struct {
 	// Subscribe asks the adapter to also request a presence subscription
 	// from From to To, announcing Nick, when the relationship is new.
 	Subscribe bool
+	// Auto, when set, marks a message the gateway writes on a persona's
+	// behalf ("welcome", "handover"): adapters send it like the persona's
+	// own, marked automatic where the protocol can say so (mail:
+	// Auto-Submitted).
+	Auto string
 	// Subject and Thread carry the inbound message's subject and thread
 	// (see Message). Adapters on the outside write only what their own
 	// protocol means by them, never an inside token.

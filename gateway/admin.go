@@ -333,7 +333,16 @@ type TransferRequest struct {
 	Unassigned    bool     `json:"unassigned,omitempty"`
 	Contacts      []string `json:"contacts,omitempty"`
 	Relationships []string `json:"relationships,omitempty"`
-	Reason        string   `json:"reason"`
+	// Notify sends each moved contact a handover notice from their new
+	// persona (see Persona.Handover).
+	Notify bool   `json:"notify,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// TransferResult is a transfer and how many handover notices it queued.
+type TransferResult struct {
+	*identity.Transfer
+	Notices int `json:"notices,omitempty"`
 }
 
 func (a *AdminAPI) transfer(w http.ResponseWriter, r *http.Request, actor string) error {
@@ -352,7 +361,11 @@ func (a *AdminAPI) transfer(w http.ResponseWriter, r *http.Request, actor string
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, t)
+	res := TransferResult{Transfer: t}
+	if req.Notify {
+		res.Notices = a.gw.NotifyHandover(r.Context(), t)
+	}
+	writeJSON(w, http.StatusOK, res)
 	return nil
 }
 

@@ -174,7 +174,7 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 	m.From, m.To = bareLower(m.From), bareLower(m.To)
 	env := routing.Envelope{Network: m.Network, From: m.From, To: m.To, BodyBytes: len(m.Body)}
 	d := routing.Decide(g.top, g.state.Snapshot(), env)
-	subscribe := false
+	subscribe, welcome := false, false
 	if m.Automatic != "" && d.Kind != routing.Deliver {
 		// Never start a relationship for, or answer, a machine: that is how
 		// mail loops start (RFC 3834).
@@ -197,6 +197,7 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 				Condition: routing.ServiceUnavailable, Text: "the gateway could not record this new contact; please try again"}}
 		} else {
 			subscribe = created && d.Proposal.Source == "outreach"
+			welcome = created && d.Proposal.Source != "outreach"
 			d = routing.Decide(g.top, g.state.Snapshot(), env)
 			if d.Kind == routing.Propose {
 				d = routing.Decision{Kind: routing.Refuse, Refusal: &routing.Refusal{
@@ -225,7 +226,7 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 			Body: m.Body, Refusal: d.Refusal, ReplyTo: m.ID, Subject: m.Subject}
 	}
 	rec.Out.received = received
-	return g.queue.Enqueue(ctx, rec, func(dup bool, err error) {
+	if err := g.queue.Enqueue(ctx, rec, func(dup bool, err error) {
 		if stored != nil {
 			defer stored(err)
 		}
@@ -246,7 +247,55 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 		default:
 			g.dispatch(rec)
 		}
-	})
+	}); err != nil {
+		return err
+	}
+	if welcome && d.Kind == routing.Deliver {
+		g.sendWelcome(ctx, m, d)
+	}
+	return nil
+}
+
+// sendWelcome greets a contact who has just written to a persona for the
+// first time, with the persona's welcome text, if it has one. It goes
+// through the durable queue after the contact's own message.
+func (g *Gateway) sendWelcome(ctx context.Context, m *Message, d routing.Decision) {
+	snap := g.state.Snapshot()
+	p, ok := snap.Persona(d.PersonaID)
+	if !ok || strings.TrimSpace(p.Welcome) == "" {
+		return
+	}
+	from := ""
+	for _, a := range p.Addresses {
+		if a.Network == m.Network {
+			from = a.Addr
+		}
+	}
+	if from == "" {
+		return
+	}
+	g.queueAuto(ctx, m.Network, from, m.From, p.DisplayName, p.Welcome, d.RelationshipID, "welcome")
+}
+
+// queueAuto queues a message the gateway writes on a persona's behalf
+// (a welcome, a handover notice) to a contact.
+func (g *Gateway) queueAuto(ctx context.Context, network, from, to, nick, body, relID, kind string) {
+	rec := &Record{
+		ReceivedAt: g.now(), InNetwork: network, InFrom: from, InReply: from, InTo: to,
+		RelationshipID: relID,
+		Out:            Outgoing{Network: network, From: from, To: to, ID: newID(), Body: body, Nick: nick, Auto: kind},
+	}
+	if err := g.queue.Enqueue(ctx, rec, func(dup bool, err error) {
+		if err != nil {
+			g.log.Error("could not queue an automatic message", "kind", kind, "err", err)
+			return
+		}
+		if !dup {
+			g.dispatch(rec)
+		}
+	}); err != nil {
+		g.log.Error("could not queue an automatic message", "kind", kind, "err", err)
+	}
 }
 
 // recordActivity notes that a relationship carried a message now.
@@ -335,7 +384,7 @@ func (g *Gateway) Profile(network, addr string) (Profile, bool) {
 	snap := g.state.Snapshot()
 	addr = bareLower(addr)
 	if net.Side == identity.Outside {
-		p, ok := snap.PersonaByAddr(identity.Address{Network: network, Addr: addr})
+		p, _, ok := routing.PersonaAt(snap, network, addr)
 		if !ok {
 			return Profile{}, false
 		}
@@ -375,8 +424,8 @@ func (g *Gateway) Failed(ctx context.Context, network, id, reason string) {
 // fail tells the original sender of r that it could not be delivered.
 func (g *Gateway) fail(ctx context.Context, r *Record, reason string) {
 	g.metrics.failed.WithLabelValues(r.Out.Network).Inc()
-	if r.Out.Refusal != nil || r.Out.Notice {
-		return // never answer an answer
+	if r.Out.Refusal != nil || r.Out.Notice || r.Out.Auto != "" {
+		return // never answer an answer; automatic messages have no author to tell
 	}
 	body := fmt.Sprintf("Your message to %s could not be delivered (%s): %q", r.Out.To, reason, clip(r.Out.Body, 200))
 	if g.top.Networks[r.InNetwork].Side == identity.Outside {
@@ -520,4 +569,51 @@ func (s *sender) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// defaultHandover is the handover notice of personas without their own.
+const defaultHandover = "Hello, this is {persona}. From now on I am looking after you; just reply here as before."
+
+// NotifyHandover tells each contact that t moved to a new owner who they
+// are talking to now, from the persona the relationship is on after the
+// move, on the contact's own network, through the durable queue. It
+// returns how many notices were queued. Relationships sent to the pool,
+// merged ones and those whose persona did not change owner get none.
+func (g *Gateway) NotifyHandover(ctx context.Context, t *identity.Transfer) int {
+	snap := g.state.Snapshot()
+	n := 0
+	for _, m := range t.Moves {
+		if m.ToOwner == "" || m.ToOwner == m.FromOwner {
+			continue
+		}
+		rel, ok := snap.Relationship(m.RelationshipID)
+		if !ok || rel.MergedInto != "" {
+			continue
+		}
+		c, ok := snap.Contact(rel.ContactID)
+		if !ok {
+			continue
+		}
+		p, ok := snap.Persona(rel.PersonaID)
+		if !ok {
+			continue
+		}
+		from := ""
+		for _, a := range p.Addresses {
+			if a.Network == c.Address.Network {
+				from = a.Addr
+			}
+		}
+		if from == "" {
+			continue
+		}
+		text := p.Handover
+		if strings.TrimSpace(text) == "" {
+			text = defaultHandover
+		}
+		text = strings.ReplaceAll(text, "{persona}", p.DisplayName)
+		g.queueAuto(ctx, c.Address.Network, from, c.Address.Addr, p.DisplayName, text, rel.ID, "handover")
+		n++
+	}
+	return n
 }

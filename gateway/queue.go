@@ -67,7 +67,7 @@ CREATE TABLE IF NOT EXISTS messages (
 	body TEXT NOT NULL, nick TEXT NOT NULL,
 	refusal_condition TEXT NOT NULL, refusal_text TEXT NOT NULL, reply_to TEXT NOT NULL,
 	notice INTEGER NOT NULL, subscribe INTEGER NOT NULL,
-	subject TEXT NOT NULL DEFAULT '', thread TEXT NOT NULL DEFAULT '',
+	subject TEXT NOT NULL DEFAULT '', thread TEXT NOT NULL DEFAULT '', auto TEXT NOT NULL DEFAULT '',
 	state TEXT NOT NULL, last_error TEXT NOT NULL DEFAULT '', done_at INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_dedupe ON messages(in_network, in_from, in_id) WHERE in_id <> '';
@@ -109,6 +109,7 @@ func queueColumns() [][2]string {
 	return [][2]string{
 		{"subject", "TEXT NOT NULL DEFAULT ''"},
 		{"thread", "TEXT NOT NULL DEFAULT ''"},
+		{"auto", "TEXT NOT NULL DEFAULT ''"},
 	}
 }
 
@@ -256,7 +257,7 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 				r.RelationshipID, r.OwnerID,
 				r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick,
 				refusalCondition(r), refusalText(r), r.Out.ReplyTo,
-				r.Out.Notice, r.Out.Subscribe, r.Out.Subject, r.Out.Thread, statePending)
+				r.Out.Notice, r.Out.Subscribe, r.Out.Subject, r.Out.Thread, r.Out.Auto, statePending)
 			if err != nil {
 				return fmt.Errorf("queue: insert: %w", err)
 			}
@@ -291,8 +292,8 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 const insertSQL = `INSERT INTO messages (received_at,
 	in_network, in_from, in_reply, in_to, in_id, relationship_id, owner_id,
 	out_network, out_from, out_to, out_id, body, nick,
-	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread, state)
-	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread, auto, state)
+	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 	ON CONFLICT DO NOTHING`
 
 func refusalCondition(r *Record) string {
@@ -311,7 +312,7 @@ func refusalText(r *Record) string {
 
 const selectSQL = `SELECT seq, received_at, in_network, in_from, in_reply, in_to, in_id,
 	relationship_id, owner_id, out_network, out_from, out_to, out_id, body, nick,
-	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread FROM messages `
+	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread, auto FROM messages `
 
 // Pending returns the messages not yet sent, oldest first.
 func (q *Queue) Pending(ctx context.Context) ([]*Record, error) {
@@ -369,7 +370,7 @@ func scanRecord(s scanner) (*Record, error) {
 	err := s.Scan(&r.Seq, &at, &r.InNetwork, &r.InFrom, &r.InReply, &r.InTo, &r.InID,
 		&r.RelationshipID, &r.OwnerID, &r.Out.Network, &r.Out.From, &r.Out.To, &r.Out.ID,
 		&r.Out.Body, &r.Out.Nick, &cond, &text, &r.Out.ReplyTo, &r.Out.Notice, &r.Out.Subscribe,
-		&r.Out.Subject, &r.Out.Thread)
+		&r.Out.Subject, &r.Out.Thread, &r.Out.Auto)
 	if err != nil {
 		return nil, fmt.Errorf("queue: scan: %w", err)
 	}

@@ -76,7 +76,35 @@ type Persona struct {
 	Members []string `json:"members,omitempty"`
 	// Addresses holds one outside address per outside network.
 	Addresses []Address `json:"addresses"`
+	// Assign makes a team persona a contact point: a new contact writing
+	// to it is assigned to one of Members by this strategy (and stays
+	// with them). Empty: new contacts go to EmployeeID.
+	Assign AssignStrategy `json:"assign,omitempty"`
+	// Welcome, when set, is sent once to every new contact who writes to
+	// the persona first.
+	Welcome string `json:"welcome,omitempty"`
+	// Handover, when set, is the notice a contact gets when a transfer
+	// (with notification) moves them onto this persona; "{persona}" is
+	// replaced by DisplayName. Empty: a default text.
+	Handover string `json:"handover,omitempty"`
 }
+
+// AssignStrategy says how a contact point assigns new contacts.
+type AssignStrategy string
+
+// Assignment strategies of contact points.
+const (
+	// AssignRoundRobin gives each new contact to the member who has the
+	// fewest relationships on this persona (in turn, when they start
+	// equal); ties go to the first in Members order.
+	AssignRoundRobin AssignStrategy = "round-robin"
+	// AssignLeastLoaded gives each new contact to the member who owns the
+	// fewest relationships overall.
+	AssignLeastLoaded AssignStrategy = "least-loaded"
+)
+
+// MaxPersonaText bounds a persona's Welcome and Handover texts.
+const MaxPersonaText = 2000
 
 // Contact is an outside party.
 type Contact struct {

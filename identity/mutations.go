@@ -172,6 +172,20 @@ func (s *State) upsertPersona(ctx context.Context, actor, reason string, p Perso
 		return fmt.Errorf("%w: an outside address is required", ErrInvalid)
 	}
 	p.Members = slices.Compact(slices.Sorted(slices.Values(p.Members)))
+	switch p.Assign {
+	case "":
+	case AssignRoundRobin, AssignLeastLoaded:
+		if p.Kind != Team || len(p.Members) == 0 {
+			return fmt.Errorf("%w: assign %q needs a team persona with members", ErrInvalid, p.Assign)
+		}
+	default:
+		return fmt.Errorf("%w: assign %q is neither %q nor %q (or empty for the persona's employee)", ErrInvalid, p.Assign, AssignRoundRobin, AssignLeastLoaded)
+	}
+	for name, text := range map[string]string{"welcome": p.Welcome, "handover": p.Handover} {
+		if len(text) > MaxPersonaText {
+			return fmt.Errorf("%w: the %s text is %d bytes; at most %d", ErrInvalid, name, len(text), MaxPersonaText)
+		}
+	}
 	return s.update(ctx, func(b *batch) error {
 		for _, id := range append([]string{p.EmployeeID}, p.Members...) {
 			if id == "" {

@@ -23,6 +23,9 @@ type Reader interface {
 	ContactByAddr(a identity.Address) (*identity.Contact, bool)
 	RelationshipFor(contactID, personaID string) (*identity.Relationship, bool)
 	RelationshipsOfContact(contactID string) []*identity.Relationship
+	// For contact points, asked only when a new contact arrives.
+	RelationshipsOwnedBy(employeeID string) []*identity.Relationship
+	OwnedCount(employeeID string) int
 }
 
 // Network is what routing knows of one attached network.
@@ -271,7 +274,7 @@ func deliverOut(out Network, r Reader, rel *identity.Relationship, c *identity.C
 
 // decideInward handles an outside contact writing to a persona address.
 func decideInward(top *Topology, net Network, r Reader, env Envelope) Decision {
-	p, ok := r.PersonaByAddr(identity.Address{Network: net.Name, Addr: env.To})
+	p, source, ok := PersonaAt(r, net.Name, env.To)
 	if !ok {
 		return refuse(ItemNotFound, "there is no one at %s", env.To)
 	}
@@ -286,15 +289,54 @@ func decideInward(top *Topology, net Network, r Reader, env Envelope) Decision {
 			return deliverIn(top, r, rel, c)
 		}
 	}
+	if source == "" {
+		source = "inbound"
+	}
 	return Decision{Kind: Propose, Proposal: &identity.NewRelationship{
-		Contact: caddr, PersonaID: p.ID, OwnerID: newOwner(r, p), Source: "inbound",
+		Contact: caddr, PersonaID: p.ID, OwnerID: newOwner(r, p), Source: source,
 	}}
+}
+
+// PersonaAt finds the persona at a gateway address on an outside network.
+// An address with a source tag, sales+expo2026@contact.acme.test, is the
+// persona at sales@contact.acme.test, and source is the tag (recorded on a
+// new contact, like a campaign code).
+func PersonaAt(r Reader, network, addr string) (p *identity.Persona, source string, ok bool) {
+	if p, ok := r.PersonaByAddr(identity.Address{Network: network, Addr: addr}); ok {
+		return p, "", true
+	}
+	local, domain := splitAddr(addr)
+	base, tag, found := strings.Cut(local, "+")
+	if !found || base == "" || !validSource(tag) {
+		return nil, "", false
+	}
+	p, ok = r.PersonaByAddr(identity.Address{Network: network, Addr: base + "@" + domain})
+	return p, tag, ok
+}
+
+// validSource reports whether tag is a usable source tag: 1 to 64 of
+// a-z, 0-9, '-', '_' and '.'.
+func validSource(tag string) bool {
+	if tag == "" || len(tag) > 64 {
+		return false
+	}
+	for _, c := range tag {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // newOwner picks the owner of a relationship a new contact starts by writing
 // to p: the persona's employee, or their successor if they departed, or
 // nobody (the unassigned pool, served by the fallback).
 func newOwner(r Reader, p *identity.Persona) string {
+	if p.Kind == identity.Team && p.Assign != "" {
+		if id := assign(r, p); id != "" {
+			return id
+		}
+	}
 	id := p.EmployeeID
 	for hops := 0; id != "" && hops < 16; hops++ {
 		e, ok := r.Employee(id)
@@ -307,6 +349,35 @@ func newOwner(r Reader, p *identity.Persona) string {
 		id = e.SuccessorID
 	}
 	return ""
+}
+
+// assign picks the member of contact point p who gets a new contact: the
+// active member with the fewest relationships on p (round robin) or
+// overall (least loaded), the first in Members order on a tie. "" when no
+// member is active.
+func assign(r Reader, p *identity.Persona) string {
+	best, bestLoad := "", 0
+	for _, m := range p.Members {
+		e, ok := r.Employee(m)
+		if !ok || e.Status != identity.Active {
+			continue
+		}
+		var load int
+		switch p.Assign {
+		case identity.AssignLeastLoaded:
+			load = r.OwnedCount(m)
+		default:
+			for _, rel := range r.RelationshipsOwnedBy(m) {
+				if rel.PersonaID == p.ID && rel.MergedInto == "" {
+					load++
+				}
+			}
+		}
+		if best == "" || load < bestLoad {
+			best, bestLoad = m, load
+		}
+	}
+	return best
 }
 
 func deliverIn(top *Topology, r Reader, rel *identity.Relationship, c *identity.Contact) Decision {

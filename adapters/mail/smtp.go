@@ -103,6 +103,11 @@ func (a *Adapter) buildReply(ctx context.Context, out *gateway.Outgoing) ([]byte
 		MessageID: msgID,
 		Text:      out.Body,
 	}
+	if out.Auto != "" {
+		// Written by the gateway on the persona's behalf: robots must not
+		// answer it (RFC 3834).
+		m.AutoSubmitted = "auto-generated"
+	}
 	if th == nil {
 		subject := out.Subject
 		if subject == "" {

@@ -175,6 +175,7 @@ func admin(ctx context.Context, cmd string, args []string, stdout io.Writer) err
 	fs.Var(&relIDs, "relationship", "a relationship ID; repeat for more (transfer)")
 	add := fs.String("add", "", "comma-separated tags to add (contacts tag)")
 	remove := fs.String("remove", "", "comma-separated tags to remove (contacts tag)")
+	notify := fs.Bool("notify", false, "send each moved contact a handover notice from their new persona (transfer)")
 	action := fs.String("action", "", "only this action (audit)")
 	subject := fs.String("subject", "", "only this subject (audit)")
 	after := fs.Uint64("after", 0, "entries after this sequence number (audit)")
@@ -309,7 +310,7 @@ func admin(ctx context.Context, cmd string, args []string, stdout io.Writer) err
 	case "contacts transfer":
 		req := gateway.TransferRequest{From: *from, To: *to, Team: splitList(*team), Strategy: *strategy,
 			Persona: *persona, Tag: *tag, Source: *source, Network: *network, Unassigned: *unassigned,
-			Contacts: contactIDs, Relationships: relIDs, Reason: *reason}
+			Contacts: contactIDs, Relationships: relIDs, Notify: *notify, Reason: *reason}
 		if req.From == "" && req.Persona == "" && req.Tag == "" && req.Source == "" && req.Network == "" &&
 			!req.Unassigned && len(req.Contacts) == 0 && len(req.Relationships) == 0 {
 			return errors.New("usage: kakehashi contacts transfer [--from ID] [--persona P] [--tag T] [--source S] [--network N] [--unassigned] [--contact ID]... [--relationship ID]... [--to ID | --team A,B [--strategy round-robin|least-loaded]] --reason TEXT (select with at least one of --from and the filters)")

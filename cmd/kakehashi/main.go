@@ -29,8 +29,10 @@ Admin commands (clients of a running gateway's admin API):
   kakehashi contacts unassigned            the unassigned pool (served by the fallback)
   kakehashi contacts transfer [--from ID] [--persona P] [--tag T] [--source S] [--network N]
                           [--unassigned] [--contact ID]... [--relationship ID]...
-                          [--to ID | --team A,B [--strategy round-robin|least-loaded]] --reason TEXT
-                          without --to or --team: to the unassigned pool
+                          [--to ID | --team A,B [--strategy round-robin|least-loaded]] [--notify]
+                          --reason TEXT
+                          without --to or --team: to the unassigned pool; with --notify each
+                          moved contact is told by their new persona
   kakehashi contacts tag RELATIONSHIP [--add A,B] [--remove C]
   kakehashi contacts remark RELATIONSHIP TEXT
   kakehashi transfers show ID
