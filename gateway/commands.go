@@ -88,3 +88,16 @@ var (
 	ErrCommandNotFound  = errors.New("no such command")
 	ErrCommandForbidden = errors.New("not allowed to run this command")
 )
+
+// ContactTracker is implemented by a Core that keeps track of contacts
+// who went out of reach. Adapters discover it by type assertion and report
+// what their protocol says: on XMPP, a contact removing the persona from
+// their roster (presence unsubscribe/unsubscribed) or adding it back
+// (subscribe).
+type ContactTracker interface {
+	// ContactGone reports that the contact at from (a bare address on
+	// network) no longer wants to hear from the persona at to, and why.
+	ContactGone(ctx context.Context, network, from, to, why string)
+	// ContactBack reports that the contact wants to hear from it again.
+	ContactBack(ctx context.Context, network, from, to string)
+}

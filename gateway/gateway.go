@@ -213,6 +213,13 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 	case routing.Deliver:
 		rec.RelationshipID, rec.OwnerID = d.RelationshipID, d.OwnerID
 		g.recordActivity(d.RelationshipID)
+		if m.Automatic == "" && g.top.Networks[m.Network].Side == identity.Outside {
+			if rel, ok := g.state.Snapshot().Relationship(d.RelationshipID); ok && rel.Gone != "" {
+				// A contact who writes is reachable again. Off the message's
+				// path: the mark is for people and broadcasts, not routing.
+				go g.ContactBack(context.WithoutCancel(ctx), m.Network, m.From, m.To)
+			}
+		}
 		rec.Out = Outgoing{Network: d.Target.Network, From: d.Target.From, To: d.Target.To,
 			ID: newID(), Body: m.Body, Nick: d.Target.Nick, Subscribe: subscribe,
 			Subject: m.Subject, Thread: m.Thread}

@@ -15,6 +15,7 @@ import (
 const (
 	ActionRelationshipTags   = "relationship.tags"
 	ActionRelationshipRemark = "relationship.remark"
+	ActionRelationshipGone   = "relationship.gone"
 )
 
 // Limits of relationship annotations.
@@ -216,6 +217,50 @@ func (s *State) SetRemark(ctx context.Context, actor, reason, relationshipID, re
 	}
 	if err != nil {
 		return nil, fmt.Errorf("identity: remark on relationship %s: %w", relationshipID, err)
+	}
+	return rel, nil
+}
+
+// goneDetails is the audit detail of a "relationship.gone" entry.
+type goneDetails struct {
+	Before string `json:"before"`
+	After  string `json:"after"`
+}
+
+// SetGone records that the contact of a relationship is out of reach (why
+// not empty: they removed or blocked the persona, their address bounces
+// for good) or back (why empty), audited as "relationship.gone" by actor,
+// typically "contact:<address>" or "gateway". The mark is for people and
+// for broadcasts, which skip such contacts; routing ignores it, so a
+// contact who writes again is still delivered. Marking what is already
+// marked with the same reason changes nothing.
+func (s *State) SetGone(ctx context.Context, actor, relationshipID, why string) (*Relationship, error) {
+	var rel *Relationship
+	err := checkActor(actor)
+	if err == nil {
+		why, err = normalizeRemark(why)
+	}
+	if err == nil {
+		err = s.update(ctx, func(b *batch) error {
+			old, err := b.annotatable(relationshipID)
+			if err != nil {
+				return err
+			}
+			if old.Gone == why {
+				rel = old
+				return nil
+			}
+			rel, _ = b.touchRel(old)
+			rel.Gone = why
+			rel.GoneAt = time.Time{}
+			if why != "" {
+				rel.GoneAt = b.now.UTC()
+			}
+			return b.addAudit(actor, ActionRelationshipGone, "", rel.ID, &goneDetails{Before: old.Gone, After: why})
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity: mark relationship %s gone: %w", relationshipID, err)
 	}
 	return rel, nil
 }

@@ -34,3 +34,50 @@ func TestContactPointSettings(t *testing.T) {
 		t.Fatalf("after reopen: %+v", got)
 	}
 }
+
+// TestGoneMarkSurvivesAndIsAudited: a relationship marked gone keeps the
+// reason and time across a reopen, the mark is audited, and clearing it
+// works.
+func TestGoneMarkSurvivesAndIsAudited(t *testing.T) {
+	f := newFixture(t)
+	r := f.ensure("gone@ext.test", "p-alice", "alice")
+	got, err := f.s.SetGone(f.ctx, "contact:gone@ext.test", r.ID, "removed the persona from their contacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Gone == "" || got.GoneAt.IsZero() {
+		t.Fatalf("not marked: %+v", got)
+	}
+	s2, err := Open(f.ctx, f.store, f.clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := s2.Snapshot().Relationship(r.ID)
+	if again.Gone != got.Gone || !again.GoneAt.Equal(got.GoneAt) {
+		t.Fatalf("after reopen: %+v", again)
+	}
+	if l := f.audit(AuditQuery{Action: ActionRelationshipGone, Subject: r.ID}); len(l) != 1 || l[0].Actor != "contact:gone@ext.test" {
+		t.Fatalf("audit %+v", l)
+	}
+	back, err := f.s.SetGone(f.ctx, "contact:gone@ext.test", r.ID, "")
+	if err != nil || back.Gone != "" || !back.GoneAt.IsZero() {
+		t.Fatalf("cleared: %+v %v", back, err)
+	}
+}
+
+// TestRelChunkReadsTheFormerEncoding: chunks written before Gone existed
+// still decode.
+func TestRelChunkReadsTheFormerEncoding(t *testing.T) {
+	rel := &Relationship{ID: "r1", ContactID: "c1", PersonaID: "p1", OwnerID: "o1", Version: 3}
+	b := appendRelChunk(nil, []*Relationship{rel})
+	v1 := append([]byte{relChunkFormatV1}, b[1:len(b)-2]...) // without Gone ("") and GoneAt (0)
+	got, err := decodeRelChunk(v1, func(s string) string { return s })
+	if err != nil || len(got) != 1 || got[0].ID != "r1" || got[0].Version != 3 {
+		t.Fatalf("v1: %+v %v", got, err)
+	}
+	rel.Gone = "bounces"
+	got, err = decodeRelChunk(appendRelChunk(nil, []*Relationship{rel}), func(s string) string { return s })
+	if err != nil || got[0].Gone != "bounces" {
+		t.Fatalf("v2: %+v %v", got, err)
+	}
+}

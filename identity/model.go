@@ -132,7 +132,12 @@ type Relationship struct {
 	// sorted, case-insensitively unique, spelled as first given.
 	Tags []string `json:"tags,omitempty"`
 	// Remark is a free-text note about the relationship (see SetRemark).
-	Remark    string    `json:"remark,omitempty"`
+	Remark string `json:"remark,omitempty"`
+	// Gone, when set, says why the contact is out of reach on this
+	// relationship (they removed or blocked the persona, their address
+	// bounces); GoneAt is when that was noticed (see SetGone).
+	Gone      string    `json:"gone,omitempty"`
+	GoneAt    time.Time `json:"gone_at,omitzero"`
 	CreatedAt time.Time `json:"created_at"`
 	// UpdatedAt is when Version last changed.
 	UpdatedAt time.Time `json:"updated_at"`

@@ -9,7 +9,10 @@ import (
 // relChunkFormat is the first byte of an encoded relationship chunk (see
 // SQLiteStore): bump it when the encoding changes, and keep decoding the
 // old one while stores may hold it.
-const relChunkFormat = 1
+const relChunkFormat = 2
+
+// relChunkFormatV1 is the encoding before relationships had Gone/GoneAt.
+const relChunkFormatV1 = 1
 
 // appendRelChunk appends rels in the relationship log's binary form:
 // varint-prefixed strings and lists, times as Unix nanoseconds (0: zero
@@ -43,6 +46,8 @@ func appendRelChunk(b []byte, rels []*Relationship) []byte {
 		b = binary.AppendVarint(b, unixNano(r.LastActivity))
 		b = binary.AppendUvarint(b, r.Version)
 		b = binary.AppendUvarint(b, r.OwnerVersion)
+		str(r.Gone)
+		b = binary.AppendVarint(b, unixNano(r.GoneAt))
 	}
 	return b
 }
@@ -116,9 +121,10 @@ func (d *relChunkReader) list() []string {
 // decodeRelChunk decodes a chunk, interning the strings that repeat
 // across relationships (personas, owners, transfers, tags).
 func decodeRelChunk(b []byte, intern func(string) string) ([]Relationship, error) {
-	if len(b) == 0 || b[0] != relChunkFormat {
+	if len(b) == 0 || (b[0] != relChunkFormat && b[0] != relChunkFormatV1) {
 		return nil, fmt.Errorf("%w: unknown format", errCorruptChunk)
 	}
+	v2 := b[0] == relChunkFormat
 	d := &relChunkReader{b: b[1:], intern: intern}
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {
@@ -141,6 +147,10 @@ func decodeRelChunk(b []byte, intern func(string) string) ([]Relationship, error
 		r.LastActivity = fromUnixNano(d.varint())
 		r.Version = d.uvarint()
 		r.OwnerVersion = d.uvarint()
+		if v2 {
+			r.Gone = d.str()
+			r.GoneAt = fromUnixNano(d.varint())
+		}
 		if d.err != nil {
 			return nil, d.err
 		}

@@ -70,7 +70,9 @@ var sqliteSchema = []string{
 		remark             TEXT NOT NULL DEFAULT '',
 		last_activity      INTEGER NOT NULL DEFAULT 0,
 		owner_version      INTEGER NOT NULL DEFAULT 0,
-		last_transfer_id   TEXT NOT NULL DEFAULT ''
+		last_transfer_id   TEXT NOT NULL DEFAULT '',
+		gone               TEXT NOT NULL DEFAULT '',
+		gone_at            INTEGER NOT NULL DEFAULT 0
 	) WITHOUT ROWID`,
 	`CREATE TABLE IF NOT EXISTS relationship_log (
 		seq  INTEGER PRIMARY KEY,
@@ -101,6 +103,8 @@ var relationshipColumns = []struct{ name, def string }{
 	{"last_activity", "INTEGER NOT NULL DEFAULT 0"},
 	{"owner_version", "INTEGER NOT NULL DEFAULT 0"},
 	{"last_transfer_id", "TEXT NOT NULL DEFAULT ''"},
+	{"gone", "TEXT NOT NULL DEFAULT ''"},
+	{"gone_at", "INTEGER NOT NULL DEFAULT 0"},
 }
 
 // SQLiteStore is a Store in one SQLite database file (WAL journal,
@@ -558,7 +562,8 @@ func (s *SQLiteStore) commit(ctx context.Context, c *Changeset) (seqs []uint64, 
 func writeRelationships(ctx context.Context, tx *sql.Tx, rels []*Relationship) error {
 	return insertLiteralRows(ctx, tx, `INSERT INTO relationships
 		(id, contact_id, persona_id, owner_id, former_persona_ids, merged_into,
-		 created_at, updated_at, version, tags, remark, last_activity, owner_version, last_transfer_id)`,
+		 created_at, updated_at, version, tags, remark, last_activity, owner_version, last_transfer_id,
+		 gone, gone_at)`,
 		`ON CONFLICT (id) DO UPDATE SET contact_id = excluded.contact_id,
 			persona_id = excluded.persona_id, owner_id = excluded.owner_id,
 			former_persona_ids = excluded.former_persona_ids,
@@ -566,7 +571,8 @@ func writeRelationships(ctx context.Context, tx *sql.Tx, rels []*Relationship) e
 			updated_at = excluded.updated_at, version = excluded.version,
 			tags = excluded.tags, remark = excluded.remark,
 			last_activity = excluded.last_activity, owner_version = excluded.owner_version,
-			last_transfer_id = excluded.last_transfer_id`, len(rels),
+			last_transfer_id = excluded.last_transfer_id,
+			gone = excluded.gone, gone_at = excluded.gone_at`, len(rels),
 		func(i int, r *sqlRow) {
 			rel := rels[i]
 			r.str(rel.ID)
@@ -583,6 +589,8 @@ func writeRelationships(ctx context.Context, tx *sql.Tx, rels []*Relationship) e
 			r.int(unixNano(rel.LastActivity))
 			r.int(int64(rel.OwnerVersion))
 			r.str(rel.LastTransferID)
+			r.str(rel.Gone)
+			r.int(unixNano(rel.GoneAt))
 		})
 }
 
@@ -614,7 +622,7 @@ func appendRelLog(ctx context.Context, tx *sql.Tx, rels []*Relationship) (int, e
 
 // checkRelText refuses a relationship with NUL in its text.
 func checkRelText(r *Relationship) error {
-	for _, s := range [...]string{r.ID, r.ContactID, r.PersonaID, r.OwnerID, r.MergedInto, r.Remark, r.LastTransferID} {
+	for _, s := range [...]string{r.ID, r.ContactID, r.PersonaID, r.OwnerID, r.MergedInto, r.Remark, r.LastTransferID, r.Gone} {
 		if strings.IndexByte(s, 0) >= 0 {
 			return fmt.Errorf("relationship %q: text %q contains a NUL byte", r.ID, s)
 		}
@@ -970,16 +978,16 @@ func loadRelationships(ctx context.Context, tx *sql.Tx) ([]Relationship, error) 
 	// growing string at each step.
 	rows, err := tx.QueryContext(ctx, `SELECT concat_ws(char(0), id, contact_id, persona_id,
 		owner_id, merged_into, last_transfer_id, created_at, updated_at, version,
-		last_activity, owner_version, coalesce(former_persona_ids, ''), coalesce(tags, ''),
-		remark) FROM relationships`)
+		last_activity, owner_version, gone_at, coalesce(former_persona_ids, ''), coalesce(tags, ''),
+		gone, remark) FROM relationships`)
 	if err != nil {
 		return nil, fmt.Errorf("relationships: %w", err)
 	}
 	defer rows.Close()
 	var (
 		row    string
-		f      [14]string
-		nums   [5]int64
+		f      [16]string
+		nums   [6]int64
 		intern = newInterner()
 	)
 	for rows.Next() {
@@ -999,7 +1007,8 @@ func loadRelationships(ctx context.Context, tx *sql.Tx) ([]Relationship, error) 
 			OwnerID:        intern(f[3]),
 			MergedInto:     intern(f[4]),
 			LastTransferID: intern(f[5]),
-			Remark:         strings.Clone(f[13]),
+			Gone:           intern(f[14]),
+			Remark:         strings.Clone(f[15]),
 		}
 		for i := range nums {
 			if nums[i], err = strconv.ParseInt(f[6+i], 10, 64); err != nil {
@@ -1007,11 +1016,11 @@ func loadRelationships(ctx context.Context, tx *sql.Tx) ([]Relationship, error) 
 			}
 		}
 		r.CreatedAt, r.UpdatedAt, r.Version = fromUnixNano(nums[0]), fromUnixNano(nums[1]), uint64(nums[2])
-		r.LastActivity, r.OwnerVersion = fromUnixNano(nums[3]), uint64(nums[4])
-		if r.FormerPersonaIDs, err = parseList(f[11], intern); err != nil {
+		r.LastActivity, r.OwnerVersion, r.GoneAt = fromUnixNano(nums[3]), uint64(nums[4]), fromUnixNano(nums[5])
+		if r.FormerPersonaIDs, err = parseList(f[12], intern); err != nil {
 			return nil, fmt.Errorf("relationship %s: former personas: %w", r.ID, err)
 		}
-		if r.Tags, err = parseList(f[12], intern); err != nil {
+		if r.Tags, err = parseList(f[13], intern); err != nil {
 			return nil, fmt.Errorf("relationship %s: tags: %w", r.ID, err)
 		}
 		out = append(out, r)

@@ -90,7 +90,7 @@ func (c *Component) handle(ctx context.Context, core gateway.Core, t xmlstream.T
 			c.log.Warn("malformed presence stanza dropped", "err", err)
 			return nil
 		}
-		c.presence(core, t, &p)
+		c.presence(ctx, core, t, &p)
 	case "iq":
 		var iq inIQ
 		if err := d.Decode(&iq); err != nil {
@@ -178,7 +178,7 @@ func describeError(e *stanzaError) string {
 	return s
 }
 
-func (c *Component) presence(core gateway.Core, t xmlstream.TokenReadEncoder, p *inPresence) {
+func (c *Component) presence(ctx context.Context, core gateway.Core, t xmlstream.TokenReadEncoder, p *inPresence) {
 	p.To = c.to(p.To)
 	from, err := jid.Parse(p.From)
 	if err != nil {
@@ -197,6 +197,7 @@ func (c *Component) presence(core gateway.Core, t xmlstream.TokenReadEncoder, p 
 			return
 		}
 		peer := from.Bare().String()
+		c.tracked(core, func(tr gateway.ContactTracker) { tr.ContactBack(ctx, c.cfg.Network, peer, bareTo) })
 		var b bytes.Buffer
 		b.Write(presenceStanza("subscribed", bareTo, peer, ""))
 		b.Write(presenceStanza("subscribe", bareTo, peer, prof.Name))
@@ -209,7 +210,24 @@ func (c *Component) presence(core gateway.Core, t xmlstream.TokenReadEncoder, p 
 	case "unsubscribe":
 		if ok {
 			_ = c.write(t, presenceStanza("unsubscribed", bareTo, from.Bare().String(), ""))
+			c.tracked(core, func(tr gateway.ContactTracker) {
+				tr.ContactGone(ctx, c.cfg.Network, from.Bare().String(), bareTo, "removed "+prof.Name+" from their contacts")
+			})
 		}
+	case "unsubscribed":
+		if ok {
+			c.tracked(core, func(tr gateway.ContactTracker) {
+				tr.ContactGone(ctx, c.cfg.Network, from.Bare().String(), bareTo, "stopped sharing their presence with "+prof.Name)
+			})
+		}
+	}
+}
+
+// tracked calls f with the core's ContactTracker, for outside contacts
+// only (an employee's roster is their own business).
+func (c *Component) tracked(core gateway.Core, f func(gateway.ContactTracker)) {
+	if tr, ok := core.(gateway.ContactTracker); ok && c.cfg.Side == identity.Outside {
+		f(tr)
 	}
 }
 

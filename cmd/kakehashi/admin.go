@@ -292,7 +292,7 @@ func admin(ctx context.Context, cmd string, args []string, stdout io.Writer) err
 			if err := json.Unmarshal(raw, &cs); err != nil {
 				return err
 			}
-			fmt.Fprintln(w, "RELATIONSHIP	NETWORK	ADDRESS	PERSONA	OWNER	SOURCE	TAGS	LAST ACTIVITY")
+			fmt.Fprintln(w, "RELATIONSHIP\tNETWORK\tADDRESS\tPERSONA\tOWNER\tSOURCE\tTAGS\tLAST ACTIVITY\tGONE")
 			for _, v := range cs {
 				o := v.Relationship.OwnerID
 				if o == "" {
@@ -302,8 +302,8 @@ func admin(ctx context.Context, cmd string, args []string, stdout io.Writer) err
 				if !v.Relationship.LastActivity.IsZero() {
 					last = v.Relationship.LastActivity.UTC().Format(time.RFC3339)
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Relationship.ID, v.Contact.Address.Network, v.Contact.Address.Addr,
-					v.Relationship.PersonaID, o, v.Contact.Source, strings.Join(v.Relationship.Tags, ","), last)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Relationship.ID, v.Contact.Address.Network, v.Contact.Address.Addr,
+					v.Relationship.PersonaID, o, v.Contact.Source, strings.Join(v.Relationship.Tags, ","), last, v.Relationship.Gone)
 			}
 			return nil
 		}

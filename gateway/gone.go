@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/routing"
+)
+
+// goneRelationship finds the relationship between the contact at from and
+// the persona at to, and the decision that routes the contact's messages
+// to its owner.
+func (g *Gateway) goneRelationship(network, from, to string) (*identity.Relationship, routing.Decision, bool) {
+	from, to = bareLower(from), bareLower(to)
+	snap := g.state.Snapshot()
+	d := routing.Decide(g.top, snap, routing.Envelope{Network: network, From: from, To: to})
+	if d.Kind != routing.Deliver {
+		return nil, d, false
+	}
+	rel, ok := snap.Relationship(d.RelationshipID)
+	return rel, d, ok
+}
+
+// ContactGone implements ContactTracker: the relationship is marked (so
+// people see it and broadcasts skip it) and its owner is told, from the
+// contact's proxy address.
+func (g *Gateway) ContactGone(ctx context.Context, network, from, to, why string) {
+	rel, d, ok := g.goneRelationship(network, from, to)
+	if !ok || rel.Gone != "" {
+		return
+	}
+	contact := bareLower(from)
+	if _, err := g.state.SetGone(ctx, "contact:"+contact, rel.ID, why); err != nil {
+		g.log.Error("could not mark a contact gone", "relationship", rel.ID, "err", err)
+		return
+	}
+	g.log.Info("contact gone", "network", network, "relationship", rel.ID, "why", why)
+	body := fmt.Sprintf("%s %s. Your messages may no longer reach them, and broadcasts will skip them until they come back.", contact, why)
+	g.queueNotice(ctx, d, body)
+}
+
+// ContactBack implements ContactTracker: the mark is cleared, and the
+// owner told.
+func (g *Gateway) ContactBack(ctx context.Context, network, from, to string) {
+	rel, d, ok := g.goneRelationship(network, from, to)
+	if !ok || rel.Gone == "" {
+		return
+	}
+	contact := bareLower(from)
+	if _, err := g.state.SetGone(ctx, "contact:"+contact, rel.ID, ""); err != nil {
+		g.log.Error("could not clear a contact's gone mark", "relationship", rel.ID, "err", err)
+		return
+	}
+	g.queueNotice(ctx, d, contact+" added you back to their contacts.")
+}
+
+// queueNotice queues a notice from the gateway to the owner d routes to.
+func (g *Gateway) queueNotice(ctx context.Context, d routing.Decision, body string) {
+	rec := &Record{
+		ReceivedAt: g.now(), InNetwork: d.Target.Network, InFrom: d.Target.From, InReply: d.Target.From, InTo: d.Target.To,
+		RelationshipID: d.RelationshipID, OwnerID: d.OwnerID,
+		Out: Outgoing{Network: d.Target.Network, From: d.Target.From, To: d.Target.To, ID: newID(),
+			Body: body, Nick: d.Target.Nick, Notice: true},
+	}
+	if err := g.queue.Enqueue(ctx, rec, func(dup bool, err error) {
+		if err != nil {
+			g.log.Error("could not queue a notice", "err", err)
+			return
+		}
+		if !dup {
+			g.dispatch(rec)
+		}
+	}); err != nil {
+		g.log.Error("could not queue a notice", "err", err)
+	}
+}
+
+var _ ContactTracker = (*Gateway)(nil)
