@@ -20,6 +20,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/kakehashi/kakehashi/adapters/mail/internal/hostname"
 )
 
 // ErrInvalid is wrapped by every error Build returns for a Message it refuses
@@ -252,7 +254,7 @@ func addrSpecProblem(s string) string {
 	if why := dotAtomProblem(local); why != "" {
 		return "local part " + why
 	}
-	if why := hostnameProblem(domain); why != "" {
+	if why := hostname.Problem(domain); why != "" {
 		return "domain " + why
 	}
 	return ""
@@ -302,37 +304,6 @@ func dotAtomProblem(s string) string {
 		}
 		if c != '.' && !isAtext(c) {
 			return fmt.Sprintf("has forbidden character %q", rune(c))
-		}
-	}
-	return ""
-}
-
-// hostnameProblem checks an RFC 1123 host name in ASCII (A-labels).
-func hostnameProblem(s string) string {
-	if s == "" {
-		return "is empty"
-	}
-	if len(s) > 253 {
-		return "is longer than 253 octets"
-	}
-	for _, label := range strings.Split(s, ".") {
-		if label == "" {
-			return "has an empty label"
-		}
-		if len(label) > 63 {
-			return "has a label longer than 63 octets"
-		}
-		if label[0] == '-' || label[len(label)-1] == '-' {
-			return "has a label starting or ending with '-'"
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if c >= utf8.RuneSelf {
-				return "is not ASCII (use the A-label form)"
-			}
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-				return fmt.Sprintf("has forbidden character %q", rune(c))
-			}
 		}
 	}
 	return ""

@@ -16,6 +16,8 @@ import (
 
 	"github.com/emersion/go-message/textproto"
 	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/kakehashi/kakehashi/adapters/mail/internal/hostname"
 )
 
 // ErrDKIMKey is wrapped by every error LoadDKIMKey returns about the
@@ -46,10 +48,10 @@ func (d *DKIM) Sign(raw []byte) ([]byte, error) {
 	if d == nil || d.Signer == nil {
 		return nil, errors.New("compose: DKIM: no signing key")
 	}
-	if why := hostnameProblem(d.Domain); why != "" {
+	if why := hostname.Problem(d.Domain); why != "" {
 		return nil, fmt.Errorf("compose: DKIM: domain %q %s", d.Domain, why)
 	}
-	if why := hostnameProblem(d.Selector); why != "" {
+	if why := hostname.Problem(d.Selector); why != "" {
 		return nil, fmt.Errorf("compose: DKIM: selector %q %s", d.Selector, why)
 	}
 	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))

@@ -27,6 +27,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kakehashi/kakehashi/adapters/mail/internal/hostname"
 )
 
 // Sentinel errors. Parse wraps ErrNotVERP, ErrForged or ErrExpired for an
@@ -126,7 +128,7 @@ func (c *Codec) check() error {
 	case c.TTL < minTTL || c.TTL > maxTTL:
 		return fmt.Errorf("%w: TTL %v is not between %v and %v", ErrInvalid, c.TTL, minTTL, maxTTL)
 	}
-	if why := hostnameProblem(c.Domain); why != "" {
+	if why := hostname.Problem(c.Domain); why != "" {
 		return fmt.Errorf("%w: domain %q %s", ErrInvalid, c.Domain, why)
 	}
 	if c.Domain != asciiLower(c.Domain) {
@@ -247,28 +249,4 @@ func isLowerAlnum(s string) bool {
 		}
 	}
 	return true
-}
-
-// hostnameProblem checks an RFC 1123 host name in ASCII (A-labels).
-func hostnameProblem(s string) string {
-	if s == "" {
-		return "is empty"
-	}
-	if len(s) > 253 {
-		return "is longer than 253 octets"
-	}
-	for _, label := range strings.Split(s, ".") {
-		if label == "" || len(label) > 63 {
-			return "has a label that is empty or longer than 63 octets"
-		}
-		if label[0] == '-' || label[len(label)-1] == '-' {
-			return "has a label starting or ending with '-'"
-		}
-		for i := 0; i < len(label); i++ {
-			if c := label[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-				return "has a character other than letters, digits, '-' and '.'"
-			}
-		}
-	}
-	return ""
 }
