@@ -298,21 +298,8 @@ func (a *Adapter) tlsConfig(cfg *tls.Config, server string) *tls.Config {
 	return c
 }
 
-// normSubject strips reply prefixes and spacing so that "Re: Re: Quote" and
-// "Quote" compare equal.
+// normSubject is a subject as conversations compare it: without reply
+// prefixes, case and spacing, so "Re: Re: quote  for May" is "Quote for May".
 func normSubject(s string) string {
-	s = strings.TrimSpace(s)
-	for {
-		r := compose.ReplySubject(s)
-		// ReplySubject leaves a subject alone when it already has a reply
-		// prefix; strip one and look again.
-		if r == s {
-			if i := strings.IndexAny(s, ":："); i >= 0 && i <= 12 {
-				s = strings.TrimSpace(s[i+len(string([]rune(s[i:])[0])):])
-				continue
-			}
-		}
-		break
-	}
-	return strings.ToLower(strings.Join(strings.Fields(s), " "))
+	return strings.ToLower(strings.Join(strings.Fields(compose.BaseSubject(s)), " "))
 }

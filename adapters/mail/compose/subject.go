@@ -5,6 +5,7 @@ import (
 	"encoding/base32"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 	"golang.org/x/text/width"
@@ -52,6 +53,23 @@ func ReplySubject(s string) string {
 		return s
 	}
 	return "Re: " + s
+}
+
+// BaseSubject is s without its reply prefixes, as ReplySubject recognises
+// them ("Re: AW: Quote" → "Quote"), trimmed: what the subjects of one
+// conversation have in common.
+func BaseSubject(s string) string {
+	s = strings.TrimSpace(s)
+	for hasReplyPrefix(s) {
+		// The prefix is letters, maybe a counter, then the first colon.
+		i := strings.IndexAny(s, ":：")
+		if i < 0 {
+			break
+		}
+		_, size := utf8.DecodeRuneInString(s[i:])
+		s = strings.TrimSpace(s[i+size:])
+	}
+	return s
 }
 
 func hasReplyPrefix(s string) bool {
