@@ -185,6 +185,8 @@ func (a *Adapter) wait(ctx context.Context, c *imapclient.Client, newMail <-chan
 // the two): it is only moved.
 func (a *Adapter) drain(ctx context.Context, core gateway.Core, c *imapclient.Client, boxes mailboxes, st *mailboxState) error {
 	for {
+		// One search per pass, not per batch: with a large backlog the
+		// answer lists every UID in the mailbox.
 		res, err := c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
 		if err != nil {
 			return fmt.Errorf("imap search: %w", err)
@@ -194,28 +196,26 @@ func (a *Adapter) drain(ctx context.Context, core gateway.Core, c *imapclient.Cl
 			return nil
 		}
 		slices.Sort(uids)
-		var done []imap.UID
-		var todo []imap.UID
+		var done, todo []imap.UID
 		for _, u := range uids {
 			if uint32(u) <= st.LastUID {
 				done = append(done, u)
-			} else if len(todo) < a.cfg.BatchSize {
+			} else {
 				todo = append(todo, u)
 			}
 		}
-		if len(done) > 0 {
-			if err := move(c, done, boxes.processed); err != nil {
+		if err := move(c, done, boxes.processed); err != nil {
+			return err
+		}
+		for len(todo) > 0 {
+			batch, err := a.bySize(c, todo[:min(len(todo), a.cfg.BatchSize)])
+			if err != nil {
 				return err
 			}
-		}
-		if len(todo) == 0 {
-			continue
-		}
-		if todo, err = a.bySize(c, todo); err != nil {
-			return err
-		}
-		if err := a.batch(ctx, core, c, boxes, st, todo); err != nil {
-			return err
+			if err := a.batch(ctx, core, c, boxes, st, batch); err != nil {
+				return err
+			}
+			todo = todo[len(batch):]
 		}
 	}
 }
