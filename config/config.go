@@ -38,12 +38,18 @@ const (
 	DefaultLogFormat    = "text"
 	DefaultAdminListen  = "127.0.0.1:8765"
 	DefaultMaxBodyBytes = 65536
+	// DefaultBroadcastsPerDay and DefaultBroadcastsPerMonth cap how many
+	// broadcasts one contact receives in any 24 hours and any 30 days.
+	DefaultBroadcastsPerDay   = 1
+	DefaultBroadcastsPerMonth = 4
 )
 
 // Bounds of values checked by [Config.Validate].
 const (
 	MinAdminTokenLen = 16
 	MaxMaxBodyBytes  = 1 << 20
+	// MaxBroadcastCap bounds limits.broadcasts_per_day and _per_month.
+	MaxBroadcastCap = 1000
 )
 
 // KindXMPP is the network kind served through an XMPP component (XEP-0114).
@@ -205,6 +211,13 @@ type Limits struct {
 	// MaxBodyBytes is the largest message body accepted, in bytes
 	// (limits.max_body_bytes), 1..MaxMaxBodyBytes.
 	MaxBodyBytes int
+	// BroadcastsPerDay is how many broadcasts one contact may receive in
+	// any 24 hours (limits.broadcasts_per_day), 0..MaxBroadcastCap; 0
+	// turns broadcasts off.
+	BroadcastsPerDay int
+	// BroadcastsPerMonth is how many in any 30 days
+	// (limits.broadcasts_per_month), BroadcastsPerDay..MaxBroadcastCap.
+	BroadcastsPerMonth int
 }
 
 // Inside returns the inside networks, sorted by name.

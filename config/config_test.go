@@ -248,6 +248,8 @@ func TestDefaults(t *testing.T) {
 		{"log.format", c.Log.Format, "text"},
 		{"admin.listen", c.Admin.Listen, "127.0.0.1:8765"},
 		{"limits.max_body_bytes", c.Limits.MaxBodyBytes, 65536},
+		{"limits.broadcasts_per_day", c.Limits.BroadcastsPerDay, 1},
+		{"limits.broadcasts_per_month", c.Limits.BroadcastsPerMonth, 4},
 		{"networks.corp.xmpp.proxy_for", c.Networks["corp"].XMPP.ProxyFor, "public-xmpp"},
 	}
 	for _, tt := range tests {
@@ -498,6 +500,9 @@ func TestBadValues(t *testing.T) {
 		{"bad log format", []edit{{"  format: json", "  format: yaml"}}, "log.format", []string{"text or json"}},
 		{"body too big", []edit{{"  max_body_bytes: 4096", "  max_body_bytes: 2000000"}}, "limits.max_body_bytes", []string{"out of range", "1048576"}},
 		{"body zero", []edit{{"  max_body_bytes: 4096", "  max_body_bytes: 0"}}, "limits.max_body_bytes", []string{"out of range"}},
+		{"negative broadcast cap", []edit{{"  max_body_bytes: 4096", "  max_body_bytes: 4096\n  broadcasts_per_day: -1"}}, "limits.broadcasts_per_day", []string{"out of range", "0 turns broadcasts off"}},
+		{"month below day", []edit{{"  max_body_bytes: 4096", "  max_body_bytes: 4096\n  broadcasts_per_day: 3\n  broadcasts_per_month: 2"}}, "limits.broadcasts_per_month",
+			[]string{"less than limits.broadcasts_per_day", "raise it"}},
 		{"short token", []edit{{"  token: test-token-0123456789abcdef", "  token: short"}}, "admin.token", []string{"too short", "16"}},
 		{"bad domain", []edit{{"domain: gw.corp.test", "domain: gw_corp..test"}}, "networks.corp.xmpp.domain", []string{"not a valid domain"}},
 		{"upper-case domain", []edit{{"domain: gw.corp.test", "domain: GW.corp.test"}}, "networks.corp.xmpp.domain", []string{"lower-case"}},

@@ -104,7 +104,9 @@ func schema() *field {
 			"fallback_address":  leaf(kString, "desk@corp.test"),
 		}),
 		"limits": mapping(map[string]*field{
-			"max_body_bytes": leaf(kInt, strconv.Itoa(DefaultMaxBodyBytes)),
+			"max_body_bytes":       leaf(kInt, strconv.Itoa(DefaultMaxBodyBytes)),
+			"broadcasts_per_day":   leaf(kInt, strconv.Itoa(DefaultBroadcastsPerDay)),
+			"broadcasts_per_month": leaf(kInt, strconv.Itoa(DefaultBroadcastsPerMonth)),
 		}),
 	})
 }
@@ -359,7 +361,8 @@ func (d *decoder) build(names map[string]bool) *Config {
 			FallbackEmployee: str("routing.fallback_employee"),
 			FallbackAddress:  str("routing.fallback_address"),
 		},
-		Limits:   Limits{MaxBodyBytes: DefaultMaxBodyBytes},
+		Limits: Limits{MaxBodyBytes: DefaultMaxBodyBytes,
+			BroadcastsPerDay: DefaultBroadcastsPerDay, BroadcastsPerMonth: DefaultBroadcastsPerMonth},
 		Networks: map[string]*Network{},
 	}
 	c.Admin.AllowRemote, _ = d.values["admin.allow_remote"].(bool)
@@ -367,6 +370,14 @@ func (d *decoder) build(names map[string]bool) *Config {
 		c.Limits.MaxBodyBytes = n
 	} else if d.isBad("limits.max_body_bytes") {
 		c.Limits.MaxBodyBytes = 0
+	}
+	for key, dst := range map[string]*int{
+		"limits.broadcasts_per_day":   &c.Limits.BroadcastsPerDay,
+		"limits.broadcasts_per_month": &c.Limits.BroadcastsPerMonth,
+	} {
+		if n, ok := d.values[key].(int); ok {
+			*dst = n
+		}
 	}
 	if c.DataDir == "" && !d.isBad("data_dir") {
 		c.DataDir = DefaultDataDir

@@ -49,6 +49,18 @@ func (c *Config) problems() []KeyError {
 		p.add("limits.max_body_bytes", fmt.Sprintf("%d is out of range", n),
 			fmt.Sprintf("set it to a number of bytes from 1 to %d (default %d)", MaxMaxBodyBytes, DefaultMaxBodyBytes))
 	}
+	perDay, perMonth := c.Limits.BroadcastsPerDay, c.Limits.BroadcastsPerMonth
+	if perDay < 0 || perDay > MaxBroadcastCap {
+		p.add("limits.broadcasts_per_day", fmt.Sprintf("%d is out of range", perDay),
+			fmt.Sprintf("set it to how many broadcasts one contact may get in 24 hours, 0 to %d (default %d; 0 turns broadcasts off)", MaxBroadcastCap, DefaultBroadcastsPerDay))
+	}
+	if perMonth < 0 || perMonth > MaxBroadcastCap {
+		p.add("limits.broadcasts_per_month", fmt.Sprintf("%d is out of range", perMonth),
+			fmt.Sprintf("set it to how many broadcasts one contact may get in 30 days, 0 to %d (default %d)", MaxBroadcastCap, DefaultBroadcastsPerMonth))
+	} else if perDay >= 0 && perDay <= MaxBroadcastCap && perMonth < perDay {
+		p.add("limits.broadcasts_per_month", fmt.Sprintf("%d is less than limits.broadcasts_per_day (%d)", perMonth, perDay),
+			"raise it to at least limits.broadcasts_per_day, or lower that")
+	}
 	return p
 }
 

@@ -70,6 +70,8 @@ type Outgoing struct {
 	// received is when the gateway got the message this one answers, for
 	// the relay latency metric; zero for messages replayed after a restart.
 	received time.Time
+	// broadcast is the broadcast this message is part of, if any.
+	broadcast string
 }
 
 // Profile is what the gateway tells an adapter about one of its own

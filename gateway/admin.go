@@ -104,6 +104,8 @@ func (a *AdminAPI) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/transfers/{id}/revert", auth(a.revertTransfer))
 	mux.HandleFunc("POST /v1/relationships/{id}/tags", auth(a.tags))
 	mux.HandleFunc("POST /v1/relationships/{id}/remark", auth(a.remark))
+	mux.HandleFunc("POST /v1/broadcasts", auth(a.prepareBroadcast))
+	mux.HandleFunc("GET /v1/broadcasts/{id}", auth(a.getBroadcast))
 	mux.HandleFunc("POST /v1/directory", auth(a.importDirectory))
 	mux.HandleFunc("GET /v1/audit", auth(a.audit))
 	mux.HandleFunc("GET /v1/queue", auth(a.queueStats))
@@ -122,7 +124,8 @@ func (a *AdminAPI) writeError(w http.ResponseWriter, r *http.Request, err error)
 	switch {
 	case errors.Is(err, identity.ErrNotFound):
 		status = http.StatusNotFound
-	case errors.Is(err, identity.ErrInvalid), errors.As(err, &se), errors.As(err, &te), errors.Is(err, errBadRequest):
+	case errors.Is(err, identity.ErrInvalid), errors.As(err, &se), errors.As(err, &te), errors.Is(err, errBadRequest),
+		errors.Is(err, ErrBroadcast):
 		status = http.StatusBadRequest
 	case errors.Is(err, identity.ErrConflict):
 		status = http.StatusConflict
@@ -451,6 +454,34 @@ type Directory struct {
 	Employees []identity.Employee `json:"employees"`
 	Personas  []identity.Persona  `json:"personas"`
 	Reason    string              `json:"reason,omitempty"`
+}
+
+// prepareBroadcast stores a team broadcast (BroadcastRequest: team, tag,
+// subject, body, reason) for each member to confirm.
+func (a *AdminAPI) prepareBroadcast(w http.ResponseWriter, r *http.Request, actor string) error {
+	var req BroadcastRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		return fmt.Errorf("%w: a reason is required, for the audit log", errBadRequest)
+	}
+	req.Actor = actor
+	b, err := a.gw.PrepareBroadcast(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, b)
+	return nil
+}
+
+func (a *AdminAPI) getBroadcast(w http.ResponseWriter, r *http.Request, _ string) error {
+	b, err := a.gw.LoadBroadcast(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, b)
+	return nil
 }
 
 func (a *AdminAPI) importDirectory(w http.ResponseWriter, r *http.Request, actor string) error {

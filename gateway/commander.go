@@ -11,8 +11,10 @@ import (
 
 // Command nodes the gateway offers employees.
 const (
-	cmdMyContacts = "my-contacts"
-	cmdTagContact = "tag-contact"
+	cmdMyContacts       = "my-contacts"
+	cmdTagContact       = "tag-contact"
+	cmdBroadcast        = "broadcast"
+	cmdBroadcastConfirm = "confirm-broadcast"
 )
 
 // maxListed bounds a command's contact list: a client's drop-down is no
@@ -41,11 +43,13 @@ func (g *Gateway) Commands(network, from string) []Command {
 	return []Command{
 		{Node: cmdMyContacts, Name: "My contacts"},
 		{Node: cmdTagContact, Name: "Tag a contact"},
+		{Node: cmdBroadcast, Name: "Send a broadcast"},
+		{Node: cmdBroadcastConfirm, Name: "Broadcasts to confirm"},
 	}
 }
 
 // CommandForm implements Commander.
-func (g *Gateway) CommandForm(_ context.Context, network, from, node string) (Command, error) {
+func (g *Gateway) CommandForm(ctx context.Context, network, from, node string) (Command, error) {
 	e, snap, ok := g.employeeAt(network, from)
 	if !ok {
 		return Command{}, fmt.Errorf("%w: only active employees can run commands", ErrCommandForbidden)
@@ -74,6 +78,10 @@ func (g *Gateway) CommandForm(_ context.Context, network, from, node string) (Co
 				{Var: "remark", Label: "Remark (replaces the old one; leave empty to keep it)", Type: FieldTextMulti},
 				{Var: "clear_remark", Label: "Clear the remark", Type: FieldBool},
 			}}, nil
+	case cmdBroadcast:
+		return g.broadcastForm(snap, e.ID), nil
+	case cmdBroadcastConfirm:
+		return g.confirmForm(ctx, e.ID)
 	}
 	return Command{}, fmt.Errorf("%w: %s", ErrCommandNotFound, node)
 }
@@ -128,8 +136,91 @@ func (g *Gateway) RunCommand(ctx context.Context, network, from, node string, va
 		}
 		rel, _ = g.state.Snapshot().Relationship(relID)
 		return CommandResult{NoteType: NoteInfo, Note: "Saved: " + describeRel(g.state.Snapshot(), rel)}, nil
+	case cmdBroadcast:
+		b, err := g.SendBroadcast(ctx, BroadcastRequest{Actor: "employee:" + e.ID, OwnerID: e.ID,
+			Tag: one("tag"), Relationships: values["contacts"], Subject: one("subject"), Body: one("message")})
+		if err != nil {
+			return CommandResult{NoteType: NoteError, Note: err.Error()}, nil
+		}
+		return broadcastResult(b), nil
+	case cmdBroadcastConfirm:
+		id, decision := one("broadcast"), one("decision")
+		if id == "" || decision != "send" && decision != "decline" {
+			return CommandResult{NoteType: NoteError, Note: "Choose a broadcast, and send or decline."}, nil
+		}
+		b, err := g.DecideBroadcast(ctx, e.ID, id, decision == "send")
+		if err != nil {
+			return CommandResult{NoteType: NoteError, Note: err.Error()}, nil
+		}
+		if b.State == BroadcastDeclined {
+			return CommandResult{NoteType: NoteInfo, Note: "Declined: nothing was sent."}, nil
+		}
+		return broadcastResult(b), nil
 	}
 	return CommandResult{}, fmt.Errorf("%w: %s", ErrCommandNotFound, node)
+}
+
+// broadcastForm asks what to send and to whom.
+func (g *Gateway) broadcastForm(snap *identity.Snapshot, employeeID string) Command {
+	rels := ownRelationships(snap, employeeID)
+	opts := make([]FieldOption, 0, len(rels))
+	for _, r := range rels {
+		if r.Gone == "" {
+			opts = append(opts, FieldOption{Label: describeRel(snap, r), Value: r.ID})
+		}
+	}
+	return Command{Node: cmdBroadcast, Name: "Send a broadcast", Title: "Send a broadcast",
+		Instructions: fmt.Sprintf("One message to many of your contacts, each from the persona they know. "+
+			"Choose them by tag, or pick them from the list. A contact gets at most %d broadcast(s) a day and %d in 30 days, "+
+			"from anyone here; those over the limit, and contacts who removed you, are skipped.", g.caps.PerDay, g.caps.PerMonth),
+		Fields: []Field{
+			{Var: "message", Label: "Message", Type: FieldTextMulti, Required: true},
+			{Var: "subject", Label: "Subject (shown by mail)", Type: FieldText},
+			{Var: "tag", Label: "Contacts with tag", Type: FieldText},
+			{Var: "contacts", Label: "Or these contacts", Type: FieldListMulti, Options: opts},
+		}}
+}
+
+// confirmForm lists the team broadcasts waiting for the employee.
+func (g *Gateway) confirmForm(ctx context.Context, employeeID string) (Command, error) {
+	cmd := Command{Node: cmdBroadcastConfirm, Name: "Broadcasts to confirm", Title: "Broadcasts to confirm"}
+	waiting, err := g.AwaitingBroadcasts(ctx, employeeID)
+	if err != nil {
+		return Command{}, err
+	}
+	if len(waiting) == 0 {
+		cmd.Fields = []Field{{Type: FieldFixed, Values: []string{"No broadcasts are waiting for you."}}}
+		return cmd, nil
+	}
+	cmd.Instructions = "Prepared for you to send to your own contacts, under your persona. Nothing goes out until you confirm."
+	opts := make([]FieldOption, 0, len(waiting))
+	for _, b := range waiting {
+		label := quoteStart(b.Body)
+		if b.Tag != "" {
+			label = fmt.Sprintf("to contacts tagged %q: %s", b.Tag, label)
+		}
+		opts = append(opts, FieldOption{Label: label, Value: b.ID})
+		cmd.Fields = append(cmd.Fields, Field{Type: FieldFixed, Values: []string{label + "\n" + b.Body}})
+	}
+	cmd.Fields = append(cmd.Fields,
+		Field{Var: "broadcast", Label: "Broadcast", Type: FieldList, Required: true, Options: opts, Values: []string{waiting[0].ID}},
+		Field{Var: "decision", Label: "Send it or decline it", Type: FieldList, Required: true,
+			Options: []FieldOption{{Label: "Send it now", Value: "send"}, {Label: "Decline", Value: "decline"}}})
+	return cmd, nil
+}
+
+// broadcastResult is the note a sent broadcast answers with.
+func broadcastResult(b *Broadcast) CommandResult {
+	note := fmt.Sprintf("Broadcast %s: %d queued, %d skipped (cap), %d skipped (gone)", b.ID, b.Queued, b.SkippedCap, b.SkippedGone)
+	if b.SkippedUnreachable > 0 {
+		note += fmt.Sprintf(", %d skipped (no longer yours or unreachable)", b.SkippedUnreachable)
+	}
+	if b.Queued > 0 {
+		note += ". You will get a report when every copy is sent."
+	} else {
+		note += ". Nothing was sent."
+	}
+	return CommandResult{NoteType: NoteInfo, Note: note}
 }
 
 // ownRelationships are the live relationships an employee owns, by contact

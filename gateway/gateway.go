@@ -16,6 +16,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/kakehashi/kakehashi/config"
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/routing"
 )
@@ -31,6 +32,9 @@ type Options struct {
 	Now      func() time.Time
 	// RetryMax caps the backoff between send attempts (default 30 s).
 	RetryMax time.Duration
+	// Caps bound the broadcasts each contact receives; nil means the
+	// configuration's defaults (limits.broadcasts_per_*).
+	Caps *BroadcastCaps
 }
 
 // Gateway relays messages between the inside and outside networks.
@@ -42,6 +46,7 @@ type Gateway struct {
 	metrics  *Metrics
 	now      func() time.Time
 	retryMax time.Duration
+	caps     BroadcastCaps
 	adapters map[string]Adapter
 	senders  map[string]*sender
 	ready    chan struct{} // closed once Run has started everything
@@ -74,6 +79,10 @@ func New(o Options) (*Gateway, error) {
 	}
 	if g.retryMax == 0 {
 		g.retryMax = 30 * time.Second
+	}
+	g.caps = BroadcastCaps{PerDay: config.DefaultBroadcastsPerDay, PerMonth: config.DefaultBroadcastsPerMonth}
+	if o.Caps != nil {
+		g.caps = *o.Caps
 	}
 	for _, a := range o.Adapters {
 		if _, ok := o.Topology.Networks[a.Network()]; !ok {
@@ -114,6 +123,15 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	if len(pending) > 0 {
 		g.log.Info("replaying messages pending at last stop", "count", len(pending))
+	}
+	// Broadcasts whose last copy was done just before the stop still owe
+	// their owner a report.
+	unreported, err := g.broadcastsWhere(ctx, `state = 'sent' AND reported = 0`)
+	if err != nil {
+		g.log.Warn("could not look for unreported broadcasts", "err", err)
+	}
+	for _, b := range unreported {
+		go g.broadcastProgress(context.WithoutCancel(ctx), b.ID)
 	}
 
 	var wg sync.WaitGroup
@@ -551,7 +569,7 @@ func (s *sender) run(ctx context.Context) {
 					s.g.metrics.relay.WithLabelValues(it.out.Network).Observe(time.Since(it.out.received).Seconds())
 				}
 				if it.durable {
-					s.g.queue.Mark(ctx, it.out.Seq, stateSent, "")
+					s.g.queue.MarkThen(ctx, it.out.Seq, stateSent, "", s.g.followBroadcast(ctx, it.out))
 				}
 				break
 			}
@@ -559,7 +577,7 @@ func (s *sender) run(ctx context.Context) {
 			if errors.As(err, &perm) {
 				s.g.log.Warn("send failed permanently", "network", it.out.Network, "seq", it.out.Seq, "err", err)
 				if it.durable {
-					s.g.queue.Mark(ctx, it.out.Seq, stateFailed, err.Error())
+					s.g.queue.MarkThen(ctx, it.out.Seq, stateFailed, err.Error(), s.g.followBroadcast(ctx, it.out))
 					if r, qerr := s.g.queue.BySeq(ctx, it.out.Seq); qerr == nil && r != nil {
 						s.g.fail(ctx, r, permanentReason(perm))
 					}
@@ -574,6 +592,22 @@ func (s *sender) run(ctx context.Context) {
 			case <-ctx.Done():
 				return // still pending in the queue: replayed at next start
 			}
+		}
+	}
+}
+
+// followBroadcast returns what to do once the outcome of out is stored:
+// for a broadcast copy, check whether the broadcast is complete.
+func (g *Gateway) followBroadcast(ctx context.Context, out *Outgoing) func(error) {
+	if out.broadcast == "" {
+		return nil
+	}
+	id := out.broadcast
+	return func(err error) {
+		if err == nil {
+			// Not on the queue goroutine, which runs this: the check
+			// goes through the queue too.
+			go g.broadcastProgress(context.WithoutCancel(ctx), id)
 		}
 	}
 }

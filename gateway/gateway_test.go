@@ -45,7 +45,7 @@ type testGateway struct {
 	stop            func()
 }
 
-func startTestGateway(t testing.TB, dir string) *testGateway {
+func startTestGateway(t testing.TB, dir string, opts ...func(*Options)) *testGateway {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	store, err := identity.OpenSQLite(ctx, filepath.Join(dir, "identity.db"))
@@ -80,7 +80,11 @@ func startTestGateway(t testing.TB, dir string) *testGateway {
 		},
 		FallbackEmployee: "hana",
 	}
-	g, err := New(Options{Topology: top, State: st, Queue: q, Adapters: []Adapter{in, out}, RetryMax: 20 * time.Millisecond})
+	o := Options{Topology: top, State: st, Queue: q, Adapters: []Adapter{in, out}, RetryMax: 20 * time.Millisecond}
+	for _, f := range opts {
+		f(&o)
+	}
+	g, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

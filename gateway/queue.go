@@ -22,6 +22,8 @@ type Record struct {
 	InReply   string // full address to answer the sender at
 	InTo      string
 	InID      string // sender's ID; deduplicates redelivery when not empty
+	// Broadcast is the ID of the broadcast this message is part of.
+	Broadcast string
 	// Decision.
 	RelationshipID string
 	OwnerID        string
@@ -37,6 +39,9 @@ type Queue struct {
 	ins  *sql.Stmt // prepared once: parsing SQL per batch showed in profiles
 	mark *sql.Stmt
 	ops  chan queueOp
+	// stopped is closed when Run returns: what is handed over later is
+	// never committed.
+	stopped chan struct{}
 }
 
 type queueOp struct {
@@ -48,6 +53,10 @@ type queueOp struct {
 	markSeq   int64
 	markState string
 	markErr   string
+	// exec runs inside the batch's transaction, after the inserts and
+	// marks before it; an error fails the whole batch, so it returns one
+	// only when the database does.
+	exec func(ctx context.Context, tx *queueTx) error
 }
 
 // Record states.
@@ -73,6 +82,35 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE UNIQUE INDEX IF NOT EXISTS messages_dedupe ON messages(in_network, in_from, in_id) WHERE in_id <> '';
 CREATE INDEX IF NOT EXISTS messages_pending ON messages(seq) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS messages_out_id ON messages(out_network, out_id);
+CREATE TABLE IF NOT EXISTS broadcasts (
+	id TEXT PRIMARY KEY,
+	parent TEXT NOT NULL DEFAULT '',
+	created_at INTEGER NOT NULL,
+	actor TEXT NOT NULL,
+	reason TEXT NOT NULL DEFAULT '',
+	owner_id TEXT NOT NULL,
+	team TEXT NOT NULL DEFAULT '',
+	tag TEXT NOT NULL DEFAULT '',
+	relationships TEXT NOT NULL DEFAULT '',
+	subject TEXT NOT NULL DEFAULT '',
+	body TEXT NOT NULL,
+	state TEXT NOT NULL,
+	decided_at INTEGER NOT NULL DEFAULT 0,
+	queued INTEGER NOT NULL DEFAULT 0,
+	skipped_cap INTEGER NOT NULL DEFAULT 0,
+	skipped_gone INTEGER NOT NULL DEFAULT 0,
+	skipped_unreachable INTEGER NOT NULL DEFAULT 0,
+	reported INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS broadcasts_parent ON broadcasts(parent) WHERE parent <> '';
+CREATE INDEX IF NOT EXISTS broadcasts_owner ON broadcasts(owner_id, state);
+`
+
+// queueIndexes are created after the migrations, because they name
+// columns an older queue.db gains there.
+const queueIndexes = `
+CREATE INDEX IF NOT EXISTS messages_broadcast_caps ON messages(relationship_id, received_at) WHERE auto = 'broadcast';
+CREATE INDEX IF NOT EXISTS messages_broadcast ON messages(broadcast, state) WHERE broadcast <> '';
 `
 
 // OpenQueue opens (creating if needed) the queue database at path.
@@ -91,7 +129,11 @@ func OpenQueue(ctx context.Context, path string) (*Queue, error) {
 		db.Close()
 		return nil, fmt.Errorf("queue %s: %w", path, err)
 	}
-	q := &Queue{db: db, ops: make(chan queueOp, 4096)}
+	if _, err := db.ExecContext(ctx, queueIndexes); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create queue indexes in %s: %w", path, err)
+	}
+	q := &Queue{db: db, ops: make(chan queueOp, 4096), stopped: make(chan struct{})}
 	if q.ins, err = db.PrepareContext(ctx, insertSQL); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("queue: prepare insert: %w", err)
@@ -110,6 +152,7 @@ func queueColumns() [][2]string {
 		{"subject", "TEXT NOT NULL DEFAULT ''"},
 		{"thread", "TEXT NOT NULL DEFAULT ''"},
 		{"auto", "TEXT NOT NULL DEFAULT ''"},
+		{"broadcast", "TEXT NOT NULL DEFAULT ''"},
 	}
 }
 
@@ -157,15 +200,87 @@ func (q *Queue) Enqueue(ctx context.Context, rec *Record, done func(dup bool, er
 // a crash before that commit only means the message is sent again with the
 // same ID after restart.
 func (q *Queue) Mark(ctx context.Context, seq int64, state, lastErr string) {
+	q.MarkThen(ctx, seq, state, lastErr, nil)
+}
+
+// MarkThen is Mark, calling done on the queue goroutine after the commit.
+func (q *Queue) MarkThen(ctx context.Context, seq int64, state, lastErr string, done func(err error)) {
+	op := queueOp{markSeq: seq, markState: state, markErr: lastErr}
+	if done != nil {
+		op.done = func(_ bool, err error) { done(err) }
+	}
 	select {
-	case q.ops <- queueOp{markSeq: seq, markState: state, markErr: lastErr}:
+	case q.ops <- op:
 	case <-ctx.Done():
 	}
+}
+
+// Exec runs fn in the queue's next write transaction, serialized with
+// every insert and mark, and waits for the commit. fn sees the rows
+// committed before it and inserts through tx.Insert; its error aborts the
+// batch (and so every other operation in it), so fn returns one only when
+// the database fails, never for a decision it made.
+func (q *Queue) Exec(ctx context.Context, fn func(ctx context.Context, tx *queueTx) error) error {
+	errc := make(chan error, 1)
+	select {
+	case q.ops <- queueOp{exec: fn, done: func(_ bool, err error) { errc <- err }}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once handed over, the operation commits or fails even when ctx ends
+	// (the queue drains at shutdown): wait for the outcome.
+	select {
+	case err := <-errc:
+		return err
+	case <-q.stopped:
+		select {
+		case err := <-errc:
+			return err
+		default:
+			return errQueueStopped
+		}
+	}
+}
+
+var errQueueStopped = errors.New("queue: stopped")
+
+// queueTx is the write transaction an Exec function runs in.
+type queueTx struct {
+	*sql.Tx
+	ins *sql.Stmt
+}
+
+// Insert stores r, reporting whether it was new (not a redelivery).
+func (tx *queueTx) Insert(ctx context.Context, r *Record) (bool, error) {
+	res, err := tx.ins.ExecContext(ctx, r.ReceivedAt.UnixNano(),
+		r.InNetwork, r.InFrom, r.InReply, r.InTo, r.InID,
+		r.RelationshipID, r.OwnerID,
+		r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick,
+		refusalCondition(r), refusalText(r), r.Out.ReplyTo,
+		r.Out.Notice, r.Out.Subscribe, r.Out.Subject, r.Out.Thread, r.Out.Auto, r.Broadcast, statePending)
+	if err != nil {
+		return false, fmt.Errorf("queue: insert: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("queue: insert: %w", err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return false, fmt.Errorf("queue: insert: %w", err)
+	}
+	r.Seq, r.Out.Seq = seq, seq
+	r.Out.broadcast = r.Broadcast
+	return true, nil
 }
 
 // Run commits queued operations in batches until ctx ends, then drains
 // what is already queued.
 func (q *Queue) Run(ctx context.Context) error {
+	defer close(q.stopped)
 	const maxBatch = 1024
 	batch := make([]queueOp, 0, maxBatch)
 	for {
@@ -221,7 +336,7 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 	ctx := context.Background()
 	inserts := false
 	for _, op := range batch {
-		inserts = inserts || op.insert != nil
+		inserts = inserts || op.insert != nil || op.exec != nil
 	}
 	if !inserts {
 		// Only send outcomes: losing them in a power cut means a message is
@@ -245,42 +360,27 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 			tx.Rollback()
 		}
 	}()
-	var ins, mark *sql.Stmt
+	qtx := &queueTx{Tx: tx, ins: tx.StmtContext(ctx, q.ins)}
+	var mark *sql.Stmt
 	for i, op := range batch {
-		if op.insert != nil {
-			if ins == nil {
-				ins = tx.StmtContext(ctx, q.ins)
-			}
-			r := op.insert
-			res, err := ins.ExecContext(ctx, r.ReceivedAt.UnixNano(),
-				r.InNetwork, r.InFrom, r.InReply, r.InTo, r.InID,
-				r.RelationshipID, r.OwnerID,
-				r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick,
-				refusalCondition(r), refusalText(r), r.Out.ReplyTo,
-				r.Out.Notice, r.Out.Subscribe, r.Out.Subject, r.Out.Thread, r.Out.Auto, statePending)
+		switch {
+		case op.insert != nil:
+			isNew, err := qtx.Insert(ctx, op.insert)
 			if err != nil {
-				return fmt.Errorf("queue: insert: %w", err)
+				return err
 			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return fmt.Errorf("queue: insert: %w", err)
+			dups[i] = !isNew
+		case op.exec != nil:
+			if err := op.exec(ctx, qtx); err != nil {
+				return err
 			}
-			if n == 0 {
-				dups[i] = true
-				continue
+		default:
+			if mark == nil {
+				mark = tx.StmtContext(ctx, q.mark)
 			}
-			seq, err := res.LastInsertId()
-			if err != nil {
-				return fmt.Errorf("queue: insert: %w", err)
+			if _, err := mark.ExecContext(ctx, op.markState, op.markErr, time.Now().UnixNano(), op.markSeq); err != nil {
+				return fmt.Errorf("queue: update %d: %w", op.markSeq, err)
 			}
-			r.Seq, r.Out.Seq = seq, seq
-			continue
-		}
-		if mark == nil {
-			mark = tx.StmtContext(ctx, q.mark)
-		}
-		if _, err := mark.ExecContext(ctx, op.markState, op.markErr, time.Now().UnixNano(), op.markSeq); err != nil {
-			return fmt.Errorf("queue: update %d: %w", op.markSeq, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -292,8 +392,8 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 const insertSQL = `INSERT INTO messages (received_at,
 	in_network, in_from, in_reply, in_to, in_id, relationship_id, owner_id,
 	out_network, out_from, out_to, out_id, body, nick,
-	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread, auto, state)
-	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread, auto, broadcast, state)
+	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 	ON CONFLICT DO NOTHING`
 
 func refusalCondition(r *Record) string {
@@ -312,7 +412,7 @@ func refusalText(r *Record) string {
 
 const selectSQL = `SELECT seq, received_at, in_network, in_from, in_reply, in_to, in_id,
 	relationship_id, owner_id, out_network, out_from, out_to, out_id, body, nick,
-	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread, auto FROM messages `
+	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread, auto, broadcast FROM messages `
 
 // Pending returns the messages not yet sent, oldest first.
 func (q *Queue) Pending(ctx context.Context) ([]*Record, error) {
@@ -370,12 +470,13 @@ func scanRecord(s scanner) (*Record, error) {
 	err := s.Scan(&r.Seq, &at, &r.InNetwork, &r.InFrom, &r.InReply, &r.InTo, &r.InID,
 		&r.RelationshipID, &r.OwnerID, &r.Out.Network, &r.Out.From, &r.Out.To, &r.Out.ID,
 		&r.Out.Body, &r.Out.Nick, &cond, &text, &r.Out.ReplyTo, &r.Out.Notice, &r.Out.Subscribe,
-		&r.Out.Subject, &r.Out.Thread, &r.Out.Auto)
+		&r.Out.Subject, &r.Out.Thread, &r.Out.Auto, &r.Broadcast)
 	if err != nil {
 		return nil, fmt.Errorf("queue: scan: %w", err)
 	}
 	r.ReceivedAt = time.Unix(0, at)
 	r.Out.Seq = r.Seq
+	r.Out.broadcast = r.Broadcast
 	if cond != "" {
 		r.Out.Refusal = &routing.Refusal{Condition: routing.Condition(cond), Text: text}
 	}

@@ -177,7 +177,7 @@ func admin(ctx context.Context, cmd string, args []string, stdout io.Writer) err
 	remove := fs.String("remove", "", "comma-separated tags to remove (contacts tag)")
 	notify := fs.Bool("notify", false, "send each moved contact a handover notice from their new persona (transfer)")
 	action := fs.String("action", "", "only this action (audit)")
-	subject := fs.String("subject", "", "only this subject (audit)")
+	subject := fs.String("subject", "", "only this subject (audit); the subject line (broadcasts prepare)")
 	after := fs.Uint64("after", 0, "entries after this sequence number (audit)")
 	limit := fs.Int("limit", 100, "at most this many entries (audit)")
 	pos, err := parseInterleaved(fs, args)
@@ -364,6 +364,27 @@ func admin(ctx context.Context, cmd string, args []string, stdout io.Writer) err
 			return err
 		}
 		table = transferTable(raw, "revert")
+	case "broadcasts prepare":
+		if len(pos) != 1 || *team == "" || *tag == "" {
+			return errors.New(`usage: kakehashi broadcasts prepare --team A,B --tag T [--subject S] --reason TEXT "MESSAGE"`)
+		}
+		if *reason == "" {
+			return errors.New("--reason is required: say why, for the audit log")
+		}
+		req := gateway.BroadcastRequest{Team: splitList(*team), Tag: *tag, Subject: *subject, Body: pos[0], Reason: *reason}
+		if err := c.do(ctx, "POST", "/v1/broadcasts", req, &raw); err != nil {
+			return err
+		}
+		table = broadcastTable(raw)
+	case "broadcasts show":
+		id, err := one()
+		if err != nil {
+			return err
+		}
+		if err := c.do(ctx, "GET", "/v1/broadcasts/"+url.PathEscape(id), nil, &raw); err != nil {
+			return err
+		}
+		table = broadcastTable(raw)
 	case "directory import":
 		if len(pos) != 1 {
 			return errors.New("usage: kakehashi directory import FILE")
@@ -469,6 +490,27 @@ func transferTable(raw json.RawMessage, title string) func(w *tabwriter.Writer) 
 			fmt.Fprintf(w, "  %s\t%s\t%s → %s\t%s → %s\n", m.RelationshipID, m.ContactID, orPool(m.FromOwner), orPool(m.ToOwner), m.FromPersona, m.ToPersona)
 		}
 		fmt.Fprintf(w, "undo with: kakehashi transfers revert %s --reason TEXT\n", t.ID)
+		return nil
+	}
+}
+
+func broadcastTable(raw json.RawMessage) func(w *tabwriter.Writer) error {
+	return func(w *tabwriter.Writer) error {
+		var b gateway.Broadcast
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return err
+		}
+		who := b.OwnerID
+		if len(b.Team) > 0 {
+			who = "team " + strings.Join(b.Team, ", ")
+		}
+		fmt.Fprintf(w, "broadcast %s (%s) for %s, tag %q: %s\n", b.ID, b.State, who, b.Tag, b.Summary())
+		if len(b.Members) > 0 {
+			fmt.Fprintln(w, "  MEMBER\tBROADCAST\tSTATE\tQUEUED\tSENT\tFAILED\tSKIPPED CAP\tSKIPPED GONE")
+			for _, m := range b.Members {
+				fmt.Fprintf(w, "  %s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", m.OwnerID, m.ID, m.State, m.Queued, m.Sent, m.Failed, m.SkippedCap, m.SkippedGone)
+			}
+		}
 		return nil
 	}
 }

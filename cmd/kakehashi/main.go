@@ -37,6 +37,10 @@ Admin commands (clients of a running gateway's admin API):
   kakehashi contacts remark RELATIONSHIP TEXT
   kakehashi transfers show ID
   kakehashi transfers revert ID --reason TEXT   undo a transfer (or a departure's moves)
+  kakehashi broadcasts prepare --team A,B --tag T [--subject S] --reason TEXT "MESSAGE"
+                          each member confirms it (XMPP command "Broadcasts to confirm")
+                          before it goes to their own contacts with tag T
+  kakehashi broadcasts show ID             a broadcast's sent, skipped and failed counts
   kakehashi directory import FILE          create/update employees and personas (YAML)
   kakehashi audit [--action A] [--subject S] [--after SEQ] [--limit N]
   kakehashi queue                          message counts by state
@@ -72,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return errors.New("usage: kakehashi config check FILE")
 		}
 		return configCheck(rest[1], stdout)
-	case "employees", "personas", "contacts", "transfers", "directory", "audit", "queue":
+	case "employees", "personas", "contacts", "transfers", "broadcasts", "directory", "audit", "queue":
 		return admin(ctx, cmd, rest, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

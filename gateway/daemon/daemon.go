@@ -81,7 +81,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			adapters = append(adapters, a)
 		}
 	}
-	gw, err := gateway.New(gateway.Options{Topology: top, State: state, Queue: queue, Adapters: adapters, Logger: log})
+	gw, err := gateway.New(gateway.Options{Topology: top, State: state, Queue: queue, Adapters: adapters, Logger: log,
+		Caps: &gateway.BroadcastCaps{PerDay: cfg.Limits.BroadcastsPerDay, PerMonth: cfg.Limits.BroadcastsPerMonth}})
 	if err != nil {
 		return err
 	}

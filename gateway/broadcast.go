@@ -1,0 +1,621 @@
+package gateway
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kakehashi/kakehashi/identity"
+)
+
+// A broadcast is one message an employee sends to many of their own
+// contacts at once, each copy from the persona the contact knows, through
+// the durable queue. Each contact receives at most BroadcastCaps of them
+// (any sender), so a contact who hears from three employees in one week
+// is not flooded: the caps are counted from the queue itself, in the same
+// transaction that queues the copies, so they hold under concurrent
+// broadcasts and across restarts.
+//
+// An administrator can prepare a broadcast for a team: each member gets a
+// copy to confirm (or decline) before anything goes out under their
+// persona.
+
+// Broadcast states.
+const (
+	// BroadcastAwaiting is a member's copy of a team broadcast that the
+	// member has not yet confirmed or declined.
+	BroadcastAwaiting = "awaiting"
+	// BroadcastSent is a broadcast whose copies are queued.
+	BroadcastSent = "sent"
+	// BroadcastDeclined is a member's copy the member chose not to send.
+	BroadcastDeclined = "declined"
+	// BroadcastPrepared is a team broadcast: its members' copies carry the
+	// outcome.
+	BroadcastPrepared = "prepared"
+)
+
+// Audit actions of broadcasts.
+const (
+	ActionBroadcastSend    = "broadcast.send"
+	ActionBroadcastPrepare = "broadcast.prepare"
+	ActionBroadcastDecline = "broadcast.decline"
+)
+
+// autoBroadcast marks broadcast copies in the queue (Outgoing.Auto).
+const autoBroadcast = "broadcast"
+
+// BroadcastCaps bound how many broadcasts one contact receives: at most
+// PerDay in any 24 hours and PerMonth in any 30 days. PerDay 0 turns
+// broadcasts off.
+type BroadcastCaps struct {
+	PerDay, PerMonth int
+}
+
+// BroadcastRequest asks for a broadcast to an employee's contacts: those
+// with Tag, or the relationships listed (both: those listed that have the
+// tag).
+type BroadcastRequest struct {
+	Actor  string `json:"-"`
+	Reason string `json:"reason,omitempty"`
+	// OwnerID is the employee it goes out for, and Relationships the
+	// contacts chosen from their list: set by the employee's own command,
+	// never through the admin API, where Team names the employees who
+	// each confirm their copy.
+	OwnerID       string   `json:"-"`
+	Relationships []string `json:"-"`
+	Team          []string `json:"team,omitempty"`
+	Tag           string   `json:"tag,omitempty"`
+	Subject       string   `json:"subject,omitempty"`
+	Body          string   `json:"body"`
+}
+
+// Broadcast is a broadcast and its outcome so far.
+type Broadcast struct {
+	ID            string    `json:"id"`
+	Parent        string    `json:"parent,omitempty"` // the team broadcast this is a member's copy of
+	CreatedAt     time.Time `json:"created_at"`
+	Actor         string    `json:"actor"`
+	Reason        string    `json:"reason,omitempty"`
+	OwnerID       string    `json:"owner,omitempty"`
+	Team          []string  `json:"team,omitempty"`
+	Tag           string    `json:"tag,omitempty"`
+	Relationships []string  `json:"relationships,omitempty"`
+	Subject       string    `json:"subject,omitempty"`
+	Body          string    `json:"body"`
+	State         string    `json:"state"`
+	DecidedAt     time.Time `json:"decided_at,omitzero"`
+	// Counts when it was sent: copies queued, and contacts skipped because
+	// of the caps, because they are gone, or because they were no longer
+	// the owner's or had no address the persona could write from.
+	Queued             int `json:"queued"`
+	SkippedCap         int `json:"skipped_cap"`
+	SkippedGone        int `json:"skipped_gone"`
+	SkippedUnreachable int `json:"skipped_unreachable"`
+	// What became of the queued copies.
+	Sent    int `json:"sent"`
+	Failed  int `json:"failed"`
+	Pending int `json:"pending"`
+	// Members are a team broadcast's copies, one per member.
+	Members []*Broadcast `json:"members,omitempty"`
+}
+
+// ErrBroadcast wraps every reason a broadcast request is refused.
+var ErrBroadcast = errors.New("broadcast refused")
+
+func broadcastErr(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrBroadcast, fmt.Sprintf(format, a...))
+}
+
+// checkBroadcast validates what every broadcast needs.
+func (g *Gateway) checkBroadcast(r *BroadcastRequest) error {
+	if g.caps.PerDay == 0 || g.caps.PerMonth == 0 {
+		return broadcastErr("broadcasts are turned off (limits.broadcasts_per_day or _per_month is 0)")
+	}
+	r.Body = strings.TrimSpace(r.Body)
+	r.Subject = strings.TrimSpace(r.Subject)
+	r.Tag = strings.TrimSpace(r.Tag)
+	switch {
+	case r.Body == "":
+		return broadcastErr("the message is empty")
+	case !utf8.ValidString(r.Body) || !utf8.ValidString(r.Subject) || strings.ContainsRune(r.Body+r.Subject, 0):
+		return broadcastErr("the message is not valid text")
+	case g.top.MaxBodyBytes > 0 && len(r.Body) > g.top.MaxBodyBytes:
+		return broadcastErr("the message is %d bytes; the limit is %d (limits.max_body_bytes)", len(r.Body), g.top.MaxBodyBytes)
+	case strings.ContainsAny(r.Subject, "\r\n"):
+		return broadcastErr("the subject must be one line")
+	case r.Tag == "" && len(r.Relationships) == 0:
+		return broadcastErr("choose the contacts: a tag, or a list of contacts")
+	}
+	return nil
+}
+
+// SendBroadcast sends a broadcast for r.OwnerID now, and returns it with
+// the counts of what was queued and skipped. The copies' outcome reaches
+// the owner as a notice once every copy is sent or failed.
+func (g *Gateway) SendBroadcast(ctx context.Context, r BroadcastRequest) (*Broadcast, error) {
+	if err := g.checkBroadcast(&r); err != nil {
+		return nil, err
+	}
+	snap := g.state.Snapshot()
+	e, ok := snap.Employee(r.OwnerID)
+	if !ok || e.Status != identity.Active {
+		return nil, broadcastErr("%q is not an active employee", r.OwnerID)
+	}
+	for _, id := range r.Relationships {
+		if rel, ok := snap.Relationship(id); !ok || rel.OwnerID != r.OwnerID {
+			return nil, broadcastErr("relationship %q is not one of %s's contacts", id, r.OwnerID)
+		}
+	}
+	b := &Broadcast{ID: "b-" + newID(), CreatedAt: g.now().UTC(), Actor: r.Actor, Reason: r.Reason,
+		OwnerID: r.OwnerID, Tag: r.Tag, Relationships: r.Relationships, Subject: r.Subject, Body: r.Body,
+		State: BroadcastAwaiting}
+	return g.sendBroadcast(ctx, b, true)
+}
+
+// PrepareBroadcast stores a team broadcast: each member of r.Team gets a
+// copy to confirm or decline, and a notice saying so. Nothing goes out
+// before a member confirms.
+func (g *Gateway) PrepareBroadcast(ctx context.Context, r BroadcastRequest) (*Broadcast, error) {
+	if err := g.checkBroadcast(&r); err != nil {
+		return nil, err
+	}
+	if len(r.Relationships) > 0 {
+		return nil, broadcastErr("a team broadcast selects contacts by tag, not by relationship")
+	}
+	if len(r.Team) == 0 {
+		return nil, broadcastErr("name the team: the employees who will each confirm it")
+	}
+	snap := g.state.Snapshot()
+	team := slices.Compact(slices.Sorted(slices.Values(r.Team)))
+	for _, id := range team {
+		if e, ok := snap.Employee(id); !ok || e.Status != identity.Active {
+			return nil, broadcastErr("team member %q is not an active employee", id)
+		}
+	}
+	now := g.now().UTC()
+	parent := &Broadcast{ID: "b-" + newID(), CreatedAt: now, Actor: r.Actor, Reason: r.Reason, Team: team,
+		Tag: r.Tag, Subject: r.Subject, Body: r.Body, State: BroadcastPrepared}
+	for _, id := range team {
+		parent.Members = append(parent.Members, &Broadcast{ID: "b-" + newID(), Parent: parent.ID, CreatedAt: now,
+			Actor: r.Actor, Reason: r.Reason, OwnerID: id, Tag: r.Tag, Subject: r.Subject, Body: r.Body, State: BroadcastAwaiting})
+	}
+	err := g.queue.Exec(ctx, func(ctx context.Context, tx *queueTx) error {
+		for _, b := range append([]*Broadcast{parent}, parent.Members...) {
+			if err := insertBroadcast(ctx, tx, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	g.audit(ctx, r.Actor, ActionBroadcastPrepare, r.Reason, parent.ID, map[string]any{"team": team, "tag": r.Tag})
+	for _, m := range parent.Members {
+		g.noticeEmployee(ctx, m.OwnerID, fmt.Sprintf("A broadcast was prepared for your contacts tagged %q:\n\n%s\n\n"+
+			"Nothing is sent until you confirm it: run the command \"Broadcasts to confirm\" to send it under your persona, or to decline it.",
+			r.Tag, r.Body))
+	}
+	return parent, nil
+}
+
+// DecideBroadcast sends (send true) or declines a member's copy of a team
+// broadcast; only the member it is for may decide, once.
+func (g *Gateway) DecideBroadcast(ctx context.Context, employeeID, id string, send bool) (*Broadcast, error) {
+	b, err := g.LoadBroadcast(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if b.OwnerID != employeeID || b.Parent == "" {
+		return nil, broadcastErr("broadcast %s is not waiting for %s", id, employeeID)
+	}
+	if b.State != BroadcastAwaiting {
+		return nil, broadcastErr("broadcast %s was already %s", id, b.State)
+	}
+	b.Actor = "employee:" + employeeID
+	if send {
+		return g.sendBroadcast(ctx, b, false)
+	}
+	var changed bool
+	err = g.queue.Exec(ctx, func(ctx context.Context, tx *queueTx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE broadcasts SET state = ?, decided_at = ? WHERE id = ? AND state = ?`,
+			BroadcastDeclined, g.now().UnixNano(), id, BroadcastAwaiting)
+		if err != nil {
+			return fmt.Errorf("queue: decline broadcast: %w", err)
+		}
+		n, err := res.RowsAffected()
+		changed = n == 1
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !changed {
+		return nil, broadcastErr("broadcast %s was decided meanwhile", id)
+	}
+	g.audit(ctx, b.Actor, ActionBroadcastDecline, "", id, map[string]string{"parent": b.Parent})
+	return g.LoadBroadcast(ctx, id)
+}
+
+// sendBroadcast queues b's copies: under one queue transaction it checks
+// that b is still awaiting (or stores it, when isNew), counts each
+// contact's recent broadcasts against the caps and inserts a copy for
+// each contact under them.
+func (g *Gateway) sendBroadcast(ctx context.Context, b *Broadcast, isNew bool) (*Broadcast, error) {
+	snap := g.state.Snapshot()
+	var candidates []*Record
+	listed := map[string]bool{}
+	for _, id := range b.Relationships {
+		listed[id] = true
+	}
+	skippedUnreachable := 0
+	for id := range listed {
+		if rel, ok := snap.Relationship(id); !ok || rel.OwnerID != b.OwnerID || rel.MergedInto != "" {
+			skippedUnreachable++ // moved to someone else since it was chosen
+		}
+	}
+	skippedGone := 0
+	for _, rel := range snap.RelationshipsOwnedBy(b.OwnerID) {
+		if rel.MergedInto != "" || len(listed) > 0 && !listed[rel.ID] {
+			continue
+		}
+		if b.Tag != "" && !slices.ContainsFunc(rel.Tags, func(t string) bool { return strings.EqualFold(t, b.Tag) }) {
+			continue
+		}
+		if rel.Gone != "" {
+			skippedGone++
+			continue
+		}
+		rec, ok := g.broadcastCopy(snap, b, rel)
+		if !ok {
+			skippedUnreachable++
+			continue
+		}
+		candidates = append(candidates, rec)
+	}
+	now := g.now()
+	dayAgo, monthAgo := now.Add(-24*time.Hour).UnixNano(), now.Add(-30*24*time.Hour).UnixNano()
+	var queued []*Record
+	var stale bool
+	err := g.queue.Exec(ctx, func(ctx context.Context, tx *queueTx) error {
+		queued, stale = nil, false
+		if isNew {
+			if err := insertBroadcast(ctx, tx, b); err != nil {
+				return err
+			}
+		}
+		// Claim it first: a second confirmation finds it sent.
+		res, err := tx.ExecContext(ctx, `UPDATE broadcasts SET state = ?, decided_at = ? WHERE id = ? AND state = ?`,
+			BroadcastSent, now.UnixNano(), b.ID, BroadcastAwaiting)
+		if err != nil {
+			return fmt.Errorf("queue: send broadcast: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			stale = true
+			return err
+		}
+		recent, err := recentBroadcasts(ctx, tx, candidates, dayAgo, monthAgo)
+		if err != nil {
+			return err
+		}
+		capped := 0
+		for _, rec := range candidates {
+			c := recent[rec.RelationshipID]
+			if c.day >= g.caps.PerDay || c.month >= g.caps.PerMonth {
+				capped++
+				continue
+			}
+			isNew, err := tx.Insert(ctx, rec)
+			if err != nil {
+				return err
+			}
+			if isNew {
+				queued = append(queued, rec)
+			}
+		}
+		b.Queued, b.SkippedCap, b.SkippedGone, b.SkippedUnreachable = len(queued), capped, skippedGone, skippedUnreachable
+		_, err = tx.ExecContext(ctx, `UPDATE broadcasts SET queued = ?, skipped_cap = ?, skipped_gone = ?, skipped_unreachable = ?, reported = ? WHERE id = ?`,
+			b.Queued, b.SkippedCap, b.SkippedGone, b.SkippedUnreachable, len(queued) == 0, b.ID)
+		if err != nil {
+			return fmt.Errorf("queue: send broadcast: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if stale {
+		return nil, broadcastErr("broadcast %s was decided meanwhile", b.ID)
+	}
+	for _, rec := range queued {
+		g.dispatch(rec)
+	}
+	g.audit(ctx, b.Actor, ActionBroadcastSend, b.Reason, b.ID, map[string]any{
+		"owner": b.OwnerID, "parent": b.Parent, "tag": b.Tag, "queued": b.Queued,
+		"skipped_cap": b.SkippedCap, "skipped_gone": b.SkippedGone, "skipped_unreachable": b.SkippedUnreachable,
+	})
+	g.log.Info("broadcast queued", "broadcast", b.ID, "owner", b.OwnerID, "queued", b.Queued,
+		"skipped_cap", b.SkippedCap, "skipped_gone", b.SkippedGone, "skipped_unreachable", b.SkippedUnreachable)
+	return g.LoadBroadcast(ctx, b.ID)
+}
+
+// broadcastCopy is b's copy for one relationship: from the relationship's
+// persona, at its address on the contact's network.
+func (g *Gateway) broadcastCopy(snap *identity.Snapshot, b *Broadcast, rel *identity.Relationship) (*Record, bool) {
+	c, ok := snap.Contact(rel.ContactID)
+	if !ok {
+		return nil, false
+	}
+	p, ok := snap.Persona(rel.PersonaID)
+	if !ok {
+		return nil, false
+	}
+	from := ""
+	for _, a := range p.Addresses {
+		if a.Network == c.Address.Network {
+			from = a.Addr
+		}
+	}
+	if _, ok := g.senders[c.Address.Network]; from == "" || !ok {
+		return nil, false
+	}
+	return &Record{
+		ReceivedAt: g.now(), InNetwork: c.Address.Network, InFrom: c.Address.Addr, InReply: from, InTo: from,
+		InID: b.ID, Broadcast: b.ID, RelationshipID: rel.ID, OwnerID: b.OwnerID,
+		Out: Outgoing{Network: c.Address.Network, From: from, To: c.Address.Addr, ID: newID(),
+			Body: b.Body, Subject: b.Subject, Nick: p.DisplayName, Auto: autoBroadcast},
+	}, true
+}
+
+type recentCount struct{ day, month int }
+
+// recentBroadcasts counts the broadcasts queued (and not failed) to each
+// candidate's relationship since monthAgo, and since dayAgo.
+func recentBroadcasts(ctx context.Context, tx *queueTx, candidates []*Record, dayAgo, monthAgo int64) (map[string]recentCount, error) {
+	out := map[string]recentCount{}
+	const chunk = 500
+	for i := 0; i < len(candidates); i += chunk {
+		part := candidates[i:min(i+chunk, len(candidates))]
+		args := []any{dayAgo, monthAgo}
+		for _, r := range part {
+			args = append(args, r.RelationshipID)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT relationship_id, SUM(received_at >= ?), COUNT(*) FROM messages
+			WHERE auto = 'broadcast' AND state <> 'failed' AND received_at >= ?
+			AND relationship_id IN (?`+strings.Repeat(",?", len(part)-1)+`) GROUP BY relationship_id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("queue: count recent broadcasts: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var c recentCount
+			if err := rows.Scan(&id, &c.day, &c.month); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("queue: count recent broadcasts: %w", err)
+			}
+			out[id] = c
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("queue: count recent broadcasts: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func insertBroadcast(ctx context.Context, tx *queueTx, b *Broadcast) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO broadcasts (id, parent, created_at, actor, reason, owner_id, team, tag,
+		relationships, subject, body, state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+		b.ID, b.Parent, b.CreatedAt.UnixNano(), b.Actor, b.Reason, b.OwnerID, strings.Join(b.Team, ","), b.Tag,
+		strings.Join(b.Relationships, ","), b.Subject, b.Body, b.State)
+	if err != nil {
+		return fmt.Errorf("queue: store broadcast %s: %w", b.ID, err)
+	}
+	return nil
+}
+
+const broadcastColumns = `id, parent, created_at, actor, reason, owner_id, team, tag, relationships, subject, body,
+	state, decided_at, queued, skipped_cap, skipped_gone, skipped_unreachable`
+
+func scanBroadcast(s scanner) (*Broadcast, error) {
+	var b Broadcast
+	var created, decided int64
+	var team, rels string
+	err := s.Scan(&b.ID, &b.Parent, &created, &b.Actor, &b.Reason, &b.OwnerID, &team, &b.Tag, &rels,
+		&b.Subject, &b.Body, &b.State, &decided, &b.Queued, &b.SkippedCap, &b.SkippedGone, &b.SkippedUnreachable)
+	if err != nil {
+		return nil, err
+	}
+	b.CreatedAt = time.Unix(0, created).UTC()
+	if decided != 0 {
+		b.DecidedAt = time.Unix(0, decided).UTC()
+	}
+	if team != "" {
+		b.Team = strings.Split(team, ",")
+	}
+	if rels != "" {
+		b.Relationships = strings.Split(rels, ",")
+	}
+	return &b, nil
+}
+
+// LoadBroadcast returns a broadcast with its copies' outcome and, for a
+// team broadcast, its members' copies. An unknown ID is an error wrapping
+// identity.ErrNotFound.
+func (g *Gateway) LoadBroadcast(ctx context.Context, id string) (*Broadcast, error) {
+	b, err := scanBroadcast(g.queue.db.QueryRowContext(ctx, `SELECT `+broadcastColumns+` FROM broadcasts WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: broadcast %s", identity.ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue: load broadcast %s: %w", id, err)
+	}
+	if b.State == BroadcastPrepared {
+		if b.Members, err = g.broadcastsWhere(ctx, `parent = ? ORDER BY owner_id`, id); err != nil {
+			return nil, err
+		}
+		for _, m := range b.Members {
+			if err := g.countCopies(ctx, m); err != nil {
+				return nil, err
+			}
+			b.Queued += m.Queued
+			b.SkippedCap += m.SkippedCap
+			b.SkippedGone += m.SkippedGone
+			b.SkippedUnreachable += m.SkippedUnreachable
+			b.Sent += m.Sent
+			b.Failed += m.Failed
+			b.Pending += m.Pending
+		}
+		return b, nil
+	}
+	return b, g.countCopies(ctx, b)
+}
+
+// AwaitingBroadcasts are the team broadcasts waiting for an employee's
+// decision, oldest first.
+func (g *Gateway) AwaitingBroadcasts(ctx context.Context, employeeID string) ([]*Broadcast, error) {
+	return g.broadcastsWhere(ctx, `owner_id = ? AND state = 'awaiting' ORDER BY created_at`, employeeID)
+}
+
+func (g *Gateway) broadcastsWhere(ctx context.Context, where string, args ...any) ([]*Broadcast, error) {
+	rows, err := g.queue.db.QueryContext(ctx, `SELECT `+broadcastColumns+` FROM broadcasts WHERE `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("queue: list broadcasts: %w", err)
+	}
+	defer rows.Close()
+	var out []*Broadcast
+	for rows.Next() {
+		b, err := scanBroadcast(rows)
+		if err != nil {
+			return nil, fmt.Errorf("queue: list broadcasts: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+func (g *Gateway) countCopies(ctx context.Context, b *Broadcast) error {
+	rows, err := g.queue.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM messages WHERE broadcast = ? GROUP BY state`, b.ID)
+	if err != nil {
+		return fmt.Errorf("queue: count broadcast %s: %w", b.ID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return fmt.Errorf("queue: count broadcast %s: %w", b.ID, err)
+		}
+		switch state {
+		case stateSent:
+			b.Sent = n
+		case stateFailed:
+			b.Failed = n
+		case statePending:
+			b.Pending = n
+		}
+	}
+	return rows.Err()
+}
+
+// broadcastProgress runs after a copy of broadcast id was sent or failed:
+// when it was the last one pending, the owner gets the report, once.
+func (g *Gateway) broadcastProgress(ctx context.Context, id string) {
+	var report bool
+	err := g.queue.Exec(ctx, func(ctx context.Context, tx *queueTx) error {
+		report = false
+		var pending int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages WHERE broadcast = ? AND state = 'pending'`, id).Scan(&pending); err != nil {
+			return fmt.Errorf("queue: broadcast progress: %w", err)
+		}
+		if pending > 0 {
+			return nil
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE broadcasts SET reported = 1 WHERE id = ? AND reported = 0`, id)
+		if err != nil {
+			return fmt.Errorf("queue: broadcast progress: %w", err)
+		}
+		n, err := res.RowsAffected()
+		report = n == 1
+		return err
+	})
+	if err != nil {
+		g.log.Warn("could not follow a broadcast", "broadcast", id, "err", err)
+		return
+	}
+	if !report {
+		return
+	}
+	b, err := g.LoadBroadcast(ctx, id)
+	if err != nil {
+		g.log.Warn("could not report a broadcast", "broadcast", id, "err", err)
+		return
+	}
+	g.noticeEmployee(ctx, b.OwnerID, "Your broadcast "+quoteStart(b.Body)+" is out: "+b.Summary()+".")
+}
+
+// Summary words a broadcast's counts for its owner.
+func (b *Broadcast) Summary() string {
+	parts := []string{fmt.Sprintf("%d sent", b.Sent)}
+	if b.Pending > 0 {
+		parts = append(parts, fmt.Sprintf("%d still sending", b.Pending))
+	}
+	if b.Failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", b.Failed))
+	}
+	parts = append(parts, fmt.Sprintf("%d skipped (cap)", b.SkippedCap), fmt.Sprintf("%d skipped (gone)", b.SkippedGone))
+	if b.SkippedUnreachable > 0 {
+		parts = append(parts, fmt.Sprintf("%d skipped (no longer yours or unreachable)", b.SkippedUnreachable))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// quoteStart is the start of a text, quoted, for notices.
+func quoteStart(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	if r := []rune(line); len(r) > 40 {
+		line = string(r[:40]) + "…"
+	}
+	return "«" + line + "»"
+}
+
+// noticeEmployee queues a notice from the gateway itself (its inside
+// domain) to an employee's first inside address.
+func (g *Gateway) noticeEmployee(ctx context.Context, employeeID, body string) {
+	e, ok := g.state.Snapshot().Employee(employeeID)
+	if !ok || len(e.InsideAddrs) == 0 {
+		return
+	}
+	to := e.InsideAddrs[0]
+	net, ok := g.top.Networks[to.Network]
+	if !ok || net.Domain == "" {
+		return
+	}
+	rec := &Record{
+		ReceivedAt: g.now(), InNetwork: to.Network, InFrom: net.Domain, InReply: net.Domain, InTo: to.Addr, OwnerID: e.ID,
+		Out: Outgoing{Network: to.Network, From: net.Domain, To: to.Addr, ID: newID(), Body: body, Nick: "Kakehashi", Notice: true},
+	}
+	if err := g.queue.Enqueue(ctx, rec, func(dup bool, err error) {
+		if err != nil {
+			g.log.Error("could not queue a notice", "employee", employeeID, "err", err)
+			return
+		}
+		if !dup {
+			g.dispatch(rec)
+		}
+	}); err != nil {
+		g.log.Error("could not queue a notice", "employee", employeeID, "err", err)
+	}
+}
+
+// audit records an act in the identity store's audit log; a failure is
+// logged (the act itself is done and stored in the queue).
+func (g *Gateway) audit(ctx context.Context, actor, action, reason, subject string, details any) {
+	if err := g.state.RecordAudit(ctx, actor, action, reason, subject, details); err != nil {
+		g.log.Error("could not write the audit log", "action", action, "subject", subject, "err", err)
+	}
+}
