@@ -81,3 +81,21 @@ func TestSourceTagIsRecorded(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitSource(t *testing.T) {
+	for _, tt := range []struct {
+		addr, base, tag string
+		found           bool
+	}{
+		{"sales+expo2026@contact.acme.test", "sales@contact.acme.test", "expo2026", true},
+		{"sales@contact.acme.test", "sales@contact.acme.test", "", false},
+		{"sales+@contact.acme.test", "sales+@contact.acme.test", "", false},
+		{"+expo@contact.acme.test", "+expo@contact.acme.test", "", false},
+		{"sales+Expo!@contact.acme.test", "sales+Expo!@contact.acme.test", "", false},
+	} {
+		base, tag, found := routing.SplitSource(tt.addr)
+		if base != tt.base || tag != tt.tag || found != tt.found {
+			t.Errorf("SplitSource(%q) = %q, %q, %v; want %q, %q, %v", tt.addr, base, tag, found, tt.base, tt.tag, tt.found)
+		}
+	}
+}

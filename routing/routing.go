@@ -305,13 +305,24 @@ func PersonaAt(r Reader, network, addr string) (p *identity.Persona, source stri
 	if p, ok := r.PersonaByAddr(identity.Address{Network: network, Addr: addr}); ok {
 		return p, "", true
 	}
-	local, domain := splitAddr(addr)
-	base, tag, found := strings.Cut(local, "+")
-	if !found || base == "" || !validSource(tag) {
+	base, tag, found := SplitSource(addr)
+	if !found {
 		return nil, "", false
 	}
-	p, ok = r.PersonaByAddr(identity.Address{Network: network, Addr: base + "@" + domain})
+	p, ok = r.PersonaByAddr(identity.Address{Network: network, Addr: base})
 	return p, tag, ok
+}
+
+// SplitSource splits an address with a source tag,
+// sales+expo2026@contact.acme.test, into the address without it and the
+// tag; found is false when addr has no valid tag.
+func SplitSource(addr string) (base, tag string, found bool) {
+	local, domain := splitAddr(addr)
+	b, tag, found := strings.Cut(local, "+")
+	if !found || b == "" || !validSource(tag) {
+		return addr, "", false
+	}
+	return b + "@" + domain, tag, true
 }
 
 // validSource reports whether tag is a usable source tag: 1 to 64 of
