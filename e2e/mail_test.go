@@ -12,6 +12,8 @@ import (
 	"time"
 
 	gomail "github.com/emersion/go-message/mail"
+
+	"github.com/kakehashi/kakehashi/internal/testenv"
 )
 
 const (
@@ -27,7 +29,7 @@ const (
 var allowedHeaders = map[string]bool{
 	"From": true, "To": true, "Subject": true, "Date": true, "Message-Id": true,
 	"In-Reply-To": true, "References": true, "Mime-Version": true,
-	"Content-Type": true, "Content-Transfer-Encoding": true, "Auto-Submitted": true,
+	"Content-Type": true, "Content-Transfer-Encoding": true, "Auto-Submitted": true, "List-Unsubscribe": true,
 	// Added by Postfix and Dovecot, not by the gateway.
 	"Received": true, "Return-Path": true, "Delivered-To": true,
 }
@@ -264,7 +266,24 @@ func TestMailPermanentFailureTellsTheEmployee(t *testing.T) {
 	if err := hana.Send(`nobody\40mail.test@`+mailProxyDomain, "Are you there?"); err != nil {
 		t.Fatal(err)
 	}
-	n := message(t, hana)
+	// Two notices: the failure, and that the address is dead (the
+	// relationship is marked gone, so broadcasts skip it).
+	notices := func(contact string) (failure, gone testenv.Stanza) {
+		t.Helper()
+		for failure.Body == "" || gone.Body == "" {
+			n := message(t, hana)
+			if strings.Contains(n.Body, "no longer receives mail") {
+				gone = n
+			} else {
+				failure = n
+			}
+		}
+		if !strings.Contains(gone.Body, contact+" has an address that no longer receives mail (5.1.1)") {
+			t.Errorf("gone notice %q", gone.Body)
+		}
+		return failure, gone
+	}
+	n, _ := notices("nobody@mail.test")
 	if !strings.Contains(n.Body, "nobody@mail.test") || !strings.Contains(n.Body, "could not be delivered") || !strings.Contains(n.Body, "550") {
 		t.Fatalf("notice %q should name the contact and the server's reason", n.Body)
 	}
@@ -272,10 +291,25 @@ func TestMailPermanentFailureTellsTheEmployee(t *testing.T) {
 	if err := hana.Send(`x\40bounce.test@`+mailProxyDomain, "Hello?"); err != nil {
 		t.Fatal(err)
 	}
-	n = message(t, hana)
+	n, _ = notices("x@bounce.test")
 	if bare(n.From) != `x\40bounce.test@`+mailProxyDomain || !strings.Contains(n.Body, "x@bounce.test") ||
 		!strings.Contains(n.Body, "bounced") || !strings.Contains(n.Body, "5.1.1") {
 		t.Fatalf("bounce notice %s", n.Raw)
+	}
+	var rows []struct {
+		Contact struct {
+			Address struct{ Addr string } `json:"address"`
+		} `json:"contact"`
+		Relationship struct{ Gone string } `json:"relationship"`
+	}
+	w.gw.JSON(&rows, "contacts", "list", "--owner", "hana")
+	for _, r := range rows {
+		if !strings.Contains(r.Relationship.Gone, "no longer receives mail") {
+			t.Errorf("%s is not marked gone: %+v", r.Contact.Address.Addr, r)
+		}
+	}
+	if len(rows) != 2 {
+		t.Errorf("hana's contacts: %+v", rows)
 	}
 }
 

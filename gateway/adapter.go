@@ -122,7 +122,14 @@ var ErrNotConnected = errors.New("adapter not connected")
 
 // PermanentError marks a send failure that no retry can mend (a malformed
 // address, say); the gateway reports it to the sender instead of retrying.
-type PermanentError struct{ Err error }
+// Gone, when not empty, says the recipient's address itself is dead (a
+// mail server's "no such user"), worded to follow the contact's address
+// ("has an address that …"): the relationship is marked gone, as by
+// ContactTracker.ContactUnreachable.
+type PermanentError struct {
+	Err  error
+	Gone string
+}
 
 func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
 func (e *PermanentError) Unwrap() error { return e.Err }

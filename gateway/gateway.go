@@ -580,6 +580,9 @@ func (s *sender) run(ctx context.Context) {
 					s.g.queue.MarkThen(ctx, it.out.Seq, stateFailed, err.Error(), s.g.followBroadcast(ctx, it.out))
 					if r, qerr := s.g.queue.BySeq(ctx, it.out.Seq); qerr == nil && r != nil {
 						s.g.fail(ctx, r, permanentReason(perm))
+						if perm.Gone != "" {
+							s.g.unreachable(ctx, r, perm.Gone)
+						}
 					}
 				}
 				break

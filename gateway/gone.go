@@ -40,6 +40,25 @@ func (g *Gateway) ContactGone(ctx context.Context, network, from, to, why string
 	g.queueNotice(ctx, d, body)
 }
 
+// ContactUnreachable implements ContactTracker: the relationship the
+// message went out on is marked gone, as by ContactGone.
+func (g *Gateway) ContactUnreachable(ctx context.Context, network, id, why string) {
+	r, err := g.queue.ByOutID(ctx, network, id)
+	if err != nil || r == nil {
+		g.log.Warn("report about an unknown message", "network", network, "err", err)
+		return
+	}
+	g.unreachable(ctx, r, why)
+}
+
+// unreachable marks the relationship r went out on gone.
+func (g *Gateway) unreachable(ctx context.Context, r *Record, why string) {
+	if net, ok := g.top.Networks[r.Out.Network]; !ok || net.Side != identity.Outside || r.RelationshipID == "" || r.Out.Refusal != nil || r.Out.Notice {
+		return // only a persona's message to a contact has a relationship to mark
+	}
+	g.ContactGone(ctx, r.Out.Network, r.Out.To, r.Out.From, why)
+}
+
 // ContactBack implements ContactTracker: the mark is cleared, and the
 // owner told.
 func (g *Gateway) ContactBack(ctx context.Context, network, from, to string) {

@@ -241,6 +241,7 @@ modules_enabled = {
 	"presence";
 	"vcard";
 	"offline";
+	"blocklist"; -- XEP-0191: contacts block personas
 }
 -- s2s and s2s_auth_certs are auto-loaded otherwise; limits would throttle
 -- benchmarks; tls would offer STARTTLS without certificates.

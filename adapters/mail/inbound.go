@@ -12,12 +12,15 @@ import (
 	"github.com/kakehashi/kakehashi/adapters/mail/parse"
 	"github.com/kakehashi/kakehashi/adapters/mail/verp"
 	"github.com/kakehashi/kakehashi/gateway"
+	"github.com/kakehashi/kakehashi/routing"
 )
 
 // bounceNotice is a delivery failure to report for a message the gateway
 // sent.
 type bounceNotice struct {
 	id, reason string
+	// gone, when not empty, says the contact's address is dead.
+	gone string
 }
 
 // ingest turns a batch of raw mail into gateway messages and waits until
@@ -54,11 +57,22 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 	}
 	var msgs []*gateway.Message
 	var bounces []bounceNotice
+	var unsubs []string // IDs of the broadcasts unsubscribed from
 	for i, m := range parsed {
 		if m == nil {
 			continue
 		}
 		f := raws[i]
+		if addr, ok := a.unsubscribeAddress(m); ok && m.Bounce == nil {
+			id, err := a.unsub.Parse(addr, a.cfg.Now())
+			if err != nil {
+				a.quarantine(mailbox, f, m, "an unsubscribe request to an address the gateway did not issue or that expired ("+err.Error()+")")
+				quarantine[i] = true
+				continue
+			}
+			unsubs = append(unsubs, id)
+			continue
+		}
 		if ret, ok := a.returnPath(m); ok || m.Bounce != nil {
 			b, why := a.bounce(m, ret, ok)
 			if why != "" {
@@ -122,8 +136,17 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("the gateway did not store every mail: %w", err)
 	}
+	tracker, _ := core.(gateway.ContactTracker)
 	for _, b := range bounces {
 		core.Failed(ctx, a.cfg.Network, b.id, b.reason)
+		if b.gone != "" && tracker != nil {
+			tracker.ContactUnreachable(ctx, a.cfg.Network, b.id, b.gone)
+		}
+	}
+	for _, id := range unsubs {
+		if tracker != nil {
+			tracker.ContactUnreachable(ctx, a.cfg.Network, id, "unsubscribed from your mail")
+		}
 	}
 	return quarantine, nil
 }
@@ -140,17 +163,43 @@ func (a *Adapter) quarantine(mailbox string, f fetched, m *parse.Mail, why strin
 // returnPath finds one of the gateway's bounce addresses among the
 // envelope recipients.
 func (a *Adapter) returnPath(m *parse.Mail) (string, bool) {
+	return a.ownAddress(m, a.verp.Local+"+")
+}
+
+// unsubscribeAddress finds one of the gateway's unsubscribe addresses
+// among the recipients.
+func (a *Adapter) unsubscribeAddress(m *parse.Mail) (string, bool) {
+	return a.ownAddress(m, a.unsub.Local+"+")
+}
+
+// ownAddress finds a recipient at the gateway's domain whose local part
+// starts with prefix: in Delivered-To, else in To.
+func (a *Adapter) ownAddress(m *parse.Mail, prefix string) (string, bool) {
 	for _, r := range m.DeliveredTo {
-		if strings.HasPrefix(r, "bounces+") && strings.HasSuffix(r, "@"+a.cfg.Domain) {
+		if strings.HasPrefix(r, prefix) && strings.HasSuffix(r, "@"+a.cfg.Domain) {
 			return r, true
 		}
 	}
 	for _, t := range m.To {
-		if strings.HasPrefix(t.Addr, "bounces+") && strings.HasSuffix(t.Addr, "@"+a.cfg.Domain) {
+		if strings.HasPrefix(t.Addr, prefix) && strings.HasSuffix(t.Addr, "@"+a.cfg.Domain) {
 			return t.Addr, true
 		}
 	}
 	return "", false
+}
+
+// deadAddress reports whether a status code (a DSN's or an SMTP
+// answer's) says the recipient's address itself is gone (RFC 3463): 5.1.x, a bad or unknown mailbox or domain, and
+// 5.2.1, a disabled mailbox. A full mailbox, a rejection for content or
+// policy (5.7.x) or a network problem says nothing about the address.
+func deadAddress(status string) bool {
+	switch status {
+	case "5.1.7", "5.1.8":
+		return false // the sender's address, not the recipient's
+	case "5.2.1":
+		return true
+	}
+	return strings.HasPrefix(status, "5.1.")
 }
 
 // bounce checks a bounce and words it for the person whose message it
@@ -172,9 +221,13 @@ func (a *Adapter) bounce(m *parse.Mail, ret string, hasRet bool) (bounceNotice, 
 		return bounceNotice{}, "mail to a return path that is not a delivery report"
 	}
 	var parts []string
+	gone := ""
 	for _, r := range m.Bounce.Recipients {
 		if !strings.EqualFold(r.Action, "failed") && r.Action != "" {
 			continue
+		}
+		if deadAddress(r.Status) && gone == "" {
+			gone = "has an address that no longer receives mail (" + r.Status + ")"
 		}
 		p := r.Addr
 		if r.Status != "" {
@@ -192,7 +245,7 @@ func (a *Adapter) bounce(m *parse.Mail, ret string, hasRet bool) (bounceNotice, 
 		}
 		parts = append(parts, "the recipient's mail server returned it")
 	}
-	return bounceNotice{id: id, reason: "bounced: " + clip(strings.Join(parts, "; "), 300)}, ""
+	return bounceNotice{id: id, reason: "bounced: " + clip(strings.Join(parts, "; "), 300), gone: gone}, ""
 }
 
 // isLoop reports whether m is the gateway's own mail come back.
@@ -239,7 +292,10 @@ func (a *Adapter) message(ctx context.Context, tx *threadTx, m *parse.Mail, raw 
 		sum := sha256.Sum256(raw)
 		msgID = b32(sum[:15]) + "@no-message-id.invalid"
 	}
-	th, err := a.threadOf(ctx, tx, m, rcpt, contact)
+	// Threads are the persona's: a mail to sales+expo2026@ continues in
+	// the persona's answers from sales@.
+	persona := threadPersona(rcpt)
+	th, err := a.threadOf(ctx, tx, m, persona, contact)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +311,7 @@ func (a *Adapter) message(ctx context.Context, tx *threadTx, m *parse.Mail, raw 
 	}
 	isNew := th == nil
 	if isNew {
-		th = &thread{ID: a.store.mac(10, "thread", rcpt, contact, msgID), Persona: rcpt, Contact: contact, Subject: m.Subject}
+		th = &thread{ID: a.store.mac(10, "thread", persona, contact, msgID), Persona: persona, Contact: contact, Subject: m.Subject}
 	}
 	if isNew || (m.Subject != "" && normSubject(m.Subject) != normSubject(th.Subject)) {
 		gm.Subject = m.Subject
@@ -268,6 +324,13 @@ func (a *Adapter) message(ctx context.Context, tx *threadTx, m *parse.Mail, raw 
 		return nil, err
 	}
 	return gm, nil
+}
+
+// threadPersona is the address a persona's threads are filed under: its
+// own, without a source tag.
+func threadPersona(addr string) string {
+	base, _, _ := routing.SplitSource(lowerAddr(addr))
+	return base
 }
 
 // threadOf finds the conversation m continues: by In-Reply-To, then

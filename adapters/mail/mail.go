@@ -93,12 +93,19 @@ const threadWindow = 30 * 24 * time.Hour
 // slowest MTA's retry schedule (usually 5 days) to end in a bounce.
 const bounceTTL = 14 * 24 * time.Hour
 
+// unsubscribeTTL is how long the unsubscribe address of a broadcast
+// works: people unsubscribe from old mail too.
+const unsubscribeTTL = 365 * 24 * time.Hour
+
 // Adapter is a running mail network. It implements gateway.Adapter.
 type Adapter struct {
 	cfg   Config
 	log   *slog.Logger
 	store *store
 	verp  *verp.Codec
+	// unsub makes and reads the List-Unsubscribe addresses of broadcasts
+	// (unsub+<id>.<expiry>.<mac>@domain), with a key of its own.
+	unsub *verp.Codec
 
 	imapUp atomic.Bool
 	smtpMu sync.Mutex // one SMTP session at a time
@@ -158,7 +165,12 @@ func Open(ctx context.Context, cfg Config) (*Adapter, error) {
 		st.Close()
 		return nil, fmt.Errorf("mail %s: %w", cfg.Network, err)
 	}
-	return &Adapter{cfg: cfg, log: cfg.Logger.With("network", cfg.Network), store: st, verp: codec}, nil
+	unsub, err := verp.NewCodec([]byte(st.mac(32, "unsubscribe")), "unsub", cfg.Domain, unsubscribeTTL)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("mail %s: %w", cfg.Network, err)
+	}
+	return &Adapter{cfg: cfg, log: cfg.Logger.With("network", cfg.Network), store: st, verp: codec, unsub: unsub}, nil
 }
 
 // Close closes the adapter's state and any SMTP session.

@@ -71,7 +71,7 @@ func (a *Adapter) Send(ctx context.Context, out *gateway.Outgoing) error {
 // buildReply builds an employee's message as mail in the conversation's
 // thread, and returns what to record once it is sent.
 func (a *Adapter) buildReply(ctx context.Context, out *gateway.Outgoing) ([]byte, func(context.Context) error, error) {
-	persona, contact := lowerAddr(out.From), lowerAddr(out.To)
+	persona, contact := threadPersona(out.From), lowerAddr(out.To)
 	now := a.cfg.Now().UTC()
 	tx, err := a.store.begin(ctx)
 	if err != nil {
@@ -97,13 +97,22 @@ func (a *Adapter) buildReply(ctx context.Context, out *gateway.Outgoing) ([]byte
 	}
 	msgID := a.messageID(out.ID)
 	m := &compose.Message{
-		From:      compose.Address{Name: out.Nick, Addr: persona},
+		From:      compose.Address{Name: out.Nick, Addr: lowerAddr(out.From)},
 		To:        compose.Address{Addr: contact},
 		Date:      now,
 		MessageID: msgID,
 		Text:      out.Body,
 	}
-	if out.Auto != "" {
+	switch out.Auto {
+	case "":
+	case "broadcast":
+		// Written by the employee, sent to many: one click on the mail
+		// client's Unsubscribe button marks the contact gone, so later
+		// broadcasts skip them.
+		if m.ListUnsubscribe, err = a.unsub.Address(out.ID, now); err != nil {
+			return nil, nil, fmt.Errorf("unsubscribe address: %w", err)
+		}
+	default:
 		// Written by the gateway on the persona's behalf: robots must not
 		// answer it (RFC 3834).
 		m.AutoSubmitted = "auto-generated"
@@ -185,6 +194,16 @@ func (a *Adapter) buildNotice(out *gateway.Outgoing) ([]byte, error) {
 	return compose.Build(m)
 }
 
+// enhancedCode is an SMTP answer's enhanced status code (RFC 3463),
+// "5.1.1", or "" when it has none.
+func enhancedCode(se *smtp.SMTPError) string {
+	c := se.EnhancedCode
+	if c == (smtp.EnhancedCode{}) || c == smtp.NoEnhancedCode {
+		return ""
+	}
+	return fmt.Sprintf("%d.%d.%d", c[0], c[1], c[2])
+}
+
 // submit hands one mail to the relay, reusing the open session.
 func (a *Adapter) submit(ctx context.Context, from, to string, raw []byte) error {
 	a.smtpMu.Lock()
@@ -207,7 +226,11 @@ func (a *Adapter) submit(ctx context.Context, from, to string, raw []byte) error
 			// The session is fine; the server answered this message.
 			_ = a.smtp.client.Reset()
 			if se.Code >= 500 {
-				return &gateway.PermanentError{Err: fmt.Errorf("the recipient's mail server refused it: %d %s", se.Code, se.Message)}
+				perm := &gateway.PermanentError{Err: fmt.Errorf("the recipient's mail server refused it: %d %s", se.Code, se.Message)}
+				if code := enhancedCode(se); deadAddress(code) {
+					perm.Gone = "has an address that no longer receives mail (" + code + ")"
+				}
+				return perm
 			}
 			return fmt.Errorf("smtp %s: temporary failure: %w", a.cfg.SMTP.Server, err)
 		}

@@ -68,6 +68,11 @@ type Message struct {
 	// 5436) for the gateway's own notices, so that the other side's
 	// vacation responders stay quiet.
 	AutoSubmitted string
+	// ListUnsubscribe, when not empty, is an address (local@domain) a
+	// mail to which unsubscribes the recipient; it is offered as
+	// List-Unsubscribe: <mailto:…?subject=unsubscribe> (RFC 2369), which
+	// mail clients show as an "Unsubscribe" button on bulk mail.
+	ListUnsubscribe string
 }
 
 // maxLine is the RFC 5322 recommended line length, excluding CRLF. Build
@@ -125,6 +130,9 @@ func Build(m *Message) ([]byte, error) {
 	if m.AutoSubmitted != "" {
 		w.field("Auto-Submitted", strings.ToLower(m.AutoSubmitted))
 	}
+	if m.ListUnsubscribe != "" {
+		w.field("List-Unsubscribe", "<mailto:"+m.ListUnsubscribe+"?subject=unsubscribe>")
+	}
 	w.field("MIME-Version", "1.0")
 	w.field("Content-Type", "text/plain;", "charset=utf-8")
 	w.field("Content-Transfer-Encoding", cte)
@@ -179,6 +187,14 @@ func (m *Message) validate() error {
 		// Only the registered keywords: a free-form value could carry
 		// parameters, and parameters are a way to leak.
 		return fmt.Errorf("%w: Auto-Submitted %q is not auto-generated, auto-replied or auto-notified", ErrInvalid, m.AutoSubmitted)
+	}
+	if m.ListUnsubscribe != "" {
+		if err := checkAddress("List-Unsubscribe", Address{Addr: m.ListUnsubscribe}); err != nil {
+			return err
+		}
+		if strings.ContainsAny(m.ListUnsubscribe, "?&%#") {
+			return fmt.Errorf("%w: List-Unsubscribe address %q has characters a mailto URL would need to escape", ErrInvalid, m.ListUnsubscribe)
+		}
 	}
 	if !utf8.ValidString(m.Text) {
 		return fmt.Errorf("%w: body is not valid UTF-8", ErrInvalid)

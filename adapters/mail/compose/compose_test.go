@@ -131,6 +131,13 @@ func TestBuildHeaderSetAndOrder(t *testing.T) {
 			},
 			want: []string{"Date", "From", "To", "Subject", "Message-ID", "In-Reply-To", "References", "Auto-Submitted", "MIME-Version", "Content-Type", "Content-Transfer-Encoding"},
 		},
+		{
+			name: "broadcast",
+			change: func(m *compose.Message) {
+				m.ListUnsubscribe = "unsub+abc.def.ghi@contact.acme.test"
+			},
+			want: []string{"Date", "From", "To", "Subject", "Message-ID", "List-Unsubscribe", "MIME-Version", "Content-Type", "Content-Transfer-Encoding"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -445,6 +452,8 @@ func TestBuildRejects(t *testing.T) {
 		{"crlf in in-reply-to", func(m *compose.Message) { m.InReplyTo = "a@b\r\nBcc: eve@evil.test" }},
 		{"crlf in references", func(m *compose.Message) { m.References = []string{"a@b", "c@d\r\nBcc: eve@evil.test"} }},
 		{"crlf in auto-submitted", func(m *compose.Message) { m.AutoSubmitted = "auto-replied\r\nBcc: eve@evil.test" }},
+		{"crlf in list-unsubscribe", func(m *compose.Message) { m.ListUnsubscribe = "u@contact.acme.test\r\nBcc: eve@evil.test" }},
+		{"query in list-unsubscribe", func(m *compose.Message) { m.ListUnsubscribe = "u?cc=eve@contact.acme.test" }},
 		{"no message-id", func(m *compose.Message) { m.MessageID = "" }},
 		{"message-id without at", func(m *compose.Message) { m.MessageID = "abc" }},
 		{"message-id with brackets", func(m *compose.Message) { m.MessageID = "<abc@mail.test>" }},
@@ -527,11 +536,13 @@ func TestBuildLeaksNothing(t *testing.T) {
 	m.InReplyTo = "x1@mail.test"
 	m.References = []string{"x0@mail.test", "x1@mail.test"}
 	m.AutoSubmitted = "auto-replied"
+	m.ListUnsubscribe = "unsub+abc.def.ghi@contact.acme.test"
 	raw := build(t, m)
 
 	allowed := map[string]bool{
 		"Date:": true, "From:": true, "To:": true, "Subject:": true, "Message-ID:": true,
 		"In-Reply-To:": true, "References:": true, "Auto-Submitted:": true,
+		"List-Unsubscribe:": true, "mailto:unsub+abc.def.ghi@contact.acme.test?subject=unsubscribe": true,
 		"MIME-Version:": true, "1.0": true, "Content-Type:": true, "text/plain;": true,
 		"charset=utf-8": true, "Content-Transfer-Encoding:": true, "7bit": true,
 	}

@@ -65,15 +65,16 @@ func (d *DKIM) Sign(raw []byte) ([]byte, error) {
 	signed := []string{
 		"From", "To", "Subject", "Date", "Message-ID", "In-Reply-To",
 		"References", "MIME-Version", "Content-Type",
-		"Content-Transfer-Encoding", "Auto-Submitted",
+		"Content-Transfer-Encoding", "Auto-Submitted", "List-Unsubscribe",
 	}
 	// Listed once more than they occur, present or not, so the signature
 	// breaks if anyone adds one (RFC 6376 section 8.15): a second From or
 	// Subject shown instead of ours, a Reply-To or Cc that diverts the
-	// answer, threading fields that graft the mail onto another thread.
+	// answer, threading fields that graft the mail onto another thread,
+	// an unsubscribe address of someone else's.
 	sealed := []string{
 		"From", "To", "Subject", "Date", "Message-ID", "In-Reply-To",
-		"References", "Reply-To", "Cc",
+		"References", "Reply-To", "Cc", "List-Unsubscribe",
 	}
 	var keys []string
 	for _, k := range signed {

@@ -130,12 +130,12 @@ func TestDKIMSignVerify(t *testing.T) {
 					t.Errorf("%s signed %d times, want 1", k, count(k))
 				}
 			}
-			for _, k := range []string{"reply-to", "cc"} {
+			for _, k := range []string{"reply-to", "cc", "list-unsubscribe"} {
 				if count(k) != 1 {
 					t.Errorf("absent %s sealed %d times, want 1", k, count(k))
 				}
 			}
-			if len(got) != 20 {
+			if len(got) != 21 {
 				t.Errorf("h= has %d entries: %v", len(got), got)
 			}
 			sig, _, _ := bytes.Cut(signed, []byte("\r\n\r\n"))
