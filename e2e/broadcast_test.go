@@ -215,12 +215,7 @@ func TestContactWhoBlocksIsMarkedGone(t *testing.T) {
 		failed = failed || strings.Contains(n.Body, "could not be delivered")
 		gone = gone || strings.Contains(n.Body, "bob@ext.test blocked you or closed their account")
 	}
-	var rows []struct {
-		Relationship struct {
-			ID   string `json:"id"`
-			Gone string `json:"gone"`
-		} `json:"relationship"`
-	}
+	var rows []contactRow
 	w.gw.JSON(&rows, "contacts", "list", "--owner", "hana")
 	if len(rows) != 1 || rows[0].Relationship.ID != rels["bob"] || !strings.Contains(rows[0].Relationship.Gone, "blocked") {
 		t.Fatalf("contacts %+v", rows)

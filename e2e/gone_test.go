@@ -22,12 +22,7 @@ func TestContactGoneIsMarkedAndTheOwnerTold(t *testing.T) {
 		t.Fatalf("notice %s", n.Raw)
 	}
 	gone := func() string {
-		var rows []struct {
-			Relationship struct {
-				ID   string `json:"id"`
-				Gone string `json:"gone"`
-			} `json:"relationship"`
-		}
+		var rows []contactRow
 		w.gw.JSON(&rows, "contacts", "list", "--owner", "hana")
 		for _, r := range rows {
 			if r.Relationship.ID == rels["bob"] {

@@ -19,6 +19,7 @@ type contactRow struct {
 		ID      string   `json:"id"`
 		OwnerID string   `json:"owner_id"`
 		Tags    []string `json:"tags"`
+		Gone    string   `json:"gone"`
 	} `json:"relationship"`
 }
 

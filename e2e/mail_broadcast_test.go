@@ -19,12 +19,7 @@ func TestMailBroadcastCanBeUnsubscribed(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.mail.WaitMail(t, bobMail, password, "INBOX", 1, waitMail)
-	var rows []struct {
-		Relationship struct {
-			ID   string `json:"id"`
-			Gone string `json:"gone"`
-		} `json:"relationship"`
-	}
+	var rows []contactRow
 	w.gw.JSON(&rows, "contacts", "list", "--owner", "hana")
 	if len(rows) != 1 {
 		t.Fatalf("hana's contacts %+v", rows)

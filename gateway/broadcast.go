@@ -499,7 +499,7 @@ func (g *Gateway) broadcastsWhere(ctx context.Context, where string, args ...any
 }
 
 func (g *Gateway) countCopies(ctx context.Context, b *Broadcast) error {
-	rows, err := g.queue.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM messages WHERE broadcast = ? GROUP BY state`, b.ID)
+	rows, err := g.queue.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM messages WHERE broadcast = ? AND broadcast <> '' GROUP BY state`, b.ID)
 	if err != nil {
 		return fmt.Errorf("queue: count broadcast %s: %w", b.ID, err)
 	}
@@ -522,14 +522,36 @@ func (g *Gateway) countCopies(ctx context.Context, b *Broadcast) error {
 	return rows.Err()
 }
 
-// broadcastProgress runs after a copy of broadcast id was sent or failed:
-// when it was the last one pending, the owner gets the report, once.
+// progressDelay batches the checks of a broadcast's progress: one check
+// per broadcast per delay, however many copies went out meanwhile.
+const progressDelay = 200 * time.Millisecond
+
+// scheduleProgress has broadcastProgress run for id soon, unless a run is
+// already due. A copy done after the due run has started schedules another.
+func (g *Gateway) scheduleProgress(ctx context.Context, id string) {
+	g.progressMu.Lock()
+	due := g.progressDue[id]
+	g.progressDue[id] = true
+	g.progressMu.Unlock()
+	if due {
+		return
+	}
+	time.AfterFunc(progressDelay, func() {
+		g.progressMu.Lock()
+		delete(g.progressDue, id)
+		g.progressMu.Unlock()
+		g.broadcastProgress(ctx, id)
+	})
+}
+
+// broadcastProgress checks a broadcast whose copies were being sent: when
+// none is pending any more, the owner gets the report, once.
 func (g *Gateway) broadcastProgress(ctx context.Context, id string) {
 	var report bool
 	err := g.queue.Exec(ctx, func(ctx context.Context, tx *queueTx) error {
 		report = false
 		var pending int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages WHERE broadcast = ? AND state = 'pending'`, id).Scan(&pending); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages WHERE broadcast = ? AND broadcast <> '' AND state = 'pending'`, id).Scan(&pending); err != nil {
 			return fmt.Errorf("queue: broadcast progress: %w", err)
 		}
 		if pending > 0 {
@@ -599,17 +621,7 @@ func (g *Gateway) noticeEmployee(ctx context.Context, employeeID, body string) {
 		ReceivedAt: g.now(), InNetwork: to.Network, InFrom: net.Domain, InReply: net.Domain, InTo: to.Addr, OwnerID: e.ID,
 		Out: Outgoing{Network: to.Network, From: net.Domain, To: to.Addr, ID: newID(), Body: body, Nick: "Kakehashi", Notice: true},
 	}
-	if err := g.queue.Enqueue(ctx, rec, func(dup bool, err error) {
-		if err != nil {
-			g.log.Error("could not queue a notice", "employee", employeeID, "err", err)
-			return
-		}
-		if !dup {
-			g.dispatch(rec)
-		}
-	}); err != nil {
-		g.log.Error("could not queue a notice", "employee", employeeID, "err", err)
-	}
+	g.queueAndSend(ctx, rec, "a notice to "+employeeID)
 }
 
 // audit records an act in the identity store's audit log; a failure is

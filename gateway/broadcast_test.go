@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -254,4 +257,72 @@ func TestBroadcastRefusesBadRequests(t *testing.T) {
 
 func identityAuditQuery(action string) identity.AuditQuery {
 	return identity.AuditQuery{Action: action}
+}
+
+// BenchmarkBroadcast sends one broadcast to 10,000 contacts: select them,
+// count each one's recent broadcasts against the caps and queue a copy,
+// in one transaction. The baseline queues the same 10,000 copies in one
+// transaction without the caps, so the ratio is what selecting and
+// counting cost on top of the durable write.
+func BenchmarkBroadcast(b *testing.B) {
+	n := 10_000
+	if s := os.Getenv("BENCH_BROADCAST_N"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	clock := &testClock{}
+	clock.ns.Store(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC).UnixNano())
+	g := startTestGateway(b, b.TempDir(), func(o *Options) {
+		o.Now = clock.now
+		o.Caps = &BroadcastCaps{PerDay: 1 << 20, PerMonth: 1 << 20}
+		o.Logger = slog.New(slog.DiscardHandler)
+	})
+	defer g.stop()
+	ctx := context.Background()
+	for i := range n {
+		rel, _, _, err := g.state.EnsureRelationship(ctx, identity.NewRelationship{
+			Contact: identity.Address{Network: "public-xmpp", Addr: fmt.Sprintf("c%d@ext.test", i)}, PersonaID: "hana.sales", OwnerID: "hana"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := g.state.AddTags(ctx, "t", "setup", rel.ID, []string{"vip"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	drain := func(ch chan *Outgoing) {
+		for range ch {
+		}
+	}
+	go drain(g.outside.sent)
+	go drain(g.inside.sent)
+
+	b.Run("caps", func(b *testing.B) {
+		for b.Loop() {
+			clock.advance(time.Hour)
+			r, err := g.SendBroadcast(ctx, BroadcastRequest{Actor: "employee:hana", OwnerID: "hana", Tag: "vip", Body: "News"})
+			if err != nil || r.Queued != n {
+				b.Fatalf("%+v, %v", r, err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/copy")
+	})
+	b.Run("baseline", func(b *testing.B) {
+		snap := g.state.Snapshot()
+		rels := snap.RelationshipsOwnedBy("hana")
+		for b.Loop() {
+			bc := &Broadcast{ID: "b-" + newID(), OwnerID: "hana", Body: "News"}
+			err := g.queue.Exec(ctx, func(ctx context.Context, tx *queueTx) error {
+				for _, rel := range rels {
+					rec, _ := g.broadcastCopy(snap, bc, rel)
+					if _, err := tx.Insert(ctx, rec); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/copy")
+	})
 }

@@ -55,6 +55,10 @@ type Gateway struct {
 	// written to the identity store in batches (see recordActivity).
 	activityMu sync.Mutex
 	activity   map[string]time.Time
+
+	// progressDue holds the broadcasts whose progress check is scheduled.
+	progressMu  sync.Mutex
+	progressDue map[string]bool
 }
 
 // New checks the options and builds a Gateway; Run starts it.
@@ -66,7 +70,7 @@ func New(o Options) (*Gateway, error) {
 		top: o.Topology, state: o.State, queue: o.Queue, log: o.Logger, metrics: o.Metrics,
 		now: o.Now, retryMax: o.RetryMax,
 		adapters: map[string]Adapter{}, senders: map[string]*sender{},
-		ready: make(chan struct{}), activity: map[string]time.Time{},
+		ready: make(chan struct{}), activity: map[string]time.Time{}, progressDue: map[string]bool{},
 	}
 	if g.log == nil {
 		g.log = slog.Default()
@@ -131,7 +135,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.log.Warn("could not look for unreported broadcasts", "err", err)
 	}
 	for _, b := range unreported {
-		go g.broadcastProgress(context.WithoutCancel(ctx), b.ID)
+		g.scheduleProgress(context.WithoutCancel(ctx), b.ID)
 	}
 
 	var wg sync.WaitGroup
@@ -310,16 +314,22 @@ func (g *Gateway) queueAuto(ctx context.Context, network, from, to, nick, body, 
 		RelationshipID: relID,
 		Out:            Outgoing{Network: network, From: from, To: to, ID: newID(), Body: body, Nick: nick, Auto: kind},
 	}
+	g.queueAndSend(ctx, rec, "an automatic message ("+kind+")")
+}
+
+// queueAndSend stores a message the gateway writes itself (what names it
+// in the log) and hands it to its sender after the commit.
+func (g *Gateway) queueAndSend(ctx context.Context, rec *Record, what string) {
 	if err := g.queue.Enqueue(ctx, rec, func(dup bool, err error) {
 		if err != nil {
-			g.log.Error("could not queue an automatic message", "kind", kind, "err", err)
+			g.log.Error("could not queue "+what, "err", err)
 			return
 		}
 		if !dup {
 			g.dispatch(rec)
 		}
 	}); err != nil {
-		g.log.Error("could not queue an automatic message", "kind", kind, "err", err)
+		g.log.Error("could not queue "+what, "err", err)
 	}
 }
 
@@ -462,13 +472,7 @@ func (g *Gateway) fail(ctx context.Context, r *Record, reason string) {
 		ReceivedAt: g.now(), InNetwork: r.InNetwork, InFrom: r.InFrom, InReply: r.InReply, InTo: r.InTo,
 		Out: Outgoing{Network: r.InNetwork, From: r.InTo, To: r.InReply, ID: newID(), Notice: true, Body: body},
 	}
-	if err := g.queue.Enqueue(ctx, notice, func(dup bool, err error) {
-		if err == nil && !dup {
-			g.dispatch(notice)
-		}
-	}); err != nil {
-		g.log.Error("could not queue a failure notice", "err", err)
-	}
+	g.queueAndSend(ctx, notice, "a failure notice")
 }
 
 // permanentReason words a permanent send failure for the person who wrote
@@ -608,9 +612,7 @@ func (g *Gateway) followBroadcast(ctx context.Context, out *Outgoing) func(error
 	id := out.broadcast
 	return func(err error) {
 		if err == nil {
-			// Not on the queue goroutine, which runs this: the check
-			// goes through the queue too.
-			go g.broadcastProgress(context.WithoutCancel(ctx), id)
+			g.scheduleProgress(context.WithoutCancel(ctx), id)
 		}
 	}
 }

@@ -82,17 +82,7 @@ func (g *Gateway) queueNotice(ctx context.Context, d routing.Decision, body stri
 		Out: Outgoing{Network: d.Target.Network, From: d.Target.From, To: d.Target.To, ID: newID(),
 			Body: body, Nick: d.Target.Nick, Notice: true},
 	}
-	if err := g.queue.Enqueue(ctx, rec, func(dup bool, err error) {
-		if err != nil {
-			g.log.Error("could not queue a notice", "err", err)
-			return
-		}
-		if !dup {
-			g.dispatch(rec)
-		}
-	}); err != nil {
-		g.log.Error("could not queue a notice", "err", err)
-	}
+	g.queueAndSend(ctx, rec, "a notice")
 }
 
 var _ ContactTracker = (*Gateway)(nil)
