@@ -260,6 +260,9 @@ func (g *Gateway) sendBroadcast(ctx context.Context, b *Broadcast, isNew bool) (
 		}
 	}
 	skippedGone := 0
+	// One copy per contact, even when the owner looks after them on two
+	// personas: the caps are the contact's.
+	seen := map[string]bool{}
 	for _, rel := range snap.RelationshipsOwnedBy(b.OwnerID) {
 		if rel.MergedInto != "" || len(listed) > 0 && !listed[rel.ID] {
 			continue
@@ -271,6 +274,10 @@ func (g *Gateway) sendBroadcast(ctx context.Context, b *Broadcast, isNew bool) (
 			skippedGone++
 			continue
 		}
+		if seen[rel.ContactID] {
+			continue
+		}
+		seen[rel.ContactID] = true
 		rec, ok := g.broadcastCopy(snap, b, rel)
 		if !ok {
 			skippedUnreachable++
@@ -305,7 +312,7 @@ func (g *Gateway) sendBroadcast(ctx context.Context, b *Broadcast, isNew bool) (
 		}
 		capped := 0
 		for _, rec := range candidates {
-			c := recent[rec.RelationshipID]
+			c := recent[contactKey(rec.Out.Network, rec.Out.To)]
 			if c.day >= g.caps.PerDay || c.month >= g.caps.PerMonth {
 				capped++
 				continue
@@ -374,37 +381,52 @@ func (g *Gateway) broadcastCopy(snap *identity.Snapshot, b *Broadcast, rel *iden
 
 type recentCount struct{ day, month int }
 
+func contactKey(network, addr string) string { return network + "\x00" + addr }
+
 // recentBroadcasts counts the broadcasts queued (and not failed) to each
-// candidate's relationship since monthAgo, and since dayAgo.
+// candidate's contact since monthAgo, and since dayAgo, by contactKey. A
+// contact is an address on a network, whichever persona wrote to it.
 func recentBroadcasts(ctx context.Context, tx *queueTx, candidates []*Record, dayAgo, monthAgo int64) (map[string]recentCount, error) {
 	out := map[string]recentCount{}
+	byNetwork := map[string][]string{}
+	for _, r := range candidates {
+		byNetwork[r.Out.Network] = append(byNetwork[r.Out.Network], r.Out.To)
+	}
 	const chunk = 500
-	for i := 0; i < len(candidates); i += chunk {
-		part := candidates[i:min(i+chunk, len(candidates))]
-		args := []any{dayAgo, monthAgo}
-		for _, r := range part {
-			args = append(args, r.RelationshipID)
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT relationship_id, SUM(received_at >= ?), COUNT(*) FROM messages
-			WHERE auto = 'broadcast' AND state <> 'failed' AND received_at >= ?
-			AND relationship_id IN (?`+strings.Repeat(",?", len(part)-1)+`) GROUP BY relationship_id`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("queue: count recent broadcasts: %w", err)
-		}
-		for rows.Next() {
-			var id string
-			var c recentCount
-			if err := rows.Scan(&id, &c.day, &c.month); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("queue: count recent broadcasts: %w", err)
+	for network, addrs := range byNetwork {
+		for i := 0; i < len(addrs); i += chunk {
+			if err := countRecent(ctx, tx, out, network, addrs[i:min(i+chunk, len(addrs))], dayAgo, monthAgo); err != nil {
+				return nil, err
 			}
-			out[id] = c
-		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("queue: count recent broadcasts: %w", err)
 		}
 	}
 	return out, nil
+}
+
+func countRecent(ctx context.Context, tx *queueTx, out map[string]recentCount, network string, addrs []string, dayAgo, monthAgo int64) error {
+	args := []any{dayAgo, network, monthAgo}
+	for _, a := range addrs {
+		args = append(args, a)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT out_to, SUM(received_at >= ?), COUNT(*) FROM messages
+		WHERE auto = 'broadcast' AND out_network = ? AND received_at >= ? AND state <> 'failed'
+		AND out_to IN (?`+strings.Repeat(",?", len(addrs)-1)+`) GROUP BY out_to`, args...)
+	if err != nil {
+		return fmt.Errorf("queue: count recent broadcasts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var addr string
+		var c recentCount
+		if err := rows.Scan(&addr, &c.day, &c.month); err != nil {
+			return fmt.Errorf("queue: count recent broadcasts: %w", err)
+		}
+		out[contactKey(network, addr)] = c
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("queue: count recent broadcasts: %w", err)
+	}
+	return nil
 }
 
 func insertBroadcast(ctx context.Context, tx *queueTx, b *Broadcast) error {

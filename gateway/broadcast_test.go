@@ -326,3 +326,36 @@ func BenchmarkBroadcast(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/copy")
 	})
 }
+
+// TestBroadcastCapsAreTheContacts: a contact hana looks after on two
+// personas gets one copy of a broadcast, and the cap counts broadcasts
+// to the contact, whichever persona sent them.
+func TestBroadcastCapsAreTheContacts(t *testing.T) {
+	g := startTestGateway(t, t.TempDir())
+	defer g.stop()
+	ctx := context.Background()
+	personal := withContacts(t, g, 1)[0]
+	if err := g.state.UpsertPersona(ctx, "t", "setup", identity.Persona{ID: "support", DisplayName: "ACME Support",
+		Kind: identity.Team, EmployeeID: "hana", Members: []string{"hana"},
+		Addresses: []identity.Address{{Network: "public-xmpp", Addr: "support@contact.acme.test"}}}); err != nil {
+		t.Fatal(err)
+	}
+	team, _, _, err := g.state.EnsureRelationship(ctx, identity.NewRelationship{
+		Contact: identity.Address{Network: "public-xmpp", Addr: "c0@ext.test"}, PersonaID: "support", OwnerID: "hana"})
+	if err != nil || team.ID == personal {
+		t.Fatalf("second relationship %+v, %v", team, err)
+	}
+	if _, err := g.state.AddTags(ctx, "t", "setup", team.ID, []string{"vip"}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := g.SendBroadcast(ctx, BroadcastRequest{Actor: "employee:hana", OwnerID: "hana", Tag: "vip", Body: "One copy"})
+	if err != nil || b.Queued != 1 {
+		t.Fatalf("broadcast %+v, %v", b, err)
+	}
+	collectSent(t, g.outside.sent, 1)
+	b, err = g.SendBroadcast(ctx, BroadcastRequest{Actor: "employee:hana", OwnerID: "hana", Relationships: []string{team.ID}, Body: "As support"})
+	if err != nil || b.Queued != 0 || b.SkippedCap != 1 {
+		t.Fatalf("the same contact through another persona: %+v, %v", b, err)
+	}
+	collectSent(t, g.outside.sent, 0)
+}

@@ -31,8 +31,9 @@ func (g *Gateway) employeeAt(network, from string) (*identity.Employee, *identit
 	return e, snap, true
 }
 
-// Commands implements Commander: every active employee may list and tag
-// their own contacts.
+// Commands implements Commander: every active employee may list, tag and
+// broadcast to their own contacts, and confirm the team broadcasts
+// prepared for them.
 func (g *Gateway) Commands(network, from string) []Command {
 	if net, ok := g.top.Networks[network]; !ok || net.Side != identity.Inside {
 		return nil

@@ -109,7 +109,7 @@ CREATE INDEX IF NOT EXISTS broadcasts_owner ON broadcasts(owner_id, state);
 // queueIndexes are created after the migrations, because they name
 // columns an older queue.db gains there.
 const queueIndexes = `
-CREATE INDEX IF NOT EXISTS messages_broadcast_caps ON messages(relationship_id, received_at) WHERE auto = 'broadcast';
+CREATE INDEX IF NOT EXISTS messages_broadcast_contact ON messages(out_network, out_to, received_at) WHERE auto = 'broadcast';
 CREATE INDEX IF NOT EXISTS messages_broadcast ON messages(broadcast, state) WHERE broadcast <> '';
 `
 
