@@ -38,6 +38,11 @@ func TestThreadKeepsRootAndLatestReferences(t *testing.T) {
 	th.add("m49@x.test") // again: no duplicate
 	th.add("not an id")  // unusable in References: skipped
 	th.add("<a@b>")
+	// Build refuses these in References: one would make every later reply
+	// in the thread unsendable.
+	for _, bad := range []string{"a..b@x.test", "abc@mail.example.com.", "x@fe80::1", "a[1]@x.test", ".a@x.test"} {
+		th.add(bad)
+	}
 	if len(th.Refs) != maxRefs || th.Refs[0] != "m0@x.test" || th.last() != "m49@x.test" {
 		t.Fatalf("refs %v", th.Refs)
 	}

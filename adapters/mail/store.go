@@ -13,6 +13,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+
+	"github.com/kakehashi/kakehashi/adapters/mail/compose"
 )
 
 // store is the adapter's own durable state: where it is in each mailbox,
@@ -145,7 +147,7 @@ func (t *thread) last() string {
 // could not be written back in References (an odd client's) are left out:
 // they would make every later reply in the thread unsendable.
 func (t *thread) add(id string) {
-	if !validMsgID(id) {
+	if !compose.ValidMsgID(id) {
 		return
 	}
 	for _, r := range t.Refs {
@@ -362,20 +364,4 @@ func (t *threadTx) save(_ context.Context, th *thread, msgID string, outbound bo
 	}
 	t.newIDs[msgID] = r
 	return nil
-}
-
-// validMsgID reports whether id is a plain local@domain Message-ID (without
-// the angle brackets) of printable ASCII.
-func validMsgID(id string) bool {
-	at := strings.LastIndexByte(id, '@')
-	if at <= 0 || at == len(id)-1 || len(id) > 250 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if c <= ' ' || c >= 0x7f || c == '<' || c == '>' || c == '"' || c == '\\' || c == ',' || c == ';' {
-			return false
-		}
-	}
-	return true
 }

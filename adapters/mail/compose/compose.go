@@ -239,6 +239,10 @@ func checkAddress(field string, a Address) error {
 	return nil
 }
 
+// ValidMsgID reports whether Build accepts id (without angle brackets) in
+// Message-ID, In-Reply-To and References.
+func ValidMsgID(id string) bool { return checkMsgID("Message-ID", id) == nil }
+
 func checkMsgID(field, id string) error {
 	if err := checkHeaderText(field, id); err != nil {
 		return err
