@@ -19,6 +19,8 @@ import (
 	"github.com/kakehashi/kakehashi/config"
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/routing"
+
+	"github.com/kakehashi/kakehashi/internal/textclip"
 )
 
 // Options configure a Gateway.
@@ -462,11 +464,11 @@ func (g *Gateway) fail(ctx context.Context, r *Record, reason string) {
 	if r.Out.Refusal != nil || r.Out.Notice || r.Out.Auto != "" {
 		return // never answer an answer; automatic messages have no author to tell
 	}
-	body := fmt.Sprintf("Your message to %s could not be delivered (%s): %q", r.Out.To, reason, clip(r.Out.Body, 200))
+	body := fmt.Sprintf("Your message to %s could not be delivered (%s): %q", r.Out.To, reason, textclip.Clip(r.Out.Body, 200))
 	if g.top.Networks[r.InNetwork].Side == identity.Outside {
 		// The reason comes from the inside (an inside server's error text
 		// may name people or hosts): an outside sender gets no detail.
-		body = fmt.Sprintf("Your message could not be delivered; please try again later: %q", clip(r.Out.Body, 200))
+		body = fmt.Sprintf("Your message could not be delivered; please try again later: %q", textclip.Clip(r.Out.Body, 200))
 	}
 	notice := &Record{
 		ReceivedAt: g.now(), InNetwork: r.InNetwork, InFrom: r.InFrom, InReply: r.InReply, InTo: r.InTo,
@@ -482,14 +484,7 @@ func permanentReason(p *PermanentError) string {
 	if p.Err == nil {
 		return "the network refused it"
 	}
-	return clip(p.Err.Error(), 300)
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	return textclip.Clip(p.Err.Error(), 300)
 }
 
 // newID returns a random opaque message ID: it reveals nothing of the

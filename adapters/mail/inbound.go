@@ -13,6 +13,8 @@ import (
 	"github.com/kakehashi/kakehashi/adapters/mail/verp"
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/routing"
+
+	"github.com/kakehashi/kakehashi/internal/textclip"
 )
 
 // bounceNotice is a delivery failure to report for a message the gateway
@@ -245,7 +247,7 @@ func (a *Adapter) bounce(m *parse.Mail, ret string, hasRet bool) (bounceNotice, 
 		}
 		parts = append(parts, "the recipient's mail server returned it")
 	}
-	return bounceNotice{id: id, reason: "bounced: " + clip(strings.Join(parts, "; "), 300), gone: gone}, ""
+	return bounceNotice{id: id, reason: "bounced: " + textclip.Clip(strings.Join(parts, "; "), 300), gone: gone}, ""
 }
 
 // isLoop reports whether m is the gateway's own mail come back.
@@ -398,11 +400,4 @@ func humanSize(n int64) string {
 func domainOf(addr string) string {
 	_, d, _ := strings.Cut(addr, "@")
 	return strings.ToLower(d)
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

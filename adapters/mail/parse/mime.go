@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/emersion/go-message/textproto"
+
+	"github.com/kakehashi/kakehashi/internal/textclip"
 )
 
 // header is go-message's order-preserving header: Values returns fields
@@ -151,9 +153,9 @@ func splitMultipart(body []byte, boundary string, limit int) ([][]byte, error) {
 		start, pos = next, next
 	}
 	if start < 0 {
-		return nil, fmt.Errorf("boundary %q never appears", truncate(boundary, 70))
+		return nil, fmt.Errorf("boundary %q never appears", textclip.Clip(boundary, 70))
 	}
-	return nil, fmt.Errorf("boundary %q is never closed", truncate(boundary, 70))
+	return nil, fmt.Errorf("boundary %q is never closed", textclip.Clip(boundary, 70))
 }
 
 // decodeTransfer undoes the Content-Transfer-Encoding.
@@ -166,7 +168,7 @@ func decodeTransfer(cte string, b []byte) ([]byte, error) {
 	case "base64":
 		return decodeBase64(b)
 	default:
-		return nil, fmt.Errorf("unknown Content-Transfer-Encoding %q", truncate(cte, 40))
+		return nil, fmt.Errorf("unknown Content-Transfer-Encoding %q", textclip.Clip(cte, 40))
 	}
 }
 

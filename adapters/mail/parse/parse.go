@@ -38,6 +38,8 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+
+	"github.com/kakehashi/kakehashi/internal/textclip"
 )
 
 // DefaultMaxBytes is the message size limit used when Options.MaxBytes is
@@ -177,7 +179,7 @@ type Mail struct {
 // malformed wraps ErrMalformed with the reason. The reason quotes parts of
 // the mail, so it is cut short and made valid UTF-8 for whatever logs it.
 func malformed(format string, args ...any) error {
-	reason := strings.ToValidUTF8(truncate(fmt.Sprintf(format, args...), 300), "\uFFFD")
+	reason := strings.ToValidUTF8(textclip.Clip(fmt.Sprintf(format, args...), 300), "\uFFFD")
 	return fmt.Errorf("%w: %s", ErrMalformed, reason)
 }
 
@@ -208,7 +210,7 @@ func parseBytes(data []byte, o Options) (*Mail, error) {
 	hb, body := splitHeader(data)
 	h, err := readHeader(hb)
 	if err != nil {
-		return nil, malformed("header section: %s", truncate(err.Error(), 200))
+		return nil, malformed("header section: %s", textclip.Clip(err.Error(), 200))
 	}
 	if h.Len() == 0 {
 		return nil, malformed("empty header section")
@@ -227,7 +229,7 @@ func parseBytes(data []byte, o Options) (*Mail, error) {
 	}
 	from := hdr.addressList(fromRaw)
 	if len(from) == 0 {
-		return nil, malformed("unparseable From header %q", truncate(fromRaw, 80))
+		return nil, malformed("unparseable From header %q", textclip.Clip(fromRaw, 80))
 	}
 	m.From = from[0]
 	m.ReplyTo = hdr.addressList(h.Get("Reply-To"))
@@ -356,7 +358,7 @@ func automatic(h header, m *Mail, reportType string) string {
 			if v == "" {
 				return k
 			}
-			return k + ": " + truncate(collapseSpace(cleanText(v)), 40)
+			return k + ": " + textclip.Clip(collapseSpace(cleanText(v)), 40)
 		}
 	}
 	if v := strings.ToLower(strings.TrimSpace(stripComments(h.Get("Precedence")))); v != "" {
@@ -381,14 +383,3 @@ func automatic(h header, m *Mail, reportType string) string {
 }
 
 // truncate shortens s to at most n bytes without splitting a rune.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !isRuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -2,6 +2,8 @@ package parse
 
 import (
 	"strings"
+
+	"github.com/kakehashi/kakehashi/internal/textclip"
 )
 
 // role says what a part can be, given where it sits in the MIME tree.
@@ -107,7 +109,7 @@ func (w *walker) walkMultipart(e *entity, depth int, r role) error {
 		hb, body := splitHeader(raw)
 		h, err := readHeader(hb)
 		if err != nil {
-			return malformed("%s part header: %s", mt, truncate(err.Error(), 200))
+			return malformed("%s part header: %s", mt, textclip.Clip(err.Error(), 200))
 		}
 		children = append(children, newEntity(h, body, defType, w.hdr))
 	}
@@ -237,7 +239,7 @@ func (w *walker) attach(e *entity, data []byte) {
 		hb, _ := splitHeader(data)
 		h, _ := readHeader(hb) // a partly broken forwarded header still has a usable Subject
 		if s := sanitizeName(w.hdr.text(h.Get("Subject"))); s != "" {
-			name = truncate(s, 200) + ".eml"
+			name = textclip.Clip(s, 200) + ".eml"
 		}
 	}
 	if name == "" {
