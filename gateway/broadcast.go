@@ -362,13 +362,8 @@ func (g *Gateway) broadcastCopy(snap *identity.Snapshot, b *Broadcast, rel *iden
 	if !ok {
 		return nil, false
 	}
-	from := ""
-	for _, a := range p.Addresses {
-		if a.Network == c.Address.Network {
-			from = a.Addr
-		}
-	}
-	if _, ok := g.senders[c.Address.Network]; from == "" || !ok {
+	from, ok := p.AddressOn(c.Address.Network)
+	if _, sends := g.senders[c.Address.Network]; !ok || !sends {
 		return nil, false
 	}
 	return &Record{

@@ -296,13 +296,8 @@ func (g *Gateway) sendWelcome(ctx context.Context, m *Message, d routing.Decisio
 	if !ok || strings.TrimSpace(p.Welcome) == "" {
 		return
 	}
-	from := ""
-	for _, a := range p.Addresses {
-		if a.Network == m.Network {
-			from = a.Addr
-		}
-	}
-	if from == "" {
+	from, ok := p.AddressOn(m.Network)
+	if !ok {
 		return
 	}
 	g.queueAuto(ctx, m.Network, from, m.From, p.DisplayName, p.Welcome, d.RelationshipID, "welcome")
@@ -639,13 +634,8 @@ func (g *Gateway) NotifyHandover(ctx context.Context, t *identity.Transfer) int 
 		if !ok {
 			continue
 		}
-		from := ""
-		for _, a := range p.Addresses {
-			if a.Network == c.Address.Network {
-				from = a.Addr
-			}
-		}
-		if from == "" {
+		from, ok := p.AddressOn(c.Address.Network)
+		if !ok {
 			continue
 		}
 		text := p.Handover

@@ -10,6 +10,7 @@ package identity
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -87,6 +88,24 @@ type Persona struct {
 	// (with notification) moves them onto this persona; "{persona}" is
 	// replaced by DisplayName. Empty: a default text.
 	Handover string `json:"handover,omitempty"`
+}
+
+// WritableBy reports whether the employee may write as p: its own
+// employee for a personal persona, and also each member of a team one.
+// This is invariant 1's rule; routing and transfers both use it.
+func (p *Persona) WritableBy(employeeID string) bool {
+	return p.EmployeeID == employeeID || p.Kind == Team && slices.Contains(p.Members, employeeID)
+}
+
+// AddressOn returns p's address on network: the first one, when it has
+// several there.
+func (p *Persona) AddressOn(network string) (string, bool) {
+	for _, a := range p.Addresses {
+		if a.Network == network {
+			return a.Addr, true
+		}
+	}
+	return "", false
 }
 
 // AssignStrategy says how a contact point assigns new contacts.

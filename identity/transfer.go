@@ -174,14 +174,6 @@ func (b *batch) depart(actor, reason, employeeID, successorID string) (*Transfer
 	return t, nil
 }
 
-// canWriteAs reports whether employee e may write as persona p.
-func canWriteAs(e *Employee, p *Persona) bool {
-	if p.Kind == Personal {
-		return p.EmployeeID == e.ID
-	}
-	return p.EmployeeID == e.ID || slices.Contains(p.Members, e.ID)
-}
-
 // transfer plans the moves of a transfer into b (see State.Transfer). It
 // does not write the audit entry.
 func (b *batch) transfer(r TransferRequest) (*Transfer, error) {
@@ -538,7 +530,7 @@ func defaultPersona(to *Employee, persona func(string) (*Persona, error)) (*Pers
 	if err != nil {
 		return nil, fmt.Errorf("%w: default persona %s of employee %s does not exist", ErrInvalid, to.DefaultPersona, to.ID)
 	}
-	if !canWriteAs(to, p) {
+	if !p.WritableBy(to.ID) {
 		return nil, fmt.Errorf("%w: employee %s may not write as their default persona %s", ErrInvalid, to.ID, p.ID)
 	}
 	return p, nil

@@ -217,10 +217,10 @@ func decideOutward(top *Topology, net Network, r Reader, env Envelope) Decision 
 	if !ok {
 		return refuse(ServiceUnavailable, "your persona %q is missing; ask an admin", emp.DefaultPersona)
 	}
-	if !maySendAs(p, emp.ID) {
+	if !p.WritableBy(emp.ID) {
 		return refuse(Forbidden, "you may not write as %s", p.DisplayName)
 	}
-	if _, ok := personaAddr(p, out.Name); !ok {
+	if _, ok := p.AddressOn(out.Name); !ok {
 		return refuse(ServiceUnavailable, "your persona %s has no address on %s", p.DisplayName, out.Name)
 	}
 	if known {
@@ -261,7 +261,7 @@ func deliverOut(out Network, r Reader, rel *identity.Relationship, c *identity.C
 	if !ok {
 		return refuse(ServiceUnavailable, "persona %q of this relationship is missing; ask an admin", rel.PersonaID)
 	}
-	from, ok := personaAddr(p, out.Name)
+	from, ok := p.AddressOn(out.Name)
 	if !ok {
 		return refuse(ServiceUnavailable, "persona %s has no address on %s", p.DisplayName, out.Name)
 	}
@@ -432,27 +432,6 @@ func ProxyAddress(outside, domain string) string {
 	b.WriteByte('@')
 	b.WriteString(domain)
 	return b.String()
-}
-
-func maySendAs(p *identity.Persona, employeeID string) bool {
-	if p.Kind == identity.Team {
-		for _, m := range p.Members {
-			if m == employeeID {
-				return true
-			}
-		}
-		return p.EmployeeID == employeeID
-	}
-	return p.EmployeeID == employeeID
-}
-
-func personaAddr(p *identity.Persona, network string) (string, bool) {
-	for _, a := range p.Addresses {
-		if a.Network == network {
-			return a.Addr, true
-		}
-	}
-	return "", false
 }
 
 func merged(rel *identity.Relationship) bool { return rel.MergedInto != "" }
