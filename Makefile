@@ -5,6 +5,19 @@ STATICCHECK ?= go run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 .PHONY: test test-deps tools
 
+# The tests' XMPP client (go-xmpp) honours HTTP_PROXY even for loopback, so
+# every recipe gets 127.0.0.1 and localhost appended to NO_PROXY (taken from
+# NO_PROXY, else no_proxy, as Go does; entries already there are not
+# repeated), and no_proxy set the same.
+comma := ,
+empty :=
+space := $(empty) $(empty)
+no_proxy_list := $(subst $(comma),$(space),$(or $(NO_PROXY),$(no_proxy)))
+no_proxy_list += $(filter-out $(no_proxy_list),127.0.0.1 localhost)
+override NO_PROXY := $(subst $(space),$(comma),$(strip $(no_proxy_list)))
+override no_proxy := $(NO_PROXY)
+export NO_PROXY no_proxy
+
 # test is what CI runs: formatting, vet, staticcheck, then every test with the
 # race detector. End-to-end tests start real servers (see test-deps); without
 # them they skip locally and fail under CI=true.
@@ -44,4 +57,4 @@ bench:
 
 # bench-e2e runs the end-to-end relay benchmark on a real Prosody.
 bench-e2e:
-	NO_PROXY=127.0.0.1,localhost go test ./e2e/ -run '^$$' -bench 'Relay|MailIngest' -benchtime 1x -count=1 -v
+	go test ./e2e/ -run '^$$' -bench 'Relay|MailIngest' -benchtime 1x -count=1 -v

@@ -151,6 +151,17 @@ func TestTeamBroadcastIsConfirmedByEachMember(t *testing.T) {
 		}
 	}
 	silent(t, bob, 500*time.Millisecond)
+	// Nothing is queued, let alone sent, before a member confirms.
+	var before broadcastRow
+	w.gw.JSON(&before, "broadcasts", "show", p.ID)
+	if before.State != "prepared" || before.Queued != 0 || before.Sent != 0 || len(before.Members) != 2 {
+		t.Fatalf("team broadcast before any decision %+v", before)
+	}
+	for _, m := range before.Members {
+		if m.State != "awaiting" || m.Queued != 0 || m.Sent != 0 {
+			t.Fatalf("member copy before any decision %+v (broadcast %+v)", m, before)
+		}
+	}
 
 	decide := func(c *testenv.Client, decision string) string {
 		_, note := runCommand(t, c, "confirm-broadcast", func(form string) map[string][]string {

@@ -142,38 +142,27 @@ func TestDepartureMovesContactsAndStopsSending(t *testing.T) {
 // TestTransferRacingInboundHasExactlyOneOwner: bob sends a stream of
 // messages while an admin transfers him; every message reaches exactly one
 // of Hana and Ken, and the switch happens once: a prefix goes to Hana, the
-// rest to Ken.
+// rest to Ken. The transfer starts once Hana has received some of the
+// stream and bob keeps sending until it is done, so both owners must get
+// messages: the test cannot pass with the transfer before or after the
+// stream.
 func TestTransferRacingInboundHasExactlyOneOwner(t *testing.T) {
 	w := newWorld(t, worldOptions{})
 	hana, ken, bob := w.client("hana"), w.client("ken"), w.client("bob")
 	startConversation(t, hana, bob)
 
-	const n = 400
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; i < n; i++ {
-			if err := bob.Send(hanaAddr, strconv.Itoa(i)); err != nil {
-				t.Error(err)
-				return
-			}
-			if i%50 == 0 {
-				time.Sleep(5 * time.Millisecond)
-			}
-		}
-	}()
-	time.Sleep(40 * time.Millisecond)
-	w.gw.CLI("contacts", "transfer", "--from", "hana", "--to", "ken", "--reason", "race test")
-	wg.Wait()
-
+	const (
+		hanaFirst = 20    // the transfer starts once Hana has this many
+		tail      = 50    // bob sends this many more after the transfer returns
+		maxSend   = 20000 // bob gives up here
+	)
 	type arrival struct {
 		who string
 		i   int
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	arrivals := make(chan arrival, 2*n)
+	arrivals := make(chan arrival, 2*maxSend)
 	for name, c := range map[string]*testenv.Client{"hana": hana, "ken": ken} {
 		go func() {
 			for {
@@ -191,18 +180,87 @@ func TestTransferRacingInboundHasExactlyOneOwner(t *testing.T) {
 			}
 		}()
 	}
+
+	// bob sends 0, 1, 2, ... until tail messages after the transfer
+	// returned (all of which must reach Ken), or maxSend.
+	transferred := make(chan struct{})
+	senderDone := make(chan struct{})
+	stopSender := sync.OnceFunc(func() { close(transferred) })
+	var n int // messages sent; read after senderDone
+	var sendErr error
+	go func() {
+		defer close(senderDone)
+		last := maxSend
+		for n = 0; n < last; n++ {
+			if last == maxSend {
+				select {
+				case <-transferred:
+					last = min(n+tail, maxSend)
+				default:
+				}
+			}
+			if sendErr = bob.Send(hanaAddr, strconv.Itoa(n)); sendErr != nil {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	// Stop the sender before the test's clients are closed, however it ends.
+	defer func() {
+		stopSender()
+		<-senderDone
+	}()
+
 	seen := map[int]string{}
-	extra := time.After(time.Hour)
-	for done := false; !done; {
+	count := map[string]int{}
+	record := func(a arrival) {
+		t.Helper()
+		if a.i < 0 || a.i >= maxSend {
+			t.Fatalf("%s got an unexpected message", a.who)
+		}
+		if prev, dup := seen[a.i]; dup {
+			t.Fatalf("message %d reached %s and %s", a.i, prev, a.who)
+		}
+		seen[a.i] = a.who
+		count[a.who]++
+	}
+
+	// Start the transfer while bob is in the middle of the stream.
+	for count["hana"] < hanaFirst {
 		select {
 		case a := <-arrivals:
-			if a.i < 0 || a.i >= n {
-				t.Fatalf("%s got an unexpected message", a.who)
+			record(a)
+		case <-senderDone:
+			t.Fatalf("bob stopped sending (after %d, err %v) before hana had %d messages", n, sendErr, hanaFirst)
+		case <-ctx.Done():
+			t.Fatalf("hana got %d messages, ken %d, waiting for hana to have %d", count["hana"], count["ken"], hanaFirst)
+		}
+	}
+	out := w.gw.CLI("contacts", "transfer", "--from", "hana", "--to", "ken", "--reason", "race test")
+	if !strings.Contains(out, "1 relationship(s) moved from hana to ken") {
+		t.Fatalf("transfer output: %s", out)
+	}
+	stopSender()
+	select {
+	case <-senderDone:
+	case <-ctx.Done():
+		t.Fatal("bob did not finish sending")
+	}
+	if sendErr != nil {
+		t.Fatalf("bob's message %d: %v", n, sendErr)
+	}
+	if n == maxSend {
+		t.Fatalf("bob sent all %d messages before the transfer returned", maxSend)
+	}
+
+	extra := time.After(time.Hour)
+	for done := len(seen) == n; !done; {
+		select {
+		case a := <-arrivals:
+			if a.i >= n {
+				t.Fatalf("%s got message %d, but bob sent only %d", a.who, a.i, n)
 			}
-			if prev, dup := seen[a.i]; dup {
-				t.Fatalf("message %d reached %s and %s", a.i, prev, a.who)
-			}
-			seen[a.i] = a.who
+			record(a)
 			if len(seen) == n {
 				// Give late duplicates a moment to show up.
 				extra = time.After(500 * time.Millisecond)
@@ -214,7 +272,7 @@ func TestTransferRacingInboundHasExactlyOneOwner(t *testing.T) {
 		}
 	}
 	if len(seen) != n {
-		t.Fatalf("%d of %d messages delivered", len(seen), n)
+		t.Fatalf("%d of %d messages delivered (hana %d, ken %d)", len(seen), n, count["hana"], count["ken"])
 	}
 	switched := false
 	for i := 0; i < n; i++ {
@@ -225,15 +283,15 @@ func TestTransferRacingInboundHasExactlyOneOwner(t *testing.T) {
 			t.Fatalf("message %d went to hana after an earlier one went to ken: the transfer was not atomic for routing", i)
 		}
 	}
-	t.Logf("hana got %d, ken got %d", countOf(seen, "hana"), countOf(seen, "ken"))
-}
-
-func countOf(m map[int]string, v string) int {
-	n := 0
-	for _, x := range m {
-		if x == v {
-			n++
+	// Each side of the switch must have happened: otherwise the transfer did
+	// not race the stream and the checks above prove nothing.
+	t.Logf("bob sent %d: hana got %d, ken got %d", n, count["hana"], count["ken"])
+	if count["hana"] == 0 || count["ken"] == 0 {
+		t.Fatalf("the transfer did not race the stream: hana got %d, ken got %d", count["hana"], count["ken"])
+	}
+	for i := n - tail; i < n; i++ {
+		if seen[i] != "ken" {
+			t.Fatalf("message %d, sent after the transfer returned, went to %s", i, seen[i])
 		}
 	}
-	return n
 }

@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"encoding/xml"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -182,6 +185,60 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("after bad input hana got %s", got.Raw)
 	}
 	silent(t, hana, 300*time.Millisecond) // the groupchat and the chat state were not relayed
+	// silent only sees messages with a body; a relayed chat state has none,
+	// so look at everything hana received on the wire.
+	if odd := chatStatesAndGroupchats(t, hana.RawXML()); len(odd) > 0 {
+		t.Fatalf("hana received chat states or group chat messages:\n%s", strings.Join(odd, "\n"))
+	}
+}
+
+// nsChatStates is XEP-0085's namespace.
+const nsChatStates = "http://jabber.org/protocol/chatstates"
+
+// chatStatesAndGroupchats returns the messages in raw, a client's received
+// XML (Client.RawXML), that are of type groupchat or carry a chat state.
+func chatStatesAndGroupchats(t *testing.T, raw string) []string {
+	t.Helper()
+	dec := xml.NewDecoder(strings.NewReader(raw))
+	var odd []string
+	depth, msgDepth := 0, -1 // msgDepth: depth of the message being read, or -1
+	var msgStart int64
+	bad := false
+	for {
+		off := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			var syn *xml.SyntaxError
+			// The stream is still open: running out of input is its end.
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || (errors.As(err, &syn) && syn.Msg == "unexpected EOF") {
+				return odd
+			}
+			t.Fatalf("received XML does not parse: %v\n%s", err, raw)
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			depth++
+			if msgDepth < 0 && tok.Name.Local == "message" {
+				msgDepth, msgStart, bad = depth, off, false
+				for _, a := range tok.Attr {
+					if a.Name.Space == "" && a.Name.Local == "type" && a.Value == "groupchat" {
+						bad = true
+					}
+				}
+			}
+			if msgDepth >= 0 && tok.Name.Space == nsChatStates {
+				bad = true
+			}
+		case xml.EndElement:
+			if depth == msgDepth {
+				if bad {
+					odd = append(odd, raw[msgStart:dec.InputOffset()])
+				}
+				msgDepth = -1
+			}
+			depth--
+		}
+	}
 }
 
 // TestRedeliveryDeduplicated: the same stanza (same sender, same ID) sent

@@ -123,8 +123,9 @@ func RequireMail(t testing.TB) {
 
 // StartMail starts Dovecot and Postfix on free loopback ports with their
 // files in a new directory, and stops them and removes the directory when
-// the test ends. If the servers are not installed or do not start, the
-// test is skipped (failed under CI=true).
+// the test ends. If the servers are not installed or the test does not run
+// as root, the test is skipped (failed under CI=true); if they are
+// installed but do not start, the test fails.
 func StartMail(t testing.TB, o MailOptions) *Mail {
 	t.Helper()
 	RequireMail(t)
@@ -180,7 +181,9 @@ func StartMail(t testing.TB, o MailOptions) *Mail {
 		}
 	}
 	if err != nil {
-		unavailable(t, "mail servers failed to start: %v\n(are they installed? run `bash scripts/mail.sh install` (or make test-deps))", err)
+		// RequireMail passed, so the servers are installed and we are
+		// root: not starting is a failure, never a skip.
+		t.Fatalf("testenv: dovecot/postfix are installed but failed to start: %v", err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -76,7 +76,8 @@ func RequireProsody(t testing.TB) {
 
 // StartProsody starts a Prosody on free loopback ports with its files in a
 // new t.TempDir, and stops it when the test ends. If the server is not
-// installed or does not start, the test is skipped (failed under CI=true).
+// installed, the test is skipped (failed under CI=true); if it is installed
+// but does not start, the test fails.
 func StartProsody(t testing.TB, o ProsodyOptions) *Prosody {
 	t.Helper()
 	RequireProsody(t)
@@ -124,7 +125,9 @@ func StartProsody(t testing.TB, o ProsodyOptions) *Prosody {
 		}
 	}
 	if err != nil {
-		unavailable(t, "prosody failed to start: %v\n(is it installed? run `bash scripts/prosody.sh install` (or make test-deps))", err)
+		// RequireProsody passed, so Prosody is installed: not starting is a
+		// failure, never a skip.
+		t.Fatalf("testenv: prosody is installed but failed to start: %v", err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
