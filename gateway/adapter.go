@@ -70,8 +70,6 @@ type Outgoing struct {
 	// received is when the gateway got the message this one answers, for
 	// the relay latency metric; zero for messages replayed after a restart.
 	received time.Time
-	// broadcast is the broadcast this message is part of, if any.
-	broadcast string
 }
 
 // Profile is what the gateway tells an adapter about one of its own
@@ -102,8 +100,10 @@ type Core interface {
 	// address does not exist.
 	Profile(network, addr string) (p Profile, ok bool)
 	// Failed reports that a message the gateway sent (by its ID) was bounced
-	// by the network, so its sender can be told.
-	Failed(ctx context.Context, network, id, reason string)
+	// by the recipient's server, with a reason for the person who wrote it.
+	// gone, when not empty, says the recipient's address itself is dead
+	// (worded as PermanentError.Gone): the relationship is marked gone too.
+	Failed(ctx context.Context, network, id, reason, gone string)
 }
 
 // Adapter is one protocol adapter instance attached to one network.

@@ -267,7 +267,7 @@ func (g *Gateway) sendBroadcast(ctx context.Context, b *Broadcast, isNew bool) (
 		if rel.MergedInto != "" || len(listed) > 0 && !listed[rel.ID] {
 			continue
 		}
-		if b.Tag != "" && !slices.ContainsFunc(rel.Tags, func(t string) bool { return strings.EqualFold(t, b.Tag) }) {
+		if b.Tag != "" && !rel.HasTag(b.Tag) {
 			continue
 		}
 		if rel.Gone != "" {
@@ -546,17 +546,17 @@ const progressDelay = 200 * time.Millisecond
 // scheduleProgress has broadcastProgress run for id soon, unless a run is
 // already due. A copy done after the due run has started schedules another.
 func (g *Gateway) scheduleProgress(ctx context.Context, id string) {
-	g.progressMu.Lock()
+	g.busyMu.Lock()
 	due := g.progressDue[id]
 	g.progressDue[id] = true
-	g.progressMu.Unlock()
+	g.busyMu.Unlock()
 	if due {
 		return
 	}
 	time.AfterFunc(progressDelay, func() {
-		g.progressMu.Lock()
+		g.busyMu.Lock()
 		delete(g.progressDue, id)
-		g.progressMu.Unlock()
+		g.busyMu.Unlock()
 		g.broadcastProgress(ctx, id)
 	})
 }
@@ -564,17 +564,20 @@ func (g *Gateway) scheduleProgress(ctx context.Context, id string) {
 // broadcastProgress checks a broadcast whose copies were being sent: when
 // none is pending any more, the owner gets the report, once.
 func (g *Gateway) broadcastProgress(ctx context.Context, id string) {
+	const pendingCopies = `SELECT 1 FROM messages WHERE broadcast = ? AND broadcast <> '' AND state = 'pending'`
+	// A read first: while copies are out, no write transaction is needed.
+	var one int
+	switch err := g.queue.db.QueryRowContext(ctx, pendingCopies+` LIMIT 1`, id).Scan(&one); {
+	case err == nil:
+		return // still sending
+	case !errors.Is(err, sql.ErrNoRows):
+		g.log.Warn("could not follow a broadcast", "broadcast", id, "err", err)
+		return
+	}
 	var report bool
 	err := g.queue.Exec(ctx, func(ctx context.Context, tx *queueTx) error {
-		report = false
-		var pending int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages WHERE broadcast = ? AND broadcast <> '' AND state = 'pending'`, id).Scan(&pending); err != nil {
-			return fmt.Errorf("queue: broadcast progress: %w", err)
-		}
-		if pending > 0 {
-			return nil
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE broadcasts SET reported = 1 WHERE id = ? AND reported = 0`, id)
+		// Claimed once, and only when nothing is pending at the commit.
+		res, err := tx.ExecContext(ctx, `UPDATE broadcasts SET reported = 1 WHERE id = ? AND reported = 0 AND NOT EXISTS (`+pendingCopies+`)`, id, id)
 		if err != nil {
 			return fmt.Errorf("queue: broadcast progress: %w", err)
 		}

@@ -359,3 +359,29 @@ func TestBroadcastCapsAreTheContacts(t *testing.T) {
 	}
 	collectSent(t, g.outside.sent, 0)
 }
+
+// TestMyContactsFiltersBeforeCutting: with more contacts than a form
+// lists, a tag still finds the ones past the cut.
+func TestMyContactsFiltersBeforeCutting(t *testing.T) {
+	g := startTestGateway(t, t.TempDir())
+	defer g.stop()
+	ctx := context.Background()
+	rels := withContacts(t, g, maxListed+10)
+	last, lastID := "", ""
+	for _, id := range rels { // the contact that sorts last by address
+		r, _ := g.state.Snapshot().Relationship(id)
+		if c, _ := g.state.Snapshot().Contact(r.ContactID); c.Address.Addr > last {
+			last, lastID = c.Address.Addr, id
+		}
+	}
+	if _, err := g.state.SetTags(ctx, "t", "setup", lastID, []string{"late"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := g.RunCommand(ctx, "corp", "hana@corp.test", cmdMyContacts, map[string][]string{"tag": {"LATE"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Fields) != 1 || !strings.Contains(res.Fields[0].Values[0], last) {
+		t.Fatalf("my contacts tagged late: %+v (want %s)", res, last)
+	}
+}

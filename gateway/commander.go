@@ -61,7 +61,7 @@ func (g *Gateway) CommandForm(ctx context.Context, network, from, node string) (
 			Instructions: "Lists the outside contacts you look after. Leave the tag empty to see them all.",
 			Fields:       []Field{{Var: "tag", Label: "Only with tag", Type: FieldText}}}, nil
 	case cmdTagContact:
-		rels := ownRelationships(snap, e.ID)
+		rels := ownRelationships(snap, e.ID, nil)
 		if len(rels) == 0 {
 			return Command{Node: node, Name: "Tag a contact", Title: "Tag a contact",
 				Fields: []Field{{Type: FieldFixed, Values: []string{"You look after no outside contacts yet."}}}}, nil
@@ -98,10 +98,11 @@ func (g *Gateway) RunCommand(ctx context.Context, network, from, node string, va
 	case cmdMyContacts:
 		tag := one("tag")
 		var lines []string
-		for _, r := range ownRelationships(snap, e.ID) {
-			if tag != "" && !slices.ContainsFunc(r.Tags, func(t string) bool { return strings.EqualFold(t, tag) }) {
-				continue
-			}
+		var keep func(*identity.Relationship) bool
+		if tag != "" {
+			keep = func(r *identity.Relationship) bool { return r.HasTag(tag) }
+		}
+		for _, r := range ownRelationships(snap, e.ID, keep) {
 			lines = append(lines, describeRel(snap, r))
 		}
 		if len(lines) == 0 {
@@ -115,7 +116,7 @@ func (g *Gateway) RunCommand(ctx context.Context, network, from, node string, va
 	case cmdTagContact:
 		relID := one("relationship")
 		rel, ok := snap.Relationship(relID)
-		if !ok || rel.OwnerID != e.ID || rel.MergedInto != "" {
+		if !ok || !snap.OwnedBy(rel.ID, e.ID) {
 			return CommandResult{NoteType: NoteError, Note: "Choose one of your own contacts."}, nil
 		}
 		actor := "employee:" + e.ID
@@ -163,12 +164,10 @@ func (g *Gateway) RunCommand(ctx context.Context, network, from, node string, va
 
 // broadcastForm asks what to send and to whom.
 func (g *Gateway) broadcastForm(snap *identity.Snapshot, employeeID string) Command {
-	rels := ownRelationships(snap, employeeID)
+	rels := ownRelationships(snap, employeeID, func(r *identity.Relationship) bool { return r.Gone == "" })
 	opts := make([]FieldOption, 0, len(rels))
 	for _, r := range rels {
-		if r.Gone == "" {
-			opts = append(opts, FieldOption{Label: describeRel(snap, r), Value: r.ID})
-		}
+		opts = append(opts, FieldOption{Label: describeRel(snap, r), Value: r.ID})
 	}
 	return Command{Node: cmdBroadcast, Name: "Send a broadcast", Title: "Send a broadcast",
 		Instructions: fmt.Sprintf("One message to many of your contacts, each from the persona they know. "+
@@ -224,24 +223,28 @@ func broadcastResult(b *Broadcast) CommandResult {
 	return CommandResult{NoteType: NoteInfo, Note: note}
 }
 
-// ownRelationships are the live relationships an employee owns, by contact
-// address, at most maxListed.
-func ownRelationships(snap *identity.Snapshot, employeeID string) []*identity.Relationship {
-	var out []*identity.Relationship
+// ownRelationships are the live relationships an employee owns that keep
+// accepts (nil: all), by contact address, at most maxListed.
+func ownRelationships(snap *identity.Snapshot, employeeID string, keep func(*identity.Relationship) bool) []*identity.Relationship {
+	type entry struct {
+		addr string
+		rel  *identity.Relationship
+	}
+	var list []entry
 	for _, r := range snap.RelationshipsOwnedBy(employeeID) {
-		if r.MergedInto == "" {
-			out = append(out, r)
+		if r.MergedInto != "" || keep != nil && !keep(r) {
+			continue
 		}
-	}
-	addr := func(r *identity.Relationship) string {
+		addr := r.ContactID
 		if c, ok := snap.Contact(r.ContactID); ok {
-			return c.Address.Addr
+			addr = c.Address.Addr
 		}
-		return r.ContactID
+		list = append(list, entry{addr, r})
 	}
-	slices.SortFunc(out, func(a, b *identity.Relationship) int { return strings.Compare(addr(a), addr(b)) })
-	if len(out) > maxListed {
-		out = out[:maxListed]
+	slices.SortFunc(list, func(a, b entry) int { return strings.Compare(a.addr, b.addr) })
+	out := make([]*identity.Relationship, 0, min(len(list), maxListed))
+	for _, e := range list[:min(len(list), maxListed)] {
+		out = append(out, e.rel)
 	}
 	return out
 }

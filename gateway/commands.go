@@ -101,8 +101,7 @@ type ContactTracker interface {
 	// ContactBack reports that the contact wants to hear from it again.
 	ContactBack(ctx context.Context, network, from, to string)
 	// ContactUnreachable reports that the contact a message the gateway
-	// sent on network (its gateway ID) went to is out of reach, and why:
-	// their address bounces for good, they unsubscribed, they blocked the
-	// persona.
+	// sent on network (its gateway ID) went to is out of reach, and why
+	// (they unsubscribed from it, say). Bounces say it through Core.Failed.
 	ContactUnreachable(ctx context.Context, network, id, why string)
 }

@@ -58,9 +58,11 @@ type Gateway struct {
 	activityMu sync.Mutex
 	activity   map[string]time.Time
 
-	// progressDue holds the broadcasts whose progress check is scheduled.
-	progressMu  sync.Mutex
+	// progressDue holds the broadcasts whose progress check is scheduled,
+	// backBusy the relationships whose gone mark is being cleared.
+	busyMu      sync.Mutex
 	progressDue map[string]bool
+	backBusy    map[string]bool
 }
 
 // New checks the options and builds a Gateway; Run starts it.
@@ -72,7 +74,7 @@ func New(o Options) (*Gateway, error) {
 		top: o.Topology, state: o.State, queue: o.Queue, log: o.Logger, metrics: o.Metrics,
 		now: o.Now, retryMax: o.RetryMax,
 		adapters: map[string]Adapter{}, senders: map[string]*sender{},
-		ready: make(chan struct{}), activity: map[string]time.Time{}, progressDue: map[string]bool{},
+		ready: make(chan struct{}), activity: map[string]time.Time{}, progressDue: map[string]bool{}, backBusy: map[string]bool{},
 	}
 	if g.log == nil {
 		g.log = slog.Default()
@@ -238,10 +240,15 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 		rec.RelationshipID, rec.OwnerID = d.RelationshipID, d.OwnerID
 		g.recordActivity(d.RelationshipID)
 		if m.Automatic == "" && g.top.Networks[m.Network].Side == identity.Outside {
-			if rel, ok := g.state.Snapshot().Relationship(d.RelationshipID); ok && rel.Gone != "" {
+			if rel, ok := g.state.Snapshot().Relationship(d.RelationshipID); ok && rel.Gone != "" && g.claimBack(rel.ID) {
 				// A contact who writes is reachable again. Off the message's
 				// path: the mark is for people and broadcasts, not routing.
-				go g.ContactBack(context.WithoutCancel(ctx), m.Network, m.From, m.To)
+				// One clearing at a time per relationship, however many
+				// messages arrive meanwhile.
+				go func() {
+					defer g.releaseBack(rel.ID)
+					g.clearGone(context.WithoutCancel(ctx), rel.ID, d, m.From)
+				}()
 			}
 		}
 		rec.Out = Outgoing{Network: d.Target.Network, From: d.Target.From, To: d.Target.To,
@@ -272,7 +279,7 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 			rec.Out = Outgoing{Network: m.Network, From: m.To, To: reply, ID: newID(), Body: m.Body,
 				Refusal: &routing.Refusal{Condition: routing.ServiceUnavailable, Text: "the gateway could not store your message; please send it again"},
 				ReplyTo: m.ID}
-			g.senders[m.Network].push(&rec.Out, false)
+			g.senders[m.Network].push(rec, false)
 		case dup:
 			g.metrics.duplicates.Inc()
 		default:
@@ -375,7 +382,7 @@ func (g *Gateway) dispatch(r *Record) {
 		g.log.Error("no sender for network", "network", r.Out.Network, "seq", r.Seq)
 		return
 	}
-	s.push(&r.Out, true)
+	s.push(r, true)
 }
 
 // Health is the gateway's health as /healthz reports it. It names no
@@ -422,35 +429,32 @@ func (g *Gateway) Profile(network, addr string) (Profile, bool) {
 		}
 		return Profile{Name: p.DisplayName}, true
 	}
-	i := strings.LastIndexByte(addr, '@')
-	if i <= 0 {
-		return Profile{}, false
-	}
-	outNet, ok := net.ProxyOutside(addr[i+1:])
+	outside, ok := routing.ParseProxy(g.top, net, addr)
 	if !ok {
 		return Profile{}, false
 	}
-	outside := strings.ToLower(routing.UnescapeLocal(addr[:i]))
-	j := strings.LastIndexByte(outside, '@')
-	if j <= 0 || j == len(outside)-1 {
-		return Profile{}, false
-	}
-	if c, ok := snap.ContactByAddr(identity.Address{Network: outNet, Addr: outside}); ok && c.DisplayName != "" {
+	if c, ok := snap.ContactByAddr(outside); ok && c.DisplayName != "" {
 		return Profile{Name: c.DisplayName}, true
 	}
-	return Profile{Name: outside}, true
+	return Profile{Name: outside.Addr}, true
 }
 
 // Failed implements Core: a message the gateway sent bounced; tell the
-// person who wrote it.
-func (g *Gateway) Failed(ctx context.Context, network, id, reason string) {
+// person who wrote it, once, and mark the contact gone when the address
+// is dead.
+func (g *Gateway) Failed(ctx context.Context, network, id, reason, gone string) {
 	r, err := g.queue.ByOutID(ctx, network, id)
 	if err != nil || r == nil {
 		g.log.Warn("bounce for an unknown message", "network", network, "err", err)
 		return
 	}
-	g.queue.Mark(ctx, r.Seq, stateFailed, reason)
-	g.fail(ctx, r, reason)
+	if r.State != stateFailed { // a second bounce for it tells nobody again
+		g.queue.Mark(ctx, r.Seq, stateFailed, reason)
+		g.fail(ctx, r, reason)
+	}
+	if gone != "" {
+		g.unreachable(ctx, r, gone)
+	}
 }
 
 // fail tells the original sender of r that it could not be delivered.
@@ -508,7 +512,7 @@ type sender struct {
 }
 
 type senderItem struct {
-	out     *Outgoing
+	rec     *Record
 	durable bool // stored in the queue: mark it when done
 }
 
@@ -516,9 +520,9 @@ func newSender(g *Gateway, a Adapter) *sender {
 	return &sender{g: g, adapter: a, wake: make(chan struct{}, 1)}
 }
 
-func (s *sender) push(o *Outgoing, durable bool) {
+func (s *sender) push(r *Record, durable bool) {
 	s.mu.Lock()
-	s.queue = append(s.queue, senderItem{o, durable})
+	s.queue = append(s.queue, senderItem{r, durable})
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -554,36 +558,35 @@ func (s *sender) run(ctx context.Context) {
 				return
 			}
 		}
+		out := &it.rec.Out
 		for {
-			err := s.adapter.Send(ctx, it.out)
+			err := s.adapter.Send(ctx, out)
 			if err == nil {
 				bo.Reset()
-				s.g.metrics.sent.WithLabelValues(it.out.Network).Inc()
-				if !it.out.received.IsZero() {
-					s.g.metrics.relay.WithLabelValues(it.out.Network).Observe(time.Since(it.out.received).Seconds())
+				s.g.metrics.sent.WithLabelValues(out.Network).Inc()
+				if !out.received.IsZero() {
+					s.g.metrics.relay.WithLabelValues(out.Network).Observe(time.Since(out.received).Seconds())
 				}
 				if it.durable {
-					s.g.queue.MarkThen(ctx, it.out.Seq, stateSent, "", s.g.followBroadcast(ctx, it.out))
+					s.g.queue.MarkThen(ctx, out.Seq, stateSent, "", s.g.followBroadcast(ctx, it.rec))
 				}
 				break
 			}
 			var perm *PermanentError
 			if errors.As(err, &perm) {
-				s.g.log.Warn("send failed permanently", "network", it.out.Network, "seq", it.out.Seq, "err", err)
+				s.g.log.Warn("send failed permanently", "network", out.Network, "seq", out.Seq, "err", err)
 				if it.durable {
-					s.g.queue.MarkThen(ctx, it.out.Seq, stateFailed, err.Error(), s.g.followBroadcast(ctx, it.out))
-					if r, qerr := s.g.queue.BySeq(ctx, it.out.Seq); qerr == nil && r != nil {
-						s.g.fail(ctx, r, permanentReason(perm))
-						if perm.Gone != "" {
-							s.g.unreachable(ctx, r, perm.Gone)
-						}
+					s.g.queue.MarkThen(ctx, out.Seq, stateFailed, err.Error(), s.g.followBroadcast(ctx, it.rec))
+					s.g.fail(ctx, it.rec, permanentReason(perm))
+					if perm.Gone != "" {
+						s.g.unreachable(ctx, it.rec, perm.Gone)
 					}
 				}
 				break
 			}
-			s.g.metrics.retries.WithLabelValues(it.out.Network).Inc()
+			s.g.metrics.retries.WithLabelValues(out.Network).Inc()
 			wait := bo.NextBackOff()
-			s.g.log.Debug("send failed; will retry", "network", it.out.Network, "in", wait, "err", err)
+			s.g.log.Debug("send failed; will retry", "network", out.Network, "in", wait, "err", err)
 			select {
 			case <-time.After(wait):
 			case <-ctx.Done():
@@ -595,11 +598,11 @@ func (s *sender) run(ctx context.Context) {
 
 // followBroadcast returns what to do once the outcome of out is stored:
 // for a broadcast copy, check whether the broadcast is complete.
-func (g *Gateway) followBroadcast(ctx context.Context, out *Outgoing) func(error) {
-	if out.broadcast == "" {
+func (g *Gateway) followBroadcast(ctx context.Context, r *Record) func(error) {
+	if r.Broadcast == "" {
 		return nil
 	}
-	id := out.broadcast
+	id := r.Broadcast
 	return func(err error) {
 		if err == nil {
 			g.scheduleProgress(context.WithoutCancel(ctx), id)

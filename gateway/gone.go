@@ -66,12 +66,39 @@ func (g *Gateway) ContactBack(ctx context.Context, network, from, to string) {
 	if !ok || rel.Gone == "" {
 		return
 	}
+	g.clearGone(ctx, rel.ID, d, from)
+}
+
+// clearGone clears the gone mark of relationship relID, if it is still
+// set, and tells the owner d routes to.
+func (g *Gateway) clearGone(ctx context.Context, relID string, d routing.Decision, from string) {
+	if rel, ok := g.state.Snapshot().Relationship(relID); !ok || rel.Gone == "" {
+		return
+	}
 	contact := bareLower(from)
-	if _, err := g.state.SetGone(ctx, "contact:"+contact, rel.ID, ""); err != nil {
-		g.log.Error("could not clear a contact's gone mark", "relationship", rel.ID, "err", err)
+	if _, err := g.state.SetGone(ctx, "contact:"+contact, relID, ""); err != nil {
+		g.log.Error("could not clear a contact's gone mark", "relationship", relID, "err", err)
 		return
 	}
 	g.queueNotice(ctx, d, contact+" added you back to their contacts.")
+}
+
+// claimBack reserves the clearing of relationship relID's gone mark;
+// false when it is already under way.
+func (g *Gateway) claimBack(relID string) bool {
+	g.busyMu.Lock()
+	defer g.busyMu.Unlock()
+	if g.backBusy[relID] {
+		return false
+	}
+	g.backBusy[relID] = true
+	return true
+}
+
+func (g *Gateway) releaseBack(relID string) {
+	g.busyMu.Lock()
+	delete(g.backBusy, relID)
+	g.busyMu.Unlock()
 }
 
 // queueNotice queues a notice from the gateway to the owner d routes to.

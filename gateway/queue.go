@@ -24,6 +24,8 @@ type Record struct {
 	InID      string // sender's ID; deduplicates redelivery when not empty
 	// Broadcast is the ID of the broadcast this message is part of.
 	Broadcast string
+	// State is pending, sent or failed, as last read from the queue.
+	State string
 	// Decision.
 	RelationshipID string
 	OwnerID        string
@@ -273,7 +275,6 @@ func (tx *queueTx) Insert(ctx context.Context, r *Record) (bool, error) {
 		return false, fmt.Errorf("queue: insert: %w", err)
 	}
 	r.Seq, r.Out.Seq = seq, seq
-	r.Out.broadcast = r.Broadcast
 	return true, nil
 }
 
@@ -412,7 +413,7 @@ func refusalText(r *Record) string {
 
 const selectSQL = `SELECT seq, received_at, in_network, in_from, in_reply, in_to, in_id,
 	relationship_id, owner_id, out_network, out_from, out_to, out_id, body, nick,
-	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread, auto, broadcast FROM messages `
+	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread, auto, broadcast, state FROM messages `
 
 // Pending returns the messages not yet sent, oldest first.
 func (q *Queue) Pending(ctx context.Context) ([]*Record, error) {
@@ -470,24 +471,14 @@ func scanRecord(s scanner) (*Record, error) {
 	err := s.Scan(&r.Seq, &at, &r.InNetwork, &r.InFrom, &r.InReply, &r.InTo, &r.InID,
 		&r.RelationshipID, &r.OwnerID, &r.Out.Network, &r.Out.From, &r.Out.To, &r.Out.ID,
 		&r.Out.Body, &r.Out.Nick, &cond, &text, &r.Out.ReplyTo, &r.Out.Notice, &r.Out.Subscribe,
-		&r.Out.Subject, &r.Out.Thread, &r.Out.Auto, &r.Broadcast)
+		&r.Out.Subject, &r.Out.Thread, &r.Out.Auto, &r.Broadcast, &r.State)
 	if err != nil {
 		return nil, fmt.Errorf("queue: scan: %w", err)
 	}
 	r.ReceivedAt = time.Unix(0, at)
 	r.Out.Seq = r.Seq
-	r.Out.broadcast = r.Broadcast
 	if cond != "" {
 		r.Out.Refusal = &routing.Refusal{Condition: routing.Condition(cond), Text: text}
 	}
 	return &r, nil
-}
-
-// BySeq returns the record with sequence number seq, or nil.
-func (q *Queue) BySeq(ctx context.Context, seq int64) (*Record, error) {
-	r, err := scanRecord(q.db.QueryRowContext(ctx, selectSQL+`WHERE seq = ?`, seq))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	return r, err
 }

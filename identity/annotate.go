@@ -82,6 +82,10 @@ func sortTags(tags []string) {
 	})
 }
 
+// HasTag reports whether r carries tag t, ignoring case, as transfers and
+// searches match tags.
+func (r *Relationship) HasTag(t string) bool { return hasTag(r.Tags, t) }
+
 // hasTag reports whether tags contains t, ignoring case.
 func hasTag(tags []string, t string) bool {
 	return slices.ContainsFunc(tags, func(x string) bool { return strings.EqualFold(x, t) })

@@ -177,6 +177,40 @@ func Decide(top *Topology, r Reader, env Envelope) Decision {
 	return decideInward(top, net, r, env)
 }
 
+// ParseProxy reads a proxy address on the inside network net: the outside
+// contact it stands for. ok is false for every address a message to
+// which Decide refuses as naming no outside contact.
+func ParseProxy(top *Topology, net Network, addr string) (contact identity.Address, ok bool) {
+	c, refusal := proxyContact(top, net, addr)
+	return c, refusal == nil
+}
+
+// proxyContact reads a proxy address, or says why it names no outside
+// contact.
+func proxyContact(top *Topology, net Network, to string) (identity.Address, *Decision) {
+	no := func(c Condition, format string, a ...any) (identity.Address, *Decision) {
+		d := refuse(c, format, a...)
+		return identity.Address{}, &d
+	}
+	local, domain := splitAddr(to)
+	outName, isProxy := net.ProxyOutside(domain)
+	if !isProxy || local == "" {
+		return no(ItemNotFound, "%s is not a contact address; write to a contact as name\\40their.domain@%s", to, net.Domain)
+	}
+	contactAddr := strings.ToLower(UnescapeLocal(local))
+	cl, cd := splitAddr(contactAddr)
+	if cl == "" || cd == "" || !validOutsideDomain(cd) {
+		return no(ItemNotFound, "%s does not name an outside address (expected user\\40domain@%s)", to, net.Domain)
+	}
+	if isOurs(top, cd) {
+		return no(Forbidden, "%s is inside the company; messages between colleagues are never relayed through the gateway", contactAddr)
+	}
+	if out, ok := top.Networks[outName]; !ok || out.Side != identity.Outside {
+		return no(ServiceUnavailable, "no outside network is configured for %s", domain)
+	}
+	return identity.Address{Network: outName, Addr: contactAddr}, nil
+}
+
 // decideOutward handles an employee writing to a contact's proxy address.
 func decideOutward(top *Topology, net Network, r Reader, env Envelope) Decision {
 	emp, ok := r.EmployeeByInsideAddr(identity.Address{Network: net.Name, Addr: env.From})
@@ -186,24 +220,12 @@ func decideOutward(top *Topology, net Network, r Reader, env Envelope) Decision 
 	if emp.Status != identity.Active {
 		return refuse(Forbidden, "your account is no longer active, so you can no longer write to outside contacts; your contacts are looked after by a colleague")
 	}
-	local, domain := splitAddr(env.To)
-	outName, isProxy := net.ProxyOutside(domain)
-	if !isProxy || local == "" {
-		return refuse(ItemNotFound, "%s is not a contact address; write to a contact as name\\40their.domain@%s", env.To, net.Domain)
+	caddr, refusal := proxyContact(top, net, env.To)
+	if refusal != nil {
+		return *refusal
 	}
-	contactAddr := strings.ToLower(UnescapeLocal(local))
-	cl, cd := splitAddr(contactAddr)
-	if cl == "" || cd == "" || !validOutsideDomain(cd) {
-		return refuse(ItemNotFound, "%s does not name an outside address (expected user\\40domain@%s)", env.To, net.Domain)
-	}
-	if isOurs(top, cd) {
-		return refuse(Forbidden, "%s is inside the company; messages between colleagues are never relayed through the gateway", contactAddr)
-	}
-	out, ok := top.Networks[outName]
-	if !ok || out.Side != identity.Outside {
-		return refuse(ServiceUnavailable, "no outside network is configured for %s", domain)
-	}
-	caddr := identity.Address{Network: out.Name, Addr: contactAddr}
+	out := top.Networks[caddr.Network]
+	contactAddr := caddr.Addr
 	contact, known := r.ContactByAddr(caddr)
 	if known {
 		if rel := ownedBy(r, contact.ID, emp.ID, emp.DefaultPersona); rel != nil {

@@ -263,3 +263,27 @@ func FuzzEscapeRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// TestParseProxyAgreesWithDecide: what Profile answers for is exactly
+// what an employee may write to.
+func TestParseProxyAgreesWithDecide(t *testing.T) {
+	top := topology()
+	net := top.Networks[corp]
+	for _, tt := range []struct {
+		addr string
+		want identity.Address
+		ok   bool
+	}{
+		{`bob\40ext.test@gw.corp.test`, identity.Address{Network: pub, Addr: "bob@ext.test"}, true},
+		{`Bob\40Ext.test@gw.corp.test`, identity.Address{Network: pub, Addr: "bob@ext.test"}, true},
+		{`ken\40corp.test@gw.corp.test`, identity.Address{}, false}, // a colleague
+		{`bob@gw.corp.test`, identity.Address{}, false},
+		{`bob\40ext.test@elsewhere.test`, identity.Address{}, false},
+		{`@gw.corp.test`, identity.Address{}, false},
+	} {
+		got, ok := routing.ParseProxy(top, net, strings.ToLower(tt.addr))
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("ParseProxy(%s) = %+v, %v; want %+v, %v", tt.addr, got, ok, tt.want, tt.ok)
+		}
+	}
+}

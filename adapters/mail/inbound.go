@@ -138,15 +138,11 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("the gateway did not store every mail: %w", err)
 	}
-	tracker, _ := core.(gateway.ContactTracker)
 	for _, b := range bounces {
-		core.Failed(ctx, a.cfg.Network, b.id, b.reason)
-		if b.gone != "" && tracker != nil {
-			tracker.ContactUnreachable(ctx, a.cfg.Network, b.id, b.gone)
-		}
+		core.Failed(ctx, a.cfg.Network, b.id, b.reason, b.gone)
 	}
-	for _, id := range unsubs {
-		if tracker != nil {
+	if tracker, ok := core.(gateway.ContactTracker); ok {
+		for _, id := range unsubs {
 			tracker.ContactUnreachable(ctx, a.cfg.Network, id, "unsubscribed from your mail")
 		}
 	}

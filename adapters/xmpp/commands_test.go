@@ -45,7 +45,7 @@ func (fakeCore) Profile(_, addr string) (gateway.Profile, bool) {
 	}
 	return gateway.Profile{}, false
 }
-func (fakeCore) Failed(context.Context, string, string, string) {}
+func (fakeCore) Failed(context.Context, string, string, string, string) {}
 
 type commandCall struct {
 	method, network, from, node string

@@ -133,14 +133,13 @@ func (c *Component) message(ctx context.Context, core gateway.Core, m *inMessage
 	switch m.Type {
 	case "error":
 		if m.ID != "" {
-			core.Failed(ctx, c.cfg.Network, m.ID, describeError(m.Error))
-			if m.Error != nil && m.Error.Condition.XMLName.Local == "service-unavailable" {
+			gone := ""
+			if c.cfg.Side == identity.Outside && m.Error != nil && m.Error.Condition.XMLName.Local == "service-unavailable" {
 				// What a contact's server answers once they block the
 				// persona (XEP-0191), or when the account is gone.
-				c.tracked(core, func(tr gateway.ContactTracker) {
-					tr.ContactUnreachable(ctx, c.cfg.Network, m.ID, "blocked you or closed their account")
-				})
+				gone = "blocked you or closed their account"
 			}
+			core.Failed(ctx, c.cfg.Network, m.ID, describeError(m.Error), gone)
 		}
 		return
 	case "groupchat", "headline":

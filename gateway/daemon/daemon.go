@@ -62,17 +62,12 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			defer a.Close()
 			adapters = append(adapters, a)
 		default:
-			cfgs := []xmpp.Config{{
-				Network: name, Side: n.Side, Domain: n.XMPP.Domain, Server: n.XMPP.Server,
-				Secret: n.XMPP.Secret.Reveal(), Logger: log,
-			}}
-			if n.Side == identity.Inside {
-				// One component per further proxy domain, on the same server.
-				for _, out := range slices.Sorted(maps.Keys(n.XMPP.ProxyDomains)) {
-					c := cfgs[0]
-					c.Domain = n.XMPP.ProxyDomains[out]
-					cfgs = append(cfgs, c)
-				}
+			// One component per domain (an inside network's further proxy
+			// domains included), on the same server.
+			var cfgs []xmpp.Config
+			for _, domain := range n.XMPP.ComponentDomains() {
+				cfgs = append(cfgs, xmpp.Config{Network: name, Side: n.Side, Domain: domain, Server: n.XMPP.Server,
+					Secret: n.XMPP.Secret.Reveal(), Logger: log})
 			}
 			a, err := xmpp.NewNetwork(cfgs...)
 			if err != nil {
