@@ -1,7 +1,6 @@
 package mail
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -34,7 +33,7 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 	parsed := make([]*parse.Mail, len(raws))
 	opts := parse.Options{TrustedAuthServIDs: a.cfg.TrustedAuthServIDs}
 	for i, f := range raws {
-		m, err := parse.Parse(bytes.NewReader(f.raw), opts)
+		m, err := parse.Bytes(f.raw, opts)
 		if err != nil {
 			a.quarantine(mailbox, f, nil, "cannot be read: "+err.Error())
 			quarantine[i] = true
@@ -65,7 +64,7 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 			continue
 		}
 		f := raws[i]
-		if addr, ok := a.unsubscribeAddress(m); ok && m.Bounce == nil {
+		if addr, ok := a.ownAddress(m, a.unsub.Local+"+"); ok && m.Bounce == nil {
 			id, err := a.unsub.Parse(addr, a.cfg.Now())
 			if err != nil {
 				a.quarantine(mailbox, f, m, "an unsubscribe request to an address the gateway did not issue or that expired ("+err.Error()+")")
@@ -75,7 +74,7 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 			unsubs = append(unsubs, id)
 			continue
 		}
-		if ret, ok := a.returnPath(m); ok || m.Bounce != nil {
+		if ret, ok := a.ownAddress(m, a.verp.Local+"+"); ok || m.Bounce != nil {
 			b, why := a.bounce(m, ret, ok)
 			if why != "" {
 				a.quarantine(mailbox, f, m, why)
@@ -110,7 +109,7 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 			msgs = append(msgs, gm)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := tx.Commit(ctx); err != nil {
 		return nil, err
 	}
 
@@ -158,20 +157,10 @@ func (a *Adapter) quarantine(mailbox string, f fetched, m *parse.Mail, why strin
 	a.log.Warn("mail quarantined", attrs...)
 }
 
-// returnPath finds one of the gateway's bounce addresses among the
-// envelope recipients.
-func (a *Adapter) returnPath(m *parse.Mail) (string, bool) {
-	return a.ownAddress(m, a.verp.Local+"+")
-}
-
-// unsubscribeAddress finds one of the gateway's unsubscribe addresses
-// among the recipients.
-func (a *Adapter) unsubscribeAddress(m *parse.Mail) (string, bool) {
-	return a.ownAddress(m, a.unsub.Local+"+")
-}
-
 // ownAddress finds a recipient at the gateway's domain whose local part
-// starts with prefix: in Delivered-To, else in To.
+// starts with prefix, in Delivered-To, else in To: one of the gateway's
+// return paths (a.verp.Local+"+") or unsubscribe addresses
+// (a.unsub.Local+"+").
 func (a *Adapter) ownAddress(m *parse.Mail, prefix string) (string, bool) {
 	for _, r := range m.DeliveredTo {
 		if strings.HasPrefix(r, prefix) && strings.HasSuffix(r, "@"+a.cfg.Domain) {
@@ -186,18 +175,20 @@ func (a *Adapter) ownAddress(m *parse.Mail, prefix string) (string, bool) {
 	return "", false
 }
 
-// deadAddress reports whether a status code (a DSN's or an SMTP
-// answer's) says the recipient's address itself is gone (RFC 3463): 5.1.x, a bad or unknown mailbox or domain, and
-// 5.2.1, a disabled mailbox. A full mailbox, a rejection for content or
+// goneReason reports whether a status code (a DSN's or an SMTP answer's)
+// says the recipient's address itself is gone (RFC 3463), and if so words
+// it for the contact's record. Gone are 5.1.x, a bad or unknown mailbox or
+// domain (but not 5.1.7 and 5.1.8, which are about the sender's address),
+// and 5.2.1, a disabled mailbox. A full mailbox, a rejection for content or
 // policy (5.7.x) or a network problem says nothing about the address.
-func deadAddress(status string) bool {
-	switch status {
-	case "5.1.7", "5.1.8":
-		return false // the sender's address, not the recipient's
-	case "5.2.1":
-		return true
+func goneReason(status string) (string, bool) {
+	switch {
+	case status == "5.1.7", status == "5.1.8":
+		return "", false
+	case status == "5.2.1", strings.HasPrefix(status, "5.1."):
+		return "has an address that no longer receives mail (" + status + ")", true
 	}
-	return strings.HasPrefix(status, "5.1.")
+	return "", false
 }
 
 // bounce checks a bounce and words it for the person whose message it
@@ -224,8 +215,8 @@ func (a *Adapter) bounce(m *parse.Mail, ret string, hasRet bool) (bounceNotice, 
 		if !strings.EqualFold(r.Action, "failed") && r.Action != "" {
 			continue
 		}
-		if deadAddress(r.Status) && gone == "" {
-			gone = "has an address that no longer receives mail (" + r.Status + ")"
+		if gone == "" {
+			gone, _ = goneReason(r.Status)
 		}
 		p := r.Addr
 		if r.Status != "" {
@@ -309,7 +300,7 @@ func (a *Adapter) message(ctx context.Context, tx *threadTx, m *parse.Mail, raw 
 	}
 	isNew := th == nil
 	if isNew {
-		th = &thread{ID: a.store.mac(10, "thread", persona, contact, msgID), Persona: persona, Contact: contact, Subject: m.Subject}
+		th = a.newThread(persona, contact, msgID, m.Subject)
 	}
 	if isNew || (m.Subject != "" && normSubject(m.Subject) != normSubject(th.Subject)) {
 		gm.Subject = m.Subject
@@ -318,9 +309,7 @@ func (a *Adapter) message(ctx context.Context, tx *threadTx, m *parse.Mail, raw 
 	gm.Thread = th.ID
 	th.add(m.MessageID)
 	th.Updated = a.cfg.Now()
-	if err := tx.save(ctx, th, m.MessageID, false); err != nil {
-		return nil, err
-	}
+	tx.save(th, m.MessageID, false)
 	return gm, nil
 }
 

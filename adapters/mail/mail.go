@@ -89,10 +89,6 @@ type Config struct {
 // continues the previous mail thread.
 const threadWindow = 30 * 24 * time.Hour
 
-// bounceTTL is how long a return path stays valid: long enough for the
-// slowest MTA's retry schedule (usually 5 days) to end in a bounce.
-const bounceTTL = 14 * 24 * time.Hour
-
 // unsubscribeTTL is how long the unsubscribe address of a broadcast
 // works: people unsubscribe from old mail too.
 const unsubscribeTTL = 365 * 24 * time.Hour
@@ -160,7 +156,9 @@ func Open(ctx context.Context, cfg Config) (*Adapter, error) {
 	if err != nil {
 		return nil, err
 	}
-	codec, err := verp.NewCodec(st.secret, "bounces", cfg.Domain, bounceTTL)
+	// Return paths are bounces+…@domain and stay valid for verp.DefaultTTL:
+	// long enough for the slowest MTA's retry schedule to end in a bounce.
+	codec, err := verp.NewCodec(st.secret, verp.DefaultLocal, cfg.Domain, verp.DefaultTTL)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("mail %s: %w", cfg.Network, err)
@@ -196,6 +194,13 @@ func (a *Adapter) Connected() bool { return a.imapUp.Load() }
 // client drops the copy; keyed, so it says nothing about the inside.
 func (a *Adapter) messageID(id string) string {
 	return a.store.mac(16, "message-id", id) + "@" + a.cfg.Domain
+}
+
+// newThread starts a conversation between persona and contact whose first
+// message is msgID. Its ID is derived, so that the same first message
+// always starts the same thread.
+func (a *Adapter) newThread(persona, contact, msgID, subject string) *thread {
+	return &thread{ID: a.store.mac(10, "thread", persona, contact, msgID), Persona: persona, Contact: contact, Subject: subject}
 }
 
 // conversation key parts are lower-case bare addresses.

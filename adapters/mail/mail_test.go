@@ -154,15 +154,13 @@ func TestThreadsSurviveAndBatch(t *testing.T) {
 	for i := range 400 { // more than one multi-row chunk
 		th := &thread{ID: fmt.Sprintf("t%d", i), Persona: "p@x.test", Contact: fmt.Sprintf("c%d@y.test", i), Subject: "S", Updated: now}
 		th.add(fmt.Sprintf("root%d@y.test", i))
-		if err := tx.save(ctx, th, fmt.Sprintf("root%d@y.test", i), false); err != nil {
-			t.Fatal(err)
-		}
+		tx.save(th, fmt.Sprintf("root%d@y.test", i), false)
 		// Seen within the same batch before the commit.
 		if got, _, err := tx.byMessageID(ctx, fmt.Sprintf("root%d@y.test", i)); err != nil || got == nil || got.ID != th.ID {
 			t.Fatalf("same batch lookup: %v %v", got, err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -178,6 +176,11 @@ func TestThreadsSurviveAndBatch(t *testing.T) {
 	if err := tx.preload(ctx, []string{"root7@y.test", "root399@y.test", "unknown@y.test"}); err != nil {
 		t.Fatal(err)
 	}
+	for _, id := range []string{"t7", "t399"} {
+		if th := tx.threads[id]; th == nil || th.Contact == "" || len(th.Refs) != 1 || th.Updated.IsZero() {
+			t.Fatalf("preload did not cache thread %s: %+v", id, th)
+		}
+	}
 	for _, tc := range []struct{ id, thread string }{{"root7@y.test", "t7"}, {"root399@y.test", "t399"}, {"unknown@y.test", ""}} {
 		th, out, err := tx.byMessageID(ctx, tc.id)
 		if err != nil || out {
@@ -189,5 +192,24 @@ func TestThreadsSurviveAndBatch(t *testing.T) {
 	}
 	if th, err := tx.latest(ctx, "p@x.test", "c5@y.test", now.Add(-time.Hour)); err != nil || th == nil || th.ID != "t5" {
 		t.Fatalf("latest: %+v %v", th, err)
+	}
+}
+
+func TestGoneReason(t *testing.T) {
+	for _, tc := range []struct {
+		status string
+		gone   bool
+	}{
+		{"5.1.1", true}, {"5.1.2", true}, {"5.1.10", true}, {"5.2.1", true},
+		{"5.1.7", false}, {"5.1.8", false}, {"5.2.2", false}, {"5.7.1", false},
+		{"4.1.1", false}, {"", false},
+	} {
+		why, ok := goneReason(tc.status)
+		if ok != tc.gone || (why != "") != tc.gone {
+			t.Errorf("goneReason(%q) = %q, %v; want gone %v", tc.status, why, ok, tc.gone)
+		}
+		if ok && why != "has an address that no longer receives mail ("+tc.status+")" {
+			t.Errorf("goneReason(%q) = %q", tc.status, why)
+		}
 	}
 }

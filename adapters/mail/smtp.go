@@ -126,7 +126,7 @@ func (a *Adapter) buildReply(ctx context.Context, out *gateway.Outgoing) ([]byte
 			subject = "Message from " + out.Nick
 		}
 		m.Subject = subject
-		th = &thread{ID: a.store.mac(10, "thread", persona, contact, msgID), Persona: persona, Contact: contact, Subject: subject}
+		th = a.newThread(persona, contact, msgID, subject)
 	} else {
 		m.Subject = compose.ReplySubject(th.Subject)
 		m.InReplyTo = th.last()
@@ -152,10 +152,8 @@ func (a *Adapter) buildReply(ctx context.Context, out *gateway.Outgoing) ([]byte
 		}
 		cur.add(msgID)
 		cur.Updated = a.cfg.Now()
-		if err := tx.save(ctx, cur, msgID, true); err != nil {
-			return err
-		}
-		return tx.Commit()
+		tx.save(cur, msgID, true)
+		return tx.Commit(ctx)
 	}
 	return raw, finished, nil
 }
@@ -227,8 +225,8 @@ func (a *Adapter) submit(ctx context.Context, from, to string, raw []byte) error
 			_ = a.smtp.client.Reset()
 			if se.Code >= 500 {
 				perm := &gateway.PermanentError{Err: fmt.Errorf("the recipient's mail server refused it: %d %s", se.Code, se.Message)}
-				if code := enhancedCode(se); deadAddress(code) {
-					perm.Gone = "has an address that no longer receives mail (" + code + ")"
+				if gone, ok := goneReason(enhancedCode(se)); ok {
+					perm.Gone = gone
 				}
 				return perm
 			}

@@ -171,8 +171,7 @@ type threadTx struct {
 	threads map[string]*thread // by ID; nil: known not to exist
 	ids     map[string]msgRef  // by Message-ID; zero threadID: known unknown
 	dirtyTh map[string]bool    // threads to write
-	newIDs  map[string]msgRef  // Message-IDs to record
-	order   []string           // Message-IDs in the order they were recorded
+	order   []string           // Message-IDs to record (their refs are in ids), in order
 }
 
 // msgRef is what the store knows of one Message-ID.
@@ -187,12 +186,11 @@ func (s *store) begin(ctx context.Context) (*threadTx, error) {
 		return nil, fmt.Errorf("mail state: begin: %w", err)
 	}
 	return &threadTx{tx: tx, threads: map[string]*thread{}, ids: map[string]msgRef{},
-		dirtyTh: map[string]bool{}, newIDs: map[string]msgRef{}}, nil
+		dirtyTh: map[string]bool{}}, nil
 }
 
 // Commit writes what the transaction changed and commits it.
-func (t *threadTx) Commit() error {
-	ctx := context.Background()
+func (t *threadTx) Commit(ctx context.Context) error {
 	var ths []*thread
 	for id := range t.dirtyTh {
 		ths = append(ths, t.threads[id])
@@ -227,7 +225,7 @@ func (t *threadTx) Commit() error {
 				q.WriteByte(',')
 			}
 			q.WriteString("(?,?,?)")
-			r := t.newIDs[id]
+			r := t.ids[id]
 			args = append(args, id, r.threadID, r.outbound)
 		}
 		if _, err := t.tx.ExecContext(ctx, q.String(), args...); err != nil {
@@ -253,10 +251,11 @@ func (t *threadTx) preload(ctx context.Context, msgIDs []string) error {
 			want = append(want, id)
 		}
 	}
-	var threadIDs []string
 	for len(want) > 0 {
 		n := min(len(want), 500)
-		q := `SELECT message_id, thread_id, outbound FROM message_ids WHERE message_id IN (?` + strings.Repeat(",?", n-1) + `)`
+		q := `SELECT m.message_id, m.thread_id, m.outbound, t.persona, t.contact, t.subject, t.refs, t.updated_at
+			FROM message_ids m LEFT JOIN threads t ON t.id = m.thread_id
+			WHERE m.message_id IN (?` + strings.Repeat(",?", n-1) + `)`
 		args := make([]any, n)
 		for i, id := range want[:n] {
 			args[i] = id
@@ -268,14 +267,21 @@ func (t *threadTx) preload(ctx context.Context, msgIDs []string) error {
 		for rows.Next() {
 			var id string
 			var r msgRef
-			if err := rows.Scan(&id, &r.threadID, &r.outbound); err != nil {
+			var persona, contact, subject, refs sql.NullString
+			var at sql.NullInt64
+			if err := rows.Scan(&id, &r.threadID, &r.outbound, &persona, &contact, &subject, &refs, &at); err != nil {
 				rows.Close()
 				return fmt.Errorf("mail state: read message ids: %w", err)
 			}
 			t.ids[id] = r
-			if _, ok := t.threads[r.threadID]; !ok {
-				threadIDs = append(threadIDs, r.threadID)
+			if _, ok := t.threads[r.threadID]; ok {
+				continue // cached already, perhaps changed by this transaction
 			}
+			if !at.Valid {
+				t.threads[r.threadID] = nil // no such thread
+				continue
+			}
+			t.threads[r.threadID] = newStoredThread(r.threadID, persona.String, contact.String, subject.String, refs.String, at.Int64)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -283,23 +289,26 @@ func (t *threadTx) preload(ctx context.Context, msgIDs []string) error {
 		}
 		want = want[n:]
 	}
-	for _, id := range threadIDs {
-		if _, err := t.byID(ctx, id); err != nil {
-			return err
-		}
-	}
 	return nil
+}
+
+// newStoredThread is a thread as read from a row of threads.
+func newStoredThread(id, persona, contact, subject, refs string, updatedAt int64) *thread {
+	th := &thread{ID: id, Persona: persona, Contact: contact, Subject: subject, Updated: time.Unix(0, updatedAt)}
+	if refs != "" {
+		th.Refs = strings.Split(refs, "\n")
+	}
+	return th
 }
 
 func (t *threadTx) byID(ctx context.Context, id string) (*thread, error) {
 	if th, ok := t.threads[id]; ok {
 		return th, nil
 	}
-	th := &thread{ID: id}
-	var refs string
+	var persona, contact, subject, refs string
 	var at int64
 	err := t.tx.QueryRowContext(ctx, `SELECT persona, contact, subject, refs, updated_at FROM threads WHERE id = ?`, id).
-		Scan(&th.Persona, &th.Contact, &th.Subject, &refs, &at)
+		Scan(&persona, &contact, &subject, &refs, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		t.threads[id] = nil
 		return nil, nil
@@ -307,10 +316,7 @@ func (t *threadTx) byID(ctx context.Context, id string) (*thread, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mail state: read thread: %w", err)
 	}
-	if refs != "" {
-		th.Refs = strings.Split(refs, "\n")
-	}
-	th.Updated = time.Unix(0, at)
+	th := newStoredThread(id, persona, contact, subject, refs, at)
 	t.threads[id] = th
 	return th, nil
 }
@@ -348,20 +354,17 @@ func (t *threadTx) latest(ctx context.Context, persona, contact string, since ti
 }
 
 // save records th, and msgID as one of its messages, for Commit to write.
-func (t *threadTx) save(_ context.Context, th *thread, msgID string, outbound bool) error {
+func (t *threadTx) save(th *thread, msgID string, outbound bool) {
 	t.threads[th.ID] = th
 	t.dirtyTh[th.ID] = true
 	if msgID == "" {
-		return nil
+		return
 	}
 	if r := t.ids[msgID]; r.threadID != "" {
-		return nil // known already: the first record wins, as INSERT OR IGNORE would
+		return // known already: the first record wins, as INSERT OR IGNORE would
 	}
-	r := msgRef{threadID: th.ID, outbound: outbound}
-	t.ids[msgID] = r
-	if _, ok := t.newIDs[msgID]; !ok {
-		t.order = append(t.order, msgID)
-	}
-	t.newIDs[msgID] = r
-	return nil
+	// Once recorded, ids[msgID] has a thread ID and is not changed again:
+	// Commit reads it from there.
+	t.ids[msgID] = msgRef{threadID: th.ID, outbound: outbound}
+	t.order = append(t.order, msgID)
 }

@@ -278,6 +278,17 @@ func TestSizeLimit(t *testing.T) {
 	if r.n != DefaultMaxBytes+1 {
 		t.Errorf("read %d bytes, want %d", r.n, DefaultMaxBytes+1)
 	}
+
+	// Bytes applies the same limit to a mail already in memory.
+	if _, err := Bytes([]byte(raw), Options{MaxBytes: int64(len(raw))}); err != nil {
+		t.Errorf("Bytes, exactly at the limit: %v", err)
+	}
+	if _, err := Bytes([]byte(raw), Options{MaxBytes: int64(len(raw) - 1)}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("Bytes, one byte over: %v", err)
+	}
+	if _, err := Bytes(make([]byte, DefaultMaxBytes+1), Options{}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("Bytes, over the default limit: %v", err)
+	}
 }
 
 type zeroReader struct{}

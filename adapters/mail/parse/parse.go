@@ -187,10 +187,7 @@ func malformed(format string, args ...any) error {
 // The message may use CRLF or LF line ends. Errors wrap ErrTooLarge or
 // ErrMalformed, or are read errors from r.
 func Parse(r io.Reader, o Options) (*Mail, error) {
-	limit := o.MaxBytes
-	if limit <= 0 {
-		limit = DefaultMaxBytes
-	}
+	limit := maxBytes(o)
 	readLimit := limit
 	if readLimit < math.MaxInt64 {
 		readLimit++ // one byte more tells "exactly at the limit" from "over it"
@@ -199,10 +196,25 @@ func Parse(r io.Reader, o Options) (*Mail, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse: reading mail: %w", err)
 	}
-	if int64(len(data)) > limit {
+	return Bytes(data, o)
+}
+
+// Bytes is Parse for a message already in memory, without copying it
+// first. It neither modifies data nor keeps it. Errors wrap ErrTooLarge or
+// ErrMalformed.
+func Bytes(data []byte, o Options) (*Mail, error) {
+	if limit := maxBytes(o); int64(len(data)) > limit {
 		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 	}
 	return parseBytes(data, o)
+}
+
+// maxBytes is the size limit o sets.
+func maxBytes(o Options) int64 {
+	if o.MaxBytes <= 0 {
+		return DefaultMaxBytes
+	}
+	return o.MaxBytes
 }
 
 func parseBytes(data []byte, o Options) (*Mail, error) {
