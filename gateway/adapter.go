@@ -112,8 +112,12 @@ type Adapter interface {
 	Network() string
 	// Run connects and serves until ctx ends, reconnecting with backoff.
 	Run(ctx context.Context, core Core) error
-	// Send writes one message. An error wrapping ErrNotConnected (or any
-	// error for which Permanent reports false) is retried by the gateway.
+	// Send writes one message. An error wrapping ErrNotConnected says the
+	// network is away: the gateway retries with backoff, in order. A
+	// *PermanentError is reported to the message's author. Any other error
+	// is a temporary refusal of this message alone (a mail server's 4xx):
+	// the gateway tries it again later while later messages go on, and
+	// after Options.RefusedFor reports it to its author.
 	Send(ctx context.Context, out *Outgoing) error
 }
 

@@ -32,8 +32,14 @@ type Options struct {
 	Logger   *slog.Logger
 	Metrics  *Metrics
 	Now      func() time.Time
-	// RetryMax caps the backoff between send attempts (default 30 s).
+	// RetryMax caps the backoff between send attempts while a network is
+	// away (default 30 s).
 	RetryMax time.Duration
+	// RefusedRetry is the first wait before trying again a message the
+	// network refused for now (default 1 min; it doubles up to 32 times
+	// that), and RefusedFor how long it is tried before its author is
+	// told it could not be delivered (default 24 h).
+	RefusedRetry, RefusedFor time.Duration
 	// Caps bound the broadcasts each contact receives; nil means the
 	// configuration's defaults (limits.broadcasts_per_*).
 	Caps *BroadcastCaps
@@ -48,10 +54,12 @@ type Gateway struct {
 	metrics  *Metrics
 	now      func() time.Time
 	retryMax time.Duration
-	caps     BroadcastCaps
-	adapters map[string]Adapter
-	senders  map[string]*sender
-	ready    chan struct{} // closed once Run has started everything
+	// refusedRetry and refusedFor: see Options.
+	refusedRetry, refusedFor time.Duration
+	caps                     BroadcastCaps
+	adapters                 map[string]Adapter
+	senders                  map[string]*sender
+	ready                    chan struct{} // closed once Run has started everything
 
 	// activity collects when relationships last carried a message; it is
 	// written to the identity store in batches (see recordActivity).
@@ -87,6 +95,13 @@ func New(o Options) (*Gateway, error) {
 	}
 	if g.retryMax == 0 {
 		g.retryMax = 30 * time.Second
+	}
+	g.refusedRetry, g.refusedFor = o.RefusedRetry, o.RefusedFor
+	if g.refusedRetry == 0 {
+		g.refusedRetry = time.Minute
+	}
+	if g.refusedFor == 0 {
+		g.refusedFor = 24 * time.Hour
 	}
 	g.caps = BroadcastCaps{PerDay: config.DefaultBroadcastsPerDay, PerMonth: config.DefaultBroadcastsPerMonth}
 	if o.Caps != nil {
@@ -502,18 +517,25 @@ func bareLower(a string) string {
 }
 
 // sender writes one network's outgoing messages in order, retrying with
-// exponential backoff while the adapter cannot send.
+// exponential backoff while the network is away. A message the network
+// refuses for now waits on its own (later), so one refused message never
+// holds up the rest.
 type sender struct {
 	g       *Gateway
 	adapter Adapter
 	mu      sync.Mutex
 	wake    chan struct{}
 	queue   []senderItem
+	later   []senderItem // refused for now, each with its retryAt
 }
 
 type senderItem struct {
 	rec     *Record
 	durable bool // stored in the queue: mark it when done
+	// refusedSince is when the network first refused this message for now;
+	// refusals how often; retryAt when to try it again.
+	refusedSince, retryAt time.Time
+	refusals              int
 }
 
 func newSender(g *Gateway, a Adapter) *sender {
@@ -522,7 +544,7 @@ func newSender(g *Gateway, a Adapter) *sender {
 
 func (s *sender) push(r *Record, durable bool) {
 	s.mu.Lock()
-	s.queue = append(s.queue, senderItem{r, durable})
+	s.queue = append(s.queue, senderItem{rec: r, durable: durable})
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -530,16 +552,33 @@ func (s *sender) push(r *Record, durable bool) {
 	}
 }
 
-func (s *sender) pop() (senderItem, bool) {
+// pop returns the next message to send: a refused one whose time has
+// come, else the oldest new one. With none, wait is how long until a
+// refused one is due (0: none waits).
+func (s *sender) pop(now time.Time) (it senderItem, wait time.Duration, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.queue) == 0 {
-		return senderItem{}, false
+	due := -1
+	for i, l := range s.later {
+		if !l.retryAt.After(now) && (due < 0 || l.retryAt.Before(s.later[due].retryAt)) {
+			due = i
+		}
+		if d := l.retryAt.Sub(now); d > 0 && (wait == 0 || d < wait) {
+			wait = d
+		}
 	}
-	it := s.queue[0]
+	if due >= 0 {
+		it = s.later[due]
+		s.later = append(s.later[:due], s.later[due+1:]...)
+		return it, 0, true
+	}
+	if len(s.queue) == 0 {
+		return senderItem{}, wait, false
+	}
+	it = s.queue[0]
 	s.queue[0] = senderItem{}
 	s.queue = s.queue[1:]
-	return it, true
+	return it, 0, true
 }
 
 func (s *sender) run(ctx context.Context) {
@@ -549,49 +588,88 @@ func (s *sender) run(ctx context.Context) {
 		backoff.WithMaxElapsedTime(0),
 	)
 	for {
-		it, ok := s.pop()
+		it, wait, ok := s.pop(time.Now())
 		if !ok {
+			var due <-chan time.Time
+			var t *time.Timer
+			if wait > 0 {
+				t = time.NewTimer(wait)
+				due = t.C
+			}
 			select {
 			case <-s.wake:
-				continue
+			case <-due:
 			case <-ctx.Done():
+			}
+			if t != nil {
+				t.Stop()
+			}
+			if ctx.Err() != nil {
 				return
 			}
+			continue
 		}
-		out := &it.rec.Out
-		for {
-			err := s.adapter.Send(ctx, out)
-			if err == nil {
-				bo.Reset()
-				s.g.metrics.sent.WithLabelValues(out.Network).Inc()
-				if !out.received.IsZero() {
-					s.g.metrics.relay.WithLabelValues(out.Network).Observe(time.Since(out.received).Seconds())
-				}
-				if it.durable {
-					s.g.queue.MarkThen(ctx, out.Seq, stateSent, "", s.g.followBroadcast(ctx, it.rec))
-				}
-				break
+		if !s.send(ctx, bo, it) {
+			return
+		}
+	}
+}
+
+// send delivers one message, waiting out outages; false when ctx ended
+// first (the message stays pending in the queue for the next start).
+func (s *sender) send(ctx context.Context, bo backoff.BackOff, it senderItem) bool {
+	out := &it.rec.Out
+	for {
+		err := s.adapter.Send(ctx, out)
+		if err == nil {
+			bo.Reset()
+			s.g.metrics.sent.WithLabelValues(out.Network).Inc()
+			if !out.received.IsZero() {
+				s.g.metrics.relay.WithLabelValues(out.Network).Observe(time.Since(out.received).Seconds())
 			}
-			var perm *PermanentError
-			if errors.As(err, &perm) {
-				s.g.log.Warn("send failed permanently", "network", out.Network, "seq", out.Seq, "err", err)
-				if it.durable {
-					s.g.queue.MarkThen(ctx, out.Seq, stateFailed, err.Error(), s.g.followBroadcast(ctx, it.rec))
-					s.g.fail(ctx, it.rec, permanentReason(perm))
-					if perm.Gone != "" {
-						s.g.unreachable(ctx, it.rec, perm.Gone)
-					}
+			if it.durable {
+				s.g.queue.MarkThen(ctx, out.Seq, stateSent, "", s.g.followBroadcast(ctx, it.rec))
+			}
+			return true
+		}
+		var perm *PermanentError
+		refused := !errors.As(err, &perm) && !errors.Is(err, ErrNotConnected) && it.durable
+		if refused {
+			now := time.Now()
+			if it.refusedSince.IsZero() {
+				it.refusedSince = now
+			}
+			if now.Sub(it.refusedSince) >= s.g.refusedFor {
+				perm = &PermanentError{Err: fmt.Errorf("the network kept refusing it; its last answer: %w", err)}
+			} else {
+				it.refusals++
+				it.retryAt = now.Add(s.g.refusedRetry << min(it.refusals-1, 5))
+				s.g.metrics.retries.WithLabelValues(out.Network).Inc()
+				s.g.log.Info("message refused for now; will try again", "network", out.Network, "seq", out.Seq, "at", it.retryAt, "err", err)
+				s.mu.Lock()
+				s.later = append(s.later, it)
+				s.mu.Unlock()
+				return true
+			}
+		}
+		if perm != nil {
+			s.g.log.Warn("send failed permanently", "network", out.Network, "seq", out.Seq, "err", perm)
+			if it.durable {
+				s.g.queue.MarkThen(ctx, out.Seq, stateFailed, perm.Error(), s.g.followBroadcast(ctx, it.rec))
+				s.g.fail(ctx, it.rec, permanentReason(perm))
+				if perm.Gone != "" {
+					s.g.unreachable(ctx, it.rec, perm.Gone)
 				}
-				break
 			}
-			s.g.metrics.retries.WithLabelValues(out.Network).Inc()
-			wait := bo.NextBackOff()
-			s.g.log.Debug("send failed; will retry", "network", out.Network, "in", wait, "err", err)
-			select {
-			case <-time.After(wait):
-			case <-ctx.Done():
-				return // still pending in the queue: replayed at next start
-			}
+			return true
+		}
+		s.g.metrics.retries.WithLabelValues(out.Network).Inc()
+		wait := bo.NextBackOff()
+		s.g.log.Debug("send failed; will retry", "network", out.Network, "in", wait, "err", err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return false
 		}
 	}
 }

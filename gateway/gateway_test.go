@@ -2,8 +2,11 @@ package gateway
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +22,7 @@ type memAdapter struct {
 	network string
 	mu      sync.Mutex
 	down    bool
+	refuse  map[string]bool // recipients refused for now, like a mail server's 4xx
 	sent    chan *Outgoing
 }
 
@@ -29,15 +33,26 @@ func (a *memAdapter) Run(ctx context.Context, _ Core) error {
 }
 func (a *memAdapter) Send(_ context.Context, o *Outgoing) error {
 	a.mu.Lock()
-	down := a.down
+	down, refused := a.down, a.refuse[o.To]
 	a.mu.Unlock()
 	if down {
 		return ErrNotConnected
+	}
+	if refused {
+		return errors.New("452 4.2.2 mailbox full")
 	}
 	a.sent <- o
 	return nil
 }
 func (a *memAdapter) setDown(d bool) { a.mu.Lock(); a.down = d; a.mu.Unlock() }
+func (a *memAdapter) setRefused(to string, r bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.refuse == nil {
+		a.refuse = map[string]bool{}
+	}
+	a.refuse[to] = r
+}
 
 type testGateway struct {
 	*Gateway
@@ -219,4 +234,42 @@ func BenchmarkRelayThroughput(b *testing.B) {
 	}
 	<-done
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+}
+
+// TestRefusedMessageWaitsAlone: a message the network refuses for now is
+// tried again on its own while later messages go out; refused past
+// RefusedFor, its author is told; accepted meanwhile, nobody is.
+func TestRefusedMessageWaitsAlone(t *testing.T) {
+	g := startTestGateway(t, t.TempDir(), func(o *Options) {
+		o.RefusedRetry, o.RefusedFor = 10*time.Millisecond, 400*time.Millisecond
+	})
+	defer g.stop()
+	ctx := context.Background()
+	g.outside.setRefused("full@ext.test", true)
+	g.outside.setRefused("busy@ext.test", true)
+	for i, to := range []string{"full", "busy", "bob"} {
+		if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/pc", To: to + `\40ext.test@gw.corp.test`, ID: fmt.Sprint("r", i), Body: "hello " + to}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o := recv(t, g.outside.sent); o.To != "bob@ext.test" {
+		t.Fatalf("first out: %+v; bob's message must not wait behind refused ones", o)
+	}
+	time.Sleep(50 * time.Millisecond)
+	g.outside.setRefused("busy@ext.test", false)
+	if o := recv(t, g.outside.sent); o.To != "busy@ext.test" {
+		t.Fatalf("retried: %+v", o)
+	}
+	n := recv(t, g.inside.sent)
+	if !n.Notice || bareLower(n.To) != "hana@corp.test" || !strings.Contains(n.Body, "full@ext.test") || !strings.Contains(n.Body, "could not be delivered") ||
+		!strings.Contains(n.Body, "mailbox full") {
+		t.Fatalf("failure notice %+v", n)
+	}
+	select {
+	case o := <-g.inside.sent:
+		t.Fatalf("a second notice: %+v", o)
+	case o := <-g.outside.sent:
+		t.Fatalf("sent after it failed: %+v", o)
+	case <-time.After(200 * time.Millisecond):
+	}
 }
