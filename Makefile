@@ -55,6 +55,7 @@ demo-stop:
 bench:
 	go test -run '^$$' -bench . -benchmem ./routing/ ./identity/ ./gateway/
 
-# bench-e2e runs the end-to-end relay benchmark on a real Prosody.
+# bench-e2e runs the end-to-end relay and mail ingest benchmarks on real
+# Prosody and Dovecot.
 bench-e2e:
 	go test ./e2e/ -run '^$$' -bench 'Relay|MailIngest' -benchtime 1x -count=1 -v
