@@ -25,6 +25,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/spf13/viper"
@@ -42,6 +43,9 @@ const (
 	// broadcasts one contact receives in any 24 hours and any 30 days.
 	DefaultBroadcastsPerDay   = 1
 	DefaultBroadcastsPerMonth = 4
+	// DefaultMessageRetention is how long the queue keeps the text of a
+	// message once it is sent or failed (limits.message_retention).
+	DefaultMessageRetention = 30 * 24 * time.Hour
 )
 
 // Bounds of values checked by [Config.Validate].
@@ -50,6 +54,9 @@ const (
 	MaxMaxBodyBytes  = 1 << 20
 	// MaxBroadcastCap bounds limits.broadcasts_per_day and _per_month.
 	MaxBroadcastCap = 1000
+	// MinMessageRetention bounds limits.message_retention from below (0
+	// aside, which keeps texts forever).
+	MinMessageRetention = time.Hour
 )
 
 // KindXMPP is the network kind served through an XMPP component (XEP-0114).
@@ -218,6 +225,10 @@ type Limits struct {
 	// BroadcastsPerMonth is how many in any 30 days
 	// (limits.broadcasts_per_month), BroadcastsPerDay..MaxBroadcastCap.
 	BroadcastsPerMonth int
+	// MessageRetention is how long after a message was sent (or failed)
+	// the queue keeps its body and subject (limits.message_retention);
+	// 0 keeps them forever, otherwise at least MinMessageRetention.
+	MessageRetention time.Duration
 }
 
 // Inside returns the inside networks, sorted by name.

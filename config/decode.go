@@ -107,6 +107,7 @@ func schema() *field {
 			"max_body_bytes":       leaf(kInt, strconv.Itoa(DefaultMaxBodyBytes)),
 			"broadcasts_per_day":   leaf(kInt, strconv.Itoa(DefaultBroadcastsPerDay)),
 			"broadcasts_per_month": leaf(kInt, strconv.Itoa(DefaultBroadcastsPerMonth)),
+			"message_retention":    leaf(kDuration, shortDuration(DefaultMessageRetention)),
 		}),
 	})
 }
@@ -329,6 +330,9 @@ func (d *decoder) convert(f *field, key string, val any) (any, bool) {
 	case kDuration:
 		fix := "write a number with a unit, e.g. " + f.example + ", 2m or 1m30s"
 		s, ok := val.(string)
+		if n, isInt := val.(int); isInt && n == 0 {
+			return time.Duration(0), true // zero needs no unit
+		}
 		if !ok {
 			switch val.(type) {
 			case int, int64, uint64, float64:
@@ -362,7 +366,8 @@ func (d *decoder) build(names map[string]bool) *Config {
 			FallbackAddress:  str("routing.fallback_address"),
 		},
 		Limits: Limits{MaxBodyBytes: DefaultMaxBodyBytes,
-			BroadcastsPerDay: DefaultBroadcastsPerDay, BroadcastsPerMonth: DefaultBroadcastsPerMonth},
+			BroadcastsPerDay: DefaultBroadcastsPerDay, BroadcastsPerMonth: DefaultBroadcastsPerMonth,
+			MessageRetention: DefaultMessageRetention},
 		Networks: map[string]*Network{},
 	}
 	c.Admin.AllowRemote, _ = d.values["admin.allow_remote"].(bool)
@@ -378,6 +383,11 @@ func (d *decoder) build(names map[string]bool) *Config {
 		if n, ok := d.values[key].(int); ok {
 			*dst = n
 		}
+	}
+	// 0 is a setting (keep texts forever), so only an absent key takes
+	// the default.
+	if r, ok := d.values["limits.message_retention"].(time.Duration); ok {
+		c.Limits.MessageRetention = r
 	}
 	if c.DataDir == "" && !d.isBad("data_dir") {
 		c.DataDir = DefaultDataDir

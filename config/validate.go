@@ -61,6 +61,11 @@ func (c *Config) problems() []KeyError {
 		p.add("limits.broadcasts_per_month", fmt.Sprintf("%d is less than limits.broadcasts_per_day (%d)", perMonth, perDay),
 			"raise it to at least limits.broadcasts_per_day, or lower that")
 	}
+	if r := c.Limits.MessageRetention; r < 0 || r > 0 && r < MinMessageRetention {
+		p.add("limits.message_retention", r.String()+" is out of range",
+			fmt.Sprintf("set it to how long sent and failed messages keep their text, at least %s (default %s), or 0 to keep it forever",
+				shortDuration(MinMessageRetention), shortDuration(DefaultMessageRetention)))
+	}
 	return p
 }
 
