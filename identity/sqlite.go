@@ -23,7 +23,9 @@ import (
 // relationships' tags, remark, last_activity, owner_version and
 // last_transfer_id columns and the relationship_log table; OpenSQLite
 // migrates version 1 databases in place (adding columns rewrites no rows).
-const SQLiteSchemaVersion = 2
+// Version 3 added the admins table (named admin credentials, see
+// admins.go), which CREATE TABLE IF NOT EXISTS adds to older databases.
+const SQLiteSchemaVersion = 3
 
 // sqliteSchema creates the tables. Employees and personas are few and
 // change shape as the product grows, so they are stored as JSON documents.
@@ -87,6 +89,19 @@ var sqliteSchema = []string{
 		subject TEXT NOT NULL DEFAULT '',
 		details TEXT
 	)`,
+	// Named admin credentials: only a hash of each token is stored. Names
+	// are unique whatever their case, so the audit never shows two admins
+	// who differ only in case.
+	`CREATE TABLE IF NOT EXISTS admins (
+		name       TEXT PRIMARY KEY NOT NULL COLLATE NOCASE,
+		role       TEXT NOT NULL,
+		token_hash BLOB NOT NULL UNIQUE,
+		created_at INTEGER NOT NULL,
+		created_by TEXT NOT NULL,
+		last_used  INTEGER NOT NULL DEFAULT 0,
+		revoked_at INTEGER NOT NULL DEFAULT 0,
+		revoked_by TEXT NOT NULL DEFAULT ''
+	) WITHOUT ROWID`,
 	`CREATE INDEX IF NOT EXISTS audit_action ON audit (action, seq)`,
 	`CREATE INDEX IF NOT EXISTS audit_subject ON audit (subject, seq)`,
 	`CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
@@ -523,11 +538,30 @@ func (s *SQLiteStore) commit(ctx context.Context, c *Changeset) (seqs []uint64, 
 			return nil, fmt.Errorf("relationships: %w", err)
 		}
 	}
-	// Audit entries are few per commit; one statement each gives each its
-	// sequence number through LastInsertId.
-	seqs = make([]uint64, len(c.Audit))
-	for i := range c.Audit {
-		a := &c.Audit[i]
+	if seqs, err = insertAudit(ctx, tx, c.Audit); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	s.lastWrite.Store(time.Now().UnixNano())
+	if logged > 0 {
+		s.pending.Add(int64(logged))
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+	return seqs, nil
+}
+
+// insertAudit appends entries to the audit table in tx and returns their
+// sequence numbers. Audit entries are few per commit; one statement each
+// gives each its sequence number through LastInsertId.
+func insertAudit(ctx context.Context, tx *sql.Tx, entries []AuditEntry) ([]uint64, error) {
+	seqs := make([]uint64, len(entries))
+	for i := range entries {
+		a := &entries[i]
 		var details any
 		if len(a.Details) > 0 {
 			details = string(a.Details)
@@ -543,17 +577,6 @@ func (s *SQLiteStore) commit(ctx context.Context, c *Changeset) (seqs []uint64, 
 			return nil, fmt.Errorf("audit %s: %w", a.Action, err)
 		}
 		seqs[i] = uint64(seq)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	s.lastWrite.Store(time.Now().UnixNano())
-	if logged > 0 {
-		s.pending.Add(int64(logged))
-		select {
-		case s.kick <- struct{}{}:
-		default:
-		}
 	}
 	return seqs, nil
 }
