@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kakehashi/kakehashi/address"
 	"github.com/kakehashi/kakehashi/identity"
 )
 
@@ -32,6 +33,10 @@ type Reader interface {
 type Network struct {
 	Name string
 	Side identity.Side
+	// Kind is the protocol family of the network's addresses, which
+	// decides their canonical spelling (address.XMPP or address.Mail;
+	// empty means XMPP).
+	Kind address.Kind
 	// Domain is the gateway's own domain on this network (the XMPP
 	// component's domain): proxy addresses inside, persona addresses outside.
 	Domain string
@@ -91,6 +96,34 @@ type Topology struct {
 	FallbackAddress  identity.Address
 	// MaxBodyBytes bounds a message body; 0 means no limit.
 	MaxBodyBytes int
+	// Addresses says which otherwise refused outside addresses are
+	// accepted (addresses.allow_special).
+	Addresses address.Policy
+}
+
+// Canonical returns the one spelling of the bare address addr on network,
+// by the rules of the network's protocol, or an error (wrapping
+// address.ErrInvalid) saying what is wrong with it. Outside addresses
+// are held to the topology's address policy; inside ones, which the
+// company's own server vouches for, are not.
+func (t *Topology) Canonical(network, addr string) (string, error) {
+	n, ok := t.Networks[network]
+	if !ok {
+		return "", fmt.Errorf("%w: network %q is not configured", address.ErrInvalid, network)
+	}
+	p := t.Addresses
+	if n.Side == identity.Inside {
+		p.AllowSpecial = true
+	}
+	return address.Canonical(n.AddressKind(), addr, p)
+}
+
+// AddressKind is the kind of the network's addresses.
+func (n *Network) AddressKind() address.Kind {
+	if n.Kind == "" {
+		return address.XMPP
+	}
+	return n.Kind
 }
 
 // Envelope is what routing needs to know of a message.
@@ -123,6 +156,12 @@ const (
 	PolicyViolation    Condition = "policy-violation"
 	ServiceUnavailable Condition = "service-unavailable"
 	BadRequest         Condition = "bad-request"
+	// JIDMalformed: the address written to names no one who could ever
+	// be reached (RFC 6120 §8.3.3.8); retrying cannot help.
+	JIDMalformed Condition = "jid-malformed"
+	// InternalServerError: the gateway could not do its part this time
+	// (its store failed); the sender may try again.
+	InternalServerError Condition = "internal-server-error"
 )
 
 // Refusal says why a message is not relayed, in words for its sender.
@@ -197,16 +236,23 @@ func proxyContact(top *Topology, net Network, to string) (identity.Address, *Dec
 	if !isProxy || local == "" {
 		return no(ItemNotFound, "%s is not a contact address; write to a contact as name\\40their.domain@%s", to, net.Domain)
 	}
-	contactAddr := strings.ToLower(UnescapeLocal(local))
-	cl, cd := splitAddr(contactAddr)
-	if cl == "" || cd == "" || !validOutsideDomain(cd) {
-		return no(ItemNotFound, "%s does not name an outside address (expected user\\40domain@%s)", to, net.Domain)
+	out, ok := top.Networks[outName]
+	if !ok || out.Side != identity.Outside {
+		return no(ServiceUnavailable, "no outside network is configured for %s", domain)
 	}
+	raw := UnescapeLocal(local)
+	if !strings.Contains(raw, "@") {
+		return no(ItemNotFound, "%s does not name an outside address (expected user\\40domain@%s)", to, domain)
+	}
+	// One spelling per contact however it is written: Bob@Ext.Test. and
+	// bob@ext.test are one contact, with one owner.
+	contactAddr, err := top.Canonical(outName, raw)
+	if err != nil {
+		return no(JIDMalformed, "%s: %v", out.Name, err)
+	}
+	_, cd := splitAddr(contactAddr)
 	if isOurs(top, cd) {
 		return no(Forbidden, "%s is inside the company; messages between colleagues are never relayed through the gateway", contactAddr)
-	}
-	if out, ok := top.Networks[outName]; !ok || out.Side != identity.Outside {
-		return no(ServiceUnavailable, "no outside network is configured for %s", domain)
 	}
 	return identity.Address{Network: outName, Addr: contactAddr}, nil
 }
@@ -477,13 +523,6 @@ func isOurs(top *Topology, domain string) bool {
 		}
 	}
 	return false
-}
-
-func validOutsideDomain(d string) bool {
-	if len(d) > 253 || strings.ContainsAny(d, " /\\@\"'<>&:") {
-		return false
-	}
-	return true
 }
 
 // splitAddr splits a bare address into local part and domain.
