@@ -46,7 +46,10 @@ type Message struct {
 	// From is the persona, To the outside contact.
 	From, To Address
 	// Subject may be empty, and is then sent as an empty Subject field.
-	// Surrounding white space is dropped.
+	// It is sent unfolded (see UnfoldSubject): line breaks, tabs and runs
+	// of white space become single spaces, the ends are trimmed and a
+	// very long one is cut, so a subject typed in a chat client with line
+	// breaks still makes a mail.
 	Subject string
 	// Date is written in its own zone; pass UTC so the zone of the office
 	// does not show. It must not be zero.
@@ -90,7 +93,8 @@ const dateLayout = "Mon, 02 Jan 2006 15:04:05 -0700"
 
 // Build renders m as an RFC 5322 message with CRLF line ends, ready for
 // DKIM.Sign and SMTP. It returns an error wrapping ErrInvalid when a field is
-// missing, malformed or carries a line break (header injection).
+// missing, malformed or carries a line break (header injection); the
+// Subject alone is unfolded instead.
 func Build(m *Message) ([]byte, error) {
 	if m == nil {
 		return nil, fmt.Errorf("%w: nil message", ErrInvalid)
@@ -115,7 +119,7 @@ func Build(m *Message) ([]byte, error) {
 	w.field("Date", m.Date.Format(dateLayout))
 	w.address("From", m.From)
 	w.address("To", m.To)
-	w.unstructured("Subject", strings.TrimSpace(m.Subject))
+	w.unstructured("Subject", UnfoldSubject(m.Subject))
 	w.field("Message-ID", "<"+m.MessageID+">")
 	if m.InReplyTo != "" {
 		w.field("In-Reply-To", "<"+m.InReplyTo+">")
@@ -155,7 +159,11 @@ func (m *Message) validate() error {
 	if err := checkAddress("To", m.To); err != nil {
 		return err
 	}
-	if err := checkHeaderText("Subject", m.Subject); err != nil {
+	// Invalid UTF-8 is a bug upstream, not something to unfold.
+	if !utf8.ValidString(m.Subject) {
+		return fmt.Errorf("%w: Subject is not valid UTF-8", ErrInvalid)
+	}
+	if err := checkHeaderText("Subject", UnfoldSubject(m.Subject)); err != nil {
 		return err
 	}
 	if m.Date.IsZero() {

@@ -276,8 +276,8 @@ func TestBuildJapaneseRoundTrip(t *testing.T) {
 			h, body := parse(t, raw)
 			checkAddr(t, h, "From", tt.from)
 			checkAddr(t, h, "To", tt.to)
-			if s, err := h.Subject(); err != nil || s != tt.subject {
-				t.Errorf("Subject = %q, %v\nwant      %q", s, err, tt.subject)
+			if s, err := h.Subject(); err != nil || s != compose.UnfoldSubject(tt.subject) {
+				t.Errorf("Subject = %q, %v\nwant      %q", s, err, compose.UnfoldSubject(tt.subject))
 			}
 			if want := crlfBody(tt.text); body != want {
 				t.Errorf("body = %q\nwant   %q", body, want)
@@ -343,7 +343,7 @@ func TestBuildLineLength(t *testing.T) {
 	}{
 		{"long ascii subject", func(m *compose.Message) { m.Subject = long }},
 		{"unbreakable ascii subject", func(m *compose.Message) { m.Subject = strings.Repeat("x", 200) }},
-		{"subject with runs of spaces", func(m *compose.Message) { m.Subject = strings.Repeat("ab    cd ", 30) }},
+		{"subject with runs of spaces", func(m *compose.Message) { m.Subject = strings.Repeat("ab    cd ", 20) }},
 		{"long japanese subject", func(m *compose.Message) { m.Subject = strings.Repeat("日本語の件名", 30) }},
 		{"long 4-byte subject", func(m *compose.Message) { m.Subject = strings.Repeat("😀", 50) }},
 		{"long atom name", func(m *compose.Message) { m.To.Name = long }},
@@ -369,8 +369,8 @@ func TestBuildLineLength(t *testing.T) {
 			raw := build(t, m)
 			checkLines(t, raw)
 			h, _ := parse(t, raw)
-			if s, _ := h.Subject(); s != strings.TrimSpace(m.Subject) {
-				t.Errorf("Subject = %q, want %q", s, strings.TrimSpace(m.Subject))
+			if s, _ := h.Subject(); s != compose.UnfoldSubject(m.Subject) {
+				t.Errorf("Subject = %q, want %q", s, compose.UnfoldSubject(m.Subject))
 			}
 			checkAddr(t, h, "From", m.From)
 			checkAddr(t, h, "To", m.To)
@@ -441,10 +441,6 @@ func TestBuildRejects(t *testing.T) {
 		{"crlf in to address", func(m *compose.Message) { m.To.Addr = "bob@mail.test\r\nBcc: eve@evil.test" }},
 		{"lf in from name", func(m *compose.Message) { m.From.Name = "Hana\nBcc: eve@evil.test" }},
 		{"cr in to name", func(m *compose.Message) { m.To.Name = "Bob\rX-Injected: 1" }},
-		{"crlf in subject", func(m *compose.Message) { m.Subject = "hi\r\nBcc: eve@evil.test" }},
-		{"lf in subject", func(m *compose.Message) { m.Subject = "hi\n\nbody injection" }},
-		{"nul in subject", func(m *compose.Message) { m.Subject = "hi\x00" }},
-		{"escape in subject", func(m *compose.Message) { m.Subject = "\x1b[31mred" }},
 		{"c1 control in name", func(m *compose.Message) { m.To.Name = "Bob\u0085" }},
 		{"invalid utf-8 subject", func(m *compose.Message) { m.Subject = "\xff\xfe" }},
 		{"invalid utf-8 name", func(m *compose.Message) { m.From.Name = "Hana\xe3\x81" }},
@@ -500,7 +496,6 @@ func TestBuildAccepts(t *testing.T) {
 		{"single label domain", func(m *compose.Message) { m.To.Addr = "bob@localhost" }},
 		{"empty subject", func(m *compose.Message) { m.Subject = "" }},
 		{"literal message-id", func(m *compose.Message) { m.InReplyTo = "abc@[192.0.2.1]" }},
-		{"tab in subject", func(m *compose.Message) { m.Subject = "a\tb" }},
 		{"name with quotes and backslash", func(m *compose.Message) { m.To.Name = `Bob "the \ customer"` }},
 		{"name like an encoded-word", func(m *compose.Message) { m.To.Name = "=?UTF-8?B?RXZl?=" }},
 		{"upper-case auto-submitted", func(m *compose.Message) { m.AutoSubmitted = "AUTO-GENERATED" }},
@@ -735,8 +730,8 @@ func BenchmarkBuild(b *testing.B) {
 }
 
 // FuzzBuild checks that whatever a chat delivers either is refused as
-// ErrInvalid or comes out as mail that reads back to exactly the input,
-// within the line limit.
+// ErrInvalid or comes out as mail that reads back to exactly the input
+// (the subject unfolded), within the line limit.
 func FuzzBuild(f *testing.F) {
 	f.Add("ACME Sales · Hana", "Bob", "Your quote", "Hello Bob,\nthe quote.\n")
 	f.Add("営業", "山田 太郎", "Re: お見積もり", "山田様\r\nよろしく。")
@@ -757,11 +752,67 @@ func FuzzBuild(f *testing.F) {
 		h, body := parse(t, raw)
 		checkAddr(t, h, "From", m.From)
 		checkAddr(t, h, "To", m.To)
-		if s, err := h.Subject(); err != nil || s != strings.TrimSpace(subject) {
-			t.Errorf("Subject = %q, %v; want %q", s, err, strings.TrimSpace(subject))
+		if s, err := h.Subject(); err != nil || s != compose.UnfoldSubject(subject) {
+			t.Errorf("Subject = %q, %v; want %q", s, err, compose.UnfoldSubject(subject))
 		}
 		if body != crlfBody(text) {
 			t.Errorf("body = %q, want %q", body, crlfBody(text))
+		}
+	})
+}
+
+// TestBuildUnfoldsSubject: a subject typed in a chat client may hold line
+// breaks of every kind; the mail goes out with them unfolded, never fails,
+// and nothing after a break becomes a header field.
+func TestBuildUnfoldsSubject(t *testing.T) {
+	long := strings.Repeat("line one\nline two ", 100)
+	tests := []struct{ name, subject, want string }{
+		{"lf", "Quote\nfor May", "Quote for May"},
+		{"crlf", "Quote\r\nfor May", "Quote for May"},
+		{"cr", "Quote\rfor May", "Quote for May"},
+		{"blank lines", "\n\nQuote\n\n\nfor May\n\n", "Quote for May"},
+		{"tab", "a\tb", "a b"},
+		{"runs of spaces", "a  \t \n  b", "a b"},
+		{"nel", "Quote\u0085for May", "Quote for May"},
+		{"line separator", "Quote\u2028for\u2029May", "Quote for May"},
+		{"vertical tab and form feed", "a\vb\fc", "a b c"},
+		{"header injection", "hi\r\nBcc: eve@evil.test", "hi Bcc: eve@evil.test"},
+		{"body injection", "hi\r\n\r\nbody", "hi body"},
+		{"nul and escape", "hi\x00 \x1b[31mred", "hi [31mred"},
+		{"japanese", "お見積もり\nの件", "お見積もり の件"},
+		{"ideographic space kept", "お見積もり\u3000の件", "お見積もり\u3000の件"},
+		{"only breaks", "\r\n\n\t", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := base()
+			m.Subject = tt.subject
+			raw := build(t, m)
+			checkLines(t, raw)
+			h, _ := parse(t, raw)
+			if s, _ := h.Subject(); s != tt.want {
+				t.Errorf("Subject = %q, want %q", s, tt.want)
+			}
+			if h.Has("Bcc") {
+				t.Errorf("a line break in the subject made a header:\n%s", raw)
+			}
+			if got := compose.UnfoldSubject(tt.subject); got != tt.want {
+				t.Errorf("UnfoldSubject = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	t.Run("very long", func(t *testing.T) {
+		m := base()
+		m.Subject = long
+		raw := build(t, m)
+		checkLines(t, raw)
+		h, _ := parse(t, raw)
+		s, _ := h.Subject()
+		if n := utf8.RuneCountInString(s); n > compose.MaxSubject || n < compose.MaxSubject/2 {
+			t.Errorf("Subject has %d runes, want at most %d: %q", n, compose.MaxSubject, s)
+		}
+		if !strings.HasPrefix(s, "line one line two line one") || !strings.HasSuffix(s, "…") || strings.ContainsAny(s, "\r\n") {
+			t.Errorf("Subject = %q", s)
 		}
 	})
 }

@@ -129,14 +129,46 @@ func SubjectFromText(text string, max int) string {
 	}
 	var r []rune
 	for l := range strings.Lines(strings.ReplaceAll(text, "\r", "\n")) {
-		words := strings.FieldsFunc(l, func(r rune) bool {
+		if words := strings.FieldsFunc(l, func(r rune) bool {
 			return unicode.IsSpace(r) || unicode.IsControl(r)
-		})
-		if len(words) > 0 {
+		}); len(words) > 0 {
 			r = []rune(strings.Join(words, " "))
 			break
 		}
 	}
+	return clip(r, max)
+}
+
+// MaxSubject is how many runes of a subject UnfoldSubject keeps. Mail
+// has no limit, but a subject past a few lines is not read as one, and a
+// chat client can send any length.
+const MaxSubject = 250
+
+// UnfoldSubject makes one line of a subject written elsewhere (an XMPP
+// <subject>, which may hold line breaks): every run of white space and
+// control characters (CR, LF, CRLF, tab, NEL, U+2028, U+2029, ...)
+// becomes one space (an ideographic space is kept as is, being
+// typography in a Japanese subject), the ends are trimmed, and what is longer than
+// MaxSubject runes is cut as SubjectFromText cuts. Build applies it to
+// Message.Subject, so a line break in a subject can neither fail a mail
+// nor inject a header.
+func UnfoldSubject(s string) string {
+	s = strings.Join(strings.FieldsFunc(s, isFoldable), " ")
+	return clip([]rune(strings.TrimFunc(s, unicode.IsSpace)), MaxSubject)
+}
+
+// isFoldable is what a one-line subject has no room for: white space
+// (line and paragraph separators included) but the ideographic space, and
+// control characters.
+func isFoldable(r rune) bool {
+	return unicode.IsSpace(r) && r != '\u3000' || unicode.IsControl(r)
+}
+
+// clip cuts r to at most max runes, "…" included, at the last word
+// boundary (scripts without spaces, Han and kana, allow a break between
+// any two characters); a hard cut is used only when that boundary would
+// throw away more than half.
+func clip(r []rune, max int) string {
 	if len(r) <= max {
 		return string(r)
 	}
