@@ -175,20 +175,40 @@ func (a *Adapter) ownAddress(m *parse.Mail, prefix string) (string, bool) {
 	return "", false
 }
 
-// goneReason reports whether a status code (a DSN's or an SMTP answer's)
-// says the recipient's address itself is gone (RFC 3463), and if so words
-// it for the contact's record. Gone are 5.1.x, a bad or unknown mailbox or
-// domain (but not 5.1.7 and 5.1.8, which are about the sender's address),
-// and 5.2.1, a disabled mailbox. A full mailbox, a rejection for content or
-// policy (5.7.x) or a network problem says nothing about the address.
-func goneReason(status string) (string, bool) {
-	switch {
-	case status == "5.1.7", status == "5.1.8":
-		return "", false
-	case status == "5.2.1", strings.HasPrefix(status, "5.1."):
-		return "has an address that no longer receives mail (" + status + ")", true
+// deadAddress reads a status code (RFC 3463), a DSN's or an SMTP
+// answer's, for what it says about the recipient's address itself. It
+// tells two things apart for the author of the message:
+//
+//   - the address is wrong: 5.1.0 (an address problem), 5.1.1 (no such
+//     mailbox), 5.1.2 (no such domain), 5.1.3 (not a valid address),
+//     5.1.10 (the domain accepts no mail, RFC 7505). A relationship that
+//     never worked has nothing to lose: the gateway tells the author and
+//     marks nothing.
+//   - the contact is gone: 5.2.1 (mailbox disabled) and 5.1.6 (mailbox
+//     moved, no forwarding address): an address that worked is closed.
+//
+// plain says it in a few words for the failure notice; gone is the same
+// worded to follow the contact's address ("bob@x has an address that does
+// not exist (5.1.1)"), for PermanentError.Gone and Core.Failed. ok is
+// false for everything else: a full mailbox (5.2.2), a rejection for
+// content or policy (5.7.x), a problem with the sender's own address
+// (5.1.7, 5.1.8), a network problem say nothing about the address.
+func deadAddress(status string) (plain, gone string, ok bool) {
+	switch status {
+	case "5.1.0", "5.1.1":
+		return "the address does not exist", "has an address that does not exist (" + status + ")", true
+	case "5.1.2":
+		return "the address's domain does not exist", "has an address whose domain does not exist (" + status + ")", true
+	case "5.1.3":
+		return "the address is not a valid mail address", "has an address that is not a valid mail address (" + status + ")", true
+	case "5.1.10":
+		return "the address's domain accepts no mail", "has an address whose domain accepts no mail (" + status + ")", true
+	case "5.2.1":
+		return "the contact closed their account (mailbox disabled)", "closed their account: their mailbox is disabled (" + status + ")", true
+	case "5.1.6":
+		return "the contact closed their account (mailbox moved, no new address given)", "closed their account: their mailbox has moved and left no new address (" + status + ")", true
 	}
-	return "", false
+	return "", "", false
 }
 
 // bounce checks a bounce and words it for the person whose message it
@@ -210,13 +230,13 @@ func (a *Adapter) bounce(m *parse.Mail, ret string, hasRet bool) (bounceNotice, 
 		return bounceNotice{}, "mail to a return path that is not a delivery report"
 	}
 	var parts []string
-	gone := ""
+	plain, gone := "", ""
 	for _, r := range m.Bounce.Recipients {
 		if !strings.EqualFold(r.Action, "failed") && r.Action != "" {
 			continue
 		}
 		if gone == "" {
-			gone, _ = goneReason(r.Status)
+			plain, gone, _ = deadAddress(r.Status)
 		}
 		p := r.Addr
 		if r.Status != "" {
@@ -234,7 +254,11 @@ func (a *Adapter) bounce(m *parse.Mail, ret string, hasRet bool) (bounceNotice, 
 		}
 		parts = append(parts, "the recipient's mail server returned it")
 	}
-	return bounceNotice{id: id, reason: "bounced: " + textclip.Clip(strings.Join(parts, "; "), 300), gone: gone}, ""
+	reason := "bounced: " + textclip.Clip(strings.Join(parts, "; "), 300)
+	if plain != "" {
+		reason = plain + " (" + reason + ")"
+	}
+	return bounceNotice{id: id, reason: reason, gone: gone}, ""
 }
 
 // isLoop reports whether m is the gateway's own mail come back.

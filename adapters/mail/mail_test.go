@@ -2,12 +2,14 @@ package mail
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kakehashi/kakehashi/adapters/mail/parse"
+	"github.com/kakehashi/kakehashi/gateway"
 )
 
 func TestNormSubject(t *testing.T) {
@@ -195,21 +197,86 @@ func TestThreadsSurviveAndBatch(t *testing.T) {
 	}
 }
 
-func TestGoneReason(t *testing.T) {
+// TestDeadAddress: an address that is wrong and an account that was
+// closed are told apart, in words the author understands; everything
+// else says nothing about the address.
+func TestDeadAddress(t *testing.T) {
 	for _, tc := range []struct {
-		status string
-		gone   bool
+		status, plain, gone string
 	}{
-		{"5.1.1", true}, {"5.1.2", true}, {"5.1.10", true}, {"5.2.1", true},
-		{"5.1.7", false}, {"5.1.8", false}, {"5.2.2", false}, {"5.7.1", false},
-		{"4.1.1", false}, {"", false},
+		{"5.1.1", "the address does not exist", "has an address that does not exist (5.1.1)"},
+		{"5.1.0", "the address does not exist", "has an address that does not exist (5.1.0)"},
+		{"5.1.2", "the address's domain does not exist", "has an address whose domain does not exist (5.1.2)"},
+		{"5.1.3", "the address is not a valid mail address", "has an address that is not a valid mail address (5.1.3)"},
+		{"5.1.10", "the address's domain accepts no mail", "has an address whose domain accepts no mail (5.1.10)"},
+		{"5.2.1", "the contact closed their account (mailbox disabled)", "closed their account: their mailbox is disabled (5.2.1)"},
+		{"5.1.6", "the contact closed their account (mailbox moved, no new address given)", "closed their account: their mailbox has moved and left no new address (5.1.6)"},
+		{"5.1.7", "", ""}, {"5.1.8", "", ""}, {"5.2.2", "", ""}, {"5.7.1", "", ""},
+		{"5.1.4", "", ""}, {"4.1.1", "", ""}, {"4.2.1", "", ""}, {"", "", ""},
 	} {
-		why, ok := goneReason(tc.status)
-		if ok != tc.gone || (why != "") != tc.gone {
-			t.Errorf("goneReason(%q) = %q, %v; want gone %v", tc.status, why, ok, tc.gone)
-		}
-		if ok && why != "has an address that no longer receives mail ("+tc.status+")" {
-			t.Errorf("goneReason(%q) = %q", tc.status, why)
+		plain, gone, ok := deadAddress(tc.status)
+		if plain != tc.plain || gone != tc.gone || ok != (tc.gone != "") {
+			t.Errorf("deadAddress(%q) = %q, %q, %v; want %q, %q", tc.status, plain, gone, ok, tc.plain, tc.gone)
 		}
 	}
+	a := openTestAdapter(t)
+	ret, err := a.verp.Address("abc123", a.cfg.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ status, reason, gone string }{
+		{"5.1.1", "the address does not exist (bounced: x@bounce.test: 5.1.1 no such user)", "has an address that does not exist (5.1.1)"},
+		{"5.2.1", "the contact closed their account (mailbox disabled) (bounced: x@bounce.test: 5.2.1 no such user)", "closed their account: their mailbox is disabled (5.2.1)"},
+		{"5.2.2", "bounced: x@bounce.test: 5.2.2 no such user", ""},
+	} {
+		dsn := &parse.Bounce{Recipients: []parse.BounceRecipient{{Addr: "x@bounce.test", Action: "failed", Status: tc.status, Diagnostic: "no such user"}}}
+		b, why := a.bounce(&parse.Mail{Bounce: dsn}, ret, true)
+		if why != "" || b.reason != tc.reason || b.gone != tc.gone {
+			t.Errorf("bounce %s: reason %q gone %q (%q)", tc.status, b.reason, b.gone, why)
+		}
+	}
+}
+
+// TestSendStoppedOrStoreFailedIsNotPermanent: a send cut short by the
+// gateway's own shutdown, or by the adapter's own state, leaves the
+// message pending (ErrNotConnected), never failed; a message that cannot
+// become mail is still permanent.
+func TestSendStoppedOrStoreFailedIsNotPermanent(t *testing.T) {
+	reply := &gateway.Outgoing{ID: "q1", Network: "mail", From: "hana.sales@contact.acme.test", To: "bob@mail.test", Nick: "Hana", Body: "Hello"}
+	notice := &gateway.Outgoing{ID: "q2", Network: "mail", From: "hana.sales@contact.acme.test", To: "bob@mail.test", Notice: true, Body: "Your message could not be delivered"}
+	pending := func(t *testing.T, err error, also error) {
+		t.Helper()
+		var perm *gateway.PermanentError
+		if err == nil || errors.As(err, &perm) || !errors.Is(err, gateway.ErrNotConnected) || (also != nil && !errors.Is(err, also)) {
+			t.Fatalf("Send = %v (%T); want a temporary error wrapping ErrNotConnected and %v", err, err, also)
+		}
+	}
+
+	t.Run("shutdown", func(t *testing.T) {
+		a := openTestAdapter(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		pending(t, a.Send(ctx, reply), context.Canceled)
+		pending(t, a.Send(ctx, notice), context.Canceled)
+	})
+	t.Run("shutdown deadline", func(t *testing.T) {
+		a := openTestAdapter(t)
+		ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+		defer cancel()
+		pending(t, a.Send(ctx, reply), context.DeadlineExceeded)
+	})
+	t.Run("local storage", func(t *testing.T) {
+		a := openTestAdapter(t)
+		a.store.db.Close() // the state file is gone from under the adapter
+		pending(t, a.Send(context.Background(), reply), errStore)
+	})
+	t.Run("invalid mail is permanent", func(t *testing.T) {
+		a := openTestAdapter(t)
+		bad := *reply
+		bad.To = "bob smith@mail.test"
+		var perm *gateway.PermanentError
+		if err := a.Send(context.Background(), &bad); !errors.As(err, &perm) {
+			t.Fatalf("Send = %v; want a PermanentError", err)
+		}
+	})
 }

@@ -48,7 +48,7 @@ func (a *Adapter) Send(ctx context.Context, out *gateway.Outgoing) error {
 		}
 	}
 	if err != nil {
-		return &gateway.PermanentError{Err: err}
+		return a.sendError(ctx, err)
 	}
 	if a.cfg.DKIM != nil {
 		if raw, err = a.cfg.DKIM.Sign(raw); err != nil {
@@ -68,6 +68,29 @@ func (a *Adapter) Send(ctx context.Context, out *gateway.Outgoing) error {
 	return nil
 }
 
+// errStore marks an error of the adapter's own state file: the message is
+// fine, the disk or the database is not.
+var errStore = errors.New("local storage")
+
+// sendError classifies a failure to build a mail. Only a message that
+// cannot become mail (compose.ErrInvalid, an address the gateway cannot
+// sign a return path for) is permanent. A send cut short by shutdown
+// (ctx ended) and a failure of the adapter's own state are not the
+// message's fault: they wrap gateway.ErrNotConnected, so the message
+// stays pending and is sent once the gateway runs again or the state
+// recovers, and its author is told nothing.
+func (a *Adapter) sendError(ctx context.Context, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("%w: mail %s: stopped before sending: %w", gateway.ErrNotConnected, a.cfg.Network, context.Cause(ctx))
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: mail %s: %w", gateway.ErrNotConnected, a.cfg.Network, err)
+	case errors.Is(err, errStore):
+		return fmt.Errorf("%w: mail %s: %w", gateway.ErrNotConnected, a.cfg.Network, err)
+	}
+	return &gateway.PermanentError{Err: err}
+}
+
 // buildReply builds an employee's message as mail in the conversation's
 // thread, and returns what to record once it is sent.
 func (a *Adapter) buildReply(ctx context.Context, out *gateway.Outgoing) ([]byte, func(context.Context) error, error) {
@@ -75,13 +98,13 @@ func (a *Adapter) buildReply(ctx context.Context, out *gateway.Outgoing) ([]byte
 	now := a.cfg.Now().UTC()
 	tx, err := a.store.begin(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w: %w", errStore, err)
 	}
 	defer tx.Rollback()
 	var th *thread
 	if out.Thread != "" {
 		if th, err = tx.byID(ctx, out.Thread); err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("%w: %w", errStore, err)
 		}
 		if th != nil && (th.Persona != persona || th.Contact != contact) {
 			th = nil // a token for another conversation: ignore it
@@ -89,10 +112,12 @@ func (a *Adapter) buildReply(ctx context.Context, out *gateway.Outgoing) ([]byte
 	}
 	if th == nil {
 		if th, err = tx.latest(ctx, persona, contact, now.Add(-threadWindow)); err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("%w: %w", errStore, err)
 		}
 	}
-	if th != nil && out.Subject != "" && normSubject(out.Subject) != normSubject(th.Subject) {
+	// A chat client's subject may hold line breaks; the mail's is one line.
+	subject := compose.UnfoldSubject(out.Subject)
+	if th != nil && subject != "" && normSubject(subject) != normSubject(th.Subject) {
 		th = nil // the employee set a new subject: a new conversation
 	}
 	msgID := a.messageID(out.ID)
@@ -118,7 +143,6 @@ func (a *Adapter) buildReply(ctx context.Context, out *gateway.Outgoing) ([]byte
 		m.AutoSubmitted = "auto-generated"
 	}
 	if th == nil {
-		subject := out.Subject
 		if subject == "" {
 			subject = compose.SubjectFromText(out.Body, 60)
 		}
@@ -225,7 +249,10 @@ func (a *Adapter) submit(ctx context.Context, from, to string, raw []byte) error
 			_ = a.smtp.client.Reset()
 			if se.Code >= 500 {
 				perm := &gateway.PermanentError{Err: fmt.Errorf("the recipient's mail server refused it: %d %s", se.Code, se.Message)}
-				if gone, ok := goneReason(enhancedCode(se)); ok {
+				if plain, gone, ok := deadAddress(enhancedCode(se)); ok {
+					// Plainly first: the author reads "the address does
+					// not exist", not only the server's code.
+					perm.Err = fmt.Errorf("%s (%w)", plain, perm.Err)
 					perm.Gone = gone
 				}
 				return perm
