@@ -137,10 +137,28 @@ func cleanAddr(a string) string {
 		}
 	}
 	if strings.Contains(a, "@") {
-		// Folding may put whitespace around the "@" and the dots.
-		a = strings.Join(strings.Fields(a), "")
+		a = unfoldAddr(a)
 	}
 	return strings.ToLower(cleanText(a))
+}
+
+// unfoldAddr drops the white space that folding and the obsolete syntax
+// put around the "@" and the dots (RFC 5322 §4.4: "bob . smith @ x").
+// White space between two words stays: "bob x@y" is not bobx@y, and
+// validAddr refuses it.
+func unfoldAddr(a string) string {
+	words := strings.Fields(a)
+	var b strings.Builder
+	for i, w := range words {
+		if i > 0 {
+			prev := words[i-1]
+			if c := prev[len(prev)-1]; c != '.' && c != '@' && w[0] != '.' && w[0] != '@' {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteString(w)
+	}
+	return b.String()
 }
 
 // validAddr rejects what is clearly not an address, e.g. a bare display

@@ -10,7 +10,22 @@ import (
 // are ignored entirely: the sender can write whatever it likes into them,
 // including "dmarc=pass".
 func dmarcResult(values, trusted []string, fromDomain string) string {
-	if len(trusted) == 0 || fromDomain == "" {
+	return authResult(values, trusted, "dmarc", "header.from", fromDomain)
+}
+
+// spfResult is dmarcResult for the spf method: the result a trusted
+// authserv-id gave for the envelope sender's domain (smtp.mailfrom, RFC
+// 8601 §2.7.2), which is what vouches for the Return-Path.
+func spfResult(values, trusted []string, mailFromDomain string) string {
+	return authResult(values, trusted, "spf", "smtp.mailfrom", mailFromDomain)
+}
+
+// authResult returns the result of method in the topmost
+// Authentication-Results header written by a trusted authserv-id whose
+// property prop names domain (as a domain or as an address at it); ""
+// when there is none.
+func authResult(values, trusted []string, method, prop, domain string) string {
+	if len(trusted) == 0 || domain == "" {
 		return ""
 	}
 	for _, v := range values {
@@ -23,15 +38,15 @@ func dmarcResult(values, trusted []string, fromDomain string) string {
 			continue
 		}
 		for _, res := range fields[1:] {
-			method, result, props := parseResinfo(res)
-			if method != "dmarc" {
+			m, result, props := parseResinfo(res)
+			if m != method {
 				continue
 			}
-			hf := props["header.from"]
-			if i := strings.LastIndexByte(hf, '@'); i >= 0 {
-				hf = hf[i+1:] // some verifiers log the whole address
+			d := props[prop]
+			if i := strings.LastIndexByte(d, '@'); i >= 0 {
+				d = d[i+1:] // some verifiers log the whole address
 			}
-			if strings.TrimSuffix(strings.ToLower(hf), ".") == fromDomain {
+			if strings.TrimSuffix(strings.ToLower(d), ".") == domain {
 				return result
 			}
 		}

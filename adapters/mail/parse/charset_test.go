@@ -160,6 +160,11 @@ func TestAddressList(t *testing.T) {
 		{"<bob@mail.test", []Address{{"", "bob@mail.test"}}},
 		{"Just A Name", nil},
 		{"MAILER-DAEMON", []Address{{"", "mailer-daemon"}}},
+		// Folding white space around dots and the @ goes; between words
+		// it makes no address.
+		{"Bob <bob . tanaka @\r\n mail.test>", []Address{{"Bob", "bob.tanaka@mail.test"}}},
+		{"Bob <bob x@mail.test>", nil},
+		{"bob x@mail.test", nil},
 		{"", nil},
 	}
 	for _, tc := range tests {
@@ -234,6 +239,30 @@ func TestDMARCResult(t *testing.T) {
 	}
 	if got := dmarcResult([]string{"mx.contact.acme.test; dmarc=pass header.from=mail.test"}, nil, "mail.test"); got != "" {
 		t.Errorf("with no trusted ids: %q", got)
+	}
+}
+
+func TestSPFResult(t *testing.T) {
+	trusted := []string{"mx.contact.acme.test"}
+	tests := []struct {
+		name   string
+		values []string
+		domain string
+		want   string
+	}{
+		{"pass for the domain", []string{"mx.contact.acme.test; spf=pass smtp.mailfrom=mail.test"}, "mail.test", "pass"},
+		{"pass for an address", []string{"mx.contact.acme.test; spf=pass (designates 192.0.2.1) smtp.mailfrom=bob@mail.test"}, "mail.test", "pass"},
+		{"among other methods", []string{"mx.contact.acme.test; dkim=pass header.d=x.test; spf=softfail smtp.mailfrom=mail.test; dmarc=pass header.from=x.test"}, "mail.test", "softfail"},
+		{"another domain", []string{"mx.contact.acme.test; spf=pass smtp.mailfrom=attacker.test"}, "mail.test", ""},
+		{"helo only", []string{"mx.contact.acme.test; spf=pass smtp.helo=mail.test"}, "mail.test", ""},
+		{"untrusted", []string{"mx.evil.test; spf=pass smtp.mailfrom=mail.test"}, "mail.test", ""},
+		{"untrusted above trusted", []string{"mx.evil.test; spf=pass smtp.mailfrom=mail.test", "mx.contact.acme.test; spf=fail smtp.mailfrom=mail.test"}, "mail.test", "fail"},
+		{"no return path", []string{"mx.contact.acme.test; spf=pass smtp.mailfrom=mail.test"}, "", ""},
+	}
+	for _, tc := range tests {
+		if got := spfResult(tc.values, trusted, tc.domain); got != tc.want {
+			t.Errorf("%s: spfResult = %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }
 

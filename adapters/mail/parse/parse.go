@@ -172,6 +172,10 @@ type Mail struct {
 	// Authentication-Results header whose authserv-id is trusted and whose
 	// dmarc result's header.from equals the From domain; "" when none.
 	DMARC string
+	// SPF is likewise the spf result ("pass", "fail", "softfail", ...)
+	// that a trusted authserv-id gave for the Return-Path's domain
+	// (smtp.mailfrom); "" when none or when there is no Return-Path.
+	SPF string
 	// Bounce is non-nil for a delivery status notification.
 	Bounce *Bounce
 }
@@ -288,6 +292,7 @@ func parseBytes(data []byte, o Options) (*Mail, error) {
 	}
 
 	m.DMARC = dmarcResult(h.Values("Authentication-Results"), o.TrustedAuthServIDs, domainOf(m.From.Addr))
+	m.SPF = spfResult(h.Values("Authentication-Results"), o.TrustedAuthServIDs, domainOf(m.ReturnPath))
 	m.Bounce = w.bounce(m)
 	m.Automatic = automatic(h, m, w.reportType)
 	return m, nil

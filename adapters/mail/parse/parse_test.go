@@ -58,6 +58,7 @@ func fixtureCases() []fixtureCase {
 			QuoteRemoved:     true,
 			SignatureRemoved: true,
 			DMARC:            "pass",
+			SPF:              "pass",
 		}},
 		{file: "outlook_reply.eml", want: &Mail{
 			MessageID:  "TYCP286MB1234A1B2C3D4E5F6A7B8C9D0E1F2A3B4C5D6E@TYCP286MB1234.JPNP286.PROD.OUTLOOK.COM",
@@ -299,6 +300,8 @@ func fixtureCases() []fixtureCase {
 			// The topmost trusted header says fail; the forged "pass" below
 			// it carries the same authserv-id but came with the mail.
 			DMARC: "fail",
+			// About the Return-Path's domain, which is not the From's.
+			SPF: "softfail",
 		}},
 		{file: "dmarc_fail_untrusted.eml", want: &Mail{
 			MessageID:  "d4e5f6@verify-login.test",
