@@ -33,6 +33,16 @@ type Message struct {
 	// gateway relays it but never answers it: no refusal, no notice, and no
 	// new relationship is started by it (RFC 3834).
 	Automatic string
+	// ReplyTo is where the gateway may answer this message (a refusal, a
+	// failure notice), on the same network; empty means it is never
+	// answered. It is not From where From proves nothing: mail is
+	// answered at its envelope sender (Return-Path), and only when that
+	// passed SPF or DMARC at a trusted receiving server, is no null
+	// sender and no machine; otherwise a forged From would have the
+	// gateway write to anyone (backscatter). An adapter whose server
+	// vouches for the sender (XMPP) sets it to the sender's full address.
+	// The relationship is still keyed on From.
+	ReplyTo string
 }
 
 // Outgoing is a message an adapter must write. It carries only what the
