@@ -1,34 +1,64 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
+	"math"
 	"net"
 	"net/http"
+	"net/url"
+	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kakehashi/kakehashi/identity"
 )
 
 // AdminAPI serves the authenticated admin HTTP API. The CLI's admin
 // subcommands are its clients; nothing else writes the identity state.
+//
+// Every request names its caller by its credential: the bootstrap token
+// from config (audited as "admin:bootstrap", role admin) or a named admin
+// token (identity.Admin, audited as "admin:NAME", with its role). Input is
+// strict: an unknown, repeated or unparsable query parameter, a body that
+// is not exactly one JSON object of the expected fields, or a body where
+// none is taken is refused with 400 naming the problem; nothing is
+// silently ignored.
 type AdminAPI struct {
 	gw    *Gateway
 	token []byte
 	log   *slog.Logger
 }
 
-// NewAdminAPI returns the admin API of gw, accepting bearer token.
+// MaxAdminBody is the largest request body the admin API reads (a
+// directory import of some thousands of employees fits).
+const MaxAdminBody = 8 << 20
+
+// ActionContactsNotify is the audit action recording that a transfer's
+// contacts were sent handover notices; its subject is the transfer, so a
+// revert can tell whether the contacts were told.
+const ActionContactsNotify = "contacts.notify"
+
+// NewAdminAPI returns the admin API of gw, accepting the bootstrap token
+// and the named admin tokens kept by gw's identity store.
 func NewAdminAPI(gw *Gateway, token string, log *slog.Logger) (*AdminAPI, error) {
 	if len(token) < 16 {
 		return nil, errors.New("admin API: token must be at least 16 characters")
+	}
+	if strings.HasPrefix(token, identity.AdminTokenPrefix) {
+		// It would be looked up as a named token and never match.
+		return nil, fmt.Errorf("admin API: the bootstrap token must not start with %q, the prefix of named admin tokens", identity.AdminTokenPrefix)
 	}
 	if log == nil {
 		log = slog.Default()
@@ -59,6 +89,37 @@ func (a *AdminAPI) Serve(ctx context.Context, addr string, ready chan<- string) 
 	return nil
 }
 
+// access is what a route needs of its caller's role.
+type access int
+
+const (
+	read  access = iota // any role
+	write               // identity.RoleAdmin
+)
+
+// caller is who sent a request, from its credential.
+type caller struct {
+	actor string
+	role  identity.AdminRole
+}
+
+// handlerFunc serves one authenticated request of actor (the audit's
+// name of the credential), its query parameters already checked against
+// the route's list.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, actor string) error
+
+// route is one endpoint: what it needs, the query parameters it reads
+// and whether it reads a body.
+type route struct {
+	access access
+	params []string
+	body   bool
+}
+
+// errActorHeader is the error of a request that names its actor in the
+// X-Kakehashi-Actor header, which the audit no longer takes.
+var errActorHeader = errors.New("the X-Kakehashi-Actor header is not accepted: the audit log names the holder of the token; give each admin their own (kakehashi admins add NAME)")
+
 // Handler returns the API's HTTP handler.
 func (a *AdminAPI) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -70,46 +131,140 @@ func (a *AdminAPI) Handler() http.Handler {
 		}
 		writeJSON(w, status, h)
 	})
-	auth := func(h func(w http.ResponseWriter, r *http.Request, actor string) error) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(got), a.token) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="kakehashi"`)
-				writeJSON(w, http.StatusUnauthorized, apiError{"missing or wrong admin token (Authorization: Bearer …)"})
-				return
-			}
-			actor := r.Header.Get("X-Kakehashi-Actor")
-			if actor == "" {
-				actor = "admin"
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, 8<<20)
-			if err := h(w, r, "admin:"+actor); err != nil {
-				a.writeError(w, r, err)
-			}
-		}
+	handle := func(pattern string, rt route, h handlerFunc) {
+		mux.HandleFunc(pattern, a.serve(rt, h))
 	}
-	mux.Handle("GET /metrics", auth(func(w http.ResponseWriter, r *http.Request, _ string) error {
+	get := func(params ...string) route { return route{access: read, params: params} }
+	post := route{access: write, body: true}
+	handle("GET /metrics", get(), func(w http.ResponseWriter, r *http.Request, _ string) error {
 		a.gw.metrics.Handler().ServeHTTP(w, r)
 		return nil
-	}))
-	mux.HandleFunc("GET /v1/employees", auth(a.listEmployees))
-	mux.HandleFunc("POST /v1/employees", auth(a.upsertEmployee))
-	mux.HandleFunc("POST /v1/employees/{id}/depart", auth(a.depart))
-	mux.HandleFunc("POST /v1/employees/{id}/reactivate", auth(a.reactivate))
-	mux.HandleFunc("GET /v1/personas", auth(a.listPersonas))
-	mux.HandleFunc("POST /v1/personas", auth(a.upsertPersona))
-	mux.HandleFunc("GET /v1/contacts", auth(a.listContacts))
-	mux.HandleFunc("POST /v1/transfers", auth(a.transfer))
-	mux.HandleFunc("GET /v1/transfers/{id}", auth(a.getTransfer))
-	mux.HandleFunc("POST /v1/transfers/{id}/revert", auth(a.revertTransfer))
-	mux.HandleFunc("POST /v1/relationships/{id}/tags", auth(a.tags))
-	mux.HandleFunc("POST /v1/relationships/{id}/remark", auth(a.remark))
-	mux.HandleFunc("POST /v1/broadcasts", auth(a.prepareBroadcast))
-	mux.HandleFunc("GET /v1/broadcasts/{id}", auth(a.getBroadcast))
-	mux.HandleFunc("POST /v1/directory", auth(a.importDirectory))
-	mux.HandleFunc("GET /v1/audit", auth(a.audit))
-	mux.HandleFunc("GET /v1/queue", auth(a.queueStats))
+	})
+	handle("GET /v1/employees", get(), a.listEmployees)
+	handle("POST /v1/employees", post, a.upsertEmployee)
+	handle("POST /v1/employees/{id}/depart", post, a.depart)
+	handle("POST /v1/employees/{id}/reactivate", post, a.reactivate)
+	handle("GET /v1/personas", get(), a.listPersonas)
+	handle("POST /v1/personas", post, a.upsertPersona)
+	handle("GET /v1/contacts", get(contactParams...), a.listContacts)
+	handle("POST /v1/transfers", post, a.transfer)
+	handle("GET /v1/transfers/{id}", get(), a.getTransfer)
+	handle("POST /v1/transfers/{id}/revert", post, a.revertTransfer)
+	handle("POST /v1/relationships/{id}/tags", post, a.tags)
+	handle("POST /v1/relationships/{id}/remark", post, a.remark)
+	handle("POST /v1/broadcasts", post, a.prepareBroadcast)
+	handle("GET /v1/broadcasts/{id}", get(), a.getBroadcast)
+	handle("POST /v1/directory", post, a.importDirectory)
+	handle("GET /v1/audit", get("after", "limit", "action", "subject"), a.audit)
+	handle("GET /v1/queue", get(), a.queueStats)
+	handle("GET /v1/admins", get(), a.listAdmins)
+	handle("POST /v1/admins", post, a.addAdmin)
+	handle("POST /v1/admins/{name}/revoke", post, a.revokeAdmin)
 	return mux
+}
+
+// serve authenticates a request, checks its role, query parameters and
+// body against rt, and runs h.
+func (a *AdminAPI) serve(rt route, h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, status, err := a.authenticate(r)
+		if err != nil {
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="kakehashi"`)
+				writeJSON(w, status, apiError{err.Error()})
+				return
+			}
+			a.writeError(w, r, err)
+			return
+		}
+		if rt.access == write && !c.role.CanWrite() {
+			writeJSON(w, http.StatusForbidden, apiError{fmt.Sprintf(
+				"%s has role %s: it can read (lists, audit, queue, transfers, broadcasts, metrics) but not change anything; this needs role %s",
+				c.actor, c.role, identity.RoleAdmin)})
+			return
+		}
+		if err := checkQuery(r, rt.params); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxAdminBody)
+		if !rt.body {
+			if err := noBody(r); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+		}
+		if err := h(w, r, c.actor); err != nil {
+			a.writeError(w, r, err)
+		}
+	}
+}
+
+// authenticate names the caller from the Authorization header. status is
+// 401 for a missing, wrong or revoked token.
+func (a *AdminAPI) authenticate(r *http.Request) (caller, int, error) {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || got == "" {
+		return caller{}, http.StatusUnauthorized, errors.New("missing admin token (Authorization: Bearer …)")
+	}
+	var c caller
+	switch {
+	case subtle.ConstantTimeCompare([]byte(got), a.token) == 1:
+		c = caller{actor: identity.AdminActor(identity.AdminBootstrap), role: identity.RoleAdmin}
+	default:
+		adm, err := a.gw.state.AuthenticateAdmin(r.Context(), got)
+		switch {
+		case errors.Is(err, identity.ErrAdminRevoked):
+			return caller{}, http.StatusUnauthorized, errors.New("this admin token was revoked")
+		case errors.Is(err, identity.ErrNotFound):
+			return caller{}, http.StatusUnauthorized, errors.New("wrong admin token")
+		case err != nil:
+			return caller{}, http.StatusInternalServerError, err
+		}
+		c = caller{actor: adm.Actor(), role: adm.Role}
+	}
+	// Checked once the caller is known, so that probing without a token
+	// learns nothing.
+	if _, ok := r.Header["X-Kakehashi-Actor"]; ok {
+		return caller{}, http.StatusBadRequest, fmt.Errorf("%w: %w", errBadRequest, errActorHeader)
+	}
+	return c, 0, nil
+}
+
+// checkQuery refuses a query string that does not parse, a parameter the
+// route does not read, and a parameter given more than once.
+func checkQuery(r *http.Request, allowed []string) error {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return fmt.Errorf("%w: query string: %w", errBadRequest, err)
+	}
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		if !slices.Contains(allowed, k) {
+			takes := "takes no query parameters"
+			if len(allowed) > 0 {
+				takes = "takes " + strings.Join(allowed, ", ")
+			}
+			return fmt.Errorf("%w: unknown query parameter %q (%s %s)", errBadRequest, k, r.URL.Path, takes)
+		}
+		if n := len(q[k]); n > 1 {
+			return fmt.Errorf("%w: query parameter %s is given %d times; give it once", errBadRequest, k, n)
+		}
+	}
+	return nil
+}
+
+// noBody refuses a body on a route that reads none: what it asked for
+// would be ignored.
+func noBody(r *http.Request) error {
+	var b [1]byte
+	n, err := io.ReadFull(r.Body, b[:])
+	if n > 0 {
+		return fmt.Errorf("%w: %s %s takes no request body", errBadRequest, r.Method, r.URL.Path)
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: request body: %w", errBadRequest, err)
+	}
+	return nil
 }
 
 type apiError struct {
@@ -122,6 +277,8 @@ func (a *AdminAPI) writeError(w http.ResponseWriter, r *http.Request, err error)
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
+	case errors.As(err, &mbe):
+		status = http.StatusRequestEntityTooLarge
 	case errors.Is(err, identity.ErrNotFound):
 		status = http.StatusNotFound
 	case errors.Is(err, identity.ErrInvalid), errors.As(err, &se), errors.As(err, &te), errors.Is(err, errBadRequest),
@@ -129,8 +286,8 @@ func (a *AdminAPI) writeError(w http.ResponseWriter, r *http.Request, err error)
 		status = http.StatusBadRequest
 	case errors.Is(err, identity.ErrConflict):
 		status = http.StatusConflict
-	case errors.As(err, &mbe):
-		status = http.StatusRequestEntityTooLarge
+	case errors.Is(err, errors.ErrUnsupported):
+		status = http.StatusNotImplemented
 	}
 	if status == http.StatusInternalServerError {
 		a.log.Error("admin API", "path", r.URL.Path, "err", err)
@@ -148,13 +305,242 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
+// decode reads the request body into v, which must point to a struct:
+// the body must be exactly one JSON object (not null, an array or a
+// scalar; nothing after it), valid UTF-8, with each key once and spelled
+// exactly as one of v's fields (encoding/json alone would take "REASON"
+// for "reason", keep the last of two "reason"s and ignore a second
+// object). Every handler that reads a body reads it through decode.
 func decode(r *http.Request, v any) error {
-	d := json.NewDecoder(r.Body)
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fmt.Errorf("request body is larger than %d bytes: %w", mbe.Limit, err)
+		}
+		return fmt.Errorf("%w: request body: %w", errBadRequest, err)
+	}
+	if !utf8.Valid(data) {
+		return fmt.Errorf("%w: request body is not valid UTF-8", errBadRequest)
+	}
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if len(trimmed) == 0 {
+		return fmt.Errorf("%w: request body is empty: send a JSON object", errBadRequest)
+	}
+	if trimmed[0] != '{' {
+		return fmt.Errorf("%w: request body must be a JSON object, not %s", errBadRequest, jsonKind(trimmed[0]))
+	}
+	d := json.NewDecoder(bytes.NewReader(data))
+	if err := checkKeys(d, reflect.TypeOf(v), "request body"); err != nil {
+		if errors.Is(err, errBadRequest) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF // the object ended early
+		}
+		return fmt.Errorf("%w: request body: %w", errBadRequest, err)
+	}
+	d = json.NewDecoder(bytes.NewReader(data))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
 		return fmt.Errorf("%w: request body: %w", errBadRequest, err)
 	}
+	if _, err := d.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: request body: data after the JSON object (send exactly one object)", errBadRequest)
+	}
 	return nil
+}
+
+// jsonKind names the kind of JSON value that starts with c.
+func jsonKind(c byte) string {
+	switch c {
+	case 'n':
+		return "null"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	}
+	if c == '-' || c >= '0' && c <= '9' {
+		return "a number"
+	}
+	return fmt.Sprintf("%q", c)
+}
+
+var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+
+// checkKeys reads one JSON value from d and refuses an object that repeats
+// a key and, where t (the Go type the value decodes into) is a struct, a
+// key that is not one of its JSON field names spelled exactly. path names
+// the value in errors. A type with its own UnmarshalJSON is only checked
+// for repeated keys.
+func checkKeys(d *json.Decoder, t reflect.Type, path string) error {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t != nil && reflect.PointerTo(t).Implements(jsonUnmarshaler) {
+		t = nil
+	}
+	tok, err := d.Token()
+	if err != nil {
+		return err
+	}
+	switch tok {
+	case json.Delim('{'):
+		var fields map[string]reflect.Type
+		var elem reflect.Type
+		if t != nil {
+			switch t.Kind() {
+			case reflect.Struct:
+				fields = jsonFields(t)
+			case reflect.Map:
+				elem = t.Elem()
+			}
+		}
+		seen := map[string]bool{}
+		for d.More() {
+			kt, err := d.Token()
+			if err != nil {
+				return err
+			}
+			k, _ := kt.(string)
+			if seen[k] {
+				return fmt.Errorf("%w: %s: field %q is given twice", errBadRequest, path, k)
+			}
+			seen[k] = true
+			ft := elem
+			if fields != nil {
+				var ok bool
+				if ft, ok = fields[k]; !ok {
+					hint := ""
+					for name := range fields {
+						if strings.EqualFold(name, k) {
+							hint = fmt.Sprintf(" (did you mean %q?)", name)
+						}
+					}
+					return fmt.Errorf("%w: %s: unknown field %q%s", errBadRequest, path, k, hint)
+				}
+			}
+			if err := checkKeys(d, ft, path+"."+k); err != nil {
+				return err
+			}
+		}
+		_, err := d.Token()
+		return err
+	case json.Delim('['):
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
+		for i := 0; d.More(); i++ {
+			if err := checkKeys(d, elem, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+		_, err := d.Token()
+		return err
+	}
+	return nil
+}
+
+// jsonFields returns the JSON names of t's fields as encoding/json decodes
+// them (tags, promoted fields of embedded structs) with their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for _, f := range reflect.VisibleFields(t) {
+		tag := f.Tag.Get("json")
+		if tag == "-" || !f.IsExported() && !f.Anonymous {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		ft := f.Type
+		if f.Anonymous && name == "" {
+			// Its fields are promoted (and listed by VisibleFields).
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if _, dup := out[name]; !dup || len(f.Index) == 1 {
+			out[name] = f.Type
+		}
+	}
+	return out
+}
+
+// params reads a request's checked query parameters, with errors that
+// name the parameter and what it takes.
+type params struct{ q url.Values }
+
+func queryOf(r *http.Request) params { return params{r.URL.Query()} }
+
+func (p params) has(name string) bool   { return p.q.Has(name) }
+func (p params) str(name string) string { return p.q.Get(name) }
+
+// boolean reads a flag: absent is false; present without a value (or
+// with an empty one) is true; otherwise true/false/1/0.
+func (p params) boolean(name string) (bool, error) {
+	if !p.q.Has(name) {
+		return false, nil
+	}
+	v := p.q.Get(name)
+	if v == "" {
+		return true, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%w: query parameter %s: %q is not true or false", errBadRequest, name, v)
+	}
+	return b, nil
+}
+
+// time reads an RFC 3339 time; absent is zero.
+func (p params) time(name string) (time.Time, error) {
+	if !p.q.Has(name) {
+		return time.Time{}, nil
+	}
+	v := p.q.Get(name)
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: query parameter %s: %q is not an RFC 3339 time (e.g. 2026-11-01T00:00:00Z)", errBadRequest, name, v)
+	}
+	return t, nil
+}
+
+// duration reads a positive Go duration (720h, 90m); absent is zero.
+func (p params) duration(name string) (time.Duration, error) {
+	if !p.q.Has(name) {
+		return 0, nil
+	}
+	v := p.q.Get(name)
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%w: query parameter %s: %q is not a positive duration (e.g. 720h, 90m)", errBadRequest, name, v)
+	}
+	return d, nil
+}
+
+// integer reads a whole number in [lo, hi]; absent is def.
+func (p params) integer(name string, lo, hi, def int) (int, error) {
+	if !p.q.Has(name) {
+		return def, nil
+	}
+	v := p.q.Get(name)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%w: query parameter %s: %q is not a whole number from %d to %d", errBadRequest, name, v, lo, hi)
+	}
+	return n, nil
 }
 
 func (a *AdminAPI) listEmployees(w http.ResponseWriter, _ *http.Request, _ string) error {
@@ -274,39 +660,62 @@ type ContactView struct {
 	Relationship identity.Relationship `json:"relationship"`
 }
 
+// contactParams are the query parameters of GET /v1/contacts.
+var contactParams = []string{"owner", "unassigned", "persona", "tag", "source", "network",
+	"active_after", "active_before", "idle_for", "active_within", "offset", "limit"}
+
 // listContacts searches relationships: owner, unassigned, persona, tag,
-// source, network, active_after and active_before (RFC 3339), offset and
+// source, network, active_after and active_before (RFC 3339) or
+// idle_for and active_within (durations back from now), offset and
 // limit. The total number of matches is in the X-Total-Count header.
 func (a *AdminAPI) listContacts(w http.ResponseWriter, r *http.Request, _ string) error {
-	q := r.URL.Query()
+	p := queryOf(r)
+	unassigned, err := p.boolean("unassigned")
+	if err != nil {
+		return err
+	}
+	if unassigned && p.str("owner") != "" {
+		return fmt.Errorf("%w: query parameters owner and unassigned exclude each other", errBadRequest)
+	}
 	query := identity.RelationshipQuery{
-		OwnerID: q.Get("owner"),
+		OwnerID: p.str("owner"),
 		Filter: identity.RelationshipFilter{
-			Unassigned: q.Has("unassigned") || (q.Has("owner") && q.Get("owner") == ""),
-			PersonaID:  q.Get("persona"),
-			Tag:        q.Get("tag"),
-			Source:     q.Get("source"),
-			Network:    q.Get("network"),
+			// An empty owner= is the pool too, as the owner of a pooled
+			// relationship is "".
+			Unassigned: unassigned || (p.has("owner") && p.str("owner") == ""),
+			PersonaID:  p.str("persona"),
+			Tag:        p.str("tag"),
+			Source:     p.str("source"),
+			Network:    p.str("network"),
 		},
-		Limit: identity.MaxSearchLimit,
 	}
-	for key, dst := range map[string]*time.Time{"active_after": &query.ActiveAfter, "active_before": &query.ActiveBefore} {
-		if v := q.Get(key); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return fmt.Errorf("%w: %s: %q is not an RFC 3339 time (e.g. 2026-11-01T00:00:00Z)", errBadRequest, key, v)
+	if query.ActiveAfter, err = p.time("active_after"); err != nil {
+		return err
+	}
+	if query.ActiveBefore, err = p.time("active_before"); err != nil {
+		return err
+	}
+	now := a.gw.now()
+	for _, c := range []struct {
+		name, excludes string
+		dst            *time.Time
+	}{{"idle_for", "active_before", &query.ActiveBefore}, {"active_within", "active_after", &query.ActiveAfter}} {
+		d, err := p.duration(c.name)
+		if err != nil {
+			return err
+		}
+		if d > 0 {
+			if p.has(c.excludes) {
+				return fmt.Errorf("%w: query parameters %s and %s exclude each other", errBadRequest, c.name, c.excludes)
 			}
-			*dst = t
+			*c.dst = now.Add(-d)
 		}
 	}
-	for key, dst := range map[string]*int{"offset": &query.Offset, "limit": &query.Limit} {
-		if v := q.Get(key); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return fmt.Errorf("%w: %s: %q is not a number", errBadRequest, key, v)
-			}
-			*dst = n
-		}
+	if query.Offset, err = p.integer("offset", 0, math.MaxInt32, 0); err != nil {
+		return err
+	}
+	if query.Limit, err = p.integer("limit", 1, identity.MaxSearchLimit, identity.MaxSearchLimit); err != nil {
+		return err
 	}
 	res, err := a.gw.state.Snapshot().SearchRelationships(query)
 	if err != nil {
@@ -366,10 +775,27 @@ func (a *AdminAPI) transfer(w http.ResponseWriter, r *http.Request, actor string
 	}
 	res := TransferResult{Transfer: t}
 	if req.Notify {
-		res.Notices = a.gw.NotifyHandover(r.Context(), t)
+		if res.Notices, err = a.notify(r.Context(), actor, req.Reason, t); err != nil {
+			return err
+		}
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
+}
+
+// notifyDetails is the audit detail of ActionContactsNotify.
+type notifyDetails struct {
+	Notices int `json:"notices"`
+}
+
+// notify sends the handover notices of t and records that it did, so that
+// its revert knows the contacts were told.
+func (a *AdminAPI) notify(ctx context.Context, actor, reason string, t *identity.Transfer) (int, error) {
+	n := a.gw.NotifyHandover(ctx, t)
+	if err := a.gw.state.RecordAudit(ctx, actor, ActionContactsNotify, reason, t.ID, notifyDetails{Notices: n}); err != nil {
+		return n, fmt.Errorf("transfer %s: %d handover notice(s) queued, but recording them failed: %w", t.ID, n, err)
+	}
+	return n, nil
 }
 
 func (a *AdminAPI) getTransfer(w http.ResponseWriter, r *http.Request, _ string) error {
@@ -381,16 +807,78 @@ func (a *AdminAPI) getTransfer(w http.ResponseWriter, r *http.Request, _ string)
 	return nil
 }
 
+// RevertRequest is the body of POST /v1/transfers/{id}/revert.
+type RevertRequest struct {
+	Reason string `json:"reason"`
+	// Notify tells the contacts moved back who looks after them now. Absent:
+	// yes if the transfer told them (TransferRequest.Notify), as they would
+	// otherwise still believe the transfer's owner looks after them.
+	Notify *bool `json:"notify,omitempty"`
+}
+
+// RevertResult is a revert and what its contacts were told.
+type RevertResult struct {
+	*identity.Transfer
+	// NotifiedAtTransfer is how many handover notices the reverted
+	// transfer sent (0: it sent none).
+	NotifiedAtTransfer int `json:"notified_at_transfer"`
+	// ToldAtTransfer says whether the reverted transfer notified.
+	ToldAtTransfer bool `json:"told_at_transfer"`
+	// Notified says whether the revert sent notices, and Notices how many.
+	Notified bool `json:"notified"`
+	Notices  int  `json:"notices"`
+}
+
 func (a *AdminAPI) revertTransfer(w http.ResponseWriter, r *http.Request, actor string) error {
-	var req ReasonRequest
+	var req RevertRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	t, err := a.gw.state.RevertTransfer(r.Context(), actor, req.Reason, r.PathValue("id"))
+	id := r.PathValue("id")
+	told, err := a.gw.state.Audit(r.Context(), identity.AuditQuery{Action: ActionContactsNotify, Subject: id, Limit: 1})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, t)
+	t, err := a.gw.state.RevertTransfer(r.Context(), actor, req.Reason, id)
+	if err != nil {
+		return err
+	}
+	res := RevertResult{Transfer: t, ToldAtTransfer: len(told) > 0}
+	if res.ToldAtTransfer {
+		var d notifyDetails
+		_ = json.Unmarshal(told[0].Details, &d) // only for the count shown
+		res.NotifiedAtTransfer = d.Notices
+	}
+	res.Notified = res.ToldAtTransfer
+	if req.Notify != nil {
+		res.Notified = *req.Notify
+	}
+	if res.Notified {
+		again := t
+		if res.ToldAtTransfer && (req.Notify == nil || *req.Notify) {
+			// Re-tell the contacts the transfer told: those it gave an owner
+			// other than the one they had (NotifyHandover's rule).
+			orig, err := a.gw.state.LoadTransfer(r.Context(), id)
+			if err != nil {
+				return err
+			}
+			toldRel := map[string]bool{}
+			for _, m := range orig.Moves {
+				if m.ToOwner != "" && m.ToOwner != m.FromOwner {
+					toldRel[m.RelationshipID] = true
+				}
+			}
+			sub := *t
+			sub.Moves = slices.DeleteFunc(slices.Clone(t.Moves), func(m identity.Move) bool { return !toldRel[m.RelationshipID] })
+			again = &sub
+		}
+		n := a.gw.NotifyHandover(r.Context(), again)
+		res.Notices = n
+		if err := a.gw.state.RecordAudit(r.Context(), actor, ActionContactsNotify, req.Reason, t.ID, notifyDetails{Notices: n}); err != nil {
+			return fmt.Errorf("revert %s: %d handover notice(s) queued, but recording them failed: %w", t.ID, n, err)
+		}
+	}
+	writeJSON(w, http.StatusOK, res)
 	return nil
 }
 
@@ -507,23 +995,21 @@ func (a *AdminAPI) importDirectory(w http.ResponseWriter, r *http.Request, actor
 }
 
 func (a *AdminAPI) audit(w http.ResponseWriter, r *http.Request, _ string) error {
-	q := r.URL.Query()
+	p := queryOf(r)
 	var aq identity.AuditQuery
-	if s := q.Get("after"); s != "" {
+	if p.has("after") {
+		s := p.str("after")
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			return fmt.Errorf("%w: after=%q is not a sequence number", errBadRequest, s)
+			return fmt.Errorf("%w: query parameter after: %q is not a sequence number", errBadRequest, s)
 		}
 		aq.AfterSeq = n
 	}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 || n > 10000 {
-			return fmt.Errorf("%w: limit=%q must be 0..10000", errBadRequest, s)
-		}
-		aq.Limit = n
+	var err error
+	if aq.Limit, err = p.integer("limit", 1, identity.MaxAuditLimit, identity.DefaultAuditLimit); err != nil {
+		return err
 	}
-	aq.Action, aq.Subject = q.Get("action"), q.Get("subject")
+	aq.Action, aq.Subject = p.str("action"), p.str("subject")
 	entries, err := a.gw.state.Audit(r.Context(), aq)
 	if err != nil {
 		return err
@@ -541,5 +1027,62 @@ func (a *AdminAPI) queueStats(w http.ResponseWriter, r *http.Request, _ string) 
 		return err
 	}
 	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+func (a *AdminAPI) listAdmins(w http.ResponseWriter, r *http.Request, _ string) error {
+	l, err := a.gw.state.Admins(r.Context())
+	if err != nil {
+		return err
+	}
+	if l == nil {
+		l = []identity.Admin{}
+	}
+	writeJSON(w, http.StatusOK, l)
+	return nil
+}
+
+// AdminRequest is the body of POST /v1/admins.
+type AdminRequest struct {
+	Name   string             `json:"name"`
+	Role   identity.AdminRole `json:"role"`
+	Reason string             `json:"reason"`
+}
+
+// NewAdmin is the answer to POST /v1/admins: the credential and its
+// token, which is shown this once.
+type NewAdmin struct {
+	Admin identity.Admin `json:"admin"`
+	Token string         `json:"token"`
+}
+
+func (a *AdminAPI) addAdmin(w http.ResponseWriter, r *http.Request, actor string) error {
+	var req AdminRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.Role == "" {
+		return fmt.Errorf("%w: role is required: %q or %q", errBadRequest, identity.RoleAdmin, identity.RoleAuditor)
+	}
+	adm, token, err := a.gw.state.AddAdmin(r.Context(), actor, req.Reason, req.Name, req.Role)
+	if err != nil {
+		return err
+	}
+	// The token must not linger in caches between here and its holder.
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, NewAdmin{Admin: *adm, Token: token})
+	return nil
+}
+
+func (a *AdminAPI) revokeAdmin(w http.ResponseWriter, r *http.Request, actor string) error {
+	var req ReasonRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	adm, err := a.gw.state.RevokeAdmin(r.Context(), actor, req.Reason, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, adm)
 	return nil
 }

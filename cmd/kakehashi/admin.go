@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/user"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,11 +23,11 @@ import (
 	"github.com/kakehashi/kakehashi/identity"
 )
 
-// client talks to a running gateway's admin API.
+// client talks to a running gateway's admin API. The API names the
+// caller in its audit log from the token alone.
 type client struct {
 	base  string
 	token string
-	actor string
 	http  *http.Client
 }
 
@@ -41,7 +41,9 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.config, "config", "", "read the admin address and token from this configuration file")
 	fs.StringVar(&c.admin, "admin", "", "admin API base URL (default $KAKEHASHI_ADMIN_URL or http://127.0.0.1:8765)")
 	fs.StringVar(&c.token, "token", "", "admin token (default $KAKEHASHI_ADMIN_TOKEN)")
-	fs.StringVar(&c.actor, "actor", "", "who is acting, for the audit log (default $USER)")
+	// The audit log takes the actor from the token now; the flag stays,
+	// doing nothing, so that scripts written for earlier versions run.
+	fs.StringVar(&c.actor, "actor", "", "ignored: the audit log names the holder of the token (see kakehashi admins add)")
 	fs.BoolVar(&c.json, "json", false, "print JSON")
 }
 
@@ -71,16 +73,7 @@ func (c *commonFlags) client() (*client, error) {
 	if token == "" {
 		return nil, errors.New("no admin token: pass --config FILE, --token, or set KAKEHASHI_ADMIN_TOKEN")
 	}
-	actor := c.actor
-	if actor == "" {
-		actor = os.Getenv("USER")
-	}
-	if actor == "" {
-		if u, err := user.Current(); err == nil {
-			actor = u.Username
-		}
-	}
-	return &client{base: strings.TrimRight(base, "/"), token: token, actor: actor, http: &http.Client{Timeout: 60 * time.Second}}, nil
+	return &client{base: strings.TrimRight(base, "/"), token: token, http: &http.Client{Timeout: 60 * time.Second}}, nil
 }
 
 func (c *client) do(ctx context.Context, method, path string, body, out any) error {
@@ -98,9 +91,6 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Content-Type", "application/json")
-	if c.actor != "" {
-		req.Header.Set("X-Kakehashi-Actor", c.actor)
-	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("admin API at %s: %w (is `kakehashi serve` running?)", c.base, err)
@@ -175,7 +165,9 @@ func admin(ctx context.Context, cmd string, args []string, stdout io.Writer) err
 	fs.Var(&relIDs, "relationship", "a relationship ID; repeat for more (transfer)")
 	add := fs.String("add", "", "comma-separated tags to add (contacts tag)")
 	remove := fs.String("remove", "", "comma-separated tags to remove (contacts tag)")
-	notify := fs.Bool("notify", false, "send each moved contact a handover notice from their new persona (transfer)")
+	var notify optBool
+	fs.Var(&notify, "notify", "send each moved contact a handover notice from their new persona (transfer); on revert, default: yes if the transfer notified")
+	role := fs.String("role", string(identity.RoleAdmin), "admin (reads and changes everything) or auditor (reads only) (admins add)")
 	action := fs.String("action", "", "only this action (audit)")
 	subject := fs.String("subject", "", "only this subject (audit); the subject line (broadcasts prepare)")
 	after := fs.Uint64("after", 0, "entries after this sequence number (audit)")
@@ -310,7 +302,7 @@ func admin(ctx context.Context, cmd string, args []string, stdout io.Writer) err
 	case "contacts transfer":
 		req := gateway.TransferRequest{From: *from, To: *to, Team: splitList(*team), Strategy: *strategy,
 			Persona: *persona, Tag: *tag, Source: *source, Network: *network, Unassigned: *unassigned,
-			Contacts: contactIDs, Relationships: relIDs, Notify: *notify, Reason: *reason}
+			Contacts: contactIDs, Relationships: relIDs, Notify: notify.value, Reason: *reason}
 		if req.From == "" && req.Persona == "" && req.Tag == "" && req.Source == "" && req.Network == "" &&
 			!req.Unassigned && len(req.Contacts) == 0 && len(req.Relationships) == 0 {
 			return errors.New("usage: kakehashi contacts transfer [--from ID] [--persona P] [--tag T] [--source S] [--network N] [--unassigned] [--contact ID]... [--relationship ID]... [--to ID | --team A,B [--strategy round-robin|least-loaded]] --reason TEXT (select with at least one of --from and the filters)")
@@ -322,6 +314,9 @@ func admin(ctx context.Context, cmd string, args []string, stdout io.Writer) err
 			return err
 		}
 		table = transferTable(raw, "transfer")
+		if req.Notify {
+			table = withNotices(table, raw)
+		}
 	case "contacts tag":
 		id, err := one()
 		if err != nil {
@@ -360,10 +355,60 @@ func admin(ctx context.Context, cmd string, args []string, stdout io.Writer) err
 		if *reason == "" {
 			return errors.New("--reason is required: say why, for the audit log")
 		}
-		if err := c.do(ctx, "POST", "/v1/transfers/"+url.PathEscape(id)+"/revert", gateway.ReasonRequest{Reason: *reason}, &raw); err != nil {
+		req := gateway.RevertRequest{Reason: *reason}
+		if notify.set {
+			req.Notify = &notify.value
+		}
+		if err := c.do(ctx, "POST", "/v1/transfers/"+url.PathEscape(id)+"/revert", req, &raw); err != nil {
 			return err
 		}
-		table = transferTable(raw, "revert")
+		table = revertTable(raw)
+	case "admins list":
+		if len(pos) != 0 {
+			return errors.New("usage: kakehashi admins list")
+		}
+		if err := c.do(ctx, "GET", "/v1/admins", nil, &raw); err != nil {
+			return err
+		}
+		table = adminsTable(raw)
+	case "admins add":
+		name, err := one()
+		if err != nil {
+			return errors.New("usage: kakehashi admins add NAME [--role admin|auditor] [--reason TEXT]")
+		}
+		r := *reason
+		if r == "" {
+			r = "admin token for " + name
+		}
+		req := gateway.AdminRequest{Name: name, Role: identity.AdminRole(*role), Reason: r}
+		if err := c.do(ctx, "POST", "/v1/admins", req, &raw); err != nil {
+			return err
+		}
+		table = func(w *tabwriter.Writer) error {
+			var n gateway.NewAdmin
+			if err := json.Unmarshal(raw, &n); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "admin %s added with role %s. Its token, shown only this once:\n\n  %s\n\n", n.Admin.Name, n.Admin.Role, n.Token)
+			fmt.Fprintf(w, "Give it to %s over a safe channel; they pass it with --token or KAKEHASHI_ADMIN_TOKEN,\n", n.Admin.Name)
+			fmt.Fprintf(w, "and the audit log names them as %s. Revoke it with: kakehashi admins revoke %s --reason TEXT\n", n.Admin.Actor(), n.Admin.Name)
+			return nil
+		}
+	case "admins revoke":
+		name, err := one()
+		if err != nil {
+			return errors.New("usage: kakehashi admins revoke NAME --reason TEXT")
+		}
+		if *reason == "" {
+			return errors.New("--reason is required: say why, for the audit log")
+		}
+		if err := c.do(ctx, "POST", "/v1/admins/"+url.PathEscape(name)+"/revoke", gateway.ReasonRequest{Reason: *reason}, &raw); err != nil {
+			return err
+		}
+		table = func(w *tabwriter.Writer) error {
+			fmt.Fprintf(w, "admin %s revoked: its token is refused from now on\n", name)
+			return nil
+		}
 	case "broadcasts prepare":
 		if len(pos) != 1 || *team == "" || *tag == "" {
 			return errors.New(`usage: kakehashi broadcasts prepare --team A,B --tag T [--subject S] --reason TEXT "MESSAGE"`)
@@ -494,6 +539,73 @@ func transferTable(raw json.RawMessage, title string) func(w *tabwriter.Writer) 
 	}
 }
 
+// withNotices adds to a transfer's table how many contacts were told.
+func withNotices(table func(w *tabwriter.Writer) error, raw json.RawMessage) func(w *tabwriter.Writer) error {
+	return func(w *tabwriter.Writer) error {
+		if err := table(w); err != nil {
+			return err
+		}
+		var res gateway.TransferResult
+		if err := json.Unmarshal(raw, &res); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%d contact(s) told who looks after them now\n", res.Notices)
+		return nil
+	}
+}
+
+// revertTable shows a revert and what its contacts were told.
+func revertTable(raw json.RawMessage) func(w *tabwriter.Writer) error {
+	return func(w *tabwriter.Writer) error {
+		if err := transferTable(raw, "revert")(w); err != nil {
+			return err
+		}
+		var res gateway.RevertResult
+		if err := json.Unmarshal(raw, &res); err != nil {
+			return err
+		}
+		switch {
+		case res.ToldAtTransfer && res.Notified:
+			fmt.Fprintf(w, "the contacts were told at transfer %s (%d notice(s)); %d told again who looks after them now\n",
+				res.RevertOf, res.NotifiedAtTransfer, res.Notices)
+		case res.ToldAtTransfer:
+			fmt.Fprintf(w, "the contacts were told at transfer %s (%d notice(s)) and were NOT told of this revert (--notify=false)\n",
+				res.RevertOf, res.NotifiedAtTransfer)
+		case res.Notified:
+			fmt.Fprintf(w, "%d contact(s) told who looks after them now\n", res.Notices)
+		}
+		return nil
+	}
+}
+
+// adminsTable lists admin credentials.
+func adminsTable(raw json.RawMessage) func(w *tabwriter.Writer) error {
+	return func(w *tabwriter.Writer) error {
+		var l []identity.Admin
+		if err := json.Unmarshal(raw, &l); err != nil {
+			return err
+		}
+		when := func(t time.Time) string {
+			if t.IsZero() {
+				return "-"
+			}
+			return t.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintln(w, "NAME\tROLE\tCREATED\tCREATED BY\tLAST USED\tREVOKED")
+		for _, a := range l {
+			revoked := "-"
+			if a.Revoked() {
+				revoked = when(a.RevokedAt) + " by " + a.RevokedBy
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, a.Role, when(a.CreatedAt), a.CreatedBy, when(a.LastUsed), revoked)
+		}
+		if len(l) == 0 {
+			fmt.Fprintln(w, "(no named admins: only the bootstrap token from config; add one with kakehashi admins add NAME)")
+		}
+		return nil
+	}
+}
+
 func broadcastTable(raw json.RawMessage) func(w *tabwriter.Writer) error {
 	return func(w *tabwriter.Writer) error {
 		var b gateway.Broadcast
@@ -531,6 +643,21 @@ func relationshipTable(raw json.RawMessage) func(w *tabwriter.Writer) error {
 		fmt.Fprintf(w, "%s\ttags: %s\tremark: %s\n", r.ID, strings.Join(r.Tags, ","), r.Remark)
 		return nil
 	}
+}
+
+// optBool is a boolean flag that knows whether it was given, for
+// defaults that depend on something else (--notify on revert).
+type optBool struct{ value, set bool }
+
+func (b *optBool) String() string   { return strconv.FormatBool(b.value) }
+func (b *optBool) IsBoolFlag() bool { return true }
+func (b *optBool) Set(v string) error {
+	x, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("want true or false, not %q", v)
+	}
+	b.value, b.set = x, true
+	return nil
 }
 
 // listFlag collects a repeated flag.

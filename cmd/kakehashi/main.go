@@ -36,7 +36,10 @@ Admin commands (clients of a running gateway's admin API):
   kakehashi contacts tag RELATIONSHIP [--add A,B] [--remove C]
   kakehashi contacts remark RELATIONSHIP TEXT
   kakehashi transfers show ID
-  kakehashi transfers revert ID --reason TEXT   undo a transfer (or a departure's moves)
+  kakehashi transfers revert ID --reason TEXT [--notify=false|--notify]
+                          undo a transfer (or a departure's moves); if the transfer told
+                          its contacts (--notify), they are told again who looks after
+                          them now, unless --notify=false
   kakehashi broadcasts prepare --team A,B --tag T [--subject S] --reason TEXT "MESSAGE"
                           each member confirms it (XMPP command "Broadcasts to confirm")
                           before it goes to their own contacts with tag T
@@ -44,9 +47,16 @@ Admin commands (clients of a running gateway's admin API):
   kakehashi directory import FILE          create/update employees and personas (YAML)
   kakehashi audit [--action A] [--subject S] [--after SEQ] [--limit N]
   kakehashi queue                          message counts by state
+  kakehashi admins list                    named admin tokens: role, created, last used, revoked
+  kakehashi admins add NAME [--role admin|auditor] [--reason TEXT]
+                          a token for NAME, printed once (only its hash is kept); the
+                          audit log names NAME for what it does; auditor only reads
+  kakehashi admins revoke NAME --reason TEXT   the token is refused from then on
 
 Admin commands find the API through --config FILE (admin.listen and the token),
 or --admin URL and --token TOKEN, or KAKEHASHI_ADMIN_URL and KAKEHASHI_ADMIN_TOKEN.
+The audit log names whoever holds the token: "admin:bootstrap" for config's
+admin.token (meant for first setup), "admin:NAME" for a token from admins add.
 Add --json for machine-readable output.
 `
 
@@ -76,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return errors.New("usage: kakehashi config check FILE")
 		}
 		return configCheck(rest[1], stdout)
-	case "employees", "personas", "contacts", "transfers", "broadcasts", "directory", "audit", "queue":
+	case "employees", "personas", "contacts", "transfers", "broadcasts", "directory", "audit", "queue", "admins":
 		return admin(ctx, cmd, rest, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
