@@ -64,6 +64,7 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 			continue
 		}
 		f := raws[i]
+		a.envelopeRecipients(m)
 		if addr, ok := a.ownAddress(m, a.unsub.Local+"+"); ok && m.Bounce == nil {
 			id, err := a.unsub.Parse(addr, a.cfg.Now())
 			if err != nil {
@@ -89,7 +90,14 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 			quarantine[i] = true
 			continue
 		}
-		if loop, err := a.isLoop(ctx, tx, m); err != nil {
+		// One spelling per contact: a From that has none never becomes one.
+		from, err := a.canonical(m.From.Addr)
+		if err != nil {
+			a.quarantine(mailbox, f, m, "the sender's address (From) cannot be used: "+err.Error())
+			quarantine[i] = true
+			continue
+		}
+		if loop, err := a.isLoop(ctx, tx, m, from); err != nil {
 			return nil, err
 		} else if loop {
 			a.log.Info("mail from the gateway itself dropped (mail loop)", "mailbox", mailbox, "uid", f.uid, "message_id", m.MessageID)
@@ -101,11 +109,25 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 			quarantine[i] = true
 			continue
 		}
+		replyTo, silent := a.answerTo(m, from)
+		if replyTo == "" && m.Automatic == "" {
+			// Mail for an address nobody has would only be refused, and a
+			// refusal may not go out: set it aside for a person to see
+			// rather than drop it. (Automatic mail the gateway drops
+			// itself, as ever.)
+			rcpts = a.known(core, m, f, mailbox, rcpts, silent)
+			if len(rcpts) == 0 {
+				a.quarantine(mailbox, f, m, "for an address nobody has here, and not to be answered: "+silent)
+				quarantine[i] = true
+				continue
+			}
+		}
 		for _, rcpt := range rcpts {
-			gm, err := a.message(ctx, tx, m, f.raw, rcpt)
+			gm, err := a.message(ctx, tx, m, f.raw, from, rcpt)
 			if err != nil {
 				return nil, err
 			}
+			gm.ReplyTo = replyTo
 			msgs = append(msgs, gm)
 		}
 	}
@@ -157,6 +179,88 @@ func (a *Adapter) quarantine(mailbox string, f fetched, m *parse.Mail, why strin
 	a.log.Warn("mail quarantined", attrs...)
 }
 
+// isRobot reports whether addr's local part belongs to a mail system, not
+// a person (RFC 3834 §2, and the lists' and senders' own conventions):
+// the gateway never answers one.
+func isRobot(addr string) bool {
+	local, _, _ := strings.Cut(addr, "@")
+	switch local {
+	case "mailer-daemon", "listserv", "majordomo", "noreply", "no-reply", "donotreply", "do-not-reply":
+		return true
+	}
+	return strings.HasPrefix(local, "owner-") || strings.HasSuffix(local, "-request") ||
+		strings.HasSuffix(local, "-owner") || strings.HasSuffix(local, "-bounces")
+}
+
+// answerTo says where the gateway may answer m (refuse it, report that
+// it could not be delivered): its envelope sender, never the From header
+// (anyone can write any From, and the answer would go to whoever they
+// name: backscatter). Only when the envelope sender is a person's
+// address that a trusted receiving server vouched for: SPF passed for its
+// domain, or DMARC passed for the From domain. Otherwise to is "" and why
+// says why not.
+func (a *Adapter) answerTo(m *parse.Mail, from string) (to, why string) {
+	switch {
+	case m.NullSender:
+		return "", "its envelope sender is null (<>)"
+	case m.ReturnPath == "":
+		return "", "it has no envelope sender (Return-Path)"
+	case m.Automatic != "":
+		return "", "a machine sent it (" + m.Automatic + ")"
+	}
+	rp, err := a.canonical(m.ReturnPath)
+	switch {
+	case err != nil:
+		return "", "its envelope sender cannot be written to: " + err.Error()
+	case domainOf(rp) == a.cfg.Domain:
+		return "", "its envelope sender " + rp + " is the gateway's own"
+	case isRobot(rp) || isRobot(from):
+		return "", "its sender " + rp + " is a mail system, not a person (RFC 3834)"
+	}
+	if !strings.EqualFold(m.SPF, "pass") && !strings.EqualFold(m.DMARC, "pass") {
+		if len(a.cfg.TrustedAuthServIDs) == 0 {
+			return "", "no trusted receiving server is configured (trusted_authserv_ids) to vouch for its sender"
+		}
+		return "", fmt.Sprintf("neither SPF for %s (%s) nor DMARC for %s (%s) passed at %s", domainOf(rp), orNone(m.SPF), domainOf(from), orNone(m.DMARC), strings.Join(a.cfg.TrustedAuthServIDs, ", "))
+	}
+	return rp, ""
+}
+
+func orNone(result string) string {
+	if result == "" {
+		return "no result"
+	}
+	return result
+}
+
+// known keeps the recipients of m someone answers at, and logs the
+// others, which are not relayed and, as m may not be answered (why), not
+// refused either.
+func (a *Adapter) known(core gateway.Core, m *parse.Mail, f fetched, mailbox string, rcpts []string, why string) []string {
+	var out []string
+	for _, r := range rcpts {
+		if _, ok := core.Profile(a.cfg.Network, r); ok {
+			out = append(out, r)
+			continue
+		}
+		a.log.Warn("mail for an address nobody has is not answered", "mailbox", mailbox, "uid", f.uid,
+			"message_id", m.MessageID, "from", m.From.Addr, "to", r, "why", why)
+	}
+	return out
+}
+
+// envelopeRecipients puts m's envelope recipients (Delivered-To) in their
+// one spelling, and drops those that have none.
+func (a *Adapter) envelopeRecipients(m *parse.Mail) {
+	out := m.DeliveredTo[:0]
+	for _, r := range m.DeliveredTo {
+		if c, err := a.canonicalOwn(r); err == nil {
+			out = append(out, c)
+		}
+	}
+	m.DeliveredTo = out
+}
+
 // ownAddress finds a recipient at the gateway's domain whose local part
 // starts with prefix, in Delivered-To, else in To: one of the gateway's
 // return paths (a.verp.Local+"+") or unsubscribe addresses
@@ -168,8 +272,9 @@ func (a *Adapter) ownAddress(m *parse.Mail, prefix string) (string, bool) {
 		}
 	}
 	for _, t := range m.To {
-		if strings.HasPrefix(t.Addr, prefix) && strings.HasSuffix(t.Addr, "@"+a.cfg.Domain) {
-			return t.Addr, true
+		addr, err := a.canonicalOwn(t.Addr)
+		if err == nil && strings.HasPrefix(addr, prefix) && strings.HasSuffix(addr, "@"+a.cfg.Domain) {
+			return addr, true
 		}
 	}
 	return "", false
@@ -239,6 +344,9 @@ func (a *Adapter) bounce(m *parse.Mail, ret string, hasRet bool) (bounceNotice, 
 			plain, gone, _ = deadAddress(r.Status)
 		}
 		p := r.Addr
+		if c, err := a.canonical(r.Addr); err == nil {
+			p = c
+		}
 		if r.Status != "" {
 			p += ": " + r.Status
 		}
@@ -261,9 +369,10 @@ func (a *Adapter) bounce(m *parse.Mail, ret string, hasRet bool) (bounceNotice, 
 	return bounceNotice{id: id, reason: reason, gone: gone}, ""
 }
 
-// isLoop reports whether m is the gateway's own mail come back.
-func (a *Adapter) isLoop(ctx context.Context, tx *threadTx, m *parse.Mail) (bool, error) {
-	if domainOf(m.From.Addr) == a.cfg.Domain {
+// isLoop reports whether m, from from, is the gateway's own mail come
+// back.
+func (a *Adapter) isLoop(ctx context.Context, tx *threadTx, m *parse.Mail, from string) (bool, error) {
+	if domainOf(from) == a.cfg.Domain {
 		return true, nil
 	}
 	if m.MessageID == "" {
@@ -287,19 +396,19 @@ func (a *Adapter) recipients(m *parse.Mail) []string {
 	seen := map[string]bool{}
 	for _, list := range [][]parse.Address{m.To, m.Cc} {
 		for _, ad := range list {
-			if strings.HasSuffix(ad.Addr, suffix) && !seen[ad.Addr] {
-				seen[ad.Addr] = true
-				out = append(out, ad.Addr)
+			addr, err := a.canonicalOwn(ad.Addr)
+			if err == nil && strings.HasSuffix(addr, suffix) && !seen[addr] {
+				seen[addr] = true
+				out = append(out, addr)
 			}
 		}
 	}
 	return out
 }
 
-// message builds the gateway message for one recipient of m and records
-// it in its thread.
-func (a *Adapter) message(ctx context.Context, tx *threadTx, m *parse.Mail, raw []byte, rcpt string) (*gateway.Message, error) {
-	contact := lowerAddr(m.From.Addr)
+// message builds the gateway message from contact (m's From, canonical)
+// for one recipient of m and records it in its thread.
+func (a *Adapter) message(ctx context.Context, tx *threadTx, m *parse.Mail, raw []byte, contact, rcpt string) (*gateway.Message, error) {
 	msgID := m.MessageID
 	if msgID == "" {
 		sum := sha256.Sum256(raw)
@@ -340,7 +449,7 @@ func (a *Adapter) message(ctx context.Context, tx *threadTx, m *parse.Mail, raw 
 // threadPersona is the address a persona's threads are filed under: its
 // own, without a source tag.
 func threadPersona(addr string) string {
-	base, _, _ := routing.SplitSource(lowerAddr(addr))
+	base, _, _ := routing.SplitSource(addr)
 	return base
 }
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/kakehashi/kakehashi/adapters/mail/compose"
 	"github.com/kakehashi/kakehashi/adapters/mail/verp"
+	"github.com/kakehashi/kakehashi/address"
 	"github.com/kakehashi/kakehashi/gateway"
 )
 
@@ -70,8 +71,13 @@ type Config struct {
 	// DKIM, when set, signs every outgoing mail.
 	DKIM *compose.DKIM
 	// TrustedAuthServIDs name the receiving MTA whose
-	// Authentication-Results headers are believed.
+	// Authentication-Results headers are believed. Only mail that passed
+	// SPF or DMARC there is ever answered (refused, told it failed).
 	TrustedAuthServIDs []string
+	// Addresses says which otherwise refused outside addresses (IP
+	// literals, localhost, .invalid) a mail may come from (config
+	// addresses.allow_special).
+	Addresses address.Policy
 	// DataDir holds the adapter's state file, mail-<network>.db.
 	DataDir string
 	Logger  *slog.Logger
@@ -203,7 +209,23 @@ func (a *Adapter) newThread(persona, contact, msgID, subject string) *thread {
 	return &thread{ID: a.store.mac(10, "thread", persona, contact, msgID), Persona: persona, Contact: contact, Subject: subject}
 }
 
-// conversation key parts are lower-case bare addresses.
+// lowerAddr is for the addresses the gateway hands over in Outgoing,
+// which are canonical already: conversation key parts are lower-case bare
+// addresses.
 func lowerAddr(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// canonical is the one spelling of an outside mail address entering
+// here (From, Return-Path, a DSN's recipient), or an error naming what is
+// wrong with it (address.Canonical, with the configured policy).
+func (a *Adapter) canonical(s string) (string, error) {
+	return address.Canonical(address.Mail, s, a.cfg.Addresses)
+}
+
+// canonicalOwn is canonical for an address at the gateway's own domain
+// (an envelope recipient): that domain is configured, so the policy for
+// outside addresses does not apply to it.
+func (a *Adapter) canonicalOwn(s string) (string, error) {
+	return address.Canonical(address.Mail, s, address.Policy{AllowSpecial: true})
+}
 
 var _ gateway.Adapter = (*Adapter)(nil)

@@ -94,7 +94,7 @@ func (a *Adapter) sendError(ctx context.Context, err error) error {
 // buildReply builds an employee's message as mail in the conversation's
 // thread, and returns what to record once it is sent.
 func (a *Adapter) buildReply(ctx context.Context, out *gateway.Outgoing) ([]byte, func(context.Context) error, error) {
-	persona, contact := threadPersona(out.From), lowerAddr(out.To)
+	persona, contact := threadPersona(lowerAddr(out.From)), lowerAddr(out.To)
 	now := a.cfg.Now().UTC()
 	tx, err := a.store.begin(ctx)
 	if err != nil {
