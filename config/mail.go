@@ -74,7 +74,10 @@ type Mail struct {
 	// TrustedAuthServIDs are the authserv-ids of the receiving MTA whose
 	// Authentication-Results headers are believed, e.g. for DMARC
 	// (mail.trusted_authserv_ids). Anyone can write such a header, so only
-	// the ones the receiving MTA adds may count. Default: none.
+	// the ones the receiving MTA adds may count (it must remove any that
+	// arrive with the mail under its own name, RFC 8601 §5). The gateway
+	// answers a mail (a refusal, a failure notice) only when SPF or DMARC
+	// passed there; with none listed it never answers mail. Default: none.
 	TrustedAuthServIDs []string
 }
 
