@@ -16,6 +16,7 @@ const (
 	ActionRelationshipTags   = "relationship.tags"
 	ActionRelationshipRemark = "relationship.remark"
 	ActionRelationshipGone   = "relationship.gone"
+	ActionRelationshipBack   = "relationship.back"
 )
 
 // Limits of relationship annotations.
@@ -225,20 +226,40 @@ func (s *State) SetRemark(ctx context.Context, actor, reason, relationshipID, re
 	return rel, nil
 }
 
-// goneDetails is the audit detail of a "relationship.gone" entry.
+// goneDetails is the audit detail of a "relationship.gone" or
+// "relationship.back" entry: the mark before and after.
 type goneDetails struct {
 	Before string `json:"before"`
 	After  string `json:"after"`
 }
 
-// SetGone records that the contact of a relationship is out of reach (why
-// not empty: they removed or blocked the persona, their address bounces
-// for good) or back (why empty), audited as "relationship.gone" by actor,
-// typically "contact:<address>" or "gateway". The mark is for people and
-// for broadcasts, which skip such contacts; routing ignores it, so a
-// contact who writes again is still delivered. Marking what is already
-// marked with the same reason changes nothing.
+// SetGone records that the contact of a relationship is out of reach: why
+// (required) says how (they removed or blocked the persona, their address
+// bounces for good). It is audited as "relationship.gone" by actor,
+// typically "contact:<address>" or "gateway", with why as the reason. The
+// mark is for people and for broadcasts, which skip such contacts;
+// routing ignores it, so a contact who writes again is still delivered.
+// Marking what is already marked with the same reason changes nothing.
 func (s *State) SetGone(ctx context.Context, actor, relationshipID, why string) (*Relationship, error) {
+	if strings.TrimSpace(why) == "" {
+		return nil, fmt.Errorf("identity: mark relationship %s gone: %w: say why (ClearGone clears the mark)", relationshipID, ErrInvalid)
+	}
+	return s.setGone(ctx, actor, relationshipID, why, ActionRelationshipGone)
+}
+
+// ClearGone records that the contact of a relationship marked gone is
+// back: why (required) says how they showed it ("wrote again",
+// "subscribed again"). It is audited as its own act, "relationship.back",
+// with why as the reason. A relationship not marked gone is left as it
+// is, and nothing is audited.
+func (s *State) ClearGone(ctx context.Context, actor, relationshipID, why string) (*Relationship, error) {
+	if strings.TrimSpace(why) == "" {
+		return nil, fmt.Errorf("identity: clear gone mark of relationship %s: %w: say why", relationshipID, ErrInvalid)
+	}
+	return s.setGone(ctx, actor, relationshipID, why, ActionRelationshipBack)
+}
+
+func (s *State) setGone(ctx context.Context, actor, relationshipID, why, action string) (*Relationship, error) {
 	var rel *Relationship
 	err := checkActor(actor)
 	if err == nil {
@@ -250,21 +271,25 @@ func (s *State) SetGone(ctx context.Context, actor, relationshipID, why string) 
 			if err != nil {
 				return err
 			}
-			if old.Gone == why {
+			mark := why
+			if action == ActionRelationshipBack {
+				mark = ""
+			}
+			if old.Gone == mark {
 				rel = old
 				return nil
 			}
 			rel, _ = b.touchRel(old)
-			rel.Gone = why
+			rel.Gone = mark
 			rel.GoneAt = time.Time{}
-			if why != "" {
+			if mark != "" {
 				rel.GoneAt = b.now.UTC()
 			}
-			return b.addAudit(actor, ActionRelationshipGone, "", rel.ID, &goneDetails{Before: old.Gone, After: why})
+			return b.addAudit(actor, action, why, rel.ID, &goneDetails{Before: old.Gone, After: mark})
 		})
 	}
 	if err != nil {
-		return nil, fmt.Errorf("identity: mark relationship %s gone: %w", relationshipID, err)
+		return nil, fmt.Errorf("identity: %s %s: %w", action, relationshipID, err)
 	}
 	return rel, nil
 }

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -59,9 +60,28 @@ func TestGoneMarkSurvivesAndIsAudited(t *testing.T) {
 	if l := f.audit(AuditQuery{Action: ActionRelationshipGone, Subject: r.ID}); len(l) != 1 || l[0].Actor != "contact:gone@ext.test" {
 		t.Fatalf("audit %+v", l)
 	}
-	back, err := f.s.SetGone(f.ctx, "contact:gone@ext.test", r.ID, "")
+	if _, err := f.s.SetGone(f.ctx, "contact:gone@ext.test", r.ID, " "); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a gone mark without a reason: %v, want ErrInvalid", err)
+	}
+	back, err := f.s.ClearGone(f.ctx, "contact:gone@ext.test", r.ID, "the contact wrote again")
 	if err != nil || back.Gone != "" || !back.GoneAt.IsZero() {
 		t.Fatalf("cleared: %+v %v", back, err)
+	}
+	// The clearing is its own act, with its reason; the mark stays one entry.
+	if l := f.audit(AuditQuery{Action: ActionRelationshipGone, Subject: r.ID}); len(l) != 1 {
+		t.Fatalf("relationship.gone entries after the clearing: %+v", l)
+	}
+	l := f.audit(AuditQuery{Action: ActionRelationshipBack, Subject: r.ID})
+	if len(l) != 1 || l[0].Reason != "the contact wrote again" || l[0].Actor != "contact:gone@ext.test" ||
+		!strings.Contains(string(l[0].Details), "removed the persona") {
+		t.Fatalf("relationship.back audit: %+v", l)
+	}
+	// Clearing what is not marked changes and audits nothing.
+	if _, err := f.s.ClearGone(f.ctx, "contact:gone@ext.test", r.ID, "wrote again"); err != nil {
+		t.Fatal(err)
+	}
+	if l := f.audit(AuditQuery{Action: ActionRelationshipBack, Subject: r.ID}); len(l) != 1 {
+		t.Fatalf("a second clearing was audited: %+v", l)
 	}
 }
 

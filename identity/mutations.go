@@ -84,7 +84,7 @@ func (s *State) upsertEmployee(ctx context.Context, actor, reason string, e Empl
 		}
 	}
 	var err error
-	if e.InsideAddrs, err = normalizeAddresses("inside", e.InsideAddrs); err != nil {
+	if e.InsideAddrs, err = s.normalizeAddresses("inside", e.InsideAddrs); err != nil {
 		return err
 	}
 	if len(e.InsideAddrs) == 0 {
@@ -165,7 +165,7 @@ func (s *State) upsertPersona(ctx context.Context, actor, reason string, p Perso
 		return fmt.Errorf("%w: kind %q is neither %q nor %q", ErrInvalid, p.Kind, Personal, Team)
 	}
 	var err error
-	if p.Addresses, err = normalizeAddresses("outside", p.Addresses); err != nil {
+	if p.Addresses, err = s.normalizeAddresses("outside", p.Addresses); err != nil {
 		return err
 	}
 	if len(p.Addresses) == 0 {
@@ -226,8 +226,8 @@ type NewRelationship struct {
 // one), that relationship is returned with created=false and n.OwnerID is
 // ignored. It is traffic, not an admin act, so it is not audited.
 func (s *State) EnsureRelationship(ctx context.Context, n NewRelationship) (rel *Relationship, c *Contact, created bool, err error) {
-	addr := NormalizeAddress(n.Contact)
-	if err := firstErr(checkAddress("contact", addr), checkID("persona", n.PersonaID),
+	addr, aerr := s.canonical("contact", n.Contact)
+	if err := firstErr(aerr, checkID("persona", n.PersonaID),
 		checkText("contact display name", n.DisplayName), checkText("contact source", n.Source)); err != nil {
 		return nil, nil, false, fmt.Errorf("identity: ensure relationship of %s with %s: %w", addr.Addr, n.PersonaID, err)
 	}

@@ -20,6 +20,7 @@ import (
 type State struct {
 	store Store
 	now   func() time.Time
+	canon Canonicalizer // see SetCanonical
 	l     *layout
 	db    *memdb.MemDB
 	// cur is the current Snapshot, replaced by each mutation once memdb

@@ -84,12 +84,42 @@ func checkAddress(what string, a Address) error {
 	return nil
 }
 
+// Canonicalizer returns the one spelling of an address on its network by
+// the network's protocol, or an error saying why no one can be reached
+// there. The gateway builds it from its topology (routing.Topology's
+// Canonical).
+type Canonicalizer func(Address) (Address, error)
+
+// SetCanonical makes every address the State is given (employees' inside
+// addresses, personas' addresses, new contacts) take its canonical
+// spelling through f, refusing those f refuses, so that one contact is one
+// contact however an admin, the directory or the traffic spells it.
+// Call it once, before the State is used; without it addresses are only
+// trimmed and lower-cased.
+func (s *State) SetCanonical(f Canonicalizer) { s.canon = f }
+
+// canonical normalises and validates one address.
+func (s *State) canonical(what string, a Address) (Address, error) {
+	a = NormalizeAddress(a)
+	if err := checkAddress(what, a); err != nil {
+		return a, err
+	}
+	if s.canon == nil {
+		return a, nil
+	}
+	c, err := s.canon(a)
+	if err != nil {
+		return a, fmt.Errorf("%w: %s address on %s: %w", ErrInvalid, what, a.Network, err)
+	}
+	return NormalizeAddress(c), nil
+}
+
 // normalizeAddresses normalises, validates and de-duplicates l.
-func normalizeAddresses(what string, l []Address) ([]Address, error) {
+func (s *State) normalizeAddresses(what string, l []Address) ([]Address, error) {
 	out := make([]Address, 0, len(l))
 	for _, a := range l {
-		a = NormalizeAddress(a)
-		if err := checkAddress(what, a); err != nil {
+		a, err := s.canonical(what, a)
+		if err != nil {
 			return nil, err
 		}
 		if !slices.Contains(out, a) {
