@@ -211,6 +211,11 @@ type Routing struct {
 	// FallbackAddress is an inside address, e.g. desk@corp.test, that
 	// receives messages no one else owns (routing.fallback_address).
 	FallbackAddress string
+	// AllowSpecialAddresses accepts outside addresses at domains no one
+	// on the public network can be reached at: IP literals, localhost and
+	// *.invalid (routing.allow_special_addresses). Off by default: such an
+	// address is refused before it becomes a contact.
+	AllowSpecialAddresses bool
 }
 
 // Limits bounds what Kakehashi accepts.

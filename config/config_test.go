@@ -179,6 +179,7 @@ func TestLoadExample(t *testing.T) {
 		{"admin.listen", c.Admin.Listen, "127.0.0.1:8765"},
 		{"admin.token", c.Admin.Token.Reveal(), "change-me-demo-token-0123456789"},
 		{"admin.allow_remote", c.Admin.AllowRemote, false},
+		{"routing.allow_special_addresses", c.Routing.AllowSpecialAddresses, false},
 		{"networks", strings.Join(sortedKeys(c.Networks), ","), "corp,mail,public-xmpp"},
 		{"mail domain", c.Networks["mail"].Mail.Domain, "contact.acme.test"},
 		{"mail proxy", c.Networks["corp"].XMPP.Proxies()["mail"], "mail.gw.corp.test"},
@@ -293,6 +294,8 @@ func TestEnvOverrides(t *testing.T) {
 			func(c *Config) (any, any) {
 				return c.Admin.Token.Reveal() + "|" + c.Admin.TokenFile, "token-from-file-0123456789|" + tokenFile
 			}},
+		{"routing.allow_special_addresses", nil, map[string]string{"KAKEHASHI_ROUTING_ALLOW_SPECIAL_ADDRESSES": "true"},
+			func(c *Config) (any, any) { return c.Routing.AllowSpecialAddresses, true }},
 		{"admin.allow_remote", []edit{{"127.0.0.1:9000", "0.0.0.0:9000"}}, map[string]string{"KAKEHASHI_ADMIN_ALLOW_REMOTE": "true"},
 			func(c *Config) (any, any) { return c.Admin.AllowRemote, true }},
 		{"networks.corp.side", nil, map[string]string{"KAKEHASHI_NETWORKS_CORP_SIDE": "outside", "KAKEHASHI_NETWORKS_PUBLIC_XMPP_SIDE": "inside",
@@ -381,7 +384,7 @@ func TestUnknownKeys(t *testing.T) {
 		{"key in the wrong place", edit{"    kind: xmpp\n    xmpp:\n      domain: gw.corp.test", "    kind: xmpp\n    domain: gw.corp.test\n    xmpp:\n      domain: gw.corp.test"},
 			"networks.corp.domain", "did you mean networks.corp.xmpp.domain?"},
 		{"truncated key", edit{"  max_body_bytes: 4096", "  max_body: 4096"}, "limits.max_body", "did you mean limits.max_body_bytes?"},
-		{"unrelated key", edit{"routing:", "routing:\n  colour: blue"}, "routing.colour", "known keys here: fallback_address, fallback_employee"},
+		{"unrelated key", edit{"routing:", "routing:\n  colour: blue"}, "routing.colour", "known keys here: allow_special_addresses, fallback_address, fallback_employee"},
 		{"unknown section", edit{"limits:", "metrics:\n  port: 9100\nlimits:"}, "metrics", "remove it"},
 	}
 	for _, tt := range tests {

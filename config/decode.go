@@ -100,8 +100,9 @@ func schema() *field {
 		}),
 		"networks": {kind: kMap, any: network},
 		"routing": mapping(map[string]*field{
-			"fallback_employee": leaf(kString, "ken"),
-			"fallback_address":  leaf(kString, "desk@corp.test"),
+			"fallback_employee":       leaf(kString, "ken"),
+			"fallback_address":        leaf(kString, "desk@corp.test"),
+			"allow_special_addresses": leaf(kBool, "false"),
 		}),
 		"limits": mapping(map[string]*field{
 			"max_body_bytes":       leaf(kInt, strconv.Itoa(DefaultMaxBodyBytes)),
@@ -371,6 +372,7 @@ func (d *decoder) build(names map[string]bool) *Config {
 		Networks: map[string]*Network{},
 	}
 	c.Admin.AllowRemote, _ = d.values["admin.allow_remote"].(bool)
+	c.Routing.AllowSpecialAddresses, _ = d.values["routing.allow_special_addresses"].(bool)
 	if n, ok := d.values["limits.max_body_bytes"].(int); ok {
 		c.Limits.MaxBodyBytes = n
 	} else if d.isBad("limits.max_body_bytes") {

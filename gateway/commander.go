@@ -24,11 +24,22 @@ const maxListed = 200
 // employeeAt returns the active employee at an inside address.
 func (g *Gateway) employeeAt(network, from string) (*identity.Employee, *identity.Snapshot, bool) {
 	snap := g.state.Snapshot()
-	e, ok := snap.EmployeeByInsideAddr(identity.Address{Network: network, Addr: bareLower(from)})
+	from, _ = g.canonical(network, from)
+	e, ok := snap.EmployeeByInsideAddr(identity.Address{Network: network, Addr: from})
 	if !ok || e.Status != identity.Active {
 		return nil, nil, false
 	}
 	return e, snap, true
+}
+
+// ActiveEmployee implements Insider: whether from, an address on the
+// inside network, is an active employee's.
+func (g *Gateway) ActiveEmployee(network, from string) bool {
+	if net, ok := g.top.Networks[network]; !ok || net.Side != identity.Inside {
+		return false
+	}
+	_, _, ok := g.employeeAt(network, from)
+	return ok
 }
 
 // Commands implements Commander: every active employee may list, tag and

@@ -89,6 +89,16 @@ var (
 	ErrCommandForbidden = errors.New("not allowed to run this command")
 )
 
+// Insider is implemented by a Core that knows who the employees are.
+// Adapters discover it by type assertion.
+type Insider interface {
+	// ActiveEmployee reports whether from (an address on the inside
+	// network) belongs to an active employee. Adapters answer queries about
+	// the gateway's inside addresses (disco, commands, vCards, presence)
+	// only to them: to anyone else those addresses do not exist.
+	ActiveEmployee(network, from string) bool
+}
+
 // ContactTracker is implemented by a Core that keeps track of contacts
 // who went out of reach. Adapters discover it by type assertion and report
 // what their protocol says: on XMPP, a contact removing the persona from

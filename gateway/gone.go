@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/kakehashi/kakehashi/identity"
@@ -12,7 +14,8 @@ import (
 // the persona at to, and the decision that routes the contact's messages
 // to its owner.
 func (g *Gateway) goneRelationship(network, from, to string) (*identity.Relationship, routing.Decision, bool) {
-	from, to = bareLower(from), bareLower(to)
+	from, _ = g.canonical(network, from)
+	to, _ = g.canonical(network, to)
 	snap := g.state.Snapshot()
 	d := routing.Decide(g.top, snap, routing.Envelope{Network: network, From: from, To: to})
 	if d.Kind != routing.Deliver {
@@ -30,7 +33,7 @@ func (g *Gateway) ContactGone(ctx context.Context, network, from, to, why string
 	if !ok || rel.Gone != "" {
 		return
 	}
-	contact := bareLower(from)
+	contact, _ := g.canonical(network, from)
 	if _, err := g.state.SetGone(ctx, "contact:"+contact, rel.ID, why); err != nil {
 		g.log.Error("could not mark a contact gone", "relationship", rel.ID, "err", err)
 		return
@@ -51,12 +54,41 @@ func (g *Gateway) ContactUnreachable(ctx context.Context, network, id, why strin
 	g.unreachable(ctx, r, why)
 }
 
-// unreachable marks the relationship r went out on gone.
+// unreachable marks the relationship r went out on gone, when it ever
+// worked. A bounce from an address the contact never wrote from says the
+// address is wrong (a typo, an account that never existed: XMPP servers
+// answer both with service-unavailable, as they do a block), not that
+// someone who was there has left; its author is told by the failure
+// notice, and the relationship is not marked.
 func (g *Gateway) unreachable(ctx context.Context, r *Record, why string) {
 	if net, ok := g.top.Networks[r.Out.Network]; !ok || net.Side != identity.Outside || r.RelationshipID == "" || r.Out.Refusal != nil || r.Out.Notice {
 		return // only a persona's message to a contact has a relationship to mark
 	}
+	heard, err := g.queue.heardFrom(ctx, r.Out.Network, r.Out.To)
+	if err != nil {
+		g.log.Warn("could not tell whether a contact ever wrote; not marking it gone", "network", r.Out.Network, "relationship", r.RelationshipID, "err", err)
+		return
+	}
+	if !heard {
+		g.log.Info("bounce from an address that never wrote: not marked gone", "network", r.Out.Network, "relationship", r.RelationshipID, "why", why)
+		return
+	}
 	g.ContactGone(ctx, r.Out.Network, r.Out.To, r.Out.From, why)
+}
+
+// heardFrom reports whether the queue holds a message from addr on
+// network: proof that the address worked. Rows outlive their texts
+// (retention blanks only bodies), so the proof lasts.
+func (q *Queue) heardFrom(ctx context.Context, network, addr string) (bool, error) {
+	var one int
+	err := q.ro.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE in_network = ? AND in_from = ? AND in_id <> '' LIMIT 1`, network, addr).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("queue: look for messages from a contact: %w", err)
+	}
+	return true, nil
 }
 
 // ContactBack implements ContactTracker: the mark is cleared, and the
@@ -66,21 +98,23 @@ func (g *Gateway) ContactBack(ctx context.Context, network, from, to string) {
 	if !ok || rel.Gone == "" {
 		return
 	}
-	g.clearGone(ctx, rel.ID, d, from)
+	from, _ = g.canonical(network, from)
+	g.clearGone(ctx, rel.ID, d, from, "subscribed again")
 }
 
 // clearGone clears the gone mark of relationship relID, if it is still
-// set, and tells the owner d routes to.
-func (g *Gateway) clearGone(ctx context.Context, relID string, d routing.Decision, from string) {
+// set, because the contact at from (canonical) did what how says ("wrote again",
+// "subscribed again"), and tells the owner d routes to.
+func (g *Gateway) clearGone(ctx context.Context, relID string, d routing.Decision, from, how string) {
 	if rel, ok := g.state.Snapshot().Relationship(relID); !ok || rel.Gone == "" {
 		return
 	}
-	contact := bareLower(from)
-	if _, err := g.state.SetGone(ctx, "contact:"+contact, relID, ""); err != nil {
+	contact := from // canonical
+	if _, err := g.state.ClearGone(ctx, "contact:"+contact, relID, "the contact "+how); err != nil {
 		g.log.Error("could not clear a contact's gone mark", "relationship", relID, "err", err)
 		return
 	}
-	g.queueNotice(ctx, d, contact+" added you back to their contacts.")
+	g.queueNotice(ctx, d, contact+" "+how+": they can be reached again, and broadcasts include them again.")
 }
 
 // claimBack reserves the clearing of relationship relID's gone mark;

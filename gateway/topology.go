@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kakehashi/kakehashi/address"
 	"github.com/kakehashi/kakehashi/config"
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/routing"
@@ -18,9 +19,10 @@ func TopologyFromConfig(c *config.Config) (*routing.Topology, error) {
 		Networks:         map[string]routing.Network{},
 		FallbackEmployee: c.Routing.FallbackEmployee,
 		MaxBodyBytes:     c.Limits.MaxBodyBytes,
+		Addresses:        address.Policy{AllowSpecial: c.Routing.AllowSpecialAddresses},
 	}
 	for name, n := range c.Networks {
-		rn := routing.Network{Name: name, Side: n.Side}
+		rn := routing.Network{Name: name, Side: n.Side, Kind: address.XMPP}
 		switch {
 		case n.XMPP != nil:
 			rn.Domain = strings.ToLower(n.XMPP.Domain)
@@ -36,6 +38,7 @@ func TopologyFromConfig(c *config.Config) (*routing.Topology, error) {
 			}
 		case n.Mail != nil:
 			rn.Domain = strings.ToLower(n.Mail.Domain)
+			rn.Kind = address.Mail
 		}
 		top.Networks[name] = rn
 	}
