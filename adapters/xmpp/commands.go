@@ -48,9 +48,6 @@ const (
 	maxVarBytes    = 1 << 10
 )
 
-// routing has no condition for the gateway's own failures.
-const internalServerError routing.Condition = "internal-server-error"
-
 // Application-specific error conditions of XEP-0050 §4.6.
 const (
 	errBadAction    = "bad-action"
@@ -79,16 +76,26 @@ func (c *Component) commander(core gateway.Core) gateway.Commander {
 	return cmdr
 }
 
-// commandIQ answers an IQ to the component's domain self that belongs to
-// ad-hoc commands: disco of the command list and of a command node, and the
-// command itself. It returns nil for every other IQ.
-func (c *Component) commandIQ(ctx context.Context, cmdr gateway.Commander, iq *inIQ, self string) []byte {
+// isCommandIQ reports whether iq belongs to ad-hoc commands: disco of the
+// command list or of a command node, or a command itself.
+func isCommandIQ(iq *inIQ) bool {
 	p := &iq.Payload
 	switch {
 	case iq.Type == "get" && p.XMLName.Space == nsDiscoInfo && p.XMLName.Local == "query" && p.Node != "":
 	case iq.Type == "get" && p.XMLName.Space == nsDiscoItems && p.XMLName.Local == "query" && p.Node == nsCommands:
 	case iq.Type == "set" && p.XMLName.Space == nsCommands && p.XMLName.Local == "command":
 	default:
+		return false
+	}
+	return true
+}
+
+// commandIQ answers an IQ to the component's domain self that belongs to
+// ad-hoc commands: disco of the command list and of a command node, and the
+// command itself. It returns nil for every other IQ.
+func (c *Component) commandIQ(ctx context.Context, cmdr gateway.Commander, iq *inIQ, self string) []byte {
+	p := &iq.Payload
+	if !isCommandIQ(iq) {
 		return nil
 	}
 	from, err := jid.Parse(iq.From)
@@ -270,7 +277,7 @@ func (c *Component) startCommand(ctx context.Context, cmdr gateway.Commander, iq
 // commandFailed maps a Commander error to a stanza error. Its text is shown
 // as is: only employees reach the inside component.
 func (c *Component) commandFailed(iq *inIQ, self, from string, err error) []byte {
-	cond := internalServerError
+	cond := routing.InternalServerError
 	switch {
 	case errors.Is(err, gateway.ErrCommandNotFound):
 		cond = routing.ItemNotFound

@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"sync"
 
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp/jid"
 
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/internal/textclip"
 	"github.com/kakehashi/kakehashi/routing"
 )
 
@@ -132,21 +135,46 @@ func (c *Component) message(ctx context.Context, core gateway.Core, m *inMessage
 	m.To = c.to(m.To)
 	switch m.Type {
 	case "error":
+		if m.Error == nil {
+			// Not a real error stanza (RFC 6120 §8.3 requires <error>): a
+			// client sending text with the wrong type. Answering it cannot
+			// loop, since our answer carries <error> and those are never
+			// answered.
+			if c.cfg.Side == identity.Inside && hasText(m.Body) {
+				c.refuseType(ctx, m, "an error-typed message")
+			}
+			return
+		}
 		if m.ID != "" {
 			gone := ""
-			if c.cfg.Side == identity.Outside && m.Error != nil && m.Error.Condition.XMLName.Local == "service-unavailable" {
+			if c.cfg.Side == identity.Outside && m.Error.Condition.XMLName.Local == "service-unavailable" {
 				// What a contact's server answers once they block the
-				// persona (XEP-0191), or when the account is gone.
+				// persona (XEP-0191), or when the account is gone. The
+				// gateway marks the relationship only if the contact ever
+				// wrote: a server answers the same for an account that
+				// never existed.
 				gone = "blocked you or closed their account"
 			}
-			core.Failed(ctx, c.cfg.Network, m.ID, describeError(m.Error), gone)
+			network, id, reason := c.cfg.Network, m.ID, describeError(m.Error)
+			// A bounce looks its message up in the queue: off the read
+			// loop, so that it never delays the next stanza.
+			c.background(ctx, func(ctx context.Context) { core.Failed(ctx, network, id, reason, gone) })
 		}
 		return
 	case "groupchat", "headline":
-		return // not relayed: group chats are out of scope, headlines are automated
+		if c.cfg.Side == identity.Inside && hasText(m.Body) {
+			// An employee's client sent something the gateway cannot carry:
+			// say so rather than drop it.
+			c.refuseType(ctx, m, "a "+m.Type+" message")
+			return
+		}
+		// Outside: a room's traffic or an automated headline is nobody's
+		// message to a persona, and answering it could loop.
+		c.log.Info("message not relayed: only one-to-one messages cross the gateway", "type", m.Type)
+		return
 	}
-	if len(m.Body) == 0 {
-		return // chat states, receipts and the like carry no body; nothing to relay
+	if !hasText(m.Body) {
+		return // chat states, receipts, an empty or blank body: nothing to relay
 	}
 	if _, err := jid.Parse(m.From); err != nil {
 		c.log.Warn("message with an invalid sender dropped", "err", err)
@@ -170,16 +198,46 @@ func (c *Component) message(ctx context.Context, core gateway.Core, m *inMessage
 	}
 }
 
+// hasText reports whether a message's first body has anything but space.
+func hasText(body []string) bool {
+	return len(body) > 0 && strings.TrimSpace(body[0]) != ""
+}
+
+// refuseType answers an employee's message of a type the gateway does not
+// relay (what), naming what it does relay.
+func (c *Component) refuseType(ctx context.Context, m *inMessage, what string) {
+	text := "Kakehashi relays one-to-one messages only (type chat or normal); " + what + " is not relayed. Nothing was sent."
+	if err := c.answer(ctx, stanzaErr("message", m.To, m.From, m.ID, routing.Condition("feature-not-implemented"), text)); err != nil {
+		c.log.Warn("could not answer a message of a type not relayed", "type", m.Type, "err", err)
+	}
+}
+
+// describeError words a bounce from the recipient's server for the
+// person who wrote the message, saying plainly what the condition means.
 func describeError(e *stanzaError) string {
 	if e == nil {
 		return "the recipient's server returned an error"
 	}
-	s := e.Condition.XMLName.Local
-	if s == "" || s == "text" {
+	cond := e.Condition.XMLName.Local
+	var s string
+	switch cond {
+	case "item-not-found":
+		s = "the address does not exist (item-not-found)"
+	case "remote-server-not-found":
+		s = "their server could not be found, so the address is probably wrong (remote-server-not-found)"
+	case "remote-server-timeout":
+		s = "their server did not answer in time (remote-server-timeout)"
+	case "service-unavailable":
+		s = "their server refused it: the account does not exist, was closed, or blocked you (service-unavailable)"
+	case "jid-malformed":
+		s = "the address is not valid (jid-malformed)"
+	case "", "text":
 		s = "error"
+	default:
+		s = cond
 	}
 	if e.Text != "" {
-		s += ": " + e.Text
+		s += ": " + textclip.Clip(e.Text, 200)
 	}
 	return s
 }
@@ -195,6 +253,14 @@ func (c *Component) presence(ctx context.Context, core gateway.Core, t xmlstream
 		return
 	}
 	bareTo := to.Bare().String()
+	if !c.insider(core, from) {
+		// Someone who is not an active employee asks about a proxy
+		// address: to them it does not exist.
+		if p.Type == "subscribe" {
+			_ = c.write(t, presenceError(bareTo, p.From, p.ID, routing.ItemNotFound, "there is no one at this address"))
+		}
+		return
+	}
 	prof, ok := core.Profile(c.cfg.Network, bareTo)
 	switch p.Type {
 	case "subscribe":
@@ -229,6 +295,44 @@ func (c *Component) presence(ctx context.Context, core gateway.Core, t xmlstream
 	}
 }
 
+// insider reports whether from may ask about this component's addresses:
+// on an outside network anyone may; on an inside one, only active
+// employees.
+func (c *Component) insider(core gateway.Core, from jid.JID) bool {
+	if c.cfg.Side != identity.Inside {
+		return true
+	}
+	in, ok := core.(gateway.Insider)
+	return ok && in.ActiveEmployee(c.cfg.Network, from.Bare().String())
+}
+
+// offLoop is the work a component does off its read loop.
+type offLoop struct {
+	wg sync.WaitGroup
+	// send, when set, replaces the session for answers written off the
+	// loop (tests).
+	send func(ctx context.Context, stanza []byte) error
+}
+
+// background runs f off the read loop, under a context that outlives the
+// connection (what it does is committed), and counts it so that Run
+// returns only once it is done.
+func (c *Component) background(ctx context.Context, f func(context.Context)) {
+	c.bg.wg.Add(1)
+	go func() {
+		defer c.bg.wg.Done()
+		f(context.WithoutCancel(ctx))
+	}()
+}
+
+// answer writes a stanza from work done off the read loop.
+func (c *Component) answer(ctx context.Context, stanza []byte) error {
+	if c.bg.send != nil {
+		return c.bg.send(ctx, stanza)
+	}
+	return c.sendRaw(ctx, stanza)
+}
+
 // tracked calls f with the core's ContactTracker, for outside contacts
 // only (an employee's roster is their own business).
 func (c *Component) tracked(core gateway.Core, f func(gateway.ContactTracker)) {
@@ -247,6 +351,15 @@ func (c *Component) iq(ctx context.Context, core gateway.Core, t xmlstream.Token
 		return c.write(t, iqError(c.cfg.Domain, iq.From, iq.ID, routing.BadRequest, "invalid address"))
 	}
 	self := to.Bare().String()
+	from, err := jid.Parse(iq.From)
+	if err != nil {
+		return c.write(t, iqError(self, iq.From, iq.ID, routing.BadRequest, "invalid sender address"))
+	}
+	if !c.insider(core, from) {
+		// Disco, commands and vCards of the inside domains tell who the
+		// contacts are: only active employees may ask.
+		return c.write(t, iqError(self, iq.From, iq.ID, routing.ItemNotFound, "there is no one at this address"))
+	}
 	var prof gateway.Profile
 	exists := to.Localpart() == ""
 	if !exists {
@@ -256,10 +369,16 @@ func (c *Component) iq(ctx context.Context, core gateway.Core, t xmlstream.Token
 		return c.write(t, iqError(self, iq.From, iq.ID, routing.ItemNotFound, "there is no one at this address"))
 	}
 	cmdr := c.commander(core)
-	if cmdr != nil && to.Localpart() == "" {
-		if reply := c.commandIQ(ctx, cmdr, iq, self); reply != nil {
-			return c.write(t, reply)
-		}
+	if cmdr != nil && to.Localpart() == "" && isCommandIQ(iq) {
+		// A command may take a while (a broadcast to thousands): it runs
+		// off the read loop and answers on its own, so that other
+		// employees' messages are never held up behind it.
+		c.background(ctx, func(ctx context.Context) {
+			if err := c.answer(ctx, c.commandIQ(ctx, cmdr, iq, self)); err != nil {
+				c.log.Warn("could not answer a command", "err", err)
+			}
+		})
+		return nil
 	}
 	p := iq.Payload.XMLName
 	switch {
