@@ -1,0 +1,220 @@
+package xmpp
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/kakehashi/kakehashi/gateway"
+	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/routing"
+)
+
+// recordingCore is fakeCore that remembers what reached the gateway.
+type recordingCore struct {
+	fakeCore
+	mu       sync.Mutex
+	received []*gateway.Message
+	failed   []string // "id|reason|gone"
+}
+
+func (r *recordingCore) Receive(_ context.Context, m *gateway.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.received = append(r.received, m)
+	return nil
+}
+
+func (r *recordingCore) Failed(_ context.Context, _, id, reason, gone string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failed = append(r.failed, id+"|"+reason+"|"+gone)
+}
+
+func msgXML(typ, from, to, id, inner string) string {
+	return `<message xmlns="jabber:component:accept" type="` + typ + `" from="` + from + `" to="` + to + `" id="` + id + `">` + inner + `</message>`
+}
+
+// TestInsideDomainsAnswerOnlyEmployees: an outside user (or anyone who is
+// not an active employee) who asks the inside component about itself or
+// a proxy address learns nothing: every query is refused as for an
+// address where no one is. The outside test found the gateway identity,
+// the commands feature and a proxy's vCard given to a stranger.
+func TestInsideDomainsAnswerOnlyEmployees(t *testing.T) {
+	queries := map[string]string{
+		"disco#info":    `<query xmlns="http://jabber.org/protocol/disco#info"/>`,
+		"disco#items":   `<query xmlns="http://jabber.org/protocol/disco#items"/>`,
+		"command list":  `<query xmlns="http://jabber.org/protocol/disco#items" node="http://jabber.org/protocol/commands"/>`,
+		"command node":  `<query xmlns="http://jabber.org/protocol/disco#info" node="broadcast"/>`,
+		"execute":       executeXML("broadcast"),
+		"vCard":         `<vCard xmlns="vcard-temp"/>`,
+		"ping":          `<ping xmlns="urn:xmpp:ping"/>`,
+		"version":       `<query xmlns="jabber:iq:version"/>`,
+		"commands node": `<query xmlns="http://jabber.org/protocol/disco#info" node="http://jabber.org/protocol/commands"/>`,
+	}
+	for _, from := range []string{"bob@ext.test/pc", "Bob@Ext.Test/pc", stranger, "mallory@corp.test.evil/x", "ext.test"} {
+		for _, to := range []string{testDomain, proxyAddr} {
+			for name, q := range queries {
+				typ := "get"
+				if strings.Contains(q, "command ") || strings.HasPrefix(q, "<command") {
+					typ = "set"
+				}
+				c := newTestComponent(t, identity.Inside)
+				cmdr := newCommander()
+				r := exchange(t, c, cmdr, iqXML(typ, from, to, "q1", q))
+				if cond, _ := r.condition(); r.Type != "error" || cond != "item-not-found" || r.Error.Type != "cancel" {
+					t.Errorf("%s asks %s for %s: %s", from, to, name, r.raw)
+				}
+				for _, leak := range []string{"Kakehashi", "Bob (ext)", nsCommands + `"`, "automation"} {
+					if strings.Contains(r.raw, leak) {
+						t.Errorf("%s asks %s for %s: the answer names %q: %s", from, to, name, leak, r.raw)
+					}
+				}
+				if n := len(cmdr.callsOf("")); n != 0 {
+					t.Errorf("%s asks %s for %s: the Commander was consulted %d times", from, to, name, n)
+				}
+			}
+		}
+	}
+	// An employee still gets the answers.
+	c := newTestComponent(t, identity.Inside)
+	if r := exchange(t, c, newCommander(), iqXML("get", hanaPhone, proxyAddr, "v1", `<vCard xmlns="vcard-temp"/>`)); r.Type != "result" || !strings.Contains(r.raw, "Bob (ext)") {
+		t.Errorf("employee's vCard query: %s", r.raw)
+	}
+	// An outside component answers anyone: its addresses are personas.
+	c = newTestComponent(t, identity.Outside)
+	if r := exchange(t, c, fakeCore{}, iqXML("get", "bob@ext.test/pc", testDomain, "v2", `<query xmlns="http://jabber.org/protocol/disco#info"/>`)); r.Type != "result" {
+		t.Errorf("outside disco: %s", r.raw)
+	}
+}
+
+// TestInsidePresenceOnlyForEmployees: a stranger's subscription to a
+// proxy address is refused; a probe gets nothing.
+func TestInsidePresenceOnlyForEmployees(t *testing.T) {
+	c := newTestComponent(t, identity.Inside)
+	out := handleRaw(t, c, fakeCore{}, `<presence xmlns="jabber:component:accept" type="subscribe" from="bob@ext.test" to="`+proxyAddr+`"/>`)
+	raw := renderTokens(out)
+	if !strings.Contains(raw, `type="error"`) || !strings.Contains(raw, "item-not-found") || strings.Contains(raw, "Bob (ext)") {
+		t.Errorf("stranger's subscribe: %s", raw)
+	}
+	if out := handleRaw(t, c, fakeCore{}, `<presence xmlns="jabber:component:accept" type="probe" from="bob@ext.test" to="`+proxyAddr+`"/>`); len(out) != 0 {
+		t.Errorf("stranger's probe answered: %s", renderTokens(out))
+	}
+	raw = renderTokens(handleRaw(t, c, fakeCore{}, `<presence xmlns="jabber:component:accept" type="subscribe" from="hana@corp.test" to="`+proxyAddr+`"/>`))
+	if !strings.Contains(raw, `type="subscribed"`) || !strings.Contains(raw, "Bob (ext)") {
+		t.Errorf("employee's subscribe: %s", raw)
+	}
+}
+
+// TestMessagesNotRelayedAreAnswered: an employee's groupchat, headline or
+// text sent as type error reaches no one, and the employee is told what
+// the gateway relays; the same from outside is dropped unanswered
+// (automated or room traffic), and a blank body is nothing to relay.
+func TestMessagesNotRelayedAreAnswered(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		side   identity.Side
+		stanza string
+		answer bool
+	}{
+		{"groupchat", identity.Inside, msgXML("groupchat", hanaPhone, proxyAddr, "g1", "<body>hello room</body>"), true},
+		{"headline", identity.Inside, msgXML("headline", hanaPhone, proxyAddr, "h1", "<body>news</body>"), true},
+		{"error type, text only", identity.Inside, msgXML("error", hanaPhone, proxyAddr, "e1", "<body>hi</body>"), true},
+		{"groupchat to the domain", identity.Inside, msgXML("groupchat", hanaPhone, testDomain, "g2", "<body>x</body>"), true},
+		{"outside groupchat", identity.Outside, msgXML("groupchat", "room@muc.ext.test/bob", "hana.sales@contact.acme.test", "g3", "<body>x</body>"), false},
+		{"outside headline", identity.Outside, msgXML("headline", "news.ext.test", "hana.sales@contact.acme.test", "h2", "<body>x</body>"), false},
+		{"outside text as error", identity.Outside, msgXML("error", "bob@ext.test", "hana.sales@contact.acme.test", "e2", "<body>x</body>"), false},
+		{"groupchat without body", identity.Inside, msgXML("groupchat", hanaPhone, proxyAddr, "g4", `<subject>topic</subject>`), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newTestComponent(t, tt.side)
+			core := &recordingCore{}
+			raw := renderTokens(handleRaw(t, c, core, tt.stanza))
+			if len(core.received) != 0 {
+				t.Errorf("relayed: %+v", core.received[0])
+			}
+			if !tt.answer {
+				if raw != "" {
+					t.Errorf("answered: %s", raw)
+				}
+				return
+			}
+			for _, want := range []string{`type="error"`, `to="` + hanaPhone + `"`, "feature-not-implemented", `type="cancel"`, "one-to-one messages only"} {
+				if !strings.Contains(raw, want) {
+					t.Errorf("answer lacks %s: %s", want, raw)
+				}
+			}
+		})
+	}
+	for _, body := range []string{"", " ", "\n\t ", "\u00a0 \u3000"} {
+		c := newTestComponent(t, identity.Inside)
+		core := &recordingCore{}
+		handleRaw(t, c, core, msgXML("chat", hanaPhone, proxyAddr, "b1", "<body>"+body+"</body>"))
+		if len(core.received) != 0 {
+			t.Errorf("blank body %q relayed", body)
+		}
+	}
+	c := newTestComponent(t, identity.Inside)
+	core := &recordingCore{}
+	handleRaw(t, c, core, msgXML("normal", hanaPhone, proxyAddr, "n1", "<body> hi </body>"))
+	if len(core.received) != 1 || core.received[0].Body != " hi " {
+		t.Errorf("a normal message with text: %+v", core.received)
+	}
+}
+
+// TestBounceWording: a bounce is reported off the read loop with a reason
+// a person understands; only service-unavailable from an outside server
+// can say the contact is gone (the gateway decides whether it is).
+func TestBounceWording(t *testing.T) {
+	for _, tt := range []struct {
+		cond, text string
+		side       identity.Side
+		reason     string
+		gone       bool
+	}{
+		{"item-not-found", "", identity.Outside, "does not exist", false},
+		{"remote-server-not-found", "", identity.Outside, "could not be found", false},
+		{"service-unavailable", "", identity.Outside, "blocked you", true},
+		{"service-unavailable", "", identity.Inside, "blocked you", false},
+		{"jid-malformed", "", identity.Outside, "not valid", false},
+		{"resource-constraint", strings.Repeat("x", 500), identity.Outside, "resource-constraint: xxx", false},
+	} {
+		c := newTestComponent(t, tt.side)
+		core := &recordingCore{}
+		err := `<error type="cancel"><` + tt.cond + ` xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>`
+		if tt.text != "" {
+			err += `<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">` + tt.text + `</text>`
+		}
+		err += `</error>`
+		handleRaw(t, c, core, msgXML("error", "bob@ext.test", "hana.sales@contact.acme.test", "out1", "<body>hi</body>"+err))
+		if len(core.failed) != 1 {
+			t.Fatalf("%s: Failed called %d times", tt.cond, len(core.failed))
+		}
+		parts := strings.SplitN(core.failed[0], "|", 3)
+		if parts[0] != "out1" || !strings.Contains(parts[1], tt.reason) || (parts[2] != "") != tt.gone {
+			t.Errorf("%s on %s: Failed(%q)", tt.cond, tt.side, core.failed[0])
+		}
+		if len(parts[1]) > 400 {
+			t.Errorf("%s: reason %d bytes long", tt.cond, len(parts[1]))
+		}
+	}
+}
+
+// TestErrorTypes: RFC 6120 §8.3: a refusal that would be the same next
+// time is type cancel (service-unavailable included: "wait" makes
+// clients retry); only the gateway's own trouble is wait.
+func TestErrorTypes(t *testing.T) {
+	for cond, want := range map[routing.Condition]string{
+		routing.ServiceUnavailable:  "cancel",
+		routing.ItemNotFound:        "cancel",
+		routing.JIDMalformed:        "cancel",
+		routing.Forbidden:           "auth",
+		routing.NotAcceptable:       "modify",
+		routing.InternalServerError: "wait",
+	} {
+		if got := errorType(cond); got != want {
+			t.Errorf("errorType(%s) = %s, want %s", cond, got, want)
+		}
+	}
+}
