@@ -464,7 +464,7 @@ func scanBroadcast(s scanner) (*Broadcast, error) {
 // team broadcast, its members' copies. An unknown ID is an error wrapping
 // identity.ErrNotFound.
 func (g *Gateway) LoadBroadcast(ctx context.Context, id string) (*Broadcast, error) {
-	b, err := scanBroadcast(g.queue.db.QueryRowContext(ctx, `SELECT `+broadcastColumns+` FROM broadcasts WHERE id = ?`, id))
+	b, err := scanBroadcast(g.queue.ro.QueryRowContext(ctx, `SELECT `+broadcastColumns+` FROM broadcasts WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: broadcast %s", identity.ErrNotFound, id)
 	}
@@ -499,7 +499,7 @@ func (g *Gateway) AwaitingBroadcasts(ctx context.Context, employeeID string) ([]
 }
 
 func (g *Gateway) broadcastsWhere(ctx context.Context, where string, args ...any) ([]*Broadcast, error) {
-	rows, err := g.queue.db.QueryContext(ctx, `SELECT `+broadcastColumns+` FROM broadcasts WHERE `+where, args...)
+	rows, err := g.queue.ro.QueryContext(ctx, `SELECT `+broadcastColumns+` FROM broadcasts WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("queue: list broadcasts: %w", err)
 	}
@@ -516,7 +516,7 @@ func (g *Gateway) broadcastsWhere(ctx context.Context, where string, args ...any
 }
 
 func (g *Gateway) countCopies(ctx context.Context, b *Broadcast) error {
-	rows, err := g.queue.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM messages WHERE broadcast = ? AND broadcast <> '' GROUP BY state`, b.ID)
+	rows, err := g.queue.ro.QueryContext(ctx, `SELECT state, COUNT(*) FROM messages WHERE broadcast = ? AND broadcast <> '' GROUP BY state`, b.ID)
 	if err != nil {
 		return fmt.Errorf("queue: count broadcast %s: %w", b.ID, err)
 	}
@@ -553,12 +553,17 @@ func (g *Gateway) scheduleProgress(ctx context.Context, id string) {
 	if due {
 		return
 	}
-	time.AfterFunc(progressDelay, func() {
+	if !g.bg.AfterFunc(progressDelay, func() {
 		g.busyMu.Lock()
 		delete(g.progressDue, id)
 		g.busyMu.Unlock()
 		g.broadcastProgress(ctx, id)
-	})
+	}) {
+		// Stopping: the next start reports broadcasts left unreported.
+		g.busyMu.Lock()
+		delete(g.progressDue, id)
+		g.busyMu.Unlock()
+	}
 }
 
 // broadcastProgress checks a broadcast whose copies were being sent: when
@@ -567,7 +572,7 @@ func (g *Gateway) broadcastProgress(ctx context.Context, id string) {
 	const pendingCopies = `SELECT 1 FROM messages WHERE broadcast = ? AND broadcast <> '' AND state = 'pending'`
 	// A read first: while copies are out, no write transaction is needed.
 	var one int
-	switch err := g.queue.db.QueryRowContext(ctx, pendingCopies+` LIMIT 1`, id).Scan(&one); {
+	switch err := g.queue.ro.QueryRowContext(ctx, pendingCopies+` LIMIT 1`, id).Scan(&one); {
 	case err == nil:
 		return // still sending
 	case !errors.Is(err, sql.ErrNoRows):

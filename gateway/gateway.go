@@ -32,9 +32,10 @@ type Options struct {
 	Logger   *slog.Logger
 	Metrics  *Metrics
 	Now      func() time.Time
-	// RetryMax caps the backoff between send attempts while a network is
-	// away (default 30 s).
-	RetryMax time.Duration
+	// RetryMin is the first wait between send attempts while a network is
+	// away (default 50 ms), RetryMax caps it (default 30 s). A network
+	// that reconnects (ConnectNotifier) ends the wait at once.
+	RetryMin, RetryMax time.Duration
 	// RefusedRetry is the first wait before trying again a message the
 	// network refused for now (default 1 min; it doubles up to 32 times
 	// that), and RefusedFor how long it is tried before its author is
@@ -43,6 +44,9 @@ type Options struct {
 	// Caps bound the broadcasts each contact receives; nil means the
 	// configuration's defaults (limits.broadcasts_per_*).
 	Caps *BroadcastCaps
+	// Retention is how long sent and failed messages keep their text
+	// (limits.message_retention); 0 keeps it forever.
+	Retention time.Duration
 }
 
 // Gateway relays messages between the inside and outside networks.
@@ -53,6 +57,7 @@ type Gateway struct {
 	log      *slog.Logger
 	metrics  *Metrics
 	now      func() time.Time
+	retryMin time.Duration
 	retryMax time.Duration
 	// refusedRetry and refusedFor: see Options.
 	refusedRetry, refusedFor time.Duration
@@ -60,6 +65,10 @@ type Gateway struct {
 	adapters                 map[string]Adapter
 	senders                  map[string]*sender
 	ready                    chan struct{} // closed once Run has started everything
+	retention                time.Duration
+	// bg tracks work started off a message's path (clearing a gone mark,
+	// broadcast progress checks): Run waits for it before the queue stops.
+	bg tracker
 
 	// activity collects when relationships last carried a message; it is
 	// written to the identity store in batches (see recordActivity).
@@ -80,9 +89,10 @@ func New(o Options) (*Gateway, error) {
 	}
 	g := &Gateway{
 		top: o.Topology, state: o.State, queue: o.Queue, log: o.Logger, metrics: o.Metrics,
-		now: o.Now, retryMax: o.RetryMax,
+		now: o.Now, retryMin: o.RetryMin, retryMax: o.RetryMax,
 		adapters: map[string]Adapter{}, senders: map[string]*sender{},
 		ready: make(chan struct{}), activity: map[string]time.Time{}, progressDue: map[string]bool{}, backBusy: map[string]bool{},
+		retention: o.Retention,
 	}
 	if g.log == nil {
 		g.log = slog.Default()
@@ -90,8 +100,13 @@ func New(o Options) (*Gateway, error) {
 	if g.metrics == nil {
 		g.metrics = NewMetrics()
 	}
+	storeErr := o.Queue.StoreError
+	g.metrics.storeErr.Store(&storeErr)
 	if g.now == nil {
 		g.now = time.Now
+	}
+	if g.retryMin == 0 {
+		g.retryMin = 50 * time.Millisecond
 	}
 	if g.retryMax == 0 {
 		g.retryMax = 30 * time.Second
@@ -119,6 +134,9 @@ func New(o Options) (*Gateway, error) {
 			return nil, fmt.Errorf("gateway: network %q has no adapter", name)
 		}
 	}
+	// Admins, the directory and traffic all write addresses through
+	// identity: each takes its one canonical spelling there.
+	g.state.SetCanonical(g.canonicalizer)
 	return g, nil
 }
 
@@ -129,7 +147,11 @@ func (g *Gateway) Metrics() *Metrics { return g.metrics }
 func (g *Gateway) State() *identity.State { return g.state }
 
 // Run starts the queue, the senders and the adapters, replays what was
-// pending at the last stop, and serves until ctx ends.
+// pending at the last stop, and serves until ctx ends. Then it stops in
+// order: the adapters stop reading and hand over what they have read,
+// the senders end (a send cut short stays pending), background work
+// finishes, and the queue commits everything handed to it before Run
+// returns. Nothing accepted is dropped on the way.
 func (g *Gateway) Run(ctx context.Context) error {
 	qctx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
 	qdone := make(chan error, 1)
@@ -156,6 +178,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	for _, b := range unreported {
 		g.scheduleProgress(context.WithoutCancel(ctx), b.ID)
 	}
+	if g.retention > 0 {
+		g.bg.Go(func() { g.expireTextsEvery(ctx, time.Hour) })
+	}
 
 	var wg sync.WaitGroup
 	for _, s := range g.senders {
@@ -177,6 +202,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	close(g.ready)
 	<-ctx.Done()
 	wg.Wait()
+	// Adapters and senders are done: what they started in the background
+	// may still queue messages, so it ends before the queue does.
+	g.bg.Close()
 	g.flushActivity(context.WithoutCancel(ctx))
 	stopQueue()
 	<-qdone
@@ -210,11 +238,19 @@ func (g *Gateway) Accept(ctx context.Context, m *Message, stored func(error)) er
 // the outcome is durable (or with the error that kept it from being), and
 // a storage error is left to the caller instead of being answered.
 func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) error {
+	// A message an adapter has read is taken even when the adapter's
+	// context has just ended (the gateway is stopping): the queue stops
+	// only after every adapter has returned, so this cannot block past
+	// the drain, and dropping it here would lose it silently.
+	ctx = context.WithoutCancel(ctx)
 	g.metrics.received.WithLabelValues(m.Network).Inc()
 	reply := m.From
-	m.From, m.To = bareLower(m.From), bareLower(m.To)
+	badFrom := g.canonicalize(m)
 	env := routing.Envelope{Network: m.Network, From: m.From, To: m.To, BodyBytes: len(m.Body)}
 	d := routing.Decide(g.top, g.state.Snapshot(), env)
+	if badFrom != nil {
+		d = routing.Decision{Kind: routing.Refuse, Refusal: badFrom}
+	}
 	subscribe, welcome := false, false
 	if m.Automatic != "" && d.Kind != routing.Deliver {
 		// Never start a relationship for, or answer, a machine: that is how
@@ -235,14 +271,14 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 		if err != nil {
 			g.log.Error("could not record a new relationship", "network", m.Network, "err", err)
 			d = routing.Decision{Kind: routing.Refuse, Refusal: &routing.Refusal{
-				Condition: routing.ServiceUnavailable, Text: "the gateway could not record this new contact; please try again"}}
+				Condition: routing.InternalServerError, Text: "the gateway could not record this new contact; please try again"}}
 		} else {
 			subscribe = created && d.Proposal.Source == "outreach"
 			welcome = created && d.Proposal.Source != "outreach"
 			d = routing.Decide(g.top, g.state.Snapshot(), env)
 			if d.Kind == routing.Propose {
 				d = routing.Decision{Kind: routing.Refuse, Refusal: &routing.Refusal{
-					Condition: routing.ServiceUnavailable, Text: "the gateway could not route this message; please try again"}}
+					Condition: routing.InternalServerError, Text: "the gateway could not route this message; please try again"}}
 			}
 		}
 	}
@@ -260,10 +296,12 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 				// path: the mark is for people and broadcasts, not routing.
 				// One clearing at a time per relationship, however many
 				// messages arrive meanwhile.
-				go func() {
+				if !g.bg.Go(func() {
 					defer g.releaseBack(rel.ID)
-					g.clearGone(context.WithoutCancel(ctx), rel.ID, d, m.From)
-				}()
+					g.clearGone(ctx, rel.ID, d, m.From, "wrote again")
+				}) {
+					g.releaseBack(rel.ID) // stopping: it is cleared the next time they write
+				}
 			}
 		}
 		rec.Out = Outgoing{Network: d.Target.Network, From: d.Target.From, To: d.Target.To,
@@ -292,11 +330,13 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 			g.log.Error("could not store a message; telling its sender", "network", m.Network, "err", err)
 			// Not stored: answer the sender directly so they know to retry.
 			rec.Out = Outgoing{Network: m.Network, From: m.To, To: reply, ID: newID(), Body: m.Body,
-				Refusal: &routing.Refusal{Condition: routing.ServiceUnavailable, Text: "the gateway could not store your message; please send it again"},
+				Refusal: &routing.Refusal{Condition: routing.InternalServerError, Text: "the gateway could not store your message; please send it again"},
 				ReplyTo: m.ID}
 			g.senders[m.Network].push(rec, false)
 		case dup:
-			g.metrics.duplicates.Inc()
+			g.metrics.duplicates.WithLabelValues(m.Network).Inc()
+			g.log.Debug("duplicate dropped: the same message was stored within the deduplication window",
+				"network", m.Network, "id", m.ID, "window", DedupeWindow)
 		default:
 			g.dispatch(rec)
 		}
@@ -403,8 +443,13 @@ func (g *Gateway) dispatch(r *Record) {
 // Health is the gateway's health as /healthz reports it. It names no
 // secret and nothing of the traffic.
 type Health struct {
-	Status    string          `json:"status"` // "ok", or "degraded" while a network is disconnected
+	// Status is "ok", or "degraded" while a network is disconnected or the
+	// queue cannot store messages.
+	Status    string          `json:"status"`
 	Connected map[string]bool `json:"connected"`
+	// Store is "ok", or "failing: " and a short reason while the queue's
+	// last commit failed (a full disk, say): messages are refused then.
+	Store string `json:"store"`
 }
 
 // Connector is implemented by adapters that can tell whether they are
@@ -413,9 +458,14 @@ type Connector interface {
 	Connected() bool
 }
 
-// Health reports whether every adapter is connected.
+// Health reports whether every adapter is connected and the queue can
+// store messages.
 func (g *Gateway) Health() Health {
-	h := Health{Status: "ok", Connected: map[string]bool{}}
+	h := Health{Status: "ok", Connected: map[string]bool{}, Store: "ok"}
+	if err := g.queue.StoreError(); err != nil {
+		h.Status = "degraded"
+		h.Store = "failing: " + textclip.Clip(err.Error(), 200)
+	}
 	for name, a := range g.adapters {
 		up := true
 		if c, ok := a.(Connector); ok {
@@ -436,7 +486,7 @@ func (g *Gateway) Profile(network, addr string) (Profile, bool) {
 		return Profile{}, false
 	}
 	snap := g.state.Snapshot()
-	addr = bareLower(addr)
+	addr, _ = g.canonical(network, addr)
 	if net.Side == identity.Outside {
 		p, _, ok := routing.PersonaAt(snap, network, addr)
 		if !ok {
@@ -525,6 +575,9 @@ type sender struct {
 	adapter Adapter
 	mu      sync.Mutex
 	wake    chan struct{}
+	// up is signalled when the adapter reports it (re)connected: a send
+	// waiting out an outage tries again at once.
+	up      chan struct{}
 	queue   []senderItem
 	later   []senderItem // refused for now, each with its retryAt
 }
@@ -539,7 +592,7 @@ type senderItem struct {
 }
 
 func newSender(g *Gateway, a Adapter) *sender {
-	return &sender{g: g, adapter: a, wake: make(chan struct{}, 1)}
+	return &sender{g: g, adapter: a, wake: make(chan struct{}, 1), up: make(chan struct{}, 1)}
 }
 
 func (s *sender) push(r *Record, durable bool) {
@@ -583,7 +636,7 @@ func (s *sender) pop(now time.Time) (it senderItem, wait time.Duration, ok bool)
 
 func (s *sender) run(ctx context.Context) {
 	bo := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(50*time.Millisecond),
+		backoff.WithInitialInterval(s.g.retryMin),
 		backoff.WithMaxInterval(s.g.retryMax),
 		backoff.WithMaxElapsedTime(0),
 	)
@@ -621,6 +674,12 @@ func (s *sender) send(ctx context.Context, bo backoff.BackOff, it senderItem) bo
 	out := &it.rec.Out
 	for {
 		err := s.adapter.Send(ctx, out)
+		if err != nil && ctx.Err() != nil {
+			// Cut short by the gateway's own shutdown, whatever the adapter
+			// made of it: not a failure. It stays pending and is sent again
+			// at the next start.
+			return false
+		}
 		if err == nil {
 			bo.Reset()
 			s.g.metrics.sent.WithLabelValues(out.Network).Inc()
@@ -666,11 +725,31 @@ func (s *sender) send(ctx context.Context, bo backoff.BackOff, it senderItem) bo
 		s.g.metrics.retries.WithLabelValues(out.Network).Inc()
 		wait := bo.NextBackOff()
 		s.g.log.Debug("send failed; will retry", "network", out.Network, "in", wait, "err", err)
+		t := time.NewTimer(wait)
 		select {
-		case <-time.After(wait):
+		case <-t.C:
+		case <-s.up:
+			// The network is back: try now, and from the shortest wait.
+			t.Stop()
+			bo.Reset()
 		case <-ctx.Done():
+			t.Stop()
 			return false
 		}
+	}
+}
+
+// NetworkUp implements ConnectNotifier: an adapter of network has just
+// (re)connected, so a message waiting for it goes now instead of at the
+// end of its retry wait.
+func (g *Gateway) NetworkUp(network string) {
+	s, ok := g.senders[network]
+	if !ok {
+		return
+	}
+	select {
+	case s.up <- struct{}{}:
+	default:
 	}
 }
 

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -16,10 +17,13 @@ type Metrics struct {
 	refused     *prometheus.CounterVec
 	failed      *prometheus.CounterVec
 	retries     *prometheus.CounterVec
-	duplicates  prometheus.Counter
+	duplicates  *prometheus.CounterVec
 	fallback    prometheus.Counter
 	storeErrors prometheus.Counter
 	relay       *prometheus.HistogramVec
+	// storeErr reports the queue's last commit failure, for the
+	// kakehashi_store_ok gauge; set by the gateway using these metrics.
+	storeErr atomic.Pointer[func() error]
 }
 
 // NewMetrics creates the metrics and their registry.
@@ -36,8 +40,10 @@ func NewMetrics() *Metrics {
 			Name: "kakehashi_messages_failed_total", Help: "Messages that could not be delivered, by target network."}, []string{"network"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kakehashi_send_retries_total", Help: "Send attempts that will be retried, by network."}, []string{"network"}),
-		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "kakehashi_messages_duplicate_total", Help: "Redelivered messages dropped as duplicates."}),
+		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kakehashi_messages_duplicate_total",
+			Help: "Redelivered messages dropped as duplicates (same sender, ID, recipient and text within the deduplication window), by network."},
+			[]string{"network"}),
 		fallback: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kakehashi_messages_fallback_total", Help: "Messages of ownerless relationships delivered to the fallback."}),
 		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
@@ -48,8 +54,17 @@ func NewMetrics() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16),
 		}, []string{"network"}),
 	}
+	storeOK := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "kakehashi_store_ok",
+		Help: "1 while the durable queue's last commit succeeded, 0 while it is failing (messages are being refused)."},
+		func() float64 {
+			if f := m.storeErr.Load(); f != nil && (*f)() != nil {
+				return 0
+			}
+			return 1
+		})
 	m.reg.MustRegister(m.received, m.sent, m.refused, m.failed, m.retries, m.duplicates, m.fallback, m.storeErrors, m.relay,
-		collectors.NewGoCollector())
+		storeOK, collectors.NewGoCollector())
 	return m
 }
 

@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/kakehashi/kakehashi/routing"
@@ -21,7 +24,10 @@ type Record struct {
 	InFrom    string // bare sender address
 	InReply   string // full address to answer the sender at
 	InTo      string
-	InID      string // sender's ID; deduplicates redelivery when not empty
+	// InID is the sender's ID. When not empty, a record with the same
+	// sender, ID, recipient and text (body and subject) received within
+	// DedupeWindow is a redelivery and is not stored again.
+	InID string
 	// Broadcast is the ID of the broadcast this message is part of.
 	Broadcast string
 	// State is pending, sent or failed, as last read from the queue.
@@ -35,16 +41,44 @@ type Record struct {
 // Queue is the durable message queue (SQLite, WAL, synchronous=FULL).
 // Writes go through one goroutine that commits them in batches (group
 // commit): one fsync covers every message that arrived meanwhile, and no
-// caller is told its message is stored before that fsync.
+// caller is told its message is stored before that fsync. Reads (Pending,
+// ByOutID, Stats, listings) use connections of their own: WAL lets them
+// read the last commit while the writer goes on, so a scan never stalls
+// delivery.
 type Queue struct {
-	db   *sql.DB
-	ins  *sql.Stmt // prepared once: parsing SQL per batch showed in profiles
+	db   *sql.DB // the writer's one connection
+	ro   *sql.DB // read-only connections
+	ins  *sql.Stmt
+	dup  *sql.Stmt
 	mark *sql.Stmt
 	ops  chan queueOp
 	// stopped is closed when Run returns: what is handed over later is
 	// never committed.
 	stopped chan struct{}
+
+	// closing refuses new operations once Run is told to stop; handing
+	// counts the operations being handed over meanwhile, which Run waits
+	// for so that none is left in ops after its last commit.
+	handMu  sync.Mutex
+	closing bool
+	handing sync.WaitGroup
+
+	// retry holds marks whose commit failed: they go again with the next
+	// batch. Only Run's goroutine touches it.
+	retry []queueOp
+
+	healthMu sync.Mutex
+	storeErr error // the last commit's failure; nil once one succeeds
 }
+
+// DedupeWindow is how long a message's ID is remembered to recognise its
+// redelivery: a message from the same sender with the same ID, recipient
+// and text arriving within it is dropped (and counted) as a duplicate.
+// Redelivery (an IMAP mail offered again after a restart, a client
+// resending on reconnect) happens within minutes or hours; a day bounds
+// how long a client that reuses IDs (counters are common) can lose an
+// identical text to an old one.
+const DedupeWindow = 24 * time.Hour
 
 type queueOp struct {
 	insert *Record
@@ -55,11 +89,13 @@ type queueOp struct {
 	markSeq   int64
 	markState string
 	markErr   string
+	markAt    time.Time
 	// exec runs inside the batch's transaction, after the inserts and
-	// marks before it; an error fails the whole batch, so it returns one
-	// only when the database does.
+	// marks before it; its error fails the operation (see Exec).
 	exec func(ctx context.Context, tx *queueTx) error
 }
+
+func (op *queueOp) isMark() bool { return op.insert == nil && op.exec == nil }
 
 // Record states.
 const (
@@ -81,7 +117,6 @@ CREATE TABLE IF NOT EXISTS messages (
 	subject TEXT NOT NULL DEFAULT '', thread TEXT NOT NULL DEFAULT '', auto TEXT NOT NULL DEFAULT '',
 	state TEXT NOT NULL, last_error TEXT NOT NULL DEFAULT '', done_at INTEGER
 );
-CREATE UNIQUE INDEX IF NOT EXISTS messages_dedupe ON messages(in_network, in_from, in_id) WHERE in_id <> '';
 CREATE INDEX IF NOT EXISTS messages_pending ON messages(seq) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS messages_out_id ON messages(out_network, out_id);
 CREATE TABLE IF NOT EXISTS broadcasts (
@@ -113,38 +148,54 @@ CREATE INDEX IF NOT EXISTS broadcasts_owner ON broadcasts(owner_id, state);
 const queueIndexes = `
 CREATE INDEX IF NOT EXISTS messages_broadcast_contact ON messages(out_network, out_to, received_at) WHERE auto = 'broadcast';
 CREATE INDEX IF NOT EXISTS messages_broadcast ON messages(broadcast, state) WHERE broadcast <> '';
+CREATE INDEX IF NOT EXISTS messages_in_id ON messages(in_network, in_from, in_id) WHERE in_id <> '';
+CREATE INDEX IF NOT EXISTS messages_texts ON messages(done_at) WHERE state <> 'pending' AND (body <> '' OR subject <> '');
 `
 
 // OpenQueue opens (creating if needed) the queue database at path.
 func OpenQueue(ctx context.Context, path string) (*Queue, error) {
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
-	db, err := sql.Open("sqlite", dsn)
+	const pragmas = "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
+	db, err := sql.Open("sqlite", "file:"+path+"?"+pragmas)
 	if err != nil {
 		return nil, fmt.Errorf("open queue %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, queueSchema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("create queue schema in %s: %w", path, err)
-	}
-	if err := migrateQueue(ctx, db); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("queue %s: %w", path, err)
-	}
-	if _, err := db.ExecContext(ctx, queueIndexes); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("create queue indexes in %s: %w", path, err)
-	}
 	q := &Queue{db: db, ops: make(chan queueOp, 4096), stopped: make(chan struct{})}
-	if q.ins, err = db.PrepareContext(ctx, insertSQL); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("queue: prepare insert: %w", err)
-	}
-	if q.mark, err = db.PrepareContext(ctx, `UPDATE messages SET state = ?, last_error = ?, done_at = ? WHERE seq = ?`); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("queue: prepare update: %w", err)
+	if err := q.open(ctx, path); err != nil {
+		q.Close()
+		return nil, err
 	}
 	return q, nil
+}
+
+func (q *Queue) open(ctx context.Context, path string) error {
+	if _, err := q.db.ExecContext(ctx, queueSchema); err != nil {
+		return fmt.Errorf("create queue schema in %s: %w", path, err)
+	}
+	if err := migrateQueue(ctx, q.db); err != nil {
+		return fmt.Errorf("queue %s: %w", path, err)
+	}
+	if _, err := q.db.ExecContext(ctx, queueIndexes); err != nil {
+		return fmt.Errorf("create queue indexes in %s: %w", path, err)
+	}
+	// Readers: query_only refuses writes on them; the file is in WAL mode
+	// already, so each reads the last commit without waiting for the writer.
+	ro, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	if err != nil {
+		return fmt.Errorf("open queue %s for reading: %w", path, err)
+	}
+	ro.SetMaxOpenConns(4)
+	q.ro = ro
+	if q.ins, err = q.db.PrepareContext(ctx, insertSQL); err != nil {
+		return fmt.Errorf("queue: prepare insert: %w", err)
+	}
+	if q.dup, err = q.db.PrepareContext(ctx, dupSQL); err != nil {
+		return fmt.Errorf("queue: prepare insert: %w", err)
+	}
+	if q.mark, err = q.db.PrepareContext(ctx, `UPDATE messages SET state = ?, last_error = ?, done_at = ? WHERE seq = ?`); err != nil {
+		return fmt.Errorf("queue: prepare update: %w", err)
+	}
+	return nil
 }
 
 // queueColumns are the columns added after the first release, with their
@@ -155,6 +206,8 @@ func queueColumns() [][2]string {
 		{"thread", "TEXT NOT NULL DEFAULT ''"},
 		{"auto", "TEXT NOT NULL DEFAULT ''"},
 		{"broadcast", "TEXT NOT NULL DEFAULT ''"},
+		// content_hash identifies a message's text for deduplication.
+		{"content_hash", "TEXT NOT NULL DEFAULT ''"},
 	}
 }
 
@@ -181,21 +234,102 @@ func migrateQueue(ctx context.Context, db *sql.DB) error {
 			return fmt.Errorf("add column %s: %w", c[0], err)
 		}
 	}
+	// Before content hashes, an ID was unique per sender forever: a
+	// reused ID lost the later message. That index goes; rows it kept
+	// get their hash so a redelivery of them is still recognised.
+	if _, err := db.ExecContext(ctx, `DROP INDEX IF EXISTS messages_dedupe`); err != nil {
+		return fmt.Errorf("drop the old deduplication index: %w", err)
+	}
+	if !have["content_hash"] {
+		if err := hashOldRows(ctx, db); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-// Close closes the database. Call it after Run has returned.
-func (q *Queue) Close() error { return q.db.Close() }
+// hashOldRows fills in content_hash for the rows with a sender's ID
+// written before the column existed.
+func hashOldRows(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("hash old rows: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT seq, subject, body FROM messages WHERE in_id <> '' AND content_hash = ''`)
+	if err != nil {
+		return fmt.Errorf("hash old rows: %w", err)
+	}
+	hashes := map[int64]string{}
+	for rows.Next() {
+		var seq int64
+		var subject, body string
+		if err := rows.Scan(&seq, &subject, &body); err != nil {
+			rows.Close()
+			return fmt.Errorf("hash old rows: %w", err)
+		}
+		hashes[seq] = contentHash(subject, body)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("hash old rows: %w", err)
+	}
+	for seq, h := range hashes {
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET content_hash = ? WHERE seq = ?`, h, seq); err != nil {
+			return fmt.Errorf("hash old rows: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("hash old rows: %w", err)
+	}
+	return nil
+}
 
-// Enqueue asks for rec to be stored; done runs on the queue goroutine after
-// the commit (or its failure). It blocks only when the queue is full.
-func (q *Queue) Enqueue(ctx context.Context, rec *Record, done func(dup bool, err error)) error {
+// contentHash identifies a message's text: its subject and body.
+func contentHash(subject, body string) string {
+	h := sha256.New()
+	h.Write([]byte(subject))
+	h.Write([]byte{0})
+	h.Write([]byte(body))
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Close closes the database. Call it after Run has returned.
+func (q *Queue) Close() error {
+	var err error
+	if q.ro != nil {
+		err = q.ro.Close()
+	}
+	return errors.Join(q.db.Close(), err)
+}
+
+// hand gives op to Run. It fails only when ctx ends while the queue is
+// full, or once Run was told to stop; an operation handed over is
+// committed (or fails) before Run returns.
+func (q *Queue) hand(ctx context.Context, op queueOp) error {
+	q.handMu.Lock()
+	if q.closing {
+		q.handMu.Unlock()
+		return errQueueStopped
+	}
+	q.handing.Add(1)
+	q.handMu.Unlock()
+	defer q.handing.Done()
 	select {
-	case q.ops <- queueOp{insert: rec, done: done}:
+	case q.ops <- op:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Enqueue asks for rec to be stored; done runs on the queue goroutine after
+// the commit (or its failure). It blocks only when the queue is full: ctx
+// bounds that wait. A caller that must not lose rec at shutdown passes a
+// context that outlives its own (the queue stops only after the gateway's
+// readers have).
+func (q *Queue) Enqueue(ctx context.Context, rec *Record, done func(dup bool, err error)) error {
+	return q.hand(ctx, queueOp{insert: rec, done: done})
 }
 
 // Mark records the outcome of a send. It is committed with the next batch;
@@ -206,28 +340,31 @@ func (q *Queue) Mark(ctx context.Context, seq int64, state, lastErr string) {
 }
 
 // MarkThen is Mark, calling done on the queue goroutine after the commit.
+// A mark is never dropped because ctx ended (a lost "sent" mark would
+// send the message again after a restart): it waits for room in the
+// queue, and a failed commit is retried with the next batch. Only a
+// queue already stopped refuses it (done gets the error).
 func (q *Queue) MarkThen(ctx context.Context, seq int64, state, lastErr string, done func(err error)) {
-	op := queueOp{markSeq: seq, markState: state, markErr: lastErr}
+	op := queueOp{markSeq: seq, markState: state, markErr: lastErr, markAt: time.Now()}
 	if done != nil {
 		op.done = func(_ bool, err error) { done(err) }
 	}
-	select {
-	case q.ops <- op:
-	case <-ctx.Done():
+	if err := q.hand(context.WithoutCancel(ctx), op); err != nil && done != nil {
+		done(err)
 	}
 }
 
-// Exec runs fn in the queue's next write transaction, serialized with
+// Exec runs fn in one of the queue's write transactions, serialized with
 // every insert and mark, and waits for the commit. fn sees the rows
-// committed before it and inserts through tx.Insert; its error aborts the
-// batch (and so every other operation in it), so fn returns one only when
-// the database fails, never for a decision it made.
+// committed before it and inserts through tx.Insert. fn may run more than
+// once (when its batch fails, each operation is tried again on its own),
+// so it sets its results afresh each time; its error fails it alone, so
+// it returns one only when the database fails, never for a decision it
+// made.
 func (q *Queue) Exec(ctx context.Context, fn func(ctx context.Context, tx *queueTx) error) error {
 	errc := make(chan error, 1)
-	select {
-	case q.ops <- queueOp{exec: fn, done: func(_ bool, err error) { errc <- err }}:
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := q.hand(ctx, queueOp{exec: fn, done: func(_ bool, err error) { errc <- err }}); err != nil {
+		return err
 	}
 	// Once handed over, the operation commits or fails even when ctx ends
 	// (the queue drains at shutdown): wait for the outcome.
@@ -246,29 +383,52 @@ func (q *Queue) Exec(ctx context.Context, fn func(ctx context.Context, tx *queue
 
 var errQueueStopped = errors.New("queue: stopped")
 
+// StoreError is the failure of the queue's last commit, or nil when it
+// succeeded (or nothing was committed yet): while it is not nil the
+// gateway cannot store messages.
+func (q *Queue) StoreError() error {
+	q.healthMu.Lock()
+	defer q.healthMu.Unlock()
+	return q.storeErr
+}
+
+func (q *Queue) setStoreError(err error) {
+	q.healthMu.Lock()
+	q.storeErr = err
+	q.healthMu.Unlock()
+}
+
 // queueTx is the write transaction an Exec function runs in.
 type queueTx struct {
 	*sql.Tx
-	ins *sql.Stmt
+	ins, dup *sql.Stmt
 }
 
 // Insert stores r, reporting whether it was new (not a redelivery).
 func (tx *queueTx) Insert(ctx context.Context, r *Record) (bool, error) {
+	hash := contentHash(r.Out.Subject, r.Out.Body)
+	if r.InID != "" {
+		// A separate read, not INSERT … WHERE NOT EXISTS: that form makes
+		// SQLite keep a statement journal per row, which cost four times
+		// the insert itself.
+		var one int
+		err := tx.dup.QueryRowContext(ctx, r.InNetwork, r.InFrom, r.InID, r.InTo, hash, r.ReceivedAt.Add(-DedupeWindow).UnixNano()).Scan(&one)
+		switch {
+		case err == nil:
+			return false, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return false, fmt.Errorf("queue: insert: %w", err)
+		}
+	}
 	res, err := tx.ins.ExecContext(ctx, r.ReceivedAt.UnixNano(),
 		r.InNetwork, r.InFrom, r.InReply, r.InTo, r.InID,
 		r.RelationshipID, r.OwnerID,
 		r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick,
 		refusalCondition(r), refusalText(r), r.Out.ReplyTo,
-		r.Out.Notice, r.Out.Subscribe, r.Out.Subject, r.Out.Thread, r.Out.Auto, r.Broadcast, statePending)
+		r.Out.Notice, r.Out.Subscribe, r.Out.Subject, r.Out.Thread, r.Out.Auto, r.Broadcast,
+		hash, statePending)
 	if err != nil {
 		return false, fmt.Errorf("queue: insert: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("queue: insert: %w", err)
-	}
-	if n == 0 {
-		return false, nil
 	}
 	seq, err := res.LastInsertId()
 	if err != nil {
@@ -278,32 +438,33 @@ func (tx *queueTx) Insert(ctx context.Context, r *Record) (bool, error) {
 	return true, nil
 }
 
-// Run commits queued operations in batches until ctx ends, then drains
-// what is already queued.
+// markRetryInterval is how soon marks whose commit failed are tried
+// again when no other operation comes to carry them.
+const markRetryInterval = time.Second
+
+// Run commits queued operations in batches until ctx ends, then refuses
+// new ones and commits every one already handed over before it returns.
 func (q *Queue) Run(ctx context.Context) error {
 	defer close(q.stopped)
 	const maxBatch = 1024
 	batch := make([]queueOp, 0, maxBatch)
+	retry := time.NewTimer(markRetryInterval)
+	defer retry.Stop()
 	for {
 		batch = batch[:0]
+		if len(q.retry) > 0 {
+			retry.Reset(markRetryInterval)
+		}
 		select {
 		case op := <-q.ops:
 			batch = append(batch, op)
-		case <-ctx.Done():
-			// Drain what callers already handed over, then stop.
-			for {
-				select {
-				case op := <-q.ops:
-					batch = append(batch, op)
-					if len(batch) == maxBatch {
-						q.commit(batch)
-						batch = batch[:0]
-					}
-				default:
-					q.commit(batch)
-					return nil
-				}
+		case <-retry.C:
+			if len(q.retry) == 0 {
+				continue
 			}
+		case <-ctx.Done():
+			q.drain(batch, maxBatch)
+			return nil
 		}
 	fill:
 		for len(batch) < maxBatch {
@@ -318,26 +479,115 @@ func (q *Queue) Run(ctx context.Context) error {
 	}
 }
 
+// drain stops the queue: no operation is taken any more, and every one
+// already handed over (or being handed over now) is committed.
+func (q *Queue) drain(batch []queueOp, maxBatch int) {
+	q.handMu.Lock()
+	q.closing = true
+	q.handMu.Unlock()
+	handed := make(chan struct{})
+	go func() { q.handing.Wait(); close(handed) }()
+	for {
+		select {
+		case op := <-q.ops:
+			batch = append(batch, op)
+			if len(batch) == maxBatch {
+				q.commit(batch)
+				batch = batch[:0]
+			}
+			continue
+		case <-handed:
+		}
+		break
+	}
+	// Nobody hands anything over any more: what is in ops is all there is.
+	for {
+		select {
+		case op := <-q.ops:
+			batch = append(batch, op)
+			continue
+		default:
+		}
+		break
+	}
+	q.commit(batch)
+	if len(q.retry) > 0 {
+		// One last try for marks that failed before.
+		q.commit(nil)
+	}
+	for _, op := range q.retry {
+		if op.done != nil {
+			op.done(false, errQueueStopped)
+		}
+	}
+	q.retry = nil
+}
+
+// commit writes batch, with the marks that failed before, in one
+// transaction. When that fails, the operations are tried again in halves
+// until only those that cannot be written fail: one bad operation never
+// undoes the others. A mark that fails is kept for the next batch.
 func (q *Queue) commit(batch []queueOp) {
+	if len(q.retry) > 0 {
+		batch = append(q.retry, batch...)
+		q.retry = nil
+	}
 	if len(batch) == 0 {
 		return
 	}
 	dups := make([]bool, len(batch))
-	err := q.commitOnce(batch, dups)
+	errs := make([]error, len(batch))
+	firstErr := q.commitGroup(batch, dups, errs)
+	q.setStoreError(firstErr)
+	// A failed mark is kept unless a later mark of the same message was
+	// committed: the newer outcome stands.
+	settled := map[int64]bool{}
+	for i := len(batch) - 1; i >= 0; i-- {
+		op := batch[i]
+		if !op.isMark() {
+			continue
+		}
+		if errs[i] == nil {
+			settled[op.markSeq] = true
+		} else if settled[op.markSeq] {
+			errs[i] = nil
+		}
+	}
 	for i, op := range batch {
+		if errs[i] != nil && op.isMark() {
+			q.retry = append(q.retry, op)
+			continue
+		}
 		if op.done != nil {
-			op.done(dups[i], err)
+			op.done(dups[i], errs[i])
 		}
 	}
 }
 
+// commitGroup commits ops, splitting them on failure; it sets each op's
+// outcome and returns the first error.
+func (q *Queue) commitGroup(ops []queueOp, dups []bool, errs []error) error {
+	err := q.commitOnce(ops, dups)
+	if err == nil || len(ops) == 1 {
+		for i := range ops {
+			errs[i] = err
+		}
+		return err
+	}
+	half := len(ops) / 2
+	err1 := q.commitGroup(ops[:half], dups[:half], errs[:half])
+	err2 := q.commitGroup(ops[half:], dups[half:], errs[half:])
+	return errors.Join(err1, err2)
+}
+
 func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
+	clear(dups)
 	// The commit must finish even when the gateway is shutting down: a
 	// caller may be waiting for it.
 	ctx := context.Background()
 	inserts := false
 	for _, op := range batch {
-		inserts = inserts || op.insert != nil || op.exec != nil
+		inserts = inserts || !op.isMark()
 	}
 	if !inserts {
 		// Only send outcomes: losing them in a power cut means a message is
@@ -361,7 +611,7 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 			tx.Rollback()
 		}
 	}()
-	qtx := &queueTx{Tx: tx, ins: tx.StmtContext(ctx, q.ins)}
+	qtx := &queueTx{Tx: tx, ins: tx.StmtContext(ctx, q.ins), dup: tx.StmtContext(ctx, q.dup)}
 	var mark *sql.Stmt
 	for i, op := range batch {
 		switch {
@@ -379,7 +629,7 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 			if mark == nil {
 				mark = tx.StmtContext(ctx, q.mark)
 			}
-			if _, err := mark.ExecContext(ctx, op.markState, op.markErr, time.Now().UnixNano(), op.markSeq); err != nil {
+			if _, err := mark.ExecContext(ctx, op.markState, op.markErr, op.markAt.UnixNano(), op.markSeq); err != nil {
 				return fmt.Errorf("queue: update %d: %w", op.markSeq, err)
 			}
 		}
@@ -393,9 +643,14 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 const insertSQL = `INSERT INTO messages (received_at,
 	in_network, in_from, in_reply, in_to, in_id, relationship_id, owner_id,
 	out_network, out_from, out_to, out_id, body, nick,
-	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread, auto, broadcast, state)
-	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-	ON CONFLICT DO NOTHING`
+	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread, auto, broadcast, content_hash, state)
+	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+
+// dupSQL finds the redelivery of a record: a row with the same sender,
+// ID, recipient and text received within DedupeWindow (the last
+// parameter is the window's start).
+const dupSQL = `SELECT 1 FROM messages WHERE in_network = ? AND in_from = ? AND in_id = ? AND in_id <> ''
+	AND in_to = ? AND content_hash = ? AND received_at > ? LIMIT 1`
 
 func refusalCondition(r *Record) string {
 	if r.Out.Refusal == nil {
@@ -417,7 +672,7 @@ const selectSQL = `SELECT seq, received_at, in_network, in_from, in_reply, in_to
 
 // Pending returns the messages not yet sent, oldest first.
 func (q *Queue) Pending(ctx context.Context) ([]*Record, error) {
-	rows, err := q.db.QueryContext(ctx, selectSQL+`WHERE state = 'pending' ORDER BY seq`)
+	rows, err := q.ro.QueryContext(ctx, selectSQL+`WHERE state = 'pending' ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("queue: pending: %w", err)
 	}
@@ -435,7 +690,7 @@ func (q *Queue) Pending(ctx context.Context) ([]*Record, error) {
 
 // ByOutID finds the record of a message the gateway sent on network with id.
 func (q *Queue) ByOutID(ctx context.Context, network, id string) (*Record, error) {
-	row := q.db.QueryRowContext(ctx, selectSQL+`WHERE out_network = ? AND out_id = ?`, network, id)
+	row := q.ro.QueryRowContext(ctx, selectSQL+`WHERE out_network = ? AND out_id = ?`, network, id)
 	r, err := scanRecord(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -445,7 +700,7 @@ func (q *Queue) ByOutID(ctx context.Context, network, id string) (*Record, error
 
 // Stats counts records per state.
 func (q *Queue) Stats(ctx context.Context) (map[string]int64, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT state, count(*) FROM messages GROUP BY state`)
+	rows, err := q.ro.QueryContext(ctx, `SELECT state, count(*) FROM messages GROUP BY state`)
 	if err != nil {
 		return nil, fmt.Errorf("queue: stats: %w", err)
 	}

@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -50,8 +53,8 @@ func TestQueueDurableAcrossReopenAndDeduplicated(t *testing.T) {
 	if a.Seq == 0 || a.Out.Seq != a.Seq {
 		t.Fatalf("seq not assigned: %d/%d", a.Seq, a.Out.Seq)
 	}
-	if !enqueue(t, q, rec("bob@ext.test", "id-1", "first again")) {
-		t.Fatal("redelivery with the same sender and ID was stored twice")
+	if !enqueue(t, q, rec("bob@ext.test", "id-1", "first")) {
+		t.Fatal("redelivery with the same sender, ID and text was stored twice")
 	}
 	// Same ID from someone else is a different message; no ID is never deduplicated.
 	for _, r := range []*Record{rec("carol@ext.test", "id-1", "c"), rec("bob@ext.test", "", "n1"), rec("bob@ext.test", "", "n2")} {
@@ -136,4 +139,316 @@ func BenchmarkQueueEnqueue(b *testing.B) {
 		_ = q.Enqueue(context.Background(), rec("bob@ext.test", "", "hello"), func(bool, error) { wg.Done() })
 	}
 	wg.Wait()
+}
+
+// TestQueueDeduplicatesOnlyTheSameMessage: only the same sender, ID,
+// recipient and text within DedupeWindow is a redelivery; a reused ID with
+// anything else different is a new message, also across a restart.
+func TestQueueDeduplicatesOnlyTheSameMessage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "queue.db")
+	q, stop := openTestQueue(t, path)
+	t0 := time.Now()
+	mk := func(from, id, to, subject, body string, at time.Time) *Record {
+		r := rec(from, id, body)
+		r.InTo, r.Out.Subject, r.ReceivedAt = to, subject, at
+		return r
+	}
+	const hana, ken = "hana.sales@contact.acme.test", "ken.sales@contact.acme.test"
+	if enqueue(t, q, mk("bob@ext.test", "1", hana, "", "hello", t0)) {
+		t.Fatal("first message reported as duplicate")
+	}
+	for _, tt := range []struct {
+		name string
+		r    *Record
+		dup  bool
+	}{
+		{"same id, other recipient", mk("bob@ext.test", "1", ken, "", "hello", t0), false},
+		{"same id, other body", mk("bob@ext.test", "1", hana, "", "hello again", t0), false},
+		{"same id, other subject", mk("bob@ext.test", "1", hana, "Re: quote", "hello", t0), false},
+		{"same id, other sender", mk("carol@ext.test", "1", hana, "", "hello", t0), false},
+		{"same id, other network", func() *Record { r := mk("bob@ext.test", "1", hana, "", "hello", t0); r.InNetwork = "mail"; return r }(), false},
+		{"same message within the window", mk("bob@ext.test", "1", hana, "", "hello", t0.Add(DedupeWindow-time.Minute)), true},
+		{"same message after the window", mk("bob@ext.test", "1", hana, "", "hello", t0.Add(DedupeWindow+time.Minute)), false},
+		{"same message, the later copy's window", mk("bob@ext.test", "1", hana, "", "hello", t0.Add(DedupeWindow+2*time.Minute)), true},
+		{"no id, same text", mk("bob@ext.test", "", hana, "", "hello", t0), false},
+		{"no id, same text again", mk("bob@ext.test", "", hana, "", "hello", t0), false},
+	} {
+		if got := enqueue(t, q, tt.r); got != tt.dup {
+			t.Errorf("%s: duplicate = %v, want %v", tt.name, got, tt.dup)
+		}
+	}
+	stop()
+
+	// A client whose ID counter restarted with the gateway.
+	q, stop = openTestQueue(t, path)
+	defer stop()
+	if enqueue(t, q, mk("bob@ext.test", "1", hana, "", "a new day", t0.Add(time.Minute))) {
+		t.Error("reused ID with another text after a restart was dropped")
+	}
+	if !enqueue(t, q, mk("bob@ext.test", "1", hana, "", "hello", t0.Add(time.Minute))) {
+		t.Error("redelivery after a restart was stored again")
+	}
+}
+
+// TestQueueMigratesTheOldDeduplicationIndex: a queue.db from before
+// content hashes loses its unique (network, sender, ID) index, and its
+// rows get their hash, so their redelivery is still recognised while a
+// reused ID with another text is stored.
+func TestQueueMigratesTheOldDeduplicationIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "queue.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Replace(queueSchema, "CREATE INDEX IF NOT EXISTS messages_pending",
+		"CREATE UNIQUE INDEX IF NOT EXISTS messages_dedupe ON messages(in_network, in_from, in_id) WHERE in_id <> '';\nCREATE INDEX IF NOT EXISTS messages_pending", 1)
+	if _, err := db.Exec(old); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Hour).UnixNano()
+	if _, err := db.Exec(`INSERT INTO messages (received_at, in_network, in_from, in_reply, in_to, in_id, relationship_id, owner_id,
+		out_network, out_from, out_to, out_id, body, nick, refusal_condition, refusal_text, reply_to, notice, subscribe, state)
+		VALUES (?, 'public-xmpp', 'bob@ext.test', 'bob@ext.test/r', 'p@contact.acme.test', 'id-1', '', '', 'corp', 'x@gw', 'hana@corp.test', 'o1', 'old text', '', '', '', '', 0, 0, 'sent')`, at); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	q, stop := openTestQueue(t, path)
+	defer stop()
+	var n int
+	if err := q.db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'messages_dedupe'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("old unique index still there (%d, %v)", n, err)
+	}
+	if !enqueue(t, q, rec("bob@ext.test", "id-1", "old text")) {
+		t.Error("redelivery of a message stored before the upgrade was stored again")
+	}
+	if enqueue(t, q, rec("bob@ext.test", "id-1", "new text")) {
+		t.Error("a reused ID with another text was dropped after the upgrade")
+	}
+}
+
+// waitDone collects the outcome of n callbacks.
+type outcomes struct {
+	mu   sync.Mutex
+	errs map[string]error
+	wg   sync.WaitGroup
+}
+
+func newOutcomes() *outcomes { return &outcomes{errs: map[string]error{}} }
+
+func (o *outcomes) cb(name string) func(bool, error) {
+	o.wg.Add(1)
+	return func(_ bool, err error) {
+		o.mu.Lock()
+		o.errs[name] = err
+		o.mu.Unlock()
+		o.wg.Done()
+	}
+}
+
+func stateOf(t *testing.T, q *Queue, seq int64) string {
+	t.Helper()
+	var st string
+	if err := q.ro.QueryRow(`SELECT state FROM messages WHERE seq = ?`, seq).Scan(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestQueueFailedOperationFailsAlone: when one operation of a batch cannot
+// be written (an insert a trigger refuses, as a full disk would; an Exec
+// whose statement fails), the other inserts and marks of the batch are
+// committed; a mark that fails is kept and committed with a later batch.
+func TestQueueFailedOperationFailsAlone(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "queue.db")
+	q, stop := openTestQueue(t, path)
+	sent1, sent2 := rec("bob@ext.test", "s1", "sent 1"), rec("bob@ext.test", "s2", "sent 2")
+	enqueue(t, q, sent1)
+	enqueue(t, q, sent2)
+	stop()
+	for _, stmt := range []string{
+		`CREATE TABLE fail_marks (seq INTEGER)`,
+		`CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.body LIKE 'poison%' BEGIN SELECT RAISE(ABORT, 'database or disk is full (test)'); END`,
+		`CREATE TRIGGER mark_fails BEFORE UPDATE ON messages WHEN NEW.seq IN (SELECT seq FROM fail_marks) BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END`,
+	} {
+		if err := execOn(path, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := execOn(path, `INSERT INTO fail_marks VALUES (?)`, sent2.Seq); err != nil {
+		t.Fatal(err)
+	}
+
+	// Hand everything over before the queue runs: it is one batch.
+	q, err := OpenQueue(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	out := newOutcomes()
+	a, poison, b := rec("bob@ext.test", "a", "before"), rec("bob@ext.test", "p", "poison"), rec("bob@ext.test", "b", "after")
+	mustHand := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustHand(q.Enqueue(ctx, a, out.cb("a")))
+	q.MarkThen(ctx, sent1.Seq, stateSent, "", func(err error) { out.cb("mark1")(false, err) })
+	mustHand(q.hand(ctx, queueOp{exec: func(ctx context.Context, tx *queueTx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO no_such_table VALUES (1)`)
+		return err
+	}, done: out.cb("exec")}))
+	mustHand(q.Enqueue(ctx, poison, out.cb("poison")))
+	q.MarkThen(ctx, sent2.Seq, stateSent, "", nil) // fails until fail_marks is emptied
+	mustHand(q.Enqueue(ctx, b, out.cb("b")))
+	if n := len(q.ops); n != 6 {
+		t.Fatalf("%d operations waiting, want 6 in one batch", n)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = q.Run(rctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	out.wg.Wait()
+
+	for name, wantErr := range map[string]bool{"a": false, "mark1": false, "exec": true, "poison": true, "b": false} {
+		if got := out.errs[name] != nil; got != wantErr {
+			t.Errorf("%s: err = %v, want error: %v", name, out.errs[name], wantErr)
+		}
+	}
+	if a.Seq == 0 || b.Seq == 0 {
+		t.Fatalf("inserts around the failure got no sequence: %d %d", a.Seq, b.Seq)
+	}
+	for _, r := range []*Record{a, b} {
+		if st := stateOf(t, q, r.Seq); st != statePending {
+			t.Errorf("%q: state %q, want stored as pending", r.Out.Body, st)
+		}
+	}
+	if st := stateOf(t, q, sent1.Seq); st != stateSent {
+		t.Errorf("mark in the failed batch: state %q, want sent", st)
+	}
+	if q.StoreError() == nil {
+		t.Error("StoreError is nil after a failed commit")
+	}
+	if st := stateOf(t, q, sent2.Seq); st != statePending {
+		t.Fatalf("the refused mark: state %q", st)
+	}
+	// The disk has room again: the kept mark goes with the next commit.
+	if _, err := q.db.Exec(`DELETE FROM fail_marks`); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, q, rec("bob@ext.test", "c", "later"))
+	if st := stateOf(t, q, sent2.Seq); st != stateSent {
+		t.Errorf("the kept mark was not committed later: state %q", st)
+	}
+	if err := q.StoreError(); err != nil {
+		t.Errorf("StoreError after a good commit: %v", err)
+	}
+}
+
+func execOn(path, stmt string, args ...any) error {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.Exec(stmt, args...)
+	return err
+}
+
+// TestQueueStopCommitsEverythingHandedOver: operations handed over while
+// the queue is being stopped are all committed, and those handed over
+// after are refused with an error: none is silently lost.
+func TestQueueStopCommitsEverythingHandedOver(t *testing.T) {
+	for round := 0; round < 3; round++ {
+		path := filepath.Join(t.TempDir(), "queue.db")
+		ctx, cancel := context.WithCancel(context.Background())
+		q, err := OpenQueue(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { _ = q.Run(ctx); close(done) }()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		accepted, committed := 0, 0
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 200; i++ {
+					err := q.Enqueue(context.Background(), rec("bob@ext.test", "", "m"), func(_ bool, err error) {
+						if err == nil {
+							mu.Lock()
+							committed++
+							mu.Unlock()
+						}
+					})
+					if err != nil {
+						if !errors.Is(err, errQueueStopped) {
+							t.Errorf("enqueue: %v", err)
+						}
+						return
+					}
+					mu.Lock()
+					accepted++
+					mu.Unlock()
+				}
+			}()
+		}
+		time.Sleep(time.Duration(round) * 5 * time.Millisecond)
+		cancel()
+		wg.Wait()
+		<-done
+		st, err := q.Stats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.Close()
+		if committed != accepted || st[statePending] != int64(accepted) {
+			t.Fatalf("round %d: %d handed over, %d reported committed, %d stored", round, accepted, committed, st[statePending])
+		}
+	}
+}
+
+// TestQueueReadsDoNotWaitForTheWriter: Stats, Pending and ByOutID answer
+// while a write transaction is open, and the read connection writes
+// nothing.
+func TestQueueReadsDoNotWaitForTheWriter(t *testing.T) {
+	q, stop := openTestQueue(t, filepath.Join(t.TempDir(), "queue.db"))
+	defer stop()
+	r := rec("bob@ext.test", "", "stored")
+	enqueue(t, q, r)
+	inTx, release := make(chan struct{}), make(chan struct{})
+	execDone := make(chan error, 1)
+	go func() {
+		execDone <- q.Exec(context.Background(), func(ctx context.Context, tx *queueTx) error {
+			if _, err := tx.ExecContext(ctx, `UPDATE messages SET nick = 'x'`); err != nil {
+				return err
+			}
+			close(inTx)
+			<-release
+			return nil
+		})
+	}()
+	<-inTx
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := q.Stats(ctx)
+	if err != nil || st[statePending] != 1 {
+		t.Errorf("Stats during a write: %v, %v", st, err)
+	}
+	if p, err := q.Pending(ctx); err != nil || len(p) != 1 {
+		t.Errorf("Pending during a write: %d, %v", len(p), err)
+	}
+	if got, err := q.ByOutID(ctx, "corp", r.Out.ID); err != nil || got == nil {
+		t.Errorf("ByOutID during a write: %v, %v", got, err)
+	}
+	close(release)
+	if err := <-execDone; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.ro.Exec(`DELETE FROM messages`); err == nil {
+		t.Error("the read connection deleted rows")
+	}
 }

@@ -42,6 +42,10 @@ type Config struct {
 	OnConnect func()
 }
 
+// closeGrace bounds how long a stopping component waits for the server
+// to close its side of the stream.
+const closeGrace = 5 * time.Second
+
 // Component is a running XMPP component connection. It implements
 // gateway.Adapter.
 type Component struct {
@@ -53,6 +57,10 @@ type Component struct {
 	session *xmpp.Session
 
 	cmds commandSessions // ad-hoc command forms awaiting submission (inside only)
+
+	// bg is the work handed off the read loop (commands, bounces); Run
+	// returns only once it is done.
+	bg offLoop
 }
 
 // New checks cfg and returns a component that connects when Run is called.
@@ -91,6 +99,7 @@ func (c *Component) Run(ctx context.Context, core gateway.Core) error {
 		func(err error, wait time.Duration) {
 			c.log.Warn("component connection lost; reconnecting", "in", wait.Round(time.Millisecond), "err", err)
 		})
+	c.bg.wg.Wait()
 	return nil
 }
 
@@ -111,14 +120,36 @@ func (c *Component) serveOnce(ctx context.Context, core gateway.Core) error {
 	c.session = s
 	c.mu.Unlock()
 	c.log.Info("component connected", "server", c.cfg.Server)
+	// A reconnect resets the reconnection backoff and wakes the messages
+	// waiting for this network.
+	gateway.SessionUp(ctx)
+	gateway.NotifyUp(core, c.cfg.Network)
 	if c.cfg.OnConnect != nil {
 		c.cfg.OnConnect()
 	}
-	stop := context.AfterFunc(ctx, func() { s.Close() })
+	// Stopping closes our side of the stream first and goes on reading:
+	// the server sends what it had already routed to us, then closes its
+	// side (RFC 6120 §4.4), and stanzas routed later are bounced to their
+	// senders by the server. Every stanza read is handed to the gateway,
+	// under a context that ends only when reading is over: the gateway
+	// stops its queue only after that.
+	served := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		s.Close()
+		select {
+		case <-served:
+		case <-time.After(closeGrace):
+			c.log.Warn("server did not close the stream; closing the connection", "after", closeGrace)
+			conn.Close()
+		}
+	})
 	defer stop()
+	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
 	err = s.Serve(xmpp.HandlerFunc(func(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
-		return c.handle(ctx, core, t, start)
+		return c.handle(hctx, core, t, start)
 	}))
+	hcancel()
+	close(served)
 	c.mu.Lock()
 	c.session = nil
 	c.mu.Unlock()
@@ -231,9 +262,11 @@ func errorType(c routing.Condition) string {
 		return "auth"
 	case routing.NotAcceptable, routing.PolicyViolation, routing.BadRequest:
 		return "modify"
-	case routing.ServiceUnavailable:
-		return "wait"
+	case routing.InternalServerError:
+		return "wait" // the gateway's own trouble: trying again may work
 	default:
+		// service-unavailable, item-not-found, jid-malformed and the rest:
+		// the same message would be refused again (RFC 6120 §8.3).
 		return "cancel"
 	}
 }

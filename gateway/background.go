@@ -1,0 +1,116 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// tracker runs background work and waits for it: Gateway.Run returns only
+// after everything it started has ended, so nothing writes to a queue that
+// is closed (or to one a new process has opened).
+type tracker struct {
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// add reserves a slot for one piece of work; false once Close was called.
+func (t *tracker) add() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	t.wg.Add(1)
+	return true
+}
+
+// Go runs f on a goroutine of its own; false (f not run) once Close was
+// called.
+func (t *tracker) Go(f func()) bool {
+	if !t.add() {
+		return false
+	}
+	go func() {
+		defer t.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// AfterFunc runs f after d, as time.AfterFunc; false (f not run) once
+// Close was called. Close waits for f, timer included.
+func (t *tracker) AfterFunc(d time.Duration, f func()) bool {
+	if !t.add() {
+		return false
+	}
+	time.AfterFunc(d, func() {
+		defer t.wg.Done()
+		f()
+	})
+	return true
+}
+
+// Close refuses new work and waits for what runs or is scheduled.
+func (t *tracker) Close() {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	t.wg.Wait()
+}
+
+// expireBatch bounds one retention write: the queue's writer is never held
+// long by it, so messages keep flowing while old texts are blanked.
+const expireBatch = 500
+
+// expireTextsEvery blanks, every interval and once at the start, the
+// texts of messages done longer than the retention ago, until ctx ends.
+func (g *Gateway) expireTextsEvery(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := g.expireTexts(ctx, g.now().Add(-g.retention)); err != nil {
+			if ctx.Err() == nil {
+				g.log.Warn("could not blank the text of old messages", "err", err)
+			}
+		} else if n > 0 {
+			g.log.Info("blanked the text of old messages", "count", n, "retention", g.retention)
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// expireTexts blanks the body and subject of sent and failed messages done
+// before cutoff, and returns how many it blanked. Everything else of the
+// row stays: who, when, the outcome, and what the broadcast caps count
+// (out_network, out_to, received_at, auto).
+func (g *Gateway) expireTexts(ctx context.Context, cutoff time.Time) (int64, error) {
+	var total int64
+	for ctx.Err() == nil {
+		var n int64
+		err := g.queue.Exec(ctx, func(ctx context.Context, tx *queueTx) error {
+			res, err := tx.ExecContext(ctx, `UPDATE messages SET body = '', subject = '' WHERE seq IN (
+				SELECT seq FROM messages WHERE state <> 'pending' AND (body <> '' OR subject <> '') AND done_at < ? LIMIT ?)`,
+				cutoff.UnixNano(), expireBatch)
+			if err != nil {
+				return fmt.Errorf("queue: blank old texts: %w", err)
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n < expireBatch {
+			return total, nil
+		}
+	}
+	return total, ctx.Err()
+}
