@@ -62,6 +62,10 @@ type MailOptions struct {
 // The servers only prepend trace headers (Return-Path, Delivered-To,
 // Received) to what a client sends: nothing is rewritten or added, not
 // even a missing Date or Message-ID, and no header names the machine.
+// Mail sent to SMTPAddr with an envelope sender at CustomerDomain also
+// gets "Authentication-Results: mx.<GatewayDomain>; spf=pass
+// smtp.mailfrom=<CustomerDomain>", as an SPF verifier on the MX would
+// write (there is no DNS to verify against); other senders get none.
 type Mail struct {
 	// Dir holds the configs (dovecot/, postfix/), the mailboxes (mail/),
 	// Postfix's queue and the logs dovecot.log and postfix.log.
