@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +25,9 @@ type memAdapter struct {
 	down    bool
 	refuse  map[string]bool // recipients refused for now, like a mail server's 4xx
 	sent    chan *Outgoing
+	// hook, when set, answers Send instead.
+	hook     func(ctx context.Context, o *Outgoing) error
+	attempts atomic.Int64
 }
 
 func (a *memAdapter) Network() string { return a.network }
@@ -31,10 +35,14 @@ func (a *memAdapter) Run(ctx context.Context, _ Core) error {
 	<-ctx.Done()
 	return nil
 }
-func (a *memAdapter) Send(_ context.Context, o *Outgoing) error {
+func (a *memAdapter) Send(ctx context.Context, o *Outgoing) error {
+	a.attempts.Add(1)
 	a.mu.Lock()
-	down, refused := a.down, a.refuse[o.To]
+	down, refused, hook := a.down, a.refuse[o.To], a.hook
 	a.mu.Unlock()
+	if hook != nil {
+		return hook(ctx, o)
+	}
 	if down {
 		return ErrNotConnected
 	}

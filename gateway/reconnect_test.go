@@ -46,3 +46,42 @@ func TestReconnectBacksOffAndStops(t *testing.T) {
 		t.Fatalf("waits did not grow towards the cap: %v", waits)
 	}
 }
+
+// TestReconnectStartsOverAfterAConnectedSession: once a session got
+// connected (SessionUp), the wait after it is lost is the shortest again,
+// however short the session and however long the outage before it; a
+// session that never connected keeps the backoff growing.
+func TestReconnectStartsOverAfterAConnectedSession(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const failures = 10
+	attempt := 0
+	var waits []time.Duration
+	Reconnect(ctx, time.Millisecond, time.Second,
+		func(ctx context.Context) error {
+			attempt++
+			switch {
+			case attempt == failures+1:
+				SessionUp(ctx) // connected, and lost at once
+			case attempt == 2*failures+2:
+				cancel()
+				return ctx.Err()
+			}
+			return errors.New("connection refused")
+		},
+		func(err error, wait time.Duration) { waits = append(waits, wait) })
+	if len(waits) != 2*failures+1 {
+		t.Fatalf("%d waits: %v", len(waits), waits)
+	}
+	// Randomised ±50 % around 1 ms × 1.5ⁿ.
+	if w := waits[failures-1]; w < 15*time.Millisecond {
+		t.Fatalf("the backoff did not grow over %d failures: %v", failures, waits)
+	}
+	if w := waits[failures]; w > 1500*time.Microsecond {
+		t.Fatalf("wait after a connected session = %v, want the shortest (about 1 ms): %v", w, waits)
+	}
+	if w := waits[2*failures]; w < 15*time.Millisecond {
+		t.Fatalf("the backoff did not grow again after the reset: %v", waits)
+	}
+	SessionUp(context.Background()) // outside Reconnect: nothing happens
+}

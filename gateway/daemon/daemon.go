@@ -77,7 +77,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 	}
 	gw, err := gateway.New(gateway.Options{Topology: top, State: state, Queue: queue, Adapters: adapters, Logger: log,
-		Caps: &gateway.BroadcastCaps{PerDay: cfg.Limits.BroadcastsPerDay, PerMonth: cfg.Limits.BroadcastsPerMonth}})
+		Caps:      &gateway.BroadcastCaps{PerDay: cfg.Limits.BroadcastsPerDay, PerMonth: cfg.Limits.BroadcastsPerMonth},
+		Retention: cfg.Limits.MessageRetention})
 	if err != nil {
 		return err
 	}
