@@ -577,9 +577,9 @@ type sender struct {
 	wake    chan struct{}
 	// up is signalled when the adapter reports it (re)connected: a send
 	// waiting out an outage tries again at once.
-	up      chan struct{}
-	queue   []senderItem
-	later   []senderItem // refused for now, each with its retryAt
+	up    chan struct{}
+	queue []senderItem
+	later []senderItem // refused for now, each with its retryAt
 }
 
 type senderItem struct {
