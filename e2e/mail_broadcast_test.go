@@ -49,6 +49,12 @@ func TestMailBroadcastCanBeUnsubscribed(t *testing.T) {
 	if unsub == nil {
 		t.Fatalf("List-Unsubscribe %q", h.Get("List-Unsubscribe"))
 	}
+	// RFC 8058 one-click unsubscribe needs an HTTPS URI in
+	// List-Unsubscribe; the gateway has no HTTPS endpoint, so announcing
+	// List-Unsubscribe-Post would promise what it cannot do.
+	if h.Has("List-Unsubscribe-Post") || strings.Contains(h.Get("List-Unsubscribe"), "https:") {
+		t.Errorf("List-Unsubscribe-Post %q / List-Unsubscribe %q: no one-click without an HTTPS endpoint", h.Get("List-Unsubscribe-Post"), h.Get("List-Unsubscribe"))
+	}
 	for _, name := range headerNames(raw) {
 		if !allowedHeaders[name] {
 			t.Errorf("header %s is not on the allowlist", name)

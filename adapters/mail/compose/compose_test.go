@@ -132,6 +132,8 @@ func TestBuildHeaderSetAndOrder(t *testing.T) {
 			want: []string{"Date", "From", "To", "Subject", "Message-ID", "In-Reply-To", "References", "Auto-Submitted", "MIME-Version", "Content-Type", "Content-Transfer-Encoding"},
 		},
 		{
+			// mailto only: no List-Unsubscribe-Post (RFC 8058 one-click
+			// needs an HTTPS endpoint the gateway does not have).
 			name: "broadcast",
 			change: func(m *compose.Message) {
 				m.ListUnsubscribe = "unsub+abc.def.ghi@contact.acme.test"
