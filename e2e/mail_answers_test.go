@@ -109,11 +109,11 @@ func TestMailRefusalsGoOnlyToTheVouchedEnvelopeSender(t *testing.T) {
 	if irt, _ := h.MsgIDList("In-Reply-To"); len(irt) != 1 || irt[0] != "forged.1@mail.test" || !strings.Contains(body, nobody) {
 		t.Errorf("carol's refusal is not the answer to her forged mail:\n%s", carol[0].Raw)
 	}
-	dave := w.mail.WaitMail(t, "dave@mail.test", password, "INBOX", 1, waitMail)
+	w.mail.WaitMail(t, "dave@mail.test", password, "INBOX", 1, waitMail)
 	q := w.mail.WaitMail(t, gwUser, gwPass, "Kakehashi/Quarantine", 2, waitMail)
 	// Answers go out in order: whatever else were coming has come.
 	time.Sleep(2 * time.Second)
-	dave = w.mail.Fetch(t, "dave@mail.test", password, "INBOX")
+	dave := w.mail.Fetch(t, "dave@mail.test", password, "INBOX")
 	if len(dave) != 1 {
 		for _, d := range dave {
 			t.Logf("dave got:\n%s", d.Raw)
