@@ -226,24 +226,33 @@ func (s *State) RevokeAdmin(ctx context.Context, actor, reason, name string) (*A
 	if s.broken != nil {
 		return nil, s.broken
 	}
-	now := s.now().UTC().Round(0)
-	e, err := adminAudit(now, actor, ActionAdminRevoke, reason, name, nil)
-	if err != nil {
-		return nil, fmt.Errorf("identity: revoke admin %s: %w", name, err)
-	}
-	if err := as.RevokeAdmin(ctx, name, now, actor, e); err != nil {
-		return nil, fmt.Errorf("identity: revoke admin %s: %w", name, err)
-	}
-	l, err := as.Admins(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("identity: revoke admin %s: %w", name, err)
-	}
-	for i := range l {
-		if strings.EqualFold(l[i].Name, name) {
-			return &l[i], nil
+	// Names match whatever their case; the audit records the name as
+	// added. Admin writes hold mu, so the name cannot change meanwhile.
+	canonical := func() (*Admin, error) {
+		l, err := as.Admins(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("identity: revoke admin %s: %w", name, err)
 		}
+		for i := range l {
+			if strings.EqualFold(l[i].Name, name) {
+				return &l[i], nil
+			}
+		}
+		return nil, fmt.Errorf("identity: revoke admin %s: %w: no admin called %q", name, ErrNotFound, name)
 	}
-	return nil, fmt.Errorf("identity: revoke admin %s: %w", name, ErrNotFound)
+	a, err := canonical()
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC().Round(0)
+	e, err := adminAudit(now, actor, ActionAdminRevoke, reason, a.Name, nil)
+	if err != nil {
+		return nil, fmt.Errorf("identity: revoke admin %s: %w", a.Name, err)
+	}
+	if err := as.RevokeAdmin(ctx, a.Name, now, actor, e); err != nil {
+		return nil, fmt.Errorf("identity: revoke admin %s: %w", a.Name, err)
+	}
+	return canonical()
 }
 
 // Admins returns every named admin credential, revoked ones included,

@@ -135,8 +135,15 @@ func TestAdminsRefuse(t *testing.T) {
 	wantErr(t, err, ErrInvalid, "admin.token")
 	_, err = f.s.RevokeAdmin(f.ctx, "admin:bootstrap", "", "ana")
 	wantErr(t, err, ErrInvalid, "reason")
-	_, err = f.s.RevokeAdmin(f.ctx, "admin:bootstrap", "left", "ana")
+	// Another case finds the admin; the audit records the name as added.
+	rv, err := f.s.RevokeAdmin(f.ctx, "admin:bootstrap", "left", "ANA")
 	f.must(err)
+	if rv.Name != "ana" || !rv.Revoked() {
+		t.Fatalf("revoked: %+v", rv)
+	}
+	if e := f.audit(AuditQuery{Action: ActionAdminRevoke}); len(e) != 1 || e[0].Subject != "admin:ana" {
+		t.Fatalf("revoke audit: %+v", e)
+	}
 	_, err = f.s.RevokeAdmin(f.ctx, "admin:bootstrap", "left", "ana")
 	wantErr(t, err, ErrConflict, "already")
 	// A revoked name stays taken: the audit's "admin:ana" means one admin.
