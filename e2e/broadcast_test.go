@@ -206,11 +206,17 @@ func TestTeamBroadcastIsConfirmedByEachMember(t *testing.T) {
 
 // TestContactWhoBlocksIsMarkedGone: a contact blocks the persona on their
 // own server (XEP-0191); the next message bounces, the owner is told
-// and the relationship is marked gone, so broadcasts skip it.
+// and the relationship is marked gone, so broadcasts skip it. bob wrote
+// before: a relationship that never worked is never marked gone
+// (TestBounceFromAnAddressThatNeverWorked).
 func TestContactWhoBlocksIsMarkedGone(t *testing.T) {
 	w := newWorld(t, worldOptions{})
 	rels := startContacts(t, w, "bob")
 	hana, bob := w.client("hana"), w.client("bob")
+	if err := bob.Send(hanaAddr, "thanks, I will think about it"); err != nil {
+		t.Fatal(err)
+	}
+	message(t, hana)
 	if err := bob.SendRaw(`<iq type="set" id="blk"><block xmlns="urn:xmpp:blocking"><item jid="` + hanaAddr + `"/></block></iq>`); err != nil {
 		t.Fatal(err)
 	}

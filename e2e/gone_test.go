@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kakehashi/kakehashi/internal/testenv"
 )
 
 // TestContactGoneIsMarkedAndTheOwnerTold: a contact who removes the persona
@@ -57,5 +59,20 @@ func TestContactGoneIsMarkedAndTheOwnerTold(t *testing.T) {
 			t.Fatal("the gone mark was not cleared")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// The clearing is its own act in the audit, saying why; the owner is
+	// told.
+	var back []struct{ Actor, Action, Subject, Reason string }
+	w.gw.JSON(&back, "audit", "--action", "relationship.back")
+	if len(back) != 1 || back[0].Actor != "contact:bob@ext.test" || back[0].Subject != rels["bob"] || !strings.Contains(back[0].Reason, "wrote again") {
+		t.Fatalf("relationship.back audit %+v", back)
+	}
+	w.gw.JSON(&audit, "audit", "--action", "relationship.gone")
+	if len(audit) != 1 {
+		t.Fatalf("relationship.gone audit after the clearing: %+v", audit)
+	}
+	n = hana.Expect(t, waitShort, func(s testenv.Stanza) bool { return s.Kind == "message" && strings.Contains(s.Body, "wrote again") })
+	if bare(n.From) != bobProxy {
+		t.Fatalf("notice %s", n.Raw)
 	}
 }

@@ -30,8 +30,14 @@ func (g *Gateway) canonicalize(m *Message) *routing.Refusal {
 }
 
 // canonicalizer is the identity State's Canonicalizer: addresses take the
-// spelling their network's protocol gives them.
+// spelling their network's protocol gives them. An address on a network
+// this configuration does not attach (a directory shared by several
+// installations, a network added later) is kept as identity normalised
+// it: nothing routes through it here.
 func (g *Gateway) canonicalizer(a identity.Address) (identity.Address, error) {
+	if _, ok := g.top.Networks[a.Network]; !ok {
+		return a, nil
+	}
 	c, err := g.top.Canonical(a.Network, a.Addr)
 	if err != nil {
 		return a, err
