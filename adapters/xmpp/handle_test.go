@@ -2,9 +2,12 @@ package xmpp
 
 import (
 	"context"
+	"encoding/xml"
 	"strings"
 	"sync"
 	"testing"
+
+	"mellium.im/xmlstream"
 
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
@@ -216,5 +219,74 @@ func TestErrorTypes(t *testing.T) {
 		if got := errorType(cond); got != want {
 			t.Errorf("errorType(%s) = %s, want %s", cond, got, want)
 		}
+	}
+}
+
+// blockingCommander's commands wait until release is closed: a broadcast
+// to thousands of contacts, as the read loop sees it.
+type blockingCommander struct {
+	*fakeCommander
+	started chan struct{}
+	release chan struct{}
+	rec     *recordingCore
+}
+
+func (b *blockingCommander) RunCommand(ctx context.Context, network, from, node string, values map[string][]string) (gateway.CommandResult, error) {
+	close(b.started)
+	<-b.release
+	return b.fakeCommander.RunCommand(ctx, network, from, node, values)
+}
+
+func (b *blockingCommander) Receive(ctx context.Context, m *gateway.Message) error {
+	return b.rec.Receive(ctx, m)
+}
+
+// TestSlowCommandDoesNotHoldUpMessages: while one employee's command
+// runs, the read loop goes on: the next stanza (another employee's
+// message) reaches the gateway at once, and the command's answer comes
+// when it is done.
+func TestSlowCommandDoesNotHoldUpMessages(t *testing.T) {
+	c := newTestComponent(t, identity.Inside)
+	b := &blockingCommander{fakeCommander: newCommander(), started: make(chan struct{}), release: make(chan struct{}), rec: &recordingCore{}}
+	sid, _ := start(t, c, b, hanaPhone, "tag-contact")
+
+	var mu sync.Mutex
+	var answers []string
+	c.bg.send = func(_ context.Context, stanza []byte) error {
+		mu.Lock()
+		defer mu.Unlock()
+		answers = append(answers, string(stanza))
+		return nil
+	}
+	handle := func(raw string) {
+		t.Helper()
+		d := xml.NewDecoder(strings.NewReader(raw))
+		tok, err := d.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := tok.(xml.StartElement).Copy()
+		if err := c.handle(t.Context(), b, &tokenCapture{TokenReader: xmlstream.InnerElement(d)}, &st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	handle(iqXML("set", hanaPhone, testDomain, "slow", submitXML("tag-contact", sid, "complete", "")))
+	<-b.started
+	handle(msgXML("chat", "ken@corp.test/pc", proxyAddr, "m1", "<body>meanwhile</body>"))
+	b.rec.mu.Lock()
+	got := len(b.rec.received)
+	b.rec.mu.Unlock()
+	if got != 1 {
+		t.Fatalf("the message behind a running command reached the gateway %d times, want 1", got)
+	}
+	mu.Lock()
+	if len(answers) != 0 {
+		t.Fatalf("answered before the command was done: %v", answers)
+	}
+	mu.Unlock()
+	close(b.release)
+	c.bg.wg.Wait()
+	if len(answers) != 1 || !strings.Contains(answers[0], `id="slow"`) || !strings.Contains(answers[0], `type="result"`) {
+		t.Fatalf("command answer: %v", answers)
 	}
 }
