@@ -104,6 +104,9 @@ type Gateway struct {
 	cmd      *exec.Cmd
 	done     chan struct{}
 	log      *syncBuffer
+	// cliToken is the named admin token CLI and TryCLI use (see newWorld);
+	// empty: config's bootstrap token.
+	cliToken string
 }
 
 // world is one test's servers, gateway and clients.
@@ -195,6 +198,9 @@ limits: {max_body_bytes: 4096}
 	w.gw = &Gateway{t: t, bin: binary(t), cfg: cfg, adminURL: "http://" + admin}
 	w.gw.Start()
 	t.Cleanup(w.gw.Stop)
+	// Tests act as a named admin, as people do: the audit log names
+	// "admin:e2e-admin" (config's token is "admin:bootstrap").
+	w.gw.cliToken = w.gw.AddAdmin("e2e-admin", "admin")
 	w.gw.CLI("directory", "import", filepath.Join(repoRoot(), "examples", "directory.yaml"))
 	return w
 }
@@ -292,7 +298,11 @@ func (g *Gateway) CLI(args ...string) string {
 
 // TryCLI runs a kakehashi subcommand and returns its output and error.
 func (g *Gateway) TryCLI(args ...string) (string, error) {
-	cmd := exec.Command(g.bin, append(args, "--config", g.cfg, "--actor", "e2e-admin")...)
+	args = append(args, "--config", g.cfg)
+	if g.cliToken != "" {
+		args = append(args, "--token", g.cliToken)
+	}
+	cmd := exec.Command(g.bin, args...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -41,13 +41,16 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.config, "config", "", "read the admin address and token from this configuration file")
 	fs.StringVar(&c.admin, "admin", "", "admin API base URL (default $KAKEHASHI_ADMIN_URL or http://127.0.0.1:8765)")
 	fs.StringVar(&c.token, "token", "", "admin token (default $KAKEHASHI_ADMIN_TOKEN)")
-	// The audit log takes the actor from the token now; the flag stays,
-	// doing nothing, so that scripts written for earlier versions run.
-	fs.StringVar(&c.actor, "actor", "", "ignored: the audit log names the holder of the token (see kakehashi admins add)")
+	// The audit log takes the actor from the token now. A script that
+	// still names one is told so, rather than believing it is recorded.
+	fs.StringVar(&c.actor, "actor", "", "no longer accepted: the audit log names the holder of the token (see kakehashi admins add)")
 	fs.BoolVar(&c.json, "json", false, "print JSON")
 }
 
 func (c *commonFlags) client() (*client, error) {
+	if c.actor != "" {
+		return nil, fmt.Errorf("--actor %q: the audit log names the holder of the token, not a flag; give each admin a token of their own with `kakehashi admins add NAME`", c.actor)
+	}
 	base, token := c.admin, c.token
 	if c.config != "" {
 		cfg, err := config.Load(c.config)

@@ -85,7 +85,12 @@ func TestAdminRequests(t *testing.T) {
 		_, _ = io.WriteString(w, reply[r.Method+" "+r.URL.Path])
 	}))
 	defer srv.Close()
-	common := []string{"--admin", srv.URL, "--token", "boot-0123456789abcdef", "--actor", "mallory"}
+	common := []string{"--admin", srv.URL, "--token", "boot-0123456789abcdef"}
+	// Naming an actor is refused: it would never be recorded.
+	var errOut bytes.Buffer
+	if err := run(context.Background(), append([]string{"employees", "list", "--actor", "mallory"}, common...), io.Discard, &errOut); err == nil || !strings.Contains(err.Error(), "admins add") {
+		t.Fatalf("--actor: %v", err)
+	}
 	runOK := func(args ...string) string {
 		t.Helper()
 		var out, errOut bytes.Buffer
