@@ -62,9 +62,12 @@ func TestAdminTokensNameWhoActed(t *testing.T) {
 		t.Fatalf("admins add output: %s", out)
 	}
 
-	// Ana transfers: the audit says admin:ana, though --actor names
-	// someone else (the flag is ignored now).
-	out, err := w.gw.As(ana, "contacts", "transfer", "--from", "hana", "--to", "ken", "--reason", "Hana on leave", "--actor", "mallory")
+	// Naming someone else is refused, not recorded.
+	if out, err := w.gw.As(ana, "contacts", "transfer", "--from", "hana", "--to", "ken", "--reason", "Hana on leave", "--actor", "mallory"); err == nil || !strings.Contains(out, "admins add") {
+		t.Fatalf("transfer with --actor: %v %s", err, out)
+	}
+	// Ana transfers: the audit says admin:ana.
+	out, err := w.gw.As(ana, "contacts", "transfer", "--from", "hana", "--to", "ken", "--reason", "Hana on leave")
 	if err != nil || !strings.Contains(out, "1 relationship(s) moved from hana to ken") {
 		t.Fatalf("transfer by ana: %v %s", err, out)
 	}
