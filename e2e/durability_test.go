@@ -103,3 +103,29 @@ func waitPending(t *testing.T, w *world, n int64) {
 	}
 	t.Fatalf("queue never held %d pending messages", n)
 }
+
+// TestRecoveryAfterOutageIsPrompt: a message waits while the outside
+// server is down long enough for the send retries to back off to several
+// seconds; once the server is back and the gateway's component has
+// reconnected, the message goes out at once (the reconnect wakes the
+// waiting sender) instead of at the end of its retry wait.
+func TestRecoveryAfterOutageIsPrompt(t *testing.T) {
+	w := newWorld(t, worldOptions{split: true})
+	writeWhileOutsideDown(t, w, 1, "after the outage %d")
+	// 15 s of retries: the sender's wait has grown to several seconds
+	// (50 ms × 1.5ⁿ, up to 30 s), and so has the component's.
+	time.Sleep(15 * time.Second)
+	w.outside.Start(t)
+	bob := w.client("bob")
+	w.gw.WaitHealthy() // the component is connected again
+	up := time.Now()
+	got := message(t, bob)
+	took := time.Since(up)
+	if got.Body != "after the outage 0" {
+		t.Fatalf("bob got %s", got.Raw)
+	}
+	t.Logf("delivered %v after the component reconnected", took.Round(time.Millisecond))
+	if took > 2500*time.Millisecond {
+		t.Errorf("delivered %v after the component reconnected; want it at once", took)
+	}
+}
