@@ -76,7 +76,7 @@ type Config struct {
 	TrustedAuthServIDs []string
 	// Addresses says which otherwise refused outside addresses (IP
 	// literals, localhost, .invalid) a mail may come from (config
-	// addresses.allow_special).
+	// routing.allow_special_addresses).
 	Addresses address.Policy
 	// DataDir holds the adapter's state file, mail-<network>.db.
 	DataDir string
