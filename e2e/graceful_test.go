@@ -79,8 +79,15 @@ func collect(ctx context.Context, c *testenv.Client, tl *tally) {
 // Prosody and stops the gateway (SIGTERM) in the middle of the flow, then
 // starts it again: every message a client sent was delivered exactly once,
 // or its sender got an error for it. None is lost silently, none arrives
-// twice.
+// twice. The stop comes early in the flow (most messages arrive while the
+// gateway is away) and late (most are in flight through it).
 func TestGracefulStopLosesNothing(t *testing.T) {
+	for _, stopAt := range []int{10, 2} {
+		t.Run(fmt.Sprintf("stop after 1/%d", stopAt), func(t *testing.T) { gracefulStop(t, stopAt) })
+	}
+}
+
+func gracefulStop(t *testing.T, stopAt int) {
 	w := newWorld(t, worldOptions{logLevel: "info"})
 	hana, bob := w.client("hana"), w.client("bob")
 	startConversation(t, hana, bob)
@@ -103,9 +110,9 @@ func TestGracefulStopLosesNothing(t *testing.T) {
 	fromBob.run(t)
 	fromHana.run(t)
 
-	// Stop once a third of the messages are out each way, while the rest
+	// Stop once 1/stopAt of the messages are out each way, while the rest
 	// keep coming; start again.
-	for range n / 3 {
+	for range n / stopAt {
 		<-fromBob.sent
 		<-fromHana.sent
 	}
@@ -141,14 +148,12 @@ func TestGracefulStopLosesNothing(t *testing.T) {
 		return missing, twice
 	}
 	deadline := time.Now().Add(90 * time.Second)
-	missing, twice := check()
-	for len(missing) > 0 && time.Now().Before(deadline) {
+	for missing, _ := check(); len(missing) > 0 && time.Now().Before(deadline); missing, _ = check() {
 		time.Sleep(200 * time.Millisecond)
-		missing, twice = check()
 	}
 	// Late duplicates would come after the last first copy.
 	time.Sleep(time.Second)
-	missing, twice = check()
+	missing, twice := check()
 	errs := 0
 	for _, tl := range []*tally{atHana, atBob} {
 		tl.mu.Lock()
