@@ -435,14 +435,23 @@ func (a *Adapter) message(ctx context.Context, tx *threadTx, m *parse.Mail, raw 
 	if isNew {
 		th = a.newThread(persona, contact, msgID, m.Subject)
 	}
-	if isNew || (m.Subject != "" && normSubject(m.Subject) != normSubject(th.Subject)) {
+	show := isNew || (m.Subject != "" && normSubject(m.Subject) != normSubject(th.Subject))
+	if r := tx.ref(m.MessageID); r.threadID == th.ID && r.kind != refOutbound {
+		// This mail again (it was stored, but not moved out of the inbox):
+		// the same message as the first time, subject or not, so that the
+		// gateway knows it for the duplicate it is.
+		show = r.kind == refInboundSubject
+	}
+	kind := int64(refInbound)
+	if show {
 		gm.Subject = m.Subject
 		th.Subject = m.Subject
+		kind = refInboundSubject
 	}
 	gm.Thread = th.ID
 	th.add(m.MessageID)
 	th.Updated = a.cfg.Now()
-	tx.save(th, m.MessageID, false)
+	tx.save(th, m.MessageID, kind)
 	return gm, nil
 }
 

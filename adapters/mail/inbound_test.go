@@ -201,3 +201,51 @@ func TestIngestCanonicalAddresses(t *testing.T) {
 		})
 	}
 }
+
+// TestIngestRedeliveryIsTheSameMessage: a mail offered again (stored, but
+// still in the inbox after a crash or a renumbered mailbox) becomes the
+// very same gateway message, subject included, so the gateway drops it as
+// a duplicate; whether the first time started a thread, changed its
+// subject or continued it.
+func TestIngestRedeliveryIsTheSameMessage(t *testing.T) {
+	const persona = "hana.sales@contact.acme.test"
+	a := openTestAdapter(t)
+	core := &fakeCore{personas: map[string]bool{persona: true}}
+	mail := func(id, subject, inReplyTo string) fetched {
+		raw := "Return-Path: <bob@mail.test>\r\nDelivered-To: " + persona + "\r\nFrom: Bob <bob@mail.test>\r\nTo: " + persona +
+			"\r\nSubject: " + subject + "\r\nMessage-ID: <" + id + ">\r\n"
+		if inReplyTo != "" {
+			raw += "In-Reply-To: <" + inReplyTo + ">\r\n"
+		}
+		return fetched{uid: 1, raw: []byte(raw + "\r\nText of " + id + "\r\n")}
+	}
+	first := []fetched{
+		mail("a@mail.test", "Quote", ""),                // starts a thread: subject shown
+		mail("b@mail.test", "Re: Quote", "a@mail.test"), // continues: no subject
+		mail("c@mail.test", "Delivery", "b@mail.test"),  // a new subject in the thread: shown
+	}
+	for _, f := range first {
+		if _, err := a.ingest(context.Background(), core, "INBOX", []fetched{f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Again, out of order (the thread's subject is now "Delivery"), one
+	// alone and two in one batch, as after a resync.
+	for _, batch := range [][]fetched{{first[1]}, {first[2], first[0]}} {
+		if _, err := a.ingest(context.Background(), core, "INBOX", batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(core.got) != 6 {
+		t.Fatalf("gateway got %d messages", len(core.got))
+	}
+	// Offered again: b as got[3], c as got[4], a as got[5].
+	for i, j := range []int{5, 3, 4} {
+		if was, again := *core.got[i], *core.got[j]; was != again {
+			t.Errorf("mail %d offered again differs:\n%+v\n%+v", i, was, again)
+		}
+	}
+	if core.got[0].Subject != "Quote" || core.got[1].Subject != "" || core.got[2].Subject != "Delivery" {
+		t.Errorf("subjects %q %q %q", core.got[0].Subject, core.got[1].Subject, core.got[2].Subject)
+	}
+}

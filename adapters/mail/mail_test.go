@@ -156,7 +156,7 @@ func TestThreadsSurviveAndBatch(t *testing.T) {
 	for i := range 400 { // more than one multi-row chunk
 		th := &thread{ID: fmt.Sprintf("t%d", i), Persona: "p@x.test", Contact: fmt.Sprintf("c%d@y.test", i), Subject: "S", Updated: now}
 		th.add(fmt.Sprintf("root%d@y.test", i))
-		tx.save(th, fmt.Sprintf("root%d@y.test", i), false)
+		tx.save(th, fmt.Sprintf("root%d@y.test", i), refInbound)
 		// Seen within the same batch before the commit.
 		if got, _, err := tx.byMessageID(ctx, fmt.Sprintf("root%d@y.test", i)); err != nil || got == nil || got.ID != th.ID {
 			t.Fatalf("same batch lookup: %v %v", got, err)

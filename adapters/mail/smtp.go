@@ -176,7 +176,7 @@ func (a *Adapter) buildReply(ctx context.Context, out *gateway.Outgoing) ([]byte
 		}
 		cur.add(msgID)
 		cur.Updated = a.cfg.Now()
-		tx.save(cur, msgID, true)
+		tx.save(cur, msgID, refOutbound)
 		return tx.Commit(ctx)
 	}
 	return raw, finished, nil

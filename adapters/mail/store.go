@@ -177,8 +177,15 @@ type threadTx struct {
 // msgRef is what the store knows of one Message-ID.
 type msgRef struct {
 	threadID string
-	outbound bool
+	kind     int64 // ref*: the message_ids.outbound column
 }
+
+// What message_ids.outbound holds (0 and 1 were its first values).
+const (
+	refInbound        = 0 // a mail received
+	refOutbound       = 1 // a mail the gateway sent
+	refInboundSubject = 2 // a mail received whose subject the employee was shown
+)
 
 func (s *store) begin(ctx context.Context) (*threadTx, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -226,7 +233,7 @@ func (t *threadTx) Commit(ctx context.Context) error {
 			}
 			q.WriteString("(?,?,?)")
 			r := t.ids[id]
-			args = append(args, id, r.threadID, r.outbound)
+			args = append(args, id, r.threadID, r.kind)
 		}
 		if _, err := t.tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return fmt.Errorf("mail state: save message ids: %w", err)
@@ -269,7 +276,7 @@ func (t *threadTx) preload(ctx context.Context, msgIDs []string) error {
 			var r msgRef
 			var persona, contact, subject, refs sql.NullString
 			var at sql.NullInt64
-			if err := rows.Scan(&id, &r.threadID, &r.outbound, &persona, &contact, &subject, &refs, &at); err != nil {
+			if err := rows.Scan(&id, &r.threadID, &r.kind, &persona, &contact, &subject, &refs, &at); err != nil {
 				rows.Close()
 				return fmt.Errorf("mail state: read message ids: %w", err)
 			}
@@ -335,8 +342,12 @@ func (t *threadTx) byMessageID(ctx context.Context, msgID string) (th *thread, o
 		return nil, false, nil
 	}
 	th, err = t.byID(ctx, r.threadID)
-	return th, r.outbound, err
+	return th, r.kind == refOutbound, err
 }
+
+// ref is what is known of msgID already: after preload or byMessageID
+// has read it, or save has recorded it.
+func (t *threadTx) ref(msgID string) msgRef { return t.ids[msgID] }
 
 // latest returns the most recently active thread of a conversation that
 // was active after since.
@@ -353,8 +364,9 @@ func (t *threadTx) latest(ctx context.Context, persona, contact string, since ti
 	return t.byID(ctx, id)
 }
 
-// save records th, and msgID as one of its messages, for Commit to write.
-func (t *threadTx) save(th *thread, msgID string, outbound bool) {
+// save records th, and msgID as one of its messages of the given kind
+// (ref*), for Commit to write.
+func (t *threadTx) save(th *thread, msgID string, kind int64) {
 	t.threads[th.ID] = th
 	t.dirtyTh[th.ID] = true
 	if msgID == "" {
@@ -365,6 +377,6 @@ func (t *threadTx) save(th *thread, msgID string, outbound bool) {
 	}
 	// Once recorded, ids[msgID] has a thread ID and is not changed again:
 	// Commit reads it from there.
-	t.ids[msgID] = msgRef{threadID: th.ID, outbound: outbound}
+	t.ids[msgID] = msgRef{threadID: th.ID, kind: kind}
 	t.order = append(t.order, msgID)
 }
