@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -451,4 +452,18 @@ func TestQueueReadsDoNotWaitForTheWriter(t *testing.T) {
 	if _, err := q.ro.Exec(`DELETE FROM messages`); err == nil {
 		t.Error("the read connection deleted rows")
 	}
+}
+
+// BenchmarkQueueEnqueueWithIDs is BenchmarkQueueEnqueue for messages that
+// carry a sender's ID, so each insert first looks for a redelivery.
+func BenchmarkQueueEnqueueWithIDs(b *testing.B) {
+	q, stop := openTestQueue(b, filepath.Join(b.TempDir(), "queue.db"))
+	defer stop()
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		wg.Add(1)
+		_ = q.Enqueue(context.Background(), rec("bob@ext.test", strconv.Itoa(i), "hello"), func(bool, error) { wg.Done() })
+	}
+	wg.Wait()
 }
