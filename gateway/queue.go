@@ -139,6 +139,7 @@ CREATE TABLE IF NOT EXISTS broadcasts (
 	skipped_unreachable INTEGER NOT NULL DEFAULT 0,
 	reported INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS broadcasts_parent ON broadcasts(parent) WHERE parent <> '';
 CREATE INDEX IF NOT EXISTS broadcasts_owner ON broadcasts(owner_id, state);
 `
@@ -439,8 +440,16 @@ func (tx *queueTx) Insert(ctx context.Context, r *Record) (bool, error) {
 }
 
 // markRetryInterval is how soon marks whose commit failed are tried
-// again when no other operation comes to carry them.
+// again when no other operation comes to carry them, and how often a
+// failing store is probed when nothing else is written.
 const markRetryInterval = time.Second
+
+// probe is a write that tells whether the store can commit again (a full
+// disk freed): health is back without waiting for the next message.
+func probe(ctx context.Context, tx *queueTx) error {
+	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)`, time.Now().UnixNano())
+	return err
+}
 
 // Run commits queued operations in batches until ctx ends, then refuses
 // new ones and commits every one already handed over before it returns.
@@ -452,14 +461,18 @@ func (q *Queue) Run(ctx context.Context) error {
 	defer retry.Stop()
 	for {
 		batch = batch[:0]
-		if len(q.retry) > 0 {
+		if len(q.retry) > 0 || q.StoreError() != nil {
 			retry.Reset(markRetryInterval)
 		}
 		select {
 		case op := <-q.ops:
 			batch = append(batch, op)
 		case <-retry.C:
-			if len(q.retry) == 0 {
+			switch {
+			case len(q.retry) > 0:
+			case q.StoreError() != nil:
+				batch = append(batch, queueOp{exec: probe})
+			default:
 				continue
 			}
 		case <-ctx.Done():

@@ -140,7 +140,8 @@ func TestMarkAfterStopIsCommitted(t *testing.T) {
 // TestHealthReportsAFailingStore: while the queue cannot commit (a full
 // disk, here a trigger refusing every insert), /healthz's Health says
 // degraded with the store failing and kakehashi_store_ok is 0; the
-// sender is told; once a commit succeeds again, both are back to ok.
+// sender is told; once the store can commit again (probed while it
+// fails), both are back to ok.
 func TestHealthReportsAFailingStore(t *testing.T) {
 	g := startTestGateway(t, t.TempDir())
 	defer g.stop()
@@ -150,6 +151,9 @@ func TestHealthReportsAFailingStore(t *testing.T) {
 	}
 	if _, err := g.queue.db.Exec(`CREATE TRIGGER full BEFORE INSERT ON messages WHEN NEW.body <> '' AND NEW.notice = 0 AND NEW.refusal_condition = ''
 		BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.queue.db.Exec(`CREATE TRIGGER full_probe BEFORE INSERT ON probe BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`); err != nil {
 		t.Fatal(err)
 	}
 	if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/pc", To: `bob\40ext.test@gw.corp.test`, ID: "f-1", Body: "refused"}); err != nil {
@@ -165,8 +169,22 @@ func TestHealthReportsAFailingStore(t *testing.T) {
 	if v := scrape(t, g.Gateway, "kakehashi_store_ok"); v != "0" {
 		t.Fatalf("kakehashi_store_ok = %q while failing", v)
 	}
-	if _, err := g.queue.db.Exec(`DROP TRIGGER full`); err != nil {
+	// Still failing after a probe or two.
+	time.Sleep(1500 * time.Millisecond)
+	if h := g.Health(); h.Status != "degraded" {
+		t.Fatalf("health while the store still fails: %+v", h)
+	}
+	if _, err := g.queue.db.Exec(`DROP TRIGGER full; DROP TRIGGER full_probe`); err != nil {
 		t.Fatal(err)
+	}
+	// The disk has room again: health says so without waiting for the
+	// next message.
+	deadline := time.Now().Add(5 * time.Second)
+	for g.Health().Status != "ok" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if h := g.Health(); h.Status != "ok" || h.Store != "ok" {
+		t.Fatalf("health once the store works again: %+v", h)
 	}
 	if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/pc", To: `bob\40ext.test@gw.corp.test`, ID: "f-2", Body: "stored"}); err != nil {
 		t.Fatal(err)
