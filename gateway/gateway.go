@@ -579,6 +579,10 @@ type sender struct {
 	// waiting out an outage tries again at once.
 	up    chan struct{}
 	queue []senderItem
+	// bulk holds broadcast copies: they go out when no one's own message
+	// is waiting, so a broadcast to thousands never delays a conversation
+	// on the same network.
+	bulk  []senderItem
 	later []senderItem // refused for now, each with its retryAt
 }
 
@@ -597,7 +601,11 @@ func newSender(g *Gateway, a Adapter) *sender {
 
 func (s *sender) push(r *Record, durable bool) {
 	s.mu.Lock()
-	s.queue = append(s.queue, senderItem{rec: r, durable: durable})
+	if r.Out.Auto == autoBroadcast {
+		s.bulk = append(s.bulk, senderItem{rec: r, durable: durable})
+	} else {
+		s.queue = append(s.queue, senderItem{rec: r, durable: durable})
+	}
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -606,8 +614,8 @@ func (s *sender) push(r *Record, durable bool) {
 }
 
 // pop returns the next message to send: a refused one whose time has
-// come, else the oldest new one. With none, wait is how long until a
-// refused one is due (0: none waits).
+// come, else the oldest new one, people's own before broadcast copies.
+// With none, wait is how long until a refused one is due (0: none waits).
 func (s *sender) pop(now time.Time) (it senderItem, wait time.Duration, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -625,12 +633,16 @@ func (s *sender) pop(now time.Time) (it senderItem, wait time.Duration, ok bool)
 		s.later = append(s.later[:due], s.later[due+1:]...)
 		return it, 0, true
 	}
-	if len(s.queue) == 0 {
+	q := &s.queue
+	if len(*q) == 0 {
+		q = &s.bulk
+	}
+	if len(*q) == 0 {
 		return senderItem{}, wait, false
 	}
-	it = s.queue[0]
-	s.queue[0] = senderItem{}
-	s.queue = s.queue[1:]
+	it = (*q)[0]
+	(*q)[0] = senderItem{}
+	*q = (*q)[1:]
 	return it, 0, true
 }
 
