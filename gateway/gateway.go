@@ -47,7 +47,16 @@ type Options struct {
 	// Retention is how long sent and failed messages keep their text
 	// (limits.message_retention); 0 keeps it forever.
 	Retention time.Duration
+	// BroadcastRate is how many broadcast copies a second each network's
+	// sender writes at most (default DefaultBroadcastRate); people's own
+	// messages are never paced.
+	BroadcastRate int
 }
+
+// DefaultBroadcastRate paces broadcast copies per network: 10,000 copies
+// take 20 s, which leaves the server (and the remote servers the copies
+// go to, whose flood limits would drop them) room for conversations.
+const DefaultBroadcastRate = 500
 
 // Gateway relays messages between the inside and outside networks.
 type Gateway struct {
@@ -61,7 +70,10 @@ type Gateway struct {
 	retryMax time.Duration
 	// refusedRetry and refusedFor: see Options.
 	refusedRetry, refusedFor time.Duration
-	caps                     BroadcastCaps
+	// bulkGap is the least time between two broadcast copies on one
+	// network (see Options.BroadcastRate).
+	bulkGap time.Duration
+	caps    BroadcastCaps
 	adapters                 map[string]Adapter
 	senders                  map[string]*sender
 	ready                    chan struct{} // closed once Run has started everything
@@ -118,6 +130,11 @@ func New(o Options) (*Gateway, error) {
 	if g.refusedFor == 0 {
 		g.refusedFor = 24 * time.Hour
 	}
+	rate := o.BroadcastRate
+	if rate <= 0 {
+		rate = DefaultBroadcastRate
+	}
+	g.bulkGap = time.Second / time.Duration(rate)
 	g.caps = BroadcastCaps{PerDay: config.DefaultBroadcastsPerDay, PerMonth: config.DefaultBroadcastsPerMonth}
 	if o.Caps != nil {
 		g.caps = *o.Caps
@@ -580,9 +597,11 @@ type sender struct {
 	up    chan struct{}
 	queue []senderItem
 	// bulk holds broadcast copies: they go out when no one's own message
-	// is waiting, so a broadcast to thousands never delays a conversation
-	// on the same network.
-	bulk  []senderItem
+	// is waiting, at most one per bulkGap, so a broadcast to thousands
+	// never delays a conversation on the same network.
+	bulk     []senderItem
+	bulkGap  time.Duration
+	nextBulk time.Time
 	later []senderItem // refused for now, each with its retryAt
 }
 
@@ -596,7 +615,11 @@ type senderItem struct {
 }
 
 func newSender(g *Gateway, a Adapter) *sender {
-	return &sender{g: g, adapter: a, wake: make(chan struct{}, 1), up: make(chan struct{}, 1)}
+	s := &sender{g: g, adapter: a, wake: make(chan struct{}, 1), up: make(chan struct{}, 1)}
+	if g != nil {
+		s.bulkGap = g.bulkGap
+	}
+	return s
 }
 
 func (s *sender) push(r *Record, durable bool) {
@@ -636,6 +659,13 @@ func (s *sender) pop(now time.Time) (it senderItem, wait time.Duration, ok bool)
 	q := &s.queue
 	if len(*q) == 0 {
 		q = &s.bulk
+		if len(*q) > 0 && now.Before(s.nextBulk) {
+			if d := s.nextBulk.Sub(now); wait == 0 || d < wait {
+				wait = d
+			}
+			return senderItem{}, wait, false
+		}
+		s.nextBulk = now.Add(s.bulkGap)
 	}
 	if len(*q) == 0 {
 		return senderItem{}, wait, false
