@@ -72,12 +72,12 @@ type Gateway struct {
 	refusedRetry, refusedFor time.Duration
 	// bulkGap is the least time between two broadcast copies on one
 	// network (see Options.BroadcastRate).
-	bulkGap time.Duration
-	caps    BroadcastCaps
-	adapters                 map[string]Adapter
-	senders                  map[string]*sender
-	ready                    chan struct{} // closed once Run has started everything
-	retention                time.Duration
+	bulkGap   time.Duration
+	caps      BroadcastCaps
+	adapters  map[string]Adapter
+	senders   map[string]*sender
+	ready     chan struct{} // closed once Run has started everything
+	retention time.Duration
 	// bg tracks work started off a message's path (clearing a gone mark,
 	// broadcast progress checks): Run waits for it before the queue stops.
 	bg tracker
@@ -602,7 +602,7 @@ type sender struct {
 	bulk     []senderItem
 	bulkGap  time.Duration
 	nextBulk time.Time
-	later []senderItem // refused for now, each with its retryAt
+	later    []senderItem // refused for now, each with its retryAt
 }
 
 type senderItem struct {
