@@ -152,3 +152,70 @@ func TestMailRefusalsGoOnlyToTheVouchedEnvelopeSender(t *testing.T) {
 		t.Errorf("the gateway wrote to an envelope sender nobody vouched for:\n%s", pl)
 	}
 }
+
+// TestMailOneSpellingPerAddress: a contact is one contact however their
+// mail writes their address; a From that is no deliverable address is
+// quarantined, with a log line saying what is wrong, and never becomes a
+// contact.
+func TestMailOneSpellingPerAddress(t *testing.T) {
+	w := newWorld(t, worldOptions{mail: true})
+	hana := w.client("hana")
+	gwUser, gwPass := w.mail.GatewayUser, w.mail.GatewayPass
+	proxy := `bob\40mail.test@` + mailProxyDomain
+
+	// bob, spelled four ways, to Hana's persona spelled two ways.
+	spellings := []struct{ from, rcpt string }{
+		{"Bob <bob@mail.test>", hanaAddr},
+		{"Bob <BOB@Mail.Test.>", hanaAddr},
+		{"Bob <Bob@MAIL.TEST>", "Hana.Sales@Contact.Acme.Test"},
+		{"bob@mail.test.", hanaAddr},
+	}
+	for i, s := range spellings {
+		w.mail.Send(t, bobMail, []string{s.rcpt}, rawMail(s.from, s.rcpt, "Spelling", fmt.Sprintf("spell.%d@mail.test", i), fmt.Sprintf("spelling %d", i)))
+		in := message(t, hana)
+		if bare(in.From) != proxy || in.Body != fmt.Sprintf("spelling %d", i) {
+			t.Fatalf("%q to %q reached Hana as %s", s.from, s.rcpt, in.Raw)
+		}
+	}
+
+	bad := []struct{ from, why string }{
+		{"bob@@mail.test", "From"},
+		{"bob@mail.test@x.test", "From"},
+		{"bob x@mail.test", "From"},
+		{strings.Repeat("b", 65) + "@mail.test", "64"},
+		{"bob@-mail.test", "not a valid domain name"},
+		{"bob@mail.invalid", ".invalid"},
+		{"bob@localhost", "localhost"},
+		{"bob@[127.0.0.1]", "IP address"},
+	}
+	for i, b := range bad {
+		w.mail.Send(t, bobMail, []string{hanaAddr}, rawMail(b.from, hanaAddr, "Bad", fmt.Sprintf("bad.%d@mail.test", i), "from a bad address"))
+	}
+	q := w.mail.WaitMail(t, gwUser, gwPass, "Kakehashi/Quarantine", len(bad), waitMail)
+	silent(t, hana, time.Second)
+	var all strings.Builder
+	for _, m := range q {
+		all.Write(m.Raw)
+	}
+	log := w.gw.log.String()
+	for i, b := range bad {
+		if !strings.Contains(all.String(), fmt.Sprintf("bad.%d@mail.test", i)) {
+			t.Errorf("mail from %q is not in quarantine", b.from)
+		}
+		if !strings.Contains(log, b.why) {
+			t.Errorf("no log line says what is wrong with %q (%q)", b.from, b.why)
+		}
+	}
+	if !strings.Contains(log, "the sender's address (From) cannot be used") {
+		t.Errorf("no quarantine log line names the From:\n%s", log)
+	}
+	var rows []struct {
+		Contact struct {
+			Address struct{ Addr string } `json:"address"`
+		} `json:"contact"`
+	}
+	w.gw.JSON(&rows, "contacts", "list")
+	if len(rows) != 1 || rows[0].Contact.Address.Addr != bobMail {
+		t.Errorf("contacts: %+v; want bob@mail.test alone", rows)
+	}
+}
