@@ -30,7 +30,7 @@ func acceptNow(t *testing.T, g *Gateway, m *Message) error {
 func TestAcceptReportsDurableStorage(t *testing.T) {
 	dir := t.TempDir()
 	g := startTestGateway(t, dir)
-	m := &Message{Network: "public-xmpp", From: "bob@ext.test", To: "hana.sales@contact.acme.test", ID: "mail-1",
+	m := &Message{Network: "public-xmpp", From: "bob@ext.test", ReplyTo: "bob@ext.test", To: "hana.sales@contact.acme.test", ID: "mail-1",
 		Body: "hello", Subject: "Quote", Thread: "t-1"}
 	g.inside.setDown(true) // keep it pending, so the restart replays it
 	if err := acceptNow(t, g.Gateway, m); err != nil {
@@ -63,8 +63,8 @@ func TestAutomaticMessagesAreNeverAnswered(t *testing.T) {
 	g := startTestGateway(t, t.TempDir())
 	defer g.stop()
 	for _, m := range []*Message{
-		{Network: "public-xmpp", From: "robot@ext.test", To: "nobody@contact.acme.test", ID: "a1", Body: "away", Automatic: "Auto-Submitted: auto-replied"},
-		{Network: "public-xmpp", From: "robot@ext.test", To: "hana.sales@contact.acme.test", ID: "a2", Body: "away", Automatic: "Precedence: bulk"},
+		{Network: "public-xmpp", From: "robot@ext.test", ReplyTo: "robot@ext.test", To: "nobody@contact.acme.test", ID: "a1", Body: "away", Automatic: "Auto-Submitted: auto-replied"},
+		{Network: "public-xmpp", From: "robot@ext.test", ReplyTo: "robot@ext.test", To: "hana.sales@contact.acme.test", ID: "a2", Body: "away", Automatic: "Precedence: bulk"},
 	} {
 		if err := acceptNow(t, g.Gateway, m); err != nil {
 			t.Fatal(err)
@@ -81,11 +81,11 @@ func TestAutomaticMessagesAreNeverAnswered(t *testing.T) {
 		t.Fatal("a contact was created for a robot")
 	}
 	// A known contact's automatic message is delivered, marked by the adapter.
-	if err := acceptNow(t, g.Gateway, &Message{Network: "public-xmpp", From: "bob@ext.test", To: "hana.sales@contact.acme.test", ID: "b1", Body: "hi"}); err != nil {
+	if err := acceptNow(t, g.Gateway, &Message{Network: "public-xmpp", From: "bob@ext.test", ReplyTo: "bob@ext.test", To: "hana.sales@contact.acme.test", ID: "b1", Body: "hi"}); err != nil {
 		t.Fatal(err)
 	}
 	recv(t, g.inside.sent)
-	if err := acceptNow(t, g.Gateway, &Message{Network: "public-xmpp", From: "bob@ext.test", To: "hana.sales@contact.acme.test", ID: "b2", Body: "away", Automatic: "Auto-Submitted: auto-replied"}); err != nil {
+	if err := acceptNow(t, g.Gateway, &Message{Network: "public-xmpp", From: "bob@ext.test", ReplyTo: "bob@ext.test", To: "hana.sales@contact.acme.test", ID: "b2", Body: "away", Automatic: "Auto-Submitted: auto-replied"}); err != nil {
 		t.Fatal(err)
 	}
 	if o := recv(t, g.inside.sent); o.Body != "away" {

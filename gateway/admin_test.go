@@ -429,7 +429,7 @@ func TestAdminAPIRevertRetellsContacts(t *testing.T) {
 			t.Fatalf("POST %s: %d %s", c.path, code, body)
 		}
 	}
-	if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/laptop", To: `bob\40ext.test@gw.corp.test`, ID: "h-1", Body: "hello"}); err != nil {
+	if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/laptop", ReplyTo: "hana@corp.test/laptop", To: `bob\40ext.test@gw.corp.test`, ID: "h-1", Body: "hello"}); err != nil {
 		t.Fatal(err)
 	}
 	recv(t, g.outside.sent)

@@ -30,7 +30,7 @@ func withContacts(t *testing.T, g *testGateway, n int) []string {
 	var rels []string
 	for i := range n {
 		from := fmt.Sprintf("c%d@ext.test", i)
-		if err := g.Receive(ctx, &Message{Network: "public-xmpp", From: from, To: "hana.sales@contact.acme.test", ID: "hello-" + from, Body: "hi"}); err != nil {
+		if err := g.Receive(ctx, &Message{Network: "public-xmpp", From: from, ReplyTo: from, To: "hana.sales@contact.acme.test", ID: "hello-" + from, Body: "hi"}); err != nil {
 			t.Fatal(err)
 		}
 		recv(t, g.inside.sent)

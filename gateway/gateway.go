@@ -261,7 +261,9 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 	// the drain, and dropping it here would lose it silently.
 	ctx = context.WithoutCancel(ctx)
 	g.metrics.received.WithLabelValues(m.Network).Inc()
-	reply := m.From
+	// Answers (refusals, failure notices, welcomes) go only where the
+	// adapter vouches the sender can be reached: never to a forgeable From.
+	reply := m.ReplyTo
 	badFrom := g.canonicalize(m)
 	env := routing.Envelope{Network: m.Network, From: m.From, To: m.To, BodyBytes: len(m.Body)}
 	d := routing.Decide(g.top, g.state.Snapshot(), env)
@@ -329,6 +331,16 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 		}
 	default:
 		g.metrics.refused.WithLabelValues(m.Network, string(d.Refusal.Condition)).Inc()
+		if reply == "" {
+			// Nobody to tell who surely sent it: answering would write to
+			// whoever the sender claims to be (backscatter).
+			g.log.Info("refused, not answered: the sender is not vouched for", "network", m.Network,
+				"condition", d.Refusal.Condition, "reason", d.Refusal.Text)
+			if stored != nil {
+				stored(nil)
+			}
+			return nil
+		}
 		g.log.Info("refused", "network", m.Network, "condition", d.Refusal.Condition, "reason", d.Refusal.Text)
 		rec.Out = Outgoing{Network: m.Network, From: m.To, To: reply, ID: newID(),
 			Body: m.Body, Refusal: d.Refusal, ReplyTo: m.ID, Subject: m.Subject}
@@ -342,6 +354,9 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 		case err != nil && stored != nil:
 			g.metrics.storeErrors.Inc()
 			g.log.Error("could not store a message; it stays with its network to be offered again", "network", m.Network, "err", err)
+		case err != nil && reply == "":
+			g.metrics.storeErrors.Inc()
+			g.log.Error("could not store a message, and its sender cannot be told", "network", m.Network, "err", err)
 		case err != nil:
 			g.metrics.storeErrors.Inc()
 			g.log.Error("could not store a message; telling its sender", "network", m.Network, "err", err)
@@ -360,7 +375,8 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 	}); err != nil {
 		return err
 	}
-	if welcome && d.Kind == routing.Deliver {
+	if welcome && d.Kind == routing.Deliver && reply != "" {
+		// A welcome is an answer too: only to a sender vouched for.
 		g.sendWelcome(ctx, m, d)
 	}
 	return nil
@@ -544,6 +560,9 @@ func (g *Gateway) fail(ctx context.Context, r *Record, reason string) {
 	g.metrics.failed.WithLabelValues(r.Out.Network).Inc()
 	if r.Out.Refusal != nil || r.Out.Notice || r.Out.Auto != "" {
 		return // never answer an answer; automatic messages have no author to tell
+	}
+	if r.InReply == "" {
+		return // its author is not vouched for (see Message.ReplyTo)
 	}
 	body := fmt.Sprintf("Your message to %s could not be delivered (%s): %q", r.Out.To, reason, textclip.Clip(r.Out.Body, 200))
 	if g.top.Networks[r.InNetwork].Side == identity.Outside {

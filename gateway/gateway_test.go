@@ -142,14 +142,14 @@ func TestReceiveRoutesStoresAndSends(t *testing.T) {
 	dir := t.TempDir()
 	g := startTestGateway(t, dir)
 	ctx := context.Background()
-	if err := g.Receive(ctx, &Message{Network: "corp", From: "Hana@corp.test/laptop", To: `bob\40ext.test@gw.corp.test`, ID: "in-1", Body: "hello"}); err != nil {
+	if err := g.Receive(ctx, &Message{Network: "corp", From: "Hana@corp.test/laptop", ReplyTo: "Hana@corp.test/laptop", To: `bob\40ext.test@gw.corp.test`, ID: "in-1", Body: "hello"}); err != nil {
 		t.Fatal(err)
 	}
 	o := recv(t, g.outside.sent)
 	if o.From != "hana.sales@contact.acme.test" || o.To != "bob@ext.test" || o.Body != "hello" || o.ID == "in-1" || !o.Subscribe || o.Nick != "ACME Sales · Hana" {
 		t.Fatalf("outward: %+v", o)
 	}
-	if err := g.Receive(ctx, &Message{Network: "public-xmpp", From: "bob@ext.test/phone", To: "hana.sales@contact.acme.test", ID: "b-1", Body: "hi"}); err != nil {
+	if err := g.Receive(ctx, &Message{Network: "public-xmpp", From: "bob@ext.test/phone", ReplyTo: "bob@ext.test/phone", To: "hana.sales@contact.acme.test", ID: "b-1", Body: "hi"}); err != nil {
 		t.Fatal(err)
 	}
 	o = recv(t, g.inside.sent)
@@ -157,7 +157,7 @@ func TestReceiveRoutesStoresAndSends(t *testing.T) {
 		t.Fatalf("inward: %+v", o)
 	}
 	// A refusal goes back to the sender's full address, on the network it came from.
-	if err := g.Receive(ctx, &Message{Network: "public-xmpp", From: "bob@ext.test/phone", To: "ghost@contact.acme.test", ID: "b-2", Body: "?"}); err != nil {
+	if err := g.Receive(ctx, &Message{Network: "public-xmpp", From: "bob@ext.test/phone", ReplyTo: "bob@ext.test/phone", To: "ghost@contact.acme.test", ID: "b-2", Body: "?"}); err != nil {
 		t.Fatal(err)
 	}
 	o = recv(t, g.outside.sent)
@@ -167,7 +167,7 @@ func TestReceiveRoutesStoresAndSends(t *testing.T) {
 
 	// The outside goes down; a message waits; the gateway stops.
 	g.outside.setDown(true)
-	if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/laptop", To: `bob\40ext.test@gw.corp.test`, ID: "in-2", Body: "are you there"}); err != nil {
+	if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/laptop", ReplyTo: "hana@corp.test/laptop", To: `bob\40ext.test@gw.corp.test`, ID: "in-2", Body: "are you there"}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -185,7 +185,7 @@ func TestReceiveRoutesStoresAndSends(t *testing.T) {
 		t.Fatalf("replayed: %+v", o)
 	}
 	// Redelivery of an already stored stanza is dropped.
-	if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/laptop", To: `bob\40ext.test@gw.corp.test`, ID: "in-2", Body: "are you there"}); err != nil {
+	if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/laptop", ReplyTo: "hana@corp.test/laptop", To: `bob\40ext.test@gw.corp.test`, ID: "in-2", Body: "are you there"}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -202,7 +202,7 @@ func BenchmarkRelayLatency(b *testing.B) {
 	defer g.stop()
 	ctx := context.Background()
 	msg := func() *Message {
-		return &Message{Network: "public-xmpp", From: "bob@ext.test/phone", To: "hana.sales@contact.acme.test", Body: "hello"}
+		return &Message{Network: "public-xmpp", From: "bob@ext.test/phone", ReplyTo: "bob@ext.test/phone", To: "hana.sales@contact.acme.test", Body: "hello"}
 	}
 	_ = g.Receive(ctx, msg())
 	recv(b, g.inside.sent)
@@ -236,7 +236,7 @@ func BenchmarkRelayThroughput(b *testing.B) {
 	}()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := g.Receive(ctx, &Message{Network: "public-xmpp", From: "bob@ext.test/phone", To: "hana.sales@contact.acme.test", Body: "hello"}); err != nil {
+		if err := g.Receive(ctx, &Message{Network: "public-xmpp", From: "bob@ext.test/phone", ReplyTo: "bob@ext.test/phone", To: "hana.sales@contact.acme.test", Body: "hello"}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -256,7 +256,7 @@ func TestRefusedMessageWaitsAlone(t *testing.T) {
 	g.outside.setRefused("full@ext.test", true)
 	g.outside.setRefused("busy@ext.test", true)
 	for i, to := range []string{"full", "busy", "bob"} {
-		if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/pc", To: to + `\40ext.test@gw.corp.test`, ID: fmt.Sprint("r", i), Body: "hello " + to}); err != nil {
+		if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/pc", ReplyTo: "hana@corp.test/pc", To: to + `\40ext.test@gw.corp.test`, ID: fmt.Sprint("r", i), Body: "hello " + to}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -39,7 +39,7 @@ func TestShutdownIsNotFailure(t *testing.T) {
 				return tt.err(ctx)
 			}
 			g.outside.mu.Unlock()
-			if err := g.Receive(context.Background(), &Message{Network: "corp", From: "hana@corp.test/pc", To: `bob\40ext.test@gw.corp.test`, ID: "s-1", Body: "cut short"}); err != nil {
+			if err := g.Receive(context.Background(), &Message{Network: "corp", From: "hana@corp.test/pc", ReplyTo: "hana@corp.test/pc", To: `bob\40ext.test@gw.corp.test`, ID: "s-1", Body: "cut short"}); err != nil {
 				t.Fatal(err)
 			}
 			select {
@@ -86,7 +86,7 @@ func TestReadAfterStopIsStored(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for i := range 20 {
-		if err := g.Receive(ctx, &Message{Network: "public-xmpp", From: "bob@ext.test/p", To: "hana.sales@contact.acme.test", ID: fmt.Sprint("c", i), Body: fmt.Sprint("late ", i)}); err != nil {
+		if err := g.Receive(ctx, &Message{Network: "public-xmpp", From: "bob@ext.test/p", ReplyTo: "bob@ext.test/p", To: "hana.sales@contact.acme.test", ID: fmt.Sprint("c", i), Body: fmt.Sprint("late ", i)}); err != nil {
 			t.Fatalf("Receive with a cancelled context: %v", err)
 		}
 	}
@@ -96,7 +96,7 @@ func TestReadAfterStopIsStored(t *testing.T) {
 		}
 	}
 	stored := make(chan error, 1)
-	if err := g.Accept(ctx, &Message{Network: "public-xmpp", From: "bob@ext.test", To: "hana.sales@contact.acme.test", ID: "mail-late", Body: "late mail"},
+	if err := g.Accept(ctx, &Message{Network: "public-xmpp", From: "bob@ext.test", ReplyTo: "bob@ext.test", To: "hana.sales@contact.acme.test", ID: "mail-late", Body: "late mail"},
 		func(err error) { stored <- err }); err != nil {
 		t.Fatalf("Accept with a cancelled context: %v", err)
 	}
@@ -156,7 +156,7 @@ func TestHealthReportsAFailingStore(t *testing.T) {
 	if _, err := g.queue.db.Exec(`CREATE TRIGGER full_probe BEFORE INSERT ON probe BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/pc", To: `bob\40ext.test@gw.corp.test`, ID: "f-1", Body: "refused"}); err != nil {
+	if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/pc", ReplyTo: "hana@corp.test/pc", To: `bob\40ext.test@gw.corp.test`, ID: "f-1", Body: "refused"}); err != nil {
 		t.Fatal(err)
 	}
 	if o := recv(t, g.inside.sent); o.Refusal == nil || !strings.Contains(o.Refusal.Text, "could not store") {
@@ -186,7 +186,7 @@ func TestHealthReportsAFailingStore(t *testing.T) {
 	if h := g.Health(); h.Status != "ok" || h.Store != "ok" {
 		t.Fatalf("health once the store works again: %+v", h)
 	}
-	if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/pc", To: `bob\40ext.test@gw.corp.test`, ID: "f-2", Body: "stored"}); err != nil {
+	if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/pc", ReplyTo: "hana@corp.test/pc", To: `bob\40ext.test@gw.corp.test`, ID: "f-2", Body: "stored"}); err != nil {
 		t.Fatal(err)
 	}
 	if o := recv(t, g.outside.sent); o.Body != "stored" {
@@ -222,7 +222,7 @@ func TestDuplicatesAreCountedPerNetwork(t *testing.T) {
 	defer g.stop()
 	ctx := context.Background()
 	m := func(body string) *Message {
-		return &Message{Network: "public-xmpp", From: "bob@ext.test/p", To: "hana.sales@contact.acme.test", ID: "1", Body: body}
+		return &Message{Network: "public-xmpp", From: "bob@ext.test/p", ReplyTo: "bob@ext.test/p", To: "hana.sales@contact.acme.test", ID: "1", Body: body}
 	}
 	for _, body := range []string{"hello", "hello", "second", "hello"} {
 		if err := g.Receive(ctx, m(body)); err != nil {
@@ -248,7 +248,7 @@ func TestNetworkUpWakesTheSender(t *testing.T) {
 	g := startTestGateway(t, t.TempDir(), func(o *Options) { o.RetryMin, o.RetryMax = time.Hour, time.Hour })
 	defer g.stop()
 	g.outside.setDown(true)
-	if err := g.Receive(context.Background(), &Message{Network: "corp", From: "hana@corp.test/pc", To: `bob\40ext.test@gw.corp.test`, ID: "w-1", Body: "waiting"}); err != nil {
+	if err := g.Receive(context.Background(), &Message{Network: "corp", From: "hana@corp.test/pc", ReplyTo: "hana@corp.test/pc", To: `bob\40ext.test@gw.corp.test`, ID: "w-1", Body: "waiting"}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)

@@ -184,7 +184,9 @@ func (c *Component) message(ctx context.Context, core gateway.Core, m *inMessage
 		c.log.Warn("message with an invalid recipient dropped", "err", err)
 		return
 	}
-	msg := &gateway.Message{Network: c.cfg.Network, From: m.From, To: m.To, ID: m.ID, Body: m.Body[0], Nick: m.Nick}
+	// The server authenticated the sender (RFC 6120 §8.1.2.1): answers
+	// may go to the very client that wrote.
+	msg := &gateway.Message{Network: c.cfg.Network, From: m.From, To: m.To, ID: m.ID, Body: m.Body[0], Nick: m.Nick, ReplyTo: m.From}
 	if len(m.Subject) > 0 {
 		msg.Subject = m.Subject[0]
 	}
