@@ -16,6 +16,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/kakehashi/kakehashi/address"
 	"github.com/kakehashi/kakehashi/adapters/mail"
 	"github.com/kakehashi/kakehashi/adapters/mail/compose"
 	"github.com/kakehashi/kakehashi/adapters/xmpp"
@@ -139,6 +140,7 @@ func openMail(ctx context.Context, cfg *config.Config, n *config.Network, log *s
 		},
 		DKIM:               dkim,
 		TrustedAuthServIDs: m.TrustedAuthServIDs,
+		Addresses:          address.Policy{AllowSpecial: cfg.Routing.AllowSpecialAddresses},
 		DataDir:            cfg.DataDir,
 		Logger:             log,
 	})
