@@ -16,10 +16,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/kakehashi/kakehashi/address"
 	"github.com/kakehashi/kakehashi/adapters/mail"
 	"github.com/kakehashi/kakehashi/adapters/mail/compose"
 	"github.com/kakehashi/kakehashi/adapters/xmpp"
+	"github.com/kakehashi/kakehashi/address"
 	"github.com/kakehashi/kakehashi/config"
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
