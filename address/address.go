@@ -8,11 +8,13 @@
 // XMPP addresses follow RFC 7622 through mellium's jid package: the
 // localpart case-mapped (PRECIS UsernameCaseMapped), the domain without a
 // trailing dot, in U-labels, lower case. Mail addresses follow the
-// RFC 5321 mailbox syntax: a dot-atom or quoted local part of at most 64
-// octets, kept as sent except that it is compared in lower case (as every
-// large provider does, and as Kakehashi has stored contacts from the
-// start), and a domain without a trailing dot, lower case, in A-labels
-// (IDNA), since that is what SMTP carries.
+// RFC 5321 mailbox syntax: an ASCII dot-atom local part of at most 64
+// octets (quotes that add nothing are dropped; what needs them, or UTF-8,
+// is refused, since the gateway's plain SMTP could never write back),
+// kept as sent except that ASCII letters are compared in lower case (as
+// every large provider does, and as Kakehashi has stored contacts from
+// the start), and a domain without a trailing dot, lower case, in
+// A-labels (IDNA), since that is what SMTP carries.
 package address
 
 import (
@@ -173,9 +175,12 @@ func canonicalMailbox(s string, p Policy) (string, error) {
 		if strings.IndexFunc(inner, isControl) >= 0 {
 			return bad("the user part contains a control character")
 		}
-		if dotAtom(inner) {
-			local = inner // the quotes add nothing: one spelling
+		if !dotAtom(inner) {
+			// RFC 5321 allows it, but the gateway's mail is plain SMTP
+			// without quoting in its headers: a reply could never go out.
+			return bad("the quoted user part %q is not one Kakehashi can write to (only letters, digits, dots and !#$%%&'*+-/=?^_`{|}~)", textclip.Clip(inner, 64))
 		}
+		local = inner // the quotes add nothing: one spelling
 	} else {
 		var found bool
 		local, domain, found = strings.Cut(s, "@")
@@ -187,7 +192,7 @@ func canonicalMailbox(s string, p Policy) (string, error) {
 		case strings.IndexFunc(local, isSpaceOrControl) >= 0:
 			return bad("the user part contains a space or a control character")
 		case !dotAtom(local):
-			return bad("the user part %q is not a valid mailbox name (RFC 5321: letters, digits and !#$%%&'*+-/=?^_`{|}~, dots between them)", textclip.Clip(local, 64))
+			return bad("the user part %q is not a mailbox name Kakehashi can write to (RFC 5321: ASCII letters, digits and !#$%%&'*+-/=?^_`{|}~, dots between them)", textclip.Clip(local, 64))
 		}
 	}
 	if len(local) > MaxMailLocal {
@@ -207,9 +212,9 @@ func canonicalMailbox(s string, p Policy) (string, error) {
 			return bad("the address literal %q is not an IP address", domain)
 		}
 		if ip.Is4() {
-			return strings.ToLower(local) + "@[" + ip.String() + "]", nil
+			return asciiLower(local) + "@[" + ip.String() + "]", nil
 		}
-		return strings.ToLower(local) + "@[IPv6:" + ip.String() + "]", nil
+		return asciiLower(local) + "@[IPv6:" + ip.String() + "]", nil
 	}
 	d := strings.TrimSuffix(domain, ".")
 	if problem := checkDomain(d, p); problem != "" {
@@ -219,7 +224,7 @@ func canonicalMailbox(s string, p Policy) (string, error) {
 	if err != nil { // checkDomain has run the same check
 		return bad("the domain %q is not a valid domain name: %s", textclip.Clip(domain, 80), textclip.Clip(err.Error(), 120))
 	}
-	return strings.ToLower(local) + "@" + strings.ToLower(ascii), nil
+	return asciiLower(local) + "@" + strings.ToLower(ascii), nil
 }
 
 // checkDomain refuses domains that are malformed or that no one can be
@@ -260,15 +265,26 @@ func dotAtom(s string) bool {
 	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
 		return false
 	}
-	for _, r := range s {
-		if r >= 0x80 {
-			continue // RFC 6531: UTF-8 in the local part
-		}
-		if !isAtext(byte(r)) && r != '.' {
+	for i := 0; i < len(s); i++ {
+		// ASCII only: a UTF-8 local part (RFC 6531) needs SMTPUTF8 all
+		// the way, which the gateway's mail does not speak.
+		if !isAtext(s[i]) && s[i] != '.' {
 			return false
 		}
 	}
 	return true
+}
+
+// asciiLower folds ASCII letters only: a mail local part's case means
+// nothing to any server in practice, but other letters are left as sent.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 func isAtext(c byte) bool {
