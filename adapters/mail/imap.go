@@ -97,6 +97,8 @@ func (a *Adapter) serveIMAP(ctx context.Context, core gateway.Core) error {
 		}
 	}
 	a.imapUp.Store(true)
+	// A short outage after this session is retried from the shortest wait.
+	gateway.SessionUp(ctx)
 	a.log.Info("imap connected", "server", a.cfg.IMAP.Server, "mailbox", boxes.inbox,
 		"idle", c.Caps().Has(imap.CapIdle), "move", c.Caps().Has(imap.CapMove))
 	for {
