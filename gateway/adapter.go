@@ -102,8 +102,10 @@ type Core interface {
 	// is durably stored, or known to be a duplicate of one that is, or was
 	// deliberately dropped (automatic mail that would only have been
 	// refused). An error passed to stored means the message is not stored:
-	// keep it and offer it again later. When Accept itself returns an error
-	// (ctx ended), stored is never called.
+	// keep it and offer it again later. Accept returns an error only once
+	// the gateway has stopped taking messages (an adapter's cancelled ctx
+	// alone does not make it fail: a message read is taken); then stored
+	// is never called.
 	Accept(ctx context.Context, m *Message, stored func(error)) error
 	// Profile answers who is at one of the gateway's own addresses on a
 	// network, for vCard, disco and presence answers. ok is false when the
