@@ -74,6 +74,28 @@ func TestRelayBothWaysWithoutLeak(t *testing.T) {
 	if res := strings.TrimPrefix(hana.JID, "hana@corp.test/"); res != hana.JID && strings.Contains(raw, res) {
 		t.Errorf("bob's client received hana's resource %q", res)
 	}
+	// bob, on the same server as the employees, asks the inside domains
+	// what a client asks a gateway: disco, commands, vCards. No one is
+	// there for him, and the answers name nothing.
+	for i, q := range []struct{ to, typ, payload string }{
+		{"gw.corp.test", "get", `<query xmlns='http://jabber.org/protocol/disco#info'/>`},
+		{"gw.corp.test", "get", `<query xmlns='http://jabber.org/protocol/disco#items' node='http://jabber.org/protocol/commands'/>`},
+		{"gw.corp.test", "set", `<command xmlns='http://jabber.org/protocol/commands' node='my-contacts' action='execute'/>`},
+		{bobProxy, "get", `<vCard xmlns='vcard-temp'/>`},
+		{"mail.gw.corp.test", "get", `<query xmlns='http://jabber.org/protocol/disco#info'/>`},
+	} {
+		id := fmt.Sprintf("in%d", i)
+		if err := bob.SendRaw(`<iq type='` + q.typ + `' id='` + id + `' to='` + q.to + `'>` + q.payload + `</iq>`); err != nil {
+			t.Fatal(err)
+		}
+		r := bob.Expect(t, waitShort, func(s testenv.Stanza) bool { return s.Kind == "iq" && s.ID == id })
+		if r.Type != "error" || strings.Contains(r.Raw, "Kakehashi") || strings.Contains(r.Raw, "automation") || strings.Contains(r.Raw, "<FN>") {
+			t.Errorf("bob asked %s for %s: %s", q.to, q.payload, r.Raw)
+		}
+		if q.to != "mail.gw.corp.test" && r.ErrorCondition != "item-not-found" { // no such component in this world: the server answers
+			t.Errorf("bob asked %s for %s: %s", q.to, q.payload, r.Raw)
+		}
+	}
 
 	// The relationship is Hana's, started by her outreach.
 	var cs []gateway.ContactView
