@@ -102,7 +102,10 @@ type Core interface {
 	// is durably stored, or known to be a duplicate of one that is, or was
 	// deliberately dropped (automatic mail that would only have been
 	// refused). An error passed to stored means the message is not stored:
-	// keep it and offer it again later. Accept returns an error only once
+	// keep it and offer it again later; but an *UnansweredError means the
+	// gateway refused it and may not tell its sender (see
+	// Message.ReplyTo): offered again it would be refused again, so set it
+	// aside for a person. Accept returns an error only once
 	// the gateway has stopped taking messages (an adapter's cancelled ctx
 	// alone does not make it fail: a message read is taken); then stored
 	// is never called.
@@ -149,3 +152,14 @@ type PermanentError struct {
 
 func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
 func (e *PermanentError) Unwrap() error { return e.Err }
+
+// UnansweredError is what Accept's stored reports for a message the
+// gateway refused and could not answer, its sender not being vouched for
+// (Message.ReplyTo empty). Nothing of it is stored.
+type UnansweredError struct {
+	Refusal *routing.Refusal
+}
+
+func (e *UnansweredError) Error() string {
+	return "refused, and its sender cannot be told: " + e.Refusal.Error()
+}

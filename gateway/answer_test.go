@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -22,9 +23,11 @@ func TestUnvouchedSendersAreNeverAnswered(t *testing.T) {
 	if err := g.state.UpsertPersona(ctx, "t", "welcome", *p); err != nil {
 		t.Fatal(err)
 	}
-	// Refused (nobody at that persona address): not answered, not stored.
-	if err := acceptNow(t, g.Gateway, &Message{Network: "public-xmpp", From: "victim@ext.test", To: "ghost@contact.acme.test", ID: "f1", Body: "buy now"}); err != nil {
-		t.Fatal(err)
+	// Refused (nobody at that persona address): not answered, not stored,
+	// and the adapter is told so, to set it aside for a person.
+	var unanswered *UnansweredError
+	if err := acceptNow(t, g.Gateway, &Message{Network: "public-xmpp", From: "victim@ext.test", To: "ghost@contact.acme.test", ID: "f1", Body: "buy now"}); !errors.As(err, &unanswered) || unanswered.Refusal.Condition != "item-not-found" {
+		t.Fatalf("stored(%v), want an *UnansweredError", err)
 	}
 	// A new contact: relayed to hana, but no welcome to the claimed sender.
 	if err := acceptNow(t, g.Gateway, &Message{Network: "public-xmpp", From: "victim@ext.test", To: "hana.sales@contact.acme.test", ID: "f2", Body: "hello"}); err != nil {

@@ -337,7 +337,7 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 			g.log.Info("refused, not answered: the sender is not vouched for", "network", m.Network,
 				"condition", d.Refusal.Condition, "reason", d.Refusal.Text)
 			if stored != nil {
-				stored(nil)
+				stored(&UnansweredError{Refusal: d.Refusal})
 			}
 			return nil
 		}

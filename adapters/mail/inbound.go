@@ -57,6 +57,7 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 		return nil, err
 	}
 	var msgs []*gateway.Message
+	var of []int // of[k] is the index in raws of msgs[k]
 	var bounces []bounceNotice
 	var unsubs []string // IDs of the broadcasts unsubscribed from
 	for i, m := range parsed {
@@ -129,6 +130,7 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 			}
 			gm.ReplyTo = replyTo
 			msgs = append(msgs, gm)
+			of = append(of, i)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -140,10 +142,19 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 		mu   sync.Mutex
 		errs []error
 	)
-	for _, gm := range msgs {
+	for k, gm := range msgs {
 		wg.Add(1)
 		if err := core.Accept(ctx, gm, func(err error) {
-			if err != nil {
+			var unanswered *gateway.UnansweredError
+			switch {
+			case errors.As(err, &unanswered):
+				// Refused, and its sender may not be told: a person looks
+				// at it in quarantine rather than nobody ever.
+				a.quarantine(mailbox, raws[of[k]], parsed[of[k]], "refused ("+unanswered.Refusal.Text+"), and its sender is not vouched for, so not told")
+				mu.Lock()
+				quarantine[of[k]] = true
+				mu.Unlock()
+			case err != nil:
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()

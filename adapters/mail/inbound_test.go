@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/kakehashi/kakehashi/gateway"
+	"github.com/kakehashi/kakehashi/routing"
 )
 
 // fakeCore is the gateway as the adapter sees it, for ingest alone: it
@@ -247,5 +248,39 @@ func TestIngestRedeliveryIsTheSameMessage(t *testing.T) {
 	}
 	if core.got[0].Subject != "Quote" || core.got[1].Subject != "" || core.got[2].Subject != "Delivery" {
 		t.Errorf("subjects %q %q %q", core.got[0].Subject, core.got[1].Subject, core.got[2].Subject)
+	}
+}
+
+// refusingCore refuses every message as the gateway does a sender it may
+// not answer.
+type refusingCore struct{ fakeCore }
+
+func (c *refusingCore) Accept(_ context.Context, m *gateway.Message, stored func(error)) error {
+	if m.ReplyTo != "" {
+		return c.fakeCore.Accept(context.Background(), m, stored)
+	}
+	stored(&gateway.UnansweredError{Refusal: &routing.Refusal{Condition: routing.NotAcceptable, Text: "message too long"}})
+	return nil
+}
+
+// TestIngestQuarantinesWhatTheGatewayRefusedUnanswered: mail to a persona
+// that the gateway refuses (too long, say) from a sender nobody vouched
+// for is set aside for a person, never dropped, and the batch goes on;
+// the same mail from a vouched sender is answered by the gateway.
+func TestIngestQuarantinesWhatTheGatewayRefusedUnanswered(t *testing.T) {
+	a := openTestAdapter(t)
+	a.cfg.TrustedAuthServIDs = []string{"mx.contact.acme.test"}
+	var log bytes.Buffer
+	a.log = slog.New(slog.NewTextHandler(&log, nil))
+	core := &refusingCore{fakeCore{personas: map[string]bool{"hana.sales@contact.acme.test": true}}}
+	q, err := a.ingest(context.Background(), core, "INBOX", []fetched{
+		{uid: 1, raw: inbound("bob@mail.test", "hana.sales@contact.acme.test", "", "bob@mail.test")},
+		{uid: 2, raw: inbound("carol@mail.test", "hana.sales@contact.acme.test", "spf=pass smtp.mailfrom=mail.test", "carol@mail.test")},
+	})
+	if err != nil || len(q) != 2 || !q[0] || q[1] {
+		t.Fatalf("err %v quarantined %v", err, q)
+	}
+	if !strings.Contains(log.String(), "mail quarantined") || !strings.Contains(log.String(), "message too long") {
+		t.Errorf("log does not say why:\n%s", log.String())
 	}
 }
