@@ -25,24 +25,29 @@ func TopologyFromConfig(c *config.Config) (*routing.Topology, error) {
 		rn := routing.Network{Name: name, Side: n.Side, Kind: address.XMPP}
 		switch {
 		case n.XMPP != nil:
-			rn.Domain = strings.ToLower(n.XMPP.Domain)
+			rn.Domain = domainOf(n.XMPP.Domain)
 			rn.ProxyFor = n.XMPP.ProxyFor
 			for _, h := range n.XMPP.HomeDomains {
-				rn.HomeDomains = append(rn.HomeDomains, strings.ToLower(h))
+				rn.HomeDomains = append(rn.HomeDomains, domainOf(h))
 			}
 			if n.Side == identity.Inside {
 				proxies := n.XMPP.Proxies()
 				for _, out := range slices.Sorted(maps.Keys(proxies)) {
-					rn.Proxies = append(rn.Proxies, routing.Proxy{Domain: strings.ToLower(proxies[out]), Outside: out})
+					rn.Proxies = append(rn.Proxies, routing.Proxy{Domain: domainOf(proxies[out]), Outside: out})
 				}
 			}
 		case n.Mail != nil:
-			rn.Domain = strings.ToLower(n.Mail.Domain)
+			rn.Domain = domainOf(n.Mail.Domain)
 			rn.Kind = address.Mail
 		}
 		top.Networks[name] = rn
 	}
-	if a := strings.ToLower(c.Routing.FallbackAddress); a != "" {
+	if a := strings.TrimSpace(c.Routing.FallbackAddress); a != "" {
+		canon, err := address.Canonical(address.XMPP, a, address.Policy{AllowSpecial: true})
+		if err != nil {
+			return nil, fmt.Errorf("routing.fallback_address: %w", err)
+		}
+		a = canon
 		_, domain, _ := strings.Cut(a, "@")
 		for _, n := range top.Networks {
 			if n.Side != identity.Inside {
@@ -59,4 +64,10 @@ func TopologyFromConfig(c *config.Config) (*routing.Topology, error) {
 		}
 	}
 	return top, nil
+}
+
+// domainOf is a configured domain as addresses spell it: lower case,
+// without a trailing dot.
+func domainOf(d string) string {
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
 }
