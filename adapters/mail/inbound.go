@@ -228,13 +228,28 @@ func (a *Adapter) answerTo(m *parse.Mail, from string) (to, why string) {
 	case isRobot(rp) || isRobot(from):
 		return "", "its sender " + rp + " is a mail system, not a person (RFC 3834)"
 	}
-	if !strings.EqualFold(m.SPF, "pass") && !strings.EqualFold(m.DMARC, "pass") {
+	spf := strings.EqualFold(m.SPF, "pass")
+	// DMARC vouches for the From domain, not for the envelope sender: it
+	// speaks for the Return-Path only when that is in the same domain
+	// (RFC 7489 relaxed alignment). Otherwise a sender with DMARC on a
+	// domain of their own could have the answer sent to anyone.
+	dmarc := strings.EqualFold(m.DMARC, "pass") && aligned(domainOf(rp), domainOf(from))
+	if !spf && !dmarc {
 		if len(a.cfg.TrustedAuthServIDs) == 0 {
 			return "", "no trusted receiving server is configured (trusted_authserv_ids) to vouch for its sender"
 		}
-		return "", fmt.Sprintf("neither SPF for %s (%s) nor DMARC for %s (%s) passed at %s", domainOf(rp), orNone(m.SPF), domainOf(from), orNone(m.DMARC), strings.Join(a.cfg.TrustedAuthServIDs, ", "))
+		return "", fmt.Sprintf("neither SPF for %s (%s) nor DMARC for %s (%s, aligned with the envelope sender: %v) passed at %s",
+			domainOf(rp), orNone(m.SPF), domainOf(from), orNone(m.DMARC), aligned(domainOf(rp), domainOf(from)), strings.Join(a.cfg.TrustedAuthServIDs, ", "))
 	}
 	return rp, ""
+}
+
+// aligned reports whether two domains are the same or one is below the
+// other: what DMARC's relaxed alignment accepts, without a public suffix
+// list (so it is stricter: example.co.uk and other.co.uk are not aligned
+// here, nor are a.example.com and b.example.com).
+func aligned(a, b string) bool {
+	return a == b || strings.HasSuffix(a, "."+b) || strings.HasSuffix(b, "."+a)
 }
 
 func orNone(result string) string {
