@@ -48,9 +48,10 @@ func TestReconnectBacksOffAndStops(t *testing.T) {
 }
 
 // TestReconnectStartsOverAfterAConnectedSession: once a session got
-// connected (SessionUp), the wait after it is lost is the shortest again,
-// however short the session and however long the outage before it; a
-// session that never connected keeps the backoff growing.
+// connected (SessionUp) and stayed up longer than the wait before it, the
+// wait after it is lost is the shortest again, however long the outage
+// before it; a session that never connected, or was lost as soon as it
+// was up (every batch failing after login), keeps the backoff growing.
 func TestReconnectStartsOverAfterAConnectedSession(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -61,8 +62,11 @@ func TestReconnectStartsOverAfterAConnectedSession(t *testing.T) {
 		func(ctx context.Context) error {
 			attempt++
 			switch {
+			case attempt == failures/2:
+				SessionUp(ctx) // connected, and lost at once: no reset
 			case attempt == failures+1:
-				SessionUp(ctx) // connected, and lost at once
+				SessionUp(ctx) // connected, and up longer than the wait before it
+				time.Sleep(200 * time.Millisecond)
 			case attempt == 2*failures+2:
 				cancel()
 				return ctx.Err()
@@ -73,7 +77,8 @@ func TestReconnectStartsOverAfterAConnectedSession(t *testing.T) {
 	if len(waits) != 2*failures+1 {
 		t.Fatalf("%d waits: %v", len(waits), waits)
 	}
-	// Randomised ±50 % around 1 ms × 1.5ⁿ.
+	// Randomised ±50 % around 1 ms × 1.5ⁿ; the session lost at once at
+	// failures/2 did not start it over.
 	if w := waits[failures-1]; w < 15*time.Millisecond {
 		t.Fatalf("the backoff did not grow over %d failures: %v", failures, waits)
 	}
