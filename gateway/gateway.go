@@ -400,19 +400,23 @@ func (g *Gateway) sendWelcome(ctx context.Context, m *Message, d routing.Decisio
 
 // queueAuto queues a message the gateway writes on a persona's behalf
 // (a welcome, a handover notice) to a contact.
-func (g *Gateway) queueAuto(ctx context.Context, network, from, to, nick, body, relID, kind string) {
+func (g *Gateway) queueAuto(ctx context.Context, network, from, to, nick, body, relID, kind string) bool {
 	rec := &Record{
 		ReceivedAt: g.now(), InNetwork: network, InFrom: from, InReply: from, InTo: to,
 		RelationshipID: relID,
 		Out:            Outgoing{Network: network, From: from, To: to, ID: newID(), Body: body, Nick: nick, Auto: kind},
 	}
-	g.queueAndSend(ctx, rec, "an automatic message ("+kind+")")
+	return g.queueAndSend(ctx, rec, "an automatic message ("+kind+")")
 }
 
 // queueAndSend stores a message the gateway writes itself (what names it
 // in the log) and hands it to its sender after the commit.
-func (g *Gateway) queueAndSend(ctx context.Context, rec *Record, what string) {
-	if err := g.queue.Enqueue(ctx, rec, func(dup bool, err error) {
+//
+// It reports whether the message was handed to the queue. What the
+// gateway writes itself (a failure notice, a handover) is owed whatever
+// the caller's context does meanwhile: only a stopped queue refuses it.
+func (g *Gateway) queueAndSend(ctx context.Context, rec *Record, what string) bool {
+	if err := g.queue.Enqueue(context.WithoutCancel(ctx), rec, func(dup bool, err error) {
 		if err != nil {
 			g.log.Error("could not queue "+what, "err", err)
 			return
@@ -422,7 +426,9 @@ func (g *Gateway) queueAndSend(ctx context.Context, rec *Record, what string) {
 		}
 	}); err != nil {
 		g.log.Error("could not queue "+what, "err", err)
+		return false
 	}
+	return true
 }
 
 // recordActivity notes that a relationship carried a message now.
@@ -864,8 +870,9 @@ func (g *Gateway) NotifyHandover(ctx context.Context, t *identity.Transfer) int 
 			text = defaultHandover
 		}
 		text = strings.ReplaceAll(text, "{persona}", p.DisplayName)
-		g.queueAuto(ctx, c.Address.Network, from, c.Address.Addr, p.DisplayName, text, rel.ID, "handover")
-		n++
+		if g.queueAuto(ctx, c.Address.Network, from, c.Address.Addr, p.DisplayName, text, rel.ID, "handover") {
+			n++
+		}
 	}
 	return n
 }

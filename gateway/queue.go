@@ -316,6 +316,13 @@ func (q *Queue) hand(ctx context.Context, op queueOp) error {
 	q.handing.Add(1)
 	q.handMu.Unlock()
 	defer q.handing.Done()
+	// Room in the queue takes the op whatever ctx says: a select would
+	// pick a ctx that has just ended half the time and drop the op.
+	select {
+	case q.ops <- op:
+		return nil
+	default:
+	}
 	select {
 	case q.ops <- op:
 		return nil
