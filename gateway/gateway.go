@@ -88,10 +88,12 @@ type Gateway struct {
 	activity   map[string]time.Time
 
 	// progressDue holds the broadcasts whose progress check is scheduled,
-	// backBusy the relationships whose gone mark is being cleared.
+	// backBusy the relationships whose gone mark is being cleared,
+	// bouncing the messages (network NUL ID) whose bounce is being handled.
 	busyMu      sync.Mutex
 	progressDue map[string]bool
 	backBusy    map[string]bool
+	bouncing    map[string]bool
 }
 
 // New checks the options and builds a Gateway; Run starts it.
@@ -104,6 +106,7 @@ func New(o Options) (*Gateway, error) {
 		now: o.Now, retryMin: o.RetryMin, retryMax: o.RetryMax,
 		adapters: map[string]Adapter{}, senders: map[string]*sender{},
 		ready: make(chan struct{}), activity: map[string]time.Time{}, progressDue: map[string]bool{}, backBusy: map[string]bool{},
+		bouncing:  map[string]bool{},
 		retention: o.Retention,
 	}
 	if g.log == nil {
@@ -547,13 +550,31 @@ func (g *Gateway) Profile(network, addr string) (Profile, bool) {
 // person who wrote it, once, and mark the contact gone when the address
 // is dead.
 func (g *Gateway) Failed(ctx context.Context, network, id, reason, gone string) {
+	// Bounces are handled concurrently (off the adapters' read loops): two
+	// for one message (its author's server and the contact's, a resend)
+	// are taken one after the other, so that the second sees the first's
+	// mark and tells nobody again.
+	key := network + "\x00" + id
+	for !g.claim(g.bouncing, key) {
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-ctx.Done():
+			return
+		}
+	}
+	defer g.release(g.bouncing, key)
 	r, err := g.queue.ByOutID(ctx, network, id)
 	if err != nil || r == nil {
 		g.log.Warn("bounce for an unknown message", "network", network, "err", err)
 		return
 	}
 	if r.State != stateFailed { // a second bounce for it tells nobody again
-		g.queue.Mark(ctx, r.Seq, stateFailed, reason)
+		committed := make(chan error, 1)
+		g.queue.MarkThen(ctx, r.Seq, stateFailed, reason, func(err error) { committed <- err })
+		select { // the mark is read by the next bounce for this message
+		case <-committed:
+		case <-time.After(5 * time.Second): // the store is failing; the mark is retried
+		}
 		g.fail(ctx, r, reason)
 	}
 	if gone != "" {

@@ -119,19 +119,25 @@ func (g *Gateway) clearGone(ctx context.Context, relID string, d routing.Decisio
 
 // claimBack reserves the clearing of relationship relID's gone mark;
 // false when it is already under way.
-func (g *Gateway) claimBack(relID string) bool {
+func (g *Gateway) claimBack(relID string) bool { return g.claim(g.backBusy, relID) }
+
+func (g *Gateway) releaseBack(relID string) { g.release(g.backBusy, relID) }
+
+// claim reserves key in set (one of the gateway's busy sets, under
+// busyMu); false when it is taken.
+func (g *Gateway) claim(set map[string]bool, key string) bool {
 	g.busyMu.Lock()
 	defer g.busyMu.Unlock()
-	if g.backBusy[relID] {
+	if set[key] {
 		return false
 	}
-	g.backBusy[relID] = true
+	set[key] = true
 	return true
 }
 
-func (g *Gateway) releaseBack(relID string) {
+func (g *Gateway) release(set map[string]bool, key string) {
 	g.busyMu.Lock()
-	delete(g.backBusy, relID)
+	delete(set, key)
 	g.busyMu.Unlock()
 }
 
