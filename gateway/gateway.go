@@ -770,6 +770,10 @@ func (s *sender) send(ctx context.Context, bo backoff.BackOff, it senderItem) bo
 		}
 		if err == nil {
 			bo.Reset()
+			select { // a reconnect signalled while all was well wakes no later wait
+			case <-s.up:
+			default:
+			}
 			s.g.metrics.sent.WithLabelValues(out.Network).Inc()
 			if !out.received.IsZero() {
 				s.g.metrics.relay.WithLabelValues(out.Network).Observe(time.Since(out.received).Seconds())
