@@ -316,3 +316,26 @@ func isSpaceOrControl(r rune) bool {
 func isControl(r rune) bool {
 	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029'
 }
+
+// DomainKey is a domain in the one form that compares equal however it
+// was written: lower case, without a trailing dot, in A-labels. XMPP
+// spells IDN domains in U-labels and mail in A-labels; a comparison
+// across networks (is this contact's domain one of ours?) goes through
+// DomainKey. A domain that is not valid is returned lower-cased.
+func DomainKey(d string) string {
+	d = strings.TrimSuffix(strings.ToLower(d), ".")
+	ascii := true
+	for i := 0; i < len(d); i++ {
+		if d[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii && !strings.Contains(d, "xn--") {
+		return d
+	}
+	if a, err := dns.ToASCII(d); err == nil {
+		return strings.ToLower(a)
+	}
+	return d
+}

@@ -211,3 +211,23 @@ func FuzzCanonical(f *testing.F) {
 		}
 	})
 }
+
+func TestDomainKey(t *testing.T) {
+	for _, spellings := range [][]string{
+		{"bücher.test", "BÜCHER.test.", "xn--bcher-kva.test", "XN--BCHER-KVA.TEST"},
+		{"corp.test", "Corp.Test.", "CORP.TEST"},
+	} {
+		want := DomainKey(spellings[0])
+		for _, s := range spellings[1:] {
+			if got := DomainKey(s); got != want {
+				t.Errorf("DomainKey(%q) = %q, DomainKey(%q) = %q", s, got, spellings[0], want)
+			}
+		}
+	}
+	// The XMPP and mail spellings of one IDN contact domain meet.
+	x, _ := Canonical(XMPP, "a@BÜCHER.test", Policy{})
+	m, _ := Canonical(Mail, "a@BÜCHER.test", Policy{})
+	if DomainKey(x[2:]) != DomainKey(m[2:]) {
+		t.Errorf("%q and %q do not meet", x, m)
+	}
+}

@@ -507,17 +507,21 @@ func merged(rel *identity.Relationship) bool { return rel.MergedInto != "" }
 // isOurs reports whether domain belongs to the company: an inside home
 // domain or one of the gateway's own domains.
 func isOurs(top *Topology, domain string) bool {
+	// XMPP spells an IDN domain in U-labels, mail in A-labels, and the
+	// configuration either: compare them in one form.
+	domain = address.DomainKey(domain)
+	same := func(d string) bool { return address.DomainKey(d) == domain }
 	for _, n := range top.Networks {
-		if n.Domain == domain {
+		if same(n.Domain) {
 			return true
 		}
 		for _, p := range n.Proxies {
-			if p.Domain == domain {
+			if same(p.Domain) {
 				return true
 			}
 		}
 		for _, h := range n.HomeDomains {
-			if h == domain {
+			if same(h) {
 				return true
 			}
 		}

@@ -98,3 +98,25 @@ func TestTopologyCanonical(t *testing.T) {
 		t.Error("unknown network accepted")
 	}
 }
+
+// TestInsideDomainsWhateverTheirSpelling: a home domain configured in
+// A-labels is still inside when a proxy address names it in Unicode (the
+// spelling XMPP addresses take), and the other way round: never relayed
+// out as if to a contact.
+func TestInsideDomainsWhateverTheirSpelling(t *testing.T) {
+	st := world(t)
+	for _, tt := range []struct{ home, proxy string }{
+		{"xn--bcher-kva.test", `ken\40bücher.test@gw.corp.test`},
+		{"bücher.test", `ken\40xn--bcher-kva.test@gw.corp.test`},
+		{"BÜCHER.test.", `ken\40Bücher.Test@gw.corp.test`},
+	} {
+		top := topology()
+		n := top.Networks[corp]
+		n.HomeDomains = append(n.HomeDomains, tt.home)
+		top.Networks[corp] = n
+		d := routing.Decide(top, st.Snapshot(), routing.Envelope{Network: corp, From: "hana@corp.test", To: tt.proxy, BodyBytes: 5})
+		if d.Kind != routing.Refuse || d.Refusal.Condition != routing.Forbidden || !strings.Contains(d.Refusal.Text, "inside the company") {
+			t.Errorf("home %s, to %s: %+v %v", tt.home, tt.proxy, d.Kind, d.Refusal)
+		}
+	}
+}

@@ -123,7 +123,7 @@ func Open(ctx context.Context, cfg Config) (*Adapter, error) {
 	if cfg.IMAP.Server == "" || cfg.SMTP.Server == "" {
 		return nil, fmt.Errorf("mail %s: imap and smtp servers are required", cfg.Network)
 	}
-	cfg.Domain = strings.ToLower(cfg.Domain)
+	cfg.Domain = address.DomainKey(cfg.Domain) // as addresses spell it: A-labels, no trailing dot
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
