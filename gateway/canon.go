@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"context"
+	"strings"
+
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/routing"
 )
@@ -43,4 +46,61 @@ func (g *Gateway) canonicalizer(a identity.Address) (identity.Address, error) {
 		return a, err
 	}
 	return identity.Address{Network: a.Network, Addr: c}, nil
+}
+
+// reportOldSpellings looks, once at start, for addresses stored before
+// every address had one spelling (bob@ext.test. beside bob@ext.test) and
+// says how many there are: they keep the spelling they were stored with,
+// so such a contact may be two, until an admin merges them.
+func (g *Gateway) reportOldSpellings(ctx context.Context) {
+	snap := g.state.Snapshot()
+	var n int
+	var examples []string
+	check := func(a identity.Address) {
+		if _, ok := g.top.Networks[a.Network]; !ok || plainSpelling(a.Addr) {
+			return
+		}
+		if c, err := g.top.Canonical(a.Network, a.Addr); err == nil && c == a.Addr {
+			return
+		}
+		n++
+		if len(examples) < 5 {
+			examples = append(examples, a.Network+":"+a.Addr)
+		}
+	}
+	for _, c := range snap.Contacts() {
+		if ctx.Err() != nil {
+			return
+		}
+		check(c.Address)
+	}
+	for _, e := range snap.Employees() {
+		for _, a := range e.InsideAddrs {
+			check(a)
+		}
+	}
+	for _, p := range snap.Personas() {
+		for _, a := range p.Addresses {
+			check(a)
+		}
+	}
+	if n > 0 {
+		g.log.Warn("addresses stored with a spelling other than their canonical one (from before addresses were normalised); each keeps it until merged", "count", n, "examples", strings.Join(examples, ", "))
+	}
+}
+
+// plainSpelling reports, cheaply, that a stored address is surely
+// canonical already: lower-case ASCII letters, digits and ._+-, one @,
+// no trailing dot, no IDN. Only the rest is checked in full.
+func plainSpelling(a string) bool {
+	if a == "" || a[len(a)-1] == '.' || strings.Count(a, "@") != 1 || strings.Contains(a, "xn--") {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '+' || c == '-' || c == '@') {
+			return false
+		}
+	}
+	return true
 }

@@ -201,6 +201,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.retention > 0 {
 		g.bg.Go(func() { g.expireTextsEvery(ctx, time.Hour) })
 	}
+	g.bg.Go(func() { g.reportOldSpellings(ctx) })
 
 	var wg sync.WaitGroup
 	for _, s := range g.senders {
