@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"github.com/kakehashi/kakehashi/routing"
 	"testing"
 	"time"
 
@@ -26,7 +27,7 @@ func TestUnvouchedSendersAreNeverAnswered(t *testing.T) {
 	// Refused (nobody at that persona address): not answered, not stored,
 	// and the adapter is told so, to set it aside for a person.
 	var unanswered *UnansweredError
-	if err := acceptNow(t, g.Gateway, &Message{Network: "public-xmpp", From: "victim@ext.test", To: "ghost@contact.acme.test", ID: "f1", Body: "buy now"}); !errors.As(err, &unanswered) || unanswered.Refusal.Condition != "item-not-found" {
+	if err := acceptNow(t, g.Gateway, &Message{Network: "public-xmpp", From: "victim@ext.test", To: "ghost@contact.acme.test", ID: "f1", Body: "buy now"}); !errors.As(err, &unanswered) || unanswered.Refusal.Reason != routing.NoSuchAddress {
 		t.Fatalf("stored(%v), want an *UnansweredError", err)
 	}
 	// A new contact: relayed to hana, but no welcome to the claimed sender.

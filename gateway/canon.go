@@ -27,7 +27,7 @@ func (g *Gateway) canonicalize(m *Message) *routing.Refusal {
 	var err error
 	m.To, _ = g.canonical(m.Network, m.To) // routing refuses a bad one in its own words
 	if m.From, err = g.canonical(m.Network, m.From); err != nil {
-		return &routing.Refusal{Condition: routing.JIDMalformed, Text: "your address cannot be written back to: " + err.Error()}
+		return &routing.Refusal{Reason: routing.Unreachable, Text: "your address cannot be written back to: " + err.Error()}
 	}
 	return nil
 }

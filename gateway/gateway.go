@@ -294,14 +294,14 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 		if err != nil {
 			g.log.Error("could not record a new relationship", "network", m.Network, "err", err)
 			d = routing.Decision{Kind: routing.Refuse, Refusal: &routing.Refusal{
-				Condition: routing.InternalServerError, Text: "the gateway could not record this new contact; please try again"}}
+				Reason: routing.GatewayFailure, Text: "the gateway could not record this new contact; please try again"}}
 		} else {
 			subscribe = created && d.Proposal.Source == "outreach"
 			welcome = created && d.Proposal.Source != "outreach"
 			d = routing.Decide(g.top, g.state.Snapshot(), env)
 			if d.Kind == routing.Propose {
 				d = routing.Decision{Kind: routing.Refuse, Refusal: &routing.Refusal{
-					Condition: routing.InternalServerError, Text: "the gateway could not route this message; please try again"}}
+					Reason: routing.GatewayFailure, Text: "the gateway could not route this message; please try again"}}
 			}
 		}
 	}
@@ -334,18 +334,18 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 			g.metrics.fallback.Inc()
 		}
 	default:
-		g.metrics.refused.WithLabelValues(m.Network, string(d.Refusal.Condition)).Inc()
+		g.metrics.refused.WithLabelValues(m.Network, string(d.Refusal.Reason)).Inc()
 		if reply == "" {
 			// Nobody to tell who surely sent it: answering would write to
 			// whoever the sender claims to be (backscatter).
 			g.log.Info("refused, not answered: the sender is not vouched for", "network", m.Network,
-				"condition", d.Refusal.Condition, "reason", d.Refusal.Text)
+				"reason", d.Refusal.Reason, "text", d.Refusal.Text)
 			if stored != nil {
 				stored(&UnansweredError{Refusal: d.Refusal})
 			}
 			return nil
 		}
-		g.log.Info("refused", "network", m.Network, "condition", d.Refusal.Condition, "reason", d.Refusal.Text)
+		g.log.Info("refused", "network", m.Network, "reason", d.Refusal.Reason, "text", d.Refusal.Text)
 		rec.Out = Outgoing{Network: m.Network, From: m.To, To: reply, ID: newID(),
 			Body: m.Body, Refusal: d.Refusal, ReplyTo: m.ID, Subject: m.Subject}
 	}
@@ -366,7 +366,7 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 			g.log.Error("could not store a message; telling its sender", "network", m.Network, "err", err)
 			// Not stored: answer the sender directly so they know to retry.
 			rec.Out = Outgoing{Network: m.Network, From: m.To, To: reply, ID: newID(), Body: m.Body,
-				Refusal: &routing.Refusal{Condition: routing.InternalServerError, Text: "the gateway could not store your message; please send it again"},
+				Refusal: &routing.Refusal{Reason: routing.GatewayFailure, Text: "the gateway could not store your message; please send it again"},
 				ReplyTo: m.ID}
 			g.senders[m.Network].push(rec, false)
 		case dup:

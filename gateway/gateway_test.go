@@ -161,7 +161,7 @@ func TestReceiveRoutesStoresAndSends(t *testing.T) {
 		t.Fatal(err)
 	}
 	o = recv(t, g.outside.sent)
-	if o.Refusal == nil || o.Refusal.Condition != routing.ItemNotFound || o.To != "bob@ext.test/phone" || o.ReplyTo != "b-2" {
+	if o.Refusal == nil || o.Refusal.Reason != routing.NoSuchAddress || o.To != "bob@ext.test/phone" || o.ReplyTo != "b-2" {
 		t.Fatalf("refusal: %+v", o)
 	}
 

@@ -35,7 +35,7 @@ func NewMetrics() *Metrics {
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kakehashi_messages_sent_total", Help: "Messages written by an adapter, by network."}, []string{"network"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "kakehashi_messages_refused_total", Help: "Messages refused by routing, by network and condition."}, []string{"network", "condition"}),
+			Name: "kakehashi_messages_refused_total", Help: "Messages refused by routing, by network and reason."}, []string{"network", "reason"}),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kakehashi_messages_failed_total", Help: "Messages that could not be delivered, by target network."}, []string{"network"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{

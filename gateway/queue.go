@@ -432,7 +432,7 @@ func (tx *queueTx) Insert(ctx context.Context, r *Record) (bool, error) {
 		r.InNetwork, r.InFrom, r.InReply, r.InTo, r.InID,
 		r.RelationshipID, r.OwnerID,
 		r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick,
-		refusalCondition(r), refusalText(r), r.Out.ReplyTo,
+		refusalReason(r), refusalText(r), r.Out.ReplyTo,
 		r.Out.Notice, r.Out.Subscribe, r.Out.Subject, r.Out.Thread, r.Out.Auto, r.Broadcast,
 		hash, statePending)
 	if err != nil {
@@ -672,11 +672,11 @@ const insertSQL = `INSERT INTO messages (received_at,
 const dupSQL = `SELECT 1 FROM messages WHERE in_network = ? AND in_from = ? AND in_id = ? AND in_id <> ''
 	AND in_to = ? AND content_hash = ? AND received_at > ? LIMIT 1`
 
-func refusalCondition(r *Record) string {
+func refusalReason(r *Record) string {
 	if r.Out.Refusal == nil {
 		return ""
 	}
-	return string(r.Out.Refusal.Condition)
+	return string(r.Out.Refusal.Reason)
 }
 
 func refusalText(r *Record) string {
@@ -753,7 +753,7 @@ func scanRecord(s scanner) (*Record, error) {
 	r.ReceivedAt = time.Unix(0, at)
 	r.Out.Seq = r.Seq
 	if cond != "" {
-		r.Out.Refusal = &routing.Refusal{Condition: routing.Condition(cond), Text: text}
+		r.Out.Refusal = &routing.Refusal{Reason: routing.ParseReason(cond), Text: text}
 	}
 	return &r, nil
 }

@@ -64,7 +64,7 @@ func TestQueueDurableAcrossReopenAndDeduplicated(t *testing.T) {
 		}
 	}
 	refused := rec("mallory@ext.test", "id-9", "x")
-	refused.Out.Refusal = &routing.Refusal{Condition: routing.Forbidden, Text: "no"}
+	refused.Out.Refusal = &routing.Refusal{Reason: routing.NotAllowed, Text: "no"}
 	enqueue(t, q, refused)
 	q.Mark(context.Background(), a.Seq, stateSent, "")
 	stop()
@@ -89,7 +89,7 @@ func TestQueueDurableAcrossReopenAndDeduplicated(t *testing.T) {
 		}
 	}
 	last := pending[len(pending)-1]
-	if last.Out.Refusal == nil || last.Out.Refusal.Condition != routing.Forbidden || last.InReply != "mallory@ext.test/r" {
+	if last.Out.Refusal == nil || last.Out.Refusal.Reason != routing.NotAllowed || last.InReply != "mallory@ext.test/r" {
 		t.Fatalf("refusal not restored: %+v", last)
 	}
 	got, err := q.ByOutID(context.Background(), "corp", a.Out.ID)

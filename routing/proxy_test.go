@@ -62,7 +62,7 @@ func TestProxyDomainPicksTheOutsideNetwork(t *testing.T) {
 		t.Fatalf("mail from a proxy domain: %+v", d)
 	}
 	// An unknown domain under the inside network is not a proxy domain.
-	if d := decideMail(corp, "hana@corp.test", `bob\40mail.test@other.gw.corp.test`); d.Kind != routing.Refuse || d.Refusal.Condition != routing.ItemNotFound {
+	if d := decideMail(corp, "hana@corp.test", `bob\40mail.test@other.gw.corp.test`); d.Kind != routing.Refuse || d.Refusal.Reason != routing.NoSuchAddress {
 		t.Fatalf("unknown proxy domain: %+v", d)
 	}
 }
@@ -83,7 +83,7 @@ func TestInsideNetworkWithoutProxyForAContactsNetworkRefuses(t *testing.T) {
 		}
 		d = routing.Decide(top, st.Snapshot(), env)
 	}
-	if d.Kind != routing.Refuse || d.Refusal.Condition != routing.ServiceUnavailable {
+	if d.Kind != routing.Refuse || d.Refusal.Reason != routing.Unavailable {
 		t.Fatalf("got %+v", d)
 	}
 }

@@ -144,34 +144,63 @@ const (
 	Propose                 // create Proposal, then decide again
 )
 
-// Condition is an error condition a protocol adapter can show the sender
-// (named after the XMPP stanza error conditions of RFC 6120).
-type Condition string
+// Reason says, in the core's own words, why a message is refused. Each
+// adapter maps it to its protocol's vocabulary (an XMPP stanza error
+// condition, an SMTP reply code), so routing speaks no protocol.
+type Reason string
 
-// Refusal conditions.
+// Refusal reasons.
 const (
-	ItemNotFound       Condition = "item-not-found"
-	Forbidden          Condition = "forbidden"
-	NotAcceptable      Condition = "not-acceptable"
-	PolicyViolation    Condition = "policy-violation"
-	ServiceUnavailable Condition = "service-unavailable"
-	BadRequest         Condition = "bad-request"
-	// JIDMalformed: the address written to names no one who could ever
-	// be reached (RFC 6120 §8.3.3.8); retrying cannot help.
-	JIDMalformed Condition = "jid-malformed"
-	// InternalServerError: the gateway could not do its part this time
-	// (its store failed); the sender may try again.
-	InternalServerError Condition = "internal-server-error"
+	// NoSuchAddress: the message is addressed to no one the gateway knows.
+	NoSuchAddress Reason = "no-such-address"
+	// NotAllowed: the sender may not send this message (not an employee,
+	// departed, not their persona, a colleague's contact, inside to inside).
+	NotAllowed Reason = "not-allowed"
+	// TooLarge: the message is over the configured size limit.
+	TooLarge Reason = "too-large"
+	// Unavailable: the gateway is not set up to deliver it now (a network
+	// or persona missing, nobody to take it); it may work later.
+	Unavailable Reason = "unavailable"
+	// Unreachable: the address written to names no one who could ever be
+	// reached (malformed, a reserved domain); retrying cannot help.
+	Unreachable Reason = "unreachable"
+	// GatewayFailure: the gateway could not do its part this time (its
+	// store failed); the sender may try again.
+	GatewayFailure Reason = "gateway-failure"
 )
+
+// ParseReason reads a stored reason. Queues written before Reason existed
+// stored the XMPP condition name instead; those read as the reason each
+// meant. An unknown word reads as Unavailable, the reason that promises
+// least.
+func ParseReason(s string) Reason {
+	switch r := Reason(s); r {
+	case NoSuchAddress, NotAllowed, TooLarge, Unavailable, Unreachable, GatewayFailure:
+		return r
+	}
+	switch s {
+	case "item-not-found":
+		return NoSuchAddress
+	case "forbidden":
+		return NotAllowed
+	case "not-acceptable":
+		return TooLarge
+	case "jid-malformed":
+		return Unreachable
+	case "internal-server-error":
+		return GatewayFailure
+	}
+	return Unavailable
+}
 
 // Refusal says why a message is not relayed, in words for its sender.
 type Refusal struct {
-	Condition Condition
-	Text      string
+	Reason Reason
+	Text   string
 }
 
 // Error implements error.
-func (r *Refusal) Error() string { return string(r.Condition) + ": " + r.Text }
+func (r *Refusal) Error() string { return string(r.Reason) + ": " + r.Text }
 
 // Target is where and as whom a message is delivered.
 type Target struct {
@@ -197,18 +226,18 @@ type Decision struct {
 	Proposal *identity.NewRelationship
 }
 
-func refuse(c Condition, format string, args ...any) Decision {
-	return Decision{Kind: Refuse, Refusal: &Refusal{Condition: c, Text: fmt.Sprintf(format, args...)}}
+func refuse(c Reason, format string, args ...any) Decision {
+	return Decision{Kind: Refuse, Refusal: &Refusal{Reason: c, Text: fmt.Sprintf(format, args...)}}
 }
 
 // Decide routes one message. It never blocks and never writes.
 func Decide(top *Topology, r Reader, env Envelope) Decision {
 	net, ok := top.Networks[env.Network]
 	if !ok {
-		return refuse(ServiceUnavailable, "network %q is not configured", env.Network)
+		return refuse(Unavailable, "network %q is not configured", env.Network)
 	}
 	if top.MaxBodyBytes > 0 && env.BodyBytes > top.MaxBodyBytes {
-		return refuse(NotAcceptable, "message too long: %d bytes, the limit is %d", env.BodyBytes, top.MaxBodyBytes)
+		return refuse(TooLarge, "message too long: %d bytes, the limit is %d", env.BodyBytes, top.MaxBodyBytes)
 	}
 	if net.Side == identity.Inside {
 		return decideOutward(top, net, r, env)
@@ -227,32 +256,32 @@ func ParseProxy(top *Topology, net Network, addr string) (contact identity.Addre
 // proxyContact reads a proxy address, or says why it names no outside
 // contact.
 func proxyContact(top *Topology, net Network, to string) (identity.Address, *Decision) {
-	no := func(c Condition, format string, a ...any) (identity.Address, *Decision) {
+	no := func(c Reason, format string, a ...any) (identity.Address, *Decision) {
 		d := refuse(c, format, a...)
 		return identity.Address{}, &d
 	}
 	local, domain := splitAddr(to)
 	outName, isProxy := net.ProxyOutside(domain)
 	if !isProxy || local == "" {
-		return no(ItemNotFound, "%s is not a contact address; write to a contact as name\\40their.domain@%s", to, net.Domain)
+		return no(NoSuchAddress, "%s is not a contact address; write to a contact as name\\40their.domain@%s", to, net.Domain)
 	}
 	out, ok := top.Networks[outName]
 	if !ok || out.Side != identity.Outside {
-		return no(ServiceUnavailable, "no outside network is configured for %s", domain)
+		return no(Unavailable, "no outside network is configured for %s", domain)
 	}
 	raw := UnescapeLocal(local)
 	if !strings.Contains(raw, "@") {
-		return no(ItemNotFound, "%s does not name an outside address (expected user\\40domain@%s)", to, domain)
+		return no(NoSuchAddress, "%s does not name an outside address (expected user\\40domain@%s)", to, domain)
 	}
 	// One spelling per contact however it is written: Bob@Ext.Test. and
 	// bob@ext.test are one contact, with one owner.
 	contactAddr, err := top.Canonical(outName, raw)
 	if err != nil {
-		return no(JIDMalformed, "%s: %v", out.Name, err)
+		return no(Unreachable, "%s: %v", out.Name, err)
 	}
 	_, cd := splitAddr(contactAddr)
 	if isOurs(top, cd) {
-		return no(Forbidden, "%s is inside the company; messages between colleagues are never relayed through the gateway", contactAddr)
+		return no(NotAllowed, "%s is inside the company; messages between colleagues are never relayed through the gateway", contactAddr)
 	}
 	return identity.Address{Network: outName, Addr: contactAddr}, nil
 }
@@ -261,10 +290,10 @@ func proxyContact(top *Topology, net Network, to string) (identity.Address, *Dec
 func decideOutward(top *Topology, net Network, r Reader, env Envelope) Decision {
 	emp, ok := r.EmployeeByInsideAddr(identity.Address{Network: net.Name, Addr: env.From})
 	if !ok {
-		return refuse(Forbidden, "only employees can write through this gateway")
+		return refuse(NotAllowed, "only employees can write through this gateway")
 	}
 	if emp.Status != identity.Active {
-		return refuse(Forbidden, "your account is no longer active, so you can no longer write to outside contacts; your contacts are looked after by a colleague")
+		return refuse(NotAllowed, "your account is no longer active, so you can no longer write to outside contacts; your contacts are looked after by a colleague")
 	}
 	caddr, refusal := proxyContact(top, net, env.To)
 	if refusal != nil {
@@ -279,17 +308,17 @@ func decideOutward(top *Topology, net Network, r Reader, env Envelope) Decision 
 		}
 	}
 	if emp.DefaultPersona == "" {
-		return refuse(Forbidden, "you have no outward persona yet; ask an admin to give you one")
+		return refuse(NotAllowed, "you have no outward persona yet; ask an admin to give you one")
 	}
 	p, ok := r.Persona(emp.DefaultPersona)
 	if !ok {
-		return refuse(ServiceUnavailable, "your persona %q is missing; ask an admin", emp.DefaultPersona)
+		return refuse(Unavailable, "your persona %q is missing; ask an admin", emp.DefaultPersona)
 	}
 	if !p.WritableBy(emp.ID) {
-		return refuse(Forbidden, "you may not write as %s", p.DisplayName)
+		return refuse(NotAllowed, "you may not write as %s", p.DisplayName)
 	}
 	if _, ok := p.AddressOn(out.Name); !ok {
-		return refuse(ServiceUnavailable, "your persona %s has no address on %s", p.DisplayName, out.Name)
+		return refuse(Unavailable, "your persona %s has no address on %s", p.DisplayName, out.Name)
 	}
 	if known {
 		if rel, ok := r.RelationshipFor(contact.ID, p.ID); ok {
@@ -297,7 +326,7 @@ func decideOutward(top *Topology, net Network, r Reader, env Envelope) Decision 
 			if o, ok := r.Employee(rel.OwnerID); ok {
 				owner = fmt.Sprintf("%s (%s)", o.Name, o.ID)
 			}
-			return refuse(Forbidden, "%s is now looked after by %s; ask an admin to transfer the contact if you should take it back", contactAddr, owner)
+			return refuse(NotAllowed, "%s is now looked after by %s; ask an admin to transfer the contact if you should take it back", contactAddr, owner)
 		}
 	}
 	return Decision{Kind: Propose, Proposal: &identity.NewRelationship{
@@ -327,11 +356,11 @@ func ownedBy(r Reader, contactID, employeeID, preferred string) *identity.Relati
 func deliverOut(out Network, r Reader, rel *identity.Relationship, c *identity.Contact) Decision {
 	p, ok := r.Persona(rel.PersonaID)
 	if !ok {
-		return refuse(ServiceUnavailable, "persona %q of this relationship is missing; ask an admin", rel.PersonaID)
+		return refuse(Unavailable, "persona %q of this relationship is missing; ask an admin", rel.PersonaID)
 	}
 	from, ok := p.AddressOn(out.Name)
 	if !ok {
-		return refuse(ServiceUnavailable, "persona %s has no address on %s", p.DisplayName, out.Name)
+		return refuse(Unavailable, "persona %s has no address on %s", p.DisplayName, out.Name)
 	}
 	return Decision{
 		Kind:           Deliver,
@@ -344,11 +373,11 @@ func deliverOut(out Network, r Reader, rel *identity.Relationship, c *identity.C
 func decideInward(top *Topology, net Network, r Reader, env Envelope) Decision {
 	p, source, ok := PersonaAt(r, net.Name, env.To)
 	if !ok {
-		return refuse(ItemNotFound, "there is no one at %s", env.To)
+		return refuse(NoSuchAddress, "there is no one at %s", env.To)
 	}
 	_, fromDomain := splitAddr(env.From)
 	if fromDomain == "" || isOurs(top, fromDomain) {
-		return refuse(Forbidden, "messages from %s are not accepted here", env.From)
+		return refuse(NotAllowed, "messages from %s are not accepted here", env.From)
 	}
 	caddr := identity.Address{Network: net.Name, Addr: env.From}
 	c, known := r.ContactByAddr(caddr)
@@ -471,16 +500,16 @@ func deliverIn(top *Topology, r Reader, rel *identity.Relationship, c *identity.
 		} else if top.FallbackAddress.Addr != "" {
 			to = top.FallbackAddress
 		} else {
-			return refuse(ServiceUnavailable, "nobody can take your message right now; please try again later")
+			return refuse(Unavailable, "nobody can take your message right now; please try again later")
 		}
 	}
 	in, ok := top.Networks[to.Network]
 	if !ok || in.Side != identity.Inside {
-		return refuse(ServiceUnavailable, "nobody can take your message right now; please try again later")
+		return refuse(Unavailable, "nobody can take your message right now; please try again later")
 	}
 	proxy, ok := in.ProxyDomain(c.Address.Network)
 	if !ok {
-		return refuse(ServiceUnavailable, "nobody can take your message right now; please try again later")
+		return refuse(Unavailable, "nobody can take your message right now; please try again later")
 	}
 	nick := c.DisplayName
 	if nick == "" {

@@ -88,21 +88,21 @@ func TestRefusals(t *testing.T) {
 	cases := []struct {
 		name, net, from, to string
 		body                int
-		want                routing.Condition
+		want                routing.Reason
 		text                string
 	}{
-		{"outside sender on the inside component", corp, "bob@ext.test", bobProxy, 5, routing.Forbidden, "only employees"},
-		{"unknown inside account", corp, "mallory@corp.test", bobProxy, 5, routing.Forbidden, "only employees"},
-		{"departed employee", corp, "ken@corp.test", bobProxy, 5, routing.Forbidden, "no longer active"},
-		{"inside to inside", corp, "hana@corp.test", `ken\40corp.test@gw.corp.test`, 5, routing.Forbidden, "never relayed"},
-		{"loop through our own persona domain", corp, "hana@corp.test", `x\40contact.acme.test@gw.corp.test`, 5, routing.Forbidden, "never relayed"},
-		{"proxy that names no address", corp, "hana@corp.test", "bob@gw.corp.test", 5, routing.ItemNotFound, "not name an outside address"},
-		{"the component itself", corp, "hana@corp.test", "gw.corp.test", 5, routing.ItemNotFound, "not a contact address"},
-		{"unknown persona", pub, "bob@ext.test", "nobody@contact.acme.test", 5, routing.ItemNotFound, "no one at"},
-		{"outside to outside via a persona from an inside domain", pub, "hana@corp.test", "hana.sales@contact.acme.test", 5, routing.Forbidden, "not accepted"},
-		{"outside to outside via our own domain", pub, "x@gw.corp.test", "hana.sales@contact.acme.test", 5, routing.Forbidden, "not accepted"},
-		{"oversize body", corp, "hana@corp.test", bobProxy, 101, routing.NotAcceptable, "too long"},
-		{"unknown network", "nope", "hana@corp.test", bobProxy, 5, routing.ServiceUnavailable, "not configured"},
+		{"outside sender on the inside component", corp, "bob@ext.test", bobProxy, 5, routing.NotAllowed, "only employees"},
+		{"unknown inside account", corp, "mallory@corp.test", bobProxy, 5, routing.NotAllowed, "only employees"},
+		{"departed employee", corp, "ken@corp.test", bobProxy, 5, routing.NotAllowed, "no longer active"},
+		{"inside to inside", corp, "hana@corp.test", `ken\40corp.test@gw.corp.test`, 5, routing.NotAllowed, "never relayed"},
+		{"loop through our own persona domain", corp, "hana@corp.test", `x\40contact.acme.test@gw.corp.test`, 5, routing.NotAllowed, "never relayed"},
+		{"proxy that names no address", corp, "hana@corp.test", "bob@gw.corp.test", 5, routing.NoSuchAddress, "not name an outside address"},
+		{"the component itself", corp, "hana@corp.test", "gw.corp.test", 5, routing.NoSuchAddress, "not a contact address"},
+		{"unknown persona", pub, "bob@ext.test", "nobody@contact.acme.test", 5, routing.NoSuchAddress, "no one at"},
+		{"outside to outside via a persona from an inside domain", pub, "hana@corp.test", "hana.sales@contact.acme.test", 5, routing.NotAllowed, "not accepted"},
+		{"outside to outside via our own domain", pub, "x@gw.corp.test", "hana.sales@contact.acme.test", 5, routing.NotAllowed, "not accepted"},
+		{"oversize body", corp, "hana@corp.test", bobProxy, 101, routing.TooLarge, "too long"},
+		{"unknown network", "nope", "hana@corp.test", bobProxy, 5, routing.Unavailable, "not configured"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -110,7 +110,7 @@ func TestRefusals(t *testing.T) {
 			if d.Kind != routing.Refuse {
 				t.Fatalf("kind = %v, want a refusal (%+v)", d.Kind, d)
 			}
-			if d.Refusal.Condition != c.want || !strings.Contains(d.Refusal.Text, c.text) {
+			if d.Refusal.Reason != c.want || !strings.Contains(d.Refusal.Text, c.text) {
 				t.Fatalf("refusal = %v, want %s containing %q", d.Refusal, c.want, c.text)
 			}
 		})
@@ -166,7 +166,7 @@ func TestTransferReroutesAndRehomes(t *testing.T) {
 	}
 	// Hana can no longer write to bob.
 	d = decide(st, corp, "hana@corp.test", bobProxy, 5)
-	if d.Kind != routing.Refuse || d.Refusal.Condition != routing.Forbidden || !strings.Contains(d.Refusal.Text, "Ken Ito") {
+	if d.Kind != routing.Refuse || d.Refusal.Reason != routing.NotAllowed || !strings.Contains(d.Refusal.Text, "Ken Ito") {
 		t.Fatalf("hana after transfer: %+v %v", d, d.Refusal)
 	}
 }
@@ -284,6 +284,31 @@ func TestParseProxyAgreesWithDecide(t *testing.T) {
 		got, ok := routing.ParseProxy(top, net, strings.ToLower(tt.addr))
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("ParseProxy(%s) = %+v, %v; want %+v, %v", tt.addr, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestParseReason reads every reason back, and the XMPP condition names
+// that queues written before Reason existed stored.
+func TestParseReason(t *testing.T) {
+	for in, want := range map[string]routing.Reason{
+		"no-such-address":       routing.NoSuchAddress,
+		"not-allowed":           routing.NotAllowed,
+		"too-large":             routing.TooLarge,
+		"unavailable":           routing.Unavailable,
+		"unreachable":           routing.Unreachable,
+		"gateway-failure":       routing.GatewayFailure,
+		"item-not-found":        routing.NoSuchAddress,
+		"forbidden":             routing.NotAllowed,
+		"not-acceptable":        routing.TooLarge,
+		"service-unavailable":   routing.Unavailable,
+		"jid-malformed":         routing.Unreachable,
+		"internal-server-error": routing.GatewayFailure,
+		"":                      routing.Unavailable,
+		"something-new":         routing.Unavailable,
+	} {
+		if got := routing.ParseReason(in); got != want {
+			t.Errorf("ParseReason(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

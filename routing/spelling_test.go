@@ -36,7 +36,7 @@ func TestOneContactWhateverTheSpelling(t *testing.T) {
 	}
 	for _, sp := range append([]string{bobProxy}, spellings...) {
 		d := decide(st, corp, "hana@corp.test", sp, 5)
-		if d.Kind != routing.Refuse || d.Refusal.Condition != routing.Forbidden || !strings.Contains(d.Refusal.Text, "looked after by") {
+		if d.Kind != routing.Refuse || d.Refusal.Reason != routing.NotAllowed || !strings.Contains(d.Refusal.Text, "looked after by") {
 			t.Errorf("%s after the transfer: %+v %v, want forbidden: looked after by ken", sp, d.Kind, d.Refusal)
 		}
 	}
@@ -63,7 +63,7 @@ func TestUndeliverableContactRefused(t *testing.T) {
 		{`bob\40@gw.corp.test`, "no domain"},
 	} {
 		d := decide(st, corp, "hana@corp.test", tt.proxy, 5)
-		if d.Kind != routing.Refuse || d.Refusal.Condition != routing.JIDMalformed || !strings.Contains(d.Refusal.Text, tt.text) {
+		if d.Kind != routing.Refuse || d.Refusal.Reason != routing.Unreachable || !strings.Contains(d.Refusal.Text, tt.text) {
 			t.Errorf("%.60s: %v %v, want jid-malformed naming %q", tt.proxy, d.Kind, d.Refusal, tt.text)
 		}
 		if d.Refusal != nil && len(d.Refusal.Text) > 400 {
@@ -115,7 +115,7 @@ func TestInsideDomainsWhateverTheirSpelling(t *testing.T) {
 		n.HomeDomains = append(n.HomeDomains, tt.home)
 		top.Networks[corp] = n
 		d := routing.Decide(top, st.Snapshot(), routing.Envelope{Network: corp, From: "hana@corp.test", To: tt.proxy, BodyBytes: 5})
-		if d.Kind != routing.Refuse || d.Refusal.Condition != routing.Forbidden || !strings.Contains(d.Refusal.Text, "inside the company") {
+		if d.Kind != routing.Refuse || d.Refusal.Reason != routing.NotAllowed || !strings.Contains(d.Refusal.Text, "inside the company") {
 			t.Errorf("home %s, to %s: %+v %v", tt.home, tt.proxy, d.Kind, d.Refusal)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"mellium.im/xmpp/stanza"
 	"strings"
 	"sync"
 	"time"
@@ -22,7 +23,6 @@ import (
 
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
-	"github.com/kakehashi/kakehashi/routing"
 )
 
 const (
@@ -100,7 +100,7 @@ func (c *Component) commandIQ(ctx context.Context, cmdr gateway.Commander, iq *i
 	}
 	from, err := jid.Parse(iq.From)
 	if err != nil {
-		return iqError(self, iq.From, iq.ID, routing.BadRequest, "invalid sender address")
+		return iqError(self, iq.From, iq.ID, stanza.BadRequest, "invalid sender address")
 	}
 	switch p.XMLName.Space {
 	case nsDiscoInfo:
@@ -150,7 +150,7 @@ func (c *Component) commandNodeInfo(cmdr gateway.Commander, iq *inIQ, self, from
 			}
 		}
 		if found == nil {
-			return iqError(self, iq.From, iq.ID, routing.ItemNotFound, "")
+			return iqError(self, iq.From, iq.ID, stanza.ItemNotFound, "")
 		}
 		b.WriteString(`<identity category="automation" type="command-node"`)
 		attr(&b, "name", commandName(*found))
@@ -173,11 +173,11 @@ func commandName(cmd gateway.Command) string {
 // cancel drops it.
 func (c *Component) command(ctx context.Context, cmdr gateway.Commander, iq *inIQ, self string, from jid.JID) []byte {
 	p := &iq.Payload
-	fail := func(cond routing.Condition, specific, text string) []byte {
+	fail := func(cond stanza.Condition, specific, text string) []byte {
 		return commandError(self, iq.From, iq.ID, cond, specific, text)
 	}
 	if p.Node == "" {
-		return fail(routing.BadRequest, "", "the command has no node")
+		return fail(stanza.BadRequest, "", "the command has no node")
 	}
 	action := p.Action
 	if action == "" {
@@ -186,22 +186,22 @@ func (c *Component) command(ctx context.Context, cmdr gateway.Commander, iq *inI
 	switch action {
 	case "execute", "complete", "next", "cancel":
 	default:
-		return fail(routing.BadRequest, errBadAction, "commands here have a single step; only execute, complete and cancel are understood")
+		return fail(stanza.BadRequest, errBadAction, "commands here have a single step; only execute, complete and cancel are understood")
 	}
 	// The session is the full JID's: another resource of the same account is
 	// another window, and must not be able to submit or cancel this one.
 	owner := from.String()
 	if p.SessionID == "" {
 		if action != "execute" {
-			return fail(routing.BadRequest, errBadSessionID, "no command session was given")
+			return fail(stanza.BadRequest, errBadSessionID, "no command session was given")
 		}
 		return c.startCommand(ctx, cmdr, iq, self, from)
 	}
 	if !c.cmds.take(p.SessionID, owner, p.Node) {
-		return fail(routing.BadRequest, errBadSessionID, "this command session has expired or is unknown; run the command again")
+		return fail(stanza.BadRequest, errBadSessionID, "this command session has expired or is unknown; run the command again")
 	}
 	if len(p.Forms) > 1 {
-		return fail(routing.BadRequest, errBadPayload, "more than one form was submitted")
+		return fail(stanza.BadRequest, errBadPayload, "more than one form was submitted")
 	}
 	var form *inForm
 	if len(p.Forms) == 1 {
@@ -217,7 +217,7 @@ func (c *Component) command(ctx context.Context, cmdr gateway.Commander, iq *inI
 	}
 	values, problem := submittedValues(form)
 	if problem != "" {
-		return fail(routing.BadRequest, errBadPayload, problem)
+		return fail(stanza.BadRequest, errBadPayload, problem)
 	}
 	bare := from.Bare().String()
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
@@ -277,12 +277,12 @@ func (c *Component) startCommand(ctx context.Context, cmdr gateway.Commander, iq
 // commandFailed maps a Commander error to a stanza error. Its text is shown
 // as is: only employees reach the inside component.
 func (c *Component) commandFailed(iq *inIQ, self, from string, err error) []byte {
-	cond := routing.InternalServerError
+	cond := stanza.InternalServerError
 	switch {
 	case errors.Is(err, gateway.ErrCommandNotFound):
-		cond = routing.ItemNotFound
+		cond = stanza.ItemNotFound
 	case errors.Is(err, gateway.ErrCommandForbidden):
-		cond = routing.Forbidden
+		cond = stanza.Forbidden
 	default:
 		c.log.Warn("command failed", "node", iq.Payload.Node, "from", from, "err", err)
 	}
@@ -400,7 +400,7 @@ func lines(s string) []string {
 
 // commandError is an IQ error with an optional XEP-0050 condition
 // (specific) after the stanza condition and text, as RFC 6120 orders them.
-func commandError(from, to, id string, cond routing.Condition, specific, text string) []byte {
+func commandError(from, to, id string, cond stanza.Condition, specific, text string) []byte {
 	var b bytes.Buffer
 	b.WriteString(`<iq type="error"`)
 	attr(&b, "from", from)

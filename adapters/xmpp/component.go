@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mellium.im/xmpp/stanza"
 	"net"
 	"sync"
 	"time"
@@ -200,7 +201,7 @@ func encodeOutgoing(out *gateway.Outgoing, side identity.Side) ([]byte, error) {
 		attr(&b, "to", out.To)
 		attr(&b, "id", out.ReplyTo)
 		b.WriteString(`>`)
-		writeError(&b, out.Refusal)
+		writeError(&b, condition(out.Refusal.Reason), out.Refusal.Text)
 		b.WriteString(`</message>`)
 		return b.Bytes(), nil
 	}
@@ -256,13 +257,32 @@ func writeNick(b *bytes.Buffer, nick string) {
 	b.WriteString(`</nick>`)
 }
 
-func errorType(c routing.Condition) string {
+// condition maps a routing reason to the RFC 6120 stanza error condition
+// an XMPP sender's client understands.
+func condition(r routing.Reason) stanza.Condition {
+	switch r {
+	case routing.NoSuchAddress:
+		return stanza.ItemNotFound
+	case routing.NotAllowed:
+		return stanza.Forbidden
+	case routing.TooLarge:
+		return stanza.NotAcceptable
+	case routing.Unreachable:
+		return stanza.JIDMalformed
+	case routing.GatewayFailure:
+		return stanza.InternalServerError
+	default:
+		return stanza.ServiceUnavailable
+	}
+}
+
+func errorType(c stanza.Condition) string {
 	switch c {
-	case routing.Forbidden:
+	case stanza.Forbidden:
 		return "auth"
-	case routing.NotAcceptable, routing.PolicyViolation, routing.BadRequest:
+	case stanza.NotAcceptable, stanza.PolicyViolation, stanza.BadRequest:
 		return "modify"
-	case routing.InternalServerError:
+	case stanza.InternalServerError:
 		return "wait" // the gateway's own trouble: trying again may work
 	default:
 		// service-unavailable, item-not-found, jid-malformed and the rest:
@@ -271,11 +291,11 @@ func errorType(c routing.Condition) string {
 	}
 }
 
-func writeError(b *bytes.Buffer, r *routing.Refusal) {
-	fmt.Fprintf(b, `<error type="%s"><%s xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>`, errorType(r.Condition), r.Condition)
-	if r.Text != "" {
+func writeError(b *bytes.Buffer, cond stanza.Condition, text string) {
+	fmt.Fprintf(b, `<error type="%s"><%s xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>`, errorType(cond), cond)
+	if text != "" {
 		b.WriteString(`<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas" xml:lang="en">`)
-		xmlText(b, r.Text)
+		xmlText(b, text)
 		b.WriteString(`</text>`)
 	}
 	b.WriteString(`</error>`)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mellium.im/xmpp/stanza"
 	"strings"
 	"sync"
 
@@ -16,7 +17,6 @@ import (
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/internal/textclip"
-	"github.com/kakehashi/kakehashi/routing"
 )
 
 const (
@@ -100,7 +100,7 @@ func (c *Component) handle(ctx context.Context, core gateway.Core, t xmlstream.T
 			c.log.Warn("malformed iq stanza", "err", err)
 			id, from, to := attrs(start)
 			if id != "" && from != "" {
-				return c.write(t, iqError(to, from, id, routing.BadRequest, "malformed request"))
+				return c.write(t, iqError(to, from, id, stanza.BadRequest, "malformed request"))
 			}
 			return nil
 		}
@@ -209,7 +209,7 @@ func hasText(body []string) bool {
 // relay (what), naming what it does relay.
 func (c *Component) refuseType(ctx context.Context, m *inMessage, what string) {
 	text := "Kakehashi relays one-to-one messages only (type chat or normal); " + what + " is not relayed. Nothing was sent."
-	if err := c.answer(ctx, stanzaErr("message", m.To, m.From, m.ID, routing.Condition("feature-not-implemented"), text)); err != nil {
+	if err := c.answer(ctx, stanzaErr("message", m.To, m.From, m.ID, stanza.FeatureNotImplemented, text)); err != nil {
 		c.log.Warn("could not answer a message of a type not relayed", "type", m.Type, "err", err)
 	}
 }
@@ -259,7 +259,7 @@ func (c *Component) presence(ctx context.Context, core gateway.Core, t xmlstream
 		// Someone who is not an active employee asks about a proxy
 		// address: to them it does not exist.
 		if p.Type == "subscribe" {
-			_ = c.write(t, presenceError(bareTo, p.From, p.ID, routing.ItemNotFound, "there is no one at this address"))
+			_ = c.write(t, presenceError(bareTo, p.From, p.ID, stanza.ItemNotFound, "there is no one at this address"))
 		}
 		return
 	}
@@ -267,7 +267,7 @@ func (c *Component) presence(ctx context.Context, core gateway.Core, t xmlstream
 	switch p.Type {
 	case "subscribe":
 		if !ok {
-			_ = c.write(t, presenceError(bareTo, p.From, p.ID, routing.ItemNotFound, "there is no one at this address"))
+			_ = c.write(t, presenceError(bareTo, p.From, p.ID, stanza.ItemNotFound, "there is no one at this address"))
 			return
 		}
 		peer := from.Bare().String()
@@ -350,17 +350,17 @@ func (c *Component) iq(ctx context.Context, core gateway.Core, t xmlstream.Token
 	iq.To = c.to(iq.To)
 	to, err := jid.Parse(iq.To)
 	if err != nil {
-		return c.write(t, iqError(c.cfg.Domain, iq.From, iq.ID, routing.BadRequest, "invalid address"))
+		return c.write(t, iqError(c.cfg.Domain, iq.From, iq.ID, stanza.BadRequest, "invalid address"))
 	}
 	self := to.Bare().String()
 	from, err := jid.Parse(iq.From)
 	if err != nil {
-		return c.write(t, iqError(self, iq.From, iq.ID, routing.BadRequest, "invalid sender address"))
+		return c.write(t, iqError(self, iq.From, iq.ID, stanza.BadRequest, "invalid sender address"))
 	}
 	if !c.insider(core, from) {
 		// Disco, commands and vCards of the inside domains tell who the
 		// contacts are: only active employees may ask.
-		return c.write(t, iqError(self, iq.From, iq.ID, routing.ItemNotFound, "there is no one at this address"))
+		return c.write(t, iqError(self, iq.From, iq.ID, stanza.ItemNotFound, "there is no one at this address"))
 	}
 	var prof gateway.Profile
 	exists := to.Localpart() == ""
@@ -368,7 +368,7 @@ func (c *Component) iq(ctx context.Context, core gateway.Core, t xmlstream.Token
 		prof, exists = core.Profile(c.cfg.Network, self)
 	}
 	if !exists {
-		return c.write(t, iqError(self, iq.From, iq.ID, routing.ItemNotFound, "there is no one at this address"))
+		return c.write(t, iqError(self, iq.From, iq.ID, stanza.ItemNotFound, "there is no one at this address"))
 	}
 	cmdr := c.commander(core)
 	if cmdr != nil && to.Localpart() == "" && isCommandIQ(iq) {
@@ -417,7 +417,7 @@ func (c *Component) iq(ctx context.Context, core gateway.Core, t xmlstream.Token
 	}
 	// Software version and everything else: not offered, so that nothing
 	// about the gateway's software or host reaches the outside.
-	return c.write(t, iqError(self, iq.From, iq.ID, routing.ServiceUnavailable, ""))
+	return c.write(t, iqError(self, iq.From, iq.ID, stanza.ServiceUnavailable, ""))
 }
 
 func iqResult(from, to, id, payload string) []byte {
@@ -430,22 +430,22 @@ func iqResult(from, to, id, payload string) []byte {
 	return b.Bytes()
 }
 
-func iqError(from, to, id string, cond routing.Condition, text string) []byte {
+func iqError(from, to, id string, cond stanza.Condition, text string) []byte {
 	return stanzaErr("iq", from, to, id, cond, text)
 }
 
-func presenceError(from, to, id string, cond routing.Condition, text string) []byte {
+func presenceError(from, to, id string, cond stanza.Condition, text string) []byte {
 	return stanzaErr("presence", from, to, id, cond, text)
 }
 
-func stanzaErr(kind, from, to, id string, cond routing.Condition, text string) []byte {
+func stanzaErr(kind, from, to, id string, cond stanza.Condition, text string) []byte {
 	var b bytes.Buffer
 	b.WriteString(`<` + kind + ` type="error"`)
 	attr(&b, "from", from)
 	attr(&b, "to", to)
 	attr(&b, "id", id)
 	b.WriteString(`>`)
-	writeError(&b, &routing.Refusal{Condition: cond, Text: text})
+	writeError(&b, cond, text)
 	b.WriteString(`</` + kind + `>`)
 	return b.Bytes()
 }

@@ -3,6 +3,7 @@ package xmpp
 import (
 	"context"
 	"encoding/xml"
+	"mellium.im/xmpp/stanza"
 	"strings"
 	"sync"
 	"testing"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
-	"github.com/kakehashi/kakehashi/routing"
 )
 
 // recordingCore is fakeCore that remembers what reached the gateway.
@@ -208,13 +208,13 @@ func TestBounceWording(t *testing.T) {
 // time is type cancel (service-unavailable included: "wait" makes
 // clients retry); only the gateway's own trouble is wait.
 func TestErrorTypes(t *testing.T) {
-	for cond, want := range map[routing.Condition]string{
-		routing.ServiceUnavailable:  "cancel",
-		routing.ItemNotFound:        "cancel",
-		routing.JIDMalformed:        "cancel",
-		routing.Forbidden:           "auth",
-		routing.NotAcceptable:       "modify",
-		routing.InternalServerError: "wait",
+	for cond, want := range map[stanza.Condition]string{
+		stanza.ServiceUnavailable:  "cancel",
+		stanza.ItemNotFound:        "cancel",
+		stanza.JIDMalformed:        "cancel",
+		stanza.Forbidden:           "auth",
+		stanza.NotAcceptable:       "modify",
+		stanza.InternalServerError: "wait",
 	} {
 		if got := errorType(cond); got != want {
 			t.Errorf("errorType(%s) = %s, want %s", cond, got, want)
