@@ -2,6 +2,8 @@ package parse
 
 import (
 	"strings"
+
+	"github.com/emersion/go-msgauth/authres"
 )
 
 // dmarcResult reads Authentication-Results headers (RFC 8601), topmost
@@ -29,33 +31,89 @@ func authResult(values, trusted []string, method, prop, domain string) string {
 		return ""
 	}
 	for _, v := range values {
-		fields := splitOutsideQuotes(stripComments(v), ';')
-		if len(fields) == 0 {
+		id, results := parseAuthResults(v)
+		if !isTrusted(id, trusted) {
 			continue
 		}
-		id := strings.Fields(fields[0])
-		if len(id) == 0 || !isTrusted(id[0], trusted) {
-			continue
-		}
-		for _, res := range fields[1:] {
-			m, result, props := parseResinfo(res)
-			if m != method {
+		for _, r := range results {
+			if r.method != method {
 				continue
 			}
-			d := props[prop]
+			d := strings.Trim(r.props[prop], `"`)
 			if i := strings.LastIndexByte(d, '@'); i >= 0 {
 				d = d[i+1:] // some verifiers log the whole address
 			}
 			if strings.TrimSuffix(strings.ToLower(d), ".") == domain {
-				return result
+				return r.result
 			}
 		}
 	}
 	return ""
 }
 
+// resinfo is one method's result in an Authentication-Results header:
+// the method without its version, the lower-cased result and the
+// properties (lower-cased names) that authResult compares.
+type resinfo struct {
+	method, result string
+	props          map[string]string
+}
+
+// parseAuthResults reads one Authentication-Results value with go-msgauth's
+// authres, after removing comments, which it does not understand (a ";" in
+// "(1024-bit key; secure)", as OpenDKIM writes, would split a result in
+// two). authres refuses a whole header over what RFC 8601 allows and some
+// verifiers write: white space around "=" ("dmarc = pass"), a ";" inside a
+// quoted reason, an authserv-id version other than 1; such headers are
+// read by the hand-written parseResinfo instead, which keeps every result
+// it can make sense of.
+func parseAuthResults(v string) (id string, results []resinfo) {
+	v = stripComments(v)
+	id, rs, err := authres.Parse(v)
+	if err != nil {
+		return lenientAuthResults(v)
+	}
+	for _, r := range rs {
+		switch r := r.(type) {
+		case *authres.DMARCResult:
+			results = append(results, resinfo{"dmarc", unquote(r.Value), map[string]string{"header.from": r.From}})
+		case *authres.SPFResult:
+			results = append(results, resinfo{"spf", unquote(r.Value), map[string]string{"smtp.mailfrom": r.From, "smtp.helo": r.Helo}})
+		case *authres.GenericResult:
+			// authres types only versionless method names: "dmarc/1=pass"
+			// (RFC 8601 §2.2) arrives here with its properties untyped.
+			m, _, _ := strings.Cut(r.Method, "/")
+			results = append(results, resinfo{m, unquote(r.Value), r.Params})
+		}
+	}
+	return id, results
+}
+
+// unquote drops the quotes authres leaves around a quoted result value.
+func unquote(v authres.ResultValue) string {
+	return strings.Trim(string(v), `"`)
+}
+
+// lenientAuthResults is the fallback for what authres refuses; see
+// parseAuthResults. v has no comments left.
+func lenientAuthResults(v string) (id string, results []resinfo) {
+	fields := splitOutsideQuotes(v, ';')
+	if f := strings.Fields(fields[0]); len(f) > 0 {
+		id = f[0]
+	}
+	for _, res := range fields[1:] {
+		if m, result, props := parseResinfo(res); m != "" {
+			results = append(results, resinfo{m, result, props})
+		}
+	}
+	return id, results
+}
+
 func isTrusted(id string, trusted []string) bool {
 	id = strings.TrimSuffix(strings.ToLower(strings.Trim(id, `"`)), ".")
+	if id == "" {
+		return false // a blank entry in the configuration trusts no header
+	}
 	for _, t := range trusted {
 		if id == strings.TrimSuffix(strings.ToLower(strings.TrimSpace(t)), ".") {
 			return true
