@@ -1,0 +1,309 @@
+// Package adminapi is the admin HTTP API of a running gateway as its
+// clients see it: the JSON body of every request and answer, and a typed
+// Client. `kakehashi serve` serves the API; the other kakehashi
+// subcommands are its clients.
+//
+// Where the server answers with identity's own types (employees,
+// personas, relationships, transfers, audit entries, admin credentials)
+// this package uses them as they are; everything else the API reads or
+// writes is defined here, with the JSON names the server uses.
+package adminapi
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kakehashi/kakehashi/identity"
+)
+
+// ActionContactsNotify is the audit action recording that a transfer's
+// contacts were sent handover notices; its subject is the transfer, so a
+// revert can tell whether the contacts were told.
+const ActionContactsNotify = "contacts.notify"
+
+// ErrorBody is the body of every answer that is not a success: the
+// server's own account of what was wrong.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
+
+// Health is the answer to GET /healthz (200 when Status is "ok", 503 when
+// it is "degraded").
+type Health struct {
+	// Status is "ok", or "degraded" while a network is disconnected or the
+	// queue cannot store messages.
+	Status string `json:"status"`
+	// Connected says, per network, whether its adapter is connected.
+	Connected map[string]bool `json:"connected"`
+	// Store is "ok", or "failing: " and a short reason while the queue's
+	// last commit failed (a full disk, say): messages are refused then.
+	Store string `json:"store"`
+}
+
+// EmployeeRequest is the body of POST /v1/employees, which creates or
+// updates one employee. The answer is the employee as stored.
+type EmployeeRequest struct {
+	Employee identity.Employee `json:"employee"`
+	Reason   string            `json:"reason"`
+}
+
+// DepartRequest is the body of POST /v1/employees/{id}/depart. The answer
+// is the transfer that moved the employee's relationships.
+type DepartRequest struct {
+	// Successor takes over the employee's relationships, and new contacts
+	// who write to the employee's personas. Empty with no Team: the
+	// unassigned pool.
+	Successor string `json:"successor,omitempty"`
+	// Team spreads the employee's relationships over these employees (by
+	// Strategy) instead of handing them to one successor.
+	Team     []string `json:"team,omitempty"`
+	Strategy string   `json:"strategy,omitempty"`
+	Reason   string   `json:"reason"`
+}
+
+// ReasonRequest is the body of calls that only need a reason for the
+// audit log (POST /v1/employees/{id}/reactivate, POST
+// /v1/admins/{name}/revoke).
+type ReasonRequest struct {
+	Reason string `json:"reason"`
+}
+
+// PersonaRequest is the body of POST /v1/personas, which creates or
+// updates one persona. The answer is the persona as stored.
+type PersonaRequest struct {
+	Persona identity.Persona `json:"persona"`
+	Reason  string           `json:"reason"`
+}
+
+// ContactView is one relationship as the contacts listing (GET
+// /v1/contacts) shows it: the contact and their relationship with one
+// persona.
+type ContactView struct {
+	Contact      identity.Contact      `json:"contact"`
+	Relationship identity.Relationship `json:"relationship"`
+}
+
+// ContactQuery selects relationships for GET /v1/contacts; the fields set
+// are combined with AND, and zero fields select nothing out.
+type ContactQuery struct {
+	// Owner selects the relationships of one employee; Unassigned those in
+	// the unassigned pool. They exclude each other.
+	Owner      string
+	Unassigned bool
+	Persona    string
+	Tag        string
+	Source     string
+	Network    string
+	// ActiveAfter and ActiveBefore bound the relationships' last traffic.
+	ActiveAfter, ActiveBefore time.Time
+	// IdleFor selects relationships without traffic for this long, and
+	// ActiveWithin those with traffic within this long, counted back from
+	// the gateway's clock (not the caller's). IdleFor excludes
+	// ActiveBefore, ActiveWithin excludes ActiveAfter.
+	IdleFor, ActiveWithin time.Duration
+	// Offset skips that many matches; Limit caps the answer (0: the
+	// server's maximum, identity.MaxSearchLimit).
+	Offset, Limit int
+}
+
+// ContactPage is the answer to GET /v1/contacts: one page of matches and
+// how many there are in all (the X-Total-Count header).
+type ContactPage struct {
+	Contacts []ContactView
+	Total    int
+}
+
+// TransferRequest is the body of POST /v1/transfers: which relationships
+// (From and the filter fields, combined with AND) go where (To, the pool
+// when empty, or spread over Team by Strategy).
+type TransferRequest struct {
+	From          string   `json:"from,omitempty"`
+	To            string   `json:"to,omitempty"`
+	Team          []string `json:"team,omitempty"`
+	Strategy      string   `json:"strategy,omitempty"`
+	Persona       string   `json:"persona,omitempty"`
+	Tag           string   `json:"tag,omitempty"`
+	Source        string   `json:"source,omitempty"`
+	Network       string   `json:"network,omitempty"`
+	Unassigned    bool     `json:"unassigned,omitempty"`
+	Contacts      []string `json:"contacts,omitempty"`
+	Relationships []string `json:"relationships,omitempty"`
+	// Notify sends each moved contact a handover notice from their new
+	// persona (see identity.Persona.Handover).
+	Notify bool   `json:"notify,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// TransferResult is the answer to POST /v1/transfers: the transfer and
+// how many handover notices it queued.
+type TransferResult struct {
+	*identity.Transfer
+	Notices int `json:"notices,omitempty"`
+}
+
+// RevertRequest is the body of POST /v1/transfers/{id}/revert.
+type RevertRequest struct {
+	Reason string `json:"reason"`
+	// Notify tells the contacts moved back who looks after them now. Nil:
+	// yes if the transfer told them (TransferRequest.Notify), as they
+	// would otherwise still believe the transfer's owner looks after them.
+	Notify *bool `json:"notify,omitempty"`
+}
+
+// RevertResult is the answer to POST /v1/transfers/{id}/revert: the
+// revert (a transfer whose RevertOf names the one undone) and what its
+// contacts were told.
+type RevertResult struct {
+	*identity.Transfer
+	// NotifiedAtTransfer is how many handover notices the reverted
+	// transfer sent (0: it sent none).
+	NotifiedAtTransfer int `json:"notified_at_transfer"`
+	// ToldAtTransfer says whether the reverted transfer notified.
+	ToldAtTransfer bool `json:"told_at_transfer"`
+	// Notified says whether the revert sent notices, and Notices how many.
+	Notified bool `json:"notified"`
+	Notices  int  `json:"notices"`
+}
+
+// TagsRequest is the body of POST /v1/relationships/{id}/tags: Set
+// replaces all tags when not nil; Add and Remove edit them. The answer is
+// the relationship.
+type TagsRequest struct {
+	Set    []string `json:"set,omitempty"`
+	Add    []string `json:"add,omitempty"`
+	Remove []string `json:"remove,omitempty"`
+	Reason string   `json:"reason,omitempty"`
+}
+
+// RemarkRequest is the body of POST /v1/relationships/{id}/remark; an
+// empty Remark clears it. The answer is the relationship.
+type RemarkRequest struct {
+	Remark string `json:"remark"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Directory is the body of POST /v1/directory: a batch of employees and
+// personas to create or update. The directory files `kakehashi directory
+// import` reads have the same fields.
+type Directory struct {
+	Employees []identity.Employee `json:"employees"`
+	Personas  []identity.Persona  `json:"personas"`
+	// Reason is recorded in the audit log; empty: "directory import".
+	Reason string `json:"reason,omitempty"`
+}
+
+// DirectoryResult is the answer to POST /v1/directory: how many of each
+// were created or updated.
+type DirectoryResult struct {
+	Employees int `json:"employees"`
+	Personas  int `json:"personas"`
+}
+
+// BroadcastRequest is the body of POST /v1/broadcasts: a team broadcast,
+// which each member of Team confirms (or declines) before their copy goes
+// to their own contacts with Tag. Reason is required.
+type BroadcastRequest struct {
+	Reason  string   `json:"reason,omitempty"`
+	Team    []string `json:"team,omitempty"`
+	Tag     string   `json:"tag,omitempty"`
+	Subject string   `json:"subject,omitempty"`
+	Body    string   `json:"body"`
+}
+
+// Broadcast states.
+const (
+	// BroadcastAwaiting is a member's copy of a team broadcast that the
+	// member has not yet confirmed or declined.
+	BroadcastAwaiting = "awaiting"
+	// BroadcastSent is a broadcast whose copies are queued.
+	BroadcastSent = "sent"
+	// BroadcastDeclined is a member's copy the member chose not to send.
+	BroadcastDeclined = "declined"
+	// BroadcastPrepared is a team broadcast: its members' copies carry the
+	// outcome.
+	BroadcastPrepared = "prepared"
+)
+
+// Broadcast is a broadcast and its outcome so far: the answer to POST
+// /v1/broadcasts and GET /v1/broadcasts/{id}.
+type Broadcast struct {
+	ID            string    `json:"id"`
+	Parent        string    `json:"parent,omitempty"` // the team broadcast this is a member's copy of
+	CreatedAt     time.Time `json:"created_at"`
+	Actor         string    `json:"actor"`
+	Reason        string    `json:"reason,omitempty"`
+	OwnerID       string    `json:"owner,omitempty"`
+	Team          []string  `json:"team,omitempty"`
+	Tag           string    `json:"tag,omitempty"`
+	Relationships []string  `json:"relationships,omitempty"`
+	Subject       string    `json:"subject,omitempty"`
+	Body          string    `json:"body"`
+	State         string    `json:"state"`
+	DecidedAt     time.Time `json:"decided_at,omitzero"`
+	// Counts when it was sent: copies queued, and contacts skipped because
+	// of the caps, because they are gone, or because they were no longer
+	// the owner's or had no address the persona could write from.
+	Queued             int `json:"queued"`
+	SkippedCap         int `json:"skipped_cap"`
+	SkippedGone        int `json:"skipped_gone"`
+	SkippedUnreachable int `json:"skipped_unreachable"`
+	// What became of the queued copies.
+	Sent    int `json:"sent"`
+	Failed  int `json:"failed"`
+	Pending int `json:"pending"`
+	// Members are a team broadcast's copies, one per member.
+	Members []*Broadcast `json:"members,omitempty"`
+}
+
+// Summary says in one line what became of b's copies, in the words the
+// gateway's own reports use.
+func (b *Broadcast) Summary() string {
+	parts := []string{fmt.Sprintf("%d sent", b.Sent)}
+	if b.Pending > 0 {
+		parts = append(parts, fmt.Sprintf("%d still sending", b.Pending))
+	}
+	if b.Failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", b.Failed))
+	}
+	parts = append(parts, fmt.Sprintf("%d skipped (cap)", b.SkippedCap), fmt.Sprintf("%d skipped (gone)", b.SkippedGone))
+	if b.SkippedUnreachable > 0 {
+		parts = append(parts, fmt.Sprintf("%d skipped (no longer yours or unreachable)", b.SkippedUnreachable))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// AuditQuery selects audit entries for GET /v1/audit.
+type AuditQuery struct {
+	// After returns only entries with a greater sequence number (0: from
+	// the start).
+	After uint64
+	// Limit caps the answer (0: the server's default,
+	// identity.DefaultAuditLimit; at most identity.MaxAuditLimit).
+	Limit int
+	// Action and Subject, when set, select entries of that action or
+	// about that subject.
+	Action, Subject string
+}
+
+// QueueStats is the answer to GET /v1/queue: how many messages the durable
+// queue holds in each state ("pending", "sent", "failed"; a state without
+// messages is absent).
+type QueueStats map[string]int64
+
+// AdminRequest is the body of POST /v1/admins, which creates a named
+// admin credential.
+type AdminRequest struct {
+	Name string `json:"name"`
+	// Role is identity.RoleAdmin (reads and changes everything) or
+	// identity.RoleAuditor (reads only); required.
+	Role   identity.AdminRole `json:"role"`
+	Reason string             `json:"reason"`
+}
+
+// NewAdmin is the answer to POST /v1/admins: the credential and its
+// token, which is shown this once (only its hash is kept).
+type NewAdmin struct {
+	Admin identity.Admin `json:"admin"`
+	Token string         `json:"token"`
+}
