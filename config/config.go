@@ -17,13 +17,12 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -72,25 +71,25 @@ const EnvPrefix = "KAKEHASHI_"
 type Config struct {
 	// DataDir is where Kakehashi keeps its state (data_dir). Relative paths
 	// are relative to the working directory.
-	DataDir string
+	DataDir string `mapstructure:"data_dir" example:"./data"`
 	// Log configures logging (log.*).
-	Log Log
+	Log Log `mapstructure:"log"`
 	// Admin configures the admin API (admin.*).
-	Admin Admin
+	Admin Admin `mapstructure:"admin"`
 	// Networks are the networks Kakehashi bridges, by name (networks.<name>).
-	Networks map[string]*Network
+	Networks map[string]*Network `mapstructure:"networks"`
 	// Routing says where messages go that have no owner (routing.*).
-	Routing Routing
+	Routing Routing `mapstructure:"routing"`
 	// Limits bounds what Kakehashi accepts (limits.*).
-	Limits Limits
+	Limits Limits `mapstructure:"limits"`
 }
 
 // Log configures logging.
 type Log struct {
 	// Level is the minimum level logged: debug, info, warn or error (log.level).
-	Level string
+	Level string `mapstructure:"level" example:"info"`
 	// Format is text or json (log.format).
-	Format string
+	Format string `mapstructure:"format" example:"text"`
 }
 
 // SlogLevel returns Level as a slog.Level; unknown levels give slog.LevelInfo.
@@ -111,61 +110,61 @@ func (l Log) SlogLevel() slog.Level {
 type Admin struct {
 	// Listen is the host:port the admin API listens on (admin.listen). It
 	// must be a loopback address unless AllowRemote is set.
-	Listen string
+	Listen string `mapstructure:"listen" example:"127.0.0.1:8765"`
 	// Token is the bearer token admin clients present (admin.token, or read
 	// from admin.token_file). At least MinAdminTokenLen characters.
-	Token Secret
+	Token Secret `mapstructure:"token" example:"<secret>"`
 	// TokenFile is the file Token was read from, if any (admin.token_file).
 	// Relative paths are relative to the working directory.
-	TokenFile string
+	TokenFile string `mapstructure:"token_file" example:"/etc/kakehashi/admin.token"`
 	// AllowRemote permits a non-loopback Listen address (admin.allow_remote).
-	AllowRemote bool
+	AllowRemote bool `mapstructure:"allow_remote"`
 }
 
 // Network is one network Kakehashi bridges: one adapter instance.
 type Network struct {
 	// Name is the network's key under networks: lower-case a-z, 0-9 and '-'.
-	Name string
+	Name string `mapstructure:"-"`
 	// Side says whether the network's users are employees (inside) or
 	// outside parties (outside) (networks.<name>.side).
-	Side identity.Side
+	Side identity.Side `mapstructure:"side" example:"inside"`
 	// Kind is the protocol, one of SupportedKinds (networks.<name>.kind).
-	Kind string
+	Kind string `mapstructure:"kind" example:"xmpp"`
 	// XMPP configures a network of kind xmpp (networks.<name>.xmpp); nil
 	// for other kinds.
-	XMPP *XMPP
+	XMPP *XMPP `mapstructure:"xmpp"`
 	// Mail configures a network of kind mail (networks.<name>.mail); nil
 	// for other kinds. Mail networks are always outside networks.
-	Mail *Mail
+	Mail *Mail `mapstructure:"mail"`
 }
 
 // XMPP configures a network reached through an XMPP server's component port.
 type XMPP struct {
 	// Domain is the component's domain, e.g. gw.corp.test (xmpp.domain).
-	Domain string
+	Domain string `mapstructure:"domain" example:"gw.corp.test"`
 	// Server is host:port of the XMPP server's component port (xmpp.server).
-	Server string
+	Server string `mapstructure:"server" example:"127.0.0.1:5347"`
 	// Secret is the component secret shared with the server (xmpp.secret, or
 	// read from xmpp.secret_file).
-	Secret Secret
+	Secret Secret `mapstructure:"secret" example:"<secret>"`
 	// SecretFile is the file Secret was read from, if any (xmpp.secret_file).
-	SecretFile string
+	SecretFile string `mapstructure:"secret_file" example:"/etc/kakehashi/corp.secret"`
 	// HomeDomains are the domains of the inside users, e.g. corp.test
 	// (xmpp.home_domains). Inside networks only, and required there.
-	HomeDomains []string
+	HomeDomains []string `mapstructure:"home_domains" example:"corp.test"`
 	// ProxyFor names the outside network, of any kind, that proxy addresses
 	// on Domain lead to (xmpp.proxy_for). Inside networks only. Load
 	// defaults it to the only outside xmpp network without an entry in
 	// ProxyDomains or, if there is no such network, to the only outside
 	// network without one.
-	ProxyFor string
+	ProxyFor string `mapstructure:"proxy_for" example:"public-xmpp"`
 	// ProxyDomains are the further proxy component domains, by the name of
 	// the outside network their proxy addresses lead to
 	// (xmpp.proxy_domains.<network>), e.g. mail -> mail.gw.corp.test for
 	// bob\40mail.test@mail.gw.corp.test. Inside networks only. Together with
 	// ProxyFor they must cover every outside network, so that employees can
 	// address contacts on each. Nil when none are configured.
-	ProxyDomains map[string]string
+	ProxyDomains map[string]string `mapstructure:"proxy_domains" example:"mail: mail.gw.corp.test"`
 }
 
 // Proxies returns, for each outside network that employees on this inside
@@ -207,33 +206,33 @@ func (x *XMPP) ComponentDomains() []string {
 type Routing struct {
 	// FallbackEmployee is the ID of the employee who receives messages no
 	// one else owns (routing.fallback_employee).
-	FallbackEmployee string
+	FallbackEmployee string `mapstructure:"fallback_employee" example:"ken"`
 	// FallbackAddress is an inside address, e.g. desk@corp.test, that
 	// receives messages no one else owns (routing.fallback_address).
-	FallbackAddress string
+	FallbackAddress string `mapstructure:"fallback_address" example:"desk@corp.test"`
 	// AllowSpecialAddresses accepts outside addresses at domains no one
 	// on the public network can be reached at: IP literals, localhost and
 	// *.invalid (routing.allow_special_addresses). Off by default: such an
 	// address is refused before it becomes a contact.
-	AllowSpecialAddresses bool
+	AllowSpecialAddresses bool `mapstructure:"allow_special_addresses"`
 }
 
 // Limits bounds what Kakehashi accepts.
 type Limits struct {
 	// MaxBodyBytes is the largest message body accepted, in bytes
 	// (limits.max_body_bytes), 1..MaxMaxBodyBytes.
-	MaxBodyBytes int
+	MaxBodyBytes int `mapstructure:"max_body_bytes" example:"65536"`
 	// BroadcastsPerDay is how many broadcasts one contact may receive in
 	// any 24 hours (limits.broadcasts_per_day), 0..MaxBroadcastCap; 0
 	// turns broadcasts off.
-	BroadcastsPerDay int
+	BroadcastsPerDay int `mapstructure:"broadcasts_per_day" example:"1"`
 	// BroadcastsPerMonth is how many in any 30 days
 	// (limits.broadcasts_per_month), BroadcastsPerDay..MaxBroadcastCap.
-	BroadcastsPerMonth int
+	BroadcastsPerMonth int `mapstructure:"broadcasts_per_month" example:"4"`
 	// MessageRetention is how long after a message was sent (or failed)
 	// the queue keeps its body and subject (limits.message_retention);
 	// 0 keeps them forever, otherwise at least MinMessageRetention.
-	MessageRetention time.Duration
+	MessageRetention time.Duration `mapstructure:"message_retention" example:"720h"`
 }
 
 // Inside returns the inside networks, sorted by name.
@@ -269,58 +268,61 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	var raw any
+	var raw map[string]any
 	if err := yaml.Unmarshal(data, &raw); err != nil {
+		if _, notMapping := errors.AsType[*yaml.TypeError](err); notMapping {
+			return nil, fmt.Errorf("config %s: the file must be a YAML mapping of keys (data_dir, admin, networks, ...): %w", path, err)
+		}
 		return nil, fmt.Errorf("config %s: not valid YAML: %w", path, err)
 	}
-	if raw != nil {
-		if _, ok := asMap(raw); !ok {
-			return nil, fmt.Errorf("config %s: the file must be a YAML mapping of keys (data_dir, admin, networks, ...), not %s", path, describe(raw, false))
-		}
-	}
-
+	// Viper lower-cases keys, so network names are taken as written first:
+	// an upper-case one is an error, not quietly renamed.
+	written := networkNames(raw)
 	v := viper.New()
-	v.SetConfigType("yaml")
-	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+	if err := v.MergeConfigMap(raw); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
-
-	// Network names come from the file: both viper's (lower-cased) view and
-	// the raw one, which keeps networks whose value is null and the original
-	// spelling for the lower-case check.
-	rawNames := rawNetworkNames(raw)
-	names := map[string]bool{}
-	for _, n := range rawNames {
-		names[strings.ToLower(n)] = true
-	}
-	if m, ok := asMap(v.Get("networks")); ok {
-		for n := range m {
-			names[n] = true
-		}
-	}
-	s := schema()
-	for _, key := range s.keys("", sortedKeys(names)) {
+	names := sortedKeys(v.GetStringMap("networks")) // null ones too, unlike AllSettings
+	for _, key := range keys(reflect.TypeFor[Config](), "", names) {
 		if err := v.BindEnv(key, EnvName(key)); err != nil {
 			return nil, fmt.Errorf("config: bind env for %s: %w", key, err)
 		}
 	}
 
-	d := &decoder{values: map[string]any{}, present: map[string]bool{}}
-	d.walk(s, "", v.AllSettings())
-	d.suggestUnknown()
-	for _, n := range rawNames {
-		if l := strings.ToLower(n); l != n {
-			d.fail("networks."+n, "network name has upper-case letters",
-				fmt.Sprintf("rename it to %s (names use a-z, 0-9 and -)", l))
+	l := &loader{v: v, settings: v.AllSettings()}
+	c, err := l.decode()
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	for _, n := range written {
+		if lower := strings.ToLower(n); lower != n {
+			l.fail(KeyError{Key: "networks." + n, Problem: "network name has upper-case letters",
+				Fix: fmt.Sprintf("rename it to %s (names use a-z, 0-9 and -)", lower)})
 		}
 	}
-	c := d.build(names)
-	d.readSecretFiles(c)
+	for _, name := range names {
+		n, ok := c.Networks[name]
+		switch {
+		case !ok && !l.isBad("networks."+name):
+			c.Networks[name] = nil // null in the file: Validate says it is empty
+		case n != nil:
+			n.Name = name
+			if n.Mail != nil {
+				m := "networks." + name + ".mail"
+				n.Mail.setDefaults(l.given(m+".imap"), l.given(m+".smtp"))
+			}
+		}
+	}
+	setIfEmpty(&c.DataDir, DefaultDataDir)
+	setIfEmpty(&c.Log.Level, DefaultLogLevel)
+	setIfEmpty(&c.Log.Format, DefaultLogFormat)
+	setIfEmpty(&c.Admin.Listen, DefaultAdminListen)
+	l.readSecretFiles(c)
 	c.defaultProxyFor()
 
-	errs := d.errs
+	errs := l.errs
 	for _, p := range c.problems() {
-		if !d.isBad(p.Key) {
+		if !l.isBad(p.Key) {
 			errs = append(errs, p)
 		}
 	}
@@ -330,24 +332,14 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
-// rawNetworkNames returns the keys under networks as written in the file.
-func rawNetworkNames(raw any) []string {
-	top, ok := asMap(raw)
-	if !ok {
-		return nil
-	}
+// networkNames returns the keys under networks as written in the file.
+func networkNames(raw map[string]any) []string {
 	var names []string
-	for k, val := range top {
-		if strings.ToLower(k) != "networks" {
-			continue
-		}
-		if m, ok := asMap(val); ok {
-			for n := range m {
-				names = append(names, n)
-			}
+	for k, val := range raw {
+		if m, ok := val.(map[string]any); ok && strings.EqualFold(k, "networks") {
+			names = append(names, sortedKeys(m)...)
 		}
 	}
-	sort.Strings(names)
 	return names
 }
 

@@ -63,14 +63,14 @@ type Mail struct {
 	// contact.acme.test (mail.domain). It also names Message-IDs, bounce
 	// return paths, and is the default EHLO name. It may equal an xmpp
 	// network's component domain, so a persona keeps one address on both.
-	Domain string
+	Domain string `mapstructure:"domain" example:"contact.acme.test"`
 	// IMAP configures where incoming mail is read (mail.imap.*).
-	IMAP IMAP
+	IMAP IMAP `mapstructure:"imap"`
 	// SMTP configures where outgoing mail is sent (mail.smtp.*).
-	SMTP SMTP
+	SMTP SMTP `mapstructure:"smtp"`
 	// DKIM configures signing of outgoing mail (mail.dkim.*); nil when not
 	// configured.
-	DKIM *DKIM
+	DKIM *DKIM `mapstructure:"dkim"`
 	// TrustedAuthServIDs are the authserv-ids of the receiving MTA whose
 	// Authentication-Results headers are believed, e.g. for DMARC
 	// (mail.trusted_authserv_ids). Anyone can write such a header, so only
@@ -78,81 +78,81 @@ type Mail struct {
 	// arrive with the mail under its own name, RFC 8601 §5). The gateway
 	// answers a mail (a refusal, a failure notice) only when SPF or DMARC
 	// passed there; with none listed it never answers mail. Default: none.
-	TrustedAuthServIDs []string
+	TrustedAuthServIDs []string `mapstructure:"trusted_authserv_ids" example:"mx.acme.test"`
 }
 
 // IMAP configures the mailbox Kakehashi reads incoming mail from.
 type IMAP struct {
 	// Server is host:port of the IMAP server (mail.imap.server).
-	Server string
+	Server string `mapstructure:"server" example:"mail.acme.test:993"`
 	// TLS is TLSNone, TLSStartTLS or TLSImplicit (mail.imap.tls). Default:
 	// TLSImplicit on port 993, else TLSStartTLS.
-	TLS string
+	TLS string `mapstructure:"tls" example:"tls"`
 	// CAFile is a PEM file of CA certificates to trust instead of the
 	// system's (mail.imap.ca_file); empty for the system's.
-	CAFile string
+	CAFile string `mapstructure:"ca_file" example:"/etc/kakehashi/mail-ca.pem"`
 	// Username is the IMAP login (mail.imap.username).
-	Username string
+	Username string `mapstructure:"username" example:"contact@acme.test"`
 	// Password is the IMAP password (mail.imap.password, or read from
 	// mail.imap.password_file).
-	Password Secret
+	Password Secret `mapstructure:"password" example:"<secret>"`
 	// PasswordFile is the file Password was read from, if any
 	// (mail.imap.password_file).
-	PasswordFile string
+	PasswordFile string `mapstructure:"password_file" example:"/etc/kakehashi/imap.password"`
 	// Mailbox is where new mail arrives (mail.imap.mailbox). Default: INBOX.
-	Mailbox string
+	Mailbox string `mapstructure:"mailbox" example:"INBOX"`
 	// ProcessedMailbox is where handled mail is moved
 	// (mail.imap.processed_mailbox). Default: Kakehashi/Processed.
-	ProcessedMailbox string
+	ProcessedMailbox string `mapstructure:"processed_mailbox" example:"Kakehashi/Processed"`
 	// QuarantineMailbox is where mail goes that cannot be parsed or fails
 	// sender authentication (mail.imap.quarantine_mailbox). Default:
 	// Kakehashi/Quarantine.
-	QuarantineMailbox string
+	QuarantineMailbox string `mapstructure:"quarantine_mailbox" example:"Kakehashi/Quarantine"`
 	// PollInterval is how often Mailbox is checked when the server has no
 	// IDLE (mail.imap.poll_interval), MinPollInterval..MaxPollInterval.
 	// Default: 30s.
-	PollInterval time.Duration
+	PollInterval time.Duration `mapstructure:"poll_interval" example:"30s"`
 	// IdleInterval is how long one IDLE lasts before it is re-issued
 	// (mail.imap.idle_interval), MinIdleInterval..MaxIdleInterval. Default:
 	// 5m, well inside RFC 2177's 29 minutes, so that a connection silently
 	// dropped by a NAT or firewall is noticed soon.
-	IdleInterval time.Duration
+	IdleInterval time.Duration `mapstructure:"idle_interval" example:"5m"`
 }
 
 // SMTP configures the server Kakehashi sends mail through.
 type SMTP struct {
 	// Server is host:port of the SMTP server (mail.smtp.server).
-	Server string
+	Server string `mapstructure:"server" example:"mail.acme.test:465"`
 	// TLS is TLSNone, TLSStartTLS or TLSImplicit (mail.smtp.tls). Default:
 	// TLSImplicit on port 465, else TLSStartTLS.
-	TLS string
+	TLS string `mapstructure:"tls" example:"tls"`
 	// CAFile is a PEM file of CA certificates to trust instead of the
 	// system's (mail.smtp.ca_file); empty for the system's.
-	CAFile string
+	CAFile string `mapstructure:"ca_file" example:"/etc/kakehashi/mail-ca.pem"`
 	// Username is the SMTP login (mail.smtp.username); empty to send
 	// without authentication. Set together with Password.
-	Username string
+	Username string `mapstructure:"username" example:"contact@acme.test"`
 	// Password is the SMTP password (mail.smtp.password, or read from
 	// mail.smtp.password_file).
-	Password Secret
+	Password Secret `mapstructure:"password" example:"<secret>"`
 	// PasswordFile is the file Password was read from, if any
 	// (mail.smtp.password_file).
-	PasswordFile string
+	PasswordFile string `mapstructure:"password_file" example:"/etc/kakehashi/smtp.password"`
 	// HELO is the name given in EHLO (mail.smtp.helo). Default: the mail
 	// Domain. Never the machine's host name, which would leak an internal
 	// name into every message's Received header.
-	HELO string
+	HELO string `mapstructure:"helo" example:"contact.acme.test"`
 }
 
 // DKIM configures DKIM signing of outgoing mail.
 type DKIM struct {
 	// Selector is the DKIM selector: the public key is published at
 	// <selector>._domainkey.<domain> (mail.dkim.selector).
-	Selector string
+	Selector string `mapstructure:"selector" example:"k2025"`
 	// KeyFile is the PEM file of the private signing key
 	// (mail.dkim.key_file). Load checks that it is readable, not what it
 	// holds: the mail adapter parses it.
-	KeyFile string
+	KeyFile string `mapstructure:"key_file" example:"/etc/kakehashi/dkim.pem"`
 }
 
 // SetDefaults fills the keys left empty with the defaults Load applies, for
