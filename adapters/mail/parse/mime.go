@@ -24,10 +24,10 @@ const (
 	maxParts = 2000
 )
 
-// entity is one MIME part with its header already interpreted.
+// entity is one MIME part's header, interpreted the same way whichever
+// reader reads its body.
 type entity struct {
 	header     header
-	body       []byte // still transfer-encoded
 	mediaType  string
 	params     map[string]string
 	disp       string
@@ -37,9 +37,13 @@ type entity struct {
 
 // newEntity interprets the Content-Type and Content-Disposition of a part.
 // A missing or unusable Content-Type falls back to defType, as RFC 2045
-// §5.2 and RFC 2046 §5.1.5 (digest) prescribe.
-func newEntity(h header, body []byte, defType string, hdr headerDecoder) *entity {
-	e := &entity{header: h, body: body, hdr: hdr}
+// §5.2 and RFC 2046 §5.1.5 (digest) prescribe. The parameters are read
+// by parseParams, not by go-message (mime.ParseMediaType), even for the
+// go-message reader: that drops RFC 2231 values in charsets other than
+// UTF-8, turns raw 8-bit names into U+FFFD and reads the backslashes of a
+// Windows path as escapes, all without an error to fall back on.
+func newEntity(h header, defType string, hdr headerDecoder) *entity {
+	e := &entity{header: h, hdr: hdr}
 	mt, params := parseParams(hdr.raw(h.Get("Content-Type")))
 	if !strings.Contains(mt, "/") || strings.HasPrefix(mt, "/") || strings.HasSuffix(mt, "/") {
 		mt = defType

@@ -13,12 +13,23 @@
 //
 // Decisions worth knowing:
 //
-//   - Parsing is lenient where real mail is sloppy (address lists, header
-//     parameters, quoted-printable, unlabelled 8-bit text) and strict where
-//     a guess would show the employee a partial or wrong message: a missing
-//     or unparseable From, a broken header section, a multipart without
-//     boundary or close delimiter, base64 with foreign bytes and unknown
-//     transfer encodings are ErrMalformed.
+//   - The MIME tree is read by go-message (multipart structure, transfer
+//     encodings) and go-message/charset. When go-message reports an error,
+//     or decodes text it could not really read (see checkDecoded), the
+//     message is read again by a hand-written lenient reader, which is
+//     forgiving where real mail is sloppy (base64 without padding,
+//     delimiters in mixed line ends, charsets go-message does not know or
+//     that the label gets wrong) and strict where a guess would show the
+//     employee a partial or wrong message: a multipart without boundary or
+//     close delimiter, base64 with foreign bytes and unknown transfer
+//     encodings are ErrMalformed. Both readers give the same result for
+//     well-formed mail.
+//   - Header sections are split into fields by go-message's textproto, but
+//     the fields (addresses, encoded-words, Content-Type parameters) are
+//     always decoded by this package: go-message's decoders give up
+//     on, or silently garble, raw 8-bit bytes, encoded-words that split a
+//     character and RFC 2231 values in Japanese charsets. A missing or
+//     unparseable From and a broken header section are ErrMalformed.
 //   - An unknown charset never fails a mail: its bytes are read as UTF-8
 //     where valid and every invalid sequence becomes U+FFFD, so ASCII
 //     survives. Text without a usable label (none, us-ascii, unknown-8bit)
@@ -210,7 +221,8 @@ func Bytes(data []byte, o Options) (*Mail, error) {
 	if limit := maxBytes(o); int64(len(data)) > limit {
 		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 	}
-	return parseBytes(data, o)
+	m, _, err := parseBytes(data, o, 0)
+	return m, err
 }
 
 // maxBytes is the size limit o sets.
@@ -221,31 +233,33 @@ func maxBytes(o Options) int64 {
 	return o.MaxBytes
 }
 
-func parseBytes(data []byte, o Options) (*Mail, error) {
+// parseBytes is Bytes without the size limit. It also tells which
+// reader read the MIME tree; only, when not zero, forces one (see
+// readBody).
+func parseBytes(data []byte, o Options, only readPath) (*Mail, readPath, error) {
 	data = skipMboxFromLine(data)
 	hb, body := splitHeader(data)
 	h, err := readHeader(hb)
 	if err != nil {
-		return nil, malformed("header section: %s", textclip.Clip(err.Error(), 200))
+		return nil, 0, malformed("header section: %s", textclip.Clip(err.Error(), 200))
 	}
 	if h.Len() == 0 {
-		return nil, malformed("empty header section")
+		return nil, 0, malformed("empty header section")
 	}
 
 	// The body charset is the best guess for raw 8-bit header bytes, and
 	// the charset parameter itself is ASCII, so read it before decoding.
 	_, ctParams := parseParams(h.Get("Content-Type"))
 	hdr := headerDecoder{hint: ctParams["charset"]}
-	top := newEntity(h, body, "text/plain", hdr)
 
 	m := &Mail{}
 	fromRaw := h.Get("From")
 	if strings.TrimSpace(fromRaw) == "" {
-		return nil, malformed("no From header")
+		return nil, 0, malformed("no From header")
 	}
 	from := hdr.addressList(fromRaw)
 	if len(from) == 0 {
-		return nil, malformed("unparseable From header %q", textclip.Clip(fromRaw, 80))
+		return nil, 0, malformed("unparseable From header %q", textclip.Clip(fromRaw, 80))
 	}
 	m.From = from[0]
 	m.ReplyTo = hdr.addressList(h.Get("Reply-To"))
@@ -273,10 +287,12 @@ func parseBytes(data []byte, o Options) (*Mail, error) {
 		m.ReturnPath, m.NullSender = returnPath(rp[0])
 	}
 
-	w := walker{hdr: hdr}
-	if err := w.walk(top, 0, roleBody); err != nil {
-		return nil, err
+	tree, path, err := readBody(h, body, hdr, only)
+	if err != nil {
+		return nil, path, err
 	}
+	w := walker{hdr: hdr}
+	w.walk(tree, 0, roleBody)
 	m.Attachments = w.attachments
 
 	full, fromHTML := w.bodyText()
@@ -295,7 +311,7 @@ func parseBytes(data []byte, o Options) (*Mail, error) {
 	m.SPF = spfResult(h.Values("Authentication-Results"), o.TrustedAuthServIDs, domainOf(m.ReturnPath))
 	m.Bounce = w.bounce(m)
 	m.Automatic = automatic(h, m, w.reportType)
-	return m, nil
+	return m, path, nil
 }
 
 // skipMboxFromLine drops the "From sender date" separator line that mbox

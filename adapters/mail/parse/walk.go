@@ -25,7 +25,6 @@ const (
 // walker collects what Parse needs in one pass over the MIME tree.
 type walker struct {
 	hdr         headerDecoder
-	parts       int
 	plain, html []string
 	attachments []Attachment
 	dsn         [][]byte
@@ -35,144 +34,106 @@ type walker struct {
 	reportType  string
 }
 
-func (w *walker) walk(e *entity, depth int, r role) error {
-	w.parts++
-	if w.parts > maxParts {
-		return malformed("more than %d MIME parts", maxParts)
-	}
-	if depth > maxDepth {
-		return malformed("MIME nesting deeper than %d", maxDepth)
-	}
-	mt := e.mediaType
+// walk classifies p and its parts. It cannot fail: everything that can
+// go wrong went wrong while reading the tree.
+func (w *walker) walk(p *part, depth int, r role) {
+	mt := p.mediaType
 	if strings.HasPrefix(mt, "multipart/") {
-		return w.walkMultipart(e, depth, r)
-	}
-	data, err := decodeTransfer(e.header.Get("Content-Transfer-Encoding"), e.body)
-	if err != nil {
-		return malformed("%s part: %v", mt, err)
+		w.walkMultipart(p, depth, r)
+		return
 	}
 	switch mt {
 	case "message/delivery-status", "message/global-delivery-status":
-		w.dsn = append(w.dsn, data)
-		return nil
+		w.dsn = append(w.dsn, p.data)
+		return
 	case "message/rfc822", "message/global":
-		hb, _ := splitHeader(data)
+		hb, _ := splitHeader(p.data)
 		if r == roleReport && !w.haveOrig {
 			w.orig, w.haveOrig = hb, true
-			return nil
+			return
 		}
 		if w.origAny == nil {
 			w.origAny = hb
 		}
-		w.attach(e, data)
-		return nil
+		w.attach(p.entity, p.data)
+		return
 	case "text/rfc822-headers", "message/rfc822-headers", "message/global-headers":
 		if r == roleReport && !w.haveOrig {
-			w.orig, w.haveOrig = data, true
-			return nil
+			w.orig, w.haveOrig = p.data, true
+			return
 		}
 	}
-	if (mt == "text/plain" || mt == "text/html") && e.disp != "attachment" && (depth == 0 || e.filename() == "") {
+	if mayBeBody(p.entity, depth) {
 		switch r {
 		case roleBody:
 			if mt == "text/html" {
-				w.html = append(w.html, e.text(data))
+				w.html = append(w.html, render(p))
 			} else {
-				w.plain = append(w.plain, e.text(data))
+				w.plain = append(w.plain, render(p))
 			}
-			return nil
+			return
 		case roleHidden:
-			return nil
+			return
 		}
 	}
-	w.attach(e, data)
-	return nil
+	w.attach(p.entity, p.data)
 }
 
-func (w *walker) walkMultipart(e *entity, depth int, r role) error {
-	mt := e.mediaType
-	boundary := e.params["boundary"]
-	if boundary == "" {
-		return malformed("%s without boundary", mt)
+// mayBeBody reports whether e, at depth, is a text part that is (part
+// of) the body where its role allows it.
+func mayBeBody(e *entity, depth int) bool {
+	return (e.mediaType == "text/plain" || e.mediaType == "text/html") && e.disp != "attachment" && (depth == 0 || e.filename() == "")
+}
+
+func (w *walker) walkMultipart(p *part, depth int, r role) {
+	children := make([]*entity, len(p.children))
+	for i, c := range p.children {
+		children[i] = c.entity
 	}
-	raws, err := splitMultipart(e.body, boundary, maxParts)
-	if err != nil {
-		return malformed("%s: %v", mt, err)
-	}
-	sub := strings.TrimPrefix(mt, "multipart/")
-	defType := "text/plain"
-	if sub == "digest" {
-		defType = "message/rfc822"
-	}
-	children := make([]*entity, 0, len(raws))
-	for _, raw := range raws {
-		hb, body := splitHeader(raw)
-		h, err := readHeader(hb)
-		if err != nil {
-			return malformed("%s part header: %s", mt, textclip.Clip(err.Error(), 200))
-		}
-		children = append(children, newEntity(h, body, defType, w.hdr))
-	}
-	switch sub {
+	switch strings.TrimPrefix(p.mediaType, "multipart/") {
 	case "alternative":
 		best := bestAlternative(children)
-		for i, c := range children {
+		for i, c := range p.children {
 			cr := r
 			if i != best && r == roleBody {
 				cr = roleHidden
 			}
-			if err := w.walk(c, depth+1, cr); err != nil {
-				return err
-			}
+			w.walk(c, depth+1, cr)
 		}
-		return nil
 	case "related":
-		root := relatedRoot(e.params["start"], children)
-		for i, c := range children {
+		root := relatedRoot(p.params["start"], children)
+		for i, c := range p.children {
 			cr := r
 			if i != root {
 				cr = roleAttach
 			}
-			if err := w.walk(c, depth+1, cr); err != nil {
-				return err
-			}
+			w.walk(c, depth+1, cr)
 		}
-		return nil
 	case "signed":
 		// The second part only proves the first; it is nothing the sender
 		// attached, so it is neither body nor attachment.
-		if len(children) > 0 {
-			return w.walk(children[0], depth+1, r)
+		if len(p.children) > 0 {
+			w.walk(p.children[0], depth+1, r)
 		}
-		return nil
 	case "encrypted":
-		for _, c := range children {
-			if err := w.walk(c, depth+1, roleAttach); err != nil {
-				return err
-			}
+		for _, c := range p.children {
+			w.walk(c, depth+1, roleAttach)
 		}
-		return nil
 	case "report":
 		if w.reportType == "" {
-			w.reportType = strings.ToLower(strings.TrimSpace(e.params["report-type"]))
+			w.reportType = strings.ToLower(strings.TrimSpace(p.params["report-type"]))
 		}
-		for i, c := range children {
+		for i, c := range p.children {
 			cr := r
 			if i > 0 && r == roleBody {
 				cr = roleReport
 			}
-			if err := w.walk(c, depth+1, cr); err != nil {
-				return err
-			}
+			w.walk(c, depth+1, cr)
 		}
-		return nil
 	default: // mixed, digest, parallel and unknown subtypes (RFC 2046 §5.1.7)
-		for _, c := range children {
-			if err := w.walk(c, depth+1, r); err != nil {
-				return err
-			}
+		for _, c := range p.children {
+			w.walk(c, depth+1, r)
 		}
-		return nil
 	}
 }
 
@@ -214,20 +175,16 @@ func relatedRoot(start string, children []*entity) int {
 	return 0
 }
 
-// text decodes a body part into clean UTF-8 text; HTML is rendered.
-func (e *entity) text(data []byte) string {
-	cs := e.params["charset"]
-	isHTML := e.mediaType == "text/html"
-	if strings.TrimSpace(cs) == "" && isHTML {
-		cs = metaCharset(data)
-	}
-	s := cleanText(decodeCharset(data, cs))
-	if isHTML {
+// render makes a body part's decoded text clean; HTML is rendered and
+// format=flowed joined.
+func render(p *part) string {
+	s := cleanText(p.text)
+	if p.mediaType == "text/html" {
 		s, _ = HTMLToText(strings.NewReader(s))
 		return s
 	}
-	if strings.EqualFold(strings.TrimSpace(e.params["format"]), "flowed") {
-		s = unflow(s, strings.EqualFold(strings.TrimSpace(e.params["delsp"]), "yes"))
+	if strings.EqualFold(strings.TrimSpace(p.params["format"]), "flowed") {
+		s = unflow(s, strings.EqualFold(strings.TrimSpace(p.params["delsp"]), "yes"))
 	}
 	return s
 }
