@@ -44,7 +44,7 @@ func TestAcceptReportsDurableStorage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stats[statePending] != 1 {
+	if stats[StatePending] != 1 {
 		t.Fatalf("queue %v: want exactly one pending message", stats)
 	}
 	g.stop()

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/kakehashi/kakehashi/routing"
@@ -45,10 +46,66 @@ type Message struct {
 	ReplyTo string
 }
 
+// Kind says what an Outgoing message is, and so how adapters write it and
+// whether the gateway may answer a failure of it.
+type Kind uint8
+
+// Kinds of Outgoing messages.
+const (
+	// KindRelayed is a person's message relayed across sides.
+	KindRelayed Kind = iota
+	// KindRefusal is an error reply to a message the gateway would not
+	// relay; Outgoing.Refusal says why and ReplyTo names that message.
+	KindRefusal
+	// KindNotice is the gateway's own word (a failure report, a
+	// broadcast's report, a contact gone), from a gateway address.
+	KindNotice
+	// KindWelcome is a persona's welcome text to a new contact, written
+	// by the gateway on the persona's behalf.
+	KindWelcome
+	// KindHandover is a persona's notice to a contact that someone new
+	// looks after them, written by the gateway on the persona's behalf.
+	KindHandover
+	// KindBroadcast is one copy of an employee's broadcast: a person wrote
+	// it, so it is not marked automatic, but it is paced behind people's
+	// own messages.
+	KindBroadcast
+)
+
+// String names the kind as logs and the queue's auto column write it.
+func (k Kind) String() string {
+	switch k {
+	case KindRelayed:
+		return "relayed"
+	case KindRefusal:
+		return "refusal"
+	case KindNotice:
+		return "notice"
+	case KindWelcome:
+		return "welcome"
+	case KindHandover:
+		return "handover"
+	case KindBroadcast:
+		return "broadcast"
+	}
+	return "unknown"
+}
+
+// Automatic reports whether a machine wrote the message on a persona's
+// behalf: adapters mark it so where their protocol can (mail:
+// Auto-Submitted, RFC 3834).
+func (k Kind) Automatic() bool { return k == KindWelcome || k == KindHandover }
+
+// FromGateway reports whether the gateway itself wrote the message: a
+// failure of it is never reported to anyone (an answer is never
+// answered), and nothing about it marks a contact gone.
+func (k Kind) FromGateway() bool { return k == KindRefusal || k == KindNotice }
+
 // Outgoing is a message an adapter must write. It carries only what the
 // gateway decided: nothing of the inbound wire form crosses sides.
 type Outgoing struct {
 	Seq     int64 // durable queue sequence number
+	Kind    Kind
 	Network string
 	From    string // gateway address: a persona (outside) or a proxy (inside)
 	To      string
@@ -56,21 +113,14 @@ type Outgoing struct {
 	ID   string
 	Body string
 	Nick string // display name for From
-	// Refusal, when set, makes this an error reply to a message the gateway
-	// would not relay; ReplyTo is that message's ID.
+	// Refusal says why, for KindRefusal; ReplyTo is the refused message's
+	// ID.
 	Refusal *routing.Refusal
 	ReplyTo string
-	// Notice marks an informational message from the gateway itself (for
-	// example a delivery failure report) rather than a relayed one.
-	Notice bool
 	// Subscribe asks the adapter to also request a presence subscription
-	// from From to To, announcing Nick, when the relationship is new.
+	// from From to To, announcing Nick, when the relationship is new (a
+	// KindRelayed message an employee wrote to a new contact).
 	Subscribe bool
-	// Auto, when set, marks a message the gateway writes on a persona's
-	// behalf ("welcome", "handover"): adapters send it like the persona's
-	// own, marked automatic where the protocol can say so (mail:
-	// Auto-Submitted).
-	Auto string
 	// Subject and Thread carry the inbound message's subject and thread
 	// (see Message). Adapters on the outside write only what their own
 	// protocol means by them, never an inside token.
@@ -117,7 +167,7 @@ type Core interface {
 	// Failed reports that a message the gateway sent (by its ID) was bounced
 	// by the recipient's server, with a reason for the person who wrote it.
 	// gone, when not empty, says the recipient's address itself is dead
-	// (worded as PermanentError.Gone): the relationship is marked gone too.
+	// (worded as SendError.Gone): the relationship is marked gone too.
 	Failed(ctx context.Context, network, id, reason, gone string)
 }
 
@@ -127,31 +177,100 @@ type Adapter interface {
 	Network() string
 	// Run connects and serves until ctx ends, reconnecting with backoff.
 	Run(ctx context.Context, core Core) error
-	// Send writes one message. An error wrapping ErrNotConnected says the
-	// network is away: the gateway retries with backoff, in order. A
-	// *PermanentError is reported to the message's author. Any other error
-	// is a temporary refusal of this message alone (a mail server's 4xx):
-	// the gateway tries it again later while later messages go on, and
-	// after Options.RefusedFor reports it to its author.
+	// Send writes one message. It says what the gateway should do about a failure through a
+	// *SendError (NotConnected, Permanent, AddressGone); any other error
+	// is taken as RetryLater.
 	Send(ctx context.Context, out *Outgoing) error
 }
 
-// ErrNotConnected means the adapter is (re)connecting; sends are retried.
-var ErrNotConnected = errors.New("adapter not connected")
+// SendAction is what the gateway does about a message an adapter could
+// not send.
+type SendAction uint8
 
-// PermanentError marks a send failure that no retry can mend (a malformed
-// address, say); the gateway reports it to the sender instead of retrying.
-// Gone, when not empty, says the recipient's address itself is dead (a
-// mail server's "no such user"), worded to follow the contact's address
-// ("has an address that …"): the relationship is marked gone, as by
-// ContactTracker.ContactUnreachable.
-type PermanentError struct {
-	Err  error
+// Send actions, from the mildest.
+const (
+	// RetryLater: this message alone was refused for now (a mail server's
+	// 4xx). It is tried again later while later messages go on, and
+	// reported to its author after Options.RefusedFor.
+	RetryLater SendAction = iota
+	// RetryWhenConnected: the network is away. The message is retried, in
+	// order, with backoff, and at once when the adapter reconnects.
+	RetryWhenConnected
+	// GiveUp: no retry can mend it (a malformed address, a "no such user").
+	// Its author is told.
+	GiveUp
+)
+
+// SendError is the one error type through which an adapter's Send says
+// what the gateway should do (in the manner of bridgev2's MessageStatus).
+// An error Send returns that is not a *SendError is taken as RetryLater.
+type SendError struct {
+	Action SendAction
+	// Gone, with GiveUp, says the recipient's address itself is dead (a
+	// mail server's "no such user"), worded to follow the contact's
+	// address ("has an address that …"): the relationship is marked gone,
+	// as by ContactTracker.ContactUnreachable.
 	Gone string
+	// Uncertain says the message may have arrived all the same (the
+	// connection broke after the server had the whole message): its author
+	// is told it may not have been delivered rather than that it was not.
+	Uncertain bool
+	Err       error
 }
 
-func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
-func (e *PermanentError) Unwrap() error { return e.Err }
+func (e *SendError) Error() string {
+	var what string
+	switch e.Action {
+	case RetryWhenConnected:
+		what = "not connected"
+	case GiveUp:
+		what = "permanent"
+	default:
+		what = "refused for now"
+	}
+	if e.Err == nil {
+		return what
+	}
+	return what + ": " + e.Err.Error()
+}
+
+func (e *SendError) Unwrap() error { return e.Err }
+
+// ErrNotConnected is the Err of NotConnected's errors when no cause is
+// given; errors.Is(err, ErrNotConnected) tells a network away.
+var ErrNotConnected = errors.New("adapter not connected")
+
+// NotConnected says the network is away; err is why (may be nil).
+func NotConnected(err error) *SendError {
+	if err == nil {
+		err = ErrNotConnected
+	} else {
+		err = fmt.Errorf("%w: %w", ErrNotConnected, err)
+	}
+	return &SendError{Action: RetryWhenConnected, Err: err}
+}
+
+// Permanent says no retry can deliver the message, for err.
+func Permanent(err error) *SendError { return &SendError{Action: GiveUp, Err: err} }
+
+// AddressGone says the recipient's address is dead (see SendError.Gone).
+func AddressGone(err error, gone string) *SendError {
+	return &SendError{Action: GiveUp, Gone: gone, Err: err}
+}
+
+// ClassifySend reads what Send returned as a *SendError. It looks at the
+// sender's own ctx first: a send cut short by the gateway's shutdown is
+// not the network's verdict, whatever the adapter made of it, and ok is
+// false then (the message stays pending for the next start).
+func ClassifySend(ctx context.Context, err error) (se *SendError, ok bool) {
+	if ctx.Err() != nil {
+		return nil, false
+	}
+	if errors.As(err, &se) {
+		return se, true
+	}
+	return &SendError{Action: RetryLater, Err: err}, true
+}
 
 // UnansweredError is what Accept's stored reports for a message the
 // gateway refused and could not answer, its sender not being vouched for

@@ -94,7 +94,7 @@ func (g *Gateway) expireTexts(ctx context.Context, cutoff time.Time) (int64, err
 	var total int64
 	for ctx.Err() == nil {
 		var n int64
-		err := g.queue.Exec(ctx, func(ctx context.Context, tx *queueTx) error {
+		err := g.queue.Exec(ctx, func(ctx context.Context, tx *Tx) error {
 			res, err := tx.ExecContext(ctx, `UPDATE messages SET body = '', subject = '' WHERE seq IN (
 				SELECT seq FROM messages WHERE state <> 'pending' AND (body <> '' OR subject <> '') AND done_at < ? LIMIT ?)`,
 				cutoff.UnixNano(), expireBatch)

@@ -44,7 +44,7 @@ func (a *memAdapter) Send(ctx context.Context, o *Outgoing) error {
 		return hook(ctx, o)
 	}
 	if down {
-		return ErrNotConnected
+		return NotConnected(nil)
 	}
 	if refused {
 		return errors.New("452 4.2.2 mailbox full")
@@ -269,7 +269,7 @@ func TestRefusedMessageWaitsAlone(t *testing.T) {
 		t.Fatalf("retried: %+v", o)
 	}
 	n := recv(t, g.inside.sent)
-	if !n.Notice || bareLower(n.To) != "hana@corp.test" || !strings.Contains(n.Body, "full@ext.test") || !strings.Contains(n.Body, "could not be delivered") ||
+	if n.Kind != KindNotice || bareLower(n.To) != "hana@corp.test" || !strings.Contains(n.Body, "full@ext.test") || !strings.Contains(n.Body, "could not be delivered") ||
 		!strings.Contains(n.Body, "mailbox full") {
 		t.Fatalf("failure notice %+v", n)
 	}

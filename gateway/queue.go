@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,16 +93,16 @@ type queueOp struct {
 	markAt    time.Time
 	// exec runs inside the batch's transaction, after the inserts and
 	// marks before it; its error fails the operation (see Exec).
-	exec func(ctx context.Context, tx *queueTx) error
+	exec func(ctx context.Context, tx *Tx) error
 }
 
 func (op *queueOp) isMark() bool { return op.insert == nil && op.exec == nil }
 
 // Record states.
 const (
-	statePending = "pending"
-	stateSent    = "sent"
-	stateFailed  = "failed"
+	StatePending = "pending" // not yet sent
+	StateSent    = "sent"    // handed to its network
+	StateFailed  = "failed"  // given up; its author was told
 )
 
 const queueSchema = `
@@ -140,6 +141,11 @@ CREATE TABLE IF NOT EXISTS broadcasts (
 	reported INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_outbox (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	actor TEXT NOT NULL, action TEXT NOT NULL, reason TEXT NOT NULL, subject TEXT NOT NULL,
+	details TEXT NOT NULL, at INTEGER NOT NULL
+);
 CREATE INDEX IF NOT EXISTS broadcasts_parent ON broadcasts(parent) WHERE parent <> '';
 CREATE INDEX IF NOT EXISTS broadcasts_owner ON broadcasts(owner_id, state);
 `
@@ -369,7 +375,7 @@ func (q *Queue) MarkThen(ctx context.Context, seq int64, state, lastErr string, 
 // so it sets its results afresh each time; its error fails it alone, so
 // it returns one only when the database fails, never for a decision it
 // made.
-func (q *Queue) Exec(ctx context.Context, fn func(ctx context.Context, tx *queueTx) error) error {
+func (q *Queue) Exec(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
 	errc := make(chan error, 1)
 	if err := q.hand(ctx, queueOp{exec: fn, done: func(_ bool, err error) { errc <- err }}); err != nil {
 		return err
@@ -406,14 +412,19 @@ func (q *Queue) setStoreError(err error) {
 	q.healthMu.Unlock()
 }
 
-// queueTx is the write transaction an Exec function runs in.
-type queueTx struct {
+// Tx is the write transaction an Exec function runs in. Its *sql.Tx is
+// for the caller's own tables in the queue's database (outreach keeps its
+// broadcasts there, so that they commit with their copies); the messages
+// table is written and read only through Tx's and Queue's methods.
+type Tx struct {
 	*sql.Tx
 	ins, dup *sql.Stmt
+	// audited is set when the transaction wrote to the audit outbox.
+	audited bool
 }
 
 // Insert stores r, reporting whether it was new (not a redelivery).
-func (tx *queueTx) Insert(ctx context.Context, r *Record) (bool, error) {
+func (tx *Tx) Insert(ctx context.Context, r *Record) (bool, error) {
 	hash := contentHash(r.Out.Subject, r.Out.Body)
 	if r.InID != "" {
 		// A separate read, not INSERT … WHERE NOT EXISTS: that form makes
@@ -433,8 +444,8 @@ func (tx *queueTx) Insert(ctx context.Context, r *Record) (bool, error) {
 		r.RelationshipID, r.OwnerID,
 		r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick,
 		refusalReason(r), refusalText(r), r.Out.ReplyTo,
-		r.Out.Notice, r.Out.Subscribe, r.Out.Subject, r.Out.Thread, r.Out.Auto, r.Broadcast,
-		hash, statePending)
+		r.Out.Kind == KindNotice, r.Out.Subscribe, r.Out.Subject, r.Out.Thread, autoColumn(r.Out.Kind), r.Broadcast,
+		hash, StatePending)
 	if err != nil {
 		return false, fmt.Errorf("queue: insert: %w", err)
 	}
@@ -453,7 +464,7 @@ const markRetryInterval = time.Second
 
 // probe is a write that tells whether the store can commit again (a full
 // disk freed): health is back without waiting for the next message.
-func probe(ctx context.Context, tx *queueTx) error {
+func probe(ctx context.Context, tx *Tx) error {
 	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)`, time.Now().UnixNano())
 	return err
 }
@@ -631,7 +642,7 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 			tx.Rollback()
 		}
 	}()
-	qtx := &queueTx{Tx: tx, ins: tx.StmtContext(ctx, q.ins), dup: tx.StmtContext(ctx, q.dup)}
+	qtx := &Tx{Tx: tx, ins: tx.StmtContext(ctx, q.ins), dup: tx.StmtContext(ctx, q.dup)}
 	var mark *sql.Stmt
 	for i, op := range batch {
 		switch {
@@ -742,18 +753,145 @@ type scanner interface{ Scan(...any) error }
 func scanRecord(s scanner) (*Record, error) {
 	var r Record
 	var at int64
-	var cond, text string
+	var cond, text, auto string
+	var notice bool
 	err := s.Scan(&r.Seq, &at, &r.InNetwork, &r.InFrom, &r.InReply, &r.InTo, &r.InID,
 		&r.RelationshipID, &r.OwnerID, &r.Out.Network, &r.Out.From, &r.Out.To, &r.Out.ID,
-		&r.Out.Body, &r.Out.Nick, &cond, &text, &r.Out.ReplyTo, &r.Out.Notice, &r.Out.Subscribe,
-		&r.Out.Subject, &r.Out.Thread, &r.Out.Auto, &r.Broadcast, &r.State)
+		&r.Out.Body, &r.Out.Nick, &cond, &text, &r.Out.ReplyTo, &notice, &r.Out.Subscribe,
+		&r.Out.Subject, &r.Out.Thread, &auto, &r.Broadcast, &r.State)
 	if err != nil {
 		return nil, fmt.Errorf("queue: scan: %w", err)
 	}
 	r.ReceivedAt = time.Unix(0, at)
 	r.Out.Seq = r.Seq
+	r.Out.Kind = kindOf(cond != "", notice, auto)
 	if cond != "" {
 		r.Out.Refusal = &routing.Refusal{Reason: routing.ParseReason(cond), Text: text}
 	}
 	return &r, nil
+}
+
+// autoColumn is what the messages table's auto column holds for a kind:
+// the kinds the gateway writes on someone's behalf, by name. (The table
+// predates Kind: refusals are told by refusal_condition, notices by the
+// notice column.)
+func autoColumn(k Kind) string {
+	switch k {
+	case KindWelcome, KindHandover, KindBroadcast:
+		return k.String()
+	}
+	return ""
+}
+
+// kindOf reads a kind back from the messages table's columns.
+func kindOf(refusal, notice bool, auto string) Kind {
+	switch {
+	case refusal:
+		return KindRefusal
+	case notice:
+		return KindNotice
+	}
+	for _, k := range []Kind{KindWelcome, KindHandover, KindBroadcast} {
+		if auto == k.String() {
+			return k
+		}
+	}
+	return KindRelayed
+}
+
+// HeardFrom reports whether the queue holds a message from addr on
+// network: proof that the address worked. Rows outlive their texts
+// (retention blanks only bodies), so the proof lasts.
+func (q *Queue) HeardFrom(ctx context.Context, network, addr string) (bool, error) {
+	var one int
+	err := q.ro.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE in_network = ? AND in_from = ? AND in_id <> '' LIMIT 1`, network, addr).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("queue: look for messages from a contact: %w", err)
+	}
+	return true, nil
+}
+
+// Reader is a read-only handle on the queue's database, for the tables
+// other packages keep there (see Tx).
+func (q *Queue) Reader() *sql.DB { return q.ro }
+
+// BroadcastStates counts the copies of broadcast id by state.
+func (q *Queue) BroadcastStates(ctx context.Context, id string) (map[string]int, error) {
+	rows, err := q.ro.QueryContext(ctx, `SELECT state, COUNT(*) FROM messages WHERE broadcast = ? AND broadcast <> '' GROUP BY state`, id)
+	if err != nil {
+		return nil, fmt.Errorf("queue: count broadcast %s: %w", id, err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, fmt.Errorf("queue: count broadcast %s: %w", id, err)
+		}
+		out[state] = n
+	}
+	return out, rows.Err()
+}
+
+// BroadcastPending reports whether a copy of broadcast id is still to be
+// sent.
+func (q *Queue) BroadcastPending(ctx context.Context, id string) (bool, error) {
+	var one int
+	switch err := q.ro.QueryRowContext(ctx, pendingCopies+` LIMIT 1`, id).Scan(&one); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	default:
+		return false, fmt.Errorf("queue: broadcast %s: %w", id, err)
+	}
+}
+
+// pendingCopies selects the pending copies of a broadcast (its ID the
+// one parameter).
+const pendingCopies = `SELECT 1 FROM messages WHERE broadcast = ? AND broadcast <> '' AND state = 'pending'`
+
+// PendingCopiesSQL is an SQL condition, for Tx, that holds while no copy
+// of the broadcast whose ID is its one parameter is pending: a claim that
+// commits only once the last copy is done.
+const PendingCopiesSQL = `NOT EXISTS (` + pendingCopies + `)`
+
+// RecentCopies counts, per contact address in addrs on network, the
+// broadcast copies queued to it (and not failed) since monthAgo, and
+// since dayAgo. Read in tx, so the count holds against the copies the
+// caller inserts in the same transaction.
+func (tx *Tx) RecentCopies(ctx context.Context, network string, addrs []string, dayAgo, monthAgo time.Time) (map[string][2]int, error) {
+	out := map[string][2]int{}
+	const chunk = 500
+	for i := 0; i < len(addrs); i += chunk {
+		part := addrs[i:min(i+chunk, len(addrs))]
+		args := []any{dayAgo.UnixNano(), network, monthAgo.UnixNano()}
+		for _, a := range part {
+			args = append(args, a)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT out_to, SUM(received_at >= ?), COUNT(*) FROM messages
+			WHERE auto = 'broadcast' AND out_network = ? AND received_at >= ? AND state <> 'failed'
+			AND out_to IN (?`+strings.Repeat(",?", len(part)-1)+`) GROUP BY out_to`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("queue: count recent broadcasts: %w", err)
+		}
+		for rows.Next() {
+			var addr string
+			var day, month int
+			if err := rows.Scan(&addr, &day, &month); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("queue: count recent broadcasts: %w", err)
+			}
+			out[addr] = [2]int{day, month}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("queue: count recent broadcasts: %w", err)
+		}
+	}
+	return out, nil
 }

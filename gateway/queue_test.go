@@ -28,7 +28,7 @@ func openTestQueue(t testing.TB, path string) (*Queue, func()) {
 
 func rec(from, id, body string) *Record {
 	return &Record{ReceivedAt: time.Now(), InNetwork: "public-xmpp", InFrom: from, InReply: from + "/r", InTo: "p@contact.acme.test", InID: id,
-		Out: Outgoing{Network: "corp", From: "x@gw", To: "hana@corp.test", ID: newID(), Body: body}}
+		Out: Outgoing{Network: "corp", From: "x@gw", To: "hana@corp.test", ID: NewID(), Body: body}}
 }
 
 // enqueue stores r and waits for the commit.
@@ -66,7 +66,7 @@ func TestQueueDurableAcrossReopenAndDeduplicated(t *testing.T) {
 	refused := rec("mallory@ext.test", "id-9", "x")
 	refused.Out.Refusal = &routing.Refusal{Reason: routing.NotAllowed, Text: "no"}
 	enqueue(t, q, refused)
-	q.Mark(context.Background(), a.Seq, stateSent, "")
+	q.Mark(context.Background(), a.Seq, StateSent, "")
 	stop()
 
 	q, stop = openTestQueue(t, path)
@@ -97,7 +97,7 @@ func TestQueueDurableAcrossReopenAndDeduplicated(t *testing.T) {
 		t.Fatalf("ByOutID = %+v, %v", got, err)
 	}
 	st, err := q.Stats(context.Background())
-	if err != nil || st[stateSent] != 1 || st[statePending] != 4 {
+	if err != nil || st[StateSent] != 1 || st[StatePending] != 4 {
 		t.Fatalf("stats = %v, %v", st, err)
 	}
 }
@@ -295,13 +295,13 @@ func TestQueueFailedOperationFailsAlone(t *testing.T) {
 		}
 	}
 	mustHand(q.Enqueue(ctx, a, out.cb("a")))
-	q.MarkThen(ctx, sent1.Seq, stateSent, "", func(err error) { out.cb("mark1")(false, err) })
-	mustHand(q.hand(ctx, queueOp{exec: func(ctx context.Context, tx *queueTx) error {
+	q.MarkThen(ctx, sent1.Seq, StateSent, "", func(err error) { out.cb("mark1")(false, err) })
+	mustHand(q.hand(ctx, queueOp{exec: func(ctx context.Context, tx *Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO no_such_table VALUES (1)`)
 		return err
 	}, done: out.cb("exec")}))
 	mustHand(q.Enqueue(ctx, poison, out.cb("poison")))
-	q.MarkThen(ctx, sent2.Seq, stateSent, "", nil) // fails until fail_marks is emptied
+	q.MarkThen(ctx, sent2.Seq, StateSent, "", nil) // fails until fail_marks is emptied
 	mustHand(q.Enqueue(ctx, b, out.cb("b")))
 	if n := len(q.ops); n != 6 {
 		t.Fatalf("%d operations waiting, want 6 in one batch", n)
@@ -321,17 +321,17 @@ func TestQueueFailedOperationFailsAlone(t *testing.T) {
 		t.Fatalf("inserts around the failure got no sequence: %d %d", a.Seq, b.Seq)
 	}
 	for _, r := range []*Record{a, b} {
-		if st := stateOf(t, q, r.Seq); st != statePending {
+		if st := stateOf(t, q, r.Seq); st != StatePending {
 			t.Errorf("%q: state %q, want stored as pending", r.Out.Body, st)
 		}
 	}
-	if st := stateOf(t, q, sent1.Seq); st != stateSent {
+	if st := stateOf(t, q, sent1.Seq); st != StateSent {
 		t.Errorf("mark in the failed batch: state %q, want sent", st)
 	}
 	if q.StoreError() == nil {
 		t.Error("StoreError is nil after a failed commit")
 	}
-	if st := stateOf(t, q, sent2.Seq); st != statePending {
+	if st := stateOf(t, q, sent2.Seq); st != StatePending {
 		t.Fatalf("the refused mark: state %q", st)
 	}
 	// The disk has room again: the kept mark goes with the next commit.
@@ -339,7 +339,7 @@ func TestQueueFailedOperationFailsAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	enqueue(t, q, rec("bob@ext.test", "c", "later"))
-	if st := stateOf(t, q, sent2.Seq); st != stateSent {
+	if st := stateOf(t, q, sent2.Seq); st != StateSent {
 		t.Errorf("the kept mark was not committed later: state %q", st)
 	}
 	if err := q.StoreError(); err != nil {
@@ -406,8 +406,8 @@ func TestQueueStopCommitsEverythingHandedOver(t *testing.T) {
 			t.Fatal(err)
 		}
 		q.Close()
-		if committed != accepted || st[statePending] != int64(accepted) {
-			t.Fatalf("round %d: %d handed over, %d reported committed, %d stored", round, accepted, committed, st[statePending])
+		if committed != accepted || st[StatePending] != int64(accepted) {
+			t.Fatalf("round %d: %d handed over, %d reported committed, %d stored", round, accepted, committed, st[StatePending])
 		}
 	}
 }
@@ -423,7 +423,7 @@ func TestQueueReadsDoNotWaitForTheWriter(t *testing.T) {
 	inTx, release := make(chan struct{}), make(chan struct{})
 	execDone := make(chan error, 1)
 	go func() {
-		execDone <- q.Exec(context.Background(), func(ctx context.Context, tx *queueTx) error {
+		execDone <- q.Exec(context.Background(), func(ctx context.Context, tx *Tx) error {
 			if _, err := tx.ExecContext(ctx, `UPDATE messages SET nick = 'x'`); err != nil {
 				return err
 			}
@@ -436,7 +436,7 @@ func TestQueueReadsDoNotWaitForTheWriter(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	st, err := q.Stats(ctx)
-	if err != nil || st[statePending] != 1 {
+	if err != nil || st[StatePending] != 1 {
 		t.Errorf("Stats during a write: %v, %v", st, err)
 	}
 	if p, err := q.Pending(ctx); err != nil || len(p) != 1 {

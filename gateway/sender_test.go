@@ -11,13 +11,13 @@ import (
 // own order.
 func TestSenderPutsPeopleBeforeBroadcasts(t *testing.T) {
 	s := newSender(nil, nil)
-	rec := func(id, auto string) *Record { return &Record{Out: Outgoing{ID: id, Auto: auto}} }
+	rec := func(id string, k Kind) *Record { return &Record{Out: Outgoing{ID: id, Kind: k}} }
 	for _, id := range []string{"b1", "b2", "b3"} {
-		s.push(rec(id, autoBroadcast), true)
+		s.push(rec(id, KindBroadcast), true)
 	}
-	s.push(rec("hana-to-bob", ""), true)
-	s.push(rec("welcome", "welcome"), true)
-	s.push(rec("b4", autoBroadcast), true)
+	s.push(rec("hana-to-bob", KindRelayed), true)
+	s.push(rec("welcome", KindWelcome), true)
+	s.push(rec("b4", KindBroadcast), true)
 	var got []string
 	for {
 		it, _, ok := s.pop(time.Now())
@@ -43,7 +43,7 @@ func TestSenderPacesBroadcasts(t *testing.T) {
 	s := newSender(nil, nil)
 	s.bulkGap = 10 * time.Millisecond
 	for _, id := range []string{"b1", "b2"} {
-		s.push(&Record{Out: Outgoing{ID: id, Auto: autoBroadcast}}, true)
+		s.push(&Record{Out: Outgoing{ID: id, Kind: KindBroadcast}}, true)
 	}
 	t0 := time.Unix(1_800_000_000, 0)
 	if it, _, ok := s.pop(t0); !ok || it.rec.Out.ID != "b1" {

@@ -21,12 +21,12 @@ func TestShutdownIsNotFailure(t *testing.T) {
 		name string
 		err  func(ctx context.Context) error
 	}{
-		{"permanent", func(ctx context.Context) error { return &PermanentError{Err: fmt.Errorf("smtp: %w", ctx.Err())} }},
+		{"permanent", func(ctx context.Context) error { return Permanent(fmt.Errorf("smtp: %w", ctx.Err())) }},
 		{"permanent and gone", func(ctx context.Context) error {
-			return &PermanentError{Err: ctx.Err(), Gone: "has an address that does not exist"}
+			return AddressGone(ctx.Err(), "has an address that does not exist")
 		}},
 		{"refused for now", func(ctx context.Context) error { return fmt.Errorf("write: %w", ctx.Err()) }},
-		{"not connected", func(ctx context.Context) error { return fmt.Errorf("%w: %w", ErrNotConnected, ctx.Err()) }},
+		{"not connected", func(ctx context.Context) error { return NotConnected(ctx.Err()) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -70,7 +70,7 @@ func TestShutdownIsNotFailure(t *testing.T) {
 				}
 			}
 			st, err := g.queue.Stats(context.Background())
-			if err != nil || st[stateFailed] != 0 {
+			if err != nil || st[StateFailed] != 0 {
 				t.Fatalf("stats %v, %v", st, err)
 			}
 		})
@@ -124,7 +124,7 @@ func TestMarkAfterStopIsCommitted(t *testing.T) {
 	cancel()
 	done := make(chan error, len(seqs))
 	for _, seq := range seqs {
-		q.MarkThen(ctx, seq, stateSent, "", func(err error) { done <- err })
+		q.MarkThen(ctx, seq, StateSent, "", func(err error) { done <- err })
 	}
 	for range seqs {
 		if err := <-done; err != nil {
@@ -132,7 +132,7 @@ func TestMarkAfterStopIsCommitted(t *testing.T) {
 		}
 	}
 	st, err := q.Stats(context.Background())
-	if err != nil || st[stateSent] != int64(len(seqs)) {
+	if err != nil || st[StateSent] != int64(len(seqs)) {
 		t.Fatalf("stats %v, %v", st, err)
 	}
 }
@@ -279,20 +279,20 @@ func TestRetentionBlanksOldTexts(t *testing.T) {
 	dir := t.TempDir()
 	g := startTestGateway(t, dir)
 	q := g.queue
-	mk := func(body string, auto string) *Record {
+	mk := func(body string, k Kind) *Record {
 		r := rec("bob@ext.test", "", body)
-		r.Out.Subject, r.Out.Auto = "subject of "+body, auto
-		if auto != "" {
+		r.Out.Subject, r.Out.Kind = "subject of "+body, k
+		if k == KindBroadcast {
 			r.Broadcast = "b-1"
 		}
 		enqueue(t, q, r)
 		return r
 	}
-	sentOld, failedOld, pendingOld, sentRecent, castOld := mk("sent old", ""), mk("failed old", ""), mk("pending old", ""), mk("sent recent", ""), mk("broadcast old", "broadcast")
+	sentOld, failedOld, pendingOld, sentRecent, castOld := mk("sent old", KindRelayed), mk("failed old", KindRelayed), mk("pending old", KindRelayed), mk("sent recent", KindRelayed), mk("broadcast old", KindBroadcast)
 	for _, m := range []struct {
 		r     *Record
 		state string
-	}{{sentOld, stateSent}, {failedOld, stateFailed}, {sentRecent, stateSent}, {castOld, stateSent}} {
+	}{{sentOld, StateSent}, {failedOld, StateFailed}, {sentRecent, StateSent}, {castOld, StateSent}} {
 		done := make(chan error, 1)
 		q.MarkThen(context.Background(), m.r.Seq, m.state, "", func(err error) { done <- err })
 		if err := <-done; err != nil {

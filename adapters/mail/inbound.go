@@ -320,7 +320,7 @@ func (a *Adapter) ownAddress(m *parse.Mail, prefix string) (string, bool) {
 //
 // plain says it in a few words for the failure notice; gone is the same
 // worded to follow the contact's address ("bob@x has an address that does
-// not exist (5.1.1)"), for PermanentError.Gone and Core.Failed. ok is
+// not exist (5.1.1)"), for SendError.Gone and Core.Failed. ok is
 // false for everything else: a full mailbox (5.2.2), a rejection for
 // content or policy (5.7.x), a problem with the sender's own address
 // (5.1.7, 5.1.8), a network problem say nothing about the address.

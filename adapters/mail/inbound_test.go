@@ -268,7 +268,7 @@ func (c *refusingCore) Accept(_ context.Context, m *gateway.Message, stored func
 	if m.ReplyTo != "" {
 		return c.fakeCore.Accept(context.Background(), m, stored)
 	}
-	stored(&gateway.UnansweredError{Refusal: &routing.Refusal{Condition: routing.NotAcceptable, Text: "message too long"}})
+	stored(&gateway.UnansweredError{Refusal: &routing.Refusal{Reason: routing.TooLarge, Text: "message too long"}})
 	return nil
 }
 

@@ -239,16 +239,16 @@ func TestDeadAddress(t *testing.T) {
 
 // TestSendStoppedOrStoreFailedIsNotPermanent: a send cut short by the
 // gateway's own shutdown, or by the adapter's own state, leaves the
-// message pending (ErrNotConnected), never failed; a message that cannot
+// message pending (gateway.NotConnected), never failed; a message that cannot
 // become mail is still permanent.
 func TestSendStoppedOrStoreFailedIsNotPermanent(t *testing.T) {
 	reply := &gateway.Outgoing{ID: "q1", Network: "mail", From: "hana.sales@contact.acme.test", To: "bob@mail.test", Nick: "Hana", Body: "Hello"}
-	notice := &gateway.Outgoing{ID: "q2", Network: "mail", From: "hana.sales@contact.acme.test", To: "bob@mail.test", Notice: true, Body: "Your message could not be delivered"}
+	notice := &gateway.Outgoing{ID: "q2", Network: "mail", From: "hana.sales@contact.acme.test", To: "bob@mail.test", Kind: gateway.KindNotice, Body: "Your message could not be delivered"}
 	pending := func(t *testing.T, err error, also error) {
 		t.Helper()
-		var perm *gateway.PermanentError
-		if err == nil || errors.As(err, &perm) || !errors.Is(err, gateway.ErrNotConnected) || (also != nil && !errors.Is(err, also)) {
-			t.Fatalf("Send = %v (%T); want a temporary error wrapping ErrNotConnected and %v", err, err, also)
+		var se *gateway.SendError
+		if !errors.As(err, &se) || se.Action != gateway.RetryWhenConnected || !errors.Is(err, gateway.ErrNotConnected) || (also != nil && !errors.Is(err, also)) {
+			t.Fatalf("Send = %v (%T); want a NotConnected SendError wrapping %v", err, err, also)
 		}
 	}
 
@@ -274,9 +274,9 @@ func TestSendStoppedOrStoreFailedIsNotPermanent(t *testing.T) {
 		a := openTestAdapter(t)
 		bad := *reply
 		bad.To = "bob smith@mail.test"
-		var perm *gateway.PermanentError
-		if err := a.Send(context.Background(), &bad); !errors.As(err, &perm) {
-			t.Fatalf("Send = %v; want a PermanentError", err)
+		var se *gateway.SendError
+		if err := a.Send(context.Background(), &bad); !errors.As(err, &se) || se.Action != gateway.GiveUp {
+			t.Fatalf("Send = %v; want a SendError that gives up", err)
 		}
 	})
 }

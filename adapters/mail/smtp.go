@@ -38,7 +38,7 @@ func (a *Adapter) Send(ctx context.Context, out *gateway.Outgoing) error {
 		err      error
 	)
 	switch {
-	case out.Refusal != nil || out.Notice:
+	case out.Kind.FromGateway():
 		raw, err = a.buildNotice(out)
 		envFrom = "" // null sender: an answer to an answer can never loop
 	default:
@@ -52,7 +52,7 @@ func (a *Adapter) Send(ctx context.Context, out *gateway.Outgoing) error {
 	}
 	if a.cfg.DKIM != nil {
 		if raw, err = a.cfg.DKIM.Sign(raw); err != nil {
-			return &gateway.PermanentError{Err: fmt.Errorf("dkim: %w", err)}
+			return gateway.Permanent(fmt.Errorf("dkim: %w", err))
 		}
 	}
 	if err := a.submit(ctx, envFrom, out.To, raw); err != nil {
@@ -76,19 +76,19 @@ var errStore = errors.New("local storage")
 // cannot become mail (compose.ErrInvalid, an address the gateway cannot
 // sign a return path for) is permanent. A send cut short by shutdown
 // (ctx ended) and a failure of the adapter's own state are not the
-// message's fault: they wrap gateway.ErrNotConnected, so the message
+// message's fault: they are gateway.NotConnected, so the message
 // stays pending and is sent once the gateway runs again or the state
 // recovers, and its author is told nothing.
 func (a *Adapter) sendError(ctx context.Context, err error) error {
 	switch {
 	case ctx.Err() != nil:
-		return fmt.Errorf("%w: mail %s: stopped before sending: %w", gateway.ErrNotConnected, a.cfg.Network, context.Cause(ctx))
+		return gateway.NotConnected(fmt.Errorf("mail %s: stopped before sending: %w", a.cfg.Network, context.Cause(ctx)))
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w: mail %s: %w", gateway.ErrNotConnected, a.cfg.Network, err)
+		return gateway.NotConnected(fmt.Errorf("mail %s: %w", a.cfg.Network, err))
 	case errors.Is(err, errStore):
-		return fmt.Errorf("%w: mail %s: %w", gateway.ErrNotConnected, a.cfg.Network, err)
+		return gateway.NotConnected(fmt.Errorf("mail %s: %w", a.cfg.Network, err))
 	}
-	return &gateway.PermanentError{Err: err}
+	return gateway.Permanent(err)
 }
 
 // buildReply builds an employee's message as mail in the conversation's
@@ -128,16 +128,15 @@ func (a *Adapter) buildReply(ctx context.Context, out *gateway.Outgoing) ([]byte
 		MessageID: msgID,
 		Text:      out.Body,
 	}
-	switch out.Auto {
-	case "":
-	case "broadcast":
+	switch {
+	case out.Kind == gateway.KindBroadcast:
 		// Written by the employee, sent to many: one click on the mail
 		// client's Unsubscribe button marks the contact gone, so later
 		// broadcasts skip them.
 		if m.ListUnsubscribe, err = a.unsub.Address(out.ID, now); err != nil {
 			return nil, nil, fmt.Errorf("unsubscribe address: %w", err)
 		}
-	default:
+	case out.Kind.Automatic():
 		// Written by the gateway on the persona's behalf: robots must not
 		// answer it (RFC 3834).
 		m.AutoSubmitted = "auto-generated"
@@ -187,7 +186,7 @@ func (a *Adapter) buildReply(ctx context.Context, out *gateway.Outgoing) ([]byte
 // it (RFC 3834).
 func (a *Adapter) buildNotice(out *gateway.Outgoing) ([]byte, error) {
 	var body strings.Builder
-	if out.Refusal != nil {
+	if out.Kind == gateway.KindRefusal && out.Refusal != nil {
 		fmt.Fprintf(&body, "Your message to %s was not delivered: %s.\n", out.From, strings.TrimSuffix(out.Refusal.Text, "."))
 	} else {
 		body.WriteString(out.Body + "\n")
@@ -197,7 +196,7 @@ func (a *Adapter) buildNotice(out *gateway.Outgoing) ([]byte, error) {
 	if out.Subject == "" {
 		subject = "Your message was not delivered"
 	}
-	if out.Notice && out.Refusal == nil {
+	if out.Kind == gateway.KindNotice {
 		subject = "Delivery problem"
 	}
 	m := &compose.Message{
@@ -235,7 +234,7 @@ func (a *Adapter) submit(ctx context.Context, from, to string, raw []byte) error
 		if fresh {
 			c, err := a.dialSMTP(ctx)
 			if err != nil {
-				return fmt.Errorf("%w: smtp %s: %w", gateway.ErrNotConnected, a.cfg.SMTP.Server, err)
+				return gateway.NotConnected(fmt.Errorf("smtp %s: %w", a.cfg.SMTP.Server, err))
 			}
 			a.smtp = c
 		}
@@ -248,7 +247,7 @@ func (a *Adapter) submit(ctx context.Context, from, to string, raw []byte) error
 			// The session is fine; the server answered this message.
 			_ = a.smtp.client.Reset()
 			if se.Code >= 500 {
-				perm := &gateway.PermanentError{Err: fmt.Errorf("the recipient's mail server refused it: %d %s", se.Code, se.Message)}
+				perm := gateway.Permanent(fmt.Errorf("the recipient's mail server refused it: %d %s", se.Code, se.Message))
 				if plain, gone, ok := deadAddress(enhancedCode(se)); ok {
 					// Plainly first: the author reads "the address does
 					// not exist", not only the server's code.
@@ -262,7 +261,7 @@ func (a *Adapter) submit(ctx context.Context, from, to string, raw []byte) error
 		a.smtp.close()
 		a.smtp = nil
 		if fresh || attempt > 0 {
-			return fmt.Errorf("%w: smtp %s: %w", gateway.ErrNotConnected, a.cfg.SMTP.Server, err)
+			return gateway.NotConnected(fmt.Errorf("smtp %s: %w", a.cfg.SMTP.Server, err))
 		}
 		// A kept session may have timed out at the server: try once anew.
 	}

@@ -168,16 +168,16 @@ func (c *Component) Send(ctx context.Context, out *gateway.Outgoing) error {
 	s := c.session
 	c.mu.Unlock()
 	if s == nil {
-		return gateway.ErrNotConnected
+		return gateway.NotConnected(nil)
 	}
 	buf, err := encodeOutgoing(out, c.cfg.Side)
 	if err != nil {
-		return &gateway.PermanentError{Err: err}
+		return gateway.Permanent(err)
 	}
 	if err := s.Send(ctx, xml.NewDecoder(bytes.NewReader(buf))); err != nil {
-		return fmt.Errorf("%w: %w", gateway.ErrNotConnected, err)
+		return gateway.NotConnected(err)
 	}
-	if out.Subscribe && out.Refusal == nil {
+	if out.Subscribe && out.Kind == gateway.KindRelayed {
 		// The contact's client shows the persona's name in the request.
 		if err := c.sendRaw(ctx, presenceStanza("subscribe", out.From, out.To, out.Nick)); err != nil {
 			c.log.Warn("could not send a subscription request", "err", err)
@@ -195,7 +195,7 @@ func encodeOutgoing(out *gateway.Outgoing, side identity.Side) ([]byte, error) {
 		}
 	}
 	var b bytes.Buffer
-	if out.Refusal != nil {
+	if out.Kind == gateway.KindRefusal && out.Refusal != nil {
 		b.WriteString(`<message type="error"`)
 		attr(&b, "from", out.From)
 		attr(&b, "to", out.To)

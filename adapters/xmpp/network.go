@@ -75,7 +75,7 @@ func (n *Network) Send(ctx context.Context, out *gateway.Outgoing) error {
 	_, domain, _ := strings.Cut(bareDomain(out.From), "@")
 	c, ok := n.comps[domain]
 	if !ok {
-		return &gateway.PermanentError{Err: fmt.Errorf("no component for %s on network %s", out.From, n.name)}
+		return gateway.Permanent(fmt.Errorf("no component for %s on network %s", out.From, n.name))
 	}
 	return c.Send(ctx, out)
 }

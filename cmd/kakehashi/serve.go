@@ -10,7 +10,6 @@ import (
 	"runtime/pprof"
 
 	"github.com/kakehashi/kakehashi/config"
-	"github.com/kakehashi/kakehashi/gateway/daemon"
 )
 
 func configCheck(path string, stdout io.Writer) error {
@@ -49,5 +48,5 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if cfg.Log.Format == "json" {
 		h = slog.NewJSONHandler(stderr, opts)
 	}
-	return daemon.Run(ctx, cfg, slog.New(h))
+	return runDaemon(ctx, cfg, slog.New(h))
 }

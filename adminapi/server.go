@@ -1,4 +1,4 @@
-package gateway
+package adminapi
 
 import (
 	"bytes"
@@ -23,10 +23,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/outreach"
 )
 
-// AdminAPI serves the authenticated admin HTTP API. The CLI's admin
+// Server serves the authenticated admin HTTP API. The CLI's admin
 // subcommands are its clients; nothing else writes the identity state.
 //
 // Every request names its caller by its credential: the bootstrap token
@@ -36,8 +38,10 @@ import (
 // is not exactly one JSON object of the expected fields, or a body where
 // none is taken is refused with 400 naming the problem; nothing is
 // silently ignored.
-type AdminAPI struct {
-	gw    *Gateway
+type Server struct {
+	gw    *gateway.Gateway
+	out   *outreach.Service
+	state *identity.State
 	token []byte // SHA-256 of the bootstrap token (config's admin.token)
 	log   *slog.Logger
 }
@@ -46,14 +50,10 @@ type AdminAPI struct {
 // directory import of some thousands of employees fits).
 const MaxAdminBody = 8 << 20
 
-// ActionContactsNotify is the audit action recording that a transfer's
-// contacts were sent handover notices; its subject is the transfer, so a
-// revert can tell whether the contacts were told.
-const ActionContactsNotify = "contacts.notify"
-
-// NewAdminAPI returns the admin API of gw, accepting the bootstrap token
-// and the named admin tokens kept by gw's identity store.
-func NewAdminAPI(gw *Gateway, token string, log *slog.Logger) (*AdminAPI, error) {
+// NewServer returns the admin API of gw and its outreach service out,
+// accepting the bootstrap token and the named admin tokens kept by gw's
+// identity store.
+func NewServer(gw *gateway.Gateway, out *outreach.Service, token string, log *slog.Logger) (*Server, error) {
 	if len(token) < 16 {
 		return nil, errors.New("admin API: token must be at least 16 characters")
 	}
@@ -67,12 +67,12 @@ func NewAdminAPI(gw *Gateway, token string, log *slog.Logger) (*AdminAPI, error)
 	// Only the token's hash is kept and compared: equal lengths, so the
 	// comparison's time says nothing of the token's length either.
 	h := sha256.Sum256([]byte(token))
-	return &AdminAPI{gw: gw, token: h[:], log: log}, nil
+	return &Server{gw: gw, out: out, state: gw.State(), token: h[:], log: log}, nil
 }
 
 // Serve listens on addr until ctx ends. ready, if not nil, receives the
 // bound address once listening.
-func (a *AdminAPI) Serve(ctx context.Context, addr string, ready chan<- string) error {
+func (a *Server) Serve(ctx context.Context, addr string, ready chan<- string) error {
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("admin API: listen on %s: %w", addr, err)
@@ -125,7 +125,7 @@ type route struct {
 var errActorHeader = errors.New("the X-Kakehashi-Actor header is not accepted: the audit log names the holder of the token; give each admin their own (kakehashi admins add NAME)")
 
 // Handler returns the API's HTTP handler.
-func (a *AdminAPI) Handler() http.Handler {
+func (a *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		h := a.gw.Health()
@@ -141,7 +141,7 @@ func (a *AdminAPI) Handler() http.Handler {
 	get := func(params ...string) route { return route{access: read, params: params} }
 	post := route{access: write, body: true}
 	handle("GET /metrics", get(), func(w http.ResponseWriter, r *http.Request, _ string) error {
-		a.gw.metrics.Handler().ServeHTTP(w, r)
+		a.gw.Metrics().Handler().ServeHTTP(w, r)
 		return nil
 	})
 	handle("GET /v1/employees", get(), a.listEmployees)
@@ -169,20 +169,20 @@ func (a *AdminAPI) Handler() http.Handler {
 
 // serve authenticates a request, checks its role, query parameters and
 // body against rt, and runs h.
-func (a *AdminAPI) serve(rt route, h handlerFunc) http.HandlerFunc {
+func (a *Server) serve(rt route, h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, status, err := a.authenticate(r)
 		if err != nil {
 			if status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="kakehashi"`)
-				writeJSON(w, status, apiError{err.Error()})
+				writeJSON(w, status, ErrorBody{err.Error()})
 				return
 			}
 			a.writeError(w, r, err)
 			return
 		}
 		if rt.access == write && !c.role.CanWrite() {
-			writeJSON(w, http.StatusForbidden, apiError{fmt.Sprintf(
+			writeJSON(w, http.StatusForbidden, ErrorBody{fmt.Sprintf(
 				"%s has role %s: it can read (lists, audit, queue, transfers, broadcasts, metrics) but not change anything; this needs role %s",
 				c.actor, c.role, identity.RoleAdmin)})
 			return
@@ -206,7 +206,7 @@ func (a *AdminAPI) serve(rt route, h handlerFunc) http.HandlerFunc {
 
 // authenticate names the caller from the Authorization header. status is
 // 401 for a missing, wrong or revoked token.
-func (a *AdminAPI) authenticate(r *http.Request) (caller, int, error) {
+func (a *Server) authenticate(r *http.Request) (caller, int, error) {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || got == "" {
 		return caller{}, http.StatusUnauthorized, errors.New("missing admin token (Authorization: Bearer …)")
@@ -216,7 +216,7 @@ func (a *AdminAPI) authenticate(r *http.Request) (caller, int, error) {
 	case subtle.ConstantTimeCompare(sha256Of(got), a.token) == 1:
 		c = caller{actor: identity.AdminActor(identity.AdminBootstrap), role: identity.RoleAdmin}
 	default:
-		adm, err := a.gw.state.AuthenticateAdmin(r.Context(), got)
+		adm, err := a.state.AuthenticateAdmin(r.Context(), got)
 		switch {
 		case errors.Is(err, identity.ErrAdminRevoked):
 			return caller{}, http.StatusUnauthorized, errors.New("this admin token was revoked")
@@ -271,11 +271,7 @@ func noBody(r *http.Request) error {
 	return nil
 }
 
-type apiError struct {
-	Error string `json:"error"`
-}
-
-func (a *AdminAPI) writeError(w http.ResponseWriter, r *http.Request, err error) {
+func (a *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusInternalServerError
 	var mbe *http.MaxBytesError
 	var se *json.SyntaxError
@@ -286,7 +282,7 @@ func (a *AdminAPI) writeError(w http.ResponseWriter, r *http.Request, err error)
 	case errors.Is(err, identity.ErrNotFound):
 		status = http.StatusNotFound
 	case errors.Is(err, identity.ErrInvalid), errors.As(err, &se), errors.As(err, &te), errors.Is(err, errBadRequest),
-		errors.Is(err, ErrBroadcast):
+		errors.Is(err, outreach.ErrBroadcast):
 		status = http.StatusBadRequest
 	case errors.Is(err, identity.ErrConflict):
 		status = http.StatusConflict
@@ -296,7 +292,7 @@ func (a *AdminAPI) writeError(w http.ResponseWriter, r *http.Request, err error)
 	if status == http.StatusInternalServerError {
 		a.log.Error("admin API", "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, status, apiError{err.Error()})
+	writeJSON(w, status, ErrorBody{err.Error()})
 }
 
 var errBadRequest = errors.New("bad request")
@@ -547,43 +543,27 @@ func (p params) integer(name string, lo, hi, def int) (int, error) {
 	return n, nil
 }
 
-func (a *AdminAPI) listEmployees(w http.ResponseWriter, _ *http.Request, _ string) error {
-	es := a.gw.state.Snapshot().Employees()
+func (a *Server) listEmployees(w http.ResponseWriter, _ *http.Request, _ string) error {
+	es := a.state.Snapshot().Employees()
 	sort.Slice(es, func(i, j int) bool { return es[i].ID < es[j].ID })
 	writeJSON(w, http.StatusOK, es)
 	return nil
 }
 
-// EmployeeRequest is the body of POST /v1/employees.
-type EmployeeRequest struct {
-	Employee identity.Employee `json:"employee"`
-	Reason   string            `json:"reason"`
-}
-
-func (a *AdminAPI) upsertEmployee(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) upsertEmployee(w http.ResponseWriter, r *http.Request, actor string) error {
 	var req EmployeeRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if err := a.gw.state.UpsertEmployee(r.Context(), actor, req.Reason, req.Employee); err != nil {
+	if err := a.state.UpsertEmployee(r.Context(), actor, req.Reason, req.Employee); err != nil {
 		return err
 	}
-	e, _ := a.gw.state.Snapshot().Employee(req.Employee.ID)
+	e, _ := a.state.Snapshot().Employee(req.Employee.ID)
 	writeJSON(w, http.StatusOK, e)
 	return nil
 }
 
-// DepartRequest is the body of POST /v1/employees/{id}/depart.
-type DepartRequest struct {
-	Successor string `json:"successor,omitempty"`
-	// Team spreads the employee's relationships over these employees (by
-	// Strategy) instead of handing them to one successor.
-	Team     []string `json:"team,omitempty"`
-	Strategy string   `json:"strategy,omitempty"`
-	Reason   string   `json:"reason"`
-}
-
-func (a *AdminAPI) depart(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) depart(w http.ResponseWriter, r *http.Request, actor string) error {
 	var req DepartRequest
 	if err := decode(r, &req); err != nil {
 		return err
@@ -595,18 +575,18 @@ func (a *AdminAPI) depart(w http.ResponseWriter, r *http.Request, actor string) 
 		}
 		// Spread first, then depart: every step is atomic, and messages
 		// in between already reach the new owners.
-		spread, err := a.gw.state.Transfer(r.Context(), identity.TransferRequest{
+		spread, err := a.state.Transfer(r.Context(), identity.TransferRequest{
 			Actor: actor, Reason: req.Reason, From: id, Targets: req.Team, Strategy: identity.SpreadStrategy(req.Strategy)})
 		if err != nil {
 			return err
 		}
-		if _, err := a.gw.state.Depart(r.Context(), actor, req.Reason, id, ""); err != nil {
+		if _, err := a.state.Depart(r.Context(), actor, req.Reason, id, ""); err != nil {
 			return fmt.Errorf("relationships spread by transfer %s, but the departure failed: %w", spread.ID, err)
 		}
 		writeJSON(w, http.StatusOK, spread)
 		return nil
 	}
-	t, err := a.gw.state.Depart(r.Context(), actor, req.Reason, id, req.Successor)
+	t, err := a.state.Depart(r.Context(), actor, req.Reason, id, req.Successor)
 	if err != nil {
 		return err
 	}
@@ -614,54 +594,37 @@ func (a *AdminAPI) depart(w http.ResponseWriter, r *http.Request, actor string) 
 	return nil
 }
 
-// ReasonRequest is the body of calls that only need a reason.
-type ReasonRequest struct {
-	Reason string `json:"reason"`
-}
-
-func (a *AdminAPI) reactivate(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) reactivate(w http.ResponseWriter, r *http.Request, actor string) error {
 	var req ReasonRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if err := a.gw.state.Reactivate(r.Context(), actor, req.Reason, r.PathValue("id")); err != nil {
+	if err := a.state.Reactivate(r.Context(), actor, req.Reason, r.PathValue("id")); err != nil {
 		return err
 	}
-	e, _ := a.gw.state.Snapshot().Employee(r.PathValue("id"))
+	e, _ := a.state.Snapshot().Employee(r.PathValue("id"))
 	writeJSON(w, http.StatusOK, e)
 	return nil
 }
 
-func (a *AdminAPI) listPersonas(w http.ResponseWriter, _ *http.Request, _ string) error {
-	ps := a.gw.state.Snapshot().Personas()
+func (a *Server) listPersonas(w http.ResponseWriter, _ *http.Request, _ string) error {
+	ps := a.state.Snapshot().Personas()
 	sort.Slice(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
 	writeJSON(w, http.StatusOK, ps)
 	return nil
 }
 
-// PersonaRequest is the body of POST /v1/personas.
-type PersonaRequest struct {
-	Persona identity.Persona `json:"persona"`
-	Reason  string           `json:"reason"`
-}
-
-func (a *AdminAPI) upsertPersona(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) upsertPersona(w http.ResponseWriter, r *http.Request, actor string) error {
 	var req PersonaRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if err := a.gw.state.UpsertPersona(r.Context(), actor, req.Reason, req.Persona); err != nil {
+	if err := a.state.UpsertPersona(r.Context(), actor, req.Reason, req.Persona); err != nil {
 		return err
 	}
-	p, _ := a.gw.state.Snapshot().Persona(req.Persona.ID)
+	p, _ := a.state.Snapshot().Persona(req.Persona.ID)
 	writeJSON(w, http.StatusOK, p)
 	return nil
-}
-
-// ContactView is one relationship as the contacts listing shows it.
-type ContactView struct {
-	Contact      identity.Contact      `json:"contact"`
-	Relationship identity.Relationship `json:"relationship"`
 }
 
 // contactParams are the query parameters of GET /v1/contacts.
@@ -672,7 +635,7 @@ var contactParams = []string{"owner", "unassigned", "persona", "tag", "source", 
 // source, network, active_after and active_before (RFC 3339) or
 // idle_for and active_within (durations back from now), offset and
 // limit. The total number of matches is in the X-Total-Count header.
-func (a *AdminAPI) listContacts(w http.ResponseWriter, r *http.Request, _ string) error {
+func (a *Server) listContacts(w http.ResponseWriter, r *http.Request, _ string) error {
 	p := queryOf(r)
 	unassigned, err := p.boolean("unassigned")
 	if err != nil {
@@ -699,7 +662,7 @@ func (a *AdminAPI) listContacts(w http.ResponseWriter, r *http.Request, _ string
 	if query.ActiveBefore, err = p.time("active_before"); err != nil {
 		return err
 	}
-	now := a.gw.now()
+	now := a.gw.Now()
 	for _, c := range []struct {
 		name, excludes string
 		dst            *time.Time
@@ -721,7 +684,7 @@ func (a *AdminAPI) listContacts(w http.ResponseWriter, r *http.Request, _ string
 	if query.Limit, err = p.integer("limit", 1, identity.MaxSearchLimit, identity.MaxSearchLimit); err != nil {
 		return err
 	}
-	res, err := a.gw.state.Snapshot().SearchRelationships(query)
+	res, err := a.state.Snapshot().SearchRelationships(query)
 	if err != nil {
 		return err
 	}
@@ -734,39 +697,12 @@ func (a *AdminAPI) listContacts(w http.ResponseWriter, r *http.Request, _ string
 	return nil
 }
 
-// TransferRequest is the body of POST /v1/transfers: which relationships
-// (From and the filter fields, combined with AND) go where (To, the pool
-// when empty, or spread over Team by Strategy).
-type TransferRequest struct {
-	From          string   `json:"from,omitempty"`
-	To            string   `json:"to,omitempty"`
-	Team          []string `json:"team,omitempty"`
-	Strategy      string   `json:"strategy,omitempty"`
-	Persona       string   `json:"persona,omitempty"`
-	Tag           string   `json:"tag,omitempty"`
-	Source        string   `json:"source,omitempty"`
-	Network       string   `json:"network,omitempty"`
-	Unassigned    bool     `json:"unassigned,omitempty"`
-	Contacts      []string `json:"contacts,omitempty"`
-	Relationships []string `json:"relationships,omitempty"`
-	// Notify sends each moved contact a handover notice from their new
-	// persona (see Persona.Handover).
-	Notify bool   `json:"notify,omitempty"`
-	Reason string `json:"reason"`
-}
-
-// TransferResult is a transfer and how many handover notices it queued.
-type TransferResult struct {
-	*identity.Transfer
-	Notices int `json:"notices,omitempty"`
-}
-
-func (a *AdminAPI) transfer(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) transfer(w http.ResponseWriter, r *http.Request, actor string) error {
 	var req TransferRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	t, err := a.gw.state.Transfer(r.Context(), identity.TransferRequest{
+	t, err := a.state.Transfer(r.Context(), identity.TransferRequest{
 		Actor: actor, Reason: req.Reason, From: req.From, To: req.To,
 		Targets: req.Team, Strategy: identity.SpreadStrategy(req.Strategy),
 		Filter: identity.RelationshipFilter{
@@ -794,16 +730,16 @@ type notifyDetails struct {
 
 // notify sends the handover notices of t and records that it did, so that
 // its revert knows the contacts were told.
-func (a *AdminAPI) notify(ctx context.Context, actor, reason string, t *identity.Transfer) (int, error) {
-	n := a.gw.NotifyHandover(ctx, t)
-	if err := a.gw.state.RecordAudit(ctx, actor, ActionContactsNotify, reason, t.ID, notifyDetails{Notices: n}); err != nil {
+func (a *Server) notify(ctx context.Context, actor, reason string, t *identity.Transfer) (int, error) {
+	n := a.out.NotifyHandover(ctx, t)
+	if err := a.state.RecordAudit(ctx, actor, ActionContactsNotify, reason, t.ID, notifyDetails{Notices: n}); err != nil {
 		return n, fmt.Errorf("transfer %s: %d handover notice(s) queued, but recording them failed: %w", t.ID, n, err)
 	}
 	return n, nil
 }
 
-func (a *AdminAPI) getTransfer(w http.ResponseWriter, r *http.Request, _ string) error {
-	t, err := a.gw.state.LoadTransfer(r.Context(), r.PathValue("id"))
+func (a *Server) getTransfer(w http.ResponseWriter, r *http.Request, _ string) error {
+	t, err := a.state.LoadTransfer(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -811,39 +747,17 @@ func (a *AdminAPI) getTransfer(w http.ResponseWriter, r *http.Request, _ string)
 	return nil
 }
 
-// RevertRequest is the body of POST /v1/transfers/{id}/revert.
-type RevertRequest struct {
-	Reason string `json:"reason"`
-	// Notify tells the contacts moved back who looks after them now. Absent:
-	// yes if the transfer told them (TransferRequest.Notify), as they would
-	// otherwise still believe the transfer's owner looks after them.
-	Notify *bool `json:"notify,omitempty"`
-}
-
-// RevertResult is a revert and what its contacts were told.
-type RevertResult struct {
-	*identity.Transfer
-	// NotifiedAtTransfer is how many handover notices the reverted
-	// transfer sent (0: it sent none).
-	NotifiedAtTransfer int `json:"notified_at_transfer"`
-	// ToldAtTransfer says whether the reverted transfer notified.
-	ToldAtTransfer bool `json:"told_at_transfer"`
-	// Notified says whether the revert sent notices, and Notices how many.
-	Notified bool `json:"notified"`
-	Notices  int  `json:"notices"`
-}
-
-func (a *AdminAPI) revertTransfer(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) revertTransfer(w http.ResponseWriter, r *http.Request, actor string) error {
 	var req RevertRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
 	id := r.PathValue("id")
-	told, err := a.gw.state.Audit(r.Context(), identity.AuditQuery{Action: ActionContactsNotify, Subject: id, Limit: 1})
+	told, err := a.state.Audit(r.Context(), identity.AuditQuery{Action: ActionContactsNotify, Subject: id, Limit: 1})
 	if err != nil {
 		return err
 	}
-	t, err := a.gw.state.RevertTransfer(r.Context(), actor, req.Reason, id)
+	t, err := a.state.RevertTransfer(r.Context(), actor, req.Reason, id)
 	if err != nil {
 		return err
 	}
@@ -862,7 +776,7 @@ func (a *AdminAPI) revertTransfer(w http.ResponseWriter, r *http.Request, actor 
 		if res.ToldAtTransfer && (req.Notify == nil || *req.Notify) {
 			// Re-tell the contacts the transfer told: those it gave an owner
 			// other than the one they had (NotifyHandover's rule).
-			orig, err := a.gw.state.LoadTransfer(r.Context(), id)
+			orig, err := a.state.LoadTransfer(r.Context(), id)
 			if err != nil {
 				return err
 			}
@@ -876,9 +790,9 @@ func (a *AdminAPI) revertTransfer(w http.ResponseWriter, r *http.Request, actor 
 			sub.Moves = slices.DeleteFunc(slices.Clone(t.Moves), func(m identity.Move) bool { return !toldRel[m.RelationshipID] })
 			again = &sub
 		}
-		n := a.gw.NotifyHandover(r.Context(), again)
+		n := a.out.NotifyHandover(r.Context(), again)
 		res.Notices = n
-		if err := a.gw.state.RecordAudit(r.Context(), actor, ActionContactsNotify, req.Reason, t.ID, notifyDetails{Notices: n}); err != nil {
+		if err := a.state.RecordAudit(r.Context(), actor, ActionContactsNotify, req.Reason, t.ID, notifyDetails{Notices: n}); err != nil {
 			return fmt.Errorf("revert %s: %d handover notice(s) queued, but recording them failed: %w", t.ID, n, err)
 		}
 	}
@@ -886,16 +800,7 @@ func (a *AdminAPI) revertTransfer(w http.ResponseWriter, r *http.Request, actor 
 	return nil
 }
 
-// TagsRequest is the body of POST /v1/relationships/{id}/tags: Set
-// replaces all tags when not nil; Add and Remove edit them.
-type TagsRequest struct {
-	Set    []string `json:"set,omitempty"`
-	Add    []string `json:"add,omitempty"`
-	Remove []string `json:"remove,omitempty"`
-	Reason string   `json:"reason,omitempty"`
-}
-
-func (a *AdminAPI) tags(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) tags(w http.ResponseWriter, r *http.Request, actor string) error {
 	var req TagsRequest
 	if err := decode(r, &req); err != nil {
 		return err
@@ -904,13 +809,13 @@ func (a *AdminAPI) tags(w http.ResponseWriter, r *http.Request, actor string) er
 	var rel *identity.Relationship
 	var err error
 	if req.Set != nil {
-		rel, err = a.gw.state.SetTags(r.Context(), actor, req.Reason, id, req.Set)
+		rel, err = a.state.SetTags(r.Context(), actor, req.Reason, id, req.Set)
 	}
 	if err == nil && len(req.Add) > 0 {
-		rel, err = a.gw.state.AddTags(r.Context(), actor, req.Reason, id, req.Add)
+		rel, err = a.state.AddTags(r.Context(), actor, req.Reason, id, req.Add)
 	}
 	if err == nil && len(req.Remove) > 0 {
-		rel, err = a.gw.state.RemoveTags(r.Context(), actor, req.Reason, id, req.Remove)
+		rel, err = a.state.RemoveTags(r.Context(), actor, req.Reason, id, req.Remove)
 	}
 	if err != nil {
 		return err
@@ -922,18 +827,12 @@ func (a *AdminAPI) tags(w http.ResponseWriter, r *http.Request, actor string) er
 	return nil
 }
 
-// RemarkRequest is the body of POST /v1/relationships/{id}/remark.
-type RemarkRequest struct {
-	Remark string `json:"remark"`
-	Reason string `json:"reason,omitempty"`
-}
-
-func (a *AdminAPI) remark(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) remark(w http.ResponseWriter, r *http.Request, actor string) error {
 	var req RemarkRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	rel, err := a.gw.state.SetRemark(r.Context(), actor, req.Reason, r.PathValue("id"), req.Remark)
+	rel, err := a.state.SetRemark(r.Context(), actor, req.Reason, r.PathValue("id"), req.Remark)
 	if err != nil {
 		return err
 	}
@@ -941,16 +840,9 @@ func (a *AdminAPI) remark(w http.ResponseWriter, r *http.Request, actor string) 
 	return nil
 }
 
-// Directory is a batch of employees and personas to create or update.
-type Directory struct {
-	Employees []identity.Employee `json:"employees"`
-	Personas  []identity.Persona  `json:"personas"`
-	Reason    string              `json:"reason,omitempty"`
-}
-
 // prepareBroadcast stores a team broadcast (BroadcastRequest: team, tag,
 // subject, body, reason) for each member to confirm.
-func (a *AdminAPI) prepareBroadcast(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) prepareBroadcast(w http.ResponseWriter, r *http.Request, actor string) error {
 	var req BroadcastRequest
 	if err := decode(r, &req); err != nil {
 		return err
@@ -958,8 +850,8 @@ func (a *AdminAPI) prepareBroadcast(w http.ResponseWriter, r *http.Request, acto
 	if strings.TrimSpace(req.Reason) == "" {
 		return fmt.Errorf("%w: a reason is required, for the audit log", errBadRequest)
 	}
-	req.Actor = actor
-	b, err := a.gw.PrepareBroadcast(r.Context(), req)
+	b, err := a.out.PrepareBroadcast(r.Context(), outreach.BroadcastRequest{Actor: actor, Reason: req.Reason,
+		Team: req.Team, Tag: req.Tag, Subject: req.Subject, Body: req.Body})
 	if err != nil {
 		return err
 	}
@@ -967,8 +859,8 @@ func (a *AdminAPI) prepareBroadcast(w http.ResponseWriter, r *http.Request, acto
 	return nil
 }
 
-func (a *AdminAPI) getBroadcast(w http.ResponseWriter, r *http.Request, _ string) error {
-	b, err := a.gw.LoadBroadcast(r.Context(), r.PathValue("id"))
+func (a *Server) getBroadcast(w http.ResponseWriter, r *http.Request, _ string) error {
+	b, err := a.out.LoadBroadcast(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -976,7 +868,7 @@ func (a *AdminAPI) getBroadcast(w http.ResponseWriter, r *http.Request, _ string
 	return nil
 }
 
-func (a *AdminAPI) importDirectory(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) importDirectory(w http.ResponseWriter, r *http.Request, actor string) error {
 	var d Directory
 	if err := decode(r, &d); err != nil {
 		return err
@@ -985,12 +877,12 @@ func (a *AdminAPI) importDirectory(w http.ResponseWriter, r *http.Request, actor
 		d.Reason = "directory import"
 	}
 	for _, e := range d.Employees {
-		if err := a.gw.state.UpsertEmployee(r.Context(), actor, d.Reason, e); err != nil {
+		if err := a.state.UpsertEmployee(r.Context(), actor, d.Reason, e); err != nil {
 			return fmt.Errorf("employee %q: %w", e.ID, err)
 		}
 	}
 	for _, p := range d.Personas {
-		if err := a.gw.state.UpsertPersona(r.Context(), actor, d.Reason, p); err != nil {
+		if err := a.state.UpsertPersona(r.Context(), actor, d.Reason, p); err != nil {
 			return fmt.Errorf("persona %q: %w", p.ID, err)
 		}
 	}
@@ -998,7 +890,7 @@ func (a *AdminAPI) importDirectory(w http.ResponseWriter, r *http.Request, actor
 	return nil
 }
 
-func (a *AdminAPI) audit(w http.ResponseWriter, r *http.Request, _ string) error {
+func (a *Server) audit(w http.ResponseWriter, r *http.Request, _ string) error {
 	p := queryOf(r)
 	var aq identity.AuditQuery
 	if p.has("after") {
@@ -1014,7 +906,7 @@ func (a *AdminAPI) audit(w http.ResponseWriter, r *http.Request, _ string) error
 		return err
 	}
 	aq.Action, aq.Subject = p.str("action"), p.str("subject")
-	entries, err := a.gw.state.Audit(r.Context(), aq)
+	entries, err := a.state.Audit(r.Context(), aq)
 	if err != nil {
 		return err
 	}
@@ -1025,8 +917,8 @@ func (a *AdminAPI) audit(w http.ResponseWriter, r *http.Request, _ string) error
 	return nil
 }
 
-func (a *AdminAPI) queueStats(w http.ResponseWriter, r *http.Request, _ string) error {
-	st, err := a.gw.queue.Stats(r.Context())
+func (a *Server) queueStats(w http.ResponseWriter, r *http.Request, _ string) error {
+	st, err := a.gw.Queue().Stats(r.Context())
 	if err != nil {
 		return err
 	}
@@ -1034,8 +926,8 @@ func (a *AdminAPI) queueStats(w http.ResponseWriter, r *http.Request, _ string) 
 	return nil
 }
 
-func (a *AdminAPI) listAdmins(w http.ResponseWriter, r *http.Request, _ string) error {
-	l, err := a.gw.state.Admins(r.Context())
+func (a *Server) listAdmins(w http.ResponseWriter, r *http.Request, _ string) error {
+	l, err := a.state.Admins(r.Context())
 	if err != nil {
 		return err
 	}
@@ -1046,21 +938,7 @@ func (a *AdminAPI) listAdmins(w http.ResponseWriter, r *http.Request, _ string) 
 	return nil
 }
 
-// AdminRequest is the body of POST /v1/admins.
-type AdminRequest struct {
-	Name   string             `json:"name"`
-	Role   identity.AdminRole `json:"role"`
-	Reason string             `json:"reason"`
-}
-
-// NewAdmin is the answer to POST /v1/admins: the credential and its
-// token, which is shown this once.
-type NewAdmin struct {
-	Admin identity.Admin `json:"admin"`
-	Token string         `json:"token"`
-}
-
-func (a *AdminAPI) addAdmin(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) addAdmin(w http.ResponseWriter, r *http.Request, actor string) error {
 	var req AdminRequest
 	if err := decode(r, &req); err != nil {
 		return err
@@ -1068,7 +946,7 @@ func (a *AdminAPI) addAdmin(w http.ResponseWriter, r *http.Request, actor string
 	if req.Role == "" {
 		return fmt.Errorf("%w: role is required: %q or %q", errBadRequest, identity.RoleAdmin, identity.RoleAuditor)
 	}
-	adm, token, err := a.gw.state.AddAdmin(r.Context(), actor, req.Reason, req.Name, req.Role)
+	adm, token, err := a.state.AddAdmin(r.Context(), actor, req.Reason, req.Name, req.Role)
 	if err != nil {
 		return err
 	}
@@ -1078,12 +956,12 @@ func (a *AdminAPI) addAdmin(w http.ResponseWriter, r *http.Request, actor string
 	return nil
 }
 
-func (a *AdminAPI) revokeAdmin(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) revokeAdmin(w http.ResponseWriter, r *http.Request, actor string) error {
 	var req ReasonRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	adm, err := a.gw.state.RevokeAdmin(r.Context(), actor, req.Reason, r.PathValue("name"))
+	adm, err := a.state.RevokeAdmin(r.Context(), actor, req.Reason, r.PathValue("name"))
 	if err != nil {
 		return err
 	}

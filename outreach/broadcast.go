@@ -1,4 +1,4 @@
-package gateway
+package outreach
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
 )
 
@@ -45,9 +46,6 @@ const (
 	ActionBroadcastPrepare = "broadcast.prepare"
 	ActionBroadcastDecline = "broadcast.decline"
 )
-
-// autoBroadcast marks broadcast copies in the queue (Outgoing.Auto).
-const autoBroadcast = "broadcast"
 
 // BroadcastCaps bound how many broadcasts one contact receives: at most
 // PerDay in any 24 hours and PerMonth in any 30 days. PerDay 0 turns
@@ -112,8 +110,8 @@ func broadcastErr(format string, a ...any) error {
 }
 
 // checkBroadcast validates what every broadcast needs.
-func (g *Gateway) checkBroadcast(r *BroadcastRequest) error {
-	if g.caps.PerDay == 0 || g.caps.PerMonth == 0 {
+func (s *Service) checkBroadcast(r *BroadcastRequest) error {
+	if s.caps.PerDay == 0 || s.caps.PerMonth == 0 {
 		return broadcastErr("broadcasts are turned off (limits.broadcasts_per_day or _per_month is 0)")
 	}
 	r.Body = strings.TrimSpace(r.Body)
@@ -124,8 +122,8 @@ func (g *Gateway) checkBroadcast(r *BroadcastRequest) error {
 		return broadcastErr("the message is empty")
 	case !utf8.ValidString(r.Body) || !utf8.ValidString(r.Subject) || strings.ContainsRune(r.Body+r.Subject, 0):
 		return broadcastErr("the message is not valid text")
-	case g.top.MaxBodyBytes > 0 && len(r.Body) > g.top.MaxBodyBytes:
-		return broadcastErr("the message is %d bytes; the limit is %d (limits.max_body_bytes)", len(r.Body), g.top.MaxBodyBytes)
+	case s.top.MaxBodyBytes > 0 && len(r.Body) > s.top.MaxBodyBytes:
+		return broadcastErr("the message is %d bytes; the limit is %d (limits.max_body_bytes)", len(r.Body), s.top.MaxBodyBytes)
 	case strings.ContainsAny(r.Subject, "\r\n"):
 		return broadcastErr("the subject must be one line")
 	case r.Tag == "" && len(r.Relationships) == 0:
@@ -137,11 +135,11 @@ func (g *Gateway) checkBroadcast(r *BroadcastRequest) error {
 // SendBroadcast sends a broadcast for r.OwnerID now, and returns it with
 // the counts of what was queued and skipped. The copies' outcome reaches
 // the owner as a notice once every copy is sent or failed.
-func (g *Gateway) SendBroadcast(ctx context.Context, r BroadcastRequest) (*Broadcast, error) {
-	if err := g.checkBroadcast(&r); err != nil {
+func (s *Service) SendBroadcast(ctx context.Context, r BroadcastRequest) (*Broadcast, error) {
+	if err := s.checkBroadcast(&r); err != nil {
 		return nil, err
 	}
-	snap := g.state.Snapshot()
+	snap := s.state.Snapshot()
 	e, ok := snap.Employee(r.OwnerID)
 	if !ok || e.Status != identity.Active {
 		return nil, broadcastErr("%q is not an active employee", r.OwnerID)
@@ -151,17 +149,17 @@ func (g *Gateway) SendBroadcast(ctx context.Context, r BroadcastRequest) (*Broad
 			return nil, broadcastErr("relationship %q is not one of %s's contacts", id, r.OwnerID)
 		}
 	}
-	b := &Broadcast{ID: "b-" + newID(), CreatedAt: g.now().UTC(), Actor: r.Actor, Reason: r.Reason,
+	b := &Broadcast{ID: "b-" + gateway.NewID(), CreatedAt: s.gw.Now().UTC(), Actor: r.Actor, Reason: r.Reason,
 		OwnerID: r.OwnerID, Tag: r.Tag, Relationships: r.Relationships, Subject: r.Subject, Body: r.Body,
 		State: BroadcastAwaiting}
-	return g.sendBroadcast(ctx, b, true)
+	return s.sendBroadcast(ctx, b, true)
 }
 
 // PrepareBroadcast stores a team broadcast: each member of r.Team gets a
 // copy to confirm or decline, and a notice saying so. Nothing goes out
 // before a member confirms.
-func (g *Gateway) PrepareBroadcast(ctx context.Context, r BroadcastRequest) (*Broadcast, error) {
-	if err := g.checkBroadcast(&r); err != nil {
+func (s *Service) PrepareBroadcast(ctx context.Context, r BroadcastRequest) (*Broadcast, error) {
+	if err := s.checkBroadcast(&r); err != nil {
 		return nil, err
 	}
 	if len(r.Relationships) > 0 {
@@ -170,34 +168,34 @@ func (g *Gateway) PrepareBroadcast(ctx context.Context, r BroadcastRequest) (*Br
 	if len(r.Team) == 0 {
 		return nil, broadcastErr("name the team: the employees who will each confirm it")
 	}
-	snap := g.state.Snapshot()
+	snap := s.state.Snapshot()
 	team := slices.Compact(slices.Sorted(slices.Values(r.Team)))
 	for _, id := range team {
 		if e, ok := snap.Employee(id); !ok || e.Status != identity.Active {
 			return nil, broadcastErr("team member %q is not an active employee", id)
 		}
 	}
-	now := g.now().UTC()
-	parent := &Broadcast{ID: "b-" + newID(), CreatedAt: now, Actor: r.Actor, Reason: r.Reason, Team: team,
+	now := s.gw.Now().UTC()
+	parent := &Broadcast{ID: "b-" + gateway.NewID(), CreatedAt: now, Actor: r.Actor, Reason: r.Reason, Team: team,
 		Tag: r.Tag, Subject: r.Subject, Body: r.Body, State: BroadcastPrepared}
 	for _, id := range team {
-		parent.Members = append(parent.Members, &Broadcast{ID: "b-" + newID(), Parent: parent.ID, CreatedAt: now,
+		parent.Members = append(parent.Members, &Broadcast{ID: "b-" + gateway.NewID(), Parent: parent.ID, CreatedAt: now,
 			Actor: r.Actor, Reason: r.Reason, OwnerID: id, Tag: r.Tag, Subject: r.Subject, Body: r.Body, State: BroadcastAwaiting})
 	}
-	err := g.queue.Exec(ctx, func(ctx context.Context, tx *queueTx) error {
+	err := s.gw.PostBatch(ctx, func(ctx context.Context, tx *gateway.Tx) ([]*gateway.Record, error) {
 		for _, b := range append([]*Broadcast{parent}, parent.Members...) {
 			if err := insertBroadcast(ctx, tx, b); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		return nil
+		return nil, tx.Audit(ctx, gateway.Act{Actor: r.Actor, Action: ActionBroadcastPrepare, Reason: r.Reason,
+			Subject: parent.ID, Details: map[string]any{"team": team, "tag": r.Tag}})
 	})
 	if err != nil {
 		return nil, err
 	}
-	g.audit(ctx, r.Actor, ActionBroadcastPrepare, r.Reason, parent.ID, map[string]any{"team": team, "tag": r.Tag})
 	for _, m := range parent.Members {
-		g.noticeEmployee(ctx, m.OwnerID, fmt.Sprintf("A broadcast was prepared for your contacts tagged %q:\n\n%s\n\n"+
+		s.noticeEmployee(ctx, m.OwnerID, fmt.Sprintf("A broadcast was prepared for your contacts tagged %q:\n\n%s\n\n"+
 			"Nothing is sent until you confirm it: run the command \"Broadcasts to confirm\" to send it under your persona, or to decline it.",
 			r.Tag, r.Body))
 	}
@@ -206,8 +204,8 @@ func (g *Gateway) PrepareBroadcast(ctx context.Context, r BroadcastRequest) (*Br
 
 // DecideBroadcast sends (send true) or declines a member's copy of a team
 // broadcast; only the member it is for may decide, once.
-func (g *Gateway) DecideBroadcast(ctx context.Context, employeeID, id string, send bool) (*Broadcast, error) {
-	b, err := g.LoadBroadcast(ctx, id)
+func (s *Service) DecideBroadcast(ctx context.Context, employeeID, id string, send bool) (*Broadcast, error) {
+	b, err := s.LoadBroadcast(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -219,18 +217,21 @@ func (g *Gateway) DecideBroadcast(ctx context.Context, employeeID, id string, se
 	}
 	b.Actor = "employee:" + employeeID
 	if send {
-		return g.sendBroadcast(ctx, b, false)
+		return s.sendBroadcast(ctx, b, false)
 	}
 	var changed bool
-	err = g.queue.Exec(ctx, func(ctx context.Context, tx *queueTx) error {
+	err = s.gw.PostBatch(ctx, func(ctx context.Context, tx *gateway.Tx) ([]*gateway.Record, error) {
 		res, err := tx.ExecContext(ctx, `UPDATE broadcasts SET state = ?, decided_at = ? WHERE id = ? AND state = ?`,
-			BroadcastDeclined, g.now().UnixNano(), id, BroadcastAwaiting)
+			BroadcastDeclined, s.gw.Now().UnixNano(), id, BroadcastAwaiting)
 		if err != nil {
-			return fmt.Errorf("queue: decline broadcast: %w", err)
+			return nil, fmt.Errorf("queue: decline broadcast: %w", err)
 		}
 		n, err := res.RowsAffected()
-		changed = n == 1
-		return err
+		if changed = n == 1; err != nil || !changed {
+			return nil, err
+		}
+		return nil, tx.Audit(ctx, gateway.Act{Actor: b.Actor, Action: ActionBroadcastDecline, Subject: id,
+			Details: map[string]string{"parent": b.Parent}})
 	})
 	if err != nil {
 		return nil, err
@@ -238,17 +239,16 @@ func (g *Gateway) DecideBroadcast(ctx context.Context, employeeID, id string, se
 	if !changed {
 		return nil, broadcastErr("broadcast %s was decided meanwhile", id)
 	}
-	g.audit(ctx, b.Actor, ActionBroadcastDecline, "", id, map[string]string{"parent": b.Parent})
-	return g.LoadBroadcast(ctx, id)
+	return s.LoadBroadcast(ctx, id)
 }
 
 // sendBroadcast queues b's copies: under one queue transaction it checks
 // that b is still awaiting (or stores it, when isNew), counts each
 // contact's recent broadcasts against the caps and inserts a copy for
 // each contact under them.
-func (g *Gateway) sendBroadcast(ctx context.Context, b *Broadcast, isNew bool) (*Broadcast, error) {
-	snap := g.state.Snapshot()
-	var candidates []*Record
+func (s *Service) sendBroadcast(ctx context.Context, b *Broadcast, isNew bool) (*Broadcast, error) {
+	snap := s.state.Snapshot()
+	var candidates []*gateway.Record
 	listed := map[string]bool{}
 	for _, id := range b.Relationships {
 		listed[id] = true
@@ -278,48 +278,47 @@ func (g *Gateway) sendBroadcast(ctx context.Context, b *Broadcast, isNew bool) (
 			continue
 		}
 		seen[rel.ContactID] = true
-		rec, ok := g.broadcastCopy(snap, b, rel)
+		rec, ok := s.broadcastCopy(snap, b, rel)
 		if !ok {
 			skippedUnreachable++
 			continue
 		}
 		candidates = append(candidates, rec)
 	}
-	now := g.now()
-	dayAgo, monthAgo := now.Add(-24*time.Hour).UnixNano(), now.Add(-30*24*time.Hour).UnixNano()
-	var queued []*Record
+	now := s.gw.Now()
+	var queued []*gateway.Record
 	var stale bool
-	err := g.queue.Exec(ctx, func(ctx context.Context, tx *queueTx) error {
+	err := s.gw.PostBatch(ctx, func(ctx context.Context, tx *gateway.Tx) ([]*gateway.Record, error) {
 		queued, stale = nil, false
 		if isNew {
 			if err := insertBroadcast(ctx, tx, b); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		// Claim it first: a second confirmation finds it sent.
 		res, err := tx.ExecContext(ctx, `UPDATE broadcasts SET state = ?, decided_at = ? WHERE id = ? AND state = ?`,
 			BroadcastSent, now.UnixNano(), b.ID, BroadcastAwaiting)
 		if err != nil {
-			return fmt.Errorf("queue: send broadcast: %w", err)
+			return nil, fmt.Errorf("queue: send broadcast: %w", err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
 			stale = true
-			return err
+			return nil, err
 		}
-		recent, err := recentBroadcasts(ctx, tx, candidates, dayAgo, monthAgo)
+		recent, err := recentCopies(ctx, tx, candidates, now)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		capped := 0
 		for _, rec := range candidates {
 			c := recent[contactKey(rec.Out.Network, rec.Out.To)]
-			if c.day >= g.caps.PerDay || c.month >= g.caps.PerMonth {
+			if c[0] >= s.caps.PerDay || c[1] >= s.caps.PerMonth {
 				capped++
 				continue
 			}
 			isNew, err := tx.Insert(ctx, rec)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if isNew {
 				queued = append(queued, rec)
@@ -329,9 +328,15 @@ func (g *Gateway) sendBroadcast(ctx context.Context, b *Broadcast, isNew bool) (
 		_, err = tx.ExecContext(ctx, `UPDATE broadcasts SET queued = ?, skipped_cap = ?, skipped_gone = ?, skipped_unreachable = ?, reported = ? WHERE id = ?`,
 			b.Queued, b.SkippedCap, b.SkippedGone, b.SkippedUnreachable, len(queued) == 0, b.ID)
 		if err != nil {
-			return fmt.Errorf("queue: send broadcast: %w", err)
+			return nil, fmt.Errorf("queue: send broadcast: %w", err)
 		}
-		return nil
+		// The act and its audit entry commit together (invariant 5).
+		err = tx.Audit(ctx, gateway.Act{Actor: b.Actor, Action: ActionBroadcastSend, Reason: b.Reason, Subject: b.ID,
+			Details: map[string]any{
+				"owner": b.OwnerID, "parent": b.Parent, "tag": b.Tag, "queued": b.Queued,
+				"skipped_cap": b.SkippedCap, "skipped_gone": b.SkippedGone, "skipped_unreachable": b.SkippedUnreachable,
+			}})
+		return queued, err
 	})
 	if err != nil {
 		return nil, err
@@ -339,21 +344,14 @@ func (g *Gateway) sendBroadcast(ctx context.Context, b *Broadcast, isNew bool) (
 	if stale {
 		return nil, broadcastErr("broadcast %s was decided meanwhile", b.ID)
 	}
-	for _, rec := range queued {
-		g.dispatch(rec)
-	}
-	g.audit(ctx, b.Actor, ActionBroadcastSend, b.Reason, b.ID, map[string]any{
-		"owner": b.OwnerID, "parent": b.Parent, "tag": b.Tag, "queued": b.Queued,
-		"skipped_cap": b.SkippedCap, "skipped_gone": b.SkippedGone, "skipped_unreachable": b.SkippedUnreachable,
-	})
-	g.log.Info("broadcast queued", "broadcast", b.ID, "owner", b.OwnerID, "queued", b.Queued,
+	s.log.Info("broadcast queued", "broadcast", b.ID, "owner", b.OwnerID, "queued", b.Queued,
 		"skipped_cap", b.SkippedCap, "skipped_gone", b.SkippedGone, "skipped_unreachable", b.SkippedUnreachable)
-	return g.LoadBroadcast(ctx, b.ID)
+	return s.LoadBroadcast(ctx, b.ID)
 }
 
 // broadcastCopy is b's copy for one relationship: from the relationship's
 // persona, at its address on the contact's network.
-func (g *Gateway) broadcastCopy(snap *identity.Snapshot, b *Broadcast, rel *identity.Relationship) (*Record, bool) {
+func (s *Service) broadcastCopy(snap *identity.Snapshot, b *Broadcast, rel *identity.Relationship) (*gateway.Record, bool) {
 	c, ok := snap.Contact(rel.ContactID)
 	if !ok {
 		return nil, false
@@ -363,68 +361,42 @@ func (g *Gateway) broadcastCopy(snap *identity.Snapshot, b *Broadcast, rel *iden
 		return nil, false
 	}
 	from, ok := p.AddressOn(c.Address.Network)
-	if _, sends := g.senders[c.Address.Network]; !ok || !sends {
+	if !ok || !s.gw.Sends(c.Address.Network) {
 		return nil, false
 	}
-	return &Record{
-		ReceivedAt: g.now(), InNetwork: c.Address.Network, InFrom: c.Address.Addr, InReply: from, InTo: from,
+	return &gateway.Record{
+		ReceivedAt: s.gw.Now(), InNetwork: c.Address.Network, InFrom: c.Address.Addr, InReply: from, InTo: from,
 		InID: b.ID, Broadcast: b.ID, RelationshipID: rel.ID, OwnerID: b.OwnerID,
-		Out: Outgoing{Network: c.Address.Network, From: from, To: c.Address.Addr, ID: newID(),
-			Body: b.Body, Subject: b.Subject, Nick: p.DisplayName, Auto: autoBroadcast},
+		Out: gateway.Outgoing{Network: c.Address.Network, From: from, To: c.Address.Addr, ID: gateway.NewID(),
+			Body: b.Body, Subject: b.Subject, Nick: p.DisplayName, Kind: gateway.KindBroadcast},
 	}, true
 }
 
-type recentCount struct{ day, month int }
-
 func contactKey(network, addr string) string { return network + "\x00" + addr }
 
-// recentBroadcasts counts the broadcasts queued (and not failed) to each
-// candidate's contact since monthAgo, and since dayAgo, by contactKey. A
-// contact is an address on a network, whichever persona wrote to it.
-func recentBroadcasts(ctx context.Context, tx *queueTx, candidates []*Record, dayAgo, monthAgo int64) (map[string]recentCount, error) {
-	out := map[string]recentCount{}
+// recentCopies counts the broadcasts queued (and not failed) to each
+// candidate's contact in the 30 days and the 24 hours before now, by
+// contactKey. A contact is an address on a network, whichever persona
+// wrote to it.
+func recentCopies(ctx context.Context, tx *gateway.Tx, candidates []*gateway.Record, now time.Time) (map[string][2]int, error) {
 	byNetwork := map[string][]string{}
 	for _, r := range candidates {
 		byNetwork[r.Out.Network] = append(byNetwork[r.Out.Network], r.Out.To)
 	}
-	const chunk = 500
+	out := map[string][2]int{}
 	for network, addrs := range byNetwork {
-		for i := 0; i < len(addrs); i += chunk {
-			if err := countRecent(ctx, tx, out, network, addrs[i:min(i+chunk, len(addrs))], dayAgo, monthAgo); err != nil {
-				return nil, err
-			}
+		counts, err := tx.RecentCopies(ctx, network, addrs, now.Add(-24*time.Hour), now.Add(-30*24*time.Hour))
+		if err != nil {
+			return nil, err
+		}
+		for addr, c := range counts {
+			out[contactKey(network, addr)] = c
 		}
 	}
 	return out, nil
 }
 
-func countRecent(ctx context.Context, tx *queueTx, out map[string]recentCount, network string, addrs []string, dayAgo, monthAgo int64) error {
-	args := []any{dayAgo, network, monthAgo}
-	for _, a := range addrs {
-		args = append(args, a)
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT out_to, SUM(received_at >= ?), COUNT(*) FROM messages
-		WHERE auto = 'broadcast' AND out_network = ? AND received_at >= ? AND state <> 'failed'
-		AND out_to IN (?`+strings.Repeat(",?", len(addrs)-1)+`) GROUP BY out_to`, args...)
-	if err != nil {
-		return fmt.Errorf("queue: count recent broadcasts: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var addr string
-		var c recentCount
-		if err := rows.Scan(&addr, &c.day, &c.month); err != nil {
-			return fmt.Errorf("queue: count recent broadcasts: %w", err)
-		}
-		out[contactKey(network, addr)] = c
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("queue: count recent broadcasts: %w", err)
-	}
-	return nil
-}
-
-func insertBroadcast(ctx context.Context, tx *queueTx, b *Broadcast) error {
+func insertBroadcast(ctx context.Context, tx *gateway.Tx, b *Broadcast) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO broadcasts (id, parent, created_at, actor, reason, owner_id, team, tag,
 		relationships, subject, body, state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
 		b.ID, b.Parent, b.CreatedAt.UnixNano(), b.Actor, b.Reason, b.OwnerID, strings.Join(b.Team, ","), b.Tag,
@@ -438,7 +410,7 @@ func insertBroadcast(ctx context.Context, tx *queueTx, b *Broadcast) error {
 const broadcastColumns = `id, parent, created_at, actor, reason, owner_id, team, tag, relationships, subject, body,
 	state, decided_at, queued, skipped_cap, skipped_gone, skipped_unreachable`
 
-func scanBroadcast(s scanner) (*Broadcast, error) {
+func scanBroadcast(s interface{ Scan(...any) error }) (*Broadcast, error) {
 	var b Broadcast
 	var created, decided int64
 	var team, rels string
@@ -463,8 +435,8 @@ func scanBroadcast(s scanner) (*Broadcast, error) {
 // LoadBroadcast returns a broadcast with its copies' outcome and, for a
 // team broadcast, its members' copies. An unknown ID is an error wrapping
 // identity.ErrNotFound.
-func (g *Gateway) LoadBroadcast(ctx context.Context, id string) (*Broadcast, error) {
-	b, err := scanBroadcast(g.queue.ro.QueryRowContext(ctx, `SELECT `+broadcastColumns+` FROM broadcasts WHERE id = ?`, id))
+func (s *Service) LoadBroadcast(ctx context.Context, id string) (*Broadcast, error) {
+	b, err := scanBroadcast(s.gw.Queue().Reader().QueryRowContext(ctx, `SELECT `+broadcastColumns+` FROM broadcasts WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: broadcast %s", identity.ErrNotFound, id)
 	}
@@ -472,11 +444,11 @@ func (g *Gateway) LoadBroadcast(ctx context.Context, id string) (*Broadcast, err
 		return nil, fmt.Errorf("queue: load broadcast %s: %w", id, err)
 	}
 	if b.State == BroadcastPrepared {
-		if b.Members, err = g.broadcastsWhere(ctx, `parent = ? ORDER BY owner_id`, id); err != nil {
+		if b.Members, err = s.broadcastsWhere(ctx, `parent = ? ORDER BY owner_id`, id); err != nil {
 			return nil, err
 		}
 		for _, m := range b.Members {
-			if err := g.countCopies(ctx, m); err != nil {
+			if err := s.countCopies(ctx, m); err != nil {
 				return nil, err
 			}
 			b.Queued += m.Queued
@@ -489,17 +461,17 @@ func (g *Gateway) LoadBroadcast(ctx context.Context, id string) (*Broadcast, err
 		}
 		return b, nil
 	}
-	return b, g.countCopies(ctx, b)
+	return b, s.countCopies(ctx, b)
 }
 
 // AwaitingBroadcasts are the team broadcasts waiting for an employee's
 // decision, oldest first.
-func (g *Gateway) AwaitingBroadcasts(ctx context.Context, employeeID string) ([]*Broadcast, error) {
-	return g.broadcastsWhere(ctx, `owner_id = ? AND state = 'awaiting' ORDER BY created_at`, employeeID)
+func (s *Service) AwaitingBroadcasts(ctx context.Context, employeeID string) ([]*Broadcast, error) {
+	return s.broadcastsWhere(ctx, `owner_id = ? AND state = 'awaiting' ORDER BY created_at`, employeeID)
 }
 
-func (g *Gateway) broadcastsWhere(ctx context.Context, where string, args ...any) ([]*Broadcast, error) {
-	rows, err := g.queue.ro.QueryContext(ctx, `SELECT `+broadcastColumns+` FROM broadcasts WHERE `+where, args...)
+func (s *Service) broadcastsWhere(ctx context.Context, where string, args ...any) ([]*Broadcast, error) {
+	rows, err := s.gw.Queue().Reader().QueryContext(ctx, `SELECT `+broadcastColumns+` FROM broadcasts WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("queue: list broadcasts: %w", err)
 	}
@@ -515,28 +487,13 @@ func (g *Gateway) broadcastsWhere(ctx context.Context, where string, args ...any
 	return out, rows.Err()
 }
 
-func (g *Gateway) countCopies(ctx context.Context, b *Broadcast) error {
-	rows, err := g.queue.ro.QueryContext(ctx, `SELECT state, COUNT(*) FROM messages WHERE broadcast = ? AND broadcast <> '' GROUP BY state`, b.ID)
+func (s *Service) countCopies(ctx context.Context, b *Broadcast) error {
+	states, err := s.gw.Queue().BroadcastStates(ctx, b.ID)
 	if err != nil {
-		return fmt.Errorf("queue: count broadcast %s: %w", b.ID, err)
+		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var state string
-		var n int
-		if err := rows.Scan(&state, &n); err != nil {
-			return fmt.Errorf("queue: count broadcast %s: %w", b.ID, err)
-		}
-		switch state {
-		case stateSent:
-			b.Sent = n
-		case stateFailed:
-			b.Failed = n
-		case statePending:
-			b.Pending = n
-		}
-	}
-	return rows.Err()
+	b.Sent, b.Failed, b.Pending = states[gateway.StateSent], states[gateway.StateFailed], states[gateway.StatePending]
+	return nil
 }
 
 // progressDelay batches the checks of a broadcast's progress: one check
@@ -545,64 +502,54 @@ const progressDelay = 200 * time.Millisecond
 
 // scheduleProgress has broadcastProgress run for id soon, unless a run is
 // already due. A copy done after the due run has started schedules another.
-func (g *Gateway) scheduleProgress(ctx context.Context, id string) {
-	g.busyMu.Lock()
-	due := g.progressDue[id]
-	g.progressDue[id] = true
-	g.busyMu.Unlock()
-	if due {
+func (s *Service) scheduleProgress(ctx context.Context, id string) {
+	if !s.progressDue.Claim(id) {
 		return
 	}
-	if !g.bg.AfterFunc(progressDelay, func() {
-		g.busyMu.Lock()
-		delete(g.progressDue, id)
-		g.busyMu.Unlock()
-		g.broadcastProgress(ctx, id)
+	if !s.gw.AfterFunc(progressDelay, func() {
+		s.progressDue.Release(id)
+		s.broadcastProgress(ctx, id)
 	}) {
 		// Stopping: the next start reports broadcasts left unreported.
-		g.busyMu.Lock()
-		delete(g.progressDue, id)
-		g.busyMu.Unlock()
+		s.progressDue.Release(id)
 	}
 }
 
 // broadcastProgress checks a broadcast whose copies were being sent: when
 // none is pending any more, the owner gets the report, once.
-func (g *Gateway) broadcastProgress(ctx context.Context, id string) {
-	const pendingCopies = `SELECT 1 FROM messages WHERE broadcast = ? AND broadcast <> '' AND state = 'pending'`
+func (s *Service) broadcastProgress(ctx context.Context, id string) {
 	// A read first: while copies are out, no write transaction is needed.
-	var one int
-	switch err := g.queue.ro.QueryRowContext(ctx, pendingCopies+` LIMIT 1`, id).Scan(&one); {
-	case err == nil:
-		return // still sending
-	case !errors.Is(err, sql.ErrNoRows):
-		g.log.Warn("could not follow a broadcast", "broadcast", id, "err", err)
+	switch pending, err := s.gw.Queue().BroadcastPending(ctx, id); {
+	case err != nil:
+		s.log.Warn("could not follow a broadcast", "broadcast", id, "err", err)
 		return
+	case pending:
+		return // still sending
 	}
 	var report bool
-	err := g.queue.Exec(ctx, func(ctx context.Context, tx *queueTx) error {
+	err := s.gw.PostBatch(ctx, func(ctx context.Context, tx *gateway.Tx) ([]*gateway.Record, error) {
 		// Claimed once, and only when nothing is pending at the commit.
-		res, err := tx.ExecContext(ctx, `UPDATE broadcasts SET reported = 1 WHERE id = ? AND reported = 0 AND NOT EXISTS (`+pendingCopies+`)`, id, id)
+		res, err := tx.ExecContext(ctx, `UPDATE broadcasts SET reported = 1 WHERE id = ? AND reported = 0 AND `+gateway.PendingCopiesSQL, id, id)
 		if err != nil {
-			return fmt.Errorf("queue: broadcast progress: %w", err)
+			return nil, fmt.Errorf("queue: broadcast progress: %w", err)
 		}
 		n, err := res.RowsAffected()
 		report = n == 1
-		return err
+		return nil, err
 	})
 	if err != nil {
-		g.log.Warn("could not follow a broadcast", "broadcast", id, "err", err)
+		s.log.Warn("could not follow a broadcast", "broadcast", id, "err", err)
 		return
 	}
 	if !report {
 		return
 	}
-	b, err := g.LoadBroadcast(ctx, id)
+	b, err := s.LoadBroadcast(ctx, id)
 	if err != nil {
-		g.log.Warn("could not report a broadcast", "broadcast", id, "err", err)
+		s.log.Warn("could not report a broadcast", "broadcast", id, "err", err)
 		return
 	}
-	g.noticeEmployee(ctx, b.OwnerID, "Your broadcast "+quoteStart(b.Body)+" is out: "+b.Summary()+".")
+	s.noticeEmployee(ctx, b.OwnerID, "Your broadcast "+quoteStart(b.Body)+" is out: "+b.Summary()+".")
 }
 
 // Summary words a broadcast's counts for its owner.
@@ -632,27 +579,19 @@ func quoteStart(s string) string {
 
 // noticeEmployee queues a notice from the gateway itself (its inside
 // domain) to an employee's first inside address.
-func (g *Gateway) noticeEmployee(ctx context.Context, employeeID, body string) {
-	e, ok := g.state.Snapshot().Employee(employeeID)
+func (s *Service) noticeEmployee(ctx context.Context, employeeID, body string) {
+	e, ok := s.state.Snapshot().Employee(employeeID)
 	if !ok || len(e.InsideAddrs) == 0 {
 		return
 	}
 	to := e.InsideAddrs[0]
-	net, ok := g.top.Networks[to.Network]
+	net, ok := s.top.Networks[to.Network]
 	if !ok || net.Domain == "" {
 		return
 	}
-	rec := &Record{
-		ReceivedAt: g.now(), InNetwork: to.Network, InFrom: net.Domain, InReply: net.Domain, InTo: to.Addr, OwnerID: e.ID,
-		Out: Outgoing{Network: to.Network, From: net.Domain, To: to.Addr, ID: newID(), Body: body, Nick: "Kakehashi", Notice: true},
+	rec := &gateway.Record{
+		ReceivedAt: s.gw.Now(), InNetwork: to.Network, InFrom: net.Domain, InReply: net.Domain, InTo: to.Addr, OwnerID: e.ID,
+		Out: gateway.Outgoing{Network: to.Network, From: net.Domain, To: to.Addr, ID: gateway.NewID(), Body: body, Nick: "Kakehashi", Kind: gateway.KindNotice},
 	}
-	g.queueAndSend(ctx, rec, "a notice to "+employeeID)
-}
-
-// audit records an act in the identity store's audit log; a failure is
-// logged (the act itself is done and stored in the queue).
-func (g *Gateway) audit(ctx context.Context, actor, action, reason, subject string, details any) {
-	if err := g.state.RecordAudit(ctx, actor, action, reason, subject, details); err != nil {
-		g.log.Error("could not write the audit log", "action", action, "subject", subject, "err", err)
-	}
+	s.gw.Post(ctx, rec, "a notice to "+employeeID)
 }

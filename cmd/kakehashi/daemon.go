@@ -1,7 +1,9 @@
-// Package daemon wires a configuration into a running gateway: stores,
-// adapters, the gateway and its admin API. It is what `kakehashi serve`
-// runs.
-package daemon
+package main
+
+// This file is the composition root: it wires a configuration into a
+// running gateway (stores, adapters, the gateway, outreach and the admin
+// API). It is what `kakehashi serve` runs, and the one place that knows
+// every package; nothing below it imports the adapters.
 
 import (
 	"context"
@@ -20,15 +22,17 @@ import (
 	"github.com/kakehashi/kakehashi/adapters/mail/compose"
 	"github.com/kakehashi/kakehashi/adapters/xmpp"
 	"github.com/kakehashi/kakehashi/address"
+	"github.com/kakehashi/kakehashi/adminapi"
 	"github.com/kakehashi/kakehashi/config"
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/outreach"
 )
 
-// Run runs the gateway described by cfg until ctx ends: it opens the
+// runDaemon runs the gateway described by cfg until ctx ends: it opens the
 // identity store and the message queue in cfg.DataDir, connects one adapter
 // per network, and serves the admin API.
-func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
 	}
@@ -47,7 +51,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer queue.Close()
-	top, err := gateway.TopologyFromConfig(cfg)
+	top, err := topologyFromConfig(cfg)
 	if err != nil {
 		return err
 	}
@@ -78,12 +82,16 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 	}
 	gw, err := gateway.New(gateway.Options{Topology: top, State: state, Queue: queue, Adapters: adapters, Logger: log,
-		Caps:      &gateway.BroadcastCaps{PerDay: cfg.Limits.BroadcastsPerDay, PerMonth: cfg.Limits.BroadcastsPerMonth},
 		Retention: cfg.Limits.MessageRetention})
 	if err != nil {
 		return err
 	}
-	api, err := gateway.NewAdminAPI(gw, cfg.Admin.Token.Reveal(), log)
+	out, err := outreach.New(ctx, gw, outreach.Options{Logger: log,
+		Caps: &outreach.BroadcastCaps{PerDay: cfg.Limits.BroadcastsPerDay, PerMonth: cfg.Limits.BroadcastsPerMonth}})
+	if err != nil {
+		return err
+	}
+	api, err := adminapi.NewServer(gw, out, cfg.Admin.Token.Reveal(), log)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package gateway
+package main
 
 import (
 	"fmt"
@@ -12,9 +12,9 @@ import (
 	"github.com/kakehashi/kakehashi/routing"
 )
 
-// TopologyFromConfig derives routing's view of the networks from a
+// topologyFromConfig derives routing's view of the networks from a
 // validated configuration.
-func TopologyFromConfig(c *config.Config) (*routing.Topology, error) {
+func topologyFromConfig(c *config.Config) (*routing.Topology, error) {
 	top := &routing.Topology{
 		Networks:         map[string]routing.Network{},
 		FallbackEmployee: c.Routing.FallbackEmployee,

@@ -1,4 +1,4 @@
-package gateway
+package outreach
 
 import (
 	"context"
@@ -13,8 +13,36 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kakehashi/kakehashi/gateway"
+	"github.com/kakehashi/kakehashi/gateway/gatewaytest"
 	"github.com/kakehashi/kakehashi/identity"
 )
+
+// testWorld is a gateway with in-process adapters and its Service.
+type testWorld struct {
+	*Service
+	*gatewaytest.World
+}
+
+// startTestWorld starts gatewaytest's gateway in dir with a Service
+// attached; opts adjust the options of both.
+func startTestWorld(t testing.TB, dir string, opts ...func(*gateway.Options, *Options)) *testWorld {
+	t.Helper()
+	var o Options
+	w := &testWorld{}
+	w.World = gatewaytest.Start(t, dir, func(g *gateway.Gateway) {
+		s, err := New(context.Background(), g, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Service = s
+	}, func(gop *gateway.Options) {
+		for _, f := range opts {
+			f(gop, &o)
+		}
+	})
+	return w
+}
 
 // testClock is a settable clock for the gateway under test.
 type testClock struct{ ns atomic.Int64 }
@@ -24,16 +52,16 @@ func (c *testClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // withContacts gives hana n outside contacts (c0…c{n-1}@ext.test), each
 // tagged "vip", and drains what their first messages produced.
-func withContacts(t *testing.T, g *testGateway, n int) []string {
+func withContacts(t *testing.T, g *testWorld, n int) []string {
 	t.Helper()
 	ctx := context.Background()
 	var rels []string
 	for i := range n {
 		from := fmt.Sprintf("c%d@ext.test", i)
-		if err := g.Receive(ctx, &Message{Network: "public-xmpp", From: from, ReplyTo: from, To: "hana.sales@contact.acme.test", ID: "hello-" + from, Body: "hi"}); err != nil {
+		if err := g.Receive(ctx, &gateway.Message{Network: "public-xmpp", From: from, ReplyTo: from, To: "hana.sales@contact.acme.test", ID: "hello-" + from, Body: "hi"}); err != nil {
 			t.Fatal(err)
 		}
-		recv(t, g.inside.sent)
+		gatewaytest.Recv(t, g.Inside.Sent)
 	}
 	for _, r := range g.state.Snapshot().RelationshipsOwnedBy("hana") {
 		if _, err := g.state.AddTags(ctx, "t", "setup", r.ID, []string{"vip"}); err != nil {
@@ -49,11 +77,11 @@ func withContacts(t *testing.T, g *testGateway, n int) []string {
 
 // collectSent reads n messages from ch, failing on fewer, and checks that no
 // more follow shortly.
-func collectSent(t *testing.T, ch chan *Outgoing, n int) []*Outgoing {
+func collectSent(t *testing.T, ch chan *gateway.Outgoing, n int) []*gateway.Outgoing {
 	t.Helper()
-	out := make([]*Outgoing, 0, n)
+	out := make([]*gateway.Outgoing, 0, n)
 	for range n {
-		out = append(out, recv(t, ch))
+		out = append(out, gatewaytest.Recv(t, ch))
 	}
 	select {
 	case o := <-ch:
@@ -70,11 +98,11 @@ func collectSent(t *testing.T, ch chan *Outgoing, n int) []*Outgoing {
 func TestBroadcastCapsHoldUnderConcurrency(t *testing.T) {
 	clock := &testClock{}
 	clock.ns.Store(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC).UnixNano())
-	g := startTestGateway(t, t.TempDir(), func(o *Options) {
+	g := startTestWorld(t, t.TempDir(), func(o *gateway.Options, oo *Options) {
 		o.Now = clock.now
-		o.Caps = &BroadcastCaps{PerDay: 1, PerMonth: 2}
+		oo.Caps = &BroadcastCaps{PerDay: 1, PerMonth: 2}
 	})
-	defer g.stop()
+	defer g.Stop()
 	ctx := context.Background()
 	const n = 20
 	withContacts(t, g, n)
@@ -103,10 +131,10 @@ func TestBroadcastCapsHoldUnderConcurrency(t *testing.T) {
 	if c := results[0].SkippedCap + results[1].SkippedCap; c != n {
 		t.Fatalf("skipped (cap) %d in all, want %d", c, n)
 	}
-	sent := collectSent(t, g.outside.sent, n)
+	sent := collectSent(t, g.Outside.Sent, n)
 	to := map[string]bool{}
 	for _, o := range sent {
-		if o.Auto != autoBroadcast || o.From != "hana.sales@contact.acme.test" || o.Nick != "ACME Sales · Hana" || to[o.To] {
+		if o.Kind != gateway.KindBroadcast || o.From != "hana.sales@contact.acme.test" || o.Nick != "ACME Sales · Hana" || to[o.To] {
 			t.Fatalf("copy %+v (seen before: %v)", o, to[o.To])
 		}
 		to[o.To] = true
@@ -118,13 +146,13 @@ func TestBroadcastCapsHoldUnderConcurrency(t *testing.T) {
 	if err != nil || b.Queued != n {
 		t.Fatalf("next day: %+v, %v", b, err)
 	}
-	collectSent(t, g.outside.sent, n)
+	collectSent(t, g.Outside.Sent, n)
 	clock.advance(25 * time.Hour)
 	b, err = g.SendBroadcast(ctx, BroadcastRequest{Actor: "employee:hana", OwnerID: "hana", Tag: "vip", Body: "Third"})
 	if err != nil || b.Queued != 0 || b.SkippedCap != n {
 		t.Fatalf("month cap: %+v, %v", b, err)
 	}
-	collectSent(t, g.outside.sent, 0)
+	collectSent(t, g.Outside.Sent, 0)
 	// 30 days after the first, the month window has room again.
 	clock.advance(29 * 24 * time.Hour)
 	b, err = g.SendBroadcast(ctx, BroadcastRequest{Actor: "employee:hana", OwnerID: "hana", Tag: "vip", Body: "Fourth"})
@@ -137,8 +165,8 @@ func TestBroadcastCapsHoldUnderConcurrency(t *testing.T) {
 // nothing and is counted; once every copy is sent the owner is told the
 // counts, once.
 func TestBroadcastSkipsGoneAndReportsToTheOwner(t *testing.T) {
-	g := startTestGateway(t, t.TempDir())
-	defer g.stop()
+	g := startTestWorld(t, t.TempDir())
+	defer g.Stop()
 	ctx := context.Background()
 	rels := withContacts(t, g, 3)
 	if _, err := g.state.SetGone(ctx, "contact:c0@ext.test", rels[0], "removed you"); err != nil {
@@ -151,17 +179,17 @@ func TestBroadcastSkipsGoneAndReportsToTheOwner(t *testing.T) {
 	if b.Queued != 2 || b.SkippedGone != 1 {
 		t.Fatalf("broadcast %+v", b)
 	}
-	for _, o := range collectSent(t, g.outside.sent, 2) {
+	for _, o := range collectSent(t, g.Outside.Sent, 2) {
 		if o.Subject != "News" || o.Body != "Our new catalogue is out." {
 			t.Fatalf("copy %+v", o)
 		}
 	}
-	report := recv(t, g.inside.sent)
-	if !report.Notice || report.To != "hana@corp.test" || report.From != "gw.corp.test" ||
+	report := gatewaytest.Recv(t, g.Inside.Sent)
+	if report.Kind != gateway.KindNotice || report.To != "hana@corp.test" || report.From != "gw.corp.test" ||
 		!strings.Contains(report.Body, "2 sent") || !strings.Contains(report.Body, "1 skipped (gone)") {
 		t.Fatalf("report %+v", report)
 	}
-	collectSent(t, g.inside.sent, 0) // once
+	collectSent(t, g.Inside.Sent, 0) // once
 	got, err := g.LoadBroadcast(ctx, b.ID)
 	if err != nil || got.Sent != 2 || got.Pending != 0 || got.State != BroadcastSent {
 		t.Fatalf("loaded %+v, %v", got, err)
@@ -176,8 +204,8 @@ func TestBroadcastSkipsGoneAndReportsToTheOwner(t *testing.T) {
 // confirms; a second confirmation, or someone else's, is refused; a
 // declined copy sends nothing.
 func TestTeamBroadcastWaitsForEachMember(t *testing.T) {
-	g := startTestGateway(t, t.TempDir())
-	defer g.stop()
+	g := startTestWorld(t, t.TempDir())
+	defer g.Stop()
 	ctx := context.Background()
 	withContacts(t, g, 2)
 	if _, err := g.PrepareBroadcast(ctx, BroadcastRequest{Actor: "admin:root", Reason: "spring", Team: []string{"hana"}}); !errors.Is(err, ErrBroadcast) {
@@ -190,10 +218,10 @@ func TestTeamBroadcastWaitsForEachMember(t *testing.T) {
 	if err != nil || len(p.Members) != 1 {
 		t.Fatalf("prepare: %+v, %v", p, err)
 	}
-	if n := recv(t, g.inside.sent); n.To != "hana@corp.test" || !strings.Contains(n.Body, "Spring sale") || !strings.Contains(n.Body, "Broadcasts to confirm") {
+	if n := gatewaytest.Recv(t, g.Inside.Sent); n.To != "hana@corp.test" || !strings.Contains(n.Body, "Spring sale") || !strings.Contains(n.Body, "Broadcasts to confirm") {
 		t.Fatalf("member notice %+v", n)
 	}
-	collectSent(t, g.outside.sent, 0)
+	collectSent(t, g.Outside.Sent, 0)
 	waiting, err := g.AwaitingBroadcasts(ctx, "hana")
 	if err != nil || len(waiting) != 1 || waiting[0].ID != p.Members[0].ID {
 		t.Fatalf("awaiting %+v, %v", waiting, err)
@@ -205,7 +233,7 @@ func TestTeamBroadcastWaitsForEachMember(t *testing.T) {
 	if err != nil || b.Queued != 2 {
 		t.Fatalf("confirm: %+v, %v", b, err)
 	}
-	collectSent(t, g.outside.sent, 2)
+	collectSent(t, g.Outside.Sent, 2)
 	if _, err := g.DecideBroadcast(ctx, "hana", waiting[0].ID, true); !errors.Is(err, ErrBroadcast) {
 		t.Fatalf("second confirmation: %v", err)
 	}
@@ -218,13 +246,13 @@ func TestTeamBroadcastWaitsForEachMember(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recv(t, g.inside.sent) // the member notice (and perhaps the first report)
+	gatewaytest.Recv(t, g.Inside.Sent) // the member notice (and perhaps the first report)
 	d, err := g.DecideBroadcast(ctx, "hana", p2.Members[0].ID, false)
 	if err != nil || d.State != BroadcastDeclined || d.Queued != 0 {
 		t.Fatalf("decline: %+v, %v", d, err)
 	}
 	select {
-	case o := <-g.outside.sent:
+	case o := <-g.Outside.Sent:
 		t.Fatalf("declined broadcast sent %+v", o)
 	case <-time.After(150 * time.Millisecond):
 	}
@@ -232,8 +260,8 @@ func TestTeamBroadcastWaitsForEachMember(t *testing.T) {
 
 // TestBroadcastRefusesBadRequests: clear errors, nothing stored.
 func TestBroadcastRefusesBadRequests(t *testing.T) {
-	g := startTestGateway(t, t.TempDir())
-	defer g.stop()
+	g := startTestWorld(t, t.TempDir())
+	defer g.Stop()
 	ctx := context.Background()
 	withContacts(t, g, 1)
 	for name, r := range map[string]BroadcastRequest{
@@ -247,12 +275,12 @@ func TestBroadcastRefusesBadRequests(t *testing.T) {
 			t.Errorf("%s: %v, want ErrBroadcast", name, err)
 		}
 	}
-	off := startTestGateway(t, t.TempDir(), func(o *Options) { o.Caps = &BroadcastCaps{} })
-	defer off.stop()
+	off := startTestWorld(t, t.TempDir(), func(o *gateway.Options, oo *Options) { oo.Caps = &BroadcastCaps{} })
+	defer off.Stop()
 	if _, err := off.SendBroadcast(ctx, BroadcastRequest{OwnerID: "hana", Tag: "vip", Body: "x"}); err == nil || !strings.Contains(err.Error(), "turned off") {
 		t.Errorf("caps 0: %v", err)
 	}
-	collectSent(t, g.outside.sent, 0)
+	collectSent(t, g.Outside.Sent, 0)
 }
 
 func identityAuditQuery(action string) identity.AuditQuery {
@@ -271,12 +299,12 @@ func BenchmarkBroadcast(b *testing.B) {
 	}
 	clock := &testClock{}
 	clock.ns.Store(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC).UnixNano())
-	g := startTestGateway(b, b.TempDir(), func(o *Options) {
+	g := startTestWorld(b, b.TempDir(), func(o *gateway.Options, oo *Options) {
 		o.Now = clock.now
-		o.Caps = &BroadcastCaps{PerDay: 1 << 20, PerMonth: 1 << 20}
+		oo.Caps = &BroadcastCaps{PerDay: 1 << 20, PerMonth: 1 << 20}
 		o.Logger = slog.New(slog.DiscardHandler)
 	})
-	defer g.stop()
+	defer g.Stop()
 	ctx := context.Background()
 	for i := range n {
 		rel, _, _, err := g.state.EnsureRelationship(ctx, identity.NewRelationship{
@@ -288,12 +316,12 @@ func BenchmarkBroadcast(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	drain := func(ch chan *Outgoing) {
+	drain := func(ch chan *gateway.Outgoing) {
 		for range ch {
 		}
 	}
-	go drain(g.outside.sent)
-	go drain(g.inside.sent)
+	go drain(g.Outside.Sent)
+	go drain(g.Inside.Sent)
 
 	b.Run("caps", func(b *testing.B) {
 		for b.Loop() {
@@ -309,15 +337,15 @@ func BenchmarkBroadcast(b *testing.B) {
 		snap := g.state.Snapshot()
 		rels := snap.RelationshipsOwnedBy("hana")
 		for b.Loop() {
-			bc := &Broadcast{ID: "b-" + newID(), OwnerID: "hana", Body: "News"}
-			err := g.queue.Exec(ctx, func(ctx context.Context, tx *queueTx) error {
+			bc := &Broadcast{ID: "b-" + gateway.NewID(), OwnerID: "hana", Body: "News"}
+			err := g.gw.PostBatch(ctx, func(ctx context.Context, tx *gateway.Tx) ([]*gateway.Record, error) {
 				for _, rel := range rels {
 					rec, _ := g.broadcastCopy(snap, bc, rel)
 					if _, err := tx.Insert(ctx, rec); err != nil {
-						return err
+						return nil, err
 					}
 				}
-				return nil
+				return nil, nil
 			})
 			if err != nil {
 				b.Fatal(err)
@@ -331,8 +359,8 @@ func BenchmarkBroadcast(b *testing.B) {
 // personas gets one copy of a broadcast, and the cap counts broadcasts
 // to the contact, whichever persona sent them.
 func TestBroadcastCapsAreTheContacts(t *testing.T) {
-	g := startTestGateway(t, t.TempDir())
-	defer g.stop()
+	g := startTestWorld(t, t.TempDir())
+	defer g.Stop()
 	ctx := context.Background()
 	personal := withContacts(t, g, 1)[0]
 	if err := g.state.UpsertPersona(ctx, "t", "setup", identity.Persona{ID: "support", DisplayName: "ACME Support",
@@ -352,19 +380,19 @@ func TestBroadcastCapsAreTheContacts(t *testing.T) {
 	if err != nil || b.Queued != 1 {
 		t.Fatalf("broadcast %+v, %v", b, err)
 	}
-	collectSent(t, g.outside.sent, 1)
+	collectSent(t, g.Outside.Sent, 1)
 	b, err = g.SendBroadcast(ctx, BroadcastRequest{Actor: "employee:hana", OwnerID: "hana", Relationships: []string{team.ID}, Body: "As support"})
 	if err != nil || b.Queued != 0 || b.SkippedCap != 1 {
 		t.Fatalf("the same contact through another persona: %+v, %v", b, err)
 	}
-	collectSent(t, g.outside.sent, 0)
+	collectSent(t, g.Outside.Sent, 0)
 }
 
 // TestMyContactsFiltersBeforeCutting: with more contacts than a form
 // lists, a tag still finds the ones past the cut.
 func TestMyContactsFiltersBeforeCutting(t *testing.T) {
-	g := startTestGateway(t, t.TempDir())
-	defer g.stop()
+	g := startTestWorld(t, t.TempDir())
+	defer g.Stop()
 	ctx := context.Background()
 	rels := withContacts(t, g, maxListed+10)
 	last, lastID := "", ""

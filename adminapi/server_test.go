@@ -1,4 +1,4 @@
-package gateway
+package adminapi
 
 import (
 	"context"
@@ -10,16 +10,33 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kakehashi/kakehashi/gateway"
+	"github.com/kakehashi/kakehashi/gateway/gatewaytest"
 	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/outreach"
 )
 
 const testToken = "test-admin-token-0123456789"
 
-func adminServer(t *testing.T) (*testGateway, *httptest.Server) {
+// testWorld is a gateway with in-process adapters, its outreach service
+// and its admin API.
+type testWorld struct {
+	*gatewaytest.World
+	out *outreach.Service
+}
+
+func adminServer(t *testing.T) (*testWorld, *httptest.Server) {
 	t.Helper()
-	g := startTestGateway(t, t.TempDir())
-	t.Cleanup(g.stop)
-	api, err := NewAdminAPI(g.Gateway, testToken, nil)
+	g := &testWorld{}
+	g.World = gatewaytest.Start(t, t.TempDir(), func(gw *gateway.Gateway) {
+		out, err := outreach.New(context.Background(), gw, outreach.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.out = out
+	})
+	t.Cleanup(g.Stop)
+	api, err := NewServer(g.Gateway, g.out, testToken, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +72,7 @@ func callWith(t *testing.T, srv *httptest.Server, method, path, token, body stri
 		t.Fatal(err)
 	}
 	// An error's text, unescaped, so tests can look for quoted names in it.
-	var e apiError
+	var e ErrorBody
 	if resp.StatusCode >= 300 && json.Unmarshal(b, &e) == nil && e.Error != "" {
 		return resp.StatusCode, e.Error
 	}
@@ -102,10 +119,10 @@ func TestAdminAPIRequiresToken(t *testing.T) {
 	if code, body := call(t, srv, "GET", "/metrics", testToken, ""); code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("metrics: %d %s", code, body)
 	}
-	if _, err := NewAdminAPI(nil, "short", nil); err == nil {
+	if _, err := NewServer(nil, nil, "short", nil); err == nil {
 		t.Error("a short token was accepted")
 	}
-	if _, err := NewAdminAPI(nil, identity.AdminTokenPrefix+"0123456789abcdef", nil); err == nil {
+	if _, err := NewServer(nil, nil, identity.AdminTokenPrefix+"0123456789abcdef", nil); err == nil {
 		t.Error("a bootstrap token with the named tokens' prefix was accepted")
 	}
 }
@@ -208,7 +225,7 @@ func TestAdminAPIStrictBody(t *testing.T) {
 		}
 	}
 	// Nothing was changed by any of it: Hana is active, nothing audited.
-	if e, ok := g.state.Snapshot().Employee("hana"); !ok || e.Status != identity.Active {
+	if e, ok := g.State().Snapshot().Employee("hana"); !ok || e.Status != identity.Active {
 		t.Fatalf("hana after refused requests: %+v", e)
 	}
 	code, body := call(t, srv, "GET", "/v1/audit?after=2", testToken, "")
@@ -429,14 +446,14 @@ func TestAdminAPIRevertRetellsContacts(t *testing.T) {
 			t.Fatalf("POST %s: %d %s", c.path, code, body)
 		}
 	}
-	if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/laptop", ReplyTo: "hana@corp.test/laptop", To: `bob\40ext.test@gw.corp.test`, ID: "h-1", Body: "hello"}); err != nil {
+	if err := g.Receive(ctx, &gateway.Message{Network: "corp", From: "hana@corp.test/laptop", ReplyTo: "hana@corp.test/laptop", To: `bob\40ext.test@gw.corp.test`, ID: "h-1", Body: "hello"}); err != nil {
 		t.Fatal(err)
 	}
-	recv(t, g.outside.sent)
+	gatewaytest.Recv(t, g.Outside.Sent)
 	noMore := func() {
 		t.Helper()
 		select {
-		case o := <-g.outside.sent:
+		case o := <-g.Outside.Sent:
 			t.Fatalf("unexpected notice: %+v", o)
 		case <-time.After(300 * time.Millisecond):
 		}
@@ -465,14 +482,14 @@ func TestAdminAPIRevertRetellsContacts(t *testing.T) {
 	if tr.Notices != 1 {
 		t.Fatalf("notices %d", tr.Notices)
 	}
-	if o := recv(t, g.outside.sent); o.From != "ken.sales@contact.acme.test" || o.To != "bob@ext.test" {
+	if o := gatewaytest.Recv(t, g.Outside.Sent); o.From != "ken.sales@contact.acme.test" || o.To != "bob@ext.test" {
 		t.Fatalf("transfer notice: %+v", o)
 	}
 	rv := revert(tr.ID, `{"reason":"rotation cancelled"}`)
 	if !rv.ToldAtTransfer || rv.NotifiedAtTransfer != 1 || !rv.Notified || rv.Notices != 1 || rv.RevertOf != tr.ID {
 		t.Fatalf("revert: %+v", rv)
 	}
-	o := recv(t, g.outside.sent)
+	o := gatewaytest.Recv(t, g.Outside.Sent)
 	if o.From != "hana.sales@contact.acme.test" || o.To != "bob@ext.test" || !strings.Contains(o.Body, "ACME Sales · Hana") || strings.Contains(o.Body, "Sato") {
 		t.Fatalf("revert notice: %+v", o)
 	}
@@ -483,7 +500,7 @@ func TestAdminAPIRevertRetellsContacts(t *testing.T) {
 
 	// Notified transfer, revert with notify false: silent, and says so.
 	tr = transfer(`{"from":"hana","to":"ken","notify":true,"reason":"rotation"}`)
-	recv(t, g.outside.sent)
+	gatewaytest.Recv(t, g.Outside.Sent)
 	rv = revert(tr.ID, `{"reason":"cancelled","notify":false}`)
 	if !rv.ToldAtTransfer || rv.Notified || rv.Notices != 0 {
 		t.Fatalf("revert without notices: %+v", rv)
@@ -503,7 +520,7 @@ func TestAdminAPIRevertRetellsContacts(t *testing.T) {
 	if rv.ToldAtTransfer || !rv.Notified || rv.Notices != 1 {
 		t.Fatalf("revert asked to notify: %+v", rv)
 	}
-	if o := recv(t, g.outside.sent); o.From != "hana.sales@contact.acme.test" {
+	if o := gatewaytest.Recv(t, g.Outside.Sent); o.From != "hana.sales@contact.acme.test" {
 		t.Fatalf("notice: %+v", o)
 	}
 	for _, bad := range []string{`{"reason":"x","notify":"yes"}`, `{"reason":"x","notify":null,"notify":true}`} {

@@ -1,4 +1,4 @@
-package gateway
+package main
 
 import (
 	"path/filepath"
@@ -19,7 +19,7 @@ func TestTopologySpellsConfiguredAddressesOnce(t *testing.T) {
 	}
 	cfg.Routing.FallbackAddress = " Desk@Corp.Test. "
 	cfg.Networks["corp"].XMPP.HomeDomains = []string{"CORP.test."}
-	top, err := TopologyFromConfig(cfg)
+	top, err := topologyFromConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestTopologySpellsConfiguredAddressesOnce(t *testing.T) {
 		t.Errorf("mail network's addresses are of kind %q", k)
 	}
 	cfg.Routing.FallbackAddress = "desk@@corp.test"
-	if _, err := TopologyFromConfig(cfg); err == nil {
+	if _, err := topologyFromConfig(cfg); err == nil {
 		t.Error("a malformed fallback address was accepted")
 	}
 }

@@ -1,0 +1,195 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/routing"
+)
+
+// Receive implements Core: route the message, store it durably with its
+// decision, and hand it to the target network's sender after the commit.
+func (g *Gateway) Receive(ctx context.Context, m *Message) error {
+	return g.receive(ctx, m, nil)
+}
+
+// Accept implements Core: Receive, reporting the durable commit.
+func (g *Gateway) Accept(ctx context.Context, m *Message, stored func(error)) error {
+	if stored == nil {
+		stored = func(error) {}
+	}
+	return g.receive(ctx, m, stored)
+}
+
+// receive routes and queues m. When stored is not nil, it is called once
+// the outcome is durable (or with the error that kept it from being), and
+// a storage error is left to the caller instead of being answered.
+func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) error {
+	// A message an adapter has read is taken even when the adapter's
+	// context has just ended (the gateway is stopping): the queue stops
+	// only after every adapter has returned, so this cannot block past
+	// the drain, and dropping it here would lose it silently.
+	ctx = context.WithoutCancel(ctx)
+	g.metrics.received.WithLabelValues(m.Network).Inc()
+	// Answers (refusals, failure notices, welcomes) go only where the
+	// adapter vouches the sender can be reached: never to a forgeable From.
+	reply := m.ReplyTo
+	badFrom := g.canonicalize(m)
+	env := routing.Envelope{Network: m.Network, From: m.From, To: m.To, BodyBytes: len(m.Body)}
+	d := routing.Decide(g.top, g.state.Snapshot(), env)
+	if badFrom != nil {
+		d = routing.Decision{Kind: routing.Refuse, Refusal: badFrom}
+	}
+	subscribe, welcome := false, false
+	if m.Automatic != "" && d.Kind != routing.Deliver {
+		// Never start a relationship for, or answer, a machine: that is how
+		// mail loops start (RFC 3834).
+		g.metrics.refused.WithLabelValues(m.Network, "automatic").Inc()
+		g.log.Info("automatic message dropped: it would not have been delivered", "network", m.Network, "why", m.Automatic)
+		if stored != nil {
+			stored(nil)
+		}
+		return nil
+	}
+	if d.Kind == routing.Propose {
+		p := *d.Proposal
+		if net := g.top.Networks[m.Network]; net.Side == identity.Outside {
+			p.DisplayName = m.Nick
+		}
+		_, _, created, err := g.state.EnsureRelationship(ctx, p)
+		if err != nil {
+			g.log.Error("could not record a new relationship", "network", m.Network, "err", err)
+			d = routing.Decision{Kind: routing.Refuse, Refusal: &routing.Refusal{
+				Reason: routing.GatewayFailure, Text: "the gateway could not record this new contact; please try again"}}
+		} else {
+			subscribe = created && d.Proposal.Source == "outreach"
+			welcome = created && d.Proposal.Source != "outreach"
+			d = routing.Decide(g.top, g.state.Snapshot(), env)
+			if d.Kind == routing.Propose {
+				d = routing.Decision{Kind: routing.Refuse, Refusal: &routing.Refusal{
+					Reason: routing.GatewayFailure, Text: "the gateway could not route this message; please try again"}}
+			}
+		}
+	}
+	received := time.Now()
+	rec := &Record{
+		ReceivedAt: g.now(), InNetwork: m.Network, InFrom: m.From, InReply: reply, InTo: m.To, InID: m.ID,
+	}
+	switch d.Kind {
+	case routing.Deliver:
+		rec.RelationshipID, rec.OwnerID = d.RelationshipID, d.OwnerID
+		g.recordActivity(d.RelationshipID)
+		if m.Automatic == "" && g.top.Networks[m.Network].Side == identity.Outside {
+			if rel, ok := g.state.Snapshot().Relationship(d.RelationshipID); ok && rel.Gone != "" {
+				// A contact who writes is reachable again: the mark is for
+				// people and broadcasts, not routing.
+				g.hooks.GoneWrote(ctx, rel, d, m.From)
+			}
+		}
+		rec.Out = Outgoing{Kind: KindRelayed, Network: d.Target.Network, From: d.Target.From, To: d.Target.To,
+			ID: NewID(), Body: m.Body, Nick: d.Target.Nick, Subscribe: subscribe,
+			Subject: m.Subject, Thread: m.Thread}
+		if d.Fallback {
+			g.metrics.fallback.Inc()
+		}
+	default:
+		g.metrics.refused.WithLabelValues(m.Network, string(d.Refusal.Reason)).Inc()
+		if reply == "" {
+			// Nobody to tell who surely sent it: answering would write to
+			// whoever the sender claims to be (backscatter).
+			g.log.Info("refused, not answered: the sender is not vouched for", "network", m.Network,
+				"reason", d.Refusal.Reason, "text", d.Refusal.Text)
+			if stored != nil {
+				stored(&UnansweredError{Refusal: d.Refusal})
+			}
+			return nil
+		}
+		g.log.Info("refused", "network", m.Network, "reason", d.Refusal.Reason, "text", d.Refusal.Text)
+		rec.Out = Outgoing{Kind: KindRefusal, Network: m.Network, From: m.To, To: reply, ID: NewID(),
+			Body: m.Body, Refusal: d.Refusal, ReplyTo: m.ID, Subject: m.Subject}
+	}
+	rec.Out.received = received
+	if err := g.queue.Enqueue(ctx, rec, func(dup bool, err error) {
+		if stored != nil {
+			defer stored(err)
+		}
+		switch {
+		case err != nil && stored != nil:
+			g.metrics.storeErrors.Inc()
+			g.log.Error("could not store a message; it stays with its network to be offered again", "network", m.Network, "err", err)
+		case err != nil && reply == "":
+			g.metrics.storeErrors.Inc()
+			g.log.Error("could not store a message, and its sender cannot be told", "network", m.Network, "err", err)
+		case err != nil:
+			g.metrics.storeErrors.Inc()
+			g.log.Error("could not store a message; telling its sender", "network", m.Network, "err", err)
+			// Not stored: answer the sender directly so they know to retry.
+			rec.Out = Outgoing{Kind: KindRefusal, Network: m.Network, From: m.To, To: reply, ID: NewID(), Body: m.Body,
+				Refusal: &routing.Refusal{Reason: routing.GatewayFailure, Text: "the gateway could not store your message; please send it again"},
+				ReplyTo: m.ID}
+			g.senders[m.Network].push(rec, false)
+		case dup:
+			g.metrics.duplicates.WithLabelValues(m.Network).Inc()
+			g.log.Debug("duplicate dropped: the same message was stored within the deduplication window",
+				"network", m.Network, "id", m.ID, "window", DedupeWindow)
+		default:
+			g.dispatch(rec)
+		}
+	}); err != nil {
+		return err
+	}
+	if welcome && d.Kind == routing.Deliver && reply != "" {
+		// A welcome is an answer too: only to a sender vouched for.
+		g.hooks.NewContact(ctx, m, d)
+	}
+	return nil
+}
+
+// recordActivity notes that a relationship carried a message now.
+func (g *Gateway) recordActivity(relID string) {
+	if relID == "" {
+		return
+	}
+	g.activityMu.Lock()
+	g.activity[relID] = g.now()
+	g.activityMu.Unlock()
+}
+
+// flushActivityEvery writes the noted activity every interval: last
+// activity is for searching ("idle for a month"), so seconds of delay
+// cost nothing and save a store write per message.
+func (g *Gateway) flushActivityEvery(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			g.flushActivity(ctx)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (g *Gateway) flushActivity(ctx context.Context) {
+	g.activityMu.Lock()
+	batch := g.activity
+	g.activity = map[string]time.Time{}
+	g.activityMu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	if err := g.state.TouchRelationships(ctx, batch); err != nil {
+		g.log.Warn("could not record last activity", "relationships", len(batch), "err", err)
+	}
+}
+
+func (g *Gateway) dispatch(r *Record) {
+	s, ok := g.senders[r.Out.Network]
+	if !ok {
+		g.log.Error("no sender for network", "network", r.Out.Network, "seq", r.Seq)
+		return
+	}
+	s.push(r, true)
+}
