@@ -62,11 +62,11 @@ func New(ctx context.Context, gw *gateway.Gateway, o Options) (*Service, error) 
 // Started implements gateway.Hooks: broadcasts whose last copy was done
 // just before the stop still owe their owner a report.
 func (s *Service) Started(ctx context.Context) {
-	unreported, err := s.broadcastsWhere(ctx, `state = 'sent' AND reported = 0`)
+	left, err := s.listBroadcasts(ctx, unreported)
 	if err != nil {
 		s.log.Warn("could not look for unreported broadcasts", "err", err)
 	}
-	for _, b := range unreported {
+	for _, b := range left {
 		s.scheduleProgress(context.WithoutCancel(ctx), b.ID)
 	}
 }

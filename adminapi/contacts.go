@@ -1,0 +1,259 @@
+package adminapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/outreach"
+)
+
+// Handlers for contacts, their transfers and broadcasts to them.
+
+// contactParams are the query parameters of GET /v1/contacts.
+var contactParams = []string{"owner", "unassigned", "persona", "tag", "source", "network",
+	"active_after", "active_before", "idle_for", "active_within", "offset", "limit"}
+
+// listContacts searches relationships: owner, unassigned, persona, tag,
+// source, network, active_after and active_before (RFC 3339) or
+// idle_for and active_within (durations back from now), offset and
+// limit. The total number of matches is in the X-Total-Count header.
+func (a *Server) listContacts(w http.ResponseWriter, r *http.Request, _ string) error {
+	p := queryOf(r)
+	unassigned, err := p.boolean("unassigned")
+	if err != nil {
+		return err
+	}
+	if unassigned && p.str("owner") != "" {
+		return fmt.Errorf("%w: query parameters owner and unassigned exclude each other", errBadRequest)
+	}
+	query := identity.RelationshipQuery{
+		OwnerID: p.str("owner"),
+		Filter: identity.RelationshipFilter{
+			// An empty owner= is the pool too, as the owner of a pooled
+			// relationship is "".
+			Unassigned: unassigned || (p.has("owner") && p.str("owner") == ""),
+			PersonaID:  p.str("persona"),
+			Tag:        p.str("tag"),
+			Source:     p.str("source"),
+			Network:    p.str("network"),
+		},
+	}
+	if query.ActiveAfter, err = p.time("active_after"); err != nil {
+		return err
+	}
+	if query.ActiveBefore, err = p.time("active_before"); err != nil {
+		return err
+	}
+	now := a.gw.Now()
+	for _, c := range []struct {
+		name, excludes string
+		dst            *time.Time
+	}{{"idle_for", "active_before", &query.ActiveBefore}, {"active_within", "active_after", &query.ActiveAfter}} {
+		d, err := p.duration(c.name)
+		if err != nil {
+			return err
+		}
+		if d > 0 {
+			if p.has(c.excludes) {
+				return fmt.Errorf("%w: query parameters %s and %s exclude each other", errBadRequest, c.name, c.excludes)
+			}
+			*c.dst = now.Add(-d)
+		}
+	}
+	if query.Offset, err = p.integer("offset", 0, math.MaxInt32, 0); err != nil {
+		return err
+	}
+	if query.Limit, err = p.integer("limit", 1, identity.MaxSearchLimit, identity.MaxSearchLimit); err != nil {
+		return err
+	}
+	res, err := a.state.Snapshot().SearchRelationships(query)
+	if err != nil {
+		return err
+	}
+	out := make([]ContactView, 0, len(res.Items))
+	for _, it := range res.Items {
+		out = append(out, ContactView{Contact: *it.Contact, Relationship: *it.Relationship})
+	}
+	w.Header().Set("X-Total-Count", strconv.Itoa(res.Total))
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *Server) transfer(w http.ResponseWriter, r *http.Request, actor string) error {
+	var req TransferRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	t, err := a.state.Transfer(r.Context(), identity.TransferRequest{
+		Actor: actor, Reason: req.Reason, From: req.From, To: req.To,
+		Targets: req.Team, Strategy: identity.SpreadStrategy(req.Strategy),
+		Filter: identity.RelationshipFilter{
+			Unassigned: req.Unassigned, PersonaID: req.Persona, Tag: req.Tag, Source: req.Source,
+			Network: req.Network, ContactIDs: req.Contacts, RelationshipIDs: req.Relationships,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	res := TransferResult{Transfer: t}
+	if req.Notify {
+		if res.Notices, err = a.notify(r.Context(), actor, req.Reason, t); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// notifyDetails is the audit detail of ActionContactsNotify.
+type notifyDetails struct {
+	Notices int `json:"notices"`
+}
+
+// notify sends the handover notices of t and records that it did, so that
+// its revert knows the contacts were told.
+func (a *Server) notify(ctx context.Context, actor, reason string, t *identity.Transfer) (int, error) {
+	n := a.out.NotifyHandover(ctx, t)
+	if err := a.state.RecordAudit(ctx, actor, ActionContactsNotify, reason, t.ID, notifyDetails{Notices: n}); err != nil {
+		return n, fmt.Errorf("transfer %s: %d handover notice(s) queued, but recording them failed: %w", t.ID, n, err)
+	}
+	return n, nil
+}
+
+func (a *Server) getTransfer(w http.ResponseWriter, r *http.Request, _ string) error {
+	t, err := a.state.LoadTransfer(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (a *Server) revertTransfer(w http.ResponseWriter, r *http.Request, actor string) error {
+	var req RevertRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	told, err := a.state.Audit(r.Context(), identity.AuditQuery{Action: ActionContactsNotify, Subject: id, Limit: 1})
+	if err != nil {
+		return err
+	}
+	t, err := a.state.RevertTransfer(r.Context(), actor, req.Reason, id)
+	if err != nil {
+		return err
+	}
+	res := RevertResult{Transfer: t, ToldAtTransfer: len(told) > 0}
+	if res.ToldAtTransfer {
+		var d notifyDetails
+		_ = json.Unmarshal(told[0].Details, &d) // only for the count shown
+		res.NotifiedAtTransfer = d.Notices
+	}
+	res.Notified = res.ToldAtTransfer
+	if req.Notify != nil {
+		res.Notified = *req.Notify
+	}
+	if res.Notified {
+		again := t
+		if res.ToldAtTransfer && (req.Notify == nil || *req.Notify) {
+			// Re-tell the contacts the transfer told: those it gave an owner
+			// other than the one they had (NotifyHandover's rule).
+			orig, err := a.state.LoadTransfer(r.Context(), id)
+			if err != nil {
+				return err
+			}
+			toldRel := map[string]bool{}
+			for _, m := range orig.Moves {
+				if m.ToOwner != "" && m.ToOwner != m.FromOwner {
+					toldRel[m.RelationshipID] = true
+				}
+			}
+			sub := *t
+			sub.Moves = slices.DeleteFunc(slices.Clone(t.Moves), func(m identity.Move) bool { return !toldRel[m.RelationshipID] })
+			again = &sub
+		}
+		n := a.out.NotifyHandover(r.Context(), again)
+		res.Notices = n
+		if err := a.state.RecordAudit(r.Context(), actor, ActionContactsNotify, req.Reason, t.ID, notifyDetails{Notices: n}); err != nil {
+			return fmt.Errorf("revert %s: %d handover notice(s) queued, but recording them failed: %w", t.ID, n, err)
+		}
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (a *Server) tags(w http.ResponseWriter, r *http.Request, actor string) error {
+	var req TagsRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	var rel *identity.Relationship
+	var err error
+	if req.Set != nil {
+		rel, err = a.state.SetTags(r.Context(), actor, req.Reason, id, req.Set)
+	}
+	if err == nil && len(req.Add) > 0 {
+		rel, err = a.state.AddTags(r.Context(), actor, req.Reason, id, req.Add)
+	}
+	if err == nil && len(req.Remove) > 0 {
+		rel, err = a.state.RemoveTags(r.Context(), actor, req.Reason, id, req.Remove)
+	}
+	if err != nil {
+		return err
+	}
+	if rel == nil {
+		return fmt.Errorf("%w: give set, add or remove", errBadRequest)
+	}
+	writeJSON(w, http.StatusOK, rel)
+	return nil
+}
+
+func (a *Server) remark(w http.ResponseWriter, r *http.Request, actor string) error {
+	var req RemarkRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	rel, err := a.state.SetRemark(r.Context(), actor, req.Reason, r.PathValue("id"), req.Remark)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rel)
+	return nil
+}
+
+// prepareBroadcast stores a team broadcast (BroadcastRequest: team, tag,
+// subject, body, reason) for each member to confirm.
+func (a *Server) prepareBroadcast(w http.ResponseWriter, r *http.Request, actor string) error {
+	var req BroadcastRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		return fmt.Errorf("%w: a reason is required, for the audit log", errBadRequest)
+	}
+	b, err := a.out.PrepareBroadcast(r.Context(), outreach.BroadcastRequest{Actor: actor, Reason: req.Reason,
+		Team: req.Team, Tag: req.Tag, Subject: req.Subject, Body: req.Body})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, b)
+	return nil
+}
+
+func (a *Server) getBroadcast(w http.ResponseWriter, r *http.Request, _ string) error {
+	b, err := a.out.LoadBroadcast(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, b)
+	return nil
+}

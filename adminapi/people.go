@@ -1,0 +1,117 @@
+package adminapi
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+
+	"github.com/kakehashi/kakehashi/identity"
+)
+
+// Handlers for employees, personas and the directory.
+
+func (a *Server) listEmployees(w http.ResponseWriter, _ *http.Request, _ string) error {
+	es := a.state.Snapshot().Employees()
+	sort.Slice(es, func(i, j int) bool { return es[i].ID < es[j].ID })
+	writeJSON(w, http.StatusOK, es)
+	return nil
+}
+
+func (a *Server) upsertEmployee(w http.ResponseWriter, r *http.Request, actor string) error {
+	var req EmployeeRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := a.state.UpsertEmployee(r.Context(), actor, req.Reason, req.Employee); err != nil {
+		return err
+	}
+	e, _ := a.state.Snapshot().Employee(req.Employee.ID)
+	writeJSON(w, http.StatusOK, e)
+	return nil
+}
+
+func (a *Server) depart(w http.ResponseWriter, r *http.Request, actor string) error {
+	var req DepartRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if len(req.Team) > 0 {
+		if req.Successor != "" {
+			return fmt.Errorf("%w: give a successor or a team, not both", errBadRequest)
+		}
+		// Spread first, then depart: every step is atomic, and messages
+		// in between already reach the new owners.
+		spread, err := a.state.Transfer(r.Context(), identity.TransferRequest{
+			Actor: actor, Reason: req.Reason, From: id, Targets: req.Team, Strategy: identity.SpreadStrategy(req.Strategy)})
+		if err != nil {
+			return err
+		}
+		if _, err := a.state.Depart(r.Context(), actor, req.Reason, id, ""); err != nil {
+			return fmt.Errorf("relationships spread by transfer %s, but the departure failed: %w", spread.ID, err)
+		}
+		writeJSON(w, http.StatusOK, spread)
+		return nil
+	}
+	t, err := a.state.Depart(r.Context(), actor, req.Reason, id, req.Successor)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (a *Server) reactivate(w http.ResponseWriter, r *http.Request, actor string) error {
+	var req ReasonRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := a.state.Reactivate(r.Context(), actor, req.Reason, r.PathValue("id")); err != nil {
+		return err
+	}
+	e, _ := a.state.Snapshot().Employee(r.PathValue("id"))
+	writeJSON(w, http.StatusOK, e)
+	return nil
+}
+
+func (a *Server) listPersonas(w http.ResponseWriter, _ *http.Request, _ string) error {
+	ps := a.state.Snapshot().Personas()
+	sort.Slice(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
+	writeJSON(w, http.StatusOK, ps)
+	return nil
+}
+
+func (a *Server) upsertPersona(w http.ResponseWriter, r *http.Request, actor string) error {
+	var req PersonaRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := a.state.UpsertPersona(r.Context(), actor, req.Reason, req.Persona); err != nil {
+		return err
+	}
+	p, _ := a.state.Snapshot().Persona(req.Persona.ID)
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (a *Server) importDirectory(w http.ResponseWriter, r *http.Request, actor string) error {
+	var d Directory
+	if err := decode(r, &d); err != nil {
+		return err
+	}
+	if d.Reason == "" {
+		d.Reason = "directory import"
+	}
+	for _, e := range d.Employees {
+		if err := a.state.UpsertEmployee(r.Context(), actor, d.Reason, e); err != nil {
+			return fmt.Errorf("employee %q: %w", e.ID, err)
+		}
+	}
+	for _, p := range d.Personas {
+		if err := a.state.UpsertPersona(r.Context(), actor, d.Reason, p); err != nil {
+			return fmt.Errorf("persona %q: %w", p.ID, err)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"employees": len(d.Employees), "personas": len(d.Personas)})
+	return nil
+}
