@@ -78,14 +78,8 @@ func OpenQueue(ctx context.Context, path string) (*Queue, error) {
 }
 
 func (q *Queue) open(ctx context.Context, path string) error {
-	if _, err := q.db.ExecContext(ctx, queueSchema); err != nil {
-		return fmt.Errorf("create queue schema in %s: %w", path, err)
-	}
 	if err := migrateQueue(ctx, q.db); err != nil {
 		return fmt.Errorf("queue %s: %w", path, err)
-	}
-	if _, err := q.db.ExecContext(ctx, queueIndexes); err != nil {
-		return fmt.Errorf("create queue indexes in %s: %w", path, err)
 	}
 	// Readers: query_only refuses writes on them; the file is in WAL mode
 	// already, so each reads the last commit without waiting for the writer.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kakehashi/kakehashi/internal/migrate"
 	"github.com/kakehashi/kakehashi/routing"
 )
 
@@ -201,9 +202,7 @@ func TestQueueMigratesTheOldDeduplicationIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := strings.Replace(queueSchema, "CREATE INDEX IF NOT EXISTS messages_pending",
-		"CREATE UNIQUE INDEX IF NOT EXISTS messages_dedupe ON messages(in_network, in_from, in_id) WHERE in_id <> '';\nCREATE INDEX IF NOT EXISTS messages_pending", 1)
-	if _, err := db.Exec(old); err != nil {
+	if _, err := db.Exec(firstReleaseSchema); err != nil {
 		t.Fatal(err)
 	}
 	at := time.Now().Add(-time.Hour).UnixNano()
@@ -226,6 +225,129 @@ func TestQueueMigratesTheOldDeduplicationIndex(t *testing.T) {
 	if enqueue(t, q, rec("bob@ext.test", "id-1", "new text")) {
 		t.Error("a reused ID with another text was dropped after the upgrade")
 	}
+}
+
+// firstReleaseSchema is the queue as releases before content hashes and
+// numbered migrations wrote it.
+const firstReleaseSchema = `
+CREATE TABLE messages (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	received_at INTEGER NOT NULL,
+	in_network TEXT NOT NULL, in_from TEXT NOT NULL, in_reply TEXT NOT NULL, in_to TEXT NOT NULL, in_id TEXT NOT NULL,
+	relationship_id TEXT NOT NULL, owner_id TEXT NOT NULL,
+	out_network TEXT NOT NULL, out_from TEXT NOT NULL, out_to TEXT NOT NULL, out_id TEXT NOT NULL,
+	body TEXT NOT NULL, nick TEXT NOT NULL,
+	refusal_condition TEXT NOT NULL, refusal_text TEXT NOT NULL, reply_to TEXT NOT NULL,
+	notice INTEGER NOT NULL, subscribe INTEGER NOT NULL,
+	subject TEXT NOT NULL DEFAULT '', thread TEXT NOT NULL DEFAULT '', auto TEXT NOT NULL DEFAULT '',
+	state TEXT NOT NULL, last_error TEXT NOT NULL DEFAULT '', done_at INTEGER
+);
+CREATE UNIQUE INDEX messages_dedupe ON messages(in_network, in_from, in_id) WHERE in_id <> '';
+CREATE INDEX messages_pending ON messages(seq) WHERE state = 'pending';
+CREATE INDEX messages_out_id ON messages(out_network, out_id);
+CREATE TABLE probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
+`
+
+// TestQueueMigrations: a new queue.db gets every migration, recorded; one
+// written before numbered migrations (first release, or with every
+// column already) is baselined without losing a row; opening again
+// applies nothing; a queue.db from a newer release is refused, naming
+// both versions.
+func TestQueueMigrations(t *testing.T) {
+	ms, err := queueMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest := len(ms)
+	versions := func(t *testing.T, path string) []int {
+		t.Helper()
+		db, err := sql.Open("sqlite", "file:"+path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		rows, err := db.Query(`SELECT version FROM schema_migrations ORDER BY version`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []int
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, v)
+		}
+		return out
+	}
+	open := func(t *testing.T, path string) {
+		t.Helper()
+		q, err := OpenQueue(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.Close()
+	}
+	t.Run("new", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "queue.db")
+		open(t, path)
+		open(t, path) // again: nothing to do
+		if v := versions(t, path); len(v) != newest || v[newest-1] != newest {
+			t.Fatalf("recorded %v, want 1…%d", v, newest)
+		}
+	})
+	for _, tc := range []struct{ name, ddl string }{
+		{"first release", firstReleaseSchema},
+		{"every column", firstReleaseSchema + `ALTER TABLE messages ADD COLUMN broadcast TEXT NOT NULL DEFAULT '';
+			ALTER TABLE messages ADD COLUMN content_hash TEXT NOT NULL DEFAULT '';`},
+		{"some columns", firstReleaseSchema + `ALTER TABLE messages ADD COLUMN broadcast TEXT NOT NULL DEFAULT '';`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "queue.db")
+			db, err := sql.Open("sqlite", "file:"+path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec(tc.ddl); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec(`INSERT INTO messages (received_at, in_network, in_from, in_reply, in_to, in_id, relationship_id, owner_id,
+				out_network, out_from, out_to, out_id, body, nick, refusal_condition, refusal_text, reply_to, notice, subscribe, state)
+				VALUES (1, 'public-xmpp', 'bob@ext.test', '', 'p@contact.acme.test', 'id-1', '', '', 'corp', 'x@gw', 'hana@corp.test', 'o1', 'kept', '', '', '', '', 0, 0, 'pending')`); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			q, err := OpenQueue(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer q.Close()
+			pending, err := q.Pending(context.Background())
+			if err != nil || len(pending) != 1 || pending[0].Out.Body != "kept" {
+				t.Fatalf("pending after the upgrade: %v, %v", pending, err)
+			}
+			if v := versions(t, path); len(v) != newest {
+				t.Fatalf("recorded %v, want 1…%d", v, newest)
+			}
+		})
+	}
+	t.Run("newer", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "queue.db")
+		open(t, path)
+		db, err := sql.Open("sqlite", "file:"+path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'from_the_future', 0)`, newest+1); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		_, err = OpenQueue(context.Background(), path)
+		if !errors.Is(err, migrate.ErrNewerSchema) || !strings.Contains(err.Error(), strconv.Itoa(newest+1)) || !strings.Contains(err.Error(), strconv.Itoa(newest)) {
+			t.Fatalf("opening a newer queue.db: %v", err)
+		}
+	})
 }
 
 // waitDone collects the outcome of n callbacks.

@@ -13,12 +13,16 @@ package outreach
 
 import (
 	"context"
+	"database/sql"
+	"embed"
+	"fmt"
 	"log/slog"
 
 	"github.com/kakehashi/kakehashi/config"
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/internal/busy"
+	"github.com/kakehashi/kakehashi/internal/migrate"
 	"github.com/kakehashi/kakehashi/routing"
 )
 
@@ -45,7 +49,8 @@ type Service struct {
 }
 
 // New builds the Service of gw and attaches it as gw's hooks; call it
-// before gw.Run. It creates its tables in the gateway's queue database.
+// before gw.Run. It brings its tables in the gateway's queue database up
+// to date.
 func New(ctx context.Context, gw *gateway.Gateway, o Options) (*Service, error) {
 	s := &Service{gw: gw, state: gw.State(), top: gw.Topology(), log: o.Logger,
 		caps: BroadcastCaps{PerDay: config.DefaultBroadcastsPerDay, PerMonth: config.DefaultBroadcastsPerMonth}}
@@ -55,8 +60,31 @@ func New(ctx context.Context, gw *gateway.Gateway, o Options) (*Service, error) 
 	if o.Caps != nil {
 		s.caps = *o.Caps
 	}
+	ms, err := migrate.Load(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	if err := gw.Queue().Migrate(ctx, ms, migrate.Options{Table: "outreach_migrations", Baseline: baseline}); err != nil {
+		return nil, fmt.Errorf("outreach: %w", err)
+	}
 	gw.Attach(s)
 	return s, nil
+}
+
+// migrationFiles are outreach's numbered migrations of its tables in the
+// queue's database.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// baseline is the migration a queue.db written before numbered
+// migrations is at: 1 when it has the broadcasts table.
+func baseline(ctx context.Context, tx *sql.Tx) (int, error) {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'broadcasts'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read schema: %w", err)
+	}
+	return n, nil
 }
 
 // Started implements gateway.Hooks: broadcasts whose last copy was done
