@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// Reads and writes of broadcast copies in the messages table, for
-// outreach: it keeps its broadcasts in its own table and counts their
-// copies here.
+// What outreach asks of the messages table about broadcast copies (their
+// Record.Broadcast is set): their states, and how many reached a contact
+// lately, for the caps.
 
 // BroadcastStates counts the copies of broadcast id by state.
 func (q *Queue) BroadcastStates(ctx context.Context, id string) (map[string]int, error) {

@@ -202,7 +202,7 @@ func TestQueueMigratesTheOldDeduplicationIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(firstReleaseSchema); err != nil {
+	if _, err := db.Exec(firstReleaseSchema(t)); err != nil {
 		t.Fatal(err)
 	}
 	at := time.Now().Add(-time.Hour).UnixNano()
@@ -228,25 +228,16 @@ func TestQueueMigratesTheOldDeduplicationIndex(t *testing.T) {
 }
 
 // firstReleaseSchema is the queue as releases before content hashes and
-// numbered migrations wrote it.
-const firstReleaseSchema = `
-CREATE TABLE messages (
-	seq INTEGER PRIMARY KEY AUTOINCREMENT,
-	received_at INTEGER NOT NULL,
-	in_network TEXT NOT NULL, in_from TEXT NOT NULL, in_reply TEXT NOT NULL, in_to TEXT NOT NULL, in_id TEXT NOT NULL,
-	relationship_id TEXT NOT NULL, owner_id TEXT NOT NULL,
-	out_network TEXT NOT NULL, out_from TEXT NOT NULL, out_to TEXT NOT NULL, out_id TEXT NOT NULL,
-	body TEXT NOT NULL, nick TEXT NOT NULL,
-	refusal_condition TEXT NOT NULL, refusal_text TEXT NOT NULL, reply_to TEXT NOT NULL,
-	notice INTEGER NOT NULL, subscribe INTEGER NOT NULL,
-	subject TEXT NOT NULL DEFAULT '', thread TEXT NOT NULL DEFAULT '', auto TEXT NOT NULL DEFAULT '',
-	state TEXT NOT NULL, last_error TEXT NOT NULL DEFAULT '', done_at INTEGER
-);
-CREATE UNIQUE INDEX messages_dedupe ON messages(in_network, in_from, in_id) WHERE in_id <> '';
-CREATE INDEX messages_pending ON messages(seq) WHERE state = 'pending';
-CREATE INDEX messages_out_id ON messages(out_network, out_id);
-CREATE TABLE probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
-`
+// numbered migrations wrote it: migration 1, and the unique index on the
+// sender's ID that migration 2 drops.
+func firstReleaseSchema(t *testing.T) string {
+	t.Helper()
+	first, err := migrationFiles.ReadFile("migrations/0001_messages.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(first) + "CREATE UNIQUE INDEX messages_dedupe ON messages(in_network, in_from, in_id) WHERE in_id <> '';\n"
+}
 
 // TestQueueMigrations: a new queue.db gets every migration, recorded; one
 // written before numbered migrations (first release, or with every
@@ -298,10 +289,10 @@ func TestQueueMigrations(t *testing.T) {
 		}
 	})
 	for _, tc := range []struct{ name, ddl string }{
-		{"first release", firstReleaseSchema},
-		{"every column", firstReleaseSchema + `ALTER TABLE messages ADD COLUMN broadcast TEXT NOT NULL DEFAULT '';
+		{"first release", firstReleaseSchema(t)},
+		{"every column", firstReleaseSchema(t) + `ALTER TABLE messages ADD COLUMN broadcast TEXT NOT NULL DEFAULT '';
 			ALTER TABLE messages ADD COLUMN content_hash TEXT NOT NULL DEFAULT '';`},
-		{"some columns", firstReleaseSchema + `ALTER TABLE messages ADD COLUMN broadcast TEXT NOT NULL DEFAULT '';`},
+		{"some columns", firstReleaseSchema(t) + `ALTER TABLE messages ADD COLUMN broadcast TEXT NOT NULL DEFAULT '';`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "queue.db")
