@@ -9,26 +9,26 @@ package xmpp
 // result form.
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/xml"
 	"errors"
 	"fmt"
-	"mellium.im/xmpp/stanza"
 	"strings"
 	"sync"
 	"time"
 
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp/commands"
+	"mellium.im/xmpp/disco"
+	"mellium.im/xmpp/disco/info"
+	"mellium.im/xmpp/disco/items"
+	"mellium.im/xmpp/form"
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
 
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
-)
-
-const (
-	nsCommands   = "http://jabber.org/protocol/commands"
-	nsDataForms  = "jabber:x:data"
-	nsDiscoItems = "http://jabber.org/protocol/disco#items"
 )
 
 const (
@@ -55,15 +55,27 @@ const (
 	errBadSessionID = "bad-sessionid"
 )
 
-// inForm is a data form a client sent, as far as a submission needs it.
-type inForm struct {
-	Type   string    `xml:"type,attr"`
-	Fields []inField `xml:"jabber:x:data field"`
+// completeOnly offers one action, complete, and makes it the default:
+// <actions execute="complete"><complete/></actions>.
+const completeOnly = commands.Complete<<3 | commands.Complete
+
+// commandRequest is a <command/> from an employee's client.
+type commandRequest struct {
+	commands.Command
+	Forms []submission `xml:"jabber:x:data x"`
 }
 
-type inField struct {
-	Var    string   `xml:"var,attr"`
-	Values []string `xml:"jabber:x:data value"`
+// submission is a data form a client sent. form.Data reads its fields but
+// keeps its type to itself, so the type is read here.
+type submission struct {
+	typ  form.Type
+	data form.Data
+}
+
+// UnmarshalXML implements xml.Unmarshaler.
+func (s *submission) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	s.typ = form.Type(attrValue(&start, "type"))
+	return s.data.UnmarshalXML(d, start)
 }
 
 // commander returns core's commands when this component offers them: on the
@@ -76,89 +88,42 @@ func (c *Component) commander(core gateway.Core) gateway.Commander {
 	return cmdr
 }
 
-// isCommandIQ reports whether iq belongs to ad-hoc commands: disco of the
-// command list or of a command node, or a command itself.
-func isCommandIQ(iq *inIQ) bool {
-	p := &iq.Payload
-	switch {
-	case iq.Type == "get" && p.XMLName.Space == nsDiscoInfo && p.XMLName.Local == "query" && p.Node != "":
-	case iq.Type == "get" && p.XMLName.Space == nsDiscoItems && p.XMLName.Local == "query" && p.Node == nsCommands:
-	case iq.Type == "set" && p.XMLName.Space == nsCommands && p.XMLName.Local == "command":
-	default:
-		return false
-	}
-	return true
-}
-
-// commandIQ answers an IQ to the component's domain self that belongs to
-// ad-hoc commands: disco of the command list and of a command node, and the
-// command itself. It returns nil for every other IQ.
-func (c *Component) commandIQ(ctx context.Context, cmdr gateway.Commander, iq *inIQ, self string) []byte {
-	p := &iq.Payload
-	if !isCommandIQ(iq) {
-		return nil
-	}
-	from, err := jid.Parse(iq.From)
-	if err != nil {
-		return iqError(self, iq.From, iq.ID, stanza.BadRequest, "invalid sender address")
-	}
-	switch p.XMLName.Space {
-	case nsDiscoInfo:
-		return c.commandNodeInfo(cmdr, iq, self, from.Bare().String())
-	case nsDiscoItems:
-		return c.commandList(cmdr, iq, self, from.Bare().String())
-	}
-	return c.command(ctx, cmdr, iq, self, from)
-}
-
-func (c *Component) commandList(cmdr gateway.Commander, iq *inIQ, self, from string) []byte {
-	var b bytes.Buffer
-	b.WriteString(`<query xmlns="` + nsDiscoItems + `" node="` + nsCommands + `">`)
-	for _, cmd := range cmdr.Commands(c.cfg.Network, from) {
-		if cmd.Node == "" {
-			continue
+// commandList answers disco#items on the command list (iq, to the domain)
+// with the commands from may run.
+func (c *Component) commandList(cmdr gateway.Commander, iq stanza.IQ, from jid.JID) xml.TokenReader {
+	var list []xml.TokenReader
+	for _, cmd := range cmdr.Commands(c.cfg.Network, from.Bare().String()) {
+		if cmd.Node != "" {
+			list = append(list, items.Item{JID: iq.To, Node: cmd.Node, Name: commandName(cmd)}.TokenReader())
 		}
-		b.WriteString(`<item`)
-		attr(&b, "jid", self)
-		attr(&b, "node", cmd.Node)
-		attr(&b, "name", commandName(cmd))
-		b.WriteString(`/>`)
 	}
-	b.WriteString(`</query>`)
-	return iqResult(self, iq.From, iq.ID, b.String())
+	// ItemsQuery writes an empty query, for asking.
+	query := disco.ItemsQuery{Node: commands.NS}.TokenReader()
+	return iq.Result(insertInto(xml.Name{Space: disco.NSItems, Local: "query"}, query, list...))
 }
 
 // commandNodeInfo answers disco#info on a node of the domain: the command
 // list itself or one command from may run. Other nodes, including commands
 // from may not run, do not exist for from.
-func (c *Component) commandNodeInfo(cmdr gateway.Commander, iq *inIQ, self, from string) []byte {
-	node := iq.Payload.Node
-	var b bytes.Buffer
-	b.WriteString(`<query xmlns="` + nsDiscoInfo + `"`)
-	attr(&b, "node", node)
-	b.WriteString(`>`)
-	if node == nsCommands {
-		b.WriteString(`<identity category="automation" type="command-list" name="Commands"/>`)
-		b.WriteString(`<feature var="` + nsDiscoInfo + `"/><feature var="` + nsDiscoItems + `"/>`)
-	} else {
-		var found *gateway.Command
-		cmds := cmdr.Commands(c.cfg.Network, from)
-		for i := range cmds {
-			if cmds[i].Node == node {
-				found = &cmds[i]
-				break
-			}
-		}
-		if found == nil {
-			return iqError(self, iq.From, iq.ID, stanza.ItemNotFound, "")
-		}
-		b.WriteString(`<identity category="automation" type="command-node"`)
-		attr(&b, "name", commandName(*found))
-		b.WriteString(`/>`)
-		b.WriteString(`<feature var="` + nsDiscoInfo + `"/><feature var="` + nsCommands + `"/><feature var="` + nsDataForms + `"/>`)
+func (c *Component) commandNodeInfo(cmdr gateway.Commander, iq stanza.IQ, from jid.JID, node string) xml.TokenReader {
+	answer := disco.Info{InfoQuery: disco.InfoQuery{Node: node}}
+	if node == commands.NS {
+		id := disco.AutomationCommandList
+		id.Name = "Commands"
+		answer.Identity = []info.Identity{id}
+		answer.Features = []info.Feature{disco.Feature, {Var: disco.NSItems}}
+		return iq.Result(answer.TokenReader())
 	}
-	b.WriteString(`</query>`)
-	return iqResult(self, iq.From, iq.ID, b.String())
+	for _, cmd := range cmdr.Commands(c.cfg.Network, from.Bare().String()) {
+		if cmd.Node == node {
+			id := disco.AutomationCommandNode
+			id.Name = commandName(cmd)
+			answer.Identity = []info.Identity{id}
+			answer.Features = []info.Feature{disco.Feature, commands.Feature, form.Feature}
+			return iq.Result(answer.TokenReader())
+		}
+	}
+	return iq.Error(stanzaError(stanza.ItemNotFound, ""))
 }
 
 func commandName(cmd gateway.Command) string {
@@ -168,18 +133,17 @@ func commandName(cmd gateway.Command) string {
 	return cmd.Node
 }
 
-// command serves <command/>: execute without a session starts one and sends
-// the form; complete (or execute or next) with the session submits it;
-// cancel drops it.
-func (c *Component) command(ctx context.Context, cmdr gateway.Commander, iq *inIQ, self string, from jid.JID) []byte {
-	p := &iq.Payload
-	fail := func(cond stanza.Condition, specific, text string) []byte {
-		return commandError(self, iq.From, iq.ID, cond, specific, text)
+// command answers a <command/> (req, in iq): execute without a session
+// starts one and sends the form; complete (or execute or next) with the
+// session submits it; cancel drops it.
+func (c *Component) command(ctx context.Context, cmdr gateway.Commander, iq stanza.IQ, from jid.JID, req *commandRequest) xml.TokenReader {
+	fail := func(cond stanza.Condition, specific, text string) xml.TokenReader {
+		return commandError(iq, cond, specific, text)
 	}
-	if p.Node == "" {
+	if req.Node == "" {
 		return fail(stanza.BadRequest, "", "the command has no node")
 	}
-	action := p.Action
+	action := req.Action
 	if action == "" {
 		action = "execute"
 	}
@@ -191,92 +155,76 @@ func (c *Component) command(ctx context.Context, cmdr gateway.Commander, iq *inI
 	// The session is the full JID's: another resource of the same account is
 	// another window, and must not be able to submit or cancel this one.
 	owner := from.String()
-	if p.SessionID == "" {
+	if req.SID == "" {
 		if action != "execute" {
 			return fail(stanza.BadRequest, errBadSessionID, "no command session was given")
 		}
-		return c.startCommand(ctx, cmdr, iq, self, from)
+		return c.startCommand(ctx, cmdr, iq, from, req.Node)
 	}
-	if !c.cmds.take(p.SessionID, owner, p.Node) {
+	if !c.cmds.take(req.SID, owner, req.Node) {
 		return fail(stanza.BadRequest, errBadSessionID, "this command session has expired or is unknown; run the command again")
 	}
-	if len(p.Forms) > 1 {
+	if len(req.Forms) > 1 {
 		return fail(stanza.BadRequest, errBadPayload, "more than one form was submitted")
 	}
-	var form *inForm
-	if len(p.Forms) == 1 {
-		form = &p.Forms[0]
+	var sub *submission
+	if len(req.Forms) == 1 {
+		sub = &req.Forms[0]
 	}
-	if action == "cancel" || form != nil && form.Type == "cancel" {
-		var b bytes.Buffer
-		b.WriteString(`<command xmlns="` + nsCommands + `"`)
-		attr(&b, "node", p.Node)
-		attr(&b, "sessionid", p.SessionID)
-		b.WriteString(` status="canceled"/>`)
-		return iqResult(self, iq.From, iq.ID, b.String())
+	if action == "cancel" || sub != nil && sub.typ == form.TypeCancel {
+		return commandResponse(iq, req.Node, req.SID, "canceled")
 	}
-	values, problem := submittedValues(form)
+	values, problem := submittedValues(sub)
 	if problem != "" {
 		return fail(stanza.BadRequest, errBadPayload, problem)
 	}
 	bare := from.Bare().String()
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
-	res, err := cmdr.RunCommand(ctx, c.cfg.Network, bare, p.Node, values)
+	res, err := cmdr.RunCommand(ctx, c.cfg.Network, bare, req.Node, values)
 	if err != nil {
-		return c.commandFailed(iq, self, bare, err)
+		return c.commandFailed(iq, req.Node, bare, err)
 	}
-	c.log.Debug("command run", "node", p.Node, "from", bare)
-	var b bytes.Buffer
-	b.WriteString(`<command xmlns="` + nsCommands + `"`)
-	attr(&b, "node", p.Node)
-	attr(&b, "sessionid", p.SessionID)
-	b.WriteString(` status="completed">`)
+	c.log.Debug("command run", "node", req.Node, "from", bare)
+	var payload []xml.TokenReader
 	if res.Note != "" {
-		typ := res.NoteType
-		switch typ {
-		case gateway.NoteInfo, gateway.NoteWarn, gateway.NoteError:
-		default:
-			typ = gateway.NoteInfo
-		}
-		b.WriteString(`<note type="` + string(typ) + `">`)
-		xmlText(&b, res.Note)
-		b.WriteString(`</note>`)
+		payload = append(payload, commands.Note{Type: noteType(res.NoteType), Value: res.Note}.TokenReader())
 	}
 	if len(res.Fields) > 0 {
-		writeForm(&b, "result", "", "", res.Fields)
+		payload = append(payload, dataForm(form.TypeResult, "", "", res.Fields))
 	}
-	b.WriteString(`</command>`)
-	return iqResult(self, iq.From, iq.ID, b.String())
+	return commandResponse(iq, req.Node, req.SID, "completed", payload...)
 }
 
-func (c *Component) startCommand(ctx context.Context, cmdr gateway.Commander, iq *inIQ, self string, from jid.JID) []byte {
-	node := iq.Payload.Node
+func noteType(t gateway.NoteType) commands.NoteType {
+	switch t {
+	case gateway.NoteWarn:
+		return commands.NoteWarn
+	case gateway.NoteError:
+		return commands.NoteError
+	}
+	return commands.NoteInfo
+}
+
+func (c *Component) startCommand(ctx context.Context, cmdr gateway.Commander, iq stanza.IQ, from jid.JID, node string) xml.TokenReader {
 	bare := from.Bare().String()
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	cmd, err := cmdr.CommandForm(ctx, c.cfg.Network, bare, node)
 	if err != nil {
-		return c.commandFailed(iq, self, bare, err)
+		return c.commandFailed(iq, node, bare, err)
 	}
 	id := c.cmds.start(node, from.String())
 	title := cmd.Title
 	if title == "" {
 		title = cmd.Name
 	}
-	var b bytes.Buffer
-	b.WriteString(`<command xmlns="` + nsCommands + `"`)
-	attr(&b, "node", node)
-	attr(&b, "sessionid", id)
-	b.WriteString(` status="executing"><actions execute="complete"><complete/></actions>`)
-	writeForm(&b, "form", title, cmd.Instructions, cmd.Fields)
-	b.WriteString(`</command>`)
-	return iqResult(self, iq.From, iq.ID, b.String())
+	return commandResponse(iq, node, id, "executing", completeOnly.TokenReader(), dataForm(form.TypeForm, title, cmd.Instructions, cmd.Fields))
 }
 
 // commandFailed maps a Commander error to a stanza error. Its text is shown
 // as is: only employees reach the inside component.
-func (c *Component) commandFailed(iq *inIQ, self, from string, err error) []byte {
+func (c *Component) commandFailed(iq stanza.IQ, node, from string, err error) xml.TokenReader {
 	cond := stanza.InternalServerError
 	switch {
 	case errors.Is(err, gateway.ErrCommandNotFound):
@@ -284,110 +232,121 @@ func (c *Component) commandFailed(iq *inIQ, self, from string, err error) []byte
 	case errors.Is(err, gateway.ErrCommandForbidden):
 		cond = stanza.Forbidden
 	default:
-		c.log.Warn("command failed", "node", iq.Payload.Node, "from", from, "err", err)
+		c.log.Warn("command failed", "node", node, "from", from, "err", err)
 	}
-	return commandError(self, iq.From, iq.ID, cond, "", err.Error())
+	return commandError(iq, cond, "", err.Error())
 }
 
 // submittedValues reads a submitted form into what RunCommand takes, within
 // the size limits. A field without var (a fixed line echoed back) carries
 // nothing. problem is the reason the form is refused, if it is.
-func submittedValues(form *inForm) (values map[string][]string, problem string) {
+func submittedValues(sub *submission) (values map[string][]string, problem string) {
 	values = map[string][]string{}
-	if form == nil {
+	if sub == nil {
 		// A client may submit a form without fields as no form at all; the
 		// Commander sees empty values and says what is missing.
 		return values, ""
 	}
-	if form.Type != "submit" {
-		return nil, fmt.Sprintf("the form has type %q instead of submit", form.Type)
+	if sub.typ != form.TypeSubmit {
+		return nil, fmt.Sprintf("the form has type %q instead of submit", sub.typ)
 	}
-	if len(form.Fields) > maxFormFields {
+	if sub.data.Len() > maxFormFields {
 		return nil, fmt.Sprintf("the form has more than %d fields", maxFormFields)
 	}
-	for _, f := range form.Fields {
-		if f.Var == "" {
-			continue
+	sub.data.ForFields(func(f form.FieldData) {
+		if problem != "" || f.Var == "" {
+			return
 		}
-		if len(f.Var) > maxVarBytes {
-			return nil, "a field name is too long"
-		}
-		if len(f.Values) > maxFieldValues {
-			return nil, fmt.Sprintf("field %s has more than %d values", f.Var, maxFieldValues)
-		}
-		for _, v := range f.Values {
-			if len(v) > maxValueBytes {
-				return nil, fmt.Sprintf("a value of field %s is longer than %d KiB", f.Var, maxValueBytes>>10)
-			}
+		if problem = fieldProblem(f); problem != "" {
+			return
 		}
 		if _, dup := values[f.Var]; dup {
-			return nil, fmt.Sprintf("field %s is given twice", f.Var)
+			problem = fmt.Sprintf("field %s is given twice", f.Var)
+			return
 		}
-		values[f.Var] = f.Values
+		values[f.Var] = f.Raw
+	})
+	if problem != "" {
+		return nil, problem
 	}
 	return values, ""
 }
 
-// writeForm writes a data form of type typ ("form" or "result").
-func writeForm(b *bytes.Buffer, typ, title, instructions string, fields []gateway.Field) {
-	b.WriteString(`<x xmlns="` + nsDataForms + `" type="` + typ + `">`)
-	if title != "" {
-		b.WriteString(`<title>`)
-		xmlText(b, title)
-		b.WriteString(`</title>`)
+// fieldProblem says what makes a submitted field too big, if anything.
+func fieldProblem(f form.FieldData) string {
+	if len(f.Var) > maxVarBytes {
+		return "a field name is too long"
 	}
-	// XEP-0004 gives each line of instructions its own element.
-	if instructions != "" {
-		for _, line := range lines(instructions) {
-			b.WriteString(`<instructions>`)
-			xmlText(b, line)
-			b.WriteString(`</instructions>`)
+	if len(f.Raw) > maxFieldValues {
+		return fmt.Sprintf("field %s has more than %d values", f.Var, maxFieldValues)
+	}
+	for _, v := range f.Raw {
+		if len(v) > maxValueBytes {
+			return fmt.Sprintf("a value of field %s is longer than %d KiB", f.Var, maxValueBytes>>10)
 		}
 	}
-	for _, f := range fields {
-		writeField(b, &f, typ == "form")
-	}
-	b.WriteString(`</x>`)
+	return ""
 }
 
-func writeField(b *bytes.Buffer, f *gateway.Field, input bool) {
-	b.WriteString(`<field`)
-	if f.Type != gateway.FieldFixed {
-		// A fixed field is a line of text: with a var, a client would
-		// submit it back.
-		attr(b, "var", f.Var)
+// dataForm is a data form of typ (form or result) with the gateway's
+// fields. form.Data writes the form, its title and its instructions (one
+// element a line); the fields are formFields'.
+func dataForm(typ form.Type, title, instructions string, fields []gateway.Field) xml.TokenReader {
+	opts := []form.Field{form.Title(title), form.Instructions(instructions)}
+	if typ == form.TypeResult {
+		opts = append(opts, form.Result)
 	}
-	attr(b, "type", string(f.Type))
-	attr(b, "label", f.Label)
-	b.WriteString(`>`)
-	if input && f.Desc != "" {
-		b.WriteString(`<desc>`)
-		xmlText(b, f.Desc)
-		b.WriteString(`</desc>`)
-	}
-	if input && f.Required {
-		b.WriteString(`<required/>`)
-	}
-	for _, v := range f.Values {
-		vs := []string{v}
-		if f.Type == gateway.FieldTextMulti || f.Type == gateway.FieldFixed {
-			// These types carry one line per value.
-			vs = lines(v)
+	return insertInto(xml.Name{Space: form.NS, Local: "x"}, form.New(opts...).TokenReader(), formFields(fields, typ == form.TypeForm)...)
+}
+
+// formFields are the gateway's fields in a data form; input says the form
+// is to be filled in, so descriptions and required marks are shown. They
+// are written here: form.Data (v0.22.0) writes no empty value and at most
+// one value unless the type is a -multi one, so a fixed field's lines and a
+// text-multi's blank lines would be lost.
+func formFields(fields []gateway.Field, input bool) []xml.TokenReader {
+	all := make([]xml.TokenReader, 0, len(fields))
+	for _, f := range fields {
+		start := xml.StartElement{Name: xml.Name{Local: "field"}}
+		set := func(name, value string) {
+			if value != "" {
+				start.Attr = append(start.Attr, xml.Attr{Name: xml.Name{Local: name}, Value: value})
+			}
 		}
-		for _, v := range vs {
-			b.WriteString(`<value>`)
-			xmlText(b, v)
-			b.WriteString(`</value>`)
+		if f.Type != gateway.FieldFixed {
+			// A fixed field is a line of text: with a var, a client would
+			// submit it back.
+			set("var", f.Var)
 		}
+		set("type", string(f.Type))
+		set("label", f.Label)
+		var inner []xml.TokenReader
+		if input && f.Desc != "" {
+			inner = append(inner, element("desc", f.Desc))
+		}
+		if input && f.Required {
+			inner = append(inner, xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Local: "required"}}))
+		}
+		for _, v := range f.Values {
+			vs := []string{v}
+			if f.Type == gateway.FieldTextMulti || f.Type == gateway.FieldFixed {
+				// These types carry one line per value.
+				vs = lines(v)
+			}
+			for _, v := range vs {
+				inner = append(inner, element("value", v))
+			}
+		}
+		for _, o := range f.Options {
+			opt := xml.StartElement{Name: xml.Name{Local: "option"}}
+			if o.Label != "" {
+				opt.Attr = []xml.Attr{{Name: xml.Name{Local: "label"}, Value: o.Label}}
+			}
+			inner = append(inner, xmlstream.Wrap(element("value", o.Value), opt))
+		}
+		all = append(all, xmlstream.Wrap(xmlstream.MultiReader(inner...), start))
 	}
-	for _, o := range f.Options {
-		b.WriteString(`<option`)
-		attr(b, "label", o.Label)
-		b.WriteString(`><value>`)
-		xmlText(b, o.Value)
-		b.WriteString(`</value></option>`)
-	}
-	b.WriteString(`</field>`)
+	return all
 }
 
 func lines(s string) []string {
@@ -398,26 +357,23 @@ func lines(s string) []string {
 	return ls
 }
 
-// commandError is an IQ error with an optional XEP-0050 condition
-// (specific) after the stanza condition and text, as RFC 6120 orders them.
-func commandError(from, to, id string, cond stanza.Condition, specific, text string) []byte {
-	var b bytes.Buffer
-	b.WriteString(`<iq type="error"`)
-	attr(&b, "from", from)
-	attr(&b, "to", to)
-	attr(&b, "id", id)
-	b.WriteString(`>`)
-	fmt.Fprintf(&b, `<error type="%s"><%s xmlns="%s"/>`, errorType(cond), cond, nsStanzas)
-	if text != "" {
-		b.WriteString(`<text xmlns="` + nsStanzas + `" xml:lang="en">`)
-		xmlText(&b, text)
-		b.WriteString(`</text>`)
-	}
+// commandResponse answers iq with the command's status and, inside
+// <command/>, payload (actions, a note, a form): commands.Response writes
+// the command empty.
+func commandResponse(iq stanza.IQ, node, sid, status string, payload ...xml.TokenReader) xml.TokenReader {
+	resp := commands.Response{IQ: answerTo(iq, stanza.ResultIQ), Node: node, SID: sid, Status: status}
+	return insertInto(xml.Name{Space: commands.NS, Local: "command"}, resp.TokenReader(), payload...)
+}
+
+// commandError answers iq with an error, and an XEP-0050 condition
+// (specific) after the stanza condition and text, as RFC 6120 orders them:
+// stanza.IQ's Error has no room for it.
+func commandError(iq stanza.IQ, cond stanza.Condition, specific, text string) xml.TokenReader {
+	var app xml.TokenReader
 	if specific != "" {
-		b.WriteString(`<` + specific + ` xmlns="` + nsCommands + `"/>`)
+		app = xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: commands.NS, Local: specific}})
 	}
-	b.WriteString(`</error></iq>`)
-	return b.Bytes()
+	return answerTo(iq, stanza.ErrorIQ).Wrap(stanzaError(cond, text).Wrap(app))
 }
 
 // commandSessions are the forms sent out and not yet submitted, by session

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"mellium.im/xmpp/commands"
+
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/internal/testenv"
 )
@@ -62,7 +64,7 @@ func TestCommandsOverProsody(t *testing.T) {
 		return r
 	}
 
-	if r := ask("get", "d1", `<query xmlns="http://jabber.org/protocol/disco#info"/>`); !hasFeature(r, nsCommands) {
+	if r := ask("get", "d1", `<query xmlns="http://jabber.org/protocol/disco#info"/>`); !hasFeature(r, commands.NS) {
 		t.Fatalf("disco#info: %s", r.raw)
 	}
 	r := ask("get", "d2", `<query xmlns="http://jabber.org/protocol/disco#items" node="http://jabber.org/protocol/commands"/>`)

@@ -9,12 +9,18 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"mellium.im/xmlstream"
+	"mellium.im/xmpp/commands"
+	"mellium.im/xmpp/disco"
+	"mellium.im/xmpp/form"
+	"mellium.im/xmpp/ping"
+	"mellium.im/xmpp/stanza"
 
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
@@ -193,17 +199,6 @@ func (tc *tokenCapture) EncodeElement(any, xml.StartElement) error {
 	return errors.New("test stream: EncodeElement not supported")
 }
 
-type tokenSlice []xml.Token
-
-func (s *tokenSlice) Token() (xml.Token, error) {
-	if len(*s) == 0 {
-		return nil, io.EOF
-	}
-	tok := (*s)[0]
-	*s = (*s)[1:]
-	return tok, nil
-}
-
 type replyIQ struct {
 	XMLName xml.Name
 	Type    string        `xml:"type,attr"`
@@ -293,9 +288,9 @@ func (r *replyIQ) condition() (cond, specific string) {
 	}
 	for _, ch := range r.Error.Children {
 		switch ch.XMLName.Space {
-		case nsStanzas:
+		case stanza.NSError:
 			cond = ch.XMLName.Local
-		case nsCommands:
+		case commands.NS:
 			specific = ch.XMLName.Local
 		}
 	}
@@ -314,34 +309,31 @@ func parseReply(t *testing.T, raw []byte) *replyIQ {
 
 // exchange feeds raw (one stanza, as the server would send it) through the
 // component's stanza handler, the same decoding path as on a live
-// connection, and returns the one IQ it answers with.
+// connection, and returns the one IQ it answers with, parsed back from the
+// XML it renders to.
 func exchange(t *testing.T, c *Component, core gateway.Core, raw string) *replyIQ {
 	t.Helper()
-	out := handleRaw(t, c, core, raw)
-	starts := 0
-	for _, tok := range out {
-		if _, ok := tok.(xml.StartElement); ok {
-			starts++
-		}
-	}
-	if starts == 0 {
+	out := renderTokens(handleRaw(t, c, core, raw))
+	if out == "" {
 		t.Fatalf("no reply to %s", raw)
 	}
+	d := xml.NewDecoder(strings.NewReader(out))
 	var r replyIQ
-	r.raw = renderTokens(out)
-	d := xml.NewTokenDecoder((*tokenSlice)(&out))
 	if err := d.Decode(&r); err != nil {
-		t.Fatalf("reply does not decode: %v\n%s", err, r.raw)
+		t.Fatalf("reply does not decode: %v\n%s", err, out)
 	}
 	if tok, err := d.Token(); err != io.EOF {
-		t.Fatalf("more than one stanza written: %v %v", tok, err)
+		t.Fatalf("more than one stanza written: %v %v\n%s", tok, err, out)
 	}
 	if r.XMLName.Local != "iq" {
 		t.Fatalf("reply is a %s", r.XMLName.Local)
 	}
+	r.raw = out
 	return &r
 }
 
+// handleRaw feeds raw to the component's stanza handler and returns what
+// it writes, on the read loop and off it.
 func handleRaw(t *testing.T, c *Component, core gateway.Core, raw string) []xml.Token {
 	t.Helper()
 	d := xml.NewDecoder(strings.NewReader(raw))
@@ -358,28 +350,22 @@ func handleRaw(t *testing.T, c *Component, core gateway.Core, raw string) []xml.
 	// What the component answers off its read loop (commands) lands in
 	// the same capture, once that work is done.
 	var mu sync.Mutex
-	var late []byte
-	c.bg.send = func(_ context.Context, stanza []byte) error {
+	var late []xml.Token
+	c.bg.send = func(_ context.Context, st xml.TokenReader) error {
+		toks, err := xmlstream.ReadAll(st)
 		mu.Lock()
 		defer mu.Unlock()
-		late = append(late, stanza...)
-		return nil
+		late = append(late, toks...)
+		return err
 	}
 	if err := c.handle(t.Context(), core, tc, &start); err != nil {
 		t.Fatalf("handler: %v", err)
 	}
 	c.bg.wg.Wait()
-	ld := xml.NewDecoder(bytes.NewReader(late))
-	for {
-		tok, err := ld.Token()
-		if err != nil {
-			break
-		}
-		tc.out = append(tc.out, xml.CopyToken(tok))
-	}
-	return tc.out
+	return append(tc.out, late...)
 }
 
+// renderTokens is the XML toks encode to, as a session writes them.
 func renderTokens(toks []xml.Token) string {
 	var b bytes.Buffer
 	e := xml.NewEncoder(&b)
@@ -390,16 +376,29 @@ func renderTokens(toks []xml.Token) string {
 	return b.String()
 }
 
+// render is the XML r encodes to.
+func render(t testing.TB, r xml.TokenReader) string {
+	t.Helper()
+	toks, err := xmlstream.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return renderTokens(toks)
+}
+
+// xmlAttr is ` name="value"`, escaped, or nothing for an empty value.
+func xmlAttr(name, value string) string {
+	if value == "" {
+		return ""
+	}
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(value))
+	return " " + name + `="` + b.String() + `"`
+}
+
 // iqXML is an IQ as the server hands it to the component.
 func iqXML(typ, from, to, id, payload string) string {
-	var b bytes.Buffer
-	b.WriteString(`<iq xmlns="jabber:component:accept"`)
-	attr(&b, "type", typ)
-	attr(&b, "from", from)
-	attr(&b, "to", to)
-	attr(&b, "id", id)
-	b.WriteString(`>` + payload + `</iq>`)
-	return b.String()
+	return `<iq xmlns="jabber:component:accept"` + xmlAttr("type", typ) + xmlAttr("from", from) + xmlAttr("to", to) + xmlAttr("id", id) + `>` + payload + `</iq>`
 }
 
 func executeXML(node string) string {
@@ -446,7 +445,7 @@ func TestCommandsAdvertisedOnTheDomain(t *testing.T) {
 	cmdr := newCommander()
 	// mellium blanks a "to" naming the component's domain.
 	r := exchange(t, c, cmdr, iqXML("get", hanaPhone, "", "i1", `<query xmlns="http://jabber.org/protocol/disco#info"/>`))
-	for _, f := range []string{nsDiscoInfo, nsPing, nsVCard, nsCommands} {
+	for _, f := range []string{disco.NSInfo, ping.NS, nsVCard, commands.NS} {
 		if !hasFeature(r, f) {
 			t.Errorf("disco#info lacks %s: %s", f, r.raw)
 		}
@@ -455,7 +454,7 @@ func TestCommandsAdvertisedOnTheDomain(t *testing.T) {
 		t.Errorf("addressing: %s", r.raw)
 	}
 	r = exchange(t, c, cmdr, iqXML("get", hanaPhone, proxyAddr, "i2", `<query xmlns="http://jabber.org/protocol/disco#info"/>`))
-	if hasFeature(r, nsCommands) || r.Type != "result" {
+	if hasFeature(r, commands.NS) || r.Type != "result" {
 		t.Errorf("a proxy address advertises commands: %s", r.raw)
 	}
 }
@@ -465,7 +464,7 @@ func TestCommandList(t *testing.T) {
 	cmdr := newCommander()
 	items := `<query xmlns="http://jabber.org/protocol/disco#items" node="http://jabber.org/protocol/commands"/>`
 	r := exchange(t, c, cmdr, iqXML("get", hanaPhone, testDomain, "l1", items))
-	if r.Type != "result" || r.Items == nil || r.Items.Node != nsCommands {
+	if r.Type != "result" || r.Items == nil || r.Items.Node != commands.NS {
 		t.Fatalf("list: %s", r.raw)
 	}
 	type item struct{ jid, node, name string }
@@ -502,11 +501,11 @@ func TestCommandNodeInfo(t *testing.T) {
 	if id.Category != "automation" || id.Type != "command-node" || id.Name != "Tag a contact <&>" {
 		t.Errorf("identity %+v", id)
 	}
-	if !hasFeature(r, nsCommands) || !hasFeature(r, nsDataForms) {
+	if !hasFeature(r, commands.NS) || !hasFeature(r, form.NS) {
 		t.Errorf("node info lacks features: %s", r.raw)
 	}
 
-	r = info(hanaPhone, nsCommands)
+	r = info(hanaPhone, commands.NS)
 	if r.Type != "result" || len(r.Info.Identities) != 1 || r.Info.Identities[0].Type != "command-list" {
 		t.Errorf("command list node info: %s", r.raw)
 	}
@@ -593,19 +592,101 @@ func TestCommandFormRendersEveryFieldType(t *testing.T) {
 	}
 }
 
-// TestCommandFormMarkup pins the wire form of a form, down to element order
-// and escaping, since clients are picky about both.
+// TestCommandFormMarkup pins a form as it goes on the wire, parsed back:
+// element order, namespaces, attributes and text, since clients are picky
+// about all of them. A fixed field has no var, and its lines and a
+// text-multi's (blank ones too) are a value each.
 func TestCommandFormMarkup(t *testing.T) {
-	var b bytes.Buffer
-	writeForm(&b, "form", "T<", "", []gateway.Field{
-		{Type: gateway.FieldFixed, Var: "ignored", Values: []string{"a&b"}},
-		{Var: "v", Type: gateway.FieldList, Label: `L"`, Desc: "d", Required: true, Values: []string{"x"}, Options: []gateway.FieldOption{{Label: "X", Value: "x"}}},
-	})
-	want := `<x xmlns="jabber:x:data" type="form"><title>T&lt;</title>` +
-		`<field type="fixed"><value>a&amp;b</value></field>` +
-		`<field var="v" type="list-single" label="L&#34;"><desc>d</desc><required/><value>x</value><option label="X"><value>x</value></option></field></x>`
-	if b.String() != want {
-		t.Fatalf("form\n%s\nwant\n%s", b.String(), want)
+	got := outline(t, render(t, dataForm(form.TypeForm, "T<", "Line 1.\nLine 2 & more.", []gateway.Field{
+		{Type: gateway.FieldFixed, Var: "ignored", Values: []string{"a&b\n\nc"}},
+		{Var: "v", Type: gateway.FieldList, Label: `L"`, Desc: "d", Required: true, Values: []string{"x"}, Options: []gateway.FieldOption{{Label: "X", Value: "x"}, {Value: "y"}}},
+		{Var: "m", Type: gateway.FieldTextMulti, Values: []string{"one\r\n\r\nthree"}},
+	})))
+	want := []string{
+		`{jabber:x:data}x type=form`,
+		`  {jabber:x:data}title`,
+		`    "T<"`,
+		`  {jabber:x:data}instructions`,
+		`    "Line 1."`,
+		`  {jabber:x:data}instructions`,
+		`    "Line 2 & more."`,
+		`  {jabber:x:data}field type=fixed`,
+		`    {jabber:x:data}value`,
+		`      "a&b"`,
+		`    {jabber:x:data}value`,
+		`    {jabber:x:data}value`,
+		`      "c"`,
+		`  {jabber:x:data}field label=L" type=list-single var=v`,
+		`    {jabber:x:data}desc`,
+		`      "d"`,
+		`    {jabber:x:data}required`,
+		`    {jabber:x:data}value`,
+		`      "x"`,
+		`    {jabber:x:data}option label=X`,
+		`      {jabber:x:data}value`,
+		`        "x"`,
+		`    {jabber:x:data}option`,
+		`      {jabber:x:data}value`,
+		`        "y"`,
+		`  {jabber:x:data}field type=text-multi var=m`,
+		`    {jabber:x:data}value`,
+		`      "one"`,
+		`    {jabber:x:data}value`,
+		`    {jabber:x:data}value`,
+		`      "three"`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("form\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// A result form shows values only: no descriptions, no required marks.
+	got = outline(t, render(t, dataForm(form.TypeResult, "", "", []gateway.Field{{Var: "n", Type: gateway.FieldText, Label: "N", Desc: "d", Required: true, Values: []string{"2"}}})))
+	want = []string{`{jabber:x:data}x type=result`, `  {jabber:x:data}field label=N type=text-single var=n`, `    {jabber:x:data}value`, `      "2"`}
+	if !slices.Equal(got, want) {
+		t.Fatalf("result form\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// outline is doc parsed back, one line for each element in document order
+// (indented by depth: namespace, name and attributes sorted, without
+// xmlns) and one for each text, quoted.
+func outline(t testing.TB, doc string) []string {
+	t.Helper()
+	d := xml.NewDecoder(strings.NewReader(doc))
+	var out []string
+	depth := 0
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("%v\n%s", err, doc)
+		}
+		pad := strings.Repeat("  ", depth)
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			line := pad + "{" + tok.Name.Space + "}" + tok.Name.Local
+			var attrs []string
+			for _, a := range tok.Attr {
+				switch {
+				case a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns":
+				case a.Name.Space == "http://www.w3.org/XML/1998/namespace":
+					attrs = append(attrs, "xml:"+a.Name.Local+"="+a.Value)
+				default:
+					attrs = append(attrs, a.Name.Local+"="+a.Value)
+				}
+			}
+			slices.Sort(attrs)
+			if len(attrs) > 0 {
+				line += " " + strings.Join(attrs, " ")
+			}
+			out = append(out, line)
+			depth++
+		case xml.EndElement:
+			depth--
+		case xml.CharData:
+			out = append(out, pad+fmt.Sprintf("%q", string(tok)))
+		}
 	}
 }
 
@@ -939,7 +1020,7 @@ func TestCommandsNotOutside(t *testing.T) {
 		t.Run(tg.name, func(t *testing.T) {
 			c := newTestComponent(t, tg.side)
 			r := exchange(t, c, tg.core, iqXML("get", hanaPhone, tg.to, "o1", `<query xmlns="http://jabber.org/protocol/disco#info"/>`))
-			if r.Type != "result" || hasFeature(r, nsCommands) || strings.Contains(r.raw, nsCommands) {
+			if r.Type != "result" || hasFeature(r, commands.NS) || strings.Contains(r.raw, commands.NS) {
 				t.Errorf("disco#info: %s", r.raw)
 			}
 			r = exchange(t, c, tg.core, iqXML("get", hanaPhone, tg.to, "o2", `<query xmlns="http://jabber.org/protocol/disco#info" node="tag-contact"/>`))

@@ -56,7 +56,7 @@ func TestEncodeCarriesOnlyTheDecision(t *testing.T) {
 
 func TestEncodeRefusal(t *testing.T) {
 	raw, err := encodeOutgoing(&gateway.Outgoing{
-		From: `bob\40ext.test@gw.corp.test`, To: "hana@corp.test/phone", ReplyTo: "orig-1",
+		Kind: gateway.KindRefusal, From: `bob\40ext.test@gw.corp.test`, To: "hana@corp.test/phone", ReplyTo: "orig-1",
 		Refusal: &routing.Refusal{Reason: routing.NotAllowed, Text: "only employees can write through this gateway"},
 	}, identity.Inside)
 	if err != nil {

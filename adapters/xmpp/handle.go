@@ -1,126 +1,100 @@
 package xmpp
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
-	"errors"
 	"fmt"
-	"io"
-	"mellium.im/xmpp/stanza"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
 	"mellium.im/xmlstream"
+	"mellium.im/xmpp/commands"
+	"mellium.im/xmpp/component"
+	"mellium.im/xmpp/disco"
+	"mellium.im/xmpp/disco/info"
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/mux"
+	"mellium.im/xmpp/ping"
+	"mellium.im/xmpp/stanza"
 
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/internal/textclip"
 )
 
-const (
-	nsNick      = "http://jabber.org/protocol/nick"
-	nsVCard     = "vcard-temp"
-	nsDiscoInfo = "http://jabber.org/protocol/disco#info"
-	nsPing      = "urn:xmpp:ping"
-	nsStanzas   = "urn:ietf:params:xml:ns:xmpp-stanzas"
-)
-
-type stanzaError struct {
-	Type      string `xml:"type,attr"`
-	Condition struct {
-		XMLName xml.Name
-	} `xml:",any"`
-	Text string `xml:"urn:ietf:params:xml:ns:xmpp-stanzas text"`
+// Inbound stanzas keep their addresses as the server wrote them, and the
+// adapter parses them where it needs a JID: stanza.Message and its kin
+// would refuse a whole stanza over an address jid.Parse (PRECIS) refuses
+// and the server's stringprep took, leaving a bounce unreported.
+type inMessage struct {
+	From    string             `xml:"from,attr"`
+	To      string             `xml:"to,attr"`
+	ID      string             `xml:"id,attr"`
+	Type    stanza.MessageType `xml:"type,attr"`
+	Body    []string           `xml:"body"`
+	Nick    string             `xml:"http://jabber.org/protocol/nick nick"`
+	Subject []string           `xml:"subject"`
+	Thread  string             `xml:"thread"`
+	Error   *inError           `xml:"error"`
 }
 
-type inMessage struct {
-	From    string       `xml:"from,attr"`
-	To      string       `xml:"to,attr"`
-	ID      string       `xml:"id,attr"`
-	Type    string       `xml:"type,attr"`
-	Body    []string     `xml:"body"`
-	Nick    string       `xml:"http://jabber.org/protocol/nick nick"`
-	Subject []string     `xml:"subject"`
-	Thread  string       `xml:"thread"`
-	Error   *stanzaError `xml:"error"`
+// inError is an error a server sent back, read by stanza.Error without its
+// by attribute: the gateway has no use for it, and one jid.Parse refuses
+// must not lose the bounce.
+type inError struct{ err stanza.Error }
+
+// UnmarshalXML implements xml.Unmarshaler.
+func (e *inError) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	start.Attr = slices.DeleteFunc(slices.Clone(start.Attr), func(a xml.Attr) bool { return a.Name.Local == "by" })
+	return e.err.UnmarshalXML(d, start)
+}
+
+// asStanza is the message as its answers mirror it (stanza.Message.Error
+// swaps the addresses): back to its sender as the server wrote it.
+func (m *inMessage) asStanza() stanza.Message {
+	return stanza.Message{ID: m.ID, From: verbatim(m.From), To: verbatim(m.To)}
 }
 
 type inPresence struct {
-	From string `xml:"from,attr"`
-	To   string `xml:"to,attr"`
-	ID   string `xml:"id,attr"`
-	Type string `xml:"type,attr"`
-}
-
-type inIQ struct {
-	From    string    `xml:"from,attr"`
-	To      string    `xml:"to,attr"`
-	ID      string    `xml:"id,attr"`
-	Type    string    `xml:"type,attr"`
-	Payload iqPayload `xml:",any"`
-}
-
-// iqPayload is an IQ's child element. Besides its name it keeps what disco
-// nodes and ad-hoc commands (commands.go) need, since the stanza can only be
-// decoded once.
-type iqPayload struct {
-	XMLName   xml.Name
-	Node      string   `xml:"node,attr"`
-	SessionID string   `xml:"sessionid,attr"`
-	Action    string   `xml:"action,attr"`
-	Forms     []inForm `xml:"jabber:x:data x"`
+	From string              `xml:"from,attr"`
+	To   string              `xml:"to,attr"`
+	ID   string              `xml:"id,attr"`
+	Type stanza.PresenceType `xml:"type,attr"`
 }
 
 // handle serves one inbound stanza. It returns an error only when the
 // stream itself is broken; a bad stanza gets an error reply instead.
+// Only IQs go through a mux.ServeMux (iq): it routes messages and presence
+// once for each child element, so a subscription with a nick would be
+// answered twice.
 func (c *Component) handle(ctx context.Context, core gateway.Core, t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
-	// mellium hands over the stanza's start element separately from its
-	// inner tokens; put them back together for the decoder.
-	d := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), t))
 	switch start.Name.Local {
 	case "message":
 		var m inMessage
-		if err := d.Decode(&m); err != nil {
+		if err := decode(t, start, &m); err != nil {
 			c.log.Warn("malformed message stanza dropped", "err", err)
 			return nil
 		}
 		c.message(ctx, core, &m)
 	case "presence":
 		var p inPresence
-		if err := d.Decode(&p); err != nil {
+		if err := decode(t, start, &p); err != nil {
 			c.log.Warn("malformed presence stanza dropped", "err", err)
 			return nil
 		}
 		c.presence(ctx, core, t, &p)
 	case "iq":
-		var iq inIQ
-		if err := d.Decode(&iq); err != nil {
-			c.log.Warn("malformed iq stanza", "err", err)
-			id, from, to := attrs(start)
-			if id != "" && from != "" {
-				return c.write(t, iqError(to, from, id, stanza.BadRequest, "malformed request"))
-			}
-			return nil
-		}
-		return c.iq(ctx, core, t, &iq)
+		return c.iq(ctx, core, t, start)
 	}
 	return nil
 }
 
-func attrs(start *xml.StartElement) (id, from, to string) {
-	for _, a := range start.Attr {
-		switch a.Name.Local {
-		case "id":
-			id = a.Value
-		case "from":
-			from = a.Value
-		case "to":
-			to = a.Value
-		}
-	}
-	return
+// decode reads the element start begins (mellium hands a handler the start
+// element apart from the tokens after it) into v.
+func decode(r xml.TokenReader, start *xml.StartElement, v any) error {
+	return xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), r)).Decode(v)
 }
 
 func (c *Component) to(addr string) string {
@@ -134,7 +108,7 @@ func (c *Component) to(addr string) string {
 func (c *Component) message(ctx context.Context, core gateway.Core, m *inMessage) {
 	m.To = c.to(m.To)
 	switch m.Type {
-	case "error":
+	case stanza.ErrorMessage:
 		if m.Error == nil {
 			// Not a real error stanza (RFC 6120 §8.3 requires <error>): a
 			// client sending text with the wrong type. Answering it cannot
@@ -147,7 +121,7 @@ func (c *Component) message(ctx context.Context, core gateway.Core, m *inMessage
 		}
 		if m.ID != "" {
 			gone := ""
-			if c.cfg.Side == identity.Outside && m.Error.Condition.XMLName.Local == "service-unavailable" {
+			if c.cfg.Side == identity.Outside && m.Error.err.Condition == stanza.ServiceUnavailable {
 				// What a contact's server answers once they block the
 				// persona (XEP-0191), or when the account is gone. The
 				// gateway marks the relationship only if the contact ever
@@ -155,17 +129,17 @@ func (c *Component) message(ctx context.Context, core gateway.Core, m *inMessage
 				// never existed.
 				gone = "blocked you or closed their account"
 			}
-			network, id, reason := c.cfg.Network, m.ID, describeError(m.Error)
+			network, id, reason := c.cfg.Network, m.ID, describeError(&m.Error.err)
 			// A bounce looks its message up in the queue: off the read
 			// loop, so that it never delays the next stanza.
 			c.background(ctx, func(ctx context.Context) { core.Failed(ctx, network, id, reason, gone) })
 		}
 		return
-	case "groupchat", "headline":
+	case stanza.GroupChatMessage, stanza.HeadlineMessage:
 		if c.cfg.Side == identity.Inside && hasText(m.Body) {
 			// An employee's client sent something the gateway cannot carry:
 			// say so rather than drop it.
-			c.refuseType(ctx, m, "a "+m.Type+" message")
+			c.refuseType(ctx, m, "a "+string(m.Type)+" message")
 			return
 		}
 		// Outside: a room's traffic or an automated headline is nobody's
@@ -209,42 +183,39 @@ func hasText(body []string) bool {
 // relay (what), naming what it does relay.
 func (c *Component) refuseType(ctx context.Context, m *inMessage, what string) {
 	text := "Kakehashi relays one-to-one messages only (type chat or normal); " + what + " is not relayed. Nothing was sent."
-	if err := c.answer(ctx, stanzaErr("message", m.To, m.From, m.ID, stanza.FeatureNotImplemented, text)); err != nil {
+	if err := c.answer(ctx, m.asStanza().Error(stanzaError(stanza.FeatureNotImplemented, text))); err != nil {
 		c.log.Warn("could not answer a message of a type not relayed", "type", m.Type, "err", err)
 	}
 }
 
 // describeError words a bounce from the recipient's server for the
 // person who wrote the message, saying plainly what the condition means.
-func describeError(e *stanzaError) string {
-	if e == nil {
-		return "the recipient's server returned an error"
-	}
-	cond := e.Condition.XMLName.Local
+func describeError(e *stanza.Error) string {
 	var s string
-	switch cond {
-	case "item-not-found":
+	switch e.Condition {
+	case stanza.ItemNotFound:
 		s = "the address does not exist (item-not-found)"
-	case "remote-server-not-found":
+	case stanza.RemoteServerNotFound:
 		s = "their server could not be found, so the address is probably wrong (remote-server-not-found)"
-	case "remote-server-timeout":
+	case stanza.RemoteServerTimeout:
 		s = "their server did not answer in time (remote-server-timeout)"
-	case "service-unavailable":
+	case stanza.ServiceUnavailable:
 		s = "their server refused it: the account does not exist, was closed, or blocked you (service-unavailable)"
-	case "jid-malformed":
+	case stanza.JIDMalformed:
 		s = "the address is not valid (jid-malformed)"
-	case "", "text":
+	case "":
 		s = "error"
 	default:
-		s = cond
+		s = string(e.Condition)
 	}
-	if e.Text != "" {
-		s += ": " + textclip.Clip(e.Text, 200)
+	if len(e.Text) > 0 {
+		// One text, in whichever language comes first: the same every time.
+		s += ": " + textclip.Clip(e.Text[slices.Min(slices.Collect(maps.Keys(e.Text)))], 200)
 	}
 	return s
 }
 
-func (c *Component) presence(ctx context.Context, core gateway.Core, t xmlstream.TokenReadEncoder, p *inPresence) {
+func (c *Component) presence(ctx context.Context, core gateway.Core, t xmlstream.TokenWriter, p *inPresence) {
 	p.To = c.to(p.To)
 	from, err := jid.Parse(p.From)
 	if err != nil {
@@ -254,44 +225,45 @@ func (c *Component) presence(ctx context.Context, core gateway.Core, t xmlstream
 	if err != nil || to.Localpart() == "" {
 		return
 	}
-	bareTo := to.Bare().String()
+	self, peer := to.Bare(), from.Bare()
+	noOne := func() xml.TokenReader {
+		return stanza.Presence{ID: p.ID, From: verbatim(p.From), To: self}.Error(stanzaError(stanza.ItemNotFound, "there is no one at this address"))
+	}
 	if !c.insider(core, from) {
 		// Someone who is not an active employee asks about a proxy
 		// address: to them it does not exist.
-		if p.Type == "subscribe" {
-			_ = c.write(t, presenceError(bareTo, p.From, p.ID, stanza.ItemNotFound, "there is no one at this address"))
+		if p.Type == stanza.SubscribePresence {
+			_ = write(t, noOne())
 		}
 		return
 	}
-	prof, ok := core.Profile(c.cfg.Network, bareTo)
+	prof, ok := core.Profile(c.cfg.Network, self.String())
 	switch p.Type {
-	case "subscribe":
+	case stanza.SubscribePresence:
 		if !ok {
-			_ = c.write(t, presenceError(bareTo, p.From, p.ID, stanza.ItemNotFound, "there is no one at this address"))
+			_ = write(t, noOne())
 			return
 		}
-		peer := from.Bare().String()
-		c.tracked(core, func(tr gateway.ContactTracker) { tr.ContactBack(ctx, c.cfg.Network, peer, bareTo) })
-		var b bytes.Buffer
-		b.Write(presenceStanza("subscribed", bareTo, peer, ""))
-		b.Write(presenceStanza("subscribe", bareTo, peer, prof.Name))
-		b.Write(presenceStanza("", bareTo, peer, prof.Name))
-		_ = c.write(t, b.Bytes())
-	case "probe":
+		c.tracked(core, func(tr gateway.ContactTracker) { tr.ContactBack(ctx, c.cfg.Network, peer.String(), self.String()) })
+		_ = write(t,
+			presence(stanza.SubscribedPresence, self, peer, ""),
+			presence(stanza.SubscribePresence, self, peer, prof.Name),
+			presence(stanza.AvailablePresence, self, peer, prof.Name))
+	case stanza.ProbePresence:
 		if ok {
-			_ = c.write(t, presenceStanza("", bareTo, from.Bare().String(), prof.Name))
+			_ = write(t, presence(stanza.AvailablePresence, self, peer, prof.Name))
 		}
-	case "unsubscribe":
+	case stanza.UnsubscribePresence:
 		if ok {
-			_ = c.write(t, presenceStanza("unsubscribed", bareTo, from.Bare().String(), ""))
+			_ = write(t, presence(stanza.UnsubscribedPresence, self, peer, ""))
 			c.tracked(core, func(tr gateway.ContactTracker) {
-				tr.ContactGone(ctx, c.cfg.Network, from.Bare().String(), bareTo, "removed "+prof.Name+" from their contacts")
+				tr.ContactGone(ctx, c.cfg.Network, peer.String(), self.String(), "removed "+prof.Name+" from their contacts")
 			})
 		}
-	case "unsubscribed":
+	case stanza.UnsubscribedPresence:
 		if ok {
 			c.tracked(core, func(tr gateway.ContactTracker) {
-				tr.ContactGone(ctx, c.cfg.Network, from.Bare().String(), bareTo, "stopped sharing their presence with "+prof.Name)
+				tr.ContactGone(ctx, c.cfg.Network, peer.String(), self.String(), "stopped sharing their presence with "+prof.Name)
 			})
 		}
 	}
@@ -313,7 +285,7 @@ type offLoop struct {
 	wg sync.WaitGroup
 	// send, when set, replaces the session for answers written off the
 	// loop (tests).
-	send func(ctx context.Context, stanza []byte) error
+	send func(ctx context.Context, st xml.TokenReader) error
 }
 
 // background runs f off the read loop, under a context that outlives the
@@ -328,11 +300,22 @@ func (c *Component) background(ctx context.Context, f func(context.Context)) {
 }
 
 // answer writes a stanza from work done off the read loop.
-func (c *Component) answer(ctx context.Context, stanza []byte) error {
+func (c *Component) answer(ctx context.Context, st xml.TokenReader) error {
 	if c.bg.send != nil {
-		return c.bg.send(ctx, stanza)
+		return c.bg.send(ctx, st)
 	}
-	return c.sendRaw(ctx, stanza)
+	return c.send(ctx, st)
+}
+
+// answerLater answers an IQ off the read loop: a command may take a while
+// (a broadcast to thousands), and other employees' messages must never be
+// held up behind it.
+func (c *Component) answerLater(ctx context.Context, answer func(context.Context) xml.TokenReader) {
+	c.background(ctx, func(ctx context.Context) {
+		if err := c.answer(ctx, answer(ctx)); err != nil {
+			c.log.Warn("could not answer a command", "err", err)
+		}
+	})
 }
 
 // tracked calls f with the core's ContactTracker, for outside contacts
@@ -343,127 +326,155 @@ func (c *Component) tracked(core gateway.Core, f func(gateway.ContactTracker)) {
 	}
 }
 
-func (c *Component) iq(ctx context.Context, core gateway.Core, t xmlstream.TokenReadEncoder, iq *inIQ) error {
-	if iq.Type != "get" && iq.Type != "set" {
+// iq answers an IQ get or set. Who asks and what is asked about are checked
+// here, for every payload alike; then iqRoutes routes it by type and
+// payload.
+func (c *Component) iq(ctx context.Context, core gateway.Core, t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+	var typ stanza.IQType
+	var id, rawFrom, rawTo string
+	for _, a := range start.Attr {
+		switch a.Name.Local {
+		case "type":
+			typ = stanza.IQType(a.Value)
+		case "id":
+			id = a.Value
+		case "from":
+			rawFrom = a.Value
+		case "to":
+			rawTo = a.Value
+		}
+	}
+	if typ != stanza.GetIQ && typ != stanza.SetIQ {
 		return nil // results and errors for IQs we never sent
 	}
-	iq.To = c.to(iq.To)
-	to, err := jid.Parse(iq.To)
+	// req is the request as its answers mirror it (stanza.IQ's Result and
+	// Error swap the addresses): back to the sender as the server wrote it,
+	// from the bare address asked.
+	req := stanza.IQ{ID: id, Type: typ, From: verbatim(rawFrom), To: verbatim(c.cfg.Domain)}
+	to, err := jid.Parse(c.to(rawTo))
 	if err != nil {
-		return c.write(t, iqError(c.cfg.Domain, iq.From, iq.ID, stanza.BadRequest, "invalid address"))
+		return write(t, req.Error(stanzaError(stanza.BadRequest, "invalid address")))
 	}
-	self := to.Bare().String()
-	from, err := jid.Parse(iq.From)
+	req.To = to.Bare()
+	from, err := jid.Parse(rawFrom)
 	if err != nil {
-		return c.write(t, iqError(self, iq.From, iq.ID, stanza.BadRequest, "invalid sender address"))
+		return write(t, req.Error(stanzaError(stanza.BadRequest, "invalid sender address")))
 	}
+	noOne := stanzaError(stanza.ItemNotFound, "there is no one at this address")
 	if !c.insider(core, from) {
 		// Disco, commands and vCards of the inside domains tell who the
 		// contacts are: only active employees may ask.
-		return c.write(t, iqError(self, iq.From, iq.ID, stanza.ItemNotFound, "there is no one at this address"))
+		return write(t, req.Error(noOne))
 	}
 	var prof gateway.Profile
 	exists := to.Localpart() == ""
 	if !exists {
-		prof, exists = core.Profile(c.cfg.Network, self)
+		prof, exists = core.Profile(c.cfg.Network, req.To.String())
 	}
 	if !exists {
-		return c.write(t, iqError(self, iq.From, iq.ID, stanza.ItemNotFound, "there is no one at this address"))
+		return write(t, req.Error(noOne))
 	}
-	cmdr := c.commander(core)
-	if cmdr != nil && to.Localpart() == "" && isCommandIQ(iq) {
-		// A command may take a while (a broadcast to thousands): it runs
-		// off the read loop and answers on its own, so that other
-		// employees' messages are never held up behind it.
-		c.background(ctx, func(ctx context.Context) {
-			if err := c.answer(ctx, c.commandIQ(ctx, cmdr, iq, self)); err != nil {
-				c.log.Warn("could not answer a command", "err", err)
+
+	children := xmlstream.NewIter(t)
+	var payload *xml.StartElement
+	var inner xml.TokenReader
+	for payload == nil && children.Next() {
+		payload, inner = children.Current()
+	}
+	if err := children.Err(); err != nil {
+		return fmt.Errorf("xmpp: read iq: %w", err)
+	}
+	var name xml.Name
+	if payload != nil {
+		name = payload.Name
+	}
+	// The handler is looked up rather than served by mux's HandleXMPP,
+	// which ends the session on an IQ without payload or an address
+	// jid.Parse refuses, and hands handlers the addresses re-spelled.
+	h, ok := c.iqRoutes(ctx, core, from, req.To, prof).IQHandler(typ, name)
+	if !ok {
+		// Software version and everything else: not offered, so that
+		// nothing about the gateway's software or host reaches the outside.
+		return write(t, req.Error(stanzaError(stanza.ServiceUnavailable, "")))
+	}
+	return h.HandleIQ(req, struct {
+		xml.TokenReader
+		xmlstream.Encoder
+	}{inner, t}, payload)
+}
+
+// iqRoutes are the IQs answered at self, by type and payload, for a request
+// from from; prof is who is at self. They are made for each request, since
+// mux hands a handler neither who asks nor what is at the address asked.
+func (c *Component) iqRoutes(ctx context.Context, core gateway.Core, from, self jid.JID, prof gateway.Profile) *mux.ServeMux {
+	// Commands are offered on the inside domain itself (commands.go).
+	var cmdr gateway.Commander
+	if self.Localpart() == "" {
+		cmdr = c.commander(core)
+	}
+	unavailable := func(t xmlstream.TokenWriter, iq stanza.IQ) error {
+		return write(t, iq.Error(stanzaError(stanza.ServiceUnavailable, "")))
+	}
+	return mux.New(component.NSAccept,
+		ping.Handle(),
+		mux.IQFunc(stanza.GetIQ, xml.Name{Space: nsVCard, Local: "vCard"}, func(iq stanza.IQ, t xmlstream.TokenReadEncoder, _ *xml.StartElement) error {
+			if self.Localpart() == "" {
+				return unavailable(t, iq)
 			}
-		})
-		return nil
-	}
-	p := iq.Payload.XMLName
-	switch {
-	case iq.Type == "get" && p.Space == nsPing && p.Local == "ping":
-		return c.write(t, iqResult(self, iq.From, iq.ID, ""))
-	case iq.Type == "get" && p.Space == nsVCard && p.Local == "vCard" && to.Localpart() != "":
-		var b bytes.Buffer
-		b.WriteString(`<vCard xmlns="vcard-temp"><FN>`)
-		xmlText(&b, prof.Name)
-		b.WriteString(`</FN><NICKNAME>`)
-		xmlText(&b, prof.Name)
-		b.WriteString(`</NICKNAME></vCard>`)
-		return c.write(t, iqResult(self, iq.From, iq.ID, b.String()))
-	case iq.Type == "get" && p.Space == nsDiscoInfo && p.Local == "query":
-		var b bytes.Buffer
-		b.WriteString(`<query xmlns="` + nsDiscoInfo + `">`)
-		if to.Localpart() == "" {
-			b.WriteString(`<identity category="gateway" type="xmpp" name="`)
-			if c.cfg.Side == identity.Inside {
-				b.WriteString("Kakehashi contacts")
-			} else {
-				xmlText(&b, c.cfg.Domain)
-			}
-			b.WriteString(`"/>`)
-		} else {
-			b.WriteString(`<identity category="account" type="registered"/>`)
-		}
-		b.WriteString(`<feature var="` + nsDiscoInfo + `"/><feature var="` + nsPing + `"/><feature var="` + nsVCard + `"/>`)
-		if cmdr != nil && to.Localpart() == "" {
-			b.WriteString(`<feature var="` + nsCommands + `"/>`)
-		}
-		b.WriteString(`</query>`)
-		return c.write(t, iqResult(self, iq.From, iq.ID, b.String()))
-	}
-	// Software version and everything else: not offered, so that nothing
-	// about the gateway's software or host reaches the outside.
-	return c.write(t, iqError(self, iq.From, iq.ID, stanza.ServiceUnavailable, ""))
-}
-
-func iqResult(from, to, id, payload string) []byte {
-	var b bytes.Buffer
-	b.WriteString(`<iq type="result"`)
-	attr(&b, "from", from)
-	attr(&b, "to", to)
-	attr(&b, "id", id)
-	b.WriteString(`>` + payload + `</iq>`)
-	return b.Bytes()
-}
-
-func iqError(from, to, id string, cond stanza.Condition, text string) []byte {
-	return stanzaErr("iq", from, to, id, cond, text)
-}
-
-func presenceError(from, to, id string, cond stanza.Condition, text string) []byte {
-	return stanzaErr("presence", from, to, id, cond, text)
-}
-
-func stanzaErr(kind, from, to, id string, cond stanza.Condition, text string) []byte {
-	var b bytes.Buffer
-	b.WriteString(`<` + kind + ` type="error"`)
-	attr(&b, "from", from)
-	attr(&b, "to", to)
-	attr(&b, "id", id)
-	b.WriteString(`>`)
-	writeError(&b, cond, text)
-	b.WriteString(`</` + kind + `>`)
-	return b.Bytes()
-}
-
-// write sends raw stanzas through the handler's writer, which mellium flushes
-// when the handler returns (and which marks an IQ as answered).
-func (c *Component) write(t xmlstream.TokenReadEncoder, raw []byte) error {
-	d := xml.NewDecoder(bytes.NewReader(raw))
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
+			return write(t, iq.Result(vCard(prof.Name)))
+		}),
+		mux.IQFunc(stanza.GetIQ, xml.Name{Space: disco.NSInfo, Local: "query"}, func(iq stanza.IQ, t xmlstream.TokenReadEncoder, q *xml.StartElement) error {
+			if node := attrValue(q, "node"); node != "" && cmdr != nil {
+				c.answerLater(ctx, func(context.Context) xml.TokenReader { return c.commandNodeInfo(cmdr, iq, from, node) })
 				return nil
 			}
-			return fmt.Errorf("xmpp: write reply: %w", err)
-		}
-		if err := t.EncodeToken(xml.CopyToken(tok)); err != nil {
-			return fmt.Errorf("xmpp: write reply: %w", err)
+			return write(t, iq.Result(c.discoInfo(self, cmdr != nil).TokenReader()))
+		}),
+		mux.IQFunc(stanza.GetIQ, xml.Name{Space: disco.NSItems, Local: "query"}, func(iq stanza.IQ, t xmlstream.TokenReadEncoder, q *xml.StartElement) error {
+			if cmdr == nil || attrValue(q, "node") != commands.NS {
+				return unavailable(t, iq)
+			}
+			c.answerLater(ctx, func(context.Context) xml.TokenReader { return c.commandList(cmdr, iq, from) })
+			return nil
+		}),
+		mux.IQFunc(stanza.SetIQ, xml.Name{Space: commands.NS, Local: "command"}, func(iq stanza.IQ, t xmlstream.TokenReadEncoder, cmd *xml.StartElement) error {
+			if cmdr == nil {
+				return unavailable(t, iq)
+			}
+			var req commandRequest
+			if err := decode(t, cmd, &req); err != nil {
+				return write(t, iq.Error(stanzaError(stanza.BadRequest, "malformed request")))
+			}
+			c.answerLater(ctx, func(ctx context.Context) xml.TokenReader { return c.command(ctx, cmdr, iq, from, &req) })
+			return nil
+		}),
+	)
+}
+
+// discoInfo is what self is: the gateway on the component's own domain,
+// an account at any other address.
+func (c *Component) discoInfo(self jid.JID, withCommands bool) disco.Info {
+	id := disco.AccountRegistered
+	if self.Localpart() == "" {
+		id = disco.GatewayXMPP
+		id.Name = c.cfg.Domain
+		if c.cfg.Side == identity.Inside {
+			id.Name = "Kakehashi contacts"
 		}
 	}
+	features := []info.Feature{disco.Feature, ping.Feature, {Var: nsVCard}}
+	if withCommands {
+		features = append(features, commands.Feature)
+	}
+	return disco.Info{Identity: []info.Identity{id}, Features: features}
+}
+
+// attrValue is the value of start's attribute name, if any.
+func attrValue(start *xml.StartElement, name string) string {
+	for _, a := range start.Attr {
+		if a.Name.Local == name {
+			return a.Value
+		}
+	}
+	return ""
 }

@@ -3,12 +3,13 @@ package xmpp
 import (
 	"context"
 	"encoding/xml"
-	"mellium.im/xmpp/stanza"
 	"strings"
 	"sync"
 	"testing"
 
 	"mellium.im/xmlstream"
+	"mellium.im/xmpp/commands"
+	"mellium.im/xmpp/stanza"
 
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
@@ -69,7 +70,7 @@ func TestInsideDomainsAnswerOnlyEmployees(t *testing.T) {
 				if cond, _ := r.condition(); r.Type != "error" || cond != "item-not-found" || r.Error.Type != "cancel" {
 					t.Errorf("%s asks %s for %s: %s", from, to, name, r.raw)
 				}
-				for _, leak := range []string{"Kakehashi", "Bob (ext)", nsCommands + `"`, "automation"} {
+				for _, leak := range []string{"Kakehashi", "Bob (ext)", commands.NS + `"`, "automation"} {
 					if strings.Contains(r.raw, leak) {
 						t.Errorf("%s asks %s for %s: the answer names %q: %s", from, to, name, leak, r.raw)
 					}
@@ -216,7 +217,7 @@ func TestErrorTypes(t *testing.T) {
 		stanza.NotAcceptable:       "modify",
 		stanza.InternalServerError: "wait",
 	} {
-		if got := errorType(cond); got != want {
+		if got := string(errorType(cond)); got != want {
 			t.Errorf("errorType(%s) = %s, want %s", cond, got, want)
 		}
 	}
@@ -252,11 +253,12 @@ func TestSlowCommandDoesNotHoldUpMessages(t *testing.T) {
 
 	var mu sync.Mutex
 	var answers []string
-	c.bg.send = func(_ context.Context, stanza []byte) error {
+	c.bg.send = func(_ context.Context, st xml.TokenReader) error {
+		toks, err := xmlstream.ReadAll(st)
 		mu.Lock()
 		defer mu.Unlock()
-		answers = append(answers, string(stanza))
-		return nil
+		answers = append(answers, renderTokens(toks))
+		return err
 	}
 	handle := func(raw string) {
 		t.Helper()
