@@ -201,8 +201,9 @@ func TestAdminsNeedAnAdminStore(t *testing.T) {
 
 func TestSQLiteMigratesToAdmins(t *testing.T) {
 	st, path := sqliteStore(t)
-	// A version 2 database, before the admins table.
-	_, err := st.w.Exec(`DROP TABLE admins; PRAGMA user_version = 2`)
+	// A version 2 database, before the admins table (and before the
+	// migrations table).
+	_, err := st.w.Exec(`DROP TABLE admins; DROP TABLE schema_migrations; PRAGMA user_version = 2`)
 	if err != nil {
 		t.Fatal(err)
 	}
