@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -15,82 +14,11 @@ import (
 	"time"
 
 	"github.com/kakehashi/kakehashi/adminapi"
-	"github.com/kakehashi/kakehashi/gateway"
+	"github.com/kakehashi/kakehashi/adminapi/apitest"
 	"github.com/kakehashi/kakehashi/identity"
-	"github.com/kakehashi/kakehashi/routing"
 )
 
-const token = "test-admin-token-0123456789"
-
-// discard is an adapter that takes every message and writes none, for a
-// gateway that only serves its admin API.
-type discard struct {
-	network string
-	running chan struct{}
-}
-
-func (d *discard) Network() string { return d.network }
-
-func (d *discard) Run(ctx context.Context, _ gateway.Core) error {
-	close(d.running)
-	<-ctx.Done()
-	return nil
-}
-
-func (d *discard) Send(context.Context, *gateway.Outgoing) error { return nil }
-
-// server runs a gateway with no traffic (as `kakehashi serve` wires one)
-// and serves its admin API; the state is returned for what the API cannot
-// create (relationships come from traffic).
-func server(t *testing.T) (*httptest.Server, *identity.State) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	store, err := identity.OpenSQLite(ctx, filepath.Join(dir, "identity.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	state, err := identity.Open(ctx, store, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	queue, err := gateway.OpenQueue(ctx, filepath.Join(dir, "queue.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	top := &routing.Topology{
-		Networks: map[string]routing.Network{
-			"corp":        {Name: "corp", Side: identity.Inside, Domain: "gw.corp.test", HomeDomains: []string{"corp.test"}, ProxyFor: "public-xmpp"},
-			"public-xmpp": {Name: "public-xmpp", Side: identity.Outside, Domain: "contact.acme.test"},
-		},
-	}
-	in := &discard{network: "corp", running: make(chan struct{})}
-	out := &discard{network: "public-xmpp", running: make(chan struct{})}
-	gw, err := gateway.New(gateway.Options{Topology: top, State: state, Queue: queue, Adapters: []gateway.Adapter{in, out},
-		Caps: &gateway.BroadcastCaps{PerDay: 2, PerMonth: 10}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := gateway.NewAdminAPI(gw, token, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- gw.Run(ctx) }()
-	<-in.running
-	<-out.running
-	srv := httptest.NewServer(api.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		queue.Close()
-		store.Close()
-	})
-	return srv, state
-}
+const token = apitest.Token
 
 // asServer encodes v as the server writes its answers.
 func asServer(t *testing.T, v any) string {
@@ -120,16 +48,6 @@ func call[T any](t *testing.T, c *adminapi.Client, name string, f func(*adminapi
 	return v
 }
 
-func seed(t *testing.T, state *identity.State, contact, persona, owner string) *identity.Relationship {
-	t.Helper()
-	rel, _, _, err := state.EnsureRelationship(context.Background(), identity.NewRelationship{
-		Contact: identity.Address{Network: "public-xmpp", Addr: contact}, PersonaID: persona, OwnerID: owner, Source: "expo"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rel
-}
-
 func employee(id string) identity.Employee {
 	return identity.Employee{ID: id, Name: strings.ToUpper(id[:1]) + id[1:],
 		InsideAddrs: []identity.Address{{Network: "corp", Addr: id + "@corp.test"}}, DefaultPersona: id + ".sales"}
@@ -144,9 +62,9 @@ func persona(id string) identity.Persona {
 // through the client and checks what each call did and that each typed
 // answer holds all of the server's JSON.
 func TestClientAgainstServer(t *testing.T) {
-	srv, state := server(t)
+	srv := apitest.Start(t)
 	ctx := context.Background()
-	c := adminapi.NewClient(srv.URL+"/", token, srv.Client())
+	c := adminapi.NewClient(srv.URL+"/", token, nil)
 
 	h := call(t, c, "Health", func(c *adminapi.Client) (*adminapi.Health, error) { return c.Health(ctx) })
 	if h.Status != "ok" || h.Store != "ok" || !h.Connected["corp"] {
@@ -190,10 +108,10 @@ func TestClientAgainstServer(t *testing.T) {
 		t.Errorf("personas: %+v", ps)
 	}
 
-	bob := seed(t, state, "bob@ext.test", "hana.sales", "hana")
-	seed(t, state, "alice@ext.test", "hana.sales", "hana")
-	seed(t, state, "carol@ext.test", "hana.sales", "")
-	if err := state.TouchRelationships(ctx, map[string]time.Time{bob.ID: time.Now()}); err != nil {
+	bob := srv.Relationship(t, apitest.OutsideIM, "bob@ext.test", "hana.sales", "hana")
+	srv.Relationship(t, apitest.OutsideIM, "alice@ext.test", "hana.sales", "hana")
+	srv.Relationship(t, apitest.OutsideIM, "carol@ext.test", "hana.sales", "")
+	if err := srv.State.TouchRelationships(ctx, map[string]time.Time{bob.ID: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -331,7 +249,7 @@ func TestClientAgainstServer(t *testing.T) {
 	if n.Admin.Name != "ana" || n.Admin.Role != identity.RoleAuditor || !strings.HasPrefix(n.Token, identity.AdminTokenPrefix) {
 		t.Errorf("add admin: %+v", n)
 	}
-	ana := adminapi.NewClient(srv.URL, n.Token, srv.Client())
+	ana := adminapi.NewClient(srv.URL, n.Token, nil)
 	if _, err := ana.ListEmployees(ctx); err != nil {
 		t.Errorf("an auditor reads: %v", err)
 	}
@@ -354,18 +272,18 @@ func TestClientAgainstServer(t *testing.T) {
 // TestClientErrors: what the server refuses comes back as an *Error with
 // its status and message; a gateway that cannot be reached does not.
 func TestClientErrors(t *testing.T) {
-	srv, state := server(t)
+	srv := apitest.Start(t)
 	ctx := context.Background()
-	c := adminapi.NewClient(srv.URL, token, srv.Client())
+	c := adminapi.NewClient(srv.URL, token, nil)
 	if _, err := c.ImportDirectory(ctx, adminapi.Directory{Employees: []identity.Employee{employee("hana")}, Personas: []identity.Persona{persona("hana")}}); err != nil {
 		t.Fatal(err)
 	}
-	rel := seed(t, state, "bob@ext.test", "hana.sales", "hana")
+	rel := srv.Relationship(t, apitest.OutsideIM, "bob@ext.test", "hana.sales", "hana")
 	n, err := c.AddAdmin(ctx, adminapi.AdminRequest{Name: "ana", Role: identity.RoleAuditor, Reason: "audit"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditor := adminapi.NewClient(srv.URL, n.Token, srv.Client())
+	auditor := adminapi.NewClient(srv.URL, n.Token, nil)
 	cases := []struct {
 		name   string
 		call   func() error
@@ -448,9 +366,9 @@ func TestClientErrors(t *testing.T) {
 // set: the server refuses a field it does not know by name before
 // anything else, so none of them may be refused that way.
 func TestRequestFieldsKnownToServer(t *testing.T) {
-	srv, _ := server(t)
+	srv := apitest.Start(t)
 	ctx := context.Background()
-	c := adminapi.NewClient(srv.URL, token, srv.Client())
+	c := adminapi.NewClient(srv.URL, token, nil)
 	yes := true
 	calls := map[string]func() error{
 		"EmployeeRequest": func() error {
