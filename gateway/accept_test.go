@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/internal/relaytest"
 )
 
 // acceptNow calls Accept and waits for its outcome.
@@ -15,13 +16,7 @@ func acceptNow(t *testing.T, g *Gateway, m *Message) error {
 	if err := g.Accept(context.Background(), m, func(err error) { done <- err }); err != nil {
 		return err
 	}
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(5 * time.Second):
-		t.Fatal("Accept never reported an outcome")
-		return nil
-	}
+	return relaytest.Recv(t, done)
 }
 
 // TestAcceptReportsDurableStorage: Accept's callback comes after the
@@ -32,7 +27,7 @@ func TestAcceptReportsDurableStorage(t *testing.T) {
 	g := startTestGateway(t, dir)
 	m := &Message{Network: "public-xmpp", From: "bob@ext.test", ReplyTo: "bob@ext.test", To: "hana.sales@contact.acme.test", ID: "mail-1",
 		Body: "hello", Subject: "Quote", Thread: "t-1"}
-	g.inside.setDown(true) // keep it pending, so the restart replays it
+	g.inside.SetDown(true) // keep it pending, so the restart replays it
 	if err := acceptNow(t, g.Gateway, m); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +46,7 @@ func TestAcceptReportsDurableStorage(t *testing.T) {
 
 	g = startTestGateway(t, dir)
 	defer g.stop()
-	o := recv(t, g.inside.sent)
+	o := recv(t, g.inside.Sent)
 	if o.Body != "hello" || o.Subject != "Quote" || o.Thread != "t-1" {
 		t.Fatalf("replayed %+v", o)
 	}
@@ -71,9 +66,9 @@ func TestAutomaticMessagesAreNeverAnswered(t *testing.T) {
 		}
 	}
 	select {
-	case o := <-g.outside.sent:
+	case o := <-g.outside.Sent:
 		t.Fatalf("answered a robot: %+v", o)
-	case o := <-g.inside.sent:
+	case o := <-g.inside.Sent:
 		t.Fatalf("a robot started a relationship: %+v", o)
 	case <-time.After(300 * time.Millisecond):
 	}
@@ -84,11 +79,11 @@ func TestAutomaticMessagesAreNeverAnswered(t *testing.T) {
 	if err := acceptNow(t, g.Gateway, &Message{Network: "public-xmpp", From: "bob@ext.test", ReplyTo: "bob@ext.test", To: "hana.sales@contact.acme.test", ID: "b1", Body: "hi"}); err != nil {
 		t.Fatal(err)
 	}
-	recv(t, g.inside.sent)
+	recv(t, g.inside.Sent)
 	if err := acceptNow(t, g.Gateway, &Message{Network: "public-xmpp", From: "bob@ext.test", ReplyTo: "bob@ext.test", To: "hana.sales@contact.acme.test", ID: "b2", Body: "away", Automatic: "Auto-Submitted: auto-replied"}); err != nil {
 		t.Fatal(err)
 	}
-	if o := recv(t, g.inside.sent); o.Body != "away" {
+	if o := recv(t, g.inside.Sent); o.Body != "away" {
 		t.Fatalf("got %+v", o)
 	}
 }

@@ -165,11 +165,11 @@ func TestHooks(t *testing.T) {
 	if err := g.Receive(ctx, &Message{Network: "public-xmpp", From: "forged@ext.test", To: "hana.sales@contact.acme.test", ID: "1", Body: "hi"}); err != nil {
 		t.Fatal(err)
 	}
-	recv(t, g.inside.sent)
+	recv(t, g.inside.Sent)
 	if err := g.Receive(ctx, &Message{Network: "public-xmpp", From: "Carol@EXT.test", ReplyTo: "carol@ext.test/pc", To: "hana.sales@contact.acme.test", ID: "2", Body: "hi"}); err != nil {
 		t.Fatal(err)
 	}
-	recv(t, g.inside.sent)
+	recv(t, g.inside.Sent)
 	if from := <-h.newContacts; from != "carol@ext.test" {
 		t.Fatalf("new contact %q, want carol@ext.test only (forged@ is not vouched for)", from)
 	}
@@ -190,7 +190,7 @@ func TestHooks(t *testing.T) {
 	if err := g.Receive(ctx, &Message{Network: "public-xmpp", From: "CAROL@ext.test", ReplyTo: "carol@ext.test/pc", To: "hana.sales@contact.acme.test", ID: "3", Body: "back"}); err != nil {
 		t.Fatal(err)
 	}
-	recv(t, g.inside.sent)
+	recv(t, g.inside.Sent)
 	if got := <-h.goneWrote; got != relID+" carol@ext.test" {
 		t.Fatalf("gone wrote %q", got)
 	}

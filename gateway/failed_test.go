@@ -20,7 +20,7 @@ func TestTwoBouncesTellTheAuthorOnce(t *testing.T) {
 			To: `bob\40ext.test@gw.corp.test`, ID: "h" + body, Body: body}); err != nil {
 			t.Fatal(err)
 		}
-		out := recv(t, g.outside.sent)
+		out := recv(t, g.outside.Sent)
 		var wg sync.WaitGroup
 		for range 2 + i {
 			wg.Add(1)
@@ -30,12 +30,12 @@ func TestTwoBouncesTellTheAuthorOnce(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		n := recv(t, g.inside.sent)
+		n := recv(t, g.inside.Sent)
 		if !strings.Contains(n.Body, "could not be delivered") || !strings.Contains(n.Body, body) {
 			t.Fatalf("notice %+v", n)
 		}
 		select {
-		case o := <-g.inside.sent:
+		case o := <-g.inside.Sent:
 			t.Fatalf("told twice about %q: %+v", body, o)
 		case <-time.After(300 * time.Millisecond):
 		}

@@ -2,64 +2,23 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/internal/relaytest"
 	"github.com/kakehashi/kakehashi/routing"
 )
 
-// memAdapter is an in-process adapter: what the gateway sends is delivered
-// to a channel. It stands in for a protocol in tests of the gateway core;
-// the real protocols are tested end to end in e2e/.
-type memAdapter struct {
-	network string
-	mu      sync.Mutex
-	down    bool
-	refuse  map[string]bool // recipients refused for now, like a mail server's 4xx
-	sent    chan *Outgoing
-	// hook, when set, answers Send instead.
-	hook     func(ctx context.Context, o *Outgoing) error
-	attempts atomic.Int64
-}
+// memAdapter is the in-process adapter of relaytest.
+type memAdapter = relaytest.Adapter[Outgoing, Core]
 
-func (a *memAdapter) Network() string { return a.network }
-func (a *memAdapter) Run(ctx context.Context, _ Core) error {
-	<-ctx.Done()
-	return nil
-}
-func (a *memAdapter) Send(ctx context.Context, o *Outgoing) error {
-	a.attempts.Add(1)
-	a.mu.Lock()
-	down, refused, hook := a.down, a.refuse[o.To], a.hook
-	a.mu.Unlock()
-	if hook != nil {
-		return hook(ctx, o)
-	}
-	if down {
-		return NotConnected(nil)
-	}
-	if refused {
-		return errors.New("452 4.2.2 mailbox full")
-	}
-	a.sent <- o
-	return nil
-}
-func (a *memAdapter) setDown(d bool) { a.mu.Lock(); a.down = d; a.mu.Unlock() }
-func (a *memAdapter) setRefused(to string, r bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.refuse == nil {
-		a.refuse = map[string]bool{}
-	}
-	a.refuse[to] = r
+func newMemAdapter(network string) *memAdapter {
+	return relaytest.NewAdapter[Outgoing, Core](network, func(o *Outgoing) string { return o.To },
+		func() error { return NotConnected(nil) })
 }
 
 type testGateway struct {
@@ -68,42 +27,18 @@ type testGateway struct {
 	stop            func()
 }
 
+// startTestGateway starts a gateway on the stores in dir between the
+// networks of relaytest.Topology, with in-process adapters.
 func startTestGateway(t testing.TB, dir string, opts ...func(*Options)) *testGateway {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	store, err := identity.OpenSQLite(ctx, filepath.Join(dir, "identity.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := identity.Open(ctx, store, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := st.Snapshot().Employee("hana"); !ok {
-		if err := st.UpsertEmployee(ctx, "t", "setup", identity.Employee{ID: "hana", Name: "Hana Sato",
-			InsideAddrs: []identity.Address{{Network: "corp", Addr: "hana@corp.test"}}, DefaultPersona: "hana.sales"}); err != nil {
-			t.Fatal(err)
-		}
-		if err := st.UpsertPersona(ctx, "t", "setup", identity.Persona{ID: "hana.sales", DisplayName: "ACME Sales · Hana",
-			Kind: identity.Personal, EmployeeID: "hana",
-			Addresses: []identity.Address{{Network: "public-xmpp", Addr: "hana.sales@contact.acme.test"}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st, store := relaytest.OpenState(t, ctx, dir)
 	q, err := OpenQueue(ctx, filepath.Join(dir, "queue.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &memAdapter{network: "corp", sent: make(chan *Outgoing, 1<<16)}
-	out := &memAdapter{network: "public-xmpp", sent: make(chan *Outgoing, 1<<16)}
-	top := &routing.Topology{
-		Networks: map[string]routing.Network{
-			"corp":        {Name: "corp", Side: identity.Inside, Domain: "gw.corp.test", HomeDomains: []string{"corp.test"}, ProxyFor: "public-xmpp"},
-			"public-xmpp": {Name: "public-xmpp", Side: identity.Outside, Domain: "contact.acme.test"},
-		},
-		FallbackEmployee: "hana",
-	}
-	o := Options{Topology: top, State: st, Queue: q, Adapters: []Adapter{in, out}, RetryMax: 20 * time.Millisecond}
+	in, out := newMemAdapter("corp"), newMemAdapter("public-xmpp")
+	o := Options{Topology: relaytest.Topology(), State: st, Queue: q, Adapters: []Adapter{in, out}, RetryMax: 20 * time.Millisecond}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -124,16 +59,7 @@ func startTestGateway(t testing.TB, dir string, opts ...func(*Options)) *testGat
 	}}
 }
 
-func recv(t testing.TB, ch chan *Outgoing) *Outgoing {
-	t.Helper()
-	select {
-	case o := <-ch:
-		return o
-	case <-time.After(5 * time.Second):
-		t.Fatal("nothing sent within 5s")
-		return nil
-	}
-}
+func recv(t testing.TB, ch chan *Outgoing) *Outgoing { t.Helper(); return relaytest.Recv(t, ch) }
 
 // TestReceiveRoutesStoresAndSends covers the core path: a new outward
 // contact, the reply, a refusal, and replay after a restart while the
@@ -145,14 +71,14 @@ func TestReceiveRoutesStoresAndSends(t *testing.T) {
 	if err := g.Receive(ctx, &Message{Network: "corp", From: "Hana@corp.test/laptop", ReplyTo: "Hana@corp.test/laptop", To: `bob\40ext.test@gw.corp.test`, ID: "in-1", Body: "hello"}); err != nil {
 		t.Fatal(err)
 	}
-	o := recv(t, g.outside.sent)
+	o := recv(t, g.outside.Sent)
 	if o.From != "hana.sales@contact.acme.test" || o.To != "bob@ext.test" || o.Body != "hello" || o.ID == "in-1" || !o.Subscribe || o.Nick != "ACME Sales · Hana" {
 		t.Fatalf("outward: %+v", o)
 	}
 	if err := g.Receive(ctx, &Message{Network: "public-xmpp", From: "bob@ext.test/phone", ReplyTo: "bob@ext.test/phone", To: "hana.sales@contact.acme.test", ID: "b-1", Body: "hi"}); err != nil {
 		t.Fatal(err)
 	}
-	o = recv(t, g.inside.sent)
+	o = recv(t, g.inside.Sent)
 	if o.From != `bob\40ext.test@gw.corp.test` || o.To != "hana@corp.test" || o.Body != "hi" {
 		t.Fatalf("inward: %+v", o)
 	}
@@ -160,19 +86,19 @@ func TestReceiveRoutesStoresAndSends(t *testing.T) {
 	if err := g.Receive(ctx, &Message{Network: "public-xmpp", From: "bob@ext.test/phone", ReplyTo: "bob@ext.test/phone", To: "ghost@contact.acme.test", ID: "b-2", Body: "?"}); err != nil {
 		t.Fatal(err)
 	}
-	o = recv(t, g.outside.sent)
+	o = recv(t, g.outside.Sent)
 	if o.Refusal == nil || o.Refusal.Reason != routing.NoSuchAddress || o.To != "bob@ext.test/phone" || o.ReplyTo != "b-2" {
 		t.Fatalf("refusal: %+v", o)
 	}
 
 	// The outside goes down; a message waits; the gateway stops.
-	g.outside.setDown(true)
+	g.outside.SetDown(true)
 	if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/laptop", ReplyTo: "hana@corp.test/laptop", To: `bob\40ext.test@gw.corp.test`, ID: "in-2", Body: "are you there"}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
 	select {
-	case o := <-g.outside.sent:
+	case o := <-g.outside.Sent:
 		t.Fatalf("sent while down: %+v", o)
 	default:
 	}
@@ -180,7 +106,7 @@ func TestReceiveRoutesStoresAndSends(t *testing.T) {
 
 	g = startTestGateway(t, dir)
 	defer g.stop()
-	o = recv(t, g.outside.sent)
+	o = recv(t, g.outside.Sent)
 	if o.Body != "are you there" || o.From != "hana.sales@contact.acme.test" {
 		t.Fatalf("replayed: %+v", o)
 	}
@@ -189,7 +115,7 @@ func TestReceiveRoutesStoresAndSends(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case o := <-g.outside.sent:
+	case o := <-g.outside.Sent:
 		t.Fatalf("duplicate sent: %+v", o)
 	case <-time.After(200 * time.Millisecond):
 	}
@@ -205,7 +131,7 @@ func BenchmarkRelayLatency(b *testing.B) {
 		return &Message{Network: "public-xmpp", From: "bob@ext.test/phone", ReplyTo: "bob@ext.test/phone", To: "hana.sales@contact.acme.test", Body: "hello"}
 	}
 	_ = g.Receive(ctx, msg())
-	recv(b, g.inside.sent)
+	recv(b, g.inside.Sent)
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for b.Loop() {
@@ -213,7 +139,7 @@ func BenchmarkRelayLatency(b *testing.B) {
 		if err := g.Receive(ctx, msg()); err != nil {
 			b.Fatal(err)
 		}
-		recv(b, g.inside.sent)
+		recv(b, g.inside.Sent)
 		lat = append(lat, time.Since(t0))
 	}
 	b.StopTimer()
@@ -230,7 +156,7 @@ func BenchmarkRelayThroughput(b *testing.B) {
 	done := make(chan struct{})
 	go func() {
 		for i := 0; i < b.N; i++ {
-			<-g.inside.sent
+			<-g.inside.Sent
 		}
 		close(done)
 	}()
@@ -253,30 +179,30 @@ func TestRefusedMessageWaitsAlone(t *testing.T) {
 	})
 	defer g.stop()
 	ctx := context.Background()
-	g.outside.setRefused("full@ext.test", true)
-	g.outside.setRefused("busy@ext.test", true)
+	g.outside.SetRefused("full@ext.test", true)
+	g.outside.SetRefused("busy@ext.test", true)
 	for i, to := range []string{"full", "busy", "bob"} {
 		if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/pc", ReplyTo: "hana@corp.test/pc", To: to + `\40ext.test@gw.corp.test`, ID: fmt.Sprint("r", i), Body: "hello " + to}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if o := recv(t, g.outside.sent); o.To != "bob@ext.test" {
+	if o := recv(t, g.outside.Sent); o.To != "bob@ext.test" {
 		t.Fatalf("first out: %+v; bob's message must not wait behind refused ones", o)
 	}
 	time.Sleep(50 * time.Millisecond)
-	g.outside.setRefused("busy@ext.test", false)
-	if o := recv(t, g.outside.sent); o.To != "busy@ext.test" {
+	g.outside.SetRefused("busy@ext.test", false)
+	if o := recv(t, g.outside.Sent); o.To != "busy@ext.test" {
 		t.Fatalf("retried: %+v", o)
 	}
-	n := recv(t, g.inside.sent)
+	n := recv(t, g.inside.Sent)
 	if n.Kind != KindNotice || bareLower(n.To) != "hana@corp.test" || !strings.Contains(n.Body, "full@ext.test") || !strings.Contains(n.Body, "could not be delivered") ||
 		!strings.Contains(n.Body, "mailbox full") {
 		t.Fatalf("failure notice %+v", n)
 	}
 	select {
-	case o := <-g.inside.sent:
+	case o := <-g.inside.Sent:
 		t.Fatalf("a second notice: %+v", o)
-	case o := <-g.outside.sent:
+	case o := <-g.outside.Sent:
 		t.Fatalf("sent after it failed: %+v", o)
 	case <-time.After(200 * time.Millisecond):
 	}

@@ -32,13 +32,11 @@ func TestShutdownIsNotFailure(t *testing.T) {
 			dir := t.TempDir()
 			g := startTestGateway(t, dir)
 			entered := make(chan struct{}, 1)
-			g.outside.mu.Lock()
-			g.outside.hook = func(ctx context.Context, o *Outgoing) error {
+			g.outside.SetHook(func(ctx context.Context, o *Outgoing) error {
 				entered <- struct{}{}
 				<-ctx.Done()
 				return tt.err(ctx)
-			}
-			g.outside.mu.Unlock()
+			})
 			if err := g.Receive(context.Background(), &Message{Network: "corp", From: "hana@corp.test/pc", ReplyTo: "hana@corp.test/pc", To: `bob\40ext.test@gw.corp.test`, ID: "s-1", Body: "cut short"}); err != nil {
 				t.Fatal(err)
 			}
@@ -49,18 +47,18 @@ func TestShutdownIsNotFailure(t *testing.T) {
 			}
 			g.stop()
 			select {
-			case o := <-g.inside.sent:
+			case o := <-g.inside.Sent:
 				t.Fatalf("the author was told: %+v", o)
 			default:
 			}
 
 			g = startTestGateway(t, dir)
 			defer g.stop()
-			if o := recv(t, g.outside.sent); o.Body != "cut short" {
+			if o := recv(t, g.outside.Sent); o.Body != "cut short" {
 				t.Fatalf("replayed %+v", o)
 			}
 			select {
-			case o := <-g.inside.sent:
+			case o := <-g.inside.Sent:
 				t.Fatalf("the author was told: %+v", o)
 			case <-time.After(200 * time.Millisecond):
 			}
@@ -91,7 +89,7 @@ func TestReadAfterStopIsStored(t *testing.T) {
 		}
 	}
 	for i := range 20 {
-		if o := recv(t, g.inside.sent); o.Body != fmt.Sprint("late ", i) {
+		if o := recv(t, g.inside.Sent); o.Body != fmt.Sprint("late ", i) {
 			t.Fatalf("got %+v", o)
 		}
 	}
@@ -103,7 +101,7 @@ func TestReadAfterStopIsStored(t *testing.T) {
 	if err := <-stored; err != nil {
 		t.Fatal(err)
 	}
-	if o := recv(t, g.inside.sent); o.Body != "late mail" {
+	if o := recv(t, g.inside.Sent); o.Body != "late mail" {
 		t.Fatalf("got %+v", o)
 	}
 }
@@ -159,7 +157,7 @@ func TestHealthReportsAFailingStore(t *testing.T) {
 	if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/pc", ReplyTo: "hana@corp.test/pc", To: `bob\40ext.test@gw.corp.test`, ID: "f-1", Body: "refused"}); err != nil {
 		t.Fatal(err)
 	}
-	if o := recv(t, g.inside.sent); o.Refusal == nil || !strings.Contains(o.Refusal.Text, "could not store") {
+	if o := recv(t, g.inside.Sent); o.Refusal == nil || !strings.Contains(o.Refusal.Text, "could not store") {
 		t.Fatalf("the sender was not told: %+v", o)
 	}
 	h := g.Health()
@@ -189,7 +187,7 @@ func TestHealthReportsAFailingStore(t *testing.T) {
 	if err := g.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/pc", ReplyTo: "hana@corp.test/pc", To: `bob\40ext.test@gw.corp.test`, ID: "f-2", Body: "stored"}); err != nil {
 		t.Fatal(err)
 	}
-	if o := recv(t, g.outside.sent); o.Body != "stored" {
+	if o := recv(t, g.outside.Sent); o.Body != "stored" {
 		t.Fatalf("got %+v", o)
 	}
 	if h := g.Health(); h.Status != "ok" || h.Store != "ok" {
@@ -230,7 +228,7 @@ func TestDuplicatesAreCountedPerNetwork(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"hello", "second"} {
-		if o := recv(t, g.inside.sent); o.Body != want {
+		if o := recv(t, g.inside.Sent); o.Body != want {
 			t.Fatalf("got %q, want %q", o.Body, want)
 		}
 	}
@@ -247,26 +245,26 @@ func TestDuplicatesAreCountedPerNetwork(t *testing.T) {
 func TestNetworkUpWakesTheSender(t *testing.T) {
 	g := startTestGateway(t, t.TempDir(), func(o *Options) { o.RetryMin, o.RetryMax = time.Hour, time.Hour })
 	defer g.stop()
-	g.outside.setDown(true)
+	g.outside.SetDown(true)
 	if err := g.Receive(context.Background(), &Message{Network: "corp", From: "hana@corp.test/pc", ReplyTo: "hana@corp.test/pc", To: `bob\40ext.test@gw.corp.test`, ID: "w-1", Body: "waiting"}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for g.outside.attempts.Load() == 0 && time.Now().Before(deadline) {
+	for g.outside.Attempts.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if g.outside.attempts.Load() == 0 {
+	if g.outside.Attempts.Load() == 0 {
 		t.Fatal("never tried")
 	}
-	g.outside.setDown(false)
+	g.outside.SetDown(false)
 	g.NetworkUp("corp") // another network's reconnect changes nothing
 	select {
-	case o := <-g.outside.sent:
+	case o := <-g.outside.Sent:
 		t.Fatalf("sent without its network reconnecting: %+v", o)
 	case <-time.After(100 * time.Millisecond):
 	}
 	g.NetworkUp("public-xmpp")
-	if o := recv(t, g.outside.sent); o.Body != "waiting" {
+	if o := recv(t, g.outside.Sent); o.Body != "waiting" {
 		t.Fatalf("got %+v", o)
 	}
 }
@@ -305,12 +303,12 @@ func TestRetentionBlanksOldTexts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	g.outside.setDown(true) // pendingOld stays pending
+	g.outside.SetDown(true) // pendingOld stays pending
 	g.stop()
 
 	g = startTestGateway(t, dir, func(o *Options) { o.Retention = time.Hour })
 	defer g.stop()
-	g.outside.setDown(true)
+	g.outside.SetDown(true)
 	q = g.queue
 	text := func(r *Record) (body, subject string) {
 		if err := q.ro.QueryRow(`SELECT body, subject FROM messages WHERE seq = ?`, r.Seq).Scan(&body, &subject); err != nil {
