@@ -53,7 +53,7 @@ demo-stop:
 # bench runs the testing.B benchmarks (the 1M-relationship ones take a while
 # the first time: they build their data set once and cache it).
 bench:
-	go test -run '^$$' -bench . -benchmem ./routing/ ./identity/ ./gateway/
+	go test -run '^$$' -bench . -benchmem ./routing/ ./identity/ ./gateway/ ./outreach/
 
 # bench-e2e runs the end-to-end benchmarks on real Prosody and Dovecot: the
 # relay against direct messages, a colleague's messages during a
