@@ -8,13 +8,11 @@
 package xmpp
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"fmt"
 	"io"
 	"log/slog"
-	"mellium.im/xmpp/stanza"
 	"net"
 	"sync"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/component"
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
 
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
@@ -170,91 +169,60 @@ func (c *Component) Send(ctx context.Context, out *gateway.Outgoing) error {
 	if s == nil {
 		return gateway.NotConnected(nil)
 	}
-	buf, err := encodeOutgoing(out, c.cfg.Side)
+	msg, err := encodeOutgoing(out, c.cfg.Side)
 	if err != nil {
 		return gateway.Permanent(err)
 	}
-	if err := s.Send(ctx, xml.NewDecoder(bytes.NewReader(buf))); err != nil {
+	if err := s.Send(ctx, msg); err != nil {
 		return gateway.NotConnected(err)
 	}
 	if out.Subscribe && out.Kind == gateway.KindRelayed {
 		// The contact's client shows the persona's name in the request.
-		if err := c.sendRaw(ctx, presenceStanza("subscribe", out.From, out.To, out.Nick)); err != nil {
+		// encodeOutgoing has checked both addresses.
+		if err := c.send(ctx, presence(stanza.SubscribePresence, verbatim(out.From), verbatim(out.To), out.Nick)); err != nil {
 			c.log.Warn("could not send a subscription request", "err", err)
 		}
 	}
 	return nil
 }
 
-// encodeOutgoing renders out as stanzas. Only what the gateway decided goes
-// on the wire: addresses, the gateway's own ID, the body and a nick.
-func encodeOutgoing(out *gateway.Outgoing, side identity.Side) ([]byte, error) {
-	for _, a := range []string{out.From, out.To} {
-		if _, err := jid.Parse(a); err != nil {
-			return nil, fmt.Errorf("address %q: %w", a, err)
-		}
+// encodeOutgoing renders out as a message stanza. Only what the gateway
+// decided goes on the wire: addresses, the gateway's own ID, the body and
+// a nick.
+func encodeOutgoing(out *gateway.Outgoing, side identity.Side) (xml.TokenReader, error) {
+	from, err := checked(out.From)
+	if err != nil {
+		return nil, err
 	}
-	var b bytes.Buffer
+	to, err := checked(out.To)
+	if err != nil {
+		return nil, err
+	}
 	if out.Kind == gateway.KindRefusal && out.Refusal != nil {
-		b.WriteString(`<message type="error"`)
-		attr(&b, "from", out.From)
-		attr(&b, "to", out.To)
-		attr(&b, "id", out.ReplyTo)
-		b.WriteString(`>`)
-		writeError(&b, condition(out.Refusal.Reason), out.Refusal.Text)
-		b.WriteString(`</message>`)
-		return b.Bytes(), nil
+		refusal := stanzaError(condition(out.Refusal.Reason), out.Refusal.Text)
+		return stanza.Message{Type: stanza.ErrorMessage, From: from, To: to, ID: out.ReplyTo}.Wrap(refusal.TokenReader()), nil
 	}
-	b.WriteString(`<message type="chat"`)
-	attr(&b, "from", out.From)
-	attr(&b, "to", out.To)
-	attr(&b, "id", out.ID)
-	b.WriteString(`>`)
+	var payload []xml.TokenReader
 	if out.Subject != "" {
-		b.WriteString(`<subject>`)
-		xmlText(&b, out.Subject)
-		b.WriteString(`</subject>`)
+		payload = append(payload, element("subject", out.Subject))
 	}
-	b.WriteString(`<body>`)
-	xmlText(&b, out.Body)
-	b.WriteString(`</body>`)
+	payload = append(payload, element("body", out.Body))
 	if out.Thread != "" && side == identity.Inside {
 		// Threads inside are the outside adapter's opaque tokens; an inside
 		// client's thread ID must never reach the outside.
-		b.WriteString(`<thread>`)
-		xmlText(&b, out.Thread)
-		b.WriteString(`</thread>`)
+		payload = append(payload, element("thread", out.Thread))
 	}
-	if out.Nick != "" {
-		b.WriteString(`<nick xmlns="http://jabber.org/protocol/nick">`)
-		xmlText(&b, out.Nick)
-		b.WriteString(`</nick>`)
-	}
-	b.WriteString(`</message>`)
-	return b.Bytes(), nil
+	payload = append(payload, nick(out.Nick))
+	return stanza.Message{Type: stanza.ChatMessage, From: from, To: to, ID: out.ID}.Wrap(xmlstream.MultiReader(payload...)), nil
 }
 
-// presenceStanza builds a presence of type typ ("" for available) from
-// from to to, announcing nick (XEP-0172) when it is not empty.
-func presenceStanza(typ, from, to, nick string) []byte {
-	var b bytes.Buffer
-	b.WriteString(`<presence`)
-	attr(&b, "type", typ)
-	attr(&b, "from", from)
-	attr(&b, "to", to)
-	b.WriteString(`>`)
-	writeNick(&b, nick)
-	b.WriteString(`</presence>`)
-	return b.Bytes()
-}
-
-func writeNick(b *bytes.Buffer, nick string) {
-	if nick == "" {
-		return
+// checked is an address the gateway chose, spelled as it chose it, once
+// jid.Parse accepts it.
+func checked(addr string) (jid.JID, error) {
+	if _, err := jid.Parse(addr); err != nil {
+		return jid.JID{}, fmt.Errorf("address %q: %w", addr, err)
 	}
-	b.WriteString(`<nick xmlns="http://jabber.org/protocol/nick">`)
-	xmlText(b, nick)
-	b.WriteString(`</nick>`)
+	return verbatim(addr), nil
 }
 
 // condition maps a routing reason to the RFC 6120 stanza error condition
@@ -276,51 +244,33 @@ func condition(r routing.Reason) stanza.Condition {
 	}
 }
 
-func errorType(c stanza.Condition) string {
-	switch c {
+// errorType is the error type RFC 6120 §8.3 gives cond, as the gateway
+// means it.
+func errorType(cond stanza.Condition) stanza.ErrorType {
+	switch cond {
 	case stanza.Forbidden:
-		return "auth"
+		return stanza.Auth
 	case stanza.NotAcceptable, stanza.PolicyViolation, stanza.BadRequest:
-		return "modify"
+		return stanza.Modify
 	case stanza.InternalServerError:
-		return "wait" // the gateway's own trouble: trying again may work
+		return stanza.Wait // the gateway's own trouble: trying again may work
 	default:
 		// service-unavailable, item-not-found, jid-malformed and the rest:
 		// the same message would be refused again (RFC 6120 §8.3).
-		return "cancel"
+		return stanza.Cancel
 	}
 }
 
-func writeError(b *bytes.Buffer, cond stanza.Condition, text string) {
-	fmt.Fprintf(b, `<error type="%s"><%s xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>`, errorType(cond), cond)
-	if text != "" {
-		b.WriteString(`<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas" xml:lang="en">`)
-		xmlText(b, text)
-		b.WriteString(`</text>`)
-	}
-	b.WriteString(`</error>`)
-}
-
-func attr(b *bytes.Buffer, name, value string) {
-	if value == "" {
-		return
-	}
-	b.WriteString(" " + name + `="`)
-	xmlText(b, value)
-	b.WriteString(`"`)
-}
-
-func xmlText(b *bytes.Buffer, s string) {
-	_ = xml.EscapeText(b, []byte(s))
-}
-
-// sendRaw writes one stanza on the current session.
-func (c *Component) sendRaw(ctx context.Context, stanza []byte) error {
+// send writes one stanza on the current session.
+func (c *Component) send(ctx context.Context, st xml.TokenReader) error {
 	c.mu.Lock()
 	s := c.session
 	c.mu.Unlock()
 	if s == nil {
 		return gateway.ErrNotConnected
 	}
-	return s.Send(ctx, xml.NewDecoder(bytes.NewReader(stanza)))
+	if err := s.Send(ctx, st); err != nil {
+		return fmt.Errorf("xmpp: send: %w", err)
+	}
+	return nil
 }

@@ -9,7 +9,6 @@ import (
 
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp/commands"
-	"mellium.im/xmpp/stanza"
 
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
@@ -201,24 +200,6 @@ func TestBounceWording(t *testing.T) {
 		}
 		if len(parts[1]) > 400 {
 			t.Errorf("%s: reason %d bytes long", tt.cond, len(parts[1]))
-		}
-	}
-}
-
-// TestErrorTypes: RFC 6120 §8.3: a refusal that would be the same next
-// time is type cancel (service-unavailable included: "wait" makes
-// clients retry); only the gateway's own trouble is wait.
-func TestErrorTypes(t *testing.T) {
-	for cond, want := range map[stanza.Condition]string{
-		stanza.ServiceUnavailable:  "cancel",
-		stanza.ItemNotFound:        "cancel",
-		stanza.JIDMalformed:        "cancel",
-		stanza.Forbidden:           "auth",
-		stanza.NotAcceptable:       "modify",
-		stanza.InternalServerError: "wait",
-	} {
-		if got := string(errorType(cond)); got != want {
-			t.Errorf("errorType(%s) = %s, want %s", cond, got, want)
 		}
 	}
 }

@@ -5,15 +5,12 @@ package xmpp
 // in v0.22.0 is composed here with xmlstream.
 
 import (
-	"context"
 	"encoding/xml"
 	"fmt"
 
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
-
-	"github.com/kakehashi/kakehashi/gateway"
 )
 
 // Namespaces mellium has no package for.
@@ -36,7 +33,7 @@ func verbatim(addr string) jid.JID {
 // stanzaError is an error with cond, of the type RFC 6120 gives it, with
 // text in English.
 func stanzaError(cond stanza.Condition, text string) stanza.Error {
-	e := stanza.Error{Type: stanza.ErrorType(errorType(cond)), Condition: cond}
+	e := stanza.Error{Type: errorType(cond), Condition: cond}
 	if text != "" {
 		e.Text = map[string]string{"en": text}
 	}
@@ -102,20 +99,6 @@ func write(w xmlstream.TokenWriter, stanzas ...xml.TokenReader) error {
 		if _, err := xmlstream.Copy(w, s); err != nil {
 			return fmt.Errorf("xmpp: write reply: %w", err)
 		}
-	}
-	return nil
-}
-
-// send writes one stanza on the current session.
-func (c *Component) send(ctx context.Context, st xml.TokenReader) error {
-	c.mu.Lock()
-	s := c.session
-	c.mu.Unlock()
-	if s == nil {
-		return gateway.ErrNotConnected
-	}
-	if err := s.Send(ctx, st); err != nil {
-		return fmt.Errorf("xmpp: send: %w", err)
 	}
 	return nil
 }
