@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kakehashi/kakehashi/gateway"
+	"github.com/kakehashi/kakehashi/adminapi"
 	"github.com/kakehashi/kakehashi/identity"
 )
 
@@ -16,7 +16,7 @@ import (
 // admin.token) through `kakehashi admins add` and returns its token.
 func (g *Gateway) AddAdmin(name, role string) string {
 	g.t.Helper()
-	var n gateway.NewAdmin
+	var n adminapi.NewAdmin
 	out, err := g.As(token, "admins", "add", name, "--role", role, "--reason", "e2e: "+name, "--json")
 	if err != nil || json.Unmarshal([]byte(out), &n) != nil {
 		g.t.Fatalf("admins add %s: %v %s", name, err, out)
@@ -169,7 +169,7 @@ func TestRevertOfNotifiedTransferRetellsContacts(t *testing.T) {
 	hana, bob := w.client("hana"), w.client("bob")
 	startConversation(t, hana, bob)
 
-	var tr gateway.TransferResult
+	var tr adminapi.TransferResult
 	w.gw.JSON(&tr, "contacts", "transfer", "--from", "hana", "--to", "ken", "--notify", "--reason", "rotation")
 	if n := message(t, bob); bare(n.From) != kenAddr || !strings.Contains(n.Body, "ACME Sales · Ken") {
 		t.Fatalf("transfer notice: %s", n.Raw)
@@ -199,7 +199,7 @@ func TestRevertOfNotifiedTransferRetellsContacts(t *testing.T) {
 	}
 	silent(t, bob, time.Second)
 	var notes []identity.AuditEntry
-	w.gw.JSON(&notes, "audit", "--action", gateway.ActionContactsNotify)
+	w.gw.JSON(&notes, "audit", "--action", adminapi.ActionContactsNotify)
 	if len(notes) != 3 {
 		t.Fatalf("contacts.notify audit: %+v", notes)
 	}

@@ -8,7 +8,7 @@ import (
 
 	gomail "github.com/emersion/go-message/mail"
 
-	"github.com/kakehashi/kakehashi/gateway"
+	"github.com/kakehashi/kakehashi/adminapi"
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/internal/testenv"
 )
@@ -65,9 +65,9 @@ func mailAudit(t *testing.T, w *world, action string) []identity.AuditEntry {
 }
 
 // viewOf returns the contact and relationship of a contact address.
-func viewOf(t *testing.T, w *world, addr string) gateway.ContactView {
+func viewOf(t *testing.T, w *world, addr string) adminapi.ContactView {
 	t.Helper()
-	var cs []gateway.ContactView
+	var cs []adminapi.ContactView
 	w.gw.JSON(&cs, "contacts", "list")
 	for _, c := range cs {
 		if c.Contact.Address.Addr == addr {
@@ -75,7 +75,7 @@ func viewOf(t *testing.T, w *world, addr string) gateway.ContactView {
 		}
 	}
 	t.Fatalf("no relationship with %s in %+v", addr, cs)
-	return gateway.ContactView{}
+	return adminapi.ContactView{}
 }
 
 // TestMailLifecycleContactPointWelcomesAssignsAndTracksSource: new mail
@@ -152,7 +152,7 @@ func TestMailLifecycleContactPointWelcomesAssignsAndTracksSource(t *testing.T) {
 		t.Fatalf("dave has %d mails, want the welcome and ken's answer", n)
 	}
 
-	var rows []gateway.ContactView
+	var rows []adminapi.ContactView
 	w.gw.JSON(&rows, "contacts", "list", "--source", "expo2026")
 	if len(rows) != 1 {
 		t.Fatalf("by source expo2026: %+v", rows)
@@ -166,7 +166,7 @@ func TestMailLifecycleContactPointWelcomesAssignsAndTracksSource(t *testing.T) {
 		t.Fatalf("dave's relationship: %+v", d)
 	}
 	// Found by network too, and only the mail contacts.
-	var byNet []gateway.ContactView
+	var byNet []adminapi.ContactView
 	w.gw.JSON(&byNet, "contacts", "list", "--network", "mail")
 	if len(byNet) != 2 {
 		t.Fatalf("by network mail: %+v", byNet)
@@ -341,7 +341,7 @@ func TestMailLifecycleDepartureWithoutSuccessorFallsBack(t *testing.T) {
 	if v := viewOf(t, w, bobMail); v.Relationship.OwnerID != "" || v.Contact.Address.Network != "mail" {
 		t.Fatalf("bob's relationship after hana left: %+v", v)
 	}
-	var pool []gateway.ContactView
+	var pool []adminapi.ContactView
 	w.gw.JSON(&pool, "contacts", "unassigned")
 	if len(pool) != 1 || pool[0].Contact.Address.Addr != bobMail {
 		t.Fatalf("pool %+v", pool)

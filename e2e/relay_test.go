@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kakehashi/kakehashi/gateway"
+	"github.com/kakehashi/kakehashi/adminapi"
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/internal/testenv"
 )
@@ -98,7 +98,7 @@ func TestRelayBothWaysWithoutLeak(t *testing.T) {
 	}
 
 	// The relationship is Hana's, started by her outreach.
-	var cs []gateway.ContactView
+	var cs []adminapi.ContactView
 	w.gw.JSON(&cs, "contacts", "list", "--owner", "hana")
 	if len(cs) != 1 || cs[0].Contact.Address.Addr != "bob@ext.test" || cs[0].Relationship.PersonaID != "hana.sales" || cs[0].Contact.Source != "outreach" {
 		t.Fatalf("hana's contacts: %+v", cs)
@@ -117,7 +117,7 @@ func TestNewContactBelongsToPersonaOwner(t *testing.T) {
 	if bare(got.From) != `alice\40ext.test@gw.corp.test` || got.Body != "Hi, I saw your booth" {
 		t.Fatalf("ken got %s", got.Raw)
 	}
-	var cs []gateway.ContactView
+	var cs []adminapi.ContactView
 	w.gw.JSON(&cs, "contacts", "list", "--owner", "ken")
 	if len(cs) != 1 || cs[0].Contact.Address.Addr != "alice@ext.test" || cs[0].Contact.Source != "inbound" || cs[0].Relationship.OwnerID != "ken" {
 		t.Fatalf("ken's contacts: %+v", cs)
@@ -287,7 +287,7 @@ func TestRedeliveryDeduplicated(t *testing.T) {
 // ownerOf returns the owner of contact addr's relationship.
 func ownerOf(t *testing.T, w *world, addr string) identity.Relationship {
 	t.Helper()
-	var cs []gateway.ContactView
+	var cs []adminapi.ContactView
 	w.gw.JSON(&cs, "contacts", "list")
 	for _, c := range cs {
 		if c.Contact.Address.Addr == addr {
