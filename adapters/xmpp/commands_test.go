@@ -18,6 +18,8 @@ import (
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp/commands"
 	"mellium.im/xmpp/disco"
+	"mellium.im/xmpp/disco/info"
+	"mellium.im/xmpp/disco/items"
 	"mellium.im/xmpp/form"
 	"mellium.im/xmpp/ping"
 	"mellium.im/xmpp/stanza"
@@ -1087,4 +1089,189 @@ func FuzzCommand(f *testing.F) {
 			t.Fatalf("reply %s", r.raw)
 		}
 	})
+}
+
+// commandReply is a command's answer read back with mellium's own types.
+type commandReply struct {
+	Type    string `xml:"type,attr"`
+	Command *struct {
+		Node    string            `xml:"node,attr"`
+		SID     string            `xml:"sessionid,attr"`
+		Status  string            `xml:"status,attr"`
+		Actions *commands.Actions `xml:"http://jabber.org/protocol/commands actions"`
+		Notes   []commands.Note   `xml:"http://jabber.org/protocol/commands note"`
+		Forms   []form.Data       `xml:"jabber:x:data x"`
+		Others  []struct {
+			XMLName xml.Name
+		} `xml:",any"`
+	} `xml:"http://jabber.org/protocol/commands command"`
+}
+
+func readCommandReply(t *testing.T, raw string) *commandReply {
+	t.Helper()
+	var r commandReply
+	if err := xml.Unmarshal([]byte(raw), &r); err != nil {
+		t.Fatalf("%v: %s", err, raw)
+	}
+	if r.Type != "result" || r.Command == nil || len(r.Command.Others) != 0 {
+		t.Fatalf("not a command result: %s", raw)
+	}
+	return &r
+}
+
+// TestCommandFormReadsBackWithMellium: a form with every field type, as a
+// form to fill in and as a result, reads back with form.Data field by
+// field: types, vars, labels, descriptions and required marks (forms to
+// fill in only), values (a line each for fixed and text-multi) and options.
+func TestCommandFormReadsBackWithMellium(t *testing.T) {
+	c := newTestComponent(t, identity.Inside)
+	cmdr := newCommander()
+	cmdr.result = gateway.CommandResult{NoteType: gateway.NoteInfo, Note: "done", Fields: everyField.Fields}
+	sid, r := start(t, c, cmdr, hanaPhone, "tag-contact")
+	asForm := readCommandReply(t, r.raw)
+	submitted := exchange(t, c, cmdr, iqXML("set", hanaPhone, testDomain, "s1", submitXML("tag-contact", sid, "complete", "")))
+	asResult := readCommandReply(t, submitted.raw)
+	for _, tt := range []struct {
+		name  string
+		reply *commandReply
+		input bool
+	}{{"form", asForm, true}, {"result", asResult, false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			if len(tt.reply.Command.Forms) != 1 {
+				t.Fatalf("%d forms", len(tt.reply.Command.Forms))
+			}
+			f := &tt.reply.Command.Forms[0]
+			if tt.input && (f.Title() != everyField.Title || f.Instructions() != "Pick a contact.\nThen <tags>.") {
+				t.Errorf("title %q, instructions %q", f.Title(), f.Instructions())
+			}
+			var got []form.FieldData
+			f.ForFields(func(fd form.FieldData) { got = append(got, fd) })
+			if len(got) != len(everyField.Fields) {
+				t.Fatalf("%d fields, want %d", len(got), len(everyField.Fields))
+			}
+			for i, want := range everyField.Fields {
+				wantData := form.FieldData{Type: form.FieldType(want.Type), Var: want.Var, Label: want.Label, Raw: want.Values}
+				switch want.Type {
+				case gateway.FieldFixed:
+					wantData.Var, wantData.Raw = "", []string{"Your contacts: 3", "last: bob"}
+				case gateway.FieldTextMulti:
+					wantData.Raw = []string{"line 1", "line </value><evil/> 2"}
+				}
+				if tt.input {
+					wantData.Desc, wantData.Required = want.Desc, want.Required
+				}
+				if !reflect.DeepEqual(got[i], wantData) {
+					t.Errorf("field %d: %+v\nwant %+v", i, got[i], wantData)
+				}
+				if want.Var == "" {
+					continue
+				}
+				opts, _ := f.GetOptions(want.Var)
+				var wantOpts []form.FieldOpt
+				for _, o := range want.Options {
+					wantOpts = append(wantOpts, form.FieldOpt{Label: o.Label, Value: o.Value})
+				}
+				if !reflect.DeepEqual(opts, wantOpts) {
+					t.Errorf("field %s: options %+v, want %+v", want.Var, opts, wantOpts)
+				}
+			}
+			if on, ok := f.GetBool("notify"); !on || !ok {
+				t.Errorf("the boolean reads as %v, %v", on, ok)
+			}
+		})
+	}
+}
+
+// TestCommandResponsesReadBack: a form comes with one action, complete, as
+// the default; a completed command carries its note, of its type (info
+// for a type the gateway does not know), and a result form only when
+// there are fields; a canceled one carries nothing.
+func TestCommandResponsesReadBack(t *testing.T) {
+	c := newTestComponent(t, identity.Inside)
+	cmdr := newCommander()
+	_, r := start(t, c, cmdr, hanaPhone, "report")
+	executing := readCommandReply(t, r.raw).Command
+	if executing.Status != "executing" || executing.Node != "report" || executing.Actions == nil || *executing.Actions != commands.Complete|commands.Complete<<3 || len(executing.Notes) != 0 {
+		t.Errorf("executing: %s", r.raw)
+	}
+	if len(executing.Forms) != 1 || executing.Forms[0].Title() != "Report" || executing.Forms[0].Len() != 0 {
+		t.Errorf("a command without fields still has its form and title: %s", r.raw)
+	}
+	for _, tt := range []struct {
+		typ    gateway.NoteType
+		want   commands.NoteType
+		fields []gateway.Field
+	}{
+		{gateway.NoteInfo, commands.NoteInfo, nil},
+		{gateway.NoteWarn, commands.NoteWarn, []gateway.Field{{Type: gateway.FieldFixed, Values: []string{"a line"}}}},
+		{gateway.NoteError, commands.NoteError, nil},
+		{"", commands.NoteInfo, nil},
+		{"shout", commands.NoteInfo, nil},
+	} {
+		cmdr.result = gateway.CommandResult{NoteType: tt.typ, Note: "Tagged <bob> & done", Fields: tt.fields}
+		sid, _ := start(t, c, cmdr, hanaPhone, "report")
+		r := exchange(t, c, cmdr, iqXML("set", hanaPhone, testDomain, "n1", submitXML("report", sid, "complete", "")))
+		done := readCommandReply(t, r.raw).Command
+		if done.Status != "completed" || done.SID != sid || done.Actions != nil || len(done.Notes) != 1 || len(done.Forms) != len(tt.fields) {
+			t.Errorf("note %q: %s", tt.typ, r.raw)
+			continue
+		}
+		if n := done.Notes[0]; n.Type != tt.want || n.Value != "Tagged <bob> & done" {
+			t.Errorf("note %q read back as %v %q", tt.typ, n.Type, n.Value)
+		}
+	}
+	cmdr.result = gateway.CommandResult{}
+	sid, _ := start(t, c, cmdr, hanaPhone, "report")
+	r = exchange(t, c, cmdr, iqXML("set", hanaPhone, testDomain, "n2", submitXML("report", sid, "complete", "")))
+	if done := readCommandReply(t, r.raw).Command; done.Status != "completed" || len(done.Notes) != 0 || len(done.Forms) != 0 {
+		t.Errorf("a result with nothing to say: %s", r.raw)
+	}
+	sid, _ = start(t, c, cmdr, hanaPhone, "report")
+	r = exchange(t, c, cmdr, iqXML("set", hanaPhone, testDomain, "n3", submitXML("report", sid, "cancel", "")))
+	if got, want := outline(t, r.raw), []string{
+		`{}iq from=gw.corp.test id=n3 to=hana@corp.test/phone type=result`,
+		`  {http://jabber.org/protocol/commands}command node=report sessionid=` + sid + ` status=canceled`,
+	}; !slices.Equal(got, want) {
+		t.Errorf("canceled\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestCommandListReadsBack: the command list and its node info read back
+// with mellium's disco types.
+func TestCommandListReadsBack(t *testing.T) {
+	c := newTestComponent(t, identity.Inside)
+	r := exchange(t, c, newCommander(), iqXML("get", bossDesk, testDomain, "l1", `<query xmlns="http://jabber.org/protocol/disco#items" node="http://jabber.org/protocol/commands"/>`))
+	var list struct {
+		Query struct {
+			Node  string       `xml:"node,attr"`
+			Items []items.Item `xml:"http://jabber.org/protocol/disco#items item"`
+		} `xml:"http://jabber.org/protocol/disco#items query"`
+	}
+	if err := xml.Unmarshal([]byte(r.raw), &list); err != nil {
+		t.Fatalf("%v: %s", err, r.raw)
+	}
+	var got []string
+	for _, it := range list.Query.Items {
+		got = append(got, it.JID.String()+" "+it.Node+" "+it.Name)
+	}
+	want := []string{testDomain + " tag-contact Tag a contact <&>", testDomain + " broadcast Broadcast", testDomain + " report Report"}
+	if list.Query.Node != commands.NS || !slices.Equal(got, want) {
+		t.Errorf("list %q at node %q, want %q", got, list.Query.Node, want)
+	}
+	for node, want := range map[string]info.Identity{
+		commands.NS: {Category: "automation", Type: "command-list", Name: "Commands"},
+		"broadcast": {Category: "automation", Type: "command-node", Name: "Broadcast"},
+	} {
+		r := exchange(t, c, newCommander(), iqXML("get", bossDesk, testDomain, "i1", `<query xmlns="http://jabber.org/protocol/disco#info" node="`+node+`"/>`))
+		var answer struct {
+			Info disco.Info `xml:"http://jabber.org/protocol/disco#info query"`
+		}
+		if err := xml.Unmarshal([]byte(r.raw), &answer); err != nil {
+			t.Fatalf("%v: %s", err, r.raw)
+		}
+		if answer.Info.Node != node || len(answer.Info.Identity) != 1 || answer.Info.Identity[0].Category != want.Category ||
+			answer.Info.Identity[0].Type != want.Type || answer.Info.Identity[0].Name != want.Name {
+			t.Errorf("node %s: %s", node, r.raw)
+		}
+	}
 }

@@ -3,12 +3,20 @@ package xmpp
 import (
 	"context"
 	"encoding/xml"
+	"io"
+	"maps"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp/commands"
+	"mellium.im/xmpp/disco"
+	"mellium.im/xmpp/disco/info"
+	"mellium.im/xmpp/ping"
+	"mellium.im/xmpp/stanza"
 
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
@@ -175,17 +183,20 @@ func TestBounceWording(t *testing.T) {
 		side       identity.Side
 		reason     string
 		gone       bool
+		attrs      string
 	}{
-		{"item-not-found", "", identity.Outside, "does not exist", false},
-		{"remote-server-not-found", "", identity.Outside, "could not be found", false},
-		{"service-unavailable", "", identity.Outside, "blocked you", true},
-		{"service-unavailable", "", identity.Inside, "blocked you", false},
-		{"jid-malformed", "", identity.Outside, "not valid", false},
-		{"resource-constraint", strings.Repeat("x", 500), identity.Outside, "resource-constraint: xxx", false},
+		{"item-not-found", "", identity.Outside, "does not exist", false, ""},
+		{"remote-server-not-found", "", identity.Outside, "could not be found", false, ""},
+		{"service-unavailable", "", identity.Outside, "blocked you", true, ""},
+		{"service-unavailable", "", identity.Inside, "blocked you", false, ""},
+		{"jid-malformed", "", identity.Outside, "not valid", false, ""},
+		{"resource-constraint", strings.Repeat("x", 500), identity.Outside, "resource-constraint: xxx", false, ""},
+		// A by jid.Parse refuses loses nothing: the gateway does not use it.
+		{"item-not-found", "", identity.Outside, "does not exist", false, ` by="a@@b"`},
 	} {
 		c := newTestComponent(t, tt.side)
 		core := &recordingCore{}
-		err := `<error type="cancel"><` + tt.cond + ` xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>`
+		err := `<error type="cancel"` + tt.attrs + `><` + tt.cond + ` xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>`
 		if tt.text != "" {
 			err += `<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">` + tt.text + `</text>`
 		}
@@ -271,5 +282,225 @@ func TestSlowCommandDoesNotHoldUpMessages(t *testing.T) {
 	c.bg.wg.Wait()
 	if len(answers) != 1 || !strings.Contains(answers[0], `id="slow"`) || !strings.Contains(answers[0], `type="result"`) {
 		t.Fatalf("command answer: %v", answers)
+	}
+}
+
+// directoryCore is fakeCore with its own addresses: personas, say.
+type directoryCore struct {
+	fakeCore
+	names map[string]string
+}
+
+func (d directoryCore) Profile(_, addr string) (gateway.Profile, bool) {
+	name, ok := d.names[addr]
+	return gateway.Profile{Name: name}, ok
+}
+
+// TestDiscoAnswers: disco#info, read back with mellium's disco types, says
+// what is at each kind of address, and nothing more: the component's own
+// domain is a gateway (offering commands inside only, where the gateway
+// has them), a persona or a proxy address an account. Outside, nothing
+// names the gateway's software or its commands.
+func TestDiscoAnswers(t *testing.T) {
+	base := []string{disco.NSInfo, ping.NS, nsVCard}
+	persona := directoryCore{names: map[string]string{"hana.sales@gw.corp.test": "ACME Sales · Hana"}}
+	for _, tt := range []struct {
+		name     string
+		side     identity.Side
+		core     gateway.Core
+		from, to string
+		identity info.Identity
+		features []string
+	}{
+		{"own domain inside", identity.Inside, newCommander(), hanaPhone, testDomain,
+			info.Identity{Category: "gateway", Type: "xmpp", Name: "Kakehashi contacts"}, append(slices.Clone(base), commands.NS)},
+		{"own domain inside, no commands", identity.Inside, fakeCore{}, hanaPhone, testDomain,
+			info.Identity{Category: "gateway", Type: "xmpp", Name: "Kakehashi contacts"}, base},
+		{"own domain outside", identity.Outside, newCommander(), "bob@ext.test/pc", testDomain,
+			info.Identity{Category: "gateway", Type: "xmpp", Name: testDomain}, base},
+		{"proxy address", identity.Inside, newCommander(), hanaPhone, proxyAddr,
+			info.Identity{Category: "account", Type: "registered"}, base},
+		{"persona", identity.Outside, persona, "bob@ext.test/pc", "hana.sales@gw.corp.test",
+			info.Identity{Category: "account", Type: "registered"}, base},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newTestComponent(t, tt.side)
+			raw := renderTokens(handleRaw(t, c, tt.core, iqXML("get", tt.from, tt.to, "d1", `<query xmlns="http://jabber.org/protocol/disco#info"/>`)))
+			var r struct {
+				Type string     `xml:"type,attr"`
+				From string     `xml:"from,attr"`
+				To   string     `xml:"to,attr"`
+				ID   string     `xml:"id,attr"`
+				Info disco.Info `xml:"http://jabber.org/protocol/disco#info query"`
+			}
+			if err := xml.Unmarshal([]byte(raw), &r); err != nil {
+				t.Fatalf("%v: %s", err, raw)
+			}
+			if r.Type != "result" || r.From != tt.to || r.To != tt.from || r.ID != "d1" || r.Info.Node != "" {
+				t.Errorf("answer %s", raw)
+			}
+			if len(r.Info.Identity) != 1 {
+				t.Fatalf("identities %+v: %s", r.Info.Identity, raw)
+			}
+			if id := r.Info.Identity[0]; id.Category != tt.identity.Category || id.Type != tt.identity.Type || id.Name != tt.identity.Name || id.Lang != "" {
+				t.Errorf("identity %+v, want %+v", id, tt.identity)
+			}
+			var features []string
+			for _, f := range r.Info.Features {
+				features = append(features, f.Var)
+			}
+			if !slices.Equal(features, tt.features) {
+				t.Errorf("features %q, want %q", features, tt.features)
+			}
+			if tt.side == identity.Outside {
+				for _, leak := range []string{"Kakehashi", commands.NS, "Hana", "automation"} {
+					if strings.Contains(raw, leak) {
+						t.Errorf("the outside learns %q: %s", leak, raw)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestVCardAndPing: a vCard names who is at the address (FN and NICKNAME);
+// the domain has none; a ping is answered with an empty result.
+func TestVCardAndPing(t *testing.T) {
+	persona := directoryCore{names: map[string]string{"hana.sales@gw.corp.test": "ACME <Sales> & Hana"}}
+	c := newTestComponent(t, identity.Outside)
+	raw := renderTokens(handleRaw(t, c, persona, iqXML("get", "bob@ext.test/pc", "hana.sales@gw.corp.test", "v1", `<vCard xmlns="vcard-temp"/>`)))
+	want := []string{
+		`{}iq from=hana.sales@gw.corp.test id=v1 to=bob@ext.test/pc type=result`,
+		`  {vcard-temp}vCard`,
+		`    {vcard-temp}FN`,
+		`      "ACME <Sales> & Hana"`,
+		`    {vcard-temp}NICKNAME`,
+		`      "ACME <Sales> & Hana"`,
+	}
+	if got := outline(t, raw); !slices.Equal(got, want) {
+		t.Errorf("vCard\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	raw = renderTokens(handleRaw(t, c, persona, iqXML("get", "bob@ext.test/pc", testDomain, "v2", `<vCard xmlns="vcard-temp"/>`)))
+	if e := parsedError(t, raw); e.Condition != stanza.ServiceUnavailable || e.Type != stanza.Cancel {
+		t.Errorf("the domain's vCard: %s", raw)
+	}
+	for _, to := range []string{testDomain, "hana.sales@gw.corp.test"} {
+		raw = renderTokens(handleRaw(t, c, persona, iqXML("get", "bob@ext.test/pc", to, "p1", `<ping xmlns="urn:xmpp:ping"/>`)))
+		if got, want := outline(t, raw), []string{`{}iq from=` + to + ` id=p1 to=bob@ext.test/pc type=result`}; !slices.Equal(got, want) {
+			t.Errorf("ping %s: %q, want %q", to, got, want)
+		}
+	}
+}
+
+// TestIQAddressing: an answer goes back to the sender as the server spelled
+// it, from the bare address asked; what cannot be answered is an error
+// whose condition, type and text read back with mellium's reader.
+func TestIQAddressing(t *testing.T) {
+	c := newTestComponent(t, identity.Inside)
+	for _, tt := range []struct {
+		name, from, to, payload string
+		wantFrom, wantTo        string
+		cond                    stanza.Condition // "" for a result
+		text                    string
+	}{
+		{"invalid address", hanaPhone, "bad@@to", `<ping xmlns="urn:xmpp:ping"/>`, testDomain, hanaPhone, stanza.BadRequest, "invalid address"},
+		{"invalid sender", "a@@b", proxyAddr, `<ping xmlns="urn:xmpp:ping"/>`, proxyAddr, "a@@b", stanza.BadRequest, "invalid sender address"},
+		{"no one there", hanaPhone, "nobody@gw.corp.test", `<ping xmlns="urn:xmpp:ping"/>`, "nobody@gw.corp.test", hanaPhone, stanza.ItemNotFound, "there is no one at this address"},
+		{"software version", hanaPhone, proxyAddr, `<query xmlns="jabber:iq:version"/>`, proxyAddr, hanaPhone, stanza.ServiceUnavailable, ""},
+		{"no payload", hanaPhone, proxyAddr, "", proxyAddr, hanaPhone, stanza.ServiceUnavailable, ""},
+		{"whitespace only", hanaPhone, proxyAddr, "\n  ", proxyAddr, hanaPhone, stanza.ServiceUnavailable, ""},
+		{"sender spelled in capitals", "Hana@Corp.Test/Phone", proxyAddr, `<ping xmlns="urn:xmpp:ping"/>`, proxyAddr, "Hana@Corp.Test/Phone", "", ""},
+		{"address spelled in capitals, with a resource", hanaPhone, `Bob\40Ext.Test@GW.corp.test/x`, `<ping xmlns="urn:xmpp:ping"/>`, proxyAddr, hanaPhone, "", ""},
+		{"domain blanked by mellium", hanaPhone, "", `<ping xmlns="urn:xmpp:ping"/>`, testDomain, hanaPhone, "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := renderTokens(handleRaw(t, c, fakeCore{}, iqXML("get", tt.from, tt.to, "a1", tt.payload)))
+			var r struct {
+				Type string `xml:"type,attr"`
+				From string `xml:"from,attr"`
+				To   string `xml:"to,attr"`
+				ID   string `xml:"id,attr"`
+			}
+			if err := xml.Unmarshal([]byte(raw), &r); err != nil {
+				t.Fatalf("%v: %q", err, raw)
+			}
+			if r.From != tt.wantFrom || r.To != tt.wantTo || r.ID != "a1" {
+				t.Errorf("addressed from %q to %q: %s", r.From, r.To, raw)
+			}
+			if tt.cond == "" {
+				if r.Type != "result" {
+					t.Errorf("not a result: %s", raw)
+				}
+				return
+			}
+			e := parsedError(t, raw)
+			wantText := map[string]string(nil)
+			if tt.text != "" {
+				wantText = map[string]string{"en": tt.text}
+			}
+			if r.Type != "error" || e.Condition != tt.cond || e.Type != errorType(tt.cond) || !maps.Equal(e.Text, wantText) {
+				t.Errorf("error %+v: %s", e, raw)
+			}
+		})
+	}
+	for _, typ := range []string{"result", "error"} {
+		if out := handleRaw(t, c, fakeCore{}, iqXML(typ, hanaPhone, proxyAddr, "r1", "")); len(out) != 0 {
+			t.Errorf("an IQ %s was answered: %s", typ, renderTokens(out))
+		}
+	}
+}
+
+// replyPresence is a presence the component wrote, parsed back.
+type replyPresence struct {
+	Type  string        `xml:"type,attr"`
+	From  string        `xml:"from,attr"`
+	To    string        `xml:"to,attr"`
+	ID    string        `xml:"id,attr"`
+	Nick  []string      `xml:"http://jabber.org/protocol/nick nick"`
+	Error *stanza.Error `xml:"error"`
+}
+
+// TestPresenceAnswers: a subscription to an address someone is at is
+// granted and returned, naming them, and a probe answered, always from the
+// bare address to the bare asker; a removal is confirmed; a subscription
+// to no one is refused, back to the asker as the server spelled them.
+func TestPresenceAnswers(t *testing.T) {
+	c := newTestComponent(t, identity.Inside)
+	presenceXML := func(typ, from, to string) string {
+		return `<presence xmlns="jabber:component:accept"` + xmlAttr("type", typ) + xmlAttr("from", from) + xmlAttr("to", to) + ` id="p1"/>`
+	}
+	nick := []string{"Bob (ext)"}
+	for _, tt := range []struct {
+		typ, from, to string
+		want          []replyPresence
+	}{
+		{"subscribe", hanaPhone, `Bob\40Ext.Test@gw.corp.test/x`, []replyPresence{
+			{Type: "subscribed", From: proxyAddr, To: "hana@corp.test"},
+			{Type: "subscribe", From: proxyAddr, To: "hana@corp.test", Nick: nick},
+			{From: proxyAddr, To: "hana@corp.test", Nick: nick},
+		}},
+		{"probe", hanaPhone, proxyAddr, []replyPresence{{From: proxyAddr, To: "hana@corp.test", Nick: nick}}},
+		{"unsubscribe", hanaPhone, proxyAddr, []replyPresence{{Type: "unsubscribed", From: proxyAddr, To: "hana@corp.test"}}},
+		{"unsubscribed", hanaPhone, proxyAddr, nil},
+		{"", hanaPhone, proxyAddr, nil},
+		{"subscribe", "Hana@Corp.Test/Phone", "nobody@gw.corp.test", []replyPresence{{Type: "error", From: "nobody@gw.corp.test", To: "Hana@Corp.Test/Phone", ID: "p1",
+			Error: &stanza.Error{Type: stanza.Cancel, Condition: stanza.ItemNotFound, Text: map[string]string{"en": "there is no one at this address"}}}}},
+		{"probe", hanaPhone, "nobody@gw.corp.test", nil},
+	} {
+		raw := renderTokens(handleRaw(t, c, fakeCore{}, presenceXML(tt.typ, tt.from, tt.to)))
+		var got []replyPresence
+		d := xml.NewDecoder(strings.NewReader(raw))
+		for {
+			var p replyPresence
+			if err := d.Decode(&p); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("%v: %s", err, raw)
+			}
+			got = append(got, p)
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s from %s to %s:\n%+v\nwant\n%+v\n%s", tt.typ, tt.from, tt.to, got, tt.want, raw)
+		}
 	}
 }
