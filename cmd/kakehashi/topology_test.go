@@ -13,7 +13,7 @@ import (
 // domains from the configuration take the spelling traffic has, however
 // the configuration writes them.
 func TestTopologySpellsConfiguredAddressesOnce(t *testing.T) {
-	cfg, err := config.Load(filepath.Join("..", "examples", "kakehashi.yaml"))
+	cfg, err := config.Load(filepath.Join("..", "..", "examples", "kakehashi.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
