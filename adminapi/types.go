@@ -10,11 +10,11 @@
 package adminapi
 
 import (
-	"fmt"
-	"strings"
 	"time"
 
+	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/outreach"
 )
 
 // ActionContactsNotify is the audit action recording that a transfer's
@@ -30,16 +30,7 @@ type ErrorBody struct {
 
 // Health is the answer to GET /healthz (200 when Status is "ok", 503 when
 // it is "degraded").
-type Health struct {
-	// Status is "ok", or "degraded" while a network is disconnected or the
-	// queue cannot store messages.
-	Status string `json:"status"`
-	// Connected says, per network, whether its adapter is connected.
-	Connected map[string]bool `json:"connected"`
-	// Store is "ok", or "failing: " and a short reason while the queue's
-	// last commit failed (a full disk, say): messages are refused then.
-	Store string `json:"store"`
-}
+type Health = gateway.Health
 
 // EmployeeRequest is the body of POST /v1/employees, which creates or
 // updates one employee. The answer is the employee as stored.
@@ -211,67 +202,17 @@ type BroadcastRequest struct {
 	Body    string   `json:"body"`
 }
 
-// Broadcast states.
+// Broadcast states (see Broadcast.State).
 const (
-	// BroadcastAwaiting is a member's copy of a team broadcast that the
-	// member has not yet confirmed or declined.
-	BroadcastAwaiting = "awaiting"
-	// BroadcastSent is a broadcast whose copies are queued.
-	BroadcastSent = "sent"
-	// BroadcastDeclined is a member's copy the member chose not to send.
-	BroadcastDeclined = "declined"
-	// BroadcastPrepared is a team broadcast: its members' copies carry the
-	// outcome.
-	BroadcastPrepared = "prepared"
+	BroadcastAwaiting = outreach.BroadcastAwaiting
+	BroadcastSent     = outreach.BroadcastSent
+	BroadcastDeclined = outreach.BroadcastDeclined
+	BroadcastPrepared = outreach.BroadcastPrepared
 )
 
 // Broadcast is a broadcast and its outcome so far: the answer to POST
 // /v1/broadcasts and GET /v1/broadcasts/{id}.
-type Broadcast struct {
-	ID            string    `json:"id"`
-	Parent        string    `json:"parent,omitempty"` // the team broadcast this is a member's copy of
-	CreatedAt     time.Time `json:"created_at"`
-	Actor         string    `json:"actor"`
-	Reason        string    `json:"reason,omitempty"`
-	OwnerID       string    `json:"owner,omitempty"`
-	Team          []string  `json:"team,omitempty"`
-	Tag           string    `json:"tag,omitempty"`
-	Relationships []string  `json:"relationships,omitempty"`
-	Subject       string    `json:"subject,omitempty"`
-	Body          string    `json:"body"`
-	State         string    `json:"state"`
-	DecidedAt     time.Time `json:"decided_at,omitzero"`
-	// Counts when it was sent: copies queued, and contacts skipped because
-	// of the caps, because they are gone, or because they were no longer
-	// the owner's or had no address the persona could write from.
-	Queued             int `json:"queued"`
-	SkippedCap         int `json:"skipped_cap"`
-	SkippedGone        int `json:"skipped_gone"`
-	SkippedUnreachable int `json:"skipped_unreachable"`
-	// What became of the queued copies.
-	Sent    int `json:"sent"`
-	Failed  int `json:"failed"`
-	Pending int `json:"pending"`
-	// Members are a team broadcast's copies, one per member.
-	Members []*Broadcast `json:"members,omitempty"`
-}
-
-// Summary says in one line what became of b's copies, in the words the
-// gateway's own reports use.
-func (b *Broadcast) Summary() string {
-	parts := []string{fmt.Sprintf("%d sent", b.Sent)}
-	if b.Pending > 0 {
-		parts = append(parts, fmt.Sprintf("%d still sending", b.Pending))
-	}
-	if b.Failed > 0 {
-		parts = append(parts, fmt.Sprintf("%d failed", b.Failed))
-	}
-	parts = append(parts, fmt.Sprintf("%d skipped (cap)", b.SkippedCap), fmt.Sprintf("%d skipped (gone)", b.SkippedGone))
-	if b.SkippedUnreachable > 0 {
-		parts = append(parts, fmt.Sprintf("%d skipped (no longer yours or unreachable)", b.SkippedUnreachable))
-	}
-	return strings.Join(parts, ", ")
-}
+type Broadcast = outreach.Broadcast
 
 // AuditQuery selects audit entries for GET /v1/audit.
 type AuditQuery struct {
