@@ -226,11 +226,13 @@ func kindOf(refusal, notice bool, auto string) Kind {
 }
 
 // HeardFrom reports whether the queue holds a message from addr on
-// network: proof that the address worked. Rows outlive their texts
+// network: proof that the address worked. A broadcast copy is keyed on
+// its contact's address (for deduplication) but came from nobody, so it
+// proves nothing. Rows outlive their texts
 // (retention blanks only bodies), so the proof lasts.
 func (q *Queue) HeardFrom(ctx context.Context, network, addr string) (bool, error) {
 	var one int
-	err := q.ro.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE in_network = ? AND in_from = ? AND in_id <> '' LIMIT 1`, network, addr).Scan(&one)
+	err := q.ro.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE in_network = ? AND in_from = ? AND in_id <> '' AND broadcast = '' LIMIT 1`, network, addr).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -11,8 +11,13 @@ import (
 
 // goneRelationship finds the relationship between the contact at from and
 // the persona at to, and the decision that routes the contact's messages
-// to its owner.
+// to its owner. Only a contact, on an outside network, can leave: on the
+// inside the same call would read an employee writing to a proxy address
+// (and tell the outside contact what the employee's address is).
 func (s *Service) goneRelationship(network, from, to string) (*identity.Relationship, routing.Decision, bool) {
+	if net, ok := s.top.Networks[network]; !ok || net.Side != identity.Outside {
+		return nil, routing.Decision{}, false
+	}
 	from, _ = s.gw.Canonical(network, from)
 	to, _ = s.gw.Canonical(network, to)
 	snap := s.state.Snapshot()
