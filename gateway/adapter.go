@@ -164,11 +164,22 @@ type Core interface {
 	// network, for vCard, disco and presence answers. ok is false when the
 	// address does not exist.
 	Profile(network, addr string) (p Profile, ok bool)
-	// Failed reports that a message the gateway sent (by its ID) was bounced
-	// by the recipient's server, with a reason for the person who wrote it.
-	// gone, when not empty, says the recipient's address itself is dead
+	// Failed reports that a message the gateway sent was bounced by the
+	// recipient's server.
+	Failed(ctx context.Context, b Bounce)
+}
+
+// Bounce is a network's report that a message the gateway sent could not
+// be delivered.
+type Bounce struct {
+	Network string
+	// ID is the gateway's own ID of the message (Outgoing.ID).
+	ID string
+	// Reason says why, for the person who wrote it.
+	Reason string
+	// Gone, when not empty, says the recipient's address itself is dead
 	// (worded as SendError.Gone): the relationship is marked gone too.
-	Failed(ctx context.Context, network, id, reason, gone string)
+	Gone string
 }
 
 // Adapter is one protocol adapter instance attached to one network.

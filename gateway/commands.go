@@ -99,17 +99,26 @@ type Insider interface {
 	ActiveEmployee(network, from string) bool
 }
 
+// ContactEvent is what an outside network says a contact did about one of
+// the gateway's personas.
+type ContactEvent struct {
+	Network string
+	From    string // the contact's bare address
+	To      string // the persona's address
+	Why     string // for ContactGone: what they did, worded to follow their address
+}
+
 // ContactTracker is implemented by a Core that keeps track of contacts
 // who went out of reach. Adapters discover it by type assertion and report
 // what their protocol says: on XMPP, a contact removing the persona from
 // their roster (presence unsubscribe/unsubscribed) or adding it back
 // (subscribe).
 type ContactTracker interface {
-	// ContactGone reports that the contact at from (a bare address on
-	// network) no longer wants to hear from the persona at to, and why.
-	ContactGone(ctx context.Context, network, from, to, why string)
+	// ContactGone reports that the contact at e.From no longer wants to
+	// hear from the persona at e.To, and why.
+	ContactGone(ctx context.Context, e ContactEvent)
 	// ContactBack reports that the contact wants to hear from it again.
-	ContactBack(ctx context.Context, network, from, to string)
+	ContactBack(ctx context.Context, e ContactEvent)
 	// ContactUnreachable reports that the contact a message the gateway
 	// sent on network (its gateway ID) went to is out of reach, and why
 	// (they unsubscribed from it, say). Bounces say it through Core.Failed.

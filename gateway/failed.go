@@ -12,7 +12,8 @@ import (
 // Failed implements Core: a message the gateway sent bounced; tell the
 // person who wrote it, once, and mark the contact gone when the address
 // is dead.
-func (g *Gateway) Failed(ctx context.Context, network, id, reason, gone string) {
+func (g *Gateway) Failed(ctx context.Context, b Bounce) {
+	network, id, reason, gone := b.Network, b.ID, b.Reason, b.Gone
 	// Bounces are handled concurrently (off the adapters' read loops): two
 	// for one message (its author's server and the contact's, a resend)
 	// are taken one after the other, so that the second sees the first's

@@ -26,7 +26,7 @@ func TestTwoBouncesTellTheAuthorOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				g.Failed(ctx, "public-xmpp", out.ID, "service-unavailable", "")
+				g.Failed(ctx, Bounce{Network: "public-xmpp", ID: out.ID, Reason: "service-unavailable"})
 			}()
 		}
 		wg.Wait()

@@ -71,16 +71,16 @@ func (g *Gateway) RunCommand(ctx context.Context, network, from, node string, va
 }
 
 // ContactGone implements ContactTracker by forwarding to the hooks.
-func (g *Gateway) ContactGone(ctx context.Context, network, from, to, why string) {
+func (g *Gateway) ContactGone(ctx context.Context, e ContactEvent) {
 	if t, ok := g.hooks.(ContactTracker); ok {
-		t.ContactGone(ctx, network, from, to, why)
+		t.ContactGone(ctx, e)
 	}
 }
 
 // ContactBack implements ContactTracker by forwarding to the hooks.
-func (g *Gateway) ContactBack(ctx context.Context, network, from, to string) {
+func (g *Gateway) ContactBack(ctx context.Context, e ContactEvent) {
 	if t, ok := g.hooks.(ContactTracker); ok {
-		t.ContactBack(ctx, network, from, to)
+		t.ContactBack(ctx, e)
 	}
 }
 

@@ -32,7 +32,8 @@ func (s *Service) goneRelationship(network, from, to string) (*identity.Relation
 // ContactGone implements gateway.ContactTracker: the relationship is marked (so
 // people see it and broadcasts skip it) and its owner is told, from the
 // contact's proxy address.
-func (s *Service) ContactGone(ctx context.Context, network, from, to, why string) {
+func (s *Service) ContactGone(ctx context.Context, e gateway.ContactEvent) {
+	network, from, to, why := e.Network, e.From, e.To, e.Why
 	rel, d, ok := s.goneRelationship(network, from, to)
 	if !ok || rel.Gone != "" {
 		return
@@ -72,12 +73,13 @@ func (s *Service) Unreachable(ctx context.Context, r *gateway.Record, why string
 		s.log.Info("bounce from an address that never wrote: not marked gone", "network", r.Out.Network, "relationship", r.RelationshipID, "why", why)
 		return
 	}
-	s.ContactGone(ctx, r.Out.Network, r.Out.To, r.Out.From, why)
+	s.ContactGone(ctx, gateway.ContactEvent{Network: r.Out.Network, From: r.Out.To, To: r.Out.From, Why: why})
 }
 
 // ContactBack implements gateway.ContactTracker: the mark is cleared, and the
 // owner told.
-func (s *Service) ContactBack(ctx context.Context, network, from, to string) {
+func (s *Service) ContactBack(ctx context.Context, e gateway.ContactEvent) {
+	network, from, to := e.Network, e.From, e.To
 	rel, d, ok := s.goneRelationship(network, from, to)
 	if !ok || rel.Gone == "" {
 		return

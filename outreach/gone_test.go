@@ -55,14 +55,14 @@ func TestContactGoneAndBackAreMarkedAndToldOnce(t *testing.T) {
 			ctx := context.Background()
 			relID := withContacts(t, g, 1)[0]
 
-			g.Service.ContactGone(ctx, "public-xmpp", tc.from, tc.to, why)
+			g.Service.ContactGone(ctx, gateway.ContactEvent{Network: "public-xmpp", From: tc.from, To: tc.to, Why: why})
 			checkOwnerNotice(t, gatewaytest.Recv(t, g.Inside.Sent), goneNoticeC0)
 			if rel := relFor(t, g, "c0@ext.test", "hana.sales"); rel.ID != relID || rel.Gone != why || rel.GoneAt.IsZero() {
 				t.Fatalf("relationship after ContactGone: %+v", rel)
 			}
 			// Again, in yet another spelling and for another reason: the
 			// mark stands as it was, and hana hears nothing more.
-			g.Service.ContactGone(ctx, "public-xmpp", "C0@Ext.Test/tablet", tc.to, "stopped sharing their presence with ACME Sales · Hana")
+			g.Service.ContactGone(ctx, gateway.ContactEvent{Network: "public-xmpp", From: "C0@Ext.Test/tablet", To: tc.to, Why: "stopped sharing their presence with ACME Sales · Hana"})
 			collectSent(t, g.Inside.Sent, 0)
 			if rel := relFor(t, g, "c0@ext.test", "hana.sales"); rel.Gone != why {
 				t.Fatalf("a second report changed the mark to %q", rel.Gone)
@@ -72,9 +72,9 @@ func TestContactGoneAndBackAreMarkedAndToldOnce(t *testing.T) {
 				t.Fatalf("relationship.gone audit %+v, want one by contact:c0@ext.test on %s", gone, relID)
 			}
 
-			g.Service.ContactBack(ctx, "public-xmpp", tc.from, tc.to)
+			g.Service.ContactBack(ctx, gateway.ContactEvent{Network: "public-xmpp", From: tc.from, To: tc.to})
 			checkOwnerNotice(t, gatewaytest.Recv(t, g.Inside.Sent), backNoticeC0)
-			g.Service.ContactBack(ctx, "public-xmpp", tc.from, tc.to)
+			g.Service.ContactBack(ctx, gateway.ContactEvent{Network: "public-xmpp", From: tc.from, To: tc.to})
 			collectSent(t, g.Inside.Sent, 0)
 			if rel := relFor(t, g, "c0@ext.test", "hana.sales"); rel.Gone != "" || !rel.GoneAt.IsZero() {
 				t.Fatalf("relationship after ContactBack: %+v", rel)
@@ -106,8 +106,8 @@ func TestContactGoneIgnoresWhatNamesNoRelationship(t *testing.T) {
 		{"an unknown network", "elsewhere", "c0@ext.test", "hana.sales@contact.acme.test"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g.Service.ContactGone(ctx, tc.network, tc.from, tc.to, "removed you")
-			g.Service.ContactBack(ctx, tc.network, tc.from, tc.to)
+			g.Service.ContactGone(ctx, gateway.ContactEvent{Network: tc.network, From: tc.from, To: tc.to, Why: "removed you"})
+			g.Service.ContactBack(ctx, gateway.ContactEvent{Network: tc.network, From: tc.from, To: tc.to})
 			collectSent(t, g.Inside.Sent, 0)
 		})
 	}
@@ -411,7 +411,7 @@ func TestContactGoneOnTheInsideMarksNothing(t *testing.T) {
 	defer g.Stop()
 	ctx := context.Background()
 	withContacts(t, g, 1)
-	g.Service.ContactGone(ctx, "corp", "hana@corp.test", proxyOf("c0@ext.test"), "removed c0 from their contacts")
+	g.Service.ContactGone(ctx, gateway.ContactEvent{Network: "corp", From: "hana@corp.test", To: proxyOf("c0@ext.test"), Why: "removed c0 from their contacts"})
 	if rel := relFor(t, g, "c0@ext.test", "hana.sales"); rel.Gone != "" {
 		t.Errorf("c0 marked gone (%q) by hana's own roster", rel.Gone)
 	}

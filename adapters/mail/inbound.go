@@ -171,7 +171,7 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 		return nil, fmt.Errorf("the gateway did not store every mail: %w", err)
 	}
 	for _, b := range bounces {
-		core.Failed(ctx, a.cfg.Network, b.id, b.reason, b.gone)
+		core.Failed(ctx, gateway.Bounce{Network: a.cfg.Network, ID: b.id, Reason: b.reason, Gone: b.gone})
 	}
 	if tracker, ok := core.(gateway.ContactTracker); ok {
 		for _, id := range unsubs {

@@ -39,7 +39,7 @@ func (c *fakeCore) Profile(_, addr string) (gateway.Profile, bool) {
 	return gateway.Profile{Name: addr}, c.personas[addr]
 }
 
-func (c *fakeCore) Failed(context.Context, string, string, string, string) {}
+func (c *fakeCore) Failed(context.Context, gateway.Bounce) {}
 
 // inbound builds a mail as the receiving server stores it: trace headers
 // (Return-Path, Delivered-To, Authentication-Results) above the sender's.

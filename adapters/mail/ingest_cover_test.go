@@ -68,12 +68,12 @@ func (c *recordCore) Profile(_, addr string) (gateway.Profile, bool) {
 	return gateway.Profile{Name: addr}, c.personas[base]
 }
 
-func (c *recordCore) Failed(_ context.Context, _, id, reason, gone string) {
-	c.note(func() { c.failed = append(c.failed, failure{id, reason, gone}) })
+func (c *recordCore) Failed(_ context.Context, b gateway.Bounce) {
+	c.note(func() { c.failed = append(c.failed, failure{b.ID, b.Reason, b.Gone}) })
 }
 
-func (c *recordCore) ContactGone(context.Context, string, string, string, string) {}
-func (c *recordCore) ContactBack(context.Context, string, string, string)         {}
+func (c *recordCore) ContactGone(context.Context, gateway.ContactEvent) {}
+func (c *recordCore) ContactBack(context.Context, gateway.ContactEvent) {}
 func (c *recordCore) ContactUnreachable(_ context.Context, _, id, why string) {
 	c.note(func() { c.unreach = append(c.unreach, id+": "+why) })
 }

@@ -53,7 +53,7 @@ func (fakeCore) Profile(_, addr string) (gateway.Profile, bool) {
 	}
 	return gateway.Profile{}, false
 }
-func (fakeCore) Failed(context.Context, string, string, string, string) {}
+func (fakeCore) Failed(context.Context, gateway.Bounce) {}
 
 // ActiveEmployee: everyone at corp.test but stranger is an active employee.
 func (fakeCore) ActiveEmployee(_, from string) bool {

@@ -132,7 +132,9 @@ func (c *Component) message(ctx context.Context, core gateway.Core, m *inMessage
 			network, id, reason := c.cfg.Network, m.ID, describeError(&m.Error.err)
 			// A bounce looks its message up in the queue: off the read
 			// loop, so that it never delays the next stanza.
-			c.background(ctx, func(ctx context.Context) { core.Failed(ctx, network, id, reason, gone) })
+			c.background(ctx, func(ctx context.Context) {
+				core.Failed(ctx, gateway.Bounce{Network: network, ID: id, Reason: reason, Gone: gone})
+			})
 		}
 		return
 	case stanza.GroupChatMessage, stanza.HeadlineMessage:
@@ -244,7 +246,9 @@ func (c *Component) presence(ctx context.Context, core gateway.Core, t xmlstream
 			_ = write(t, noOne())
 			return
 		}
-		c.tracked(core, func(tr gateway.ContactTracker) { tr.ContactBack(ctx, c.cfg.Network, peer.String(), self.String()) })
+		c.tracked(core, func(tr gateway.ContactTracker) {
+			tr.ContactBack(ctx, gateway.ContactEvent{Network: c.cfg.Network, From: peer.String(), To: self.String()})
+		})
 		_ = write(t,
 			presence(stanza.SubscribedPresence, self, peer, ""),
 			presence(stanza.SubscribePresence, self, peer, prof.Name),
@@ -257,13 +261,15 @@ func (c *Component) presence(ctx context.Context, core gateway.Core, t xmlstream
 		if ok {
 			_ = write(t, presence(stanza.UnsubscribedPresence, self, peer, ""))
 			c.tracked(core, func(tr gateway.ContactTracker) {
-				tr.ContactGone(ctx, c.cfg.Network, peer.String(), self.String(), "removed "+prof.Name+" from their contacts")
+				tr.ContactGone(ctx, gateway.ContactEvent{Network: c.cfg.Network, From: peer.String(), To: self.String(),
+					Why: "removed " + prof.Name + " from their contacts"})
 			})
 		}
 	case stanza.UnsubscribedPresence:
 		if ok {
 			c.tracked(core, func(tr gateway.ContactTracker) {
-				tr.ContactGone(ctx, c.cfg.Network, peer.String(), self.String(), "stopped sharing their presence with "+prof.Name)
+				tr.ContactGone(ctx, gateway.ContactEvent{Network: c.cfg.Network, From: peer.String(), To: self.String(),
+					Why: "stopped sharing their presence with " + prof.Name})
 			})
 		}
 	}

@@ -37,10 +37,10 @@ func (r *recordingCore) Receive(_ context.Context, m *gateway.Message) error {
 	return nil
 }
 
-func (r *recordingCore) Failed(_ context.Context, _, id, reason, gone string) {
+func (r *recordingCore) Failed(_ context.Context, b gateway.Bounce) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.failed = append(r.failed, id+"|"+reason+"|"+gone)
+	r.failed = append(r.failed, b.ID+"|"+b.Reason+"|"+b.Gone)
 }
 
 func msgXML(typ, from, to, id, inner string) string {
