@@ -2,6 +2,7 @@ package identity
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -25,25 +26,30 @@ func sampleTransfers(t testing.TB) []*Transfer {
 	}
 }
 
-func TestAppendTransferMatchesEncodingJSON(t *testing.T) {
-	for _, tr := range sampleTransfers(t) {
+func TestTransferJSONMatchesEncodingJSON(t *testing.T) {
+	// Moves spanning several segments, the last one short.
+	long := &Transfer{ID: "t-long", Moves: make([]Move, 2*movesPerSegment+3)}
+	for i := range long.Moves {
+		long.Moves[i] = Move{RelationshipID: fmt.Sprintf("r-%d", i), ContactID: "c", FromPersona: "p<1>", ToPersona: "p", Version: uint64(i)}
+	}
+	for _, tr := range append(sampleTransfers(t), long) {
 		want, err := json.Marshal(tr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := appendTransfer(nil, tr)
+		got, err := transferJSON(tr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if string(got) != string(want) {
-			t.Fatalf("appendTransfer:\n got %s\nwant %s", got, want)
+			t.Fatalf("transferJSON:\n got %s\nwant %s", got, want)
 		}
 		dec, ok := decodeTransfer(got)
 		if !ok || !reflect.DeepEqual(dec, tr) {
 			t.Fatalf("decodeTransfer(%s) = %+v, %v", got, dec, ok)
 		}
 	}
-	if _, err := appendTransfer(nil, &Transfer{At: mustTime(t, "2025-01-01T00:00:00Z").AddDate(10000, 0, 0)}); err == nil {
+	if _, err := transferJSON(&Transfer{At: mustTime(t, "2025-01-01T00:00:00Z").AddDate(10000, 0, 0)}); err == nil {
 		t.Fatal("a time JSON cannot hold was encoded")
 	}
 }
@@ -69,7 +75,7 @@ func TestDecodeTransferGivesUp(t *testing.T) {
 // document, decodes it exactly as encoding/json does.
 func FuzzDecodeTransfer(f *testing.F) {
 	for _, tr := range sampleTransfers(f) {
-		b, err := appendTransfer(nil, tr)
+		b, err := transferJSON(tr)
 		if err != nil {
 			f.Fatal(err)
 		}
