@@ -61,8 +61,9 @@ func transferJSON(t *Transfer) ([]byte, error) {
 }
 
 // Decoding: reverting a transfer of 100,000 relationships reads its audit
-// details back, which encoding/json takes half a second to decode.
-// decodeTransfer parses the same documents directly. It accepts only what
+// details back, which encoding/json took a median 444 ms to decode, and
+// decodeTransfer 91 ms: it parses the same documents directly, without
+// reflection, and shares the owner and persona IDs that repeat. It accepts only what
 // it fully understands (the keys of Transfer, once each; strings without
 // escapes or non-ASCII bytes, else decoded by encoding/json; no nulls
 // except "moves") and reports false otherwise, so that the caller falls

@@ -1,11 +1,3 @@
-// Package identity owns Kakehashi's state: employees, personas, contacts,
-// relationships (the unit of ownership) and the append-only audit log.
-//
-// A go-memdb database holds the live, indexed view that the routing hot path
-// reads through lock-free snapshots; a durable Store is the system of record.
-// There is one write path (State's mutation methods): each mutation is
-// committed to the Store first and only then becomes visible in memdb,
-// atomically, so readers never see state that a crash could take back.
 package identity
 
 import (

@@ -16,8 +16,9 @@ const relChunkFormatV1 = 1
 
 // appendRelChunk appends rels in the relationship log's binary form:
 // varint-prefixed strings and lists, times as Unix nanoseconds (0: zero
-// time). About a tenth of the size of the rows' SQL text, and encoded
-// without reflection.
+// time). About a tenth of the size of the rows' SQL text, less than half
+// that of JSON, and ten times faster to encode than encoding/json (see the
+// package documentation).
 func appendRelChunk(b []byte, rels []*Relationship) []byte {
 	b = append(b, relChunkFormat)
 	b = binary.AppendUvarint(b, uint64(len(rels)))

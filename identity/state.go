@@ -11,10 +11,10 @@ import (
 	memdb "github.com/hashicorp/go-memdb"
 )
 
-// State is the live identity state: a memdb index over everything the
-// Store holds. It is the only writer of both. Reads go through Snapshots;
-// every mutation is validated, committed durably to the Store and only then
-// made visible, atomically.
+// State is the live identity state over everything the Store holds, and
+// the only writer of both (see the package documentation). Reads go
+// through Snapshots; every mutation is validated, committed durably to the
+// Store and only then made visible, atomically.
 //
 // State is safe for concurrent use.
 type State struct {
