@@ -209,9 +209,10 @@ func (r *runner) step(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("migrate: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit; otherwise nothing is kept
+	uv := 0
 	if r.opts.UserVersion {
-		uv, err := userVersion(ctx, tx)
-		if err != nil {
+		var err error
+		if uv, err = userVersion(ctx, tx); err != nil {
 			return false, err
 		}
 		if uv > latest {
@@ -243,18 +244,26 @@ func (r *runner) step(ctx context.Context) (bool, error) {
 		}
 		applied, v = m, m.Version
 	}
-	if applied == nil && !baselined {
+	syncUV := r.opts.UserVersion && uv != v
+	if applied == nil && !baselined && !syncUV {
 		r.res.To = v
 		return true, nil
 	}
-	if r.opts.UserVersion {
+	if syncUV {
 		// PRAGMA takes no parameters; v is an int.
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
 			return false, fmt.Errorf("migrate: set user_version: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("migrate: commit %s: %w", describe(applied, v), err)
+		what := fmt.Sprintf("user_version %d", v)
+		switch {
+		case applied != nil:
+			what = applied.String()
+		case baselined:
+			what = fmt.Sprintf("baseline version %d", v)
+		}
+		return false, fmt.Errorf("migrate: commit %s: %w", what, err)
 	}
 	r.res.Baselined = r.res.Baselined || baselined
 	if applied != nil {
@@ -262,13 +271,6 @@ func (r *runner) step(ctx context.Context) (bool, error) {
 	}
 	r.res.To = v
 	return v == latest, nil
-}
-
-func describe(m *Migration, v int) string {
-	if m == nil {
-		return fmt.Sprintf("baseline version %d", v)
-	}
-	return m.String()
 }
 
 // baseline creates the migrations table and records the migrations the

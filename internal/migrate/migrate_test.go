@@ -447,6 +447,15 @@ func TestUserVersionFollows(t *testing.T) {
 			t.Fatalf("user_version %d (%v), want %d", v, err, n)
 		}
 	}
+	// A user_version left behind (set by hand, say) is brought back.
+	exec(t, db, `PRAGMA user_version = 1`)
+	if res, err := Up(context.Background(), db, ms, Options{UserVersion: true}); err != nil || res.Applied != nil {
+		t.Fatalf("Up = %+v, %v", res, err)
+	}
+	var v int
+	if err := db.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil || v != 3 {
+		t.Fatalf("user_version %d (%v), want 3", v, err)
+	}
 	// A program that knows fewer migrations refuses the database.
 	if _, err := Up(context.Background(), db, ms[:2], Options{UserVersion: true}); !errors.Is(err, ErrNewerSchema) {
 		t.Fatalf("Up with fewer migrations = %v", err)
