@@ -36,20 +36,6 @@ func (s *SQLiteStore) migrate(ctx context.Context) error {
 	return err
 }
 
-// The layouts that releases from before the migrations table left, by the
-// migration that produces each: releases kept user_version 2 both before
-// and after the gone columns, so the columns tell, not user_version.
-var (
-	// v1Tables are the tables of migration 1.
-	v1Tables = []string{"employees", "personas", "contacts", "relationships", "audit"}
-	// v2Columns are the relationship columns of migration 2, which also
-	// adds the relationship_log table.
-	v2Columns = []string{"tags", "remark", "last_activity", "owner_version", "last_transfer_id"}
-	// v3Columns are those of migration 3; migration 4 adds the admins
-	// table.
-	v3Columns = []string{"gone", "gone_at"}
-)
-
 // sqliteBaseline returns the migration a database without the
 // migrations table is at: 0 if it has none of the tables, else the
 // newest migration whose tables and columns it has. A database that
@@ -65,12 +51,14 @@ func sqliteBaseline(ctx context.Context, tx *sql.Tx) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// What each migration adds. Releases kept user_version 2 both before
+	// and after the gone columns, so the columns tell, not user_version.
 	steps := []struct {
 		tables, columns []string
 	}{
-		{tables: v1Tables},
-		{tables: []string{"relationship_log"}, columns: v2Columns},
-		{columns: v3Columns},
+		{tables: []string{"employees", "personas", "contacts", "relationships", "audit"}},
+		{tables: []string{"relationship_log"}, columns: []string{"tags", "remark", "last_activity", "owner_version", "last_transfer_id"}},
+		{columns: []string{"gone", "gone_at"}},
 		{tables: []string{"admins"}},
 	}
 	version := 0

@@ -210,23 +210,36 @@ func TestSQLiteOpensEveryLayout(t *testing.T) {
 	v3 := v2
 	v3.Gone, v3.GoneAt = "bounces", fromUnixNano(2600)
 
+	// A relationship write still in the log when the release stopped.
+	logged := v3
+	logged.Remark, logged.Version = "from the log", 4
 	for _, tt := range []struct {
 		name     string
 		stmts    []string
 		baseline int // migrations found in place
 		rel      Relationship
 		admins   int
+		// chunk, if set, is left pending in relationship_log.
+		chunk *Relationship
 	}{
-		{"user_version 1", append(oldLayout(oldRelationshipsV1, `PRAGMA user_version = 1`), rows(v1Cols, v1Vals)...), 1, base, 0},
-		{"user_version 2", append(oldLayout(oldRelationshipsV2, oldRelationshipLog, `PRAGMA user_version = 2`), rows(v2Cols, v2Vals)...), 2, v2, 0},
-		{"user_version 2 with gone", append(oldLayout(oldRelationshipsGone, oldRelationshipLog, `PRAGMA user_version = 2`), rows(v3Cols, v3Vals)...), 3, v3, 0},
+		{"user_version 1", append(oldLayout(oldRelationshipsV1, `PRAGMA user_version = 1`), rows(v1Cols, v1Vals)...), 1, base, 0, nil},
+		{"user_version 2", append(oldLayout(oldRelationshipsV2, oldRelationshipLog, `PRAGMA user_version = 2`), rows(v2Cols, v2Vals)...), 2, v2, 0, nil},
+		{"user_version 2 with gone", append(oldLayout(oldRelationshipsGone, oldRelationshipLog, `PRAGMA user_version = 2`), rows(v3Cols, v3Vals)...), 3, v3, 0, nil},
 		{"user_version 3", append(oldLayout(oldRelationshipsGone, oldRelationshipLog, oldAdmins, `PRAGMA user_version = 3`,
 			`INSERT INTO admins (name, role, token_hash, created_at, created_by) VALUES ('ana', 'admin', x'01', 1, 'admin:bootstrap')`),
-			rows(v3Cols, v3Vals)...), 4, v3, 1},
+			rows(v3Cols, v3Vals)...), 4, v3, 1, nil},
+		{"user_version 3 with a pending log chunk", append(oldLayout(oldRelationshipsGone, oldRelationshipLog, oldAdmins, `PRAGMA user_version = 3`),
+			rows(v3Cols, v3Vals)...), 4, logged, 0, &logged},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "identity.db")
 			createDB(t, path, tt.stmts)
+			if tt.chunk != nil {
+				db, err := sql.Open("sqlite", path)
+				noErr(t, err)
+				_, err = db.Exec(`INSERT INTO relationship_log (data) VALUES (?)`, appendRelChunk(nil, []*Relationship{tt.chunk}))
+				noErr(t, errors.Join(err, db.Close()))
+			}
 			for range 2 { // and once more, migrated already
 				st, err := OpenSQLite(ctx, path)
 				noErr(t, err)
