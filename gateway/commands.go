@@ -120,7 +120,8 @@ type ContactTracker interface {
 	// ContactBack reports that the contact wants to hear from it again.
 	ContactBack(ctx context.Context, e ContactEvent)
 	// ContactUnreachable reports that the contact a message the gateway
-	// sent on network (its gateway ID) went to is out of reach, and why
-	// (they unsubscribed from it, say). Bounces say it through Core.Failed.
+	// sent on network (its gateway ID) went to said they want no more of
+	// it, and why (they unsubscribed from it, say): their relationship is
+	// marked gone. Bounces, a server's word, go through Core.Failed.
 	ContactUnreachable(ctx context.Context, network, id, why string)
 }

@@ -42,7 +42,7 @@ func (g *Gateway) Failed(ctx context.Context, b Bounce) {
 		g.fail(ctx, r, reason, false)
 	}
 	if gone != "" {
-		g.hooks.Unreachable(ctx, r, gone)
+		g.hooks.Unreachable(ctx, r, gone, false)
 	}
 }
 

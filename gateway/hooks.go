@@ -26,9 +26,12 @@ type Hooks interface {
 	// GoneWrote is called when a contact whose relationship is marked gone
 	// wrote again, from its canonical address from.
 	GoneWrote(ctx context.Context, rel *identity.Relationship, d routing.Decision, from string)
-	// Unreachable is called when the address r was sent to is dead (a
-	// bounce, a permanent refusal), worded as SendError.Gone.
-	Unreachable(ctx context.Context, r *Record, why string)
+	// Unreachable is called when the address r was sent to is out of
+	// reach, worded as SendError.Gone: a server's bounce or permanent
+	// refusal (which also comes for an address that never existed), or,
+	// byContact, the contact's own word about r (an unsubscribe from it,
+	// which proves the address reached them).
+	Unreachable(ctx context.Context, r *Record, why string, byContact bool)
 	// Settled is called once the outcome of a broadcast copy r (sent or
 	// failed) is stored.
 	Settled(ctx context.Context, r *Record)
@@ -43,7 +46,7 @@ type noHooks struct{}
 func (noHooks) Started(context.Context)                                                     {}
 func (noHooks) NewContact(context.Context, *Message, routing.Decision)                      {}
 func (noHooks) GoneWrote(context.Context, *identity.Relationship, routing.Decision, string) {}
-func (noHooks) Unreachable(context.Context, *Record, string)                                {}
+func (noHooks) Unreachable(context.Context, *Record, string, bool)                          {}
 func (noHooks) Settled(context.Context, *Record)                                            {}
 
 // Commands implements Commander by forwarding to the hooks.
@@ -92,7 +95,7 @@ func (g *Gateway) ContactUnreachable(ctx context.Context, network, id, why strin
 		g.log.Warn("report about an unknown message", "network", network, "err", err)
 		return
 	}
-	g.hooks.Unreachable(ctx, r, why)
+	g.hooks.Unreachable(ctx, r, why, true)
 }
 
 var (

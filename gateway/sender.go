@@ -192,7 +192,7 @@ func (s *sender) send(ctx context.Context, bo backoff.BackOff, it senderItem) bo
 				s.g.queue.MarkThen(ctx, out.Seq, StateFailed, se.Error(), s.g.settled(ctx, it.rec))
 				s.g.fail(ctx, it.rec, failureReason(se), se.Uncertain)
 				if se.Gone != "" {
-					s.g.hooks.Unreachable(ctx, it.rec, se.Gone)
+					s.g.hooks.Unreachable(ctx, it.rec, se.Gone, false)
 				}
 			}
 			return true

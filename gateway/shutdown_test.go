@@ -232,11 +232,18 @@ func TestDuplicatesAreCountedPerNetwork(t *testing.T) {
 			t.Fatalf("got %q, want %q", o.Body, want)
 		}
 	}
-	w := httptest.NewRecorder()
-	g.Metrics().Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
-	if b, _ := io.ReadAll(w.Body); !strings.Contains(string(b), `kakehashi_messages_duplicate_total{network="public-xmpp"} 2`) {
-		t.Fatalf("duplicates not counted per network:\n%s", b)
+	// The last redelivery is counted when its batch commits, which may come
+	// after "second" was sent: wait for it, up to a bound.
+	const want = `kakehashi_messages_duplicate_total{network="public-xmpp"} 2`
+	var b []byte
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		w := httptest.NewRecorder()
+		g.Metrics().Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+		if b, _ = io.ReadAll(w.Body); strings.Contains(string(b), want) {
+			return
+		}
 	}
+	t.Fatalf("duplicates not counted per network:\n%s", b)
 }
 
 // TestNetworkUpWakesTheSender: a message waiting out an outage is sent as

@@ -54,15 +54,21 @@ func (s *Service) ContactUnreachable(ctx context.Context, network, id, why strin
 	s.gw.ContactUnreachable(ctx, network, id, why)
 }
 
-// Unreachable implements gateway.Hooks: it marks the relationship r went out on gone, when it ever
-// worked. A bounce from an address the contact never wrote from says the
-// address is wrong (a typo, an account that never existed: XMPP servers
-// answer both with service-unavailable, as they do a block), not that
-// someone who was there has left; its author is told by the failure
-// notice, and the relationship is not marked.
-func (s *Service) Unreachable(ctx context.Context, r *gateway.Record, why string) {
+// Unreachable implements gateway.Hooks: it marks the relationship r went
+// out on gone. The contact's own word (byContact: an unsubscribe) is
+// enough. A server's bounce counts only when the address ever worked: a
+// bounce from an address the contact never wrote from says the address
+// is wrong (a typo, an account that never existed: XMPP servers answer
+// both with service-unavailable, as they do a block), not that someone
+// who was there has left; its author is told by the failure notice, and
+// the relationship is not marked.
+func (s *Service) Unreachable(ctx context.Context, r *gateway.Record, why string, byContact bool) {
 	if net, ok := s.top.Networks[r.Out.Network]; !ok || net.Side != identity.Outside || r.RelationshipID == "" || r.Out.Kind.FromGateway() {
 		return // only a persona's message to a contact has a relationship to mark
+	}
+	if byContact {
+		s.ContactGone(ctx, gateway.ContactEvent{Network: r.Out.Network, From: r.Out.To, To: r.Out.From, Why: why})
+		return
 	}
 	heard, err := s.gw.Queue().HeardFrom(ctx, r.Out.Network, r.Out.To)
 	if err != nil {

@@ -296,7 +296,7 @@ func TestUnreachableMarksOnlyPersonasMessages(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			out := tc.out
 			out.Kind, out.ID = tc.kind, gateway.NewID()
-			g.Service.Unreachable(ctx, &gateway.Record{RelationshipID: tc.relID, OwnerID: "hana", Out: out}, "has an address that does not exist")
+			g.Service.Unreachable(ctx, &gateway.Record{RelationshipID: tc.relID, OwnerID: "hana", Out: out}, "has an address that does not exist", false)
 			rel := relFor(t, g, "c0@ext.test", "hana.sales")
 			if marked := rel.Gone != ""; marked != tc.marked {
 				t.Fatalf("marked %q, want marked: %v", rel.Gone, tc.marked)
@@ -419,4 +419,23 @@ func TestContactGoneOnTheInsideMarksNothing(t *testing.T) {
 		t.Errorf("sent to the outside: %+v", o)
 	}
 	collectSent(t, g.Inside.Sent, 0)
+}
+
+// TestUnsubscribeFromAnAddressThatNeverWroteMarksIt: an unsubscribe is
+// the contact's own word about a message that reached them, so unlike a
+// bounce it marks the relationship even when they never wrote.
+func TestUnsubscribeFromAnAddressThatNeverWroteMarksIt(t *testing.T) {
+	g := startTestWorld(t, t.TempDir())
+	defer g.Stop()
+	ctx := context.Background()
+	hanaWrites(t, g, "quiet@ext.test", "h1", "our offer")
+	sent := gatewaytest.Recv(t, g.Outside.Sent)
+	g.Service.ContactUnreachable(ctx, "public-xmpp", sent.ID, "unsubscribed from your mail")
+	if n := gatewaytest.Recv(t, g.Inside.Sent); n.Kind != gateway.KindNotice || n.From != proxyOf("quiet@ext.test") ||
+		n.To != "hana@corp.test" || !strings.HasPrefix(n.Body, "quiet@ext.test unsubscribed from your mail.") {
+		t.Fatalf("notice %+v", n)
+	}
+	if rel := relFor(t, g, "quiet@ext.test", "hana.sales"); rel.Gone != "unsubscribed from your mail" {
+		t.Fatalf("marked %q", rel.Gone)
+	}
 }
