@@ -26,12 +26,13 @@ func (b *batch) addTransferAudit(t *Transfer) error {
 // once: about 150 kB of JSON.
 const movesPerSegment = 512
 
-// transferJSON returns json.Marshal(t), encoding the moves in segments
-// into a buffer sized for them. One json.Marshal of 100,000 moves grows
-// its buffer by doubling up to 32 MB and then copies it; that took a
-// median 190 ms (min 33 ms) after a GC, against 66 ms (min 42 ms) in
-// segments. Moves is the last field of Transfer, so the document is the
-// rest of t, whose "moves" is null, with the array in place of the null.
+// transferJSON returns json.Marshal(t), with the moves encoded in
+// segments straight into a buffer sized for them. One json.Marshal of
+// 100,000 moves grows its buffer by doubling up to 32 MB, then copies it:
+// that took a median 190 ms after a GC, against 45 ms this way (and 28 ms
+// for the hand-written encoder this replaced). Moves is the last field of
+// Transfer, so the document is the rest of t, whose "moves" is null, with
+// the array in place of the null.
 func transferJSON(t *Transfer) ([]byte, error) {
 	rest := *t
 	rest.Moves = nil
@@ -39,25 +40,35 @@ func transferJSON(t *Transfer) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	const null = `"moves":null}`
-	if t.Moves == nil || !bytes.HasSuffix(head, []byte(null)) {
-		// No moves, or Transfer no longer ends with them.
+	const null = `null}`
+	if len(t.Moves) == 0 || !bytes.HasSuffix(head, []byte(`"moves":`+null)) {
+		// Nothing to split, or Transfer no longer ends with its moves.
 		return json.Marshal(t)
 	}
 	out := make([]byte, 0, len(head)+300*len(t.Moves))
-	out = append(out, head[:len(head)-len("null}")]...)
-	out = append(out, '[')
+	out = append(out, head[:len(head)-len(null)]...)
+	enc := json.NewEncoder(appender{&out})
 	for i := 0; i < len(t.Moves); i += movesPerSegment {
-		seg, err := json.Marshal(t.Moves[i:min(i+movesPerSegment, len(t.Moves))])
-		if err != nil {
+		// Each segment arrives as "[m,m,…]\n": the first one's bracket
+		// opens the array, the others' becomes the comma between two moves.
+		start := len(out)
+		if err := enc.Encode(t.Moves[i:min(i+movesPerSegment, len(t.Moves))]); err != nil {
 			return nil, err
 		}
 		if i > 0 {
-			out = append(out, ',')
+			out[start] = ','
 		}
-		out = append(out, seg[1:len(seg)-1]...) // without the brackets
+		out = out[:len(out)-len("]\n")]
 	}
 	return append(out, "]}"...), nil
+}
+
+// appender is an io.Writer that appends to a byte slice.
+type appender struct{ b *[]byte }
+
+func (a appender) Write(p []byte) (int, error) {
+	*a.b = append(*a.b, p...)
+	return len(p), nil
 }
 
 // Decoding: reverting a transfer of 100,000 relationships reads its audit
