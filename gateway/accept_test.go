@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kakehashi/kakehashi/gateway/internal/relaytest"
 	"github.com/kakehashi/kakehashi/identity"
-	"github.com/kakehashi/kakehashi/internal/relaytest"
 )
 
 // acceptNow calls Accept and waits for its outcome.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kakehashi/kakehashi/internal/relaytest"
+	"github.com/kakehashi/kakehashi/gateway/internal/relaytest"
 	"github.com/kakehashi/kakehashi/routing"
 )
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/kakehashi/kakehashi/gateway"
-	"github.com/kakehashi/kakehashi/internal/relaytest"
+	"github.com/kakehashi/kakehashi/gateway/internal/relaytest"
 )
 
 // MemAdapter is an in-process adapter: what the gateway sends is
