@@ -44,6 +44,21 @@ type Message struct {
 	// vouches for the sender (XMPP) sets it to the sender's full address.
 	// The relationship is still keyed on From.
 	ReplyTo string
+
+	// Files are the files the message carries (see Attachment). A message
+	// may carry files and no text.
+	Files []Attachment
+	// Refs are the earlier messages this one refers to, by the sender's
+	// side's IDs (see Ref). A message with only a RefReceived or
+	// RefDisplayed and no text or files is a signal: relayed at most
+	// once, never stored, never answered.
+	Refs []Ref
+	// Reactions are the sender's reactions (emoji) to the message a
+	// RefReact names; empty with a RefReact withdraws them.
+	Reactions []string
+	// ChatState is the sender's typing state, relayed like a signal when
+	// the message carries nothing else.
+	ChatState ChatState
 }
 
 // Kind says what an Outgoing message is, and so how adapters write it and
@@ -126,6 +141,14 @@ type Outgoing struct {
 	// protocol means by them, never an inside token.
 	Subject string
 	Thread  string
+
+	// Files, Refs, Reactions and ChatState are the Message's, translated
+	// for the recipient's side (see Attachment and Ref): every reference
+	// is an ID of that side, every file URL one the gateway re-hosted.
+	Files     []Attachment
+	Refs      []Ref
+	Reactions []string
+	ChatState ChatState
 
 	// received is when the gateway got the message this one answers, for
 	// the relay latency metric; zero for messages replayed after a restart.
