@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"io"
+	"strconv"
+	"strings"
 )
 
 // Attachment is one file a message carries.
@@ -150,4 +152,25 @@ type Attacher interface {
 	// AttachLimit is the largest total of file bytes one message may
 	// carry inline.
 	AttachLimit() int64
+}
+
+// PartID is the ID of the n-th extra stanza an adapter writes for one
+// Outgoing whose network shows one file per message (XMPP: the text, then
+// each file on its own), n counting from 1. The ID map knows the message
+// by its ID; a reference to a part ID finds it through BaseID.
+func PartID(id string, n int) string { return id + "-" + strconv.Itoa(n) }
+
+// BaseID is the Outgoing ID a PartID was made from, and id itself when it
+// is not a part ID.
+func BaseID(id string) string {
+	i := strings.LastIndexByte(id, '-')
+	if i <= 0 || i == len(id)-1 {
+		return id
+	}
+	for _, c := range id[i+1:] {
+		if c < '0' || c > '9' {
+			return id
+		}
+	}
+	return id[:i]
 }
