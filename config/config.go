@@ -45,6 +45,13 @@ const (
 	// DefaultMessageRetention is how long the queue keeps the text of a
 	// message once it is sent or failed (limits.message_retention).
 	DefaultMessageRetention = 30 * 24 * time.Hour
+	// DefaultMaxFiles and DefaultMaxFileBytes bound the files of one
+	// message (files.max_files, files.max_file_bytes).
+	DefaultMaxFiles     = 10
+	DefaultMaxFileBytes = 50 << 20
+	// DefaultAttachLimit is how many bytes of files one mail carries as
+	// attachments (networks.<name>.mail.attach_limit).
+	DefaultAttachLimit = 10 << 20
 )
 
 // Bounds of values checked by [Config.Validate].
@@ -82,6 +89,61 @@ type Config struct {
 	Routing Routing `mapstructure:"routing"`
 	// Limits bounds what Kakehashi accepts (limits.*).
 	Limits Limits `mapstructure:"limits"`
+	// Files configures how files cross the gateway (files.*).
+	Files Files `mapstructure:"files"`
+	// Signals says which of employees' receipts, read markers and typing
+	// notices reach contacts (signals.*).
+	Signals Signals `mapstructure:"signals"`
+	// Guard configures the outbound guard (guard.*).
+	Guard Guard `mapstructure:"guard"`
+}
+
+// Files configures how files cross the gateway. Files are fetched into
+// data_dir/files, cleaned of author metadata when they leave for the
+// outside, and re-hosted on the recipient's side.
+type Files struct {
+	// MaxFiles is how many files one message may carry (files.max_files),
+	// 1..100; 0 means DefaultMaxFiles.
+	MaxFiles int `mapstructure:"max_files" example:"10"`
+	// MaxFileBytes is the largest file accepted, in bytes
+	// (files.max_file_bytes), up to 1 GiB; 0 means DefaultMaxFileBytes.
+	MaxFileBytes int64 `mapstructure:"max_file_bytes" example:"52428800"`
+	// AllowPrivate lets the gateway fetch files outside parties give from
+	// loopback, private and link-local addresses (files.allow_private).
+	// For demos and tests on loopback only: otherwise a contact could make
+	// the gateway fetch from the company's own network.
+	AllowPrivate bool `mapstructure:"allow_private"`
+	// PassThrough are media types sent outside although the gateway
+	// cannot remove their metadata, e.g. video/* (files.pass_through).
+	// Default none: such a file is held and its author told why.
+	PassThrough []string `mapstructure:"pass_through" example:"video/mp4"`
+}
+
+// Signals says which of an employee's signals reach contacts. A contact's
+// always reach the employee.
+type Signals struct {
+	// Received sends "delivered" receipts (signals.received), default true.
+	Received *bool `mapstructure:"received"`
+	// Displayed sends "read" markers (signals.displayed), default false:
+	// many companies do not show contacts when a message was read.
+	Displayed bool `mapstructure:"displayed"`
+	// ChatStates sends typing notices (signals.chat_states), default true.
+	ChatStates *bool `mapstructure:"chat_states"`
+}
+
+// Guard configures the outbound guard: before a message leaves for the
+// outside, its text is searched for the sender's real name, inside
+// addresses and host names, and these terms.
+type Guard struct {
+	// InsideDomains are further inside domain names (guard.inside_domains);
+	// the home and component domains of inside networks and the upload
+	// hosts are always included.
+	InsideDomains []string `mapstructure:"inside_domains" example:"acme.internal"`
+	// Terms are words the company keeps inside, e.g. project code names
+	// (guard.terms).
+	Terms []string `mapstructure:"terms" example:"Project Sakura"`
+	// Off turns the guard off (guard.off).
+	Off bool `mapstructure:"off"`
 }
 
 // Log configures logging.
@@ -165,6 +227,14 @@ type XMPP struct {
 	// ProxyFor they must cover every outside network, so that employees can
 	// address contacts on each. Nil when none are configured.
 	ProxyDomains map[string]string `mapstructure:"proxy_domains" example:"mail: mail.gw.corp.test"`
+	// Upload is the JID of the server's HTTP upload service (XEP-0363),
+	// e.g. upload.corp.test (xmpp.upload): files are re-hosted there for
+	// this network's users. Empty: found through service discovery.
+	Upload string `mapstructure:"upload" example:"upload.corp.test"`
+	// UploadHosts are the host names of that service's URLs
+	// (xmpp.upload_hosts). On an inside network, employees' files are
+	// fetched only from these; default the Upload JID's domain.
+	UploadHosts []string `mapstructure:"upload_hosts" example:"upload.corp.test"`
 }
 
 // Proxies returns, for each outside network that employees on this inside

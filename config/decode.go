@@ -53,6 +53,7 @@ func newConfig() *Config {
 		Networks: map[string]*Network{},
 		Limits: Limits{MaxBodyBytes: DefaultMaxBodyBytes, BroadcastsPerDay: DefaultBroadcastsPerDay,
 			BroadcastsPerMonth: DefaultBroadcastsPerMonth, MessageRetention: DefaultMessageRetention},
+		Files: Files{MaxFiles: DefaultMaxFiles, MaxFileBytes: DefaultMaxFileBytes},
 	}
 }
 

@@ -79,6 +79,9 @@ type Mail struct {
 	// answers a mail (a refusal, a failure notice) only when SPF or DMARC
 	// passed there; with none listed it never answers mail. Default: none.
 	TrustedAuthServIDs []string `mapstructure:"trusted_authserv_ids" example:"mx.acme.test"`
+	// AttachLimit is how many bytes of files one mail carries as
+	// attachments (mail.attach_limit), default DefaultAttachLimit.
+	AttachLimit int64 `mapstructure:"attach_limit" example:"10485760"`
 }
 
 // IMAP configures the mailbox Kakehashi reads incoming mail from.

@@ -61,6 +61,31 @@ func (c *Config) problems() []KeyError {
 		p.add("limits.broadcasts_per_month", fmt.Sprintf("%d is less than limits.broadcasts_per_day (%d)", perMonth, perDay),
 			"raise it to at least limits.broadcasts_per_day, or lower that")
 	}
+	if n := c.Files.MaxFiles; n < 0 || n > 100 {
+		p.add("files.max_files", fmt.Sprintf("%d is out of range", n),
+			fmt.Sprintf("set it to how many files one message may carry, 1 to 100 (default %d)", DefaultMaxFiles))
+	}
+	if n := c.Files.MaxFileBytes; n < 0 || n > 1<<30 {
+		p.add("files.max_file_bytes", fmt.Sprintf("%d is out of range", n),
+			fmt.Sprintf("set it to the largest file in bytes, 1 to %d (default %d)", 1<<30, DefaultMaxFileBytes))
+	}
+	for i, t := range c.Files.PassThrough {
+		if typ, sub, ok := strings.Cut(t, "/"); !ok || typ == "" || sub == "" || strings.ContainsAny(t, " ;") {
+			p.add(fmt.Sprintf("files.pass_through[%d]", i), strconv.Quote(t)+" is not a media type",
+				"write it as type/subtype or type/*, e.g. video/mp4")
+		}
+	}
+	for i, t := range c.Guard.Terms {
+		if strings.TrimSpace(t) == "" {
+			p.add(fmt.Sprintf("guard.terms[%d]", i), "empty", "remove it, or write the word to hold messages for")
+		}
+	}
+	for i, d := range c.Guard.InsideDomains {
+		if d == "" || strings.ContainsAny(d, " /:@") {
+			p.add(fmt.Sprintf("guard.inside_domains[%d]", i), strconv.Quote(d)+" is not a domain name",
+				"write a domain name alone, e.g. acme.internal")
+		}
+	}
 	if r := c.Limits.MessageRetention; r < 0 || r > 0 && r < MinMessageRetention {
 		p.add("limits.message_retention", r.String()+" is out of range",
 			fmt.Sprintf("set it to how long sent and failed messages keep their text, at least %s (default %s), or 0 to keep it forever",
