@@ -20,9 +20,15 @@ import (
 // It works on the token stream rather than a parsed tree, so its cost is
 // linear in the input however badly nested the markup is. The only error
 // is one from reading r.
-func HTMLToText(r io.Reader) (string, error) {
+func HTMLToText(r io.Reader) (string, error) { return htmlToText(r, nil) }
+
+// htmlToText is HTMLToText, and where image (if not nil) names the file
+// an <img src> shows (an image of the same mail, by cid: URL), it writes
+// "[image: name]" in the image's place, so the reader knows which of the
+// mail's files stood there.
+func htmlToText(r io.Reader, image func(src string) (name string, ok bool)) (string, error) {
 	z := html.NewTokenizer(r)
-	t := &htmlText{}
+	t := &htmlText{image: image}
 	for {
 		switch z.Next() {
 		case html.ErrorToken:
@@ -77,6 +83,7 @@ type htmlText struct {
 	// cellSeps counts cell boundaries not yet written as " | ".
 	cellSeps int
 	link     *htmlLink
+	image    func(src string) (string, bool)
 }
 
 func (t *htmlText) start(z *html.Tokenizer, selfClosing bool) {
@@ -168,6 +175,12 @@ func (t *htmlText) start(z *html.Tokenizer, selfClosing bool) {
 			t.link = &htmlLink{href: strings.TrimSpace(attrs["href"])}
 		}
 	case atom.Img:
+		if t.image != nil {
+			if name, ok := t.image(attrs["src"]); ok {
+				t.text(" [image: " + name + "] ")
+				break
+			}
+		}
 		if t.link != nil && strings.TrimSpace(t.link.text.String()) == "" {
 			t.text(attrs["alt"])
 		}

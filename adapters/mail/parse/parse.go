@@ -88,16 +88,35 @@ type Address struct {
 }
 
 // Attachment describes one non-body MIME part: a real attachment, an inline
-// image, a forwarded message.
+// image, a forwarded message, a signature.
 type Attachment struct {
 	// Name is the decoded file name with any directory part removed, or a
 	// name derived from the content type (e.g. "image.png") when the part
-	// has none.
+	// has none. The name may come from Content-Disposition filename or
+	// Content-Type name, in RFC 2231 form (continuations, any charset the
+	// package reads, ISO-2022-JP and Shift_JIS included), as RFC 2047
+	// encoded-words (which RFC 2047 forbids there, and Outlook and
+	// Japanese mailers write all the same), or plain; a forwarded message
+	// without one is named after its Subject, plus ".eml".
 	Name string
 	// ContentType is the lower-cased media type without parameters.
 	ContentType string
-	// Size is the number of bytes after transfer decoding.
+	// Size is the number of bytes after transfer decoding: len(Data).
 	Size int64
+	// Data is the part's content after transfer decoding (a forwarded
+	// message's raw text, header included). It may share memory with the
+	// mail given to Bytes, and other parts' Data with each other: it is
+	// read-only, and valid as long as the caller keeps that mail.
+	Data []byte
+	// ContentID is the part's Content-ID without angle brackets, "" when
+	// it has none.
+	ContentID string
+	// Inline is true for a part the sender's client showed inside the
+	// body rather than listed as a file: one with Content-Disposition
+	// inline and a Content-ID, or one that an HTML body of the mail
+	// refers to by "cid:" (an embedded image). Where the HTML body is
+	// what Text shows, it reads "[image: Name]" where the image was.
+	Inline bool
 }
 
 // BounceRecipient is one per-recipient block of a message/delivery-status
@@ -215,8 +234,8 @@ func Parse(r io.Reader, o Options) (*Mail, error) {
 }
 
 // Bytes is Parse for a message already in memory, without copying it
-// first. It neither modifies data nor keeps it. Errors wrap ErrTooLarge or
-// ErrMalformed.
+// first. It does not modify data; the Data of attachments may point into
+// it (see Attachment.Data). Errors wrap ErrTooLarge or ErrMalformed.
 func Bytes(data []byte, o Options) (*Mail, error) {
 	if limit := maxBytes(o); int64(len(data)) > limit {
 		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
@@ -293,6 +312,7 @@ func parseBytes(data []byte, o Options, only readPath) (*Mail, readPath, error) 
 	}
 	w := walker{hdr: hdr}
 	w.walk(tree, 0, roleBody)
+	w.markInline()
 	m.Attachments = w.attachments
 
 	full, fromHTML := w.bodyText()

@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"html"
 	"strings"
 
 	"github.com/kakehashi/kakehashi/internal/textclip"
@@ -24,9 +25,15 @@ const (
 
 // walker collects what Parse needs in one pass over the MIME tree.
 type walker struct {
-	hdr         headerDecoder
-	plain, html []string
+	hdr   headerDecoder
+	plain []string
+	// html are the HTML body parts, rendered by bodyText once every part
+	// is known: an image may come after the HTML that shows it.
+	html        []*part
 	attachments []Attachment
+	// cids are the Content-IDs that HTML bodies (shown or not) refer to
+	// by "cid:" URLs.
+	cids        map[string]bool
 	dsn         [][]byte
 	orig        []byte // header section of the returned message (in a report)
 	haveOrig    bool
@@ -67,12 +74,18 @@ func (w *walker) walk(p *part, depth int, r role) {
 		switch r {
 		case roleBody:
 			if mt == "text/html" {
-				w.html = append(w.html, render(p))
+				w.noteCIDs(p.text)
+				w.html = append(w.html, p)
 			} else {
-				w.plain = append(w.plain, render(p))
+				w.plain = append(w.plain, render(p, nil))
 			}
 			return
 		case roleHidden:
+			if mt == "text/html" {
+				// Not shown, but its images are still the body's, not
+				// files the sender attached.
+				w.noteCIDs(p.text)
+			}
 			return
 		}
 	}
@@ -110,10 +123,18 @@ func (w *walker) walkMultipart(p *part, depth int, r role) {
 			w.walk(c, depth+1, cr)
 		}
 	case "signed":
-		// The second part only proves the first; it is nothing the sender
-		// attached, so it is neither body nor attachment.
-		if len(p.children) > 0 {
-			w.walk(p.children[0], depth+1, r)
+		// The first part is what was signed. The second (smime.p7s,
+		// signature.asc) only proves it, but is kept as a file all the
+		// same, as are winmail.dat and any other part a sender's client
+		// adds: the gateway does not judge what a sender sent, nothing
+		// is dropped on the way, and whoever can check a signature still
+		// has it (with the original mail, filed as processed).
+		for i, c := range p.children {
+			cr := r
+			if i > 0 {
+				cr = roleAttach
+			}
+			w.walk(c, depth+1, cr)
 		}
 	case "encrypted":
 		for _, c := range p.children {
@@ -175,12 +196,13 @@ func relatedRoot(start string, children []*entity) int {
 	return 0
 }
 
-// render makes a body part's decoded text clean; HTML is rendered and
+// render makes a body part's decoded text clean; HTML is rendered (with
+// image naming the images it shows by cid: URL, see htmlToText) and
 // format=flowed joined.
-func render(p *part) string {
+func render(p *part, image func(src string) (string, bool)) string {
 	s := cleanText(p.text)
 	if p.mediaType == "text/html" {
-		s, _ = HTMLToText(strings.NewReader(s))
+		s, _ = htmlToText(strings.NewReader(s), image)
 		return s
 	}
 	if strings.EqualFold(strings.TrimSpace(p.params["format"]), "flowed") {
@@ -202,7 +224,74 @@ func (w *walker) attach(e *entity, data []byte) {
 	if name == "" {
 		name = derivedName(e.mediaType)
 	}
-	w.attachments = append(w.attachments, Attachment{Name: name, ContentType: e.mediaType, Size: int64(len(data))})
+	var cid string
+	if ids := msgIDs(e.header.Get("Content-Id")); len(ids) > 0 {
+		cid = ids[0]
+	}
+	w.attachments = append(w.attachments, Attachment{
+		Name: name, ContentType: e.mediaType, Size: int64(len(data)), Data: data,
+		ContentID: cid, Inline: cid != "" && e.disp == "inline",
+	})
+}
+
+// noteCIDs records the Content-IDs an HTML body refers to by "cid:" URL
+// (RFC 2392), wherever in the markup: src, background, CSS url(). A
+// plain scan, linear in the text, as the renderer is.
+func (w *walker) noteCIDs(s string) {
+	for i := 0; i+4 <= len(s); i++ {
+		if s[i]|0x20 != 'c' || s[i+1]|0x20 != 'i' || s[i+2]|0x20 != 'd' || s[i+3] != ':' {
+			continue
+		}
+		j := i + 4
+		for j < len(s) && strings.IndexByte("\"'<> \t\r\n()", s[j]) < 0 {
+			j++
+		}
+		if cid := cidOf(s[i+4 : j]); cid != "" {
+			if w.cids == nil {
+				w.cids = map[string]bool{}
+			}
+			w.cids[cid] = true
+		}
+		i = j - 1
+	}
+}
+
+// cidOf is the Content-ID a cid: URL's value (after "cid:") names: it is
+// %-escaped (RFC 2392), and in an HTML attribute may hold entities.
+func cidOf(v string) string {
+	if strings.IndexByte(v, '&') >= 0 {
+		v = html.UnescapeString(v)
+	}
+	return strings.TrimSpace(string(percentDecode(v)))
+}
+
+// markInline marks the parts an HTML body shows (see Attachment.Inline).
+func (w *walker) markInline() {
+	for i := range w.attachments {
+		if a := &w.attachments[i]; a.ContentID != "" && w.cids[a.ContentID] {
+			a.Inline = true
+		}
+	}
+}
+
+// images returns what names the part an HTML body's <img src> shows,
+// for htmlToText's placeholder; its ok is false for anything but a cid:
+// URL of a part of this mail.
+func (w *walker) images() func(src string) (name string, ok bool) {
+	names := map[string]string{}
+	for _, a := range w.attachments {
+		if _, dup := names[a.ContentID]; a.ContentID != "" && !dup {
+			names[a.ContentID] = a.Name
+		}
+	}
+	return func(src string) (string, bool) {
+		src = strings.TrimSpace(src)
+		if len(src) < 4 || !strings.EqualFold(src[:4], "cid:") {
+			return "", false
+		}
+		name, ok := names[cidOf(src[4:])]
+		return name, ok
+	}
 }
 
 // derivedName invents a file name for a part that has none, so the
@@ -272,7 +361,11 @@ func isToken(s string) bool {
 func (w *walker) bodyText() (string, bool) {
 	parts, fromHTML := w.plain, false
 	if len(parts) == 0 {
-		parts, fromHTML = w.html, len(w.html) > 0
+		image := w.images()
+		for _, p := range w.html {
+			parts = append(parts, render(p, image))
+		}
+		fromHTML = len(w.html) > 0
 	}
 	var kept []string
 	for _, p := range parts {
