@@ -331,8 +331,8 @@ func (c *Client) dial(ctx context.Context, network, addr string) (net.Conn, erro
 }
 
 // fail wraps err for a request to u: a redacted URL (the redirect target
-// the failure happened at, when net/http names one), a cause without
-// addresses, and "timed out" when it was this client's Timeout, not the
+// the failure happened at, when net/http names one), a cause without the
+// URL or addresses, and "timed out" when it was this client's Timeout, not the
 // caller's context, that ended the request.
 func (c *Client) fail(parent, tctx context.Context, method string, u *url.URL, err error) error {
 	var ue *url.Error
@@ -340,6 +340,10 @@ func (c *Client) fail(parent, tctx context.Context, method string, u *url.URL, e
 		if pu, perr := url.Parse(ue.URL); perr == nil {
 			u = pu
 		}
+		// The url.Error's own text has the full URL, query and all: it
+		// is left out of the chain, so even a caller printing the
+		// unwrapped cause cannot show a token.
+		err = ue.Err
 	}
 	msg := describe(err)
 	var fe *forbiddenError

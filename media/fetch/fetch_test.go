@@ -980,3 +980,19 @@ func TestConcurrentGets(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestUnwrappedCauseHasNoURL: the chain under the returned error holds no
+// url.Error, whose text would show the query.
+func TestUnwrappedCauseHasNoURL(t *testing.T) {
+	srv := stallServer(t, false)
+	_, err := inside(Options{Timeout: 100 * time.Millisecond}).Get(context.Background(), srv.URL+"/f?token=SECRET", io.Discard)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		t.Errorf("the error chain holds a url.Error: %v", ue)
+	}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if strings.Contains(e.Error(), "SECRET") {
+			t.Errorf("a cause in the chain shows the query: %v", e)
+		}
+	}
+}
