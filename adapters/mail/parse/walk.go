@@ -33,12 +33,12 @@ type walker struct {
 	attachments []Attachment
 	// cids are the Content-IDs that HTML bodies (shown or not) refer to
 	// by "cid:" URLs.
-	cids        map[string]bool
-	dsn         [][]byte
-	orig        []byte // header section of the returned message (in a report)
-	haveOrig    bool
-	origAny     []byte // same, from a forwarded message anywhere, for bounces without a report
-	reportType  string
+	cids       map[string]bool
+	dsn        [][]byte
+	orig       []byte // header section of the returned message (in a report)
+	haveOrig   bool
+	origAny    []byte // same, from a forwarded message anywhere, for bounces without a report
+	reportType string
 }
 
 // walk classifies p and its parts. It cannot fail: everything that can
