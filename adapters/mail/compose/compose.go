@@ -8,14 +8,18 @@
 //
 // Build is pure: no clock, no host name, no network. Callers pass the Date
 // and the Message-ID (see NewMessageID), which keeps it deterministic and
-// testable. DKIM signing (DKIM.Sign, LoadDKIMKey) is the only part that
-// touches a file or the clock.
+// testable; a mail with files has a MIME boundary derived from its
+// Message-ID, so it says nothing the Message-ID does not. Files are read
+// from the callers' own Open functions, once each, and streamed by Write.
+// DKIM signing (DKIM.Sign, LoadDKIMKey) is the only part that touches a
+// file or the clock.
 package compose
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 	"unicode"
@@ -62,10 +66,16 @@ type Message struct {
 	// References is the thread, oldest first, without angle brackets.
 	References []string
 	// Text is the plain-text body in any script, with "\n", "\r\n" or "\r"
-	// line ends. It must contain something other than white space: an empty
-	// mail to a customer is always a bug upstream (a chat state, a stripped
-	// message), and refusing it here makes that bug loud.
+	// line ends. It must contain something other than white space unless
+	// the mail carries Attachments: an empty mail to a customer is always a
+	// bug upstream (a chat state, a stripped message), and refusing it
+	// here makes that bug loud.
 	Text string
+	// Attachments are files sent after the text, in order: the mail is
+	// then multipart/mixed, the text its first part (left out when blank)
+	// and each file a base64 part named by Content-Disposition filename
+	// (RFC 2231) and Content-Type name (RFC 2047, for older readers).
+	Attachments []Attachment
 	// AutoSubmitted is "" for words a person wrote, or one of
 	// "auto-generated", "auto-replied" or "auto-notified" (RFC 3834, RFC
 	// 5436) for the gateway's own notices, so that the other side's
@@ -94,28 +104,56 @@ const dateLayout = "Mon, 02 Jan 2006 15:04:05 -0700"
 // Build renders m as an RFC 5322 message with CRLF line ends, ready for
 // DKIM.Sign and SMTP. It returns an error wrapping ErrInvalid when a field is
 // missing, malformed or carries a line break (header injection); the
-// Subject alone is unfolded instead.
+// Subject alone is unfolded instead. A file that cannot be read is an
+// error that names it and wraps the reader's error, not ErrInvalid.
+// The result holds every file, base64-encoded; Write streams them.
 func Build(m *Message) ([]byte, error) {
-	if m == nil {
-		return nil, fmt.Errorf("%w: nil message", ErrInvalid)
-	}
-	if err := m.validate(); err != nil {
+	var b bytes.Buffer
+	if err := Write(&b, m); err != nil {
 		return nil, err
 	}
-	lines := bodyLines(m.Text)
-	cte := "7bit"
-	if !fits7bit(lines) {
-		cte = "quoted-printable"
-	}
+	return b.Bytes(), nil
+}
 
-	var b bytes.Buffer
-	if cte == "7bit" {
-		b.Grow(512 + len(m.Text))
-	} else {
-		// Quoted-printable triples every octet outside ASCII.
-		b.Grow(512 + 3*len(m.Text))
+// Write is Build to w: the header and text first, then each file as it is
+// read, so a mail is never held whole. It checks m before it writes
+// anything, so a refused message (ErrInvalid) leaves w untouched; a write
+// or read error leaves a partial mail there.
+func Write(w io.Writer, m *Message) error {
+	if m == nil {
+		return fmt.Errorf("%w: nil message", ErrInvalid)
 	}
-	w := headerWriter{b: &b}
+	if err := m.validate(); err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	m.writeHeader(&b)
+	if len(m.Attachments) == 0 {
+		writeText(&b, m.Text, "")
+		_, err := w.Write(b.Bytes())
+		return err
+	}
+	boundary := boundaryFor(m.MessageID)
+	if strings.TrimSpace(m.Text) != "" {
+		b.WriteString("--" + boundary + "\r\n")
+		writeText(&b, m.Text, boundary)
+	}
+	if _, err := w.Write(b.Bytes()); err != nil {
+		return err
+	}
+	for i := range m.Attachments {
+		if err := writeAttachment(w, &m.Attachments[i], boundary); err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(w, "--"+boundary+"--\r\n")
+	return err
+}
+
+// writeHeader writes m's header fields, up to MIME-Version; the
+// Content-Type and the body are the caller's.
+func (m *Message) writeHeader(b *bytes.Buffer) {
+	w := headerWriter{b: b}
 	w.field("Date", m.Date.Format(dateLayout))
 	w.address("From", m.From)
 	w.address("To", m.To)
@@ -138,6 +176,30 @@ func Build(m *Message) ([]byte, error) {
 		w.field("List-Unsubscribe", "<mailto:"+m.ListUnsubscribe+"?subject=unsubscribe>")
 	}
 	w.field("MIME-Version", "1.0")
+	if len(m.Attachments) > 0 {
+		w.field("Content-Type", "multipart/mixed;", `boundary="`+boundaryFor(m.MessageID)+`"`)
+		b.WriteString("\r\n")
+	}
+}
+
+// writeText writes the text part's Content-Type, transfer encoding and
+// body: the whole mail's, after its header, or the first part of a
+// multipart one (boundary set), which the body must not contain.
+func writeText(b *bytes.Buffer, text, boundary string) {
+	lines := bodyLines(text)
+	cte := "7bit"
+	if !fits7bit(lines) || boundary != "" && strings.Contains(text, boundary) {
+		// Quoted-printable writes every "=" as "=3D": the "=_" that
+		// starts a boundary cannot appear in it.
+		cte = "quoted-printable"
+	}
+	if cte == "7bit" {
+		b.Grow(256 + len(text))
+	} else {
+		// Quoted-printable triples every octet outside ASCII.
+		b.Grow(256 + 3*len(text))
+	}
+	w := headerWriter{b: b}
 	w.field("Content-Type", "text/plain;", "charset=utf-8")
 	w.field("Content-Transfer-Encoding", cte)
 	b.WriteString("\r\n")
@@ -147,9 +209,8 @@ func Build(m *Message) ([]byte, error) {
 			b.WriteString("\r\n")
 		}
 	} else {
-		writeQP(&b, lines)
+		writeQP(b, lines)
 	}
-	return b.Bytes(), nil
 }
 
 func (m *Message) validate() error {
@@ -207,8 +268,13 @@ func (m *Message) validate() error {
 	if !utf8.ValidString(m.Text) {
 		return fmt.Errorf("%w: body is not valid UTF-8", ErrInvalid)
 	}
-	if strings.TrimSpace(m.Text) == "" {
+	if strings.TrimSpace(m.Text) == "" && len(m.Attachments) == 0 {
 		return fmt.Errorf("%w: body is empty", ErrInvalid)
+	}
+	for i := range m.Attachments {
+		if err := m.Attachments[i].validate(i); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -168,9 +168,13 @@ const (
 // of every kana. The first word fits in room, the others on a continuation
 // line; words end on character boundaries, as RFC 2047 requires, so each
 // decodes on its own.
-func encodedWords(s string, room int) []string {
+func encodedWords(s string, room int) []string { return encodedWordsIn(s, room, maxLine-1) }
+
+// encodedWordsIn is encodedWords with the first word at most first
+// characters long and the others at most rest.
+func encodedWordsIn(s string, first, rest int) []string {
 	var words []string
-	limit := room
+	limit := first
 	for s != "" {
 		maxBytes := ewBytes(limit)
 		if maxBytes < utf8.UTFMax {
@@ -187,7 +191,7 @@ func encodedWords(s string, room int) []string {
 		}
 		words = append(words, ewPrefix+base64.StdEncoding.EncodeToString([]byte(s[:n]))+ewSuffix)
 		s = s[n:]
-		limit = maxLine - 1
+		limit = rest
 	}
 	return words
 }
