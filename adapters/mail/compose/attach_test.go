@@ -319,8 +319,10 @@ func TestWriteStreams(t *testing.T) {
 
 	boom := errors.New("spool unreadable")
 	for name, open := range map[string]func() (io.ReadCloser, error){
-		"open":  func() (io.ReadCloser, error) { return nil, boom },
-		"read":  func() (io.ReadCloser, error) { return io.NopCloser(io.MultiReader(bytes.NewReader(pattern(5000)), iotest.ErrReader(boom))), nil },
+		"open": func() (io.ReadCloser, error) { return nil, boom },
+		"read": func() (io.ReadCloser, error) {
+			return io.NopCloser(io.MultiReader(bytes.NewReader(pattern(5000)), iotest.ErrReader(boom))), nil
+		},
 		"close": func() (io.ReadCloser, error) { return errCloser{bytes.NewReader(nil), boom}, nil },
 	} {
 		m.Attachments = []compose.Attachment{{Name: "x.pdf", Open: open}}
