@@ -329,14 +329,17 @@ func (g *Guard) Check(text string, p Person) []Hit {
 	}
 	cands = findAddresses(&f, text, personAddresses(p.Addresses), cands)
 	cands = findHosts(&f, text, g.domains, cands)
-	return resolve(cands)
+	return resolve(cands, len(text))
 }
 
 // resolve keeps the longest of overlapping candidates (then the earliest,
 // then the lowest Why) and returns them in text order.
-func resolve(cands []Hit) []Hit {
-	if len(cands) == 0 {
+func resolve(cands []Hit, textLen int) []Hit {
+	switch len(cands) {
+	case 0:
 		return nil
+	case 1:
+		return cands
 	}
 	slices.SortFunc(cands, func(a, b Hit) int {
 		if d := (b.End - b.Start) - (a.End - a.Start); d != 0 {
@@ -347,20 +350,23 @@ func resolve(cands []Hit) []Hit {
 		}
 		return int(a.Why) - int(b.Why)
 	})
-	var hits []Hit // non-overlapping, by Start (and so by End)
+	// Every hit kept so far is at least as long as c, so if one overlaps c
+	// it covers c's first or last byte: it cannot fit strictly inside c.
+	// Checking those two bytes is enough, and marking costs at most the
+	// text's length in all.
+	taken := make([]bool, textLen)
+	hits := cands[:0]
 	for _, c := range cands {
-		i, _ := slices.BinarySearchFunc(hits, c.Start, func(h Hit, start int) int {
-			if h.End <= start {
-				return -1
-			}
-			return 1
-		})
-		if i < len(hits) && hits[i].Start < c.End {
-			continue // overlaps a longer (or equal, earlier) hit
+		if taken[c.Start] || taken[c.End-1] {
+			continue
 		}
-		hits = slices.Insert(hits, i, c)
+		for i := c.Start; i < c.End; i++ {
+			taken[i] = true
+		}
+		hits = append(hits, c)
 	}
-	return hits
+	slices.SortFunc(hits, func(a, b Hit) int { return a.Start - b.Start })
+	return slices.Clip(hits)
 }
 
 // allowedWords folds and splits Person.Allowed into single words.

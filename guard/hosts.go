@@ -121,16 +121,10 @@ func localStart(s string, at int) int {
 // introduces a host, not an address, and the hit is the host name. An
 // "xmpp:" or "mailto:" URI has no "//" and is an address.
 func userinfo(s string, a int) bool {
-	k := a
-	for k > 0 {
-		c := s[k-1]
-		if c == '/' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '<' || c == '>' ||
-			c == '"' || c == '\'' || c == '(' || c == ')' || c == '[' || c == ']' {
-			break
-		}
-		k--
+	if a > 0 && s[a-1] == ':' { // "user:password": the user is before the colon
+		a = localStart(s, a-1)
 	}
-	return strings.HasSuffix(s[:k], "//")
+	return strings.HasSuffix(s[:a], "//")
 }
 
 // findAddresses appends a candidate for every occurrence of one of the
