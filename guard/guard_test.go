@@ -52,6 +52,13 @@ func checkInvariants(t *testing.T, g *Guard, text string, hits []Hit) {
 	if hits != nil && len(hits) == 0 {
 		t.Errorf("Check(%q) = empty non-nil slice; want nil", text)
 	}
+	// Offsets fall between runes as decoding sees them (an invalid byte
+	// counts as one).
+	boundary := make([]bool, len(text)+1)
+	for i := range text {
+		boundary[i] = true
+	}
+	boundary[len(text)] = true
 	end := 0
 	for _, h := range hits {
 		if h.Start < end || h.End <= h.Start || h.End > len(text) {
@@ -60,6 +67,9 @@ func checkInvariants(t *testing.T, g *Guard, text string, hits []Hit) {
 		end = h.End
 		if h.Term == "" {
 			t.Errorf("Check(%q): empty Term in %+v", text, h)
+		}
+		if !boundary[h.Start] || !boundary[h.End] {
+			t.Errorf("Check(%q): %+v splits a rune", text, h)
 		}
 		if h.Why != Configured && text[h.Start:h.End] != h.Term {
 			t.Errorf("Check(%q): Term %q but text[%d:%d] = %q", text, h.Term, h.Start, h.End, text[h.Start:h.End])
