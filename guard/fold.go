@@ -19,7 +19,9 @@ import (
 // Cyrillic letters (so "Tánaka" is "tanaka"), then drop format characters
 // and variation selectors (a soft hyphen or zero-width space pasted from a
 // web page must not hide a word), then full Unicode case folding, then NFKC
-// (so full-width "ＨＡＮＡ" is "hana" and half-width "ﾊﾅ" is "ハナ").
+// (so full-width "ＨＡＮＡ" is "hana" and half-width "ﾊﾅ" is "ハナ"). Curly
+// apostrophes (’ ‘ ʼ) become "'", as word processors replace one with the
+// other.
 // Japanese voicing marks (U+3099, U+309A) are not diacritics here: "バ" and
 // "ハ" are different syllables, and folding them together would make "ハナ"
 // hit "バナナ".
@@ -40,22 +42,23 @@ type fseg struct{ f, fe, o, oe int }
 // at returns the last segment starting at or before folded byte i, and
 // false if there is none.
 func (f *folded) at(i int) (fseg, bool) {
-	k, found := slices.BinarySearchFunc(f.segs, i, func(g fseg, i int) int {
+	k, _ := slices.BinarySearchFunc(f.segs, i, func(g fseg, i int) int {
 		if g.f <= i {
 			return -1
 		}
 		return 1
 	})
-	_ = found
 	if k == 0 {
 		return fseg{}, false
 	}
 	return f.segs[k-1], true
 }
 
-// orig maps the folded range [i, j) back to the original text. The result
-// always covers whole segments, so it starts and ends on rune boundaries
-// (or on an invalid byte, which is a segment of its own).
+// orig maps the folded range [i, j) back to the original text. A range
+// that starts or ends inside a changed segment takes all of it; elsewhere
+// folded and original bytes are the same runes. Either way the result
+// starts and ends between runes of the original (an invalid byte counting
+// as one), so text[start:end] is always what the employee wrote.
 func (f *folded) orig(i, j int) (start, end int) {
 	if f.segs == nil {
 		return i, j
@@ -143,8 +146,13 @@ func foldSegment(dst []byte, seg string, fold cases.Caser) []byte {
 	if r == utf8.RuneError && size <= 1 {
 		return utf8.AppendRune(dst, utf8.RuneError)
 	}
-	if size == len(seg) && unchanged(r, seg) {
-		return append(dst, seg...)
+	if size == len(seg) {
+		switch {
+		case r == '’' || r == '‘' || r == 'ʼ':
+			return append(dst, '\'') // "O’Brien" as typed by a word processor is "O'Brien"
+		case unchanged(r, seg):
+			return append(dst, seg...)
+		}
 	}
 	d := norm.NFKD.String(seg)
 	keep := make([]byte, 0, len(d))

@@ -56,7 +56,9 @@
 // "notcorp.test", "corp.testing" and "corp.test.example.com" do not. In a
 // URL with user information ("https://hana@wiki.corp.test/") the hit is
 // the host name. Internationalised domains are compared both in A-labels
-// (punycode) and folded U-labels.
+// (punycode) and in folded U-labels, so "wiki.xn--bcher-kva.test" and
+// "WIKI.BÜCHER.TEST" both hit inside domain "bücher.test"; folding means
+// the diacritic-free "bucher.test" hits too (held rather than leaked).
 //
 // # Hits
 //
@@ -110,9 +112,10 @@ type Person struct {
 	// persona's display name is public, so when the persona is "ACME Sales
 	// · Hana" the caller passes it (or its words) here and "Hana" alone is
 	// no hit. Entries are split into words at anything that is not a
-	// letter, digit or mark. Allowed lifts single words only (a name part
-	// alone, a one-word term); the full name, addresses and hosts always
-	// hit.
+	// letter, digit or mark, and also at white space only, so "O'Brien" and
+	// "Jean-Luc" are words too. Allowed lifts single words only (a name
+	// part alone, a one-word term); the full name, addresses and hosts
+	// always hit.
 	Allowed []string
 }
 
@@ -369,18 +372,36 @@ func resolve(cands []Hit, textLen int) []Hit {
 	return slices.Clip(hits)
 }
 
-// allowedWords folds and splits Person.Allowed into single words.
+// allowedWords folds and splits Person.Allowed into single words: at
+// anything that is not a letter, digit or mark ("ACME Sales · Hana" gives
+// acme, sales, hana), and also as names are split, so that a word with an
+// apostrophe or hyphen ("O'Brien", "Jean-Luc") is kept whole as well.
 func allowedWords(list []string) map[string]bool {
 	if len(list) == 0 {
 		return nil
 	}
 	m := make(map[string]bool)
 	for _, a := range list {
-		for _, w := range strings.FieldsFunc(foldString(a), notWordChar) {
+		fa := foldString(a)
+		for _, w := range strings.FieldsFunc(fa, notWordChar) {
+			m[w] = true
+		}
+		for _, w := range splitName(fa) {
 			m[w] = true
 		}
 	}
 	return m
+}
+
+// splitName splits a folded name into its parts: at white space, commas
+// and ・, leaving out parts without a letter, digit or mark.
+func splitName(s string) []string {
+	parts := strings.FieldsFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || r == ',' || r == '・'
+	})
+	return slices.DeleteFunc(parts, func(p string) bool {
+		return strings.IndexFunc(p, func(r rune) bool { return !notWordChar(r) }) < 0
+	})
 }
 
 func notWordChar(r rune) bool {
@@ -396,20 +417,12 @@ func notWordChar(r rune) bool {
 // spaces (CJK order) and the last part of any other.
 func namePatterns(name string, allowed map[string]bool) []pattern {
 	fn := foldString(name)
-	split := func(s string) []string {
-		parts := strings.FieldsFunc(s, func(r rune) bool {
-			return unicode.IsSpace(r) || r == ',' || r == '・'
-		})
-		return slices.DeleteFunc(parts, func(p string) bool {
-			return strings.IndexFunc(p, func(r rune) bool { return !notWordChar(r) }) < 0
-		})
-	}
 	var family, given, written []string
-	if before, after, ok := strings.Cut(fn, ","); ok && len(split(before)) > 0 && len(split(after)) > 0 {
-		family, given = split(before), split(after)
+	if before, after, ok := strings.Cut(fn, ","); ok && len(splitName(before)) > 0 && len(splitName(after)) > 0 {
+		family, given = splitName(before), splitName(after)
 		written = append(slices.Clip(family), given...)
 	} else {
-		written = split(fn)
+		written = splitName(fn)
 		if len(written) == 0 {
 			return nil
 		}

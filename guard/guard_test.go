@@ -158,7 +158,11 @@ func TestCheck(t *testing.T) {
 		{"short family", Person{Name: "Wei Li"}, "Li Wei; li; Wei", "Li Wei=name; Wei=name"},
 		{"comma in Name", Person{Name: "de la Cruz, Juan"}, "Juan de la Cruz; De La Cruz", "Juan de la Cruz=name; De La Cruz=name"},
 		{"accented Name", Person{Name: "Nguyễn Văn An"}, "Nguyen", "Nguyen=name"},
-		{"apostrophe Name", Person{Name: "Sean O'Brien"}, "O’Brien and O'BRIEN", "O'BRIEN=name"},
+		{"apostrophe Name", Person{Name: "Sean O'Brien"}, "O’Brien and O'BRIEN", "O’Brien=name; O'BRIEN=name"},
+		{"curly apostrophe Name", Person{Name: "Sean O’Brien"}, "O'Brien", "O'Brien=name"},
+		{"apostrophe allowed", Person{Name: "Sean O'Brien", Allowed: []string{"Support · O’Brien"}}, "O'Brien", ""},
+		{"hyphen allowed", Person{Name: "Jean-Luc Picard", Allowed: []string{"Jean-Luc"}}, "Jean-Luc; Picard", "Picard=name"},
+		{"quoted", hana, "‘Tanaka’", "Tanaka=name"},
 		{"empty Name", Person{}, "Hana Tanaka", ""},
 		{"punctuation Name", Person{Name: " , ・ "}, "Hana , ・", ""},
 
@@ -205,6 +209,7 @@ func TestCheck(t *testing.T) {
 		{"Japanese label", hana, "資料.corp.test", "corp.test=host"},
 		{"punycode text", hana, "https://wiki.xn--bcher-kva.test/", "wiki.xn--bcher-kva.test=host"},
 		{"unicode text", hana, "wiki.bücher.test", "wiki.bücher.test=host"},
+		{"IDN without diacritics", hana, "bucher.test", "bucher.test=host"}, // folded alike: held, documented
 		{"unicode upper", hana, "WIKI.BÜCHER.TEST", "WIKI.BÜCHER.TEST=host"},
 		{"punycode rule unicode text", hana, "http://ファイル.社内.test/", "社内.test=host"},
 		{"punycode rule punycode text", hana, "files.xn--v6q418g.test", "files.xn--v6q418g.test=host"},
