@@ -86,17 +86,19 @@ func (g *Gateway) expireTextsEvery(ctx context.Context, interval time.Duration) 
 	}
 }
 
-// expireTexts blanks the body and subject of sent and failed messages done
-// before cutoff, and returns how many it blanked. Everything else of the
-// row stays: who, when, the outcome, and what the broadcast caps count
-// (out_network, out_to, received_at, auto).
+// expireTexts blanks the body, subject and parts (files, references) of
+// sent and failed messages done before cutoff, and the gateway's ID of
+// them, which takes them out of the ID map; it returns how many it
+// blanked. Everything else of the row stays: who, when, the outcome, and
+// what the broadcast caps and deduplication count (out_network, out_to,
+// received_at, auto, in_id).
 func (g *Gateway) expireTexts(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
 	for ctx.Err() == nil {
 		var n int64
 		err := g.queue.Exec(ctx, func(ctx context.Context, tx *Tx) error {
-			res, err := tx.ExecContext(ctx, `UPDATE messages SET body = '', subject = '' WHERE seq IN (
-				SELECT seq FROM messages WHERE state <> 'pending' AND (body <> '' OR subject <> '') AND done_at < ? LIMIT ?)`,
+			res, err := tx.ExecContext(ctx, `UPDATE messages SET body = '', subject = '', parts = '', out_id = '' WHERE seq IN (
+				SELECT seq FROM messages WHERE state <> 'pending' AND out_id <> '' AND done_at < ? LIMIT ?)`,
 				cutoff.UnixNano(), expireBatch)
 			if err != nil {
 				return fmt.Errorf("queue: blank old texts: %w", err)

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kakehashi/kakehashi/guard"
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/routing"
 
@@ -52,6 +53,28 @@ type Options struct {
 	// sender writes at most (default DefaultBroadcastRate); people's own
 	// messages are never paced.
 	BroadcastRate int
+	// Files configure how files cross (see FileOptions); nil or no Spool:
+	// a message with files is refused with an answer that says so.
+	Files *FileOptions
+	// Signals say which of an employee's signals reach contacts.
+	Signals SignalPolicy
+	// Guard, when not nil, looks at every employee's text before it
+	// leaves for the outside and holds it when it carries the
+	// employee's real name or an inside identifier (see SendAnyway).
+	Guard *guard.Guard
+}
+
+// SignalPolicy says which of an employee's signals (receipts, read
+// markers, typing) reach contacts. A contact's signals always reach the
+// employee. Some companies do not want to show contacts that a message
+// was read, so displayed markers are off by default.
+type SignalPolicy struct {
+	// HideReceived keeps "delivered" receipts from contacts.
+	HideReceived bool
+	// ShowDisplayed lets "displayed" (read) markers reach contacts.
+	ShowDisplayed bool
+	// HideChatStates keeps typing notifications from contacts.
+	HideChatStates bool
 }
 
 // DefaultBroadcastRate paces broadcast copies per network: 10,000 copies
@@ -93,6 +116,10 @@ type Gateway struct {
 	// outboxMu is held while the audit outbox is copied (see Tx.Audit).
 	outboxMu sync.Mutex
 	hooks    Hooks
+
+	files   *fileStage // nil: files are not carried
+	signals SignalPolicy
+	guard   *guard.Guard
 }
 
 // New checks the options and builds a Gateway; Run starts it.
@@ -105,7 +132,10 @@ func New(o Options) (*Gateway, error) {
 		now: o.Now, retryMin: o.RetryMin, retryMax: o.RetryMax,
 		adapters: map[string]Adapter{}, senders: map[string]*sender{},
 		ready: make(chan struct{}), activity: map[string]time.Time{},
-		retention: o.Retention, hooks: noHooks{},
+		retention: o.Retention, hooks: noHooks{}, signals: o.Signals, guard: o.Guard,
+	}
+	if o.Files != nil && o.Files.Spool != nil {
+		g.files = newFileStage(*o.Files)
 	}
 	if g.log == nil {
 		g.log = slog.Default()

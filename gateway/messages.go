@@ -34,6 +34,18 @@ type Record struct {
 	RelationshipID string
 	OwnerID        string
 	Out            Outgoing
+
+	// inRefs are the references as the sender gave them: Insert
+	// translates them into Out.Refs inside the write transaction, so
+	// that a reference to a message in the same batch is found.
+	inRefs []Ref
+	// audit, when not nil, is written to the audit outbox with the
+	// record (an outbound guard's hold or release).
+	audit *Act
+	// empty is set by Insert when nothing was left to relay once the
+	// references were translated (a reaction to a message the map does
+	// not know): nothing is stored.
+	empty bool
 }
 
 // DedupeWindow is how long a message's ID is remembered to recognise its
@@ -65,7 +77,23 @@ type Tx struct {
 
 // Insert stores r, reporting whether it was new (not a redelivery).
 func (tx *Tx) Insert(ctx context.Context, r *Record) (bool, error) {
-	hash := contentHash(r.Out.Subject, r.Out.Body)
+	r.empty = false
+	if len(r.inRefs) > 0 {
+		refs, err := translateRefs(ctx, tx, r.InNetwork, r.InFrom, r.RelationshipID, r.Out.Network, r.inRefs)
+		if err != nil {
+			return false, err
+		}
+		r.Out.Refs = refs
+		if r.Out.nothing() {
+			r.empty = true
+			return false, nil
+		}
+	}
+	partsCol, err := encodeParts(&r.Out)
+	if err != nil {
+		return false, err
+	}
+	hash := contentHash(r.Out.Subject, r.Out.Body, partsCol)
 	if r.InID != "" {
 		// A separate read, not INSERT … WHERE NOT EXISTS: that form makes
 		// SQLite keep a statement journal per row, which cost four times
@@ -85,7 +113,7 @@ func (tx *Tx) Insert(ctx context.Context, r *Record) (bool, error) {
 		r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick,
 		refusalReason(r), refusalText(r), r.Out.ReplyTo,
 		r.Out.Kind == KindNotice, r.Out.Subscribe, r.Out.Subject, r.Out.Thread, autoColumn(r.Out.Kind), r.Broadcast,
-		hash, StatePending)
+		hash, StatePending, partsCol)
 	if err != nil {
 		return false, fmt.Errorf("queue: insert: %w", err)
 	}
@@ -94,14 +122,19 @@ func (tx *Tx) Insert(ctx context.Context, r *Record) (bool, error) {
 		return false, fmt.Errorf("queue: insert: %w", err)
 	}
 	r.Seq, r.Out.Seq = seq, seq
+	if r.audit != nil {
+		if err := tx.Audit(ctx, *r.audit); err != nil {
+			return false, err
+		}
+	}
 	return true, nil
 }
 
 const insertSQL = `INSERT INTO messages (received_at,
 	in_network, in_from, in_reply, in_to, in_id, relationship_id, owner_id,
 	out_network, out_from, out_to, out_id, body, nick,
-	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread, auto, broadcast, content_hash, state)
-	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread, auto, broadcast, content_hash, state, parts)
+	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
 // dupSQL finds the redelivery of a record: a row with the same sender,
 // ID, recipient and text received within DedupeWindow (the last
@@ -125,7 +158,7 @@ func refusalText(r *Record) string {
 
 const selectSQL = `SELECT seq, received_at, in_network, in_from, in_reply, in_to, in_id,
 	relationship_id, owner_id, out_network, out_from, out_to, out_id, body, nick,
-	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread, auto, broadcast, state FROM messages `
+	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread, auto, broadcast, state, parts FROM messages `
 
 // Pending returns the messages not yet sent, oldest first.
 func (q *Queue) Pending(ctx context.Context) ([]*Record, error) {
@@ -179,14 +212,17 @@ type scanner interface{ Scan(...any) error }
 func scanRecord(s scanner) (*Record, error) {
 	var r Record
 	var at int64
-	var cond, text, auto string
+	var cond, text, auto, partsCol string
 	var notice bool
 	err := s.Scan(&r.Seq, &at, &r.InNetwork, &r.InFrom, &r.InReply, &r.InTo, &r.InID,
 		&r.RelationshipID, &r.OwnerID, &r.Out.Network, &r.Out.From, &r.Out.To, &r.Out.ID,
 		&r.Out.Body, &r.Out.Nick, &cond, &text, &r.Out.ReplyTo, &notice, &r.Out.Subscribe,
-		&r.Out.Subject, &r.Out.Thread, &auto, &r.Broadcast, &r.State)
+		&r.Out.Subject, &r.Out.Thread, &auto, &r.Broadcast, &r.State, &partsCol)
 	if err != nil {
 		return nil, fmt.Errorf("queue: scan: %w", err)
+	}
+	if err := decodeParts(partsCol, &r.Out); err != nil {
+		return nil, err
 	}
 	r.ReceivedAt = time.Unix(0, at)
 	r.Out.Seq = r.Seq
@@ -242,12 +278,18 @@ func (q *Queue) HeardFrom(ctx context.Context, network, addr string) (bool, erro
 	return true, nil
 }
 
-// contentHash identifies a message's text: its subject and body.
-func contentHash(subject, body string) string {
+// contentHash identifies a message's content: its subject, body and
+// parts column (files, references, reactions). A message without parts
+// hashes as it did before parts existed.
+func contentHash(subject, body, partsCol string) string {
 	h := sha256.New()
 	h.Write([]byte(subject))
 	h.Write([]byte{0})
 	h.Write([]byte(body))
+	if partsCol != "" {
+		h.Write([]byte{0})
+		h.Write([]byte(partsCol))
+	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 

@@ -21,6 +21,7 @@ type Metrics struct {
 	fallback    prometheus.Counter
 	storeErrors prometheus.Counter
 	relay       *prometheus.HistogramVec
+	guard       *prometheus.CounterVec
 	// storeErr reports the queue's last commit failure, for the
 	// kakehashi_store_ok gauge; set by the gateway using these metrics.
 	storeErr atomic.Pointer[func() error]
@@ -48,6 +49,10 @@ func NewMetrics() *Metrics {
 			Name: "kakehashi_messages_fallback_total", Help: "Messages of ownerless relationships delivered to the fallback."}),
 		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kakehashi_queue_store_errors_total", Help: "Messages the durable queue could not store."}),
+		guard: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kakehashi_guard_total",
+			Help: "Employees' messages the outbound guard held, and those sent anyway after a hold, by outcome (held, released)."},
+			[]string{"outcome"}),
 		relay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "kakehashi_relay_seconds",
 			Help:    "Time from receiving a message to the adapter having written it (durable commit included), by target network.",
@@ -63,7 +68,7 @@ func NewMetrics() *Metrics {
 			}
 			return 1
 		})
-	m.reg.MustRegister(m.received, m.sent, m.refused, m.failed, m.retries, m.duplicates, m.fallback, m.storeErrors, m.relay,
+	m.reg.MustRegister(m.received, m.sent, m.refused, m.failed, m.retries, m.duplicates, m.fallback, m.storeErrors, m.relay, m.guard,
 		storeOK, collectors.NewGoCollector())
 	return m
 }

@@ -40,9 +40,12 @@ type Attachment struct {
 	Description string `json:"desc,omitempty"`
 
 	// Source is the URL the file was given at on the sender's side, kept
-	// in the queue so that a fetch interrupted by a crash starts again.
-	// It never reaches the other side.
+	// in the queue until the file is in the gateway's spool, so that a
+	// fetch interrupted by a crash starts again. Adapters never write it.
 	Source string `json:"src,omitempty"`
+	// Cleaned says the gateway's copy has had its author metadata removed
+	// (see package scrub); only files leaving for the outside are.
+	Cleaned bool `json:"cleaned,omitempty"`
 
 	// Open reads the bytes (see the type's comment); nil when the bytes
 	// are only at URL.
@@ -173,4 +176,10 @@ func BaseID(id string) string {
 		}
 	}
 	return id[:i]
+}
+
+// nothing reports whether out has nothing left to write: no text, no
+// files, no reference, no chat state.
+func (out *Outgoing) nothing() bool {
+	return out.Body == "" && out.Subject == "" && len(out.Files) == 0 && len(out.Refs) == 0 && out.ChatState == ""
 }

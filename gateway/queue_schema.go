@@ -117,7 +117,7 @@ func hashOldRows(ctx context.Context, tx *sql.Tx) error {
 			rows.Close()
 			return fmt.Errorf("hash old rows: %w", err)
 		}
-		hashes[seq] = contentHash(subject, body)
+		hashes[seq] = contentHash(subject, body, "")
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

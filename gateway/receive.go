@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"time"
 
+	"github.com/kakehashi/kakehashi/guard"
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/routing"
 )
@@ -36,6 +38,15 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 	// adapter vouches the sender can be reached: never to a forgeable From.
 	reply := m.ReplyTo
 	badFrom := g.canonicalize(m)
+	if m.signal() {
+		if badFrom == nil {
+			g.relaySignal(ctx, m)
+		}
+		if stored != nil {
+			stored(nil)
+		}
+		return nil
+	}
 	env := routing.Envelope{Network: m.Network, From: m.From, To: m.To, BodyBytes: len(m.Body)}
 	d := routing.Decide(g.top, g.state.Snapshot(), env)
 	if badFrom != nil {
@@ -72,12 +83,18 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 			}
 		}
 	}
+	var hold guardHold
+	if d.Kind == routing.Deliver {
+		hold = g.checkOutbound(m, d)
+		if len(hold.hits) > 0 && !hold.released {
+			d = routing.Decision{Kind: routing.Refuse, Refusal: &routing.Refusal{Reason: routing.NotAllowed, Text: holdText(hold.hits)}}
+		}
+	}
 	received := time.Now()
 	rec := &Record{
 		ReceivedAt: g.now(), InNetwork: m.Network, InFrom: m.From, InReply: reply, InTo: m.To, InID: m.ID,
 	}
-	switch d.Kind {
-	case routing.Deliver:
+	if d.Kind == routing.Deliver {
 		rec.RelationshipID, rec.OwnerID = d.RelationshipID, d.OwnerID
 		g.recordActivity(d.RelationshipID)
 		if m.Automatic == "" && g.top.Networks[m.Network].Side == identity.Outside {
@@ -89,11 +106,26 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 		}
 		rec.Out = Outgoing{Kind: KindRelayed, Network: d.Target.Network, From: d.Target.From, To: d.Target.To,
 			ID: NewID(), Body: m.Body, Nick: d.Target.Nick, Subscribe: subscribe,
-			Subject: m.Subject, Thread: m.Thread}
+			Subject: m.Subject, Thread: m.Thread, Reactions: m.Reactions}
+		rec.inRefs = durableRefs(m.Refs)
+		files, err := g.spoolInbound(ctx, m)
+		if err != nil {
+			if stored != nil && !errors.Is(err, errFileRefused) {
+				// The bytes are still with the adapter (a mail in its
+				// inbox): it offers the message again later.
+				g.metrics.storeErrors.Inc()
+				g.log.Error("could not store a message's files; it stays with its network", "network", m.Network, "err", err)
+				stored(err)
+				return nil
+			}
+			d = routing.Decision{Kind: routing.Refuse, Refusal: &routing.Refusal{Reason: routing.TooLarge, Text: err.Error()}}
+		}
+		rec.Out.Files = files
 		if d.Fallback {
 			g.metrics.fallback.Inc()
 		}
-	default:
+	}
+	if d.Kind != routing.Deliver {
 		g.metrics.refused.WithLabelValues(m.Network, string(d.Refusal.Reason)).Inc()
 		if reply == "" {
 			// Nobody to tell who surely sent it: answering would write to
@@ -106,10 +138,22 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 			return nil
 		}
 		g.log.Info("refused", "network", m.Network, "reason", d.Refusal.Reason, "text", d.Refusal.Text)
+		rec.RelationshipID, rec.OwnerID, rec.inRefs = "", "", nil
 		rec.Out = Outgoing{Kind: KindRefusal, Network: m.Network, From: m.To, To: reply, ID: NewID(),
 			Body: m.Body, Refusal: d.Refusal, ReplyTo: m.ID, Subject: m.Subject}
 	}
 	rec.Out.received = received
+	if len(hold.hits) > 0 {
+		action, what := "guard.hold", "held"
+		if hold.released {
+			action, what = "guard.release", "released"
+		}
+		g.metrics.guard.WithLabelValues(what).Inc()
+		if emp, _, ok := g.EmployeeAt(m.Network, m.From); ok {
+			rec.audit = &Act{Actor: "employee:" + emp.ID, Action: action, Reason: guard.Describe(hold.hits),
+				Subject: "message:" + rec.Out.ID, Details: map[string]any{"terms": heldTerms(hold.hits), "to": m.To}}
+		}
+	}
 	if err := g.queue.Enqueue(ctx, rec, func(dup bool, err error) {
 		if stored != nil {
 			defer stored(err)
@@ -129,12 +173,18 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 				Refusal: &routing.Refusal{Reason: routing.GatewayFailure, Text: "the gateway could not store your message; please send it again"},
 				ReplyTo: m.ID}
 			g.senders[m.Network].push(rec, false)
+		case rec.empty:
+			g.log.Debug("nothing relayed: the message referred only to messages the ID map does not know",
+				"network", m.Network, "id", m.ID)
 		case dup:
 			g.metrics.duplicates.WithLabelValues(m.Network).Inc()
 			g.log.Debug("duplicate dropped: the same message was stored within the deduplication window",
 				"network", m.Network, "id", m.ID, "window", DedupeWindow)
 		default:
 			g.dispatch(rec)
+		}
+		if rec.audit != nil && err == nil {
+			g.bg.Go(func() { g.flushOutbox(context.WithoutCancel(ctx)) })
 		}
 	}); err != nil {
 		return err
@@ -192,4 +242,76 @@ func (g *Gateway) dispatch(r *Record) {
 		return
 	}
 	s.push(r, true)
+}
+
+// signal reports whether m is only a signal: receipts, read markers or a
+// chat state, with no text, file, reaction or other reference.
+func (m *Message) signal() bool {
+	if m.Body != "" || m.Subject != "" || len(m.Files) > 0 || len(m.Reactions) > 0 {
+		return false
+	}
+	for _, r := range m.Refs {
+		if !r.Kind.Signal() {
+			return false
+		}
+	}
+	return len(m.Refs) > 0 || m.ChatState != ""
+}
+
+// durableRefs are the references of a message a person wrote: receipts
+// and markers riding on it are not relayed with it.
+func durableRefs(refs []Ref) []Ref {
+	var out []Ref
+	for _, r := range refs {
+		if !r.Kind.Signal() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// relaySignal passes a receipt, a read marker or a chat state to the other
+// side of an existing relationship, at most once and without storing it:
+// it never starts a relationship, is never answered, and what the
+// company's policy keeps from contacts (SignalPolicy) stays inside.
+func (g *Gateway) relaySignal(ctx context.Context, m *Message) {
+	env := routing.Envelope{Network: m.Network, From: m.From, To: m.To}
+	d := routing.Decide(g.top, g.state.Snapshot(), env)
+	if d.Kind != routing.Deliver {
+		return
+	}
+	employee := g.side(m.Network) == identity.Inside
+	var refs []Ref
+	for _, r := range m.Refs {
+		switch {
+		case employee && r.Kind == RefReceived && g.signals.HideReceived:
+		case employee && r.Kind == RefDisplayed && !g.signals.ShowDisplayed:
+		default:
+			refs = append(refs, r)
+		}
+	}
+	out := Outgoing{Kind: KindRelayed, Network: d.Target.Network, From: d.Target.From, To: d.Target.To, ID: NewID()}
+	if len(refs) > 0 {
+		mapped, err := translateRefs(ctx, g.queue.ro, m.Network, m.From, d.RelationshipID, d.Target.Network, refs)
+		if err != nil {
+			g.log.Warn("signal not relayed: the ID map could not be read", "network", m.Network, "err", err)
+			return
+		}
+		for i := range mapped {
+			mapped[i].Quote = ""
+		}
+		out.Refs = mapped
+	}
+	if m.ChatState != "" && !(employee && g.signals.HideChatStates) {
+		out.ChatState = m.ChatState
+	}
+	if out.nothing() {
+		return
+	}
+	s, ok := g.senders[out.Network]
+	if !ok {
+		return
+	}
+	s.pushItem(senderItem{rec: &Record{ReceivedAt: g.now(), InNetwork: m.Network, InFrom: m.From, InTo: m.To,
+		RelationshipID: d.RelationshipID, OwnerID: d.OwnerID, Out: out}, signal: true})
 }

@@ -34,6 +34,9 @@ type sender struct {
 type senderItem struct {
 	rec     *Record
 	durable bool // stored in the queue: mark it when done
+	// signal is a receipt, a read marker or a chat state: never stored,
+	// never retried.
+	signal bool
 	// refusedSince is when the network first refused this message for now;
 	// refusals how often; retryAt when to try it again.
 	refusedSince, retryAt time.Time
@@ -49,11 +52,15 @@ func newSender(g *Gateway, a Adapter) *sender {
 }
 
 func (s *sender) push(r *Record, durable bool) {
+	s.pushItem(senderItem{rec: r, durable: durable})
+}
+
+func (s *sender) pushItem(it senderItem) {
 	s.mu.Lock()
-	if r.Out.Kind == KindBroadcast {
-		s.bulk = append(s.bulk, senderItem{rec: r, durable: durable})
+	if it.rec.Out.Kind == KindBroadcast {
+		s.bulk = append(s.bulk, it)
 	} else {
-		s.queue = append(s.queue, senderItem{rec: r, durable: durable})
+		s.queue = append(s.queue, it)
 	}
 	s.mu.Unlock()
 	select {
@@ -141,7 +148,16 @@ func (s *sender) run(ctx context.Context) {
 func (s *sender) send(ctx context.Context, bo backoff.BackOff, it senderItem) bool {
 	out := &it.rec.Out
 	for {
-		err := s.adapter.Send(ctx, out)
+		err := s.prepareFiles(ctx, it)
+		if err == nil {
+			err = s.adapter.Send(ctx, out)
+		}
+		if err != nil && it.signal {
+			// A receipt or a typing notice is worth nothing late: it is
+			// dropped rather than retried.
+			s.g.log.Debug("signal not delivered", "network", out.Network, "err", err)
+			return true
+		}
 		if err == nil {
 			bo.Reset()
 			select { // a reconnect signalled while all was well wakes no later wait

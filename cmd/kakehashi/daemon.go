@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,7 +26,9 @@ import (
 	"github.com/kakehashi/kakehashi/adminapi"
 	"github.com/kakehashi/kakehashi/config"
 	"github.com/kakehashi/kakehashi/gateway"
+	"github.com/kakehashi/kakehashi/guard"
 	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/media/spool"
 	"github.com/kakehashi/kakehashi/outreach"
 )
 
@@ -81,8 +84,21 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 			adapters = append(adapters, a)
 		}
 	}
+	og, err := outboundGuard(cfg)
+	if err != nil {
+		return err
+	}
+	files, err := spool.Open(filepath.Join(cfg.DataDir, "files"))
+	if err != nil {
+		return err
+	}
 	gw, err := gateway.New(gateway.Options{Topology: top, State: state, Queue: queue, Adapters: adapters, Logger: log,
-		Retention: cfg.Limits.MessageRetention})
+		Retention: cfg.Limits.MessageRetention,
+		Files: &gateway.FileOptions{Spool: files, MaxFiles: cfg.Files.MaxFiles, MaxFileBytes: cfg.Files.MaxFileBytes,
+			AllowPrivate: cfg.Files.AllowPrivate, PassThrough: cfg.Files.PassThrough},
+		Signals: gateway.SignalPolicy{HideReceived: !orTrue(cfg.Signals.Received), ShowDisplayed: cfg.Signals.Displayed,
+			HideChatStates: !orTrue(cfg.Signals.ChatStates)},
+		Guard: og})
 	if err != nil {
 		return err
 	}
@@ -169,4 +185,38 @@ func tlsConfig(file, key string) (*tls.Config, error) {
 		return nil, fmt.Errorf("%s: %s holds no PEM certificate", key, file)
 	}
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// orTrue is a yes/no setting that defaults to yes.
+func orTrue(b *bool) bool { return b == nil || *b }
+
+// outboundGuard builds the outbound guard from the configured terms and
+// every domain that names something inside: the inside networks' home
+// and component domains, their upload services, and the extra domains
+// configured. Nil when guard.off is set.
+func outboundGuard(cfg *config.Config) (*guard.Guard, error) {
+	if cfg.Guard.Off {
+		return nil, nil
+	}
+	domains := slices.Clone(cfg.Guard.InsideDomains)
+	for _, n := range cfg.Inside() {
+		if n.XMPP == nil {
+			continue
+		}
+		domains = append(domains, n.XMPP.HomeDomains...)
+		domains = append(domains, n.XMPP.ComponentDomains()...)
+		if n.XMPP.Upload != "" {
+			domains = append(domains, n.XMPP.Upload)
+		}
+		for _, h := range n.XMPP.UploadHosts {
+			if net.ParseIP(h) == nil && h != "localhost" {
+				domains = append(domains, h)
+			}
+		}
+	}
+	g, err := guard.New(guard.Rules{InsideDomains: domains, Terms: cfg.Guard.Terms})
+	if err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	return g, nil
 }
