@@ -48,17 +48,20 @@
 //
 // An inside address is one of Person.Addresses anywhere, or any address
 // whose domain is equal to or under an inside domain: another employee's
-// address leaks as much. It is found bare, in angle brackets, and in
-// mailto: and xmpp: URIs. An inside host is any host name equal to or
-// under an inside domain, in a URL of any scheme or bare, with or without
-// a port or trailing punctuation: with inside domain "corp.test",
-// "upload.corp.test", "CORP.TEST" and "https://wiki.corp.test:8443/x" hit;
-// "notcorp.test", "corp.testing" and "corp.test.example.com" do not. In a
-// URL with user information ("https://hana@wiki.corp.test/") the hit is
-// the host name. Internationalised domains are compared both in A-labels
-// (punycode) and in folded U-labels, so "wiki.xn--bcher-kva.test" and
-// "WIKI.BÜCHER.TEST" both hit inside domain "bücher.test"; folding means
-// the diacritic-free "bucher.test" hits too (held rather than leaked).
+// address leaks as much, and so does a gateway proxy address
+// ("bob\40ext.test@gw.corp.test"). It is found bare, in angle brackets,
+// and in mailto: and xmpp: URIs.
+//
+// An inside host is any host name equal to or under an inside domain, in
+// a URL of any scheme or bare, with or without a port or trailing
+// punctuation. With inside domain "corp.test", "upload.corp.test",
+// "CORP.TEST" and "https://wiki.corp.test:8443/x" hit; "notcorp.test",
+// "corp.testing" and "corp.test.example.com" do not. In a URL with user
+// information ("https://hana@wiki.corp.test/") the hit is the host name.
+// Internationalised domains are compared both in A-labels (punycode) and
+// in folded U-labels, so "wiki.xn--bcher-kva.test" and "WIKI.BÜCHER.TEST"
+// both hit inside domain "bücher.test"; folding means the diacritic-free
+// "bucher.test" hits too (held rather than leaked).
 //
 // # Hits
 //
@@ -112,8 +115,8 @@ type Person struct {
 	// persona's display name is public, so when the persona is "ACME Sales
 	// · Hana" the caller passes it (or its words) here and "Hana" alone is
 	// no hit. Entries are split into words at anything that is not a
-	// letter, digit or mark, and also at white space only, so "O'Brien" and
-	// "Jean-Luc" are words too. Allowed lifts single words only (a name
+	// letter, digit or mark, and also the way names are split (at white
+	// space, commas and ・), so "O'Brien" and "Jean-Luc" are words too. Allowed lifts single words only (a name
 	// part alone, a one-word term); the full name, addresses and hosts
 	// always hit.
 	Allowed []string

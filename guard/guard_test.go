@@ -186,6 +186,10 @@ func TestCheck(t *testing.T) {
 		{"lookalike domain", hana, "ken@notcorp.test", ""},
 		{"longer domain", hana, "ken@corp.test.example.com", ""},
 		{"single-label address", hana, "ken@intra", "ken@intra=addr"},
+		{"proxy address", hana, `write to bob\40ext.test@gw.corp.test`, `bob\40ext.test@gw.corp.test=addr`},
+		{"person address URI form", Person{Addresses: []string{" xmpp:Hana@Corp.Example/phone "}}, "hana@corp.example", "hana@corp.example=addr"},
+		{"person address IDN", Person{Addresses: []string{"hana@bücher.example"}}, "hana@xn--bcher-kva.example, HANA@BÜCHER.EXAMPLE", "hana@xn--bcher-kva.example=addr; HANA@BÜCHER.EXAMPLE=addr"},
+		{"person address without @", Person{Addresses: []string{"hana", "@x", "x@"}}, "hana @x x@", ""},
 		{"kanji person address", hanako, "hanako@corp.test", "hanako@corp.test=addr"},
 
 		// Hosts.

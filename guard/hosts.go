@@ -26,11 +26,13 @@ func isLabelByte(c byte) bool {
 }
 
 // isLocalByte reports the ASCII bytes taken as the local part of an address
-// when walking left from its "@": the common dot-atom characters. The
-// rarer atext characters (/ = ? ! …) are left out because they would
-// swallow URL paths and queries ("…/?to=hana@corp.test").
+// when walking left from its "@": the common dot-atom characters, and the
+// backslash of XEP-0106 escapes, so a gateway proxy address
+// ("bob\40ext.test@gw.corp.test") is reported whole. The rarer atext
+// characters (/ = ? ! …) are left out because they would swallow URL paths
+// and queries ("…/?to=hana@corp.test").
 func isLocalByte(c byte) bool {
-	return isLabelByte(c) || c == '.' || c == '+' || c == '%'
+	return isLabelByte(c) || c == '.' || c == '+' || c == '%' || c == '\\'
 }
 
 // hostEnds reports whether a host name ends at s[j]: not followed by
