@@ -133,7 +133,9 @@ func (g *Gateway) spoolInbound(ctx context.Context, m *Message) ([]Attachment, e
 		default:
 			continue
 		}
-		if a.Name == "" {
+		if a.Name == "" && a.Source == "" {
+			// A file given by URL is named once fetched (its
+			// Content-Disposition, its URL).
 			a.Name = nameFor(a.MediaType)
 		}
 		out = append(out, a)
@@ -277,10 +279,8 @@ func (g *Gateway) fetchFile(ctx context.Context, network string, f *Attachment) 
 	if f.MediaType == "" {
 		f.MediaType = info.MediaType
 	}
-	if f.Name == "" || f.Name == nameFor(f.MediaType) {
-		if n := cleanFileName(info.Name); n != "" {
-			f.Name = n
-		}
+	if f.Name == "" {
+		f.Name = cleanFileName(info.Name)
 	}
 	if f.Name == "" {
 		f.Name = nameFor(f.MediaType)

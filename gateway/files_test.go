@@ -1,0 +1,238 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kakehashi/kakehashi/media/spool"
+)
+
+// fileHost is an HTTP upload service on loopback: what Upload stores, GET
+// serves.
+type fileHost struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	files map[string][]byte
+	puts  int
+}
+
+func newFileHost(t *testing.T) *fileHost {
+	h := &fileHost{files: map[string][]byte{}}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		b, ok := h.files[r.URL.Path]
+		h.mu.Unlock()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(b)
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *fileHost) put(name string, b []byte) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.puts++
+	p := fmt.Sprintf("/share/%d/%s", h.puts, name)
+	h.files[p] = b
+	return h.srv.URL + (&url.URL{Path: p}).EscapedPath()
+}
+
+func (h *fileHost) get(t *testing.T, u string) []byte {
+	t.Helper()
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	b, ok := h.files[pu.Path]
+	if !ok {
+		t.Fatalf("%s was not uploaded here", u)
+	}
+	return b
+}
+
+// uploading is an in-process adapter whose network has an upload service.
+type uploading struct {
+	*memAdapter
+	host *fileHost
+}
+
+func (u uploading) Upload(ctx context.Context, from string, f Attachment, r io.Reader) (string, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return "", err
+	}
+	if int64(len(b)) != f.Size {
+		return "", Permanent(fmt.Errorf("size %d, announced %d", len(b), f.Size))
+	}
+	return u.host.put(f.Name, b), nil
+}
+
+func (u uploading) UploadHosts() []string {
+	pu, _ := url.Parse(u.host.srv.URL)
+	return []string{pu.Host}
+}
+
+type fileWorld struct {
+	*testGateway
+	in, out *fileHost
+}
+
+// startFileWorld starts a gateway whose networks have upload services:
+// hosts[0] inside and hosts[1] outside, new ones when not given.
+func startFileWorld(t *testing.T, dir string, hosts ...*fileHost) *fileWorld {
+	sp, err := spool.Open(filepath.Join(dir, "files"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hosts) == 0 {
+		hosts = []*fileHost{newFileHost(t), newFileHost(t)}
+	}
+	w := &fileWorld{in: hosts[0], out: hosts[1]}
+	w.testGateway = startTestGateway(t, dir, func(o *Options) {
+		in, out := o.Adapters[0].(*memAdapter), o.Adapters[1].(*memAdapter)
+		o.Adapters = []Adapter{uploading{in, w.in}, uploading{out, w.out}}
+		// The contacts' "servers" are on loopback here.
+		o.Files = &FileOptions{Spool: sp, AllowPrivate: true, MaxFileBytes: 1 << 20}
+	})
+	return w
+}
+
+// photo is a JPEG whose EXIF names its author.
+func photo(t *testing.T, author string) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 16, 16))
+	for i := range 16 {
+		img.Set(i, i, color.RGBA{200, 10, 10, 255})
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	exif := append([]byte("Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08"), []byte("Artist="+author)...)
+	seg := []byte{0xff, 0xe1, byte((len(exif) + 2) >> 8), byte(len(exif) + 2)}
+	out := append([]byte{}, b.Bytes()[:2]...)
+	out = append(out, seg...)
+	out = append(out, exif...)
+	return append(out, b.Bytes()[2:]...)
+}
+
+// TestEmployeeFileIsCleanedAndRehosted pins the outbound file path: the
+// employee's upload URL never crosses, the contact gets a URL on the
+// outside service, and the bytes there carry no author.
+func TestEmployeeFileIsCleanedAndRehosted(t *testing.T) {
+	w := startFileWorld(t, t.TempDir())
+	defer w.stop()
+	src := w.in.put("IMG_0042.jpg", photo(t, "Hana Sato"))
+	receiveOK(t, w.testGateway, &Message{Network: "corp", From: hanaIn, ReplyTo: hanaIn, To: bobProxy, ID: "h1",
+		Files: []Attachment{{URL: src}}})
+	o := recv(t, w.outside.Sent)
+	if len(o.Files) != 1 || o.Body != "" {
+		t.Fatalf("outward: %+v", o)
+	}
+	f := o.Files[0]
+	if !strings.HasPrefix(f.URL, w.out.srv.URL) || strings.Contains(f.URL, w.in.srv.URL) || f.Source != "" {
+		t.Fatalf("file URL %q (source %q): not re-hosted outside", f.URL, f.Source)
+	}
+	got := w.out.get(t, f.URL)
+	if bytes.Contains(got, []byte("Hana Sato")) {
+		t.Fatal("the re-hosted photo still names its author")
+	}
+	if _, _, err := image.Decode(bytes.NewReader(got)); err != nil {
+		t.Fatalf("the cleaned photo does not decode: %v", err)
+	}
+	sum := sha256.Sum256(got)
+	if f.Name != "IMG_0042.jpg" || f.Size != int64(len(got)) || f.SHA256 != hex.EncodeToString(sum[:]) || !f.Cleaned {
+		t.Fatalf("file: %+v", f)
+	}
+}
+
+// TestContactFileIsRehostedInside pins the inbound path: the employee's
+// client fetches from the inside service only, and gets the bytes as
+// sent (the company keeps the file; nothing is cleaned inbound).
+func TestContactFileIsRehostedInside(t *testing.T) {
+	w := startFileWorld(t, t.TempDir())
+	defer w.stop()
+	// Bob's own server: any loopback HTTP server (AllowPrivate).
+	bobs := newFileHost(t)
+	data := photo(t, "Bob Jones")
+	src := bobs.put("broken part.jpg", data)
+	receiveOK(t, w.testGateway, &Message{Network: "public-xmpp", From: bobOut, ReplyTo: bobOut, To: hanaSales, ID: "b1",
+		Body: "see the photo", Files: []Attachment{{URL: src, Description: "the crack"}}})
+	o := recv(t, w.inside.Sent)
+	if len(o.Files) != 1 || o.Body != "see the photo" {
+		t.Fatalf("inward: %+v", o)
+	}
+	f := o.Files[0]
+	if !strings.HasPrefix(f.URL, w.in.srv.URL) || !bytes.Equal(w.in.get(t, f.URL), data) || f.Name != "broken part.jpg" || f.Description != "the crack" {
+		t.Fatalf("file: %+v", f)
+	}
+}
+
+// TestFilesTheGatewayWillNotCarry pins that a file that cannot go is
+// never sent half-way, and its author is told which file and why.
+func TestFilesTheGatewayWillNotCarry(t *testing.T) {
+	w := startFileWorld(t, t.TempDir())
+	defer w.stop()
+	other := newFileHost(t)
+	zip := []byte("PK\x03\x04" + strings.Repeat("x", 100))
+	for _, tc := range []struct {
+		name string
+		file Attachment
+		why  string
+	}{
+		{"not the upload service", Attachment{URL: other.put("payroll.pdf", []byte("%PDF-1.4"))}, "payroll.pdf"},
+		{"cannot be cleaned", Attachment{URL: w.in.put("archive.zip", zip)}, "archive.zip"},
+		{"hash announced differs", Attachment{URL: w.in.put("quote.txt", []byte("total 100")), SHA256: strings.Repeat("ab", 32)}, "does not match"},
+		{"too large", Attachment{URL: w.in.put("big.txt", bytes.Repeat([]byte("a"), 2<<20))}, "big.txt"},
+	} {
+		receiveOK(t, w.testGateway, &Message{Network: "corp", From: hanaIn, ReplyTo: hanaIn, To: bobProxy, ID: "h-" + tc.name,
+			Files: []Attachment{tc.file}})
+		o := recv(t, w.inside.Sent)
+		if o.Kind != KindNotice || o.To != hanaIn || !strings.Contains(o.Body, tc.why) {
+			t.Fatalf("%s: the author was told %+v", tc.name, o)
+		}
+	}
+	quiet(t, w.outside.Sent, 100*time.Millisecond)
+}
+
+// TestFileSurvivesRestart pins that a file message taken while the
+// outside was away is delivered once, whole, after a restart.
+func TestFileSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	w := startFileWorld(t, dir)
+	data := []byte("quote: 3 parts, 12,000 yen\n")
+	src := w.in.put("quote.txt", data)
+	w.outside.SetDown(true)
+	receiveOK(t, w.testGateway, &Message{Network: "corp", From: hanaIn, ReplyTo: hanaIn, To: bobProxy, ID: "h1",
+		Files: []Attachment{{URL: src, Name: "quote.txt", MediaType: "text/plain"}}})
+	time.Sleep(100 * time.Millisecond)
+	w.stop()
+	w2 := startFileWorld(t, dir, w.in, w.out)
+	defer w2.stop()
+	o := recv(t, w2.outside.Sent)
+	if len(o.Files) != 1 || !bytes.Equal(w2.out.get(t, o.Files[0].URL), data) {
+		t.Fatalf("after restart: %+v", o)
+	}
+	quiet(t, w2.outside.Sent, 200*time.Millisecond)
+}
