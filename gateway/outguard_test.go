@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kakehashi/kakehashi/guard"
+	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/routing"
+)
+
+// TestOutboundGuardHoldsAndReleases pins the outbound guard: a text that
+// carries the employee's real name or an inside host is held and its
+// author told why and how to send it anyway; the marked resend goes
+// without the marker; both are counted in the audit log; the persona's
+// own name and a contact's message pass untouched.
+func TestOutboundGuardHoldsAndReleases(t *testing.T) {
+	gd, err := guard.New(guard.Rules{InsideDomains: []string{"corp.test"}, Terms: []string{"Project Sakura"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := startTestGateway(t, t.TempDir(), func(o *Options) { o.Guard = gd })
+	defer g.stop()
+	ctx := context.Background()
+	for _, tc := range []struct{ body, term string }{
+		{"Regards, Hana Sato", "Sato"},
+		{"the file is at https://upload.corp.test/x/quote.pdf", "upload.corp.test"},
+		{"write to ken@corp.test directly", "ken@corp.test"},
+		{"this is for project sakura", "project sakura"},
+		{"ＳＡＴＯ here", "ＳＡＴＯ"},
+	} {
+		receiveOK(t, g, fromHana("h-"+tc.term, tc.body))
+		o := recv(t, g.inside.Sent)
+		if o.Kind != KindRefusal || o.Refusal == nil || o.Refusal.Reason != routing.NotAllowed ||
+			!strings.Contains(strings.ToLower(o.Refusal.Text), strings.ToLower(tc.term)) || !strings.Contains(o.Refusal.Text, SendAnyway) {
+			t.Fatalf("%q: answer %+v", tc.body, o)
+		}
+	}
+	quiet(t, g.outside.Sent, 100*time.Millisecond)
+
+	// The persona's name and plain text pass.
+	receiveOK(t, g, fromHana("h-ok", "Hello, this is Hana from ACME Sales"))
+	if o := recv(t, g.outside.Sent); o.Body != "Hello, this is Hana from ACME Sales" {
+		t.Fatalf("clean text: %+v", o)
+	}
+	// Sent anyway, without the marker.
+	receiveOK(t, g, fromHana("h-anyway", SendAnyway+"Regards, Hana Sato"))
+	if o := recv(t, g.outside.Sent); o.Body != "Regards, Hana Sato" {
+		t.Fatalf("released: %+v", o)
+	}
+	// A contact's text is not the guard's business.
+	receiveOK(t, g, fromBob("b1", "is Hana Sato there? corp.test"))
+	if o := recv(t, g.inside.Sent); o.Body != "is Hana Sato there? corp.test" {
+		t.Fatalf("inward: %+v", o)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		held, err := g.state.Audit(ctx, identity.AuditQuery{Action: "guard.hold"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		released, err := g.state.Audit(ctx, identity.AuditQuery{Action: "guard.release"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(held) == 5 && len(released) == 1 {
+			if held[0].Actor != "employee:hana" || strings.Contains(string(held[0].Details), "Regards") {
+				t.Fatalf("audit entry: %+v", held[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("audit: %d holds, %d releases", len(held), len(released))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
