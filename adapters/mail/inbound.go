@@ -1,10 +1,14 @@
 package mail
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"sync"
 
@@ -123,12 +127,14 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 				continue
 			}
 		}
+		files := files(m)
 		for _, rcpt := range rcpts {
 			gm, err := a.message(ctx, tx, m, f.raw, from, rcpt)
 			if err != nil {
 				return nil, err
 			}
 			gm.ReplyTo = replyTo
+			gm.Files = slices.Clone(files)
 			msgs = append(msgs, gm)
 			of = append(of, i)
 		}
@@ -432,13 +438,17 @@ func (a *Adapter) recipients(m *parse.Mail) []string {
 	return out
 }
 
+// noMessageID is the domain of the Message-IDs ingest makes up for mail
+// that has none: no mail can answer one.
+const noMessageID = "no-message-id.invalid"
+
 // message builds the gateway message from contact (m's From, canonical)
 // for one recipient of m and records it in its thread.
 func (a *Adapter) message(ctx context.Context, tx *threadTx, m *parse.Mail, raw []byte, contact, rcpt string) (*gateway.Message, error) {
 	msgID := m.MessageID
 	if msgID == "" {
 		sum := sha256.Sum256(raw)
-		msgID = b32(sum[:15]) + "@no-message-id.invalid"
+		msgID = b32(sum[:15]) + "@" + noMessageID
 	}
 	// Threads are the persona's: a mail to sales+expo2026@ continues in
 	// the persona's answers from sales@.
@@ -447,8 +457,13 @@ func (a *Adapter) message(ctx context.Context, tx *threadTx, m *parse.Mail, raw 
 	if err != nil {
 		return nil, err
 	}
+	refs, err := a.replyRefs(ctx, tx, m, persona, contact, rcpt)
+	if err != nil {
+		return nil, err
+	}
 	gm := &gateway.Message{
 		Network: a.cfg.Network, From: contact, To: rcpt,
+		Refs: refs,
 		// One stored message per recipient: the same mail to two personas
 		// is two messages, and a redelivered copy is the same one again.
 		ID:        msgID + " " + rcpt,
@@ -479,6 +494,56 @@ func (a *Adapter) message(ctx context.Context, tx *threadTx, m *parse.Mail, raw 
 	th.Updated = a.cfg.Now()
 	tx.save(th, m.MessageID, kind)
 	return gm, nil
+}
+
+// replyRefs is the reference m's In-Reply-To makes, by the ID the gateway
+// knows the answered message by: for a mail the gateway sent, the
+// gateway's own ID of it (kept beside its Message-ID, a keyed digest of
+// that ID which cannot be read back); for the contact's own earlier mail,
+// the ID message gave it (its Message-ID and the persona address, as
+// Message.ID is here). A Message-ID of another conversation or one this
+// adapter never saw makes none: the gateway would only drop it.
+func (a *Adapter) replyRefs(ctx context.Context, tx *threadTx, m *parse.Mail, persona, contact, rcpt string) ([]gateway.Ref, error) {
+	id := m.InReplyTo
+	if id == "" || id == m.MessageID {
+		return nil, nil
+	}
+	th, _, err := tx.byMessageID(ctx, id)
+	if err != nil || th == nil || th.Persona != persona || th.Contact != contact {
+		return nil, err
+	}
+	r := tx.ref(id)
+	if r.kind != refOutbound {
+		return []gateway.Ref{{Kind: gateway.RefReply, ID: id + " " + rcpt}}, nil
+	}
+	if r.gatewayID == "" {
+		return nil, nil // sent before the adapter kept the gateway's IDs
+	}
+	return []gateway.Ref{{Kind: gateway.RefReply, ID: r.gatewayID}}, nil
+}
+
+// files are m's attachments as the gateway carries them: every part that
+// is not the body, in MIME order. Inline images (the text says "[image:
+// name]" where the HTML showed one), forwarded messages (named after their
+// subject), signatures (smime.p7s, signature.asc) and winmail.dat are
+// files too: the gateway passes on what the contact sent and does not
+// judge it. Open reads the bytes parse found in the raw mail, which ingest
+// keeps until the gateway has stored the message and, with it, the files
+// in its spool; SHA256 lets the spool check its copy.
+func files(m *parse.Mail) []gateway.Attachment {
+	if len(m.Attachments) == 0 {
+		return nil
+	}
+	out := make([]gateway.Attachment, 0, len(m.Attachments))
+	for _, at := range m.Attachments {
+		data := at.Data
+		sum := sha256.Sum256(data)
+		out = append(out, gateway.Attachment{
+			Name: at.Name, MediaType: at.ContentType, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:]),
+			Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil },
+		})
+	}
+	return out
 }
 
 // threadPersona is the address a persona's threads are filed under: its
@@ -513,8 +578,9 @@ func (a *Adapter) threadOf(ctx context.Context, tx *threadTx, m *parse.Mail, per
 	return nil, nil
 }
 
-// render is what the employee reads: what the contact wrote, the list of
-// attachments, and a note when a machine wrote it.
+// render is what the employee reads: what the contact wrote, and a note
+// when a machine wrote it. The attachments are not listed: they cross as
+// the message's files. A mail of files alone has no text.
 func render(m *parse.Mail) string {
 	var b strings.Builder
 	if m.Automatic != "" {
@@ -527,16 +593,7 @@ func render(m *parse.Mail) string {
 	case len(m.Attachments) == 0:
 		b.WriteString("(no text)")
 	}
-	if len(m.Attachments) > 0 {
-		if text != "" {
-			b.WriteString("\n\n")
-		}
-		b.WriteString("Attachments:")
-		for _, at := range m.Attachments {
-			fmt.Fprintf(&b, "\n- %s (%s)", at.Name, humanSize(at.Size))
-		}
-	}
-	return b.String()
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func humanSize(n int64) string {

@@ -88,8 +88,16 @@ type Config struct {
 	// single larger mail is still fetched alone).
 	BatchSize  int
 	BatchBytes int64
-	Now        func() time.Time
+	// AttachLimit is the largest total of file bytes one outgoing mail
+	// carries as attachments (default 10 MiB, DefaultAttachLimit): what
+	// most receiving servers take once base64 has grown it by a third.
+	// The gateway sends larger files as links (see gateway.Attacher).
+	AttachLimit int64
+	Now         func() time.Time
 }
+
+// DefaultAttachLimit is Config.AttachLimit's default.
+const DefaultAttachLimit = 10 << 20
 
 // threadWindow is how long a conversation without a subject of its own
 // continues the previous mail thread.
@@ -135,6 +143,9 @@ func Open(ctx context.Context, cfg Config) (*Adapter, error) {
 	}
 	if cfg.BatchBytes <= 0 {
 		cfg.BatchBytes = 32 << 20
+	}
+	if cfg.AttachLimit <= 0 {
+		cfg.AttachLimit = DefaultAttachLimit
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -195,6 +206,10 @@ func (a *Adapter) Network() string { return a.cfg.Network }
 // on demand).
 func (a *Adapter) Connected() bool { return a.imapUp.Load() }
 
+// AttachLimit implements gateway.Attacher: the files of one mail, in
+// all, as Config.AttachLimit says.
+func (a *Adapter) AttachLimit() int64 { return a.cfg.AttachLimit }
+
 // messageID is the Message-ID of the mail that carries the gateway message
 // id: derived, so that a retried send repeats it and the recipient's
 // client drops the copy; keyed, so it says nothing about the inside.
@@ -228,4 +243,7 @@ func (a *Adapter) canonicalOwn(s string) (string, error) {
 	return address.Canonical(address.Mail, s, address.Policy{AllowSpecial: true})
 }
 
-var _ gateway.Adapter = (*Adapter)(nil)
+var (
+	_ gateway.Adapter  = (*Adapter)(nil)
+	_ gateway.Attacher = (*Adapter)(nil)
+)

@@ -2,18 +2,27 @@ package mail
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
+	"mime"
 	"net"
+	"path"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/kakehashi/kakehashi/adapters/mail/compose"
 	"github.com/kakehashi/kakehashi/gateway"
+	"github.com/kakehashi/kakehashi/internal/textclip"
 )
 
 // smtpConn is one SMTP session to the relay, kept open between messages.
@@ -29,8 +38,11 @@ func (s *smtpConn) close() {
 
 // Send implements gateway.Adapter: build the mail and submit it. A 5xx
 // answer is permanent; 4xx answers and connection trouble are retried by
-// the gateway.
+// the gateway. What mail cannot carry is settled first (see notMail).
 func (a *Adapter) Send(ctx context.Context, out *gateway.Outgoing) error {
+	if done, err := a.notMail(out); done {
+		return err
+	}
 	var (
 		raw      []byte
 		envFrom  string
@@ -72,6 +84,258 @@ func (a *Adapter) Send(ctx context.Context, out *gateway.Outgoing) error {
 // fine, the disk or the database is not.
 var errStore = errors.New("local storage")
 
+// errFile marks a file the gateway handed over that could not be opened
+// or read: the disk, not the message, is at fault, so the send is tried
+// again (and its author told once the gateway gives up). A copy that is
+// not the file announced (size, hash) is permanent.
+var errFile = errors.New("file")
+
+// errRecall is what an employee is told who retracts a message sent as
+// mail.
+var errRecall = errors.New("a mail cannot be recalled once sent; the contact still has the earlier message")
+
+// correctionLead starts the text of a correction: mail cannot replace
+// what it sent, so the corrected text goes as a new mail in the thread,
+// saying what it is.
+const correctionLead = "Correction to my previous message:"
+
+// maxQuote bounds the quote of the message a reply answers: enough to
+// tell which one, not a copy of a long mail.
+const maxQuote = 1000
+
+// notMail settles what mail cannot carry before anything is built; done
+// is false for a message to write as mail. Mail cannot be recalled, so a
+// retraction fails permanently, and the gateway tells its author that
+// the contact still has the message. Mail has no reactions, no delivery
+// receipts or read markers to give and no typing notifications: those
+// are not sent at all (done, nil), and a receipt or typing state that
+// came with text or files leaves the text and files to send.
+func (a *Adapter) notMail(out *gateway.Outgoing) (done bool, err error) {
+	signal := out.ChatState != ""
+	for _, r := range out.Refs {
+		switch r.Kind {
+		case gateway.RefRetract:
+			return true, gateway.Permanent(errRecall)
+		case gateway.RefReact:
+			// A reaction's text, if any, is only its fallback.
+			a.log.Debug("reaction not sent: mail has none", "id", out.ID)
+			return true, nil
+		case gateway.RefReceived, gateway.RefDisplayed:
+			signal = true
+		}
+	}
+	if signal && strings.TrimSpace(out.Body) == "" && len(out.Files) == 0 {
+		a.log.Debug("receipt or chat state not sent: mail has none", "id", out.ID)
+		return true, nil
+	}
+	return false, nil
+}
+
+// answered is the reference out answers or corrects, and the Message-ID
+// of the mail that carried that message; zero when there is none, or
+// when that mail had no Message-ID of its own.
+func (a *Adapter) answered(out *gateway.Outgoing) (gateway.Ref, string) {
+	var found gateway.Ref
+	for _, r := range out.Refs {
+		if r.Kind == gateway.RefCorrect || r.Kind == gateway.RefReply && found.Kind != gateway.RefCorrect {
+			found = r
+		}
+	}
+	if found.Kind == 0 {
+		return gateway.Ref{}, ""
+	}
+	id := a.mailIDOf(found.ID)
+	if id == "" {
+		return gateway.Ref{}, ""
+	}
+	return found, id
+}
+
+// mailIDOf is the Message-ID of the mail that carried the message the
+// mail side knows as id: a contact's mail by the ID ingest gave it
+// ("<Message-ID> <persona>"), a mail the gateway sent by the gateway's
+// own ID, of which messageID is the Message-ID. "" for a mail that had
+// no Message-ID, or none Build could write.
+func (a *Adapter) mailIDOf(id string) string {
+	if id == "" {
+		return ""
+	}
+	msgID, _, theirs := strings.Cut(id, " ")
+	if !theirs {
+		return a.messageID(id)
+	}
+	if strings.HasSuffix(msgID, "@"+noMessageID) || !compose.ValidMsgID(msgID) {
+		return ""
+	}
+	return msgID
+}
+
+// referencesTo is the References of a reply to msgID in a thread whose
+// known Message-IDs are refs (oldest first): those up to msgID, which a
+// reader takes for its ancestors, or all of them and then msgID.
+func referencesTo(refs []string, msgID string) []string {
+	if i := slices.Index(refs, msgID); i >= 0 {
+		return slices.Clone(refs[:i+1])
+	}
+	return append(slices.Clone(refs), msgID)
+}
+
+// quoted is q as a quote block, "> " before each line.
+func quoted(q string) string {
+	q = strings.ReplaceAll(strings.ReplaceAll(q, "\r\n", "\n"), "\r", "\n")
+	lines := strings.Split(textclip.Clip(strings.TrimSpace(q), maxQuote), "\n")
+	for i, l := range lines {
+		if l = strings.TrimRight(l, " \t"); l == "" {
+			lines[i] = ">"
+		} else {
+			lines[i] = "> " + l
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// mailBody is the text and the attachments of the mail for out: the
+// corrected or quoted text as ref says, a link line for each file the
+// gateway hosts elsewhere (too large for mail), and each file it hands
+// over to attach, read through fileReader.
+func (a *Adapter) mailBody(out *gateway.Outgoing, ref gateway.Ref) (string, []compose.Attachment, error) {
+	var parts []string
+	switch {
+	case ref.Kind == gateway.RefCorrect:
+		parts = append(parts, correctionLead)
+	case ref.Kind == gateway.RefReply && strings.TrimSpace(ref.Quote) != "":
+		parts = append(parts, quoted(ref.Quote))
+	}
+	if body := strings.TrimRight(out.Body, " \t\r\n"); strings.TrimSpace(body) != "" {
+		parts = append(parts, body)
+	}
+	var links []string
+	var atts []compose.Attachment
+	var total int64
+	budget := &fileBudget{left: a.cfg.AttachLimit, limit: a.cfg.AttachLimit}
+	for i := range out.Files {
+		f := &out.Files[i]
+		name := fileName(f)
+		switch {
+		case f.Open != nil:
+			total += f.Size
+			atts = append(atts, compose.Attachment{Name: name, MediaType: mediaType(f.MediaType), Open: fileReader(f, budget)})
+		case f.URL != "":
+			if f.Size > 0 {
+				links = append(links, fmt.Sprintf("%s (%s): %s", name, humanSize(f.Size), f.URL))
+			} else {
+				links = append(links, name+": "+f.URL)
+			}
+		default:
+			return "", nil, fmt.Errorf("the file %q has neither its bytes nor a link to them", name)
+		}
+	}
+	if total > a.cfg.AttachLimit {
+		// The gateway keeps to AttachLimit; a mail over it would be
+		// refused by the recipient's server, or silently not delivered.
+		return "", nil, fmt.Errorf("the files come to %s, more than the %s one mail may carry", humanSize(total), humanSize(a.cfg.AttachLimit))
+	}
+	if len(links) > 0 {
+		parts = append(parts, strings.Join(links, "\n"))
+	}
+	return strings.Join(parts, "\n\n"), atts, nil
+}
+
+// fileName is the name a file goes out under: the name the gateway gave
+// it, without directories and control characters, at most 255 octets
+// (what file systems take) with its extension kept; or one from its
+// type.
+func fileName(f *gateway.Attachment) string {
+	n := strings.ReplaceAll(f.Name, "\\", "/")
+	n = n[strings.LastIndexByte(n, '/')+1:]
+	n = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(n, ""))
+	n = strings.TrimSpace(n)
+	if len(n) > 255 {
+		ext := path.Ext(n)
+		if len(ext) > 16 {
+			ext = ""
+		}
+		n = strings.TrimSuffix(textclip.Clip(strings.TrimSuffix(n, ext), 255-len(ext)-len("…")), "…") + ext
+	}
+	if n == "" || n == "." || n == ".." {
+		return "file"
+	}
+	return n
+}
+
+// mediaType is the type a file is attached as: the gateway's, when it is
+// one Build takes, else application/octet-stream (compose's default).
+func mediaType(mt string) string {
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	if base, _, err := mime.ParseMediaType(mt); err == nil && strings.Count(base, "/") == 1 && base == mt {
+		return mt
+	}
+	return ""
+}
+
+// fileBudget is what is left of the bytes one mail's files may come to
+// (AttachLimit), shared by their readers: whatever the files' sizes say,
+// a mail never holds more.
+type fileBudget struct{ left, limit int64 }
+
+// fileReader opens f for Build and checks what it reads: no more than
+// the budget leaves, exactly f.Size bytes when known, hashing to
+// f.SHA256 when known, so a copy that is not is never sent cut short or
+// altered. Errors opening or reading wrap errFile.
+func fileReader(f *gateway.Attachment, budget *fileBudget) func() (io.ReadCloser, error) {
+	open, size, sum := f.Open, f.Size, strings.ToLower(f.SHA256)
+	return func() (io.ReadCloser, error) {
+		rc, err := open()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errFile, err)
+		}
+		return &checkedFile{rc: rc, budget: budget, size: size, sum: sum, h: sha256.New()}, nil
+	}
+}
+
+// checkedFile is fileReader's reader.
+type checkedFile struct {
+	rc     io.ReadCloser
+	budget *fileBudget
+	size   int64
+	sum    string
+	h      hash.Hash
+	n      int64
+}
+
+func (c *checkedFile) Read(p []byte) (int, error) {
+	if int64(len(p)) > c.budget.left+1 {
+		p = p[:c.budget.left+1] // one byte more tells "at the limit" from "over it"
+	}
+	n, err := c.rc.Read(p)
+	c.n += int64(n)
+	c.budget.left -= int64(n)
+	c.h.Write(p[:n])
+	switch {
+	// The gateway's copy is not the file it announced: sent again, it
+	// would be the same (permanent, see sendError).
+	case c.budget.left < 0:
+		return n, fmt.Errorf("the files come to more than the %s one mail may carry", humanSize(c.budget.limit))
+	case c.size > 0 && c.n > c.size:
+		return n, fmt.Errorf("the gateway's copy is longer than its %d bytes", c.size)
+	case err == io.EOF && c.size > 0 && c.n != c.size:
+		return n, fmt.Errorf("the gateway's copy has %d bytes of %d", c.n, c.size)
+	case err == io.EOF && c.sum != "" && hex.EncodeToString(c.h.Sum(nil)) != c.sum:
+		return n, errors.New("the gateway's copy does not match its hash")
+	// It could not be read for now.
+	case err != nil && err != io.EOF:
+		return n, fmt.Errorf("%w: %w", errFile, err)
+	}
+	return n, err
+}
+
+func (c *checkedFile) Close() error { return c.rc.Close() }
+
 // sendError classifies a failure to build a mail. Only a message that
 // cannot become mail (compose.ErrInvalid, an address the gateway cannot
 // sign a return path for) is permanent. A send cut short by shutdown
@@ -87,6 +351,8 @@ func (a *Adapter) sendError(ctx context.Context, err error) error {
 		return gateway.NotConnected(fmt.Errorf("mail %s: %w", a.cfg.Network, err))
 	case errors.Is(err, errStore):
 		return gateway.NotConnected(fmt.Errorf("mail %s: %w", a.cfg.Network, err))
+	case errors.Is(err, errFile):
+		return fmt.Errorf("mail %s: %w", a.cfg.Network, err) // RetryLater
 	}
 	return gateway.Permanent(err)
 }
@@ -101,8 +367,18 @@ func (a *Adapter) buildReply(ctx context.Context, out *gateway.Outgoing) ([]byte
 		return nil, nil, fmt.Errorf("%w: %w", errStore, err)
 	}
 	defer tx.Rollback()
+	ref, refMsgID := a.answered(out)
 	var th *thread
-	if out.Thread != "" {
+	if refMsgID != "" {
+		// The conversation of the message answered or corrected.
+		if th, _, err = tx.byMessageID(ctx, refMsgID); err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", errStore, err)
+		}
+		if th != nil && (th.Persona != persona || th.Contact != contact) {
+			th = nil
+		}
+	}
+	if th == nil && out.Thread != "" {
 		if th, err = tx.byID(ctx, out.Thread); err != nil {
 			return nil, nil, fmt.Errorf("%w: %w", errStore, err)
 		}
@@ -121,12 +397,17 @@ func (a *Adapter) buildReply(ctx context.Context, out *gateway.Outgoing) ([]byte
 		th = nil // the employee set a new subject: a new conversation
 	}
 	msgID := a.messageID(out.ID)
+	text, atts, err := a.mailBody(out, ref)
+	if err != nil {
+		return nil, nil, err
+	}
 	m := &compose.Message{
-		From:      compose.Address{Name: out.Nick, Addr: lowerAddr(out.From)},
-		To:        compose.Address{Addr: contact},
-		Date:      now,
-		MessageID: msgID,
-		Text:      out.Body,
+		From:        compose.Address{Name: out.Nick, Addr: lowerAddr(out.From)},
+		To:          compose.Address{Addr: contact},
+		Date:        now,
+		MessageID:   msgID,
+		Text:        text,
+		Attachments: atts,
 	}
 	switch {
 	case out.Kind == gateway.KindBroadcast:
@@ -145,6 +426,9 @@ func (a *Adapter) buildReply(ctx context.Context, out *gateway.Outgoing) ([]byte
 		if subject == "" {
 			subject = compose.SubjectFromText(out.Body, 60)
 		}
+		if subject == "" && len(out.Files) > 0 {
+			subject = fileName(&out.Files[0])
+		}
 		if subject == "" {
 			subject = "Message from " + out.Nick
 		}
@@ -154,6 +438,12 @@ func (a *Adapter) buildReply(ctx context.Context, out *gateway.Outgoing) ([]byte
 		m.Subject = compose.ReplySubject(th.Subject)
 		m.InReplyTo = th.last()
 		m.References = append([]string(nil), th.Refs...)
+	}
+	if refMsgID != "" {
+		// Answering, or correcting, that very mail, even when it is not
+		// the thread's latest (or a new subject started a new thread).
+		m.InReplyTo = refMsgID
+		m.References = referencesTo(m.References, refMsgID)
 	}
 	raw, err := compose.Build(m)
 	if err != nil {
@@ -175,7 +465,7 @@ func (a *Adapter) buildReply(ctx context.Context, out *gateway.Outgoing) ([]byte
 		}
 		cur.add(msgID)
 		cur.Updated = a.cfg.Now()
-		tx.save(cur, msgID, refOutbound)
+		tx.saveSent(cur, msgID, out.ID)
 		return tx.Commit(ctx)
 	}
 	return raw, finished, nil

@@ -18,8 +18,11 @@ import (
 )
 
 // store is the adapter's own durable state: where it is in each mailbox,
-// the conversations (threads) it knows, and its secret. It holds protocol
-// state only; who owns a contact is the identity store's business.
+// the conversations (threads) it knows, the gateway's ID of each mail it
+// sent (sent_ids: a Message-ID is a keyed digest of that ID, which cannot
+// be read back, and a contact's reply names the mail it answers by
+// Message-ID), and its secret. It holds protocol state only; who owns a
+// contact is the identity store's business.
 type store struct {
 	db     *sql.DB
 	secret []byte
@@ -35,6 +38,7 @@ CREATE TABLE IF NOT EXISTS threads (
 CREATE INDEX IF NOT EXISTS threads_conv ON threads(persona, contact, updated_at);
 CREATE TABLE IF NOT EXISTS message_ids (
 	message_id TEXT PRIMARY KEY, thread_id TEXT NOT NULL, outbound INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sent_ids (message_id TEXT PRIMARY KEY, gateway_id TEXT NOT NULL);
 `
 
 // maxRefs bounds the References kept per thread: the first message and the
@@ -172,12 +176,16 @@ type threadTx struct {
 	ids     map[string]msgRef  // by Message-ID; zero threadID: known unknown
 	dirtyTh map[string]bool    // threads to write
 	order   []string           // Message-IDs to record (their refs are in ids), in order
+	sent    [][2]string        // (Message-ID, gateway ID) of mail sent, to record
 }
 
 // msgRef is what the store knows of one Message-ID.
 type msgRef struct {
 	threadID string
 	kind     int64 // ref*: the message_ids.outbound column
+	// gatewayID is the gateway's ID of a mail the gateway sent, when
+	// known (sent_ids); "" for others.
+	gatewayID string
 }
 
 // What message_ids.outbound holds (0 and 1 were its first values).
@@ -240,6 +248,18 @@ func (t *threadTx) Commit(ctx context.Context) error {
 		}
 		ids = ids[n:]
 	}
+	for sent := t.sent; len(sent) > 0; {
+		n := min(len(sent), 300)
+		q := `INSERT OR IGNORE INTO sent_ids (message_id, gateway_id) VALUES (?,?)` + strings.Repeat(",(?,?)", n-1)
+		args := make([]any, 0, 2*n)
+		for _, p := range sent[:n] {
+			args = append(args, p[0], p[1])
+		}
+		if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("mail state: save sent message ids: %w", err)
+		}
+		sent = sent[n:]
+	}
 	if err := t.tx.Commit(); err != nil {
 		return fmt.Errorf("mail state: commit: %w", err)
 	}
@@ -260,8 +280,8 @@ func (t *threadTx) preload(ctx context.Context, msgIDs []string) error {
 	}
 	for len(want) > 0 {
 		n := min(len(want), 500)
-		q := `SELECT m.message_id, m.thread_id, m.outbound, t.persona, t.contact, t.subject, t.refs, t.updated_at
-			FROM message_ids m LEFT JOIN threads t ON t.id = m.thread_id
+		q := `SELECT m.message_id, m.thread_id, m.outbound, s.gateway_id, t.persona, t.contact, t.subject, t.refs, t.updated_at
+			FROM message_ids m LEFT JOIN threads t ON t.id = m.thread_id LEFT JOIN sent_ids s ON s.message_id = m.message_id
 			WHERE m.message_id IN (?` + strings.Repeat(",?", n-1) + `)`
 		args := make([]any, n)
 		for i, id := range want[:n] {
@@ -274,12 +294,13 @@ func (t *threadTx) preload(ctx context.Context, msgIDs []string) error {
 		for rows.Next() {
 			var id string
 			var r msgRef
-			var persona, contact, subject, refs sql.NullString
+			var gatewayID, persona, contact, subject, refs sql.NullString
 			var at sql.NullInt64
-			if err := rows.Scan(&id, &r.threadID, &r.kind, &persona, &contact, &subject, &refs, &at); err != nil {
+			if err := rows.Scan(&id, &r.threadID, &r.kind, &gatewayID, &persona, &contact, &subject, &refs, &at); err != nil {
 				rows.Close()
 				return fmt.Errorf("mail state: read message ids: %w", err)
 			}
+			r.gatewayID = gatewayID.String
 			t.ids[id] = r
 			if _, ok := t.threads[r.threadID]; ok {
 				continue // cached already, perhaps changed by this transaction
@@ -346,8 +367,19 @@ func (t *threadTx) byMessageID(ctx context.Context, msgID string) (th *thread, o
 }
 
 // ref is what is known of msgID already: after preload or byMessageID
-// has read it, or save has recorded it.
+// has read it, or save or saveSent has recorded it.
 func (t *threadTx) ref(msgID string) msgRef { return t.ids[msgID] }
+
+// saveSent records th and msgID, the Message-ID of the mail the gateway
+// sent for its message gatewayID, for Commit to write.
+func (t *threadTx) saveSent(th *thread, msgID, gatewayID string) {
+	t.save(th, msgID, refOutbound)
+	if r := t.ids[msgID]; r.gatewayID == "" && r.kind == refOutbound {
+		r.gatewayID = gatewayID
+		t.ids[msgID] = r
+		t.sent = append(t.sent, [2]string{msgID, gatewayID})
+	}
+}
 
 // latest returns the most recently active thread of a conversation that
 // was active after since.
