@@ -17,15 +17,33 @@ Usage:
       Install Prosody from Debian's packages if it is missing (needs root or
       sudo). The package's own system service is not left running.
 
-  prosody.sh start --dir DIR [--c2s-port N] [--component-port N] [--secret S]
-                   [--inside DOMAIN] [--outside DOMAIN] [--component DOMAIN]...
-                   [--log-level LEVEL] [--timeout SECONDS] [--parent-pid PID]
+  prosody.sh start --dir DIR [--c2s-port N] [--component-port N] [--http-port N]
+                   [--secret S] [--inside DOMAIN] [--outside DOMAIN]
+                   [--component DOMAIN]... [--upload DOMAIN=HOST]...
+                   [--upload-limit BYTES] [--log-level LEVEL]
+                   [--timeout SECONDS] [--parent-pid PID]
       Write DIR/prosody.cfg.lua, start Prosody in the background on 127.0.0.1,
       wait until its ports accept TCP, then print
-        C2S=127.0.0.1:N COMPONENT=127.0.0.1:M DIR=DIR
-      Defaults: --c2s-port 5222, --component-port 5347, --secret secret,
-      --inside corp.test, --outside ext.test, --log-level info, --timeout 20,
+        C2S=127.0.0.1:N COMPONENT=127.0.0.1:M HTTP=127.0.0.1:H DIR=DIR
+      followed by one line per upload service,
+        UPLOAD=DOMAIN URL=http://HOST:H/
+      Defaults: --c2s-port 5222, --component-port 5347, --http-port 5280,
+      --secret secret, --inside corp.test, --outside ext.test,
+      --upload-limit 67108864 (64 MiB), --log-level info, --timeout 20,
       and, when no --component is given, gw.corp.test and contact.acme.test.
+      Each --upload adds a XEP-0363 HTTP upload service (mod_http_file_share)
+      as component DOMAIN, whose slots are http://HOST:H/file_share/...;
+      Prosody tells the services apart by the Host header, so every HOST must
+      differ. HOST is a 127.x.y.z address (Prosody then listens on it too) or
+      a name that resolves to 127.0.0.1, such as localhost. Users of every
+      host, and components, may upload to every service, up to 10 GiB a day
+      each; files expire after a week. When no --upload is given:
+        upload.INSIDE=127.0.0.1        the employees' server
+        upload.PARENT=localhost        the outside company's (PARENT is the
+                                       parent domain of the first component
+                                       outside INSIDE: contact.acme.test gives
+                                       upload.acme.test)
+        upload.OUTSIDE=127.0.0.2       the contacts' own server
       Accounts live in DIR/data, so a start after a stop keeps them.
       With --parent-pid, the instance is stopped once that process is gone
       (tests pass their own pid so a killed test run leaves nothing behind).
@@ -95,6 +113,28 @@ lua_str() {
 	printf '"%s"' "$s"
 }
 
+# lua_list prints its arguments as Lua string literals separated by commas.
+lua_list() {
+	local s sep=""
+	for s in "$@"; do
+		printf '%s%s' "$sep" "$(lua_str "$s")"
+		sep=", "
+	done
+}
+
+# tcp_open reports whether something accepts TCP on $1:$2.
+tcp_open() {
+	(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+}
+
+# parent_domain prints $1 without its first label, or nothing when it has
+# only one.
+parent_domain() {
+	if [[ $1 == *.* ]]; then
+		echo "${1#*.}"
+	fi
+}
+
 # running reports whether pid $1 exists and is not a zombie.
 running() {
 	local pid=$1 stat state
@@ -146,15 +186,19 @@ parse_dir() {
 }
 
 cmd_start() {
-	local dir="" c2s_port=5222 component_port=5347 secret=secret
+	local dir="" c2s_port=5222 component_port=5347 http_port=5280 secret=secret
 	local inside=corp.test outside=ext.test log_level=info timeout=20 parent_pid=""
-	local -a components=()
+	local upload_limit=67108864
+	local -a components=() uploads=()
 	while [[ $# -gt 0 ]]; do
 		[[ $# -ge 2 ]] || usage_error "$1 needs a value"
 		case $1 in
 		--dir) dir=$2 ;;
 		--c2s-port) c2s_port=$2 ;;
 		--component-port) component_port=$2 ;;
+		--http-port) http_port=$2 ;;
+		--upload) uploads+=("$2") ;;
+		--upload-limit) upload_limit=$2 ;;
 		--secret) secret=$2 ;;
 		--inside) inside=$2 ;;
 		--outside) outside=$2 ;;
@@ -170,7 +214,10 @@ cmd_start() {
 	[[ ${#components[@]} -gt 0 ]] || components=(gw.corp.test contact.acme.test)
 	check_port "$c2s_port"
 	check_port "$component_port"
+	check_port "$http_port"
 	[[ $c2s_port != "$component_port" ]] || die "--c2s-port and --component-port are both $c2s_port"
+	[[ $http_port != "$c2s_port" && $http_port != "$component_port" ]] ||
+		die "--http-port $http_port is also the c2s or component port"
 	check_domain "$inside"
 	check_domain "$outside"
 	[[ $inside != "$outside" ]] || die "--inside and --outside are both $inside"
@@ -178,6 +225,48 @@ cmd_start() {
 	for c in "${components[@]}"; do
 		check_domain "$c"
 		[[ $c != "$inside" && $c != "$outside" ]] || die "component $c is also a user host"
+	done
+	[[ $upload_limit =~ ^[0-9]+$ && $upload_limit -gt 0 ]] || die "--upload-limit must be a positive number of bytes"
+
+	# Upload services: upload_domains[i] is served at http://upload_hosts[i]:PORT/.
+	# http_ifaces are the addresses the HTTP server listens on.
+	local -a upload_domains=() upload_hosts=() http_ifaces=(127.0.0.1)
+	if [[ ${#uploads[@]} -eq 0 ]]; then
+		uploads=("upload.$inside=127.0.0.1")
+		local parent=""
+		for c in "${components[@]}"; do
+			if [[ $c != *".$inside" ]]; then
+				parent=$(parent_domain "$c")
+				break
+			fi
+		done
+		if [[ -n $parent && $parent != "$inside" && $parent != "$outside" ]]; then
+			uploads+=("upload.$parent=localhost")
+		fi
+		uploads+=("upload.$outside=127.0.0.2")
+	fi
+	local u d h
+	for u in "${uploads[@]}"; do
+		[[ $u == ?*=?* ]] || die "--upload wants DOMAIN=HOST, not '$u'"
+		d=${u%%=*} h=${u#*=}
+		check_domain "$d"
+		check_domain "$h"
+		[[ $d != "$inside" && $d != "$outside" ]] || die "upload service $d is also a user host"
+		for c in "${components[@]}"; do
+			[[ $d != "$c" ]] || die "upload service $d is also a component"
+		done
+		for c in "${upload_domains[@]}"; do
+			[[ $d != "$c" ]] || die "upload service $d is given twice"
+		done
+		for c in "${upload_hosts[@]}"; do
+			[[ ${h,,} != "${c,,}" ]] || die "upload services share the HTTP host $h (Prosody routes by Host header)"
+		done
+		if [[ $h =~ ^[0-9.]+$ ]]; then
+			[[ $h =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || die "upload host $h is not a 127.x.y.z address"
+			[[ $h == 127.0.0.1 ]] || http_ifaces+=("$h")
+		fi
+		upload_domains+=("$d")
+		upload_hosts+=("$h")
 	done
 	[[ -n $secret ]] || die "--secret must not be empty"
 	[[ $log_level =~ ^(debug|info|warn|error)$ ]] || die "--log-level must be debug, info, warn or error"
@@ -196,9 +285,14 @@ cmd_start() {
 	fi
 	rm -f "$pidfile"
 	local p
-	for p in "$c2s_port" "$component_port"; do
+	for p in "$c2s_port" "$component_port" "$http_port"; do
 		if port_open "$p"; then
 			die "127.0.0.1:$p is already in use (a system prosody? try \`service prosody stop\`)"
+		fi
+	done
+	for h in "${http_ifaces[@]:1}"; do
+		if tcp_open "$h" "$http_port"; then
+			die "$h:$http_port is already in use"
 		fi
 	done
 
@@ -232,6 +326,17 @@ component_ports = { $component_port }
 s2s_ports = { }
 c2s_direct_tls_ports = { }
 legacy_ssl_ports = { }
+-- HTTP for the upload services (XEP-0363); no HTTPS, there are no
+-- certificates. Clients and the gateway reach a service by the host in its
+-- URL, and Prosody picks the service by the Host header.
+http_interfaces = { $(lua_list "${http_ifaces[@]}") }
+http_ports = { $http_port }
+https_interfaces = { }
+https_ports = { }
+-- Bodies above this are streamed to disk as they arrive (mod_http_file_share
+-- can); below it Prosody buffers them, which is slow for large ones. The
+-- upload size limit is the slot's, set per service below.
+http_max_content_size = 1048576
 
 modules_enabled = {
 	"roster";
@@ -242,6 +347,7 @@ modules_enabled = {
 	"vcard";
 	"offline";
 	"blocklist"; -- XEP-0191: contacts block personas
+	"http"; -- listens even without upload services
 }
 -- s2s and s2s_auth_certs are auto-loaded otherwise; limits would throttle
 -- benchmarks; tls would offer STARTTLS without certificates.
@@ -252,6 +358,9 @@ modules_disabled = {
 	"tls";
 }
 limits = { }
+-- Read up to 1 MiB at a time from every connection (c2s, components, HTTP),
+-- not 4 KiB: an 11 MiB upload took 7 s with the default, under 1 s with this.
+network_default_read_size = 1048576
 
 -- Plain-text auth over plain TCP: test accounts, loopback only.
 authentication = "internal_plain"
@@ -268,6 +377,19 @@ EOF
 		for c in "${components[@]}"; do
 			printf '\nComponent %s\n\tcomponent_secret = %s\n' "$(lua_str "$c")" "$(lua_str "$secret")"
 		done
+		local i
+		for i in "${!upload_domains[@]}"; do
+			# With http_file_share_access empty, the users of every host
+			# and every component (prosody.hosts) may ask for slots.
+			cat <<EOF
+
+Component $(lua_str "${upload_domains[i]}") "http_file_share"
+	http_host = $(lua_str "${upload_hosts[i]}")
+	http_external_url = $(lua_str "http://${upload_hosts[i]}:$http_port/")
+	http_file_share_size_limit = $upload_limit
+	http_file_share_daily_quota = 10737418240 -- 10 GiB, for benchmarks
+EOF
+		done
 	} >"$cfg.tmp"
 	mv "$cfg.tmp" "$cfg"
 
@@ -280,6 +402,12 @@ EOF
 	setsid prosody -F --config "$cfg" >>"$dir/prosody.stdout" 2>&1 </dev/null &
 	local pid=$!
 
+	http_up() {
+		local a
+		for a in "${http_ifaces[@]}"; do
+			tcp_open "$a" "$http_port" || return 1
+		done
+	}
 	local deadline=$((SECONDS + timeout)) ready=""
 	while ((SECONDS < deadline)); do
 		# $pid is our child, so it cannot have been reused.
@@ -292,7 +420,7 @@ EOF
 			log_tail "$dir"
 			die "prosody failed to start (see $logfile)"
 		fi
-		if port_open "$c2s_port" && port_open "$component_port"; then
+		if port_open "$c2s_port" && port_open "$component_port" && http_up; then
 			ready=1
 			break
 		fi
@@ -301,7 +429,7 @@ EOF
 	if [[ -z $ready ]]; then
 		kill -TERM "$pid" 2>/dev/null || true
 		log_tail "$dir"
-		die "prosody did not accept TCP on 127.0.0.1:$c2s_port (c2s) and 127.0.0.1:$component_port (component) within ${timeout}s"
+		die "prosody did not accept TCP on 127.0.0.1:$c2s_port (c2s), 127.0.0.1:$component_port (component) and ${http_ifaces[*]} port $http_port (http) within ${timeout}s"
 	fi
 	# The pidfile is written while loading modules, before ports open; keep
 	# ours in case a future version stops writing it.
@@ -318,7 +446,10 @@ EOF
 		echo $! >"$dir/watchdog.pid"
 	fi
 
-	echo "C2S=127.0.0.1:$c2s_port COMPONENT=127.0.0.1:$component_port DIR=$dir"
+	echo "C2S=127.0.0.1:$c2s_port COMPONENT=127.0.0.1:$component_port HTTP=127.0.0.1:$http_port DIR=$dir"
+	for i in "${!upload_domains[@]}"; do
+		echo "UPLOAD=${upload_domains[i]} URL=http://${upload_hosts[i]}:$http_port/"
+	done
 }
 
 cmd_register() {
