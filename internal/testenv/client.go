@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +26,19 @@ const (
 	nsBind    = "urn:ietf:params:xml:ns:xmpp-bind"
 	nsSession = "urn:ietf:params:xml:ns:xmpp-session"
 	nsNick    = "http://jabber.org/protocol/nick"
+
+	nsOOB        = "jabber:x:oob"                          // XEP-0066
+	nsSID        = "urn:xmpp:sid:0"                        // XEP-0359
+	nsReply      = "urn:xmpp:reply:0"                      // XEP-0461
+	nsFallback   = "urn:xmpp:fallback:0"                   // XEP-0428
+	nsCorrect    = "urn:xmpp:message-correct:0"            // XEP-0308
+	nsRetract    = "urn:xmpp:message-retract:1"            // XEP-0424
+	nsReactions  = "urn:xmpp:reactions:0"                  // XEP-0444
+	nsReceipts   = "urn:xmpp:receipts"                     // XEP-0184
+	nsMarkers    = "urn:xmpp:chat-markers:0"               // XEP-0333
+	nsChatStates = "http://jabber.org/protocol/chatstates" // XEP-0085
+	nsHints      = "urn:xmpp:hints"                        // XEP-0334
+	nsUpload     = "urn:xmpp:http:upload:0"                // XEP-0363
 )
 
 // ErrClosed is returned by Client.Receive once the connection has ended and
@@ -51,6 +65,44 @@ type Stanza struct {
 	ErrorType, ErrorCondition, ErrorText string
 	// Children are the names of the stanza's child elements, in order.
 	Children []xml.Name
+
+	// The message extensions below are what clients such as Conversations,
+	// Dino and Gajim put next to (or instead of) the body.
+
+	// OriginID is the XEP-0359 <origin-id id='...'/>.
+	OriginID string
+	// OOBURLs are the URLs of the XEP-0066 <x xmlns='jabber:x:oob'>
+	// elements (a shared file), in order.
+	OOBURLs []string
+	// ReplyID and ReplyTo are the id and to attributes of a XEP-0461
+	// <reply/>: the message answered and its author.
+	ReplyID, ReplyTo string
+	// Fallbacks are the XEP-0428 <fallback/> elements: the parts of Body
+	// that only clients without the feature For should show.
+	Fallbacks []Fallback
+	// ReplaceID is the XEP-0308 <replace id='...'/>: the message this one
+	// corrects.
+	ReplaceID string
+	// RetractID is the XEP-0424 (version 1, urn:xmpp:message-retract:1)
+	// <retract id='...'/>: the message withdrawn.
+	RetractID string
+	// ReactionsID and Reactions are a XEP-0444 <reactions id='...'>: the
+	// message reacted to and the sender's reactions to it, which replace
+	// any earlier ones (none: all withdrawn).
+	ReactionsID string
+	Reactions   []string
+	// ReceiptRequest is a XEP-0184 <request/>; ReceivedID the id of a
+	// <received/>, the receipt for an earlier message.
+	ReceiptRequest bool
+	ReceivedID     string
+	// Markable is a XEP-0333 <markable/>; DisplayedID the id of a
+	// <displayed/> marker.
+	Markable    bool
+	DisplayedID string
+	// ChatState is the XEP-0085 chat state element's name: "active",
+	// "composing", "paused", "inactive" or "gone".
+	ChatState string
+
 	// Raw is the stanza as received on the wire. Namespaces inherited from
 	// the stream header (jabber:client) are not repeated in it.
 	Raw string
@@ -65,6 +117,41 @@ func (s Stanza) HasChild(space, local string) bool {
 		}
 	}
 	return false
+}
+
+// Fallback is one XEP-0428 <fallback for='...'> body range.
+type Fallback struct {
+	// For is the namespace of the feature the fallback stands in for.
+	For string
+	// Start and End delimit the fallback in Body, in Unicode code points
+	// (End exclusive); both are -1 when the whole body is the fallback.
+	Start, End int
+}
+
+// BodyWithout returns Body without the fallback text for the feature with
+// namespace ns (e.g. "urn:xmpp:reply:0" drops a reply's quote): what a
+// client that has the feature shows.
+func (s Stanza) BodyWithout(ns string) string {
+	runes := []rune(s.Body)
+	drop := make([]bool, len(runes))
+	for _, f := range s.Fallbacks {
+		if f.For != ns {
+			continue
+		}
+		if f.Start < 0 {
+			return ""
+		}
+		for i := max(f.Start, 0); i < min(f.End, len(runes)); i++ {
+			drop[i] = true
+		}
+	}
+	var b strings.Builder
+	for i, r := range runes {
+		if !drop[i] {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // String returns the raw stanza, for failure messages.
@@ -293,8 +380,20 @@ type wireElement struct {
 	Type     string        `xml:"type,attr"`
 	From     string        `xml:"from,attr"`
 	To       string        `xml:"to,attr"`
+	Attrs    []xml.Attr    `xml:",any,attr"` // the others
 	Text     string        `xml:",chardata"`
 	Children []wireElement `xml:",any"`
+}
+
+// attr returns the value of the attribute named local in no namespace,
+// other than id, type, from and to.
+func (e *wireElement) attr(local string) (string, bool) {
+	for _, a := range e.Attrs {
+		if a.Name.Space == "" && a.Name.Local == local {
+			return a.Value, true
+		}
+	}
+	return "", false
 }
 
 // child returns the first child named local in namespace space.
@@ -314,6 +413,12 @@ func (e *wireElement) childText(space, local string) string {
 	return ""
 }
 
+// attrOr returns the value of the attribute named local, or "".
+func (e *wireElement) attrOr(local string) string {
+	v, _ := e.attr(local)
+	return v
+}
+
 func stanzaOf(w *wireElement) Stanza {
 	s := Stanza{
 		Kind: w.XMLName.Local, Type: w.Type, From: w.From, To: w.To, ID: w.ID,
@@ -327,6 +432,9 @@ func stanzaOf(w *wireElement) Stanza {
 	for _, ch := range w.Children {
 		s.Children = append(s.Children, ch.XMLName)
 	}
+	if s.Kind == "message" {
+		messageExtensions(&s, w)
+	}
 	if e := w.child(nsClient, "error"); e != nil {
 		s.ErrorType = e.Type
 		s.ErrorText = e.childText(nsStanzas, "text")
@@ -338,6 +446,63 @@ func stanzaOf(w *wireElement) Stanza {
 		}
 	}
 	return s
+}
+
+// messageExtensions fills in the fields for message extensions.
+func messageExtensions(s *Stanza, w *wireElement) {
+	for i := range w.Children {
+		ch := &w.Children[i]
+		switch ch.XMLName.Space + " " + ch.XMLName.Local {
+		case nsSID + " origin-id":
+			s.OriginID = ch.ID
+		case nsOOB + " x":
+			s.OOBURLs = append(s.OOBURLs, ch.childText(nsOOB, "url"))
+		case nsReply + " reply":
+			s.ReplyID, s.ReplyTo = ch.ID, ch.To
+		case nsFallback + " fallback":
+			ns := ch.attrOr("for")
+			ranged := false
+			for _, b := range ch.Children {
+				if b.XMLName.Space != nsFallback || b.XMLName.Local != "body" {
+					continue
+				}
+				ranged = true
+				// Without a range that parses, the whole body.
+				f := Fallback{For: ns, Start: -1, End: -1}
+				start, err1 := strconv.Atoi(b.attrOr("start"))
+				end, err2 := strconv.Atoi(b.attrOr("end"))
+				if err1 == nil && err2 == nil && start >= 0 && end >= start {
+					f.Start, f.End = start, end
+				}
+				s.Fallbacks = append(s.Fallbacks, f)
+			}
+			if !ranged {
+				s.Fallbacks = append(s.Fallbacks, Fallback{For: ns, Start: -1, End: -1})
+			}
+		case nsCorrect + " replace":
+			s.ReplaceID = ch.ID
+		case nsRetract + " retract":
+			s.RetractID = ch.ID
+		case nsReactions + " reactions":
+			s.ReactionsID = ch.ID
+			for _, r := range ch.Children {
+				if r.XMLName.Space == nsReactions && r.XMLName.Local == "reaction" {
+					s.Reactions = append(s.Reactions, r.Text)
+				}
+			}
+		case nsReceipts + " request":
+			s.ReceiptRequest = true
+		case nsReceipts + " received":
+			s.ReceivedID = ch.ID
+		case nsMarkers + " markable":
+			s.Markable = true
+		case nsMarkers + " displayed":
+			s.DisplayedID = ch.ID
+		case nsChatStates + " active", nsChatStates + " composing", nsChatStates + " paused",
+			nsChatStates + " inactive", nsChatStates + " gone":
+			s.ChatState = ch.XMLName.Local
+		}
+	}
 }
 
 // parse splits the received stream into stanzas with its own XML decoder

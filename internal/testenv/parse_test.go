@@ -111,3 +111,56 @@ func newParsingClient() *Client {
 	go c.parse(pr)
 	return c
 }
+
+// Message extensions as various clients write them: prefixed namespaces,
+// several fallbacks, a fallback without ranges, unknown chat-state-like
+// elements.
+func TestParseMessageExtensions(t *testing.T) {
+	const (
+		dinoReply = `<message from='b@ext.test/dino' to='a@corp.test' type='chat' id='r1' xmlns:f='urn:xmpp:fallback:0'>` +
+			`<body>&gt; hi 👋
+&gt; there
+ok [file]</body><reply xmlns='urn:xmpp:reply:0' to='a@corp.test/x' id='m0'/>` +
+			`<f:fallback for='urn:xmpp:reply:0'><f:body start='0' end='15'/></f:fallback>` +
+			`<fallback xmlns='urn:xmpp:fallback:0' for='jabber:x:oob'><body start='18' end='24'/><body start='99' end='x'/></fallback>` +
+			`<x xmlns='jabber:x:oob'><url>http://h/1</url><desc>one</desc></x><x xmlns='jabber:x:oob'><url>http://h/2</url></x>` +
+			`<origin-id xmlns='urn:xmpp:sid:0' id='r1'/><composing xmlns='http://jabber.org/protocol/chatstates'/>` +
+			`<typing xmlns='http://jabber.org/protocol/chatstates'/></message>`
+		gajim = `<message from='b@ext.test/gajim' to='a@corp.test' type='chat' id='g1'>` +
+			`<reactions xmlns='urn:xmpp:reactions:0' id='m0'><reaction>❤️</reaction><other>x</other></reactions>` +
+			`<retract xmlns='urn:xmpp:message-retract:0' id='old'/><received xmlns='urn:xmpp:receipts' id='m9'/>` +
+			`<displayed xmlns='urn:xmpp:chat-markers:0' id='m8'/><replace xmlns='urn:xmpp:message-correct:0' id='m7'/></message>`
+	)
+	c := newParsingClient()
+	go func() {
+		c.received([]byte(streamHead + dinoReply + gajim + `</stream:stream>`))
+		c.pw.Close()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d, err := c.Receive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Fallback{{For: nsReply, Start: 0, End: 15}, {For: nsOOB, Start: 18, End: 24}, {For: nsOOB, Start: -1, End: -1}}
+	if d.ReplyID != "m0" || d.ReplyTo != "a@corp.test/x" || !reflect.DeepEqual(d.Fallbacks, want) ||
+		!reflect.DeepEqual(d.OOBURLs, []string{"http://h/1", "http://h/2"}) || d.OriginID != "r1" || d.ChatState != "composing" {
+		t.Errorf("dino reply: %#v", d)
+	}
+	// A range that does not parse makes the whole body the fallback.
+	if got := d.BodyWithout(nsReply); got != "ok [file]" {
+		t.Errorf("without the reply's fallback: %q", got)
+	}
+	if got := d.BodyWithout(nsOOB); got != "" {
+		t.Errorf("without the oob fallback: %q", got)
+	}
+	g, err := c.Receive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Retraction version 0 is not version 1.
+	if g.ReactionsID != "m0" || !reflect.DeepEqual(g.Reactions, []string{"❤️"}) || g.RetractID != "" ||
+		g.ReceivedID != "m9" || g.DisplayedID != "m8" || g.ReplaceID != "m7" || g.ReceiptRequest || g.Markable {
+		t.Errorf("gajim: %#v", g)
+	}
+}
