@@ -4,7 +4,8 @@
 # host ext.test and the gateway's components; Dovecot and Postfix (likewise)
 # with a catch-all mailbox for the personas' mail domain and customers'
 # mailboxes on mail.test; the gateway itself with the example config and
-# directory; and accounts to log in with.
+# directory; and accounts to log in with. Prosody also runs XEP-0363 HTTP
+# upload services on 127.0.0.1:5280 so that clients can share files.
 #   bash scripts/demo.sh                          start (or restart) the demo
 #   bash scripts/demo.sh stop                     stop it
 #   bash scripts/demo.sh mail-send FROM TO SUBJECT BODY
@@ -72,9 +73,14 @@ stop
 mkdir -p "$demo/bin" "$demo/prosody" "$demo/mail"
 (cd "$root" && go build -o "$bin" ./cmd/kakehashi)
 
+# Upload services (XEP-0363), one per server, each under its own loopback
+# host since Prosody tells them apart by the Host header: the employees'
+# (corp.test), the outside company's next to the personas
+# (contact.acme.test), and the customers' own (ext.test).
 bash "$root/scripts/prosody.sh" start --dir "$demo/prosody" --c2s-port 5222 --component-port 5347 \
-	--secret demo-component-secret --inside corp.test --outside ext.test \
-	--component gw.corp.test --component contact.acme.test --component mail.gw.corp.test
+	--http-port 5280 --secret demo-component-secret --inside corp.test --outside ext.test \
+	--component gw.corp.test --component contact.acme.test --component mail.gw.corp.test \
+	--upload upload.corp.test=127.0.0.1 --upload upload.acme.test=localhost --upload upload.ext.test=127.0.0.2
 for acct in hana@corp.test ken@corp.test bob@ext.test alice@ext.test; do
 	bash "$root/scripts/prosody.sh" register --dir "$demo/prosody" "${acct%@*}" "${acct#*@}" demo-password
 done
@@ -104,6 +110,9 @@ cat <<MSG
 
 Kakehashi demo is running.
   XMPP server  127.0.0.1:5222 (no TLS; allow plain-text auth in your client)
+  file upload  upload.corp.test  http://127.0.0.1:5280/  (employees)
+               upload.ext.test   http://127.0.0.2:5280/  (customers on XMPP)
+               upload.acme.test  http://localhost:5280/  (the outside company's, next to the personas)
   mail         IMAP 127.0.0.1:1143, SMTP 127.0.0.1:2525 (customers' mail)
   gateway log  $demo/kakehashi.log
   admin API    http://127.0.0.1:8765  (token: $token)
@@ -117,6 +126,9 @@ Accounts (password: demo-password)
 Try it with any XMPP client (e.g. Gajim, Dino, Profanity), connecting to 127.0.0.1:5222:
   1. As hana@corp.test, write to  bob\\40ext.test@gw.corp.test  (bob@ext.test, XEP-0106 escaped).
   2. As bob@ext.test you get it from hana.sales@contact.acme.test ("ACME Sales · Hana"). Reply.
+     Files: share one from the client as usual (Conversations, Dino, Gajim: attach / send file).
+     The client finds its own server's upload service (upload.corp.test or upload.ext.test) by
+     itself; the links are plain http:// on loopback, so open them on this machine.
   3. Mail: as hana@corp.test, write to  bob\\40mail.test@mail.gw.corp.test  (bob@mail.test by e-mail).
      Read it as bob:   bash scripts/demo.sh mail-read bob@mail.test
      Answer as bob:    bash scripts/demo.sh mail-send bob@mail.test hana.sales@contact.acme.test "Re: hello" "Thanks!"
