@@ -64,11 +64,17 @@ func (s *sink) take(t *testing.T) []*parse.Mail {
 
 // sinkAdapter is an adapter whose mail goes to a sink in the test.
 func sinkAdapter(t *testing.T, mod func(*Config)) (*Adapter, *sink) {
+	return sinkAdapterMax(t, 64<<20, mod)
+}
+
+// sinkAdapterMax is sinkAdapter with a sink that announces (SMTP SIZE)
+// and takes mail of at most max bytes.
+func sinkAdapterMax(t *testing.T, max int64, mod func(*Config)) (*Adapter, *sink) {
 	t.Helper()
 	s := &sink{}
 	srv := smtp.NewServer(s)
 	srv.Domain = "mx.mail.test"
-	srv.MaxMessageBytes = 64 << 20
+	srv.MaxMessageBytes = max
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -213,6 +219,22 @@ func TestSendAttachLimit(t *testing.T) {
 	}
 	if got := s.take(t); len(got) != 1 || len(got[0].Attachments) != 1 || got[0].Attachments[0].ContentType != "application/octet-stream" {
 		t.Errorf("sent %+v", got)
+	}
+
+	// The mail server takes less than the files come to in base64.
+	a, s = sinkAdapterMax(t, 50_000, nil)
+	out.Files = []gateway.Attachment{bytesFile("a.bin", "", pattern(40_000))}
+	err := a.Send(ctx, out)
+	var se *gateway.SendError
+	if !errors.As(err, &se) || se.Action != gateway.GiveUp || !strings.Contains(err.Error(), "more than the 49 KB the gateway's mail server") {
+		t.Errorf("Send over the server's SIZE = %v", err)
+	}
+	out.Files = []gateway.Attachment{bytesFile("a.bin", "", pattern(30_000))}
+	if err := a.Send(ctx, out); err != nil {
+		t.Errorf("Send within the server's SIZE = %v", err)
+	}
+	if got := s.take(t); len(got) != 1 {
+		t.Errorf("sent %d mails", len(got))
 	}
 }
 

@@ -89,9 +89,12 @@ type Config struct {
 	BatchSize  int
 	BatchBytes int64
 	// AttachLimit is the largest total of file bytes one outgoing mail
-	// carries as attachments (default 10 MiB, DefaultAttachLimit): what
-	// most receiving servers take once base64 has grown it by a third.
-	// The gateway sends larger files as links (see gateway.Attacher).
+	// carries as attachments (default 10 MiB, DefaultAttachLimit); the
+	// gateway sends larger files as links (see gateway.Attacher). Base64
+	// grows them by a third: a mail at the default limit is some 14 MB,
+	// which the submission server must take (Postfix's default
+	// message_size_limit, 10,240,000 bytes, does not). A mail larger than
+	// the server announces (SMTP SIZE) fails at once, saying so.
 	AttachLimit int64
 	Now         func() time.Time
 }

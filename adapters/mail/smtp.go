@@ -528,6 +528,13 @@ func (a *Adapter) submit(ctx context.Context, from, to string, raw []byte) error
 			}
 			a.smtp = c
 		}
+		if max, ok := a.smtp.client.MaxMessageSize(); ok && max > 0 && len(raw) > max {
+			// Known before a byte is sent (RFC 1870): as the server would
+			// answer at the end, but said plainly, and the server's
+			// limit is not the recipient's.
+			return gateway.Permanent(fmt.Errorf("the mail with its files comes to %s, more than the %s the gateway's mail server %s takes",
+				humanSize(int64(len(raw))), humanSize(int64(max)), a.cfg.SMTP.Server))
+		}
 		err := a.transaction(ctx, a.smtp, from, to, raw)
 		if err == nil {
 			return nil
@@ -565,7 +572,7 @@ func (a *Adapter) transaction(ctx context.Context, c *smtpConn, from, to string,
 	}
 	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	if err := c.client.Mail(from, nil); err != nil {
+	if err := c.client.Mail(from, &smtp.MailOptions{Size: int64(len(raw))}); err != nil {
 		return err
 	}
 	if err := c.client.Rcpt(to, nil); err != nil {
