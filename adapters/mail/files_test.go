@@ -9,9 +9,11 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/emersion/go-smtp"
 
@@ -468,5 +470,57 @@ func TestIngestFilesAndReplyRefs(t *testing.T) {
 		"\r\nSubject: Re: Drawings\r\nMessage-ID: <carol-1@other.test>\r\nIn-Reply-To: <" + sent.MessageID + ">\r\n\r\nMe too.\r\n")
 	if q, _ := ingestOne(t, a, core, carol); q || len(core.got[4].Refs) != 0 {
 		t.Errorf("another contact's reply: quarantined %v Refs %+v", q, core.got[4].Refs)
+	}
+}
+
+// TestFileNameTypeAndReferences: the small rules of outgoing files and
+// threads.
+func TestFileNameTypeAndReferences(t *testing.T) {
+	long := strings.Repeat("見積", 50) + ".pdf" // 304 octets
+	for in, want := range map[string]string{
+		`C:\Users\hana\a.pdf`:           "a.pdf",
+		"/home/hana/b.pdf":              "b.pdf",
+		"a\x00b\x1b.txt\u0085":          "ab.txt",
+		"bad\xffutf8.txt":               "badutf8.txt",
+		"":                              "file",
+		"..":                            "file",
+		"  spaced name.doc  ":           "spaced name.doc",
+		long:                            strings.Repeat("見積", 41) + "見.pdf",
+		strings.Repeat("x", 300):        strings.Repeat("x", 255),
+		"a." + strings.Repeat("y", 298): "a." + strings.Repeat("y", 253),
+	} {
+		got := fileName(&gateway.Attachment{Name: in})
+		if got != want || len(got) > 255 || !utf8.ValidString(got) {
+			t.Errorf("fileName(%q) = %q (%d octets), want %q", in, got, len(got), want)
+		}
+	}
+	for in, want := range map[string]string{
+		"image/png": "image/png", "IMAGE/PNG ": "image/png", "": "", "pdf": "", "text/plain; charset=utf-8": "", "a/b/c": "",
+	} {
+		if got := mediaType(in); got != want {
+			t.Errorf("mediaType(%q) = %q, want %q", in, got, want)
+		}
+	}
+	refs := []string{"a@x", "b@x", "c@x"}
+	for _, tt := range []struct {
+		refs []string
+		id   string
+		want []string
+	}{
+		{refs, "b@x", []string{"a@x", "b@x"}},
+		{refs, "c@x", refs},
+		{refs, "z@x", []string{"a@x", "b@x", "c@x", "z@x"}},
+		{nil, "z@x", []string{"z@x"}},
+	} {
+		got := referencesTo(tt.refs, tt.id)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("referencesTo(%q, %q) = %q, want %q", tt.refs, tt.id, got, tt.want)
+		}
+		if len(got) > 0 && len(tt.refs) > 0 && &got[0] == &tt.refs[0] {
+			t.Error("referencesTo shares the thread's slice")
+		}
+	}
+	if got := quoted(strings.Repeat("x", 2000)); len(got) > maxQuote+10 || !strings.HasSuffix(got, "…") {
+		t.Errorf("a long quote is %d octets: %q…", len(got), got[:20])
 	}
 }

@@ -7,6 +7,15 @@
 // an allowlist of headers, threaded with Message-ID, In-Reply-To and
 // References, with a signed, expiring return path so that bounces come
 // back to the right message. It never decides who owns what.
+//
+// Files cross both ways: a mail's attachments, inline images and
+// forwarded messages become the message's files, and the files of an
+// employee's message are attached (up to Config.AttachLimit; the gateway
+// links larger ones). References cross as mail can carry them: a
+// contact's In-Reply-To becomes a reply reference, and an employee's
+// reply or correction is a mail In-Reply-To the one it answers or
+// corrects. Mail has no retraction, reactions, receipts or typing: a
+// retraction fails with words for the employee, the rest is not sent.
 package mail
 
 import (

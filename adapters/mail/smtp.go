@@ -135,9 +135,12 @@ func (a *Adapter) notMail(out *gateway.Outgoing) (done bool, err error) {
 // of the mail that carried that message; zero when there is none, or
 // when that mail had no Message-ID of its own.
 func (a *Adapter) answered(out *gateway.Outgoing) (gateway.Ref, string) {
+	// A correction first: it says what the mail is.
 	var found gateway.Ref
 	for _, r := range out.Refs {
-		if r.Kind == gateway.RefCorrect || r.Kind == gateway.RefReply && found.Kind != gateway.RefCorrect {
+		switch {
+		case r.Kind == gateway.RefCorrect && found.Kind != gateway.RefCorrect,
+			r.Kind == gateway.RefReply && found.Kind == 0:
 			found = r
 		}
 	}
@@ -260,7 +263,11 @@ func fileName(f *gateway.Attachment) string {
 		if len(ext) > 16 {
 			ext = ""
 		}
-		n = strings.TrimSuffix(textclip.Clip(strings.TrimSuffix(n, ext), 255-len(ext)-len("…")), "…") + ext
+		stem, k := n[:len(n)-len(ext)], 255-len(ext)
+		for k > 0 && !utf8.RuneStart(stem[k]) {
+			k--
+		}
+		n = stem[:k] + ext
 	}
 	if n == "" || n == "." || n == ".." {
 		return "file"
