@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/pdfcpu/pdfcpu/pkg/api"
 )
 
 // The fixtures are made here, not fetched: each is a real encoder's output
@@ -338,6 +340,39 @@ const pdfTrailer = "/Root 1 0 R /Info 9 0 R /ID [<48616E612054616E616B61> <48616
 // dirtyPDF is the hand-written PDF of dirtyPDFObjects.
 func dirtyPDF() []byte {
 	return buildPDF(dirtyPDFObjects(), pdfTrailer)
+}
+
+// compressedPDF is dirtyPDF rewritten by pdfcpu with object streams and
+// an xref stream, as PDF 1.5 writers do: the Info dictionary and the
+// annotation sit inside a compressed object stream.
+func compressedPDF(tb testing.TB) []byte {
+	tb.Helper()
+	conf := pdfConfig()
+	conf.WriteObjectStream, conf.WriteXRefStream = true, true
+	var out bytes.Buffer
+	if err := api.Optimize(bytes.NewReader(dirtyPDF()), &out, conf); err != nil {
+		tb.Fatal(err)
+	}
+	if bytes.Contains(out.Bytes(), []byte("Please check the price")) {
+		tb.Fatal("compressedPDF is not compressed")
+	}
+	return out.Bytes()
+}
+
+// updatedPDF is dirtyPDF with an incremental update that replaces its
+// Info by one without the author: the old one is still in the file, as
+// after "save" in many editors.
+func updatedPDF() []byte {
+	base := dirtyPDF()
+	prev := bytes.LastIndex(base, []byte("startxref\n")) + len("startxref\n")
+	prevXref := strings.TrimSpace(strings.TrimSuffix(string(base[prev:]), "%%EOF\n"))
+	var b bytes.Buffer
+	b.Write(base)
+	off := b.Len()
+	b.WriteString("9 0 obj\n<< /Title (Quote) >>\nendobj\n")
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n9 1\n%010d 00000 n \ntrailer\n<< /Size 10 /Root 1 0 R /Info 9 0 R /Prev %s >>\nstartxref\n%d\n%%%%EOF\n", off, prevXref, xref)
+	return b.Bytes()
 }
 
 // signedPDF is dirtyPDF with a signature field whose value names Hana.

@@ -146,6 +146,15 @@ func (s *pdfScrubber) object(o types.Object, depth int) (types.Object, error) {
 		return nil, errors.New("PDF objects nested too deep")
 	}
 	switch o := o.(type) {
+	case types.LazyObjectStreamObject:
+		// An object inside a compressed object stream, which pdfcpu
+		// would write from the stream's bytes: decode it so that what is
+		// written is the scrubbed object.
+		d, err := o.DecodedObject(s.c.ctx)
+		if err != nil {
+			return nil, err
+		}
+		return s.object(d, depth)
 	case types.IndirectRef:
 		s.maxRef = max(s.maxRef, o.ObjectNumber.Value())
 	case types.Dict:

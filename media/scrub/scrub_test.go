@@ -199,6 +199,23 @@ func TestCleanFormats(t *testing.T) {
 			check: checkPDF,
 		},
 		{
+			name: "PDF with object streams", file: compressedPDF, fileName: "quote.pdf", claimed: "application/pdf",
+			format: "PDF", mediaType: "application/pdf",
+			removed: []string{"PDF Info Author", "PDF Info Creator", "PDF XMP metadata", "PDF comment authors"},
+			check:   checkPDF,
+		},
+		{
+			name: "PDF with an incremental update", file: func(testing.TB) []byte { return updatedPDF() }, fileName: "quote.pdf",
+			claimed: "application/pdf", format: "PDF", mediaType: "application/pdf",
+			removed: []string{"PDF Info Title", "PDF XMP metadata"},
+			check: func(t *testing.T, in, out []byte) {
+				if !bytes.Contains(in, []byte("(Hana Tanaka)")) {
+					t.Fatal("the fixture lost its first revision")
+				}
+				checkPDF(t, in, out)
+			},
+		},
+		{
 			name: "DOCX sent as octet-stream", file: dirtyDOCX, fileName: "quote.docx", claimed: "application/octet-stream",
 			format:    "DOCX",
 			mediaType: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
