@@ -80,8 +80,8 @@
 // # Resources
 //
 // Every format but PDF is streamed: memory use does not grow with the
-// file, beyond a few small XML parts of an Office file, read whole and
-// capped at 8 MiB. pdfcpu holds the whole PDF and its objects in memory,
+// file, beyond an Office file's zip directory (at most 50,000 entries)
+// and a few small XML parts, read whole and capped at 8 MiB each. pdfcpu holds the whole PDF and its objects in memory,
 // several times the file's size, so the caller must cap the size of what
 // it accepts. Clean checks its context on every read and between
 // segments, chunks and entries, and uses no package-level state: it may be

@@ -23,6 +23,11 @@ var errNotOOXML = errors.New("scrub: not an Office Open XML document")
 // kilobytes.
 const maxPartSize = 8 << 20
 
+// maxEntries caps the entries of a zip Clean rewrites. archive/zip holds
+// the central directory in memory; the largest Office documents have a
+// few thousand entries.
+const maxEntries = 50000
+
 // maxImageExpansion caps how much an embedded image may inflate (plus
 // 1 MiB): JPEG, PNG, GIF and WebP are compressed already, so a larger
 // ratio is a zip bomb, not a picture.
@@ -109,6 +114,12 @@ func (c *cleaning) cleanOOXML(w io.Writer, size int64) error {
 	zr, err := zip.NewReader(c.in, size)
 	if err != nil {
 		return err
+	}
+	if len(zr.File) > maxEntries {
+		return &refusal{
+			why:  fmt.Sprintf("is a zip of %d entries, more than any document has", len(zr.File)),
+			todo: "send fewer files at a time, or convert it to PDF",
+		}
 	}
 	byName := make(map[string]*zip.File, len(zr.File))
 	for _, f := range zr.File {
@@ -437,7 +448,7 @@ func (c *cleaning) cleanEntryImage(zw *zip.Writer, f *zip.File, k kind, fh *zip.
 	if err != nil {
 		var rf *refusal
 		if errors.As(err, &rf) {
-			return &refusal{why: "has an embedded image (" + f.Name + ") that " + strings.TrimPrefix(rf.why, "is "), todo: rf.todo}
+			return &refusal{why: "has an embedded image (" + f.Name + ") which " + rf.why, todo: rf.todo}
 		}
 		return fmt.Errorf("embedded image %s: %w", f.Name, err)
 	}

@@ -74,9 +74,9 @@ type Report struct {
 // size is src's length in bytes, or -1 to let Clean find it by seeking;
 // Clean reads src from its start whatever its current offset. Every
 // format but PDF is streamed: memory use does not grow with the file,
-// except that an Office file's small XML property parts are read whole
-// (capped). A PDF is read into memory by pdfcpu, so the caller must cap
-// the sizes it accepts.
+// except for an Office file's zip directory and small XML property parts
+// (both capped). A PDF is read into memory by pdfcpu, so the caller must
+// cap the sizes it accepts.
 //
 // Clean checks ctx between segments, chunks and entries, and on every
 // read of src. On error dst may hold a partial copy, which the caller must
