@@ -36,13 +36,18 @@
 // Person.Name is split at white space (and at a comma or ・). The full name
 // hits in either order and with any separation: "Hana Tanaka", "Tanaka
 // Hana", "TANAKA, Hana", "hana.tanaka", "hanatanaka", "田中 花子", "田中花子",
-// "花子田中". The first and the last part also hit alone when they have at
-// least 3 letters (alphabetic scripts) or 2 characters (CJK): one CJK
-// character or two Latin letters ("Li", "王") would hit half the messages.
-// Which of them is the family name cannot be told from the string (both
-// orders are common), so both are treated alike, and both are lifted by
-// Person.Allowed. A name written without a space ("田中花子") can only hit
-// whole. Readings are not derived: "田中" does not hit "たなか" or "Tanaka".
+// "花子田中"; with middle names, also first and family name alone together
+// ("Mary Smith" for "Mary Ann Smith"). The family name is the part before
+// a comma if there is one, else the first part of a CJK name and the last
+// of any other. The family name and the first given name also hit alone
+// when they have at least 3 letters (alphabetic scripts) or 2 characters
+// (CJK): one CJK character or two Latin letters ("Li", "王") would hit half
+// the messages. Both are lifted by Person.Allowed, the family name too:
+// which part is which cannot be told reliably from the string ("Tanaka
+// Hana" is common), and a persona that shows a name has made it public.
+// Middle names never hit alone. A name written without a space ("田中花子")
+// can only hit whole. Readings are not derived: "田中" does not hit "たなか"
+// or "Tanaka".
 //
 // # Addresses and hosts
 //
