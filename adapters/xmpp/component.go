@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -40,6 +41,23 @@ type Config struct {
 	MaxBackoff time.Duration
 	// OnConnect, if set, is called after every successful handshake.
 	OnConnect func()
+
+	// Upload is the address of the server's HTTP upload service
+	// (XEP-0363), e.g. upload.acme.test, where the gateway re-hosts files
+	// for this network. Empty: it is looked for once per connection among
+	// the items of ServerDomain (disco#items, then disco#info for
+	// urn:xmpp:http:upload:0).
+	Upload string
+	// ServerDomain is the domain of the server the component is attached
+	// to, where the upload service is looked for; empty: Domain without
+	// its first label (acme.test for contact.acme.test).
+	ServerDomain string
+	// UploadHosts are the host names the network's clients upload files
+	// to (the upload service's GET URLs). Inside, a message whose body is
+	// only a URL on one of them is a file; the gateway fetches files only
+	// from these (see gateway.Uploader). The hosts of the URLs the upload
+	// service gives the gateway are added as they are learnt.
+	UploadHosts []string
 }
 
 // closeGrace bounds how long a stopping component waits for the server
@@ -57,6 +75,10 @@ type Component struct {
 	session *xmpp.Session
 
 	cmds commandSessions // ad-hoc command forms awaiting submission (inside only)
+
+	upload    uploadService   // the server's upload service, as last learnt
+	hosts     *hostSet        // hosts of the URLs it gave (shared by a Network's components)
+	transport *http.Transport // uploads' HTTP: never through a proxy
 
 	// bg is the work handed off the read loop (commands, bounces); Run
 	// returns only once it is done.
@@ -78,7 +100,17 @@ func New(cfg Config) (*Component, error) {
 	if cfg.MaxBackoff == 0 {
 		cfg.MaxBackoff = 30 * time.Second
 	}
-	return &Component{cfg: cfg, domain: d, log: cfg.Logger.With("network", cfg.Network, "component", cfg.Domain)}, nil
+	if cfg.Upload != "" {
+		if _, err := jid.Parse(cfg.Upload); err != nil {
+			return nil, fmt.Errorf("xmpp %s: upload service address %q: %w", cfg.Network, cfg.Upload, err)
+		}
+	}
+	// The upload service is the network's own: an environment's proxy
+	// (HTTPS_PROXY) is never used to reach it.
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	return &Component{cfg: cfg, domain: d, log: cfg.Logger.With("network", cfg.Network, "component", cfg.Domain),
+		hosts: &hostSet{}, transport: t}, nil
 }
 
 // Network implements gateway.Adapter.

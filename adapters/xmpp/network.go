@@ -26,6 +26,7 @@ func NewNetwork(cfgs ...Config) (*Network, error) {
 		return nil, errors.New("xmpp: a network needs at least one component")
 	}
 	n := &Network{name: cfgs[0].Network, comps: map[string]*Component{}}
+	hosts := &hostSet{} // a file uploaded through one component is fetched through any
 	for _, cfg := range cfgs {
 		if cfg.Network != n.name {
 			return nil, fmt.Errorf("xmpp: component %s belongs to network %s, not %s", cfg.Domain, cfg.Network, n.name)
@@ -38,6 +39,7 @@ func NewNetwork(cfgs ...Config) (*Network, error) {
 		if _, dup := n.comps[d]; dup {
 			return nil, fmt.Errorf("xmpp %s: component domain %s given twice", n.name, d)
 		}
+		c.hosts = hosts
 		n.comps[d] = c
 	}
 	return n, nil
