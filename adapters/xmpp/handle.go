@@ -38,6 +38,7 @@ type inMessage struct {
 	Subject []string           `xml:"subject"`
 	Thread  string             `xml:"thread"`
 	Error   *inError           `xml:"error"`
+	inParts
 }
 
 // inError is an error a server sent back, read by stanza.Error without its
@@ -129,7 +130,10 @@ func (c *Component) message(ctx context.Context, core gateway.Core, m *inMessage
 				// never existed.
 				gone = "blocked you or closed their account"
 			}
-			network, id, reason := c.cfg.Network, m.ID, describeError(&m.Error.err)
+			// A part of a message written as several stanzas (a file
+			// each) bounces with its part ID: the gateway knows the
+			// message by the ID it gave.
+			network, id, reason := c.cfg.Network, gateway.BaseID(m.ID), describeError(&m.Error.err)
 			// A bounce looks its message up in the queue: off the read
 			// loop, so that it never delays the next stanza.
 			c.background(ctx, func(ctx context.Context) {
@@ -149,8 +153,12 @@ func (c *Component) message(ctx context.Context, core gateway.Core, m *inMessage
 		c.log.Info("message not relayed: only one-to-one messages cross the gateway", "type", m.Type)
 		return
 	}
-	if !hasText(m.Body) {
-		return // chat states, receipts, an empty or blank body: nothing to relay
+	// The server authenticated the sender (RFC 6120 §8.1.2.1): answers
+	// may go to the very client that wrote.
+	msg := &gateway.Message{Network: c.cfg.Network, From: m.From, To: m.To, ID: m.ID, Nick: m.Nick, ReplyTo: m.From}
+	readParts(msg, m, c.cfg.Side, c.UploadHosts())
+	if msg.Body == "" && len(msg.Files) == 0 && len(msg.Refs) == 0 && msg.ChatState == "" {
+		return // active or gone alone, an empty or blank body: nothing to relay
 	}
 	if _, err := jid.Parse(m.From); err != nil {
 		c.log.Warn("message with an invalid sender dropped", "err", err)
@@ -160,9 +168,6 @@ func (c *Component) message(ctx context.Context, core gateway.Core, m *inMessage
 		c.log.Warn("message with an invalid recipient dropped", "err", err)
 		return
 	}
-	// The server authenticated the sender (RFC 6120 §8.1.2.1): answers
-	// may go to the very client that wrote.
-	msg := &gateway.Message{Network: c.cfg.Network, From: m.From, To: m.To, ID: m.ID, Body: m.Body[0], Nick: m.Nick, ReplyTo: m.From}
 	if len(m.Subject) > 0 {
 		msg.Subject = m.Subject[0]
 	}
