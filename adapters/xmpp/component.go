@@ -5,6 +5,14 @@
 // gateway messages and back, and answers vCard (XEP-0054), disco, ping and
 // presence subscriptions for the addresses the gateway says exist. It never
 // decides who owns what.
+//
+// Beside text, messages carry files (XEP-0066 OOB, XEP-0447 stateless
+// file sharing, XEP-0385 SIMS; written one per stanza), replies
+// (XEP-0461, their quotes cut by their XEP-0428 fallbacks), corrections
+// (XEP-0308), retractions (XEP-0424), reactions (XEP-0444), receipts
+// (XEP-0184), markers (XEP-0333) and chat states (XEP-0085), by the IDs
+// of their own side (parse.go, outgoing.go). The gateway re-hosts files on
+// the server's upload service (XEP-0363) through Component.Upload.
 package xmpp
 
 import (
@@ -201,12 +209,18 @@ func (c *Component) Send(ctx context.Context, out *gateway.Outgoing) error {
 	if s == nil {
 		return gateway.NotConnected(nil)
 	}
-	msg, err := encodeOutgoing(out, c.cfg.Side)
+	msgs, err := encodeOutgoing(out, c.cfg.Side)
 	if err != nil {
 		return gateway.Permanent(err)
 	}
-	if err := s.Send(ctx, msg); err != nil {
-		return gateway.NotConnected(err)
+	// A message with files is several stanzas (outgoing.go). Should the
+	// connection break between them, the whole message is sent again
+	// once it is back: a client may show the parts written before twice,
+	// which is better than a file lost.
+	for _, msg := range msgs {
+		if err := s.Send(ctx, msg); err != nil {
+			return gateway.NotConnected(err)
+		}
 	}
 	if out.Subscribe && out.Kind == gateway.KindRelayed {
 		// The contact's client shows the persona's name in the request.
@@ -216,45 +230,6 @@ func (c *Component) Send(ctx context.Context, out *gateway.Outgoing) error {
 		}
 	}
 	return nil
-}
-
-// encodeOutgoing renders out as a message stanza. Only what the gateway
-// decided goes on the wire: addresses, the gateway's own ID, the body and
-// a nick.
-func encodeOutgoing(out *gateway.Outgoing, side identity.Side) (xml.TokenReader, error) {
-	from, err := checked(out.From)
-	if err != nil {
-		return nil, err
-	}
-	to, err := checked(out.To)
-	if err != nil {
-		return nil, err
-	}
-	if out.Kind == gateway.KindRefusal && out.Refusal != nil {
-		refusal := stanzaError(condition(out.Refusal.Reason), out.Refusal.Text)
-		return stanza.Message{Type: stanza.ErrorMessage, From: from, To: to, ID: out.ReplyTo}.Wrap(refusal.TokenReader()), nil
-	}
-	var payload []xml.TokenReader
-	if out.Subject != "" {
-		payload = append(payload, element("subject", out.Subject))
-	}
-	payload = append(payload, element("body", out.Body))
-	if out.Thread != "" && side == identity.Inside {
-		// Threads inside are the outside adapter's opaque tokens; an inside
-		// client's thread ID must never reach the outside.
-		payload = append(payload, element("thread", out.Thread))
-	}
-	payload = append(payload, nick(out.Nick))
-	return stanza.Message{Type: stanza.ChatMessage, From: from, To: to, ID: out.ID}.Wrap(xmlstream.MultiReader(payload...)), nil
-}
-
-// checked is an address the gateway chose, spelled as it chose it, once
-// jid.Parse accepts it.
-func checked(addr string) (jid.JID, error) {
-	if _, err := jid.Parse(addr); err != nil {
-		return jid.JID{}, fmt.Errorf("address %q: %w", addr, err)
-	}
-	return verbatim(addr), nil
 }
 
 // condition maps a routing reason to the RFC 6120 stanza error condition

@@ -2,6 +2,7 @@ package xmpp
 
 import (
 	"encoding/xml"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -14,14 +15,19 @@ import (
 	"github.com/kakehashi/kakehashi/routing"
 )
 
-// encoded is encodeOutgoing's stanza for out on side, as XML.
+// encoded is encodeOutgoing's stanzas for out on side, as XML, one after
+// the other.
 func encoded(t *testing.T, out *gateway.Outgoing, side identity.Side) string {
 	t.Helper()
-	r, err := encodeOutgoing(out, side)
+	rs, err := encodeOutgoing(out, side)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return render(t, r)
+	var b strings.Builder
+	for _, r := range rs {
+		b.WriteString(render(t, r))
+	}
+	return b.String()
 }
 
 // parsedError is the error of the stanza in doc, read by mellium's own
@@ -75,14 +81,20 @@ func TestEncodeCarriesOnlyTheDecision(t *testing.T) {
 			t.Fatalf("attribute %s = %q, want %q", k, got[k], v)
 		}
 	}
-	if len(m.Inner) != 0 {
-		t.Fatalf("unexpected children %v in %s", m.Inner, raw)
+	// Beside body and nick, only the requests for the recipient's receipt
+	// and read marker, which carry nothing.
+	var inner []xml.Name
+	for _, c := range m.Inner {
+		inner = append(inner, c.XMLName)
+	}
+	if want := []xml.Name{{Space: "urn:xmpp:receipts", Local: "request"}, {Space: "urn:xmpp:chat-markers:0", Local: "markable"}}; !slices.Equal(inner, want) {
+		t.Fatalf("children %v, want %v, in %s", inner, want, raw)
 	}
 }
 
 // TestEncodeMessageMarkup pins a relayed message as it goes on the wire,
-// parsed back: subject, body, thread (inside only) and nick, in their
-// namespaces, and the addresses as the gateway spelled them (an A-label
+// parsed back: subject, body, thread (inside only), nick and the requests
+// for a receipt and read marker, in their namespaces, and the addresses as the gateway spelled them (an A-label
 // domain stays one, a resource keeps its case).
 func TestEncodeMessageMarkup(t *testing.T) {
 	out := &gateway.Outgoing{From: `bob\40ext.test@gw.corp.test`, To: "Hana@corp.test/Phone", ID: "m1", Body: "line 1\r\nline 2", Subject: "Quote for <order>", Thread: "m-7f3a", Nick: "Bob"}
@@ -96,12 +108,15 @@ func TestEncodeMessageMarkup(t *testing.T) {
 		`    "m-7f3a"`,
 		`  {http://jabber.org/protocol/nick}nick`,
 		`    "Bob"`,
+		`  {urn:xmpp:receipts}request`,
+		`  {urn:xmpp:chat-markers:0}markable`,
 	}
 	if got := outline(t, encoded(t, out, identity.Inside)); !slices.Equal(got, want) {
 		t.Errorf("inside\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	out = &gateway.Outgoing{From: "hana.sales@xn--bcher-kva.test", To: "bob@ext.test", Body: "hi"}
-	want = []string{`{}message from=hana.sales@xn--bcher-kva.test to=bob@ext.test type=chat`, `  {}body`, `    "hi"`}
+	want = []string{`{}message from=hana.sales@xn--bcher-kva.test to=bob@ext.test type=chat`, `  {}body`, `    "hi"`,
+		`  {urn:xmpp:receipts}request`, `  {urn:xmpp:chat-markers:0}markable`}
 	if got := outline(t, encoded(t, out, identity.Outside)); !slices.Equal(got, want) {
 		t.Errorf("outside\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -269,5 +284,198 @@ func TestSubscriptionRequest(t *testing.T) {
 	}
 	if got := outline(t, render(t, presence(stanza.AvailablePresence, verbatim("a@b.test"), verbatim("c@d.test"), ""))); !slices.Equal(got, []string{`{}presence from=a@b.test to=c@d.test`}) {
 		t.Errorf("available presence without nick: %q", got)
+	}
+}
+
+// TestEncodeOutgoingShapes pins each shape of Outgoing as it goes on the
+// wire, stanza by stanza, parsed back: exactly these elements and
+// attributes, and nothing else.
+func TestEncodeOutgoingShapes(t *testing.T) {
+	const (
+		persona = "hana.sales@contact.acme.test"
+		contact = "bob@ext.test"
+		get1    = "https://share.acme.test/u/Zp41/photo.jpg"
+		get2    = "https://share.acme.test/u/Q8a0/quote.pdf"
+	)
+	photo := gateway.Attachment{Name: "photo.jpg", MediaType: "image/jpeg", Size: 48213, SHA256: photoHashHex, URL: get1, Description: "the <view>",
+		// Where the file came from, inside: never written.
+		Source: "https://upload.corp.test/secret/IMG_0001.jpg"}
+	quote := gateway.Attachment{Name: "quote.pdf", URL: get2}
+	head := func(id string) string {
+		s := `{}message from=` + persona
+		if id != "" {
+			s += ` id=` + id
+		}
+		return s + ` to=` + contact + ` type=chat`
+	}
+	receiptAndMarker := []string{`  {urn:xmpp:receipts}request`, `  {urn:xmpp:chat-markers:0}markable`}
+	photoParts := []string{
+		`  {jabber:x:oob}x`,
+		`    {jabber:x:oob}url`,
+		`      "` + get1 + `"`,
+		`    {jabber:x:oob}desc`,
+		`      "the <view>"`,
+		`  {urn:xmpp:sfs:0}file-sharing`,
+		`    {urn:xmpp:file:metadata:0}file`,
+		`      {urn:xmpp:file:metadata:0}media-type`,
+		`        "image/jpeg"`,
+		`      {urn:xmpp:file:metadata:0}name`,
+		`        "photo.jpg"`,
+		`      {urn:xmpp:file:metadata:0}size`,
+		`        "48213"`,
+		`      {urn:xmpp:hashes:2}hash algo=sha-256`,
+		`        "` + photoHash64 + `"`,
+		`      {urn:xmpp:file:metadata:0}desc`,
+		`        "the <view>"`,
+		`    {urn:xmpp:sfs:0}sources`,
+		`      {http://jabber.org/protocol/url-data}url-data target=` + get1,
+	}
+	quoteParts := []string{
+		`  {jabber:x:oob}x`,
+		`    {jabber:x:oob}url`,
+		`      "` + get2 + `"`,
+		`  {urn:xmpp:sfs:0}file-sharing`,
+		`    {urn:xmpp:file:metadata:0}file`,
+		`      {urn:xmpp:file:metadata:0}name`,
+		`        "quote.pdf"`,
+		`    {urn:xmpp:sfs:0}sources`,
+		`      {http://jabber.org/protocol/url-data}url-data target=` + get2,
+	}
+	lines := func(parts ...[]string) []string { return slices.Concat(parts...) }
+	for _, tt := range []struct {
+		name string
+		out  gateway.Outgoing
+		want []string
+	}{
+		{"text and two files: a stanza each", gateway.Outgoing{ID: "k7xq", Body: "Here you are", Nick: "ACME Sales · Hana", Files: []gateway.Attachment{photo, quote}}, lines(
+			[]string{head("k7xq"), `  {}body`, `    "Here you are"`, `  {http://jabber.org/protocol/nick}nick`, `    "ACME Sales · Hana"`}, receiptAndMarker,
+			[]string{head("k7xq-1"), `  {}body`, `    "` + get1 + `"`}, photoParts, receiptAndMarker,
+			[]string{head("k7xq-2"), `  {}body`, `    "` + get2 + `"`}, quoteParts, receiptAndMarker)},
+		{"two files without text: the first has the message's ID", gateway.Outgoing{ID: "k7xq", Nick: "Hana", Files: []gateway.Attachment{quote, photo}}, lines(
+			[]string{head("k7xq"), `  {}body`, `    "` + get2 + `"`, `  {http://jabber.org/protocol/nick}nick`, `    "Hana"`}, quoteParts, receiptAndMarker,
+			[]string{head("k7xq-1"), `  {}body`, `    "` + get1 + `"`}, photoParts, receiptAndMarker)},
+		{"a notice's file asks for no receipt", gateway.Outgoing{Kind: gateway.KindNotice, ID: "n1", Files: []gateway.Attachment{quote}}, lines(
+			[]string{head("n1"), `  {}body`, `    "` + get2 + `"`}, quoteParts)},
+		{"reply with a quote", gateway.Outgoing{ID: "r1", Body: "Thursday 👍", Refs: []gateway.Ref{{Kind: gateway.RefReply, ID: "orig-9", Author: contact, Quote: "When? 日本\r\nAnd where?\n"}}}, lines(
+			[]string{head("r1"), `  {}body`, `    "> When? 日本\n> And where?\nThursday 👍"`,
+				`  {urn:xmpp:reply:0}reply id=orig-9 to=` + contact,
+				`  {urn:xmpp:fallback:0}fallback for=urn:xmpp:reply:0`, `    {urn:xmpp:fallback:0}body end=24 start=0`}, receiptAndMarker)},
+		{"reply without quote or author", gateway.Outgoing{ID: "r2", Body: "ok", Refs: []gateway.Ref{{Kind: gateway.RefReply, ID: "orig-9", Quote: " \n"}}}, lines(
+			[]string{head("r2"), `  {}body`, `    "ok"`, `  {urn:xmpp:reply:0}reply id=orig-9`}, receiptAndMarker)},
+		{"reply with a file and no text: no quote", gateway.Outgoing{ID: "r3", Files: []gateway.Attachment{quote}, Refs: []gateway.Ref{{Kind: gateway.RefReply, ID: "orig-9", Quote: "send it"}}}, lines(
+			[]string{head("r3"), `  {}body`, `    "` + get2 + `"`}, quoteParts, []string{`  {urn:xmpp:reply:0}reply id=orig-9`}, receiptAndMarker)},
+		{"correction", gateway.Outgoing{ID: "c1", Body: "Thursday", Refs: []gateway.Ref{{Kind: gateway.RefCorrect, ID: "orig-3", Author: "x@y", Quote: "Tuesday"}}}, lines(
+			[]string{head("c1"), `  {}body`, `    "Thursday"`, `  {urn:xmpp:message-correct:0}replace id=orig-3`}, receiptAndMarker)},
+		{"correction of a reply", gateway.Outgoing{ID: "c2", Body: "Thu", Refs: []gateway.Ref{{Kind: gateway.RefReply, ID: "q", Quote: "When?"}, {Kind: gateway.RefCorrect, ID: "c1"}}}, lines(
+			[]string{head("c2"), `  {}body`, `    "> When?\nThu"`, `  {urn:xmpp:reply:0}reply id=q`,
+				`  {urn:xmpp:fallback:0}fallback for=urn:xmpp:reply:0`, `    {urn:xmpp:fallback:0}body end=8 start=0`,
+				`  {urn:xmpp:message-correct:0}replace id=c1`}, receiptAndMarker)},
+		{"retraction", gateway.Outgoing{ID: "d1", Nick: "Hana", Body: "never written", Subject: "never written", Files: []gateway.Attachment{photo}, Refs: []gateway.Ref{{Kind: gateway.RefRetract, ID: "orig-3", Quote: "secret"}}}, []string{
+			head("d1"), `  {}body`, `    "This message was retracted."`,
+			`  {urn:xmpp:message-retract:1}retract id=orig-3`,
+			`  {urn:xmpp:fasten:0}apply-to id=orig-3`, `    {urn:xmpp:message-retract:0}retract`,
+			`  {urn:xmpp:fallback:0}fallback for=urn:xmpp:message-retract:1`,
+			`  {urn:xmpp:hints}store`}},
+		{"reactions", gateway.Outgoing{ID: "e1", Nick: "Hana", Refs: []gateway.Ref{{Kind: gateway.RefReact, ID: "orig-4"}}, Reactions: []string{"👍", "❤️"}}, []string{
+			head("e1"), `  {urn:xmpp:reactions:0}reactions id=orig-4`,
+			`    {urn:xmpp:reactions:0}reaction`, `      "👍"`, `    {urn:xmpp:reactions:0}reaction`, `      "❤️"`,
+			`  {urn:xmpp:hints}store`}},
+		{"reactions withdrawn", gateway.Outgoing{ID: "e2", Refs: []gateway.Ref{{Kind: gateway.RefReact, ID: "orig-4"}}}, []string{
+			head("e2"), `  {urn:xmpp:reactions:0}reactions id=orig-4`, `  {urn:xmpp:hints}store`}},
+		{"receipt", gateway.Outgoing{ID: "s1", Nick: "Hana", Refs: []gateway.Ref{{Kind: gateway.RefReceived, ID: "orig-5"}}}, []string{
+			head("s1"), `  {urn:xmpp:receipts}received id=orig-5`}},
+		{"displayed", gateway.Outgoing{ID: "s2", Refs: []gateway.Ref{{Kind: gateway.RefDisplayed, ID: "orig-5"}}}, []string{
+			head("s2"), `  {urn:xmpp:chat-markers:0}displayed id=orig-5`}},
+		{"composing", gateway.Outgoing{ID: "s3", Nick: "Hana", ChatState: gateway.ChatComposing}, []string{
+			head("s3"), `  {http://jabber.org/protocol/chatstates}composing`}},
+		{"paused", gateway.Outgoing{ChatState: gateway.ChatPaused}, []string{
+			head(""), `  {http://jabber.org/protocol/chatstates}paused`}},
+		{"an unknown chat state and references without IDs are not written", gateway.Outgoing{ID: "s4", Body: "hi", ChatState: "typing",
+			Refs: []gateway.Ref{{Kind: gateway.RefReply}, {Kind: gateway.RefReceived}}}, lines(
+			[]string{head("s4"), `  {}body`, `    "hi"`}, receiptAndMarker)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out := tt.out
+			out.From, out.To = persona, contact
+			raw := encoded(t, &out, identity.Outside)
+			if got := outline(t, raw); !slices.Equal(got, tt.want) {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+			for _, leak := range []string{"corp.test", "IMG_0001", "secret", "never written"} {
+				if strings.Contains(raw, leak) {
+					t.Errorf("%q written: %s", leak, raw)
+				}
+			}
+		})
+	}
+}
+
+// TestEncodeInsideParts: towards an employee, the thread goes on every
+// stanza of the message (each is part of the conversation), and nothing
+// else changes.
+func TestEncodeInsideParts(t *testing.T) {
+	out := &gateway.Outgoing{From: `bob\40ext.test@gw.corp.test`, To: "hana@corp.test", ID: "m1", Body: "see", Thread: "t-1",
+		Files: []gateway.Attachment{{URL: "https://share.corp.test/a.pdf"}}}
+	want := []string{
+		`{}message from=bob\40ext.test@gw.corp.test id=m1 to=hana@corp.test type=chat`, `  {}body`, `    "see"`, `  {}thread`, `    "t-1"`,
+		`  {urn:xmpp:receipts}request`, `  {urn:xmpp:chat-markers:0}markable`,
+		`{}message from=bob\40ext.test@gw.corp.test id=m1-1 to=hana@corp.test type=chat`, `  {}body`, `    "https://share.corp.test/a.pdf"`, `  {}thread`, `    "t-1"`,
+		`  {jabber:x:oob}x`, `    {jabber:x:oob}url`, `      "https://share.corp.test/a.pdf"`,
+		`  {urn:xmpp:sfs:0}file-sharing`, `    {urn:xmpp:file:metadata:0}file`, `    {urn:xmpp:sfs:0}sources`,
+		`      {http://jabber.org/protocol/url-data}url-data target=https://share.corp.test/a.pdf`,
+		`  {urn:xmpp:receipts}request`, `  {urn:xmpp:chat-markers:0}markable`,
+	}
+	if got := outline(t, encoded(t, out, identity.Inside)); !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestEncodeFileWithoutURL: a file the gateway did not re-host cannot be
+// written; the error names it.
+func TestEncodeFileWithoutURL(t *testing.T) {
+	_, err := encodeOutgoing(&gateway.Outgoing{From: "a@b.test", To: "c@d.test", ID: "x", Body: "hi",
+		Files: []gateway.Attachment{{Name: "ok.pdf", URL: "https://x.test/ok.pdf"}, {Name: "report.pdf", Size: 10}}}, identity.Outside)
+	if err == nil || !strings.Contains(err.Error(), `"report.pdf"`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestEncodedPartsParseBack: what the adapter writes, the adapter reads
+// back to the same envelope (text, files with their metadata, the
+// reference and the quote cut), as another gateway or a client would.
+func TestEncodedPartsParseBack(t *testing.T) {
+	file := gateway.Attachment{Name: "photo.jpg", MediaType: "image/jpeg", Size: 48213, SHA256: photoHashHex, URL: "https://share.acme.test/p.jpg", Description: "view"}
+	for _, tt := range []struct {
+		out  gateway.Outgoing
+		want []relayed
+	}{
+		{gateway.Outgoing{Body: "日本 👍🏽 ok", Refs: []gateway.Ref{{Kind: gateway.RefReply, ID: "q1", Quote: "👨‍👩‍👧 photo?\nsoon"}}, Files: []gateway.Attachment{file}},
+			[]relayed{{Body: "日本 👍🏽 ok", Refs: []gateway.Ref{{Kind: gateway.RefReply, ID: "q1"}}}, {Files: []gateway.Attachment{file}}}},
+		{gateway.Outgoing{Refs: []gateway.Ref{{Kind: gateway.RefRetract, ID: "q2"}}},
+			[]relayed{{Refs: []gateway.Ref{{Kind: gateway.RefRetract, ID: "q2"}}}}},
+		{gateway.Outgoing{Refs: []gateway.Ref{{Kind: gateway.RefReact, ID: "q3"}}, Reactions: []string{"👍"}},
+			[]relayed{{Refs: []gateway.Ref{{Kind: gateway.RefReact, ID: "q3"}}, Reactions: []string{"👍"}}}},
+		{gateway.Outgoing{Refs: []gateway.Ref{{Kind: gateway.RefDisplayed, ID: "q4"}}, ChatState: gateway.ChatPaused},
+			[]relayed{{Refs: []gateway.Ref{{Kind: gateway.RefDisplayed, ID: "q4"}}, ChatState: gateway.ChatPaused}}},
+	} {
+		tt.out.From, tt.out.To, tt.out.ID = proxyAddr, "hana@corp.test", "m"
+		rs, err := encodeOutgoing(&tt.out, identity.Outside)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []relayed
+		for _, r := range rs {
+			c := newTestComponent(t, identity.Outside)
+			core := &recordingCore{}
+			// The stanza as the server hands it on: in the component
+			// namespace, from the address it was sent from.
+			handleRaw(t, c, core, strings.Replace(render(t, r), "<message ", `<message xmlns="jabber:component:accept" `, 1))
+			for _, m := range core.received {
+				got = append(got, relayedOf(m))
+			}
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%+v\nread back as %+v\nwant         %+v", tt.out, got, tt.want)
+		}
 	}
 }
