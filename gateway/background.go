@@ -116,3 +116,60 @@ func (g *Gateway) expireTexts(ctx context.Context, cutoff time.Time) (int64, err
 	}
 	return total, ctx.Err()
 }
+
+// spoolKeep is how long a spooled file outlives the messages that carry
+// it: long enough for a send retried after an outage, and no copy of a
+// customer's file lingers on the gateway's disk for longer.
+const spoolKeep = 24 * time.Hour
+
+// pruneSpool removes spooled files written before cutoff that no pending
+// message carries.
+func (g *Gateway) pruneSpool(ctx context.Context, cutoff time.Time) {
+	if g.files == nil {
+		return
+	}
+	pending := map[string]bool{}
+	rows, err := g.queue.ro.QueryContext(ctx, `SELECT parts FROM messages WHERE state = 'pending' AND parts <> ''`)
+	if err != nil {
+		g.log.Warn("could not prune the file spool", "err", err)
+		return
+	}
+	for rows.Next() {
+		var col string
+		var out Outgoing
+		if rows.Scan(&col) != nil || decodeParts(col, &out) != nil {
+			continue
+		}
+		for _, f := range out.Files {
+			pending[f.SHA256] = true
+		}
+	}
+	rows.Close()
+	if rows.Err() != nil {
+		g.log.Warn("could not prune the file spool", "err", rows.Err())
+		return
+	}
+	n, size, err := g.files.o.Spool.Prune(ctx, func(sha string) bool { return pending[sha] }, cutoff)
+	if err != nil {
+		g.log.Warn("could not prune the file spool", "err", err)
+		return
+	}
+	if n > 0 {
+		g.log.Info("removed relayed files from the spool", "files", n, "bytes", size)
+	}
+}
+
+// pruneSpoolEvery prunes the spool every interval and once at the start,
+// until ctx ends.
+func (g *Gateway) pruneSpoolEvery(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		g.pruneSpool(ctx, g.now().Add(-spoolKeep))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}

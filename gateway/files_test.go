@@ -236,3 +236,29 @@ func TestFileSurvivesRestart(t *testing.T) {
 	}
 	quiet(t, w2.outside.Sent, 200*time.Millisecond)
 }
+
+// TestSpoolKeepsOnlyWhatIsPending pins that relayed files leave the
+// gateway's disk, and a file still waiting to be sent stays.
+func TestSpoolKeepsOnlyWhatIsPending(t *testing.T) {
+	dir := t.TempDir()
+	w := startFileWorld(t, dir)
+	defer w.stop()
+	receiveOK(t, w.testGateway, &Message{Network: "corp", From: hanaIn, ReplyTo: hanaIn, To: bobProxy, ID: "h1",
+		Files: []Attachment{{URL: w.in.put("a.txt", []byte("sent already"))}}})
+	sent := recv(t, w.outside.Sent).Files[0].SHA256
+	w.outside.SetDown(true)
+	receiveOK(t, w.testGateway, &Message{Network: "corp", From: hanaIn, ReplyTo: hanaIn, To: bobProxy, ID: "h2",
+		Files: []Attachment{{URL: w.in.put("b.txt", []byte("still waiting"))}}})
+	time.Sleep(200 * time.Millisecond)
+	w.pruneSpool(context.Background(), time.Now().Add(time.Minute))
+	if f, err := w.files.o.Spool.Open(sent); err == nil {
+		f.Close()
+		t.Fatal("a sent file stayed in the spool")
+	}
+	w.outside.SetDown(false)
+	w.NetworkUp("public-xmpp")
+	o := recv(t, w.outside.Sent)
+	if string(w.out.get(t, o.Files[0].URL)) != "still waiting" {
+		t.Fatalf("pending file: %+v", o)
+	}
+}

@@ -218,6 +218,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.retention > 0 {
 		g.bg.Go(func() { g.expireTextsEvery(ctx, time.Hour) })
 	}
+	if g.files != nil {
+		g.bg.Go(func() { g.pruneSpoolEvery(ctx, time.Hour) })
+	}
 	g.bg.Go(func() { g.reportOldSpellings(ctx) })
 
 	var wg sync.WaitGroup

@@ -95,7 +95,11 @@ func (q *Queue) open(ctx context.Context, path string) error {
 	if q.dup, err = q.db.PrepareContext(ctx, dupSQL); err != nil {
 		return fmt.Errorf("queue: prepare insert: %w", err)
 	}
-	if q.mark, err = q.db.PrepareContext(ctx, `UPDATE messages SET state = ?, last_error = ?, done_at = ? WHERE seq = ?`); err != nil {
+	// A bounce can be read (and the message marked failed) before the
+	// sender's own "sent" mark for it commits; that late mark must not
+	// undo the failure, or a second bounce would tell its author again.
+	if q.mark, err = q.db.PrepareContext(ctx, `UPDATE messages SET state = ?1, last_error = ?2, done_at = ?3
+		WHERE seq = ?4 AND NOT (?1 = 'sent' AND state = 'failed')`); err != nil {
 		return fmt.Errorf("queue: prepare update: %w", err)
 	}
 	return nil
