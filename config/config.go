@@ -235,6 +235,33 @@ type XMPP struct {
 	// (xmpp.upload_hosts). On an inside network, employees' files are
 	// fetched only from these; default the Upload JID's domain.
 	UploadHosts []string `mapstructure:"upload_hosts" example:"upload.corp.test"`
+	// ServerDomain is the XMPP server's own domain, where the upload
+	// service is looked for when Upload is empty (xmpp.server_domain);
+	// default the first of HomeDomains inside, and Domain without its
+	// first label outside (acme.test for contact.acme.test).
+	ServerDomain string `mapstructure:"server_domain" example:"acme.test"`
+}
+
+// UploadHostsOrDefault returns UploadHosts or, when it is empty and Upload
+// is set, the Upload JID's domain.
+func (x *XMPP) UploadHostsOrDefault() []string {
+	if len(x.UploadHosts) == 0 && x.Upload != "" {
+		return []string{x.Upload}
+	}
+	return x.UploadHosts
+}
+
+// ServerDomainOrDefault returns ServerDomain or, when it is empty, the
+// first of HomeDomains; empty when neither is set (the adapter then takes
+// Domain without its first label).
+func (x *XMPP) ServerDomainOrDefault() string {
+	if x.ServerDomain != "" {
+		return x.ServerDomain
+	}
+	if len(x.HomeDomains) > 0 {
+		return x.HomeDomains[0]
+	}
+	return ""
 }
 
 // Proxies returns, for each outside network that employees on this inside

@@ -853,3 +853,53 @@ func TestEditDistance(t *testing.T) {
 		t.Error("SupportedKinds lacks xmpp")
 	}
 }
+
+// TestRichMessageKeys pins the keys issue 11 added: files, signals,
+// guard, the upload service and the mail attachment cap, with their
+// defaults and their errors.
+func TestRichMessageKeys(t *testing.T) {
+	c := mustLoad(t, base)
+	if c.Files.MaxFiles != DefaultMaxFiles || c.Files.MaxFileBytes != DefaultMaxFileBytes || c.Files.AllowPrivate || c.Signals.Received != nil || c.Signals.Displayed || c.Guard.Off {
+		t.Errorf("defaults: files %+v signals %+v guard %+v", c.Files, c.Signals, c.Guard)
+	}
+	corp := c.Networks["corp"].XMPP
+	if corp.ServerDomainOrDefault() != "corp.test" || corp.UploadHostsOrDefault() != nil {
+		t.Errorf("corp upload defaults: %q %q", corp.ServerDomainOrDefault(), corp.UploadHostsOrDefault())
+	}
+	if d := c.Networks["public-xmpp"].XMPP.ServerDomainOrDefault(); d != "" {
+		t.Errorf("outside server domain default %q; want empty (the adapter derives it)", d)
+	}
+
+	c = mustLoad(t, apply(t,
+		edit{"      home_domains: [corp.test]\n", "      home_domains: [corp.test]\n      upload: upload.corp.test\n"},
+		edit{"      secret: public-secret\n", "      secret: public-secret\n      upload: upload.acme.test\n      upload_hosts: [files.acme.test]\n      server_domain: acme.test\n"},
+		edit{"limits:\n", "files:\n  max_files: 3\n  max_file_bytes: 1048576\n  allow_private: true\n  pass_through: [video/mp4]\nsignals:\n  received: false\n  displayed: true\n  chat_states: false\nguard:\n  terms: [Project Sakura]\n  inside_domains: [corp.example]\nlimits:\n"}))
+	corp, pub := c.Networks["corp"].XMPP, c.Networks["public-xmpp"].XMPP
+	if got := corp.UploadHostsOrDefault(); !slices.Equal(got, []string{"upload.corp.test"}) {
+		t.Errorf("corp upload hosts %q; want the upload JID's domain", got)
+	}
+	if got := pub.UploadHostsOrDefault(); !slices.Equal(got, []string{"files.acme.test"}) || pub.ServerDomainOrDefault() != "acme.test" {
+		t.Errorf("public upload %q %q", got, pub.ServerDomainOrDefault())
+	}
+	if c.Files.MaxFiles != 3 || c.Files.MaxFileBytes != 1<<20 || !c.Files.AllowPrivate || !slices.Equal(c.Files.PassThrough, []string{"video/mp4"}) {
+		t.Errorf("files %+v", c.Files)
+	}
+	if c.Signals.Received == nil || *c.Signals.Received || !c.Signals.Displayed || c.Signals.ChatStates == nil || *c.Signals.ChatStates {
+		t.Errorf("signals %+v", c.Signals)
+	}
+	if !slices.Equal(c.Guard.Terms, []string{"Project Sakura"}) || !slices.Equal(c.Guard.InsideDomains, []string{"corp.example"}) {
+		t.Errorf("guard %+v", c.Guard)
+	}
+
+	for _, tc := range []struct{ add, key, want string }{
+		{"files:\n  max_files: 101\n", "files.max_files", "out of range"},
+		{"files:\n  max_files: -1\n", "files.max_files", "out of range"},
+		{"files:\n  max_file_bytes: 2147483648\n", "files.max_file_bytes", "out of range"},
+		{"files:\n  pass_through: [video]\n", "files.pass_through[0]", "not a media type"},
+		{"guard:\n  terms: [\"\"]\n", "guard.terms[0]", "empty"},
+		{"guard:\n  inside_domains: [\"not a domain\"]\n", "guard.inside_domains[0]", "not a domain name"},
+	} {
+		_, err := load(t, apply(t, edit{"limits:\n", tc.add + "limits:\n"}))
+		wantKeyError(t, err, tc.key, tc.want)
+	}
+}

@@ -167,6 +167,10 @@ func decodeHook(from, to reflect.Value) (any, error) {
 		if n, ok := toInt(v); ok {
 			return n, nil
 		}
+	case reflect.Int64: // byte counts (files.max_file_bytes, mail.attach_limit)
+		if n, ok := toInt(v); ok {
+			return int64(n), nil
+		}
 	case reflect.Bool:
 		if from.Kind() == reflect.Bool {
 			return v, nil

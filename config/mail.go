@@ -182,6 +182,9 @@ func (m *Mail) setDefaults(imap, smtp bool) {
 			i.IdleInterval = DefaultIdleInterval
 		}
 	}
+	if m.AttachLimit == 0 {
+		m.AttachLimit = DefaultAttachLimit
+	}
 	if smtp {
 		if m.SMTP.TLS == "" {
 			m.SMTP.TLS = defaultTLS(m.SMTP.Server, smtpProto.implicitPort)
@@ -213,6 +216,11 @@ func mailProblems(p *problems, n *Network, key string) {
 		p.add(key+".domain", "empty", "set it to the domain of the personas' mail addresses, e.g. contact.acme.test")
 	case !validDomain(m.Domain):
 		p.add(key+".domain", strconv.Quote(m.Domain)+" is not a valid domain", "use a lower-case domain name, e.g. contact.acme.test")
+	}
+
+	if m.AttachLimit < 0 || m.AttachLimit > 1<<30 {
+		p.add(key+".attach_limit", fmt.Sprintf("%d is out of range", m.AttachLimit),
+			fmt.Sprintf("set it to how many bytes of files one mail may carry, up to 1 GiB (default %d); larger files go as a link", DefaultAttachLimit))
 	}
 
 	i, ik := m.IMAP, key+".imap"

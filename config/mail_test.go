@@ -223,6 +223,7 @@ func TestMailDefaults(t *testing.T) {
 		{"smtp helo (the mail domain)", m.SMTP.HELO, "contact.acme.test"},
 		{"dkim", m.DKIM == nil, true},
 		{"trusted_authserv_ids", m.TrustedAuthServIDs == nil, true},
+		{"attach_limit", m.AttachLimit, int64(DefaultAttachLimit)},
 	}
 	for _, ck := range checks {
 		if ck.got != ck.want {
@@ -771,4 +772,23 @@ func TestValidateBuiltMailConfig(t *testing.T) {
 	c = good()
 	c.Networks["mail"].Mail = nil
 	wantKeyError(t, c.Validate(), "networks.mail.mail", "missing")
+}
+
+// TestMailAttachLimit: the cap on a mail's attachments is read as bytes
+// from the file and the environment, and out-of-range values are errors.
+func TestMailAttachLimit(t *testing.T) {
+	cleanEnv(t)
+	c := mustLoad(t, withMail(t, edit{"      domain: contact.acme.test\n      imap:", "      domain: contact.acme.test\n      attach_limit: 2097152\n      imap:"}))
+	if got := c.Networks["mail"].Mail.AttachLimit; got != 2<<20 {
+		t.Errorf("attach_limit %d", got)
+	}
+	t.Setenv("KAKEHASHI_NETWORKS_MAIL_MAIL_ATTACH_LIMIT", "3145728")
+	if got := mustLoad(t, withMail(t)).Networks["mail"].Mail.AttachLimit; got != 3<<20 {
+		t.Errorf("attach_limit from the environment %d", got)
+	}
+	t.Setenv("KAKEHASHI_NETWORKS_MAIL_MAIL_ATTACH_LIMIT", "")
+	for _, v := range []string{"-1", "2147483648"} {
+		_, err := load(t, withMail(t, edit{"      domain: contact.acme.test\n      imap:", "      domain: contact.acme.test\n      attach_limit: " + v + "\n      imap:"}))
+		wantKeyError(t, err, "networks.mail.mail.attach_limit", "out of range")
+	}
 }

@@ -75,7 +75,8 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 			var cfgs []xmpp.Config
 			for _, domain := range n.XMPP.ComponentDomains() {
 				cfgs = append(cfgs, xmpp.Config{Network: name, Side: n.Side, Domain: domain, Server: n.XMPP.Server,
-					Secret: n.XMPP.Secret.Reveal(), Logger: log})
+					Secret: n.XMPP.Secret.Reveal(), Logger: log,
+					Upload: n.XMPP.Upload, UploadHosts: n.XMPP.UploadHostsOrDefault(), ServerDomain: n.XMPP.ServerDomainOrDefault()})
 			}
 			a, err := xmpp.NewNetwork(cfgs...)
 			if err != nil {
@@ -166,6 +167,7 @@ func openMail(ctx context.Context, cfg *config.Config, n *config.Network, log *s
 		TrustedAuthServIDs: m.TrustedAuthServIDs,
 		Addresses:          address.Policy{AllowSpecial: cfg.Routing.AllowSpecialAddresses},
 		DataDir:            cfg.DataDir,
+		AttachLimit:        m.AttachLimit,
 		Logger:             log,
 	})
 }
