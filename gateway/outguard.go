@@ -18,11 +18,13 @@ const SendAnyway = "!send "
 type guardHold struct {
 	hits     []guard.Hit
 	released bool // the employee wrote SendAnyway: sent, and audited
+	inFile   bool // a file's name or caption hit, which clients cannot mark
 }
 
 // checkOutbound runs the outbound guard over an employee's message to the
-// outside (m's text only: a file's name is the employee's own choice). It
-// strips a SendAnyway marker from m.
+// outside: its subject, body, and each file's name and caption, which the
+// contact sees as well (a file's contents are cleaned of metadata, not
+// read). It strips a SendAnyway marker from m.
 func (g *Gateway) checkOutbound(m *Message, d routing.Decision) guardHold {
 	if g.guard == nil || g.side(m.Network) != identity.Inside || g.side(d.Target.Network) != identity.Outside {
 		return guardHold{}
@@ -45,15 +47,26 @@ func (g *Gateway) checkOutbound(m *Message, d routing.Decision) guardHold {
 	// in "ACME Sales · Hana").
 	p.Allowed = strings.Fields(strings.NewReplacer("·", " ", ",", " ", "/", " ").Replace(d.Target.Nick))
 	hits := g.guard.Check(m.Subject+"\n"+m.Body, p)
-	if len(hits) == 0 {
+	var files []string
+	for _, f := range m.Files {
+		files = append(files, f.Name, f.Description)
+	}
+	fileHits := g.guard.Check(strings.Join(files, "\n"), p)
+	if len(hits)+len(fileHits) == 0 {
 		return guardHold{}
 	}
-	return guardHold{hits: hits, released: released}
+	return guardHold{hits: append(hits, fileHits...), released: released, inFile: len(fileHits) > 0}
 }
 
 // holdText is the answer to a held message: what was found, and how to
 // send it anyway.
-func holdText(hits []guard.Hit) string {
+func holdText(h guardHold) string {
+	if h.inFile {
+		// A client shares a file without a text of its own to mark.
+		return "Not sent: " + guard.Describe(h.hits) + " in a file's name or caption. The contact sees only your persona. " +
+			"Rename the file (or change its caption) and share it again."
+	}
+	hits := h.hits
 	return "Not sent: " + guard.Describe(hits) + ". The contact sees only your persona. " +
 		"Edit the message, or to send it exactly as it is, send it again starting with \"" + SendAnyway + "\"."
 }

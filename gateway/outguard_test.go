@@ -38,6 +38,19 @@ func TestOutboundGuardHoldsAndReleases(t *testing.T) {
 			t.Fatalf("%q: answer %+v", tc.body, o)
 		}
 	}
+	// A file's name and caption reach the contact too.
+	for _, f := range []Attachment{
+		{Name: "Hana_Sato_CV.pdf", URL: "http://127.0.0.1/a/Hana_Sato_CV.pdf"},
+		{Name: "plan.pdf", Description: "the Project Sakura plan", URL: "http://127.0.0.1/a/plan.pdf"},
+	} {
+		m := fromHana("h-file-"+f.Name, "")
+		m.Files = []Attachment{f}
+		receiveOK(t, g, m)
+		o := recv(t, g.inside.Sent)
+		if o.Kind != KindRefusal || o.Refusal == nil || o.Refusal.Reason != routing.NotAllowed || !strings.Contains(o.Refusal.Text, "Rename the file") {
+			t.Fatalf("file %+v: answer %+v", f, o)
+		}
+	}
 	quiet(t, g.outside.Sent, 100*time.Millisecond)
 
 	// The persona's name and plain text pass.
@@ -65,7 +78,7 @@ func TestOutboundGuardHoldsAndReleases(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(held) == 5 && len(released) == 1 {
+		if len(held) == 7 && len(released) == 1 {
 			if held[0].Actor != "employee:hana" || strings.Contains(string(held[0].Details), "Regards") {
 				t.Fatalf("audit entry: %+v", held[0])
 			}

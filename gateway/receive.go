@@ -87,7 +87,7 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 	if d.Kind == routing.Deliver {
 		hold = g.checkOutbound(m, d)
 		if len(hold.hits) > 0 && !hold.released {
-			d = routing.Decision{Kind: routing.Refuse, Refusal: &routing.Refusal{Reason: routing.NotAllowed, Text: holdText(hold.hits)}}
+			d = routing.Decision{Kind: routing.Refuse, Refusal: &routing.Refusal{Reason: routing.NotAllowed, Text: holdText(hold)}}
 		}
 	}
 	received := time.Now()
