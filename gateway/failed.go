@@ -50,6 +50,11 @@ func (g *Gateway) Failed(ctx context.Context, b Bounce) {
 // (or, uncertain, that it may not have been).
 func (g *Gateway) fail(ctx context.Context, r *Record, reason string, uncertain bool) {
 	g.metrics.failed.WithLabelValues(r.Out.Network).Inc()
+	if r.Out.Subscribe && r.RelationshipID != "" {
+		// The relationship's subscription request went with r, or was to:
+		// the next message to the contact asks again.
+		g.resubscribe.Store(r.RelationshipID, true)
+	}
 	if r.Out.Kind != KindRelayed {
 		// Never answer an answer; what the gateway writes on a persona's
 		// behalf has no author to tell, and a broadcast's author gets its

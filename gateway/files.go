@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net/url"
 	"path"
 	"strings"
 
@@ -86,9 +87,18 @@ func fileError(f *Attachment, err error) error {
 	return fmt.Errorf("the file %q could not be sent: %w", displayName(f), err)
 }
 
+// displayName is how the author knows a file: its name, else the last
+// segment of the URL's path it was shared by.
 func displayName(f *Attachment) string {
 	if f.Name != "" {
 		return f.Name
+	}
+	for _, raw := range []string{f.URL, f.Source} {
+		if u, err := url.Parse(raw); err == nil && strings.Trim(u.Path, "/") != "" {
+			if n := cleanFileName(strings.TrimRight(u.Path, "/")); n != "" {
+				return n
+			}
+		}
 	}
 	return "(unnamed)"
 }
@@ -261,6 +271,12 @@ func (g *Gateway) fetchFile(ctx context.Context, network string, f *Attachment) 
 	info, err := c.Get(ctx, f.Source, p)
 	if err != nil {
 		p.Abort()
+		if g.side(network) == identity.Inside && errors.Is(err, fetch.ErrForbidden) {
+			// A link to anywhere else inside (an intranet page, a file
+			// server) is never fetched and carried out.
+			return Permanent(fileError(f, errors.New("files are sent only from your company's upload service: "+
+				"share the file from your client (upload), or send the text without the link")))
+		}
 		if fetch.Permanent(err) {
 			return Permanent(fileError(f, err))
 		}

@@ -202,6 +202,7 @@ func TestFilesTheGatewayWillNotCarry(t *testing.T) {
 		why  string
 	}{
 		{"not the upload service", Attachment{URL: other.put("payroll.pdf", []byte("%PDF-1.4"))}, "payroll.pdf"},
+		{"an intranet link", Attachment{URL: other.srv.URL + "/wiki/Plans"}, "only from your company's upload service"},
 		{"cannot be cleaned", Attachment{URL: w.in.put("archive.zip", zip)}, "archive.zip"},
 		{"hash announced differs", Attachment{URL: w.in.put("quote.txt", []byte("total 100")), SHA256: strings.Repeat("ab", 32)}, "does not match"},
 		{"too large", Attachment{URL: w.in.put("big.txt", bytes.Repeat([]byte("a"), 2<<20))}, "big.txt"},
@@ -260,5 +261,26 @@ func TestSpoolKeepsOnlyWhatIsPending(t *testing.T) {
 	o := recv(t, w.outside.Sent)
 	if string(w.out.get(t, o.Files[0].URL)) != "still waiting" {
 		t.Fatalf("pending file: %+v", o)
+	}
+}
+
+// TestDisplayName: the author reads a file's name, else its URL's last
+// path segment, decoded.
+func TestDisplayName(t *testing.T) {
+	for _, tc := range []struct {
+		f    Attachment
+		want string
+	}{
+		{Attachment{Name: "quote.pdf", URL: "http://x/a/b.pdf"}, "quote.pdf"},
+		{Attachment{URL: "https://intranet.corp.test/secret"}, "secret"},
+		{Attachment{URL: "https://h/file_share/1/%E8%A6%8B%E7%A9%8D.pdf?x=1#f"}, "見積.pdf"},
+		{Attachment{Source: "https://h/dir/"}, "dir"},
+		{Attachment{URL: "https://h/"}, "(unnamed)"},
+		{Attachment{URL: "::bad"}, "(unnamed)"},
+		{Attachment{}, "(unnamed)"},
+	} {
+		if got := displayName(&tc.f); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.f, got, tc.want)
+		}
 	}
 }

@@ -113,6 +113,10 @@ type Gateway struct {
 	// bouncing holds the messages (network NUL ID) whose bounce is being
 	// handled.
 	bouncing busy.Set
+	// resubscribe holds the relationships (by ID) whose first message,
+	// which was to carry the persona's subscription request, was held or
+	// failed: the next message to the contact carries it.
+	resubscribe sync.Map
 	// outboxMu is held while the audit outbox is copied (see Tx.Audit).
 	outboxMu sync.Mutex
 	hooks    Hooks

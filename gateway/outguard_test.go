@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +89,29 @@ func TestOutboundGuardHoldsAndReleases(t *testing.T) {
 			t.Fatalf("audit: %d holds, %d releases", len(held), len(released))
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestHeldFirstMessageKeepsTheSubscription: the message that starts a
+// relationship carries the persona's subscription request; when it is
+// held (or its file refused), the next one that goes carries it instead,
+// and only that one.
+func TestHeldFirstMessageKeepsTheSubscription(t *testing.T) {
+	gd, err := guard.New(guard.Rules{Terms: []string{"Project Sakura"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := startTestGateway(t, t.TempDir(), func(o *Options) { o.Guard = gd })
+	defer g.stop()
+	carol := `carol\40ext.test@gw.corp.test`
+	receiveOK(t, g, &Message{Network: "corp", From: hanaIn, ReplyTo: hanaIn, To: carol, ID: "c1", Body: "Project Sakura news"})
+	if o := recv(t, g.inside.Sent); o.Kind != KindRefusal {
+		t.Fatalf("held: %+v", o)
+	}
+	for i, want := range []bool{true, false} {
+		receiveOK(t, g, &Message{Network: "corp", From: hanaIn, ReplyTo: hanaIn, To: carol, ID: fmt.Sprint("c", i+2), Body: "Hello Carol"})
+		if o := recv(t, g.outside.Sent); o.To != "carol@ext.test" || o.Subscribe != want {
+			t.Fatalf("message %d: %+v, want Subscribe %v", i+2, o, want)
+		}
 	}
 }

@@ -85,8 +85,16 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 	}
 	var hold guardHold
 	if d.Kind == routing.Deliver {
+		if !subscribe {
+			// The relationship's first message did not go (held, or its
+			// file refused): this one carries its subscription request.
+			_, subscribe = g.resubscribe.LoadAndDelete(d.RelationshipID)
+		}
 		hold = g.checkOutbound(m, d)
 		if len(hold.hits) > 0 && !hold.released {
+			if subscribe {
+				g.resubscribe.Store(d.RelationshipID, true)
+			}
 			d = routing.Decision{Kind: routing.Refuse, Refusal: &routing.Refusal{Reason: routing.NotAllowed, Text: holdText(hold)}}
 		}
 	}
