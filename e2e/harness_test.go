@@ -117,6 +117,9 @@ type world struct {
 	gw              *Gateway
 }
 
+// guardTerm is the word the harness's gateway keeps inside (guard.terms).
+const guardTerm = "Project Sakura"
+
 type worldOptions struct {
 	// split runs the inside and the outside on two separate Prosody
 	// servers, as in production, so one side can fail alone.
@@ -183,15 +186,19 @@ networks:
   corp:
     side: inside
     kind: xmpp
-    xmpp: {domain: gw.corp.test, server: %q, secret: %q, home_domains: [corp.test], proxy_for: public-xmpp%s}
+    xmpp: {domain: gw.corp.test, server: %q, secret: %q, home_domains: [corp.test], proxy_for: public-xmpp%s,
+      upload: %q, upload_hosts: [%q]}
   public-xmpp:
     side: outside
     kind: xmpp
-    xmpp: {domain: contact.acme.test, server: %q, secret: %q}
+    xmpp: {domain: contact.acme.test, server: %q, secret: %q, upload: %q}
 %srouting: {fallback_employee: %s, fallback_address: desk@corp.test}
 limits: {max_body_bytes: 4096}
+files: {allow_private: true}
+guard: {terms: [%q]}
 `, filepath.Join(dir, "data"), o.logLevel, admin, token, w.inside.ComponentAddr, w.inside.Secret, proxies,
-		w.outside.ComponentAddr, w.outside.Secret, mailNet, o.fallback)
+		w.inside.InsideUpload.Domain, w.inside.InsideUpload.Host,
+		w.outside.ComponentAddr, w.outside.Secret, w.outside.OutsideUpload.Domain, mailNet, o.fallback, guardTerm)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -23,19 +23,38 @@ func TestRelayBothWaysWithoutLeak(t *testing.T) {
 	hana, bob := w.client("hana"), w.client("bob")
 
 	const insideID = "hana-inside-stanza-7f3a9"
-	if err := hana.SendRaw(fmt.Sprintf(`<message to='%s' id='%s' type='chat'><body>Hello Bob, this is about your order.</body><thread>inside-thread-42</thread><x xmlns='jabber:x:oob'><url>https://intranet.corp.test/secret</url></x></message>`, bobProxy, insideID)); err != nil {
+	// A link to an intranet page as a shared file (OOB) is not carried
+	// out: Hana is told, and nothing reaches bob.
+	if err := hana.SendRaw(fmt.Sprintf(`<message to='%s' id='%s-link' type='chat'><body>Hello Bob, this is about your order.</body><thread>inside-thread-42</thread><x xmlns='jabber:x:oob'><url>https://intranet.corp.test/secret</url></x></message>`, bobProxy, insideID)); err != nil {
 		t.Fatal(err)
 	}
-	got := message(t, bob)
+	if n := message(t, hana); bare(n.From) != bobProxy || !strings.Contains(n.Body, `"secret"`) || !strings.Contains(n.Body, "upload service") {
+		t.Fatalf("hana was told %s", n.Raw)
+	}
+	if err := hana.SendRaw(fmt.Sprintf(`<message to='%s' id='%s' type='chat'><body>Hello Bob, this is about your order.</body><thread>inside-thread-42</thread></message>`, bobProxy, insideID)); err != nil {
+		t.Fatal(err)
+	}
+	// bob gets the message and a subscription request from the persona,
+	// in either order.
+	var got, sub testenv.Stanza
+	for got.Raw == "" || sub.Raw == "" {
+		s := bob.Expect(t, waitShort, func(s testenv.Stanza) bool {
+			return (s.Kind == "message" && s.Body != "") || (s.Kind == "presence" && s.Type == "subscribe")
+		})
+		if s.Kind == "message" {
+			got = s
+		} else {
+			sub = s
+		}
+	}
+	if bare(sub.From) != hanaAddr || sub.Nick != "ACME Sales · Hana" {
+		t.Fatalf("subscription request: %s", sub.Raw)
+	}
 	if bare(got.From) != hanaAddr || got.Body != "Hello Bob, this is about your order." || got.Type != "chat" {
 		t.Fatalf("bob got %s", got.Raw)
 	}
 	if got.Nick != "ACME Sales · Hana" {
 		t.Fatalf("nick = %q, want the persona's display name (XEP-0172): %s", got.Nick, got.Raw)
-	}
-	sub := bob.Expect(t, waitShort, func(s testenv.Stanza) bool { return s.Kind == "presence" && s.Type == "subscribe" })
-	if bare(sub.From) != hanaAddr || sub.Nick != "ACME Sales · Hana" {
-		t.Fatalf("subscription request: %s", sub.Raw)
 	}
 
 	// vCard (XEP-0054) of the persona answers the persona's name.
