@@ -130,6 +130,9 @@ type worldOptions struct {
 	logLevel string
 	// mail adds an outside mail network on real Dovecot and Postfix.
 	mail bool
+	// attachLimit is the mail network's mail.attach_limit (default the
+	// gateway's).
+	attachLimit int64
 }
 
 func newWorld(t testing.TB, o worldOptions) *world {
@@ -174,9 +177,10 @@ func newWorld(t testing.TB, o worldOptions) *world {
     mail:
       domain: contact.acme.test
       trusted_authserv_ids: [mx.contact.acme.test]
+      attach_limit: %d
       imap: {server: %q, tls: none, username: %q, password: %q, poll_interval: 1s}
       smtp: {server: %q, tls: starttls, ca_file: %q, username: %q, password: %q}
-`, w.mail.IMAPAddr, w.mail.GatewayUser, w.mail.GatewayPass,
+`, o.attachLimit, w.mail.IMAPAddr, w.mail.GatewayUser, w.mail.GatewayPass,
 			w.mail.SubmissionAddr, filepath.Join(w.mail.Dir, "tls", "cert.pem"), w.mail.GatewayUser, w.mail.GatewayPass)
 	}
 	yaml := fmt.Sprintf(`data_dir: %s

@@ -231,11 +231,18 @@ func (s *sender) prepareFiles(ctx context.Context, it senderItem) error {
 			}
 			f.URL = url
 			changed = true
+		case attaches && f.URL != "":
+			// Re-hosted already (too large to attach): the mail links it.
 		case attaches:
-			inline += f.Size
-			if inline > att.AttachLimit() {
-				return Permanent(fileError(f, fmt.Errorf("the files of one mail may be %d MiB in all", att.AttachLimit()>>20)))
+			if inline+f.Size > att.AttachLimit() {
+				url, err := g.linkFor(ctx, out, f)
+				if err != nil {
+					return err
+				}
+				f.URL, changed = url, true
+				continue
 			}
+			inline += f.Size
 			sha, sp := f.SHA256, g.files.o.Spool
 			f.Open = func() (io.ReadCloser, error) { return sp.Open(sha) }
 		}
@@ -253,6 +260,59 @@ func (s *sender) prepareFiles(ctx context.Context, it senderItem) error {
 		}
 	}
 	return nil
+}
+
+// linkFor re-hosts a file too large to attach to a mail on the upload
+// service of another outside network where the sending persona has an
+// address (its XMPP address, say), and returns the URL the mail links to.
+func (g *Gateway) linkFor(ctx context.Context, out *Outgoing, f *Attachment) (string, error) {
+	tooLarge := fmt.Errorf("it is larger than the %s one mail carries as attachments", sizeText(g.attachLimit(out.Network)))
+	p, ok := g.state.Snapshot().PersonaByAddr(identity.Address{Network: out.Network, Addr: out.From})
+	if !ok {
+		return "", Permanent(fileError(f, tooLarge))
+	}
+	for _, a := range p.Addresses {
+		up, ok := g.adapters[a.Network].(Uploader)
+		if a.Network == out.Network || !ok || g.side(a.Network) != identity.Outside {
+			continue
+		}
+		rd, err := g.files.o.Spool.Open(f.SHA256)
+		if err != nil {
+			return "", fileError(f, fmt.Errorf("the gateway lost its copy: %w", err))
+		}
+		url, err := up.Upload(ctx, a.Addr, *f, rd)
+		rd.Close()
+		if err != nil {
+			var se *SendError
+			if errors.As(err, &se) {
+				return "", &SendError{Action: se.Action, Err: fileError(f, fmt.Errorf("%w, and a link to it could not be made: %w", tooLarge, se.Err))}
+			}
+			return "", err
+		}
+		return url, nil
+	}
+	return "", Permanent(fileError(f, fmt.Errorf("%w, and the persona has no address on a network that could host a link to it", tooLarge)))
+}
+
+// attachLimit is the attachment cap of network's adapter, 0 if none.
+func (g *Gateway) attachLimit(network string) int64 {
+	if a, ok := g.adapters[network].(Attacher); ok {
+		return a.AttachLimit()
+	}
+	return 0
+}
+
+// sizeText writes n bytes for people: "12 MiB", "800 KiB", "512 bytes".
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // fetchFile brings a file given by URL into the spool.
