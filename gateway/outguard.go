@@ -18,13 +18,14 @@ const SendAnyway = "!send "
 type guardHold struct {
 	hits     []guard.Hit
 	released bool // the employee wrote SendAnyway: sent, and audited
-	inFile   bool // a file's name or caption hit, which clients cannot mark
+	inFile   bool // a file's caption hit, which clients cannot mark
 }
 
-// checkOutbound runs the outbound guard over an employee's message to the
-// outside: its subject, body, and each file's name and caption, which the
-// contact sees as well (a file's contents are cleaned of metadata, not
-// read). It strips a SendAnyway marker from m.
+// checkOutbound runs the outbound guard over the text of an employee's
+// message to the outside: its subject, body and each file's caption,
+// which the contact reads. A file's name is the employee's own choice and
+// passes; its contents are cleaned of metadata, not read. It strips a
+// SendAnyway marker from m.
 func (g *Gateway) checkOutbound(m *Message, d routing.Decision) guardHold {
 	if g.guard == nil || g.side(m.Network) != identity.Inside || g.side(d.Target.Network) != identity.Outside {
 		return guardHold{}
@@ -49,7 +50,7 @@ func (g *Gateway) checkOutbound(m *Message, d routing.Decision) guardHold {
 	hits := g.guard.Check(m.Subject+"\n"+m.Body, p)
 	var files []string
 	for _, f := range m.Files {
-		files = append(files, f.Name, f.Description)
+		files = append(files, f.Description)
 	}
 	fileHits := g.guard.Check(strings.Join(files, "\n"), p)
 	if len(hits)+len(fileHits) == 0 {
@@ -63,8 +64,8 @@ func (g *Gateway) checkOutbound(m *Message, d routing.Decision) guardHold {
 func holdText(h guardHold) string {
 	if h.inFile {
 		// A client shares a file without a text of its own to mark.
-		return "Not sent: " + guard.Describe(h.hits) + " in a file's name or caption. The contact sees only your persona. " +
-			"Rename the file (or change its caption) and share it again."
+		return "Not sent: " + guard.Describe(h.hits) + " in a file's caption. The contact sees only your persona. " +
+			"Change the caption and share the file again."
 	}
 	hits := h.hits
 	return "Not sent: " + guard.Describe(hits) + ". The contact sees only your persona. " +

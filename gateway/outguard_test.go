@@ -39,18 +39,26 @@ func TestOutboundGuardHoldsAndReleases(t *testing.T) {
 			t.Fatalf("%q: answer %+v", tc.body, o)
 		}
 	}
-	// A file's name and caption reach the contact too.
+	// A file's caption reaches the contact too.
 	for _, f := range []Attachment{
-		{Name: "Hana_Sato_CV.pdf", URL: "http://127.0.0.1/a/Hana_Sato_CV.pdf"},
 		{Name: "plan.pdf", Description: "the Project Sakura plan", URL: "http://127.0.0.1/a/plan.pdf"},
+		{Name: "scan.pdf", Description: "signed, H. Sato", URL: "http://127.0.0.1/a/scan.pdf"},
 	} {
 		m := fromHana("h-file-"+f.Name, "")
 		m.Files = []Attachment{f}
 		receiveOK(t, g, m)
 		o := recv(t, g.inside.Sent)
-		if o.Kind != KindRefusal || o.Refusal == nil || o.Refusal.Reason != routing.NotAllowed || !strings.Contains(o.Refusal.Text, "Rename the file") {
+		if o.Kind != KindRefusal || o.Refusal == nil || o.Refusal.Reason != routing.NotAllowed || !strings.Contains(o.Refusal.Text, "Change the caption") {
 			t.Fatalf("file %+v: answer %+v", f, o)
 		}
+	}
+	// A file's name is the employee's own choice: not held (this gateway
+	// carries no files, so the message fails there, not at the guard).
+	m := fromHana("h-file-name", "")
+	m.Files = []Attachment{{Name: "Hana_Sato_CV.pdf", URL: "http://127.0.0.1/a/Hana_Sato_CV.pdf"}}
+	receiveOK(t, g, m)
+	if o := recv(t, g.inside.Sent); o.Refusal == nil || o.Refusal.Reason == routing.NotAllowed {
+		t.Fatalf("a file name was held: %+v", o)
 	}
 	quiet(t, g.outside.Sent, 100*time.Millisecond)
 
