@@ -68,7 +68,7 @@ func TestMailFilesBothWays(t *testing.T) {
 	for _, f := range []struct {
 		name string
 		data []byte
-	}{{"prices.csv", prices}, {"catalogue.txt", catalogue}} {
+	}{{"価格表 2027.csv", prices}, {"catalogue.txt", catalogue}} {
 		u := upload(t, hana, w.inside.InsideUpload, f.name, "text/plain", f.data)
 		if _, err := hana.SendFile(bobMailProxy, u, ""); err != nil {
 			t.Fatal(err)
@@ -84,8 +84,8 @@ func TestMailFilesBothWays(t *testing.T) {
 		links = append(links, linkRE.FindAllString(text, -1)...)
 		leakScan(t, m.Raw, w.inside.InsideUpload.Host+":")
 	}
-	if len(attached) != 1 || attached[0].name != "prices.csv" || !bytes.Equal(attached[0].data, prices) {
-		t.Fatalf("attachments %+v; want prices.csv whole", attached)
+	if len(attached) != 1 || attached[0].name != "価格表 2027.csv" || !bytes.Equal(attached[0].data, prices) {
+		t.Fatalf("attachments %+v; want 価格表 2027.csv whole", attached)
 	}
 	if len(links) != 1 || host(t, links[0]) != w.outside.OutsideUpload.Host {
 		t.Fatalf("links %q; want one to the catalogue on %s", links, w.outside.OutsideUpload.Host)

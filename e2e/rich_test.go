@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	be "encoding/binary"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -65,6 +66,40 @@ func photo(t *testing.T, author string) []byte {
 		t.Fatalf("test photo: %v", err)
 	}
 	return out
+}
+
+// quotePDF is a one-page PDF whose document information and XMP name
+// its author and her machine, as an office suite writes them.
+func quotePDF(author string) []byte {
+	xmp := `<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator>` + author + `</dc:creator></rdf:Description></rdf:RDF></x:xmpmeta>`
+	objs := []struct{ dict, stream string }{
+		{"<< /Type /Catalog /Pages 2 0 R /Metadata 5 0 R >>", ""},
+		{"<< /Type /Pages /Kids [3 0 R] /Count 1 >>", ""},
+		{"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents 4 0 R /Resources << /Font << /F1 6 0 R >> >> >>", ""},
+		{"<< >>", "BT /F1 18 Tf 20 100 Td (Quote: 120,000 JPY) Tj ET"},
+		{"<< /Type /Metadata /Subtype /XML >>", xmp},
+		{"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>", ""},
+		{"<< /Author (" + author + ") /Creator (CorpWriter on ws12.corp.test) /Title (Quote) >>", ""},
+	}
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n%\xE2\xE3\xCF\xD3\n")
+	offsets := make([]int, len(objs))
+	for i, o := range objs {
+		offsets[i] = b.Len()
+		if o.stream == "" {
+			fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o.dict)
+			continue
+		}
+		d := strings.TrimSuffix(o.dict, ">>") + fmt.Sprintf(" /Length %d >>", len(o.stream))
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nstream\n%s\nendstream\nendobj\n", i+1, d, o.stream)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for _, off := range offsets {
+		fmt.Fprintf(&b, "%010d 00000 n \n", off)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info 7 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
+	return b.Bytes()
 }
 
 // upload shares data from c through the upload service, as a client does.
@@ -164,6 +199,26 @@ func TestFileEmployeeToContactIsRehostedAndCleaned(t *testing.T) {
 				t.Fatalf("caption: %s", c.Raw)
 			}
 		}
+	}
+
+	// A PDF: its document information and XMP go, its page stays.
+	pdf := quotePDF("Hana Sato")
+	inURL := upload(t, hana, w.inside.InsideUpload, "Quote 2026-12.pdf", "application/pdf", pdf)
+	if _, err := hana.SendFile(bobProxy, inURL, ""); err != nil {
+		t.Fatal(err)
+	}
+	_, outURL := fileMessage(t, bob)
+	got := fetch(t, outURL)
+	if !bytes.HasPrefix(got, []byte("%PDF-")) || !bytes.Contains(got, []byte("Quote: 120,000 JPY")) && !bytes.Contains(got, []byte("/FlateDecode")) {
+		t.Fatalf("the re-hosted PDF is not the quote:\n%.300s", got)
+	}
+	for _, leak := range []string{"Hana Sato", "ws12.corp.test", "CorpWriter", "xmpmeta"} {
+		if bytes.Contains(got, []byte(leak)) {
+			t.Errorf("the re-hosted PDF still contains %q", leak)
+		}
+	}
+	if !strings.HasSuffix(outURL, ".pdf") {
+		t.Errorf("the PDF's URL %s lost its name", outURL)
 	}
 
 	raw := bob.RawXML()
