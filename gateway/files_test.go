@@ -26,6 +26,8 @@ import (
 // fileHost is an HTTP upload service on loopback: what Upload stores, GET
 // serves.
 type fileHost struct {
+	// slow holds GETs of paths with "slow" in them until it is closed.
+	slow  chan struct{}
 	srv   *httptest.Server
 	mu    sync.Mutex
 	files map[string][]byte
@@ -33,8 +35,15 @@ type fileHost struct {
 }
 
 func newFileHost(t testing.TB) *fileHost {
-	h := &fileHost{files: map[string][]byte{}}
+	h := &fileHost{files: map[string][]byte{}, slow: make(chan struct{})}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "slow") {
+			select {
+			case <-h.slow:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		h.mu.Lock()
 		b, ok := h.files[r.URL.Path]
 		h.mu.Unlock()
@@ -362,4 +371,29 @@ func BenchmarkFileRelay(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSlowFileHoldsUpOnlyItsConversation pins that files are made ready
+// off the send loop: while one contact's file is slow to fetch, another
+// contact's messages go at once, and the same contact's later message
+// waits and follows the file, in order.
+func TestSlowFileHoldsUpOnlyItsConversation(t *testing.T) {
+	w := startFileWorld(t, t.TempDir())
+	defer w.stop()
+	carol := `carol\40ext.test@gw.corp.test`
+	receiveOK(t, w.testGateway, &Message{Network: "corp", From: hanaIn, ReplyTo: hanaIn, To: bobProxy, ID: "f1",
+		Files: []Attachment{{URL: w.in.put("slow-drawing.txt", []byte("the drawing"))}}})
+	receiveOK(t, w.testGateway, &Message{Network: "corp", From: hanaIn, ReplyTo: hanaIn, To: bobProxy, ID: "f2", Body: "the caption"})
+	receiveOK(t, w.testGateway, &Message{Network: "corp", From: hanaIn, ReplyTo: hanaIn, To: carol, ID: "c1", Body: "hello Carol"})
+	if o := recv(t, w.outside.Sent); o.To != "carol@ext.test" || o.Body != "hello Carol" {
+		t.Fatalf("first out: %+v, want Carol's message, not held up by bob's file", o)
+	}
+	quiet(t, w.outside.Sent, 150*time.Millisecond)
+	close(w.in.slow)
+	if o := recv(t, w.outside.Sent); o.To != "bob@ext.test" || len(o.Files) != 1 {
+		t.Fatalf("then %+v, want bob's file", o)
+	}
+	if o := recv(t, w.outside.Sent); o.To != "bob@ext.test" || o.Body != "the caption" {
+		t.Fatalf("then %+v, want bob's caption after his file", o)
+	}
 }

@@ -29,6 +29,14 @@ type sender struct {
 	bulkGap  time.Duration
 	nextBulk time.Time
 	later    []senderItem // refused for now, each with its retryAt
+
+	// Files are made ready off the loop (filequeue.go): busy marks the
+	// conversations with a message being prepared, held keeps their later
+	// messages in order, prep tracks the work and prepSlots bounds it.
+	busy      map[string]bool
+	held      map[string][]senderItem
+	prep      sync.WaitGroup
+	prepSlots chan struct{}
 }
 
 type senderItem struct {
@@ -41,10 +49,15 @@ type senderItem struct {
 	// refusals how often; retryAt when to try it again.
 	refusedSince, retryAt time.Time
 	refusals              int
+	// prepared: its files were made ready off the loop; prepErr is why
+	// they could not be, reported when it is sent.
+	prepared bool
+	prepErr  error
 }
 
 func newSender(g *Gateway, a Adapter) *sender {
-	s := &sender{g: g, adapter: a, wake: make(chan struct{}, 1), up: make(chan struct{}, 1)}
+	s := &sender{g: g, adapter: a, wake: make(chan struct{}, 1), up: make(chan struct{}, 1),
+		prepSlots: make(chan struct{}, filePrepWorkers)}
 	if g != nil {
 		s.bulkGap = g.bulkGap
 	}
@@ -110,6 +123,7 @@ func (s *sender) pop(now time.Time) (it senderItem, wait time.Duration, ok bool)
 }
 
 func (s *sender) run(ctx context.Context) {
+	defer s.prep.Wait() // no file work outlives the sender (the queue closes next)
 	bo := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(s.g.retryMin),
 		backoff.WithMaxInterval(s.g.retryMax),
@@ -137,6 +151,9 @@ func (s *sender) run(ctx context.Context) {
 			}
 			continue
 		}
+		if s.divert(ctx, it) {
+			continue
+		}
 		if !s.send(ctx, bo, it) {
 			return
 		}
@@ -148,7 +165,10 @@ func (s *sender) run(ctx context.Context) {
 func (s *sender) send(ctx context.Context, bo backoff.BackOff, it senderItem) bool {
 	out := &it.rec.Out
 	for {
-		err := s.prepareFiles(ctx, it)
+		err := it.prepErr
+		if err == nil {
+			err = s.prepareFiles(ctx, it) // only what is left (an attachment's reader)
+		}
 		if err == nil {
 			err = s.adapter.Send(ctx, out)
 		}
