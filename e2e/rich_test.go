@@ -3,10 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
-	be "encoding/binary"
 	"fmt"
-	"image"
-	"image/color"
 	"image/jpeg"
 	"net/url"
 	"strings"
@@ -14,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kakehashi/kakehashi/internal/testenv"
+	"github.com/kakehashi/kakehashi/internal/testfiles"
 )
 
 // Rich messages across the gateway (issue 11), through real Prosody with
@@ -26,85 +24,19 @@ const (
 	hanaInner = "hana@corp.test"
 )
 
-// photo is a small JPEG whose EXIF names its author and camera owner and
-// whose XMP names its creator: what a phone's camera writes.
-func photo(t *testing.T, author string) []byte {
+// photo is a small JPEG whose EXIF names its author and whose XMP names
+// its creator: what a phone's camera writes.
+func photo(t testing.TB, author string) []byte {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 24, 16))
-	for x := range 24 {
-		for y := range 16 {
-			img.Set(x, y, color.RGBA{uint8(x * 10), uint8(y * 15), 90, 255})
-		}
-	}
-	var enc bytes.Buffer
-	if err := jpeg.Encode(&enc, img, &jpeg.Options{Quality: 90}); err != nil {
+	b, err := testfiles.Photo(testfiles.Gradient(24, 16), 90, author)
+	if err != nil {
 		t.Fatal(err)
 	}
-	// EXIF: a big-endian TIFF with one IFD holding Artist (0x013B).
-	artist := append([]byte(author), 0)
-	tiff := []byte("MM\x00\x2a\x00\x00\x00\x08")
-	tiff = be.BigEndian.AppendUint16(tiff, 1)
-	tiff = be.BigEndian.AppendUint16(tiff, 0x013B)
-	tiff = be.BigEndian.AppendUint16(tiff, 2)
-	tiff = be.BigEndian.AppendUint32(tiff, uint32(len(artist)))
-	tiff = be.BigEndian.AppendUint32(tiff, 8+2+12+4)
-	tiff = be.BigEndian.AppendUint32(tiff, 0)
-	tiff = append(tiff, artist...)
-	exif := append([]byte("Exif\x00\x00"), tiff...)
-	xmp := append([]byte("http://ns.adobe.com/xap/1.0/\x00"),
-		`<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator>`+author+`</dc:creator></rdf:Description></rdf:RDF></x:xmpmeta>`...)
-	segment := func(marker byte, payload []byte) []byte {
-		s := []byte{0xFF, marker}
-		s = be.BigEndian.AppendUint16(s, uint16(len(payload)+2))
-		return append(s, payload...)
-	}
-	b := enc.Bytes()
-	out := append([]byte{}, b[:2]...) // SOI
-	out = append(out, segment(0xE1, exif)...)
-	out = append(out, segment(0xE1, xmp)...)
-	out = append(out, b[2:]...)
-	if _, err := jpeg.Decode(bytes.NewReader(out)); err != nil {
-		t.Fatalf("test photo: %v", err)
-	}
-	return out
-}
-
-// quotePDF is a one-page PDF whose document information and XMP name
-// its author and her machine, as an office suite writes them.
-func quotePDF(author string) []byte {
-	xmp := `<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator>` + author + `</dc:creator></rdf:Description></rdf:RDF></x:xmpmeta>`
-	objs := []struct{ dict, stream string }{
-		{"<< /Type /Catalog /Pages 2 0 R /Metadata 5 0 R >>", ""},
-		{"<< /Type /Pages /Kids [3 0 R] /Count 1 >>", ""},
-		{"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents 4 0 R /Resources << /Font << /F1 6 0 R >> >> >>", ""},
-		{"<< >>", "BT /F1 18 Tf 20 100 Td (Quote: 120,000 JPY) Tj ET"},
-		{"<< /Type /Metadata /Subtype /XML >>", xmp},
-		{"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>", ""},
-		{"<< /Author (" + author + ") /Creator (CorpWriter on ws12.corp.test) /Title (Quote) >>", ""},
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xE2\xE3\xCF\xD3\n")
-	offsets := make([]int, len(objs))
-	for i, o := range objs {
-		offsets[i] = b.Len()
-		if o.stream == "" {
-			fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o.dict)
-			continue
-		}
-		d := strings.TrimSuffix(o.dict, ">>") + fmt.Sprintf(" /Length %d >>", len(o.stream))
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nstream\n%s\nendstream\nendobj\n", i+1, d, o.stream)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info 7 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
+	return b
 }
 
 // upload shares data from c through the upload service, as a client does.
-func upload(t *testing.T, c *testenv.Client, service testenv.UploadService, name, mediaType string, data []byte) string {
+func upload(t testing.TB, c *testenv.Client, service testenv.UploadService, name, mediaType string, data []byte) string {
 	t.Helper()
 	if service.Domain == "" {
 		t.Fatal("the test server has no upload service")
@@ -119,7 +51,7 @@ func upload(t *testing.T, c *testenv.Client, service testenv.UploadService, name
 }
 
 // fetch downloads a shared file.
-func fetch(t *testing.T, u string) []byte {
+func fetch(t testing.TB, u string) []byte {
 	t.Helper()
 	b, _, err := testenv.Fetch(u)
 	if err != nil {
@@ -131,7 +63,7 @@ func fetch(t *testing.T, u string) []byte {
 // fileMessage waits for a message that shares a file and checks it is
 // shown inline the way clients expect: the body is exactly the URL, and
 // the same URL is in OOB. It returns the URL.
-func fileMessage(t *testing.T, c *testenv.Client) (testenv.Stanza, string) {
+func fileMessage(t testing.TB, c *testenv.Client) (testenv.Stanza, string) {
 	t.Helper()
 	m := message(t, c)
 	if m.Type == "error" {
@@ -143,7 +75,7 @@ func fileMessage(t *testing.T, c *testenv.Client) (testenv.Stanza, string) {
 	return m, m.Body
 }
 
-func host(t *testing.T, u string) string {
+func host(t testing.TB, u string) string {
 	t.Helper()
 	p, err := url.Parse(u)
 	if err != nil {
@@ -203,7 +135,7 @@ func TestFileEmployeeToContactIsRehostedAndCleaned(t *testing.T) {
 	}
 
 	// A PDF: its document information and XMP go, its page stays.
-	pdf := quotePDF("Hana Sato")
+	pdf := testfiles.Quote("Hana Sato")
 	inURL := upload(t, hana, w.inside.InsideUpload, "Quote 2026-12.pdf", "application/pdf", pdf)
 	if _, err := hana.SendFile(bobProxy, inURL, ""); err != nil {
 		t.Fatal(err)

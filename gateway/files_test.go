@@ -7,10 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"image"
-	"image/color"
-	"image/jpeg"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kakehashi/kakehashi/internal/testfiles"
 	"github.com/kakehashi/kakehashi/media/spool"
 )
 
@@ -134,22 +132,13 @@ func startFileWorldMax(t testing.TB, dir string, maxBytes int64, hosts ...*fileH
 	return w
 }
 
-// photo is a JPEG whose EXIF names its author.
+// photo is a JPEG whose EXIF and XMP name its author.
 func photo(t testing.TB, author string) []byte {
-	img := image.NewRGBA(image.Rect(0, 0, 16, 16))
-	for i := range 16 {
-		img.Set(i, i, color.RGBA{200, 10, 10, 255})
-	}
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, img, nil); err != nil {
+	b, err := testfiles.Photo(testfiles.Gradient(16, 16), 75, author)
+	if err != nil {
 		t.Fatal(err)
 	}
-	exif := append([]byte("Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08"), []byte("Artist="+author)...)
-	seg := []byte{0xff, 0xe1, byte((len(exif) + 2) >> 8), byte(len(exif) + 2)}
-	out := append([]byte{}, b.Bytes()[:2]...)
-	out = append(out, seg...)
-	out = append(out, exif...)
-	return append(out, b.Bytes()[2:]...)
+	return b
 }
 
 // TestEmployeeFileIsCleanedAndRehosted pins the outbound file path: the
@@ -303,21 +292,11 @@ func TestDisplayName(t *testing.T) {
 // noisePhoto is a JPEG of w×h random pixels (incompressible, as photos
 // nearly are) whose EXIF names its author.
 func noisePhoto(b testing.TB, w, h int) []byte {
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range img.Pix {
-		img.Pix[i] = byte(rng.Uint32())
-	}
-	var enc bytes.Buffer
-	if err := jpeg.Encode(&enc, img, &jpeg.Options{Quality: 85}); err != nil {
+	data, err := testfiles.Photo(testfiles.Noise(w, h, 1), 85, "Hana Sato")
+	if err != nil {
 		b.Fatal(err)
 	}
-	exif := append([]byte("Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08"), []byte("Artist=Hana Sato")...)
-	seg := []byte{0xff, 0xe1, byte((len(exif) + 2) >> 8), byte(len(exif) + 2)}
-	out := append([]byte{}, enc.Bytes()[:2]...)
-	out = append(out, seg...)
-	out = append(out, exif...)
-	return append(out, enc.Bytes()[2:]...)
+	return data
 }
 
 // BenchmarkFileRelay measures what a photo costs to cross the gateway,

@@ -1,7 +1,6 @@
 package xmpp
 
 import (
-	"context"
 	"log/slog"
 	"reflect"
 	"testing"
@@ -25,30 +24,12 @@ func TestCommandsOverProsody(t *testing.T) {
 	p.Register(t, "hana", "corp.test", "secret-pw")
 	cmdr := newCommander()
 
-	connected := make(chan struct{}, 1)
 	c, err := New(Config{Network: "corp", Side: identity.Inside, Domain: testDomain, Server: p.ComponentAddr, Secret: p.Secret,
-		Logger: slog.New(slog.DiscardHandler),
-		OnConnect: func() {
-			select {
-			case connected <- struct{}{}:
-			default:
-			}
-		}})
+		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, cmdr) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	select {
-	case <-connected:
-	case <-time.After(20 * time.Second):
-		t.Fatal("component did not connect")
-	}
+	connectAs(t, c, cmdr)
 
 	cl := testenv.Dial(t, p, hanaPhone, "secret-pw")
 	ask := func(typ, id, payload string) *replyIQ {

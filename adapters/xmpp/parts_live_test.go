@@ -2,7 +2,6 @@ package xmpp
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"reflect"
 	"slices"
@@ -37,25 +36,7 @@ func TestPartsOverProsody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	connected := make(chan struct{}, 1)
-	c.cfg.OnConnect = func() {
-		select {
-		case connected <- struct{}{}:
-		default:
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, core) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	select {
-	case <-connected:
-	case <-time.After(20 * time.Second):
-		t.Fatal("component did not connect")
-	}
+	connectAs(t, c, core)
 	hana := testenv.Dial(t, p, hanaPhone, "secret-pw")
 
 	// The gateway re-hosts a file as the proxy address: the service is

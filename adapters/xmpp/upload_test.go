@@ -169,6 +169,13 @@ func (f *fakeServer) session(conn net.Conn) {
 // connected.
 func connect(t *testing.T, c *Component) {
 	t.Helper()
+	connectAs(t, c, fakeCore{})
+}
+
+// connectAs runs c with core until the test ends and waits until it is
+// connected (to a real Prosody, which may take a while under load).
+func connectAs(t *testing.T, c *Component, core gateway.Core) {
+	t.Helper()
 	connected := make(chan struct{}, 1)
 	c.cfg.OnConnect = func() {
 		select {
@@ -178,14 +185,14 @@ func connect(t *testing.T, c *Component) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, fakeCore{}) }()
+	go func() { done <- c.Run(ctx, core) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
 	})
 	select {
 	case <-connected:
-	case <-time.After(10 * time.Second):
+	case <-time.After(20 * time.Second):
 		t.Fatal("component did not connect")
 	}
 }

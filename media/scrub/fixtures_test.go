@@ -16,6 +16,7 @@ import (
 	"testing"
 	"unicode/utf16"
 
+	"github.com/kakehashi/kakehashi/internal/testfiles"
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 )
 
@@ -289,25 +290,11 @@ type pdfObject struct {
 // buildPDF writes a PDF 1.7 file with a classic xref table; objects are
 // numbered from 1 in order, and trailer is the trailer dict's entries.
 func buildPDF(objs []pdfObject, trailer string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xE2\xE3\xCF\xD3\n")
-	offsets := make([]int, len(objs))
+	out := make([]testfiles.PDFObject, len(objs))
 	for i, o := range objs {
-		offsets[i] = b.Len()
-		if o.stream == "" {
-			fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o.dict)
-			continue
-		}
-		d := strings.TrimSuffix(o.dict, ">>") + fmt.Sprintf(" /Length %d >>", len(o.stream))
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nstream\n%s\nendstream\nendobj\n", i+1, d, o.stream)
+		out[i] = testfiles.PDFObject{Dict: o.dict, Stream: o.stream}
 	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d %s >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, trailer, xref)
-	return b.Bytes()
+	return testfiles.PDF(out, trailer)
 }
 
 // dirtyPDFObjects are the objects of dirtyPDF: a one-page document with
