@@ -17,9 +17,11 @@
 //     Adobe, which carry the colour information needed to render it. The
 //     entropy-coded data after each SOS is copied unchanged; anything after
 //     EOI (appended previews, motion-photo videos, vendor trailers) is
-//     dropped. The EXIF orientation goes with the EXIF, so a photo taken
-//     sideways may display sideways: Report.Removed says
-//     "EXIF (incl. orientation)".
+//     dropped. Of the EXIF, a rotating or mirroring Orientation (2-8) alone
+//     stays, in a new EXIF segment holding nothing else, so a photo taken
+//     sideways still displays upright: Report.Removed says
+//     "EXIF (orientation kept)" (else "EXIF (incl. orientation)"). PNG
+//     and WebP drop their EXIF whole; orientation there is rare.
 //   - PNG: streamed chunk by chunk against an allow-list: critical
 //     chunks, transparency, colour (iCCP, gAMA, cHRM, sRGB, sBIT, cICP,
 //     mDCv, cLLi), bKGD, hIST, pHYs and APNG animation are copied byte for

@@ -238,6 +238,16 @@ func jpegAppSegment(m byte, p []byte) (keep []byte, removed string) {
 	case markerAPP1:
 		switch {
 		case has(exifID):
+			// The orientation says how to turn the pixels to show the
+			// photo upright; it names no one, so it alone stays.
+			// The header is "Exif" and two NULs; the TIFF structure follows.
+			if o := exifOrientation(bytes.TrimPrefix(p, []byte(exifID+"\x00"))); o >= 2 && o <= 8 {
+				keep := orientationOnlyExif(o)
+				if bytes.Equal(p, keep) {
+					return p, "" // cleaned before
+				}
+				return keep, "EXIF (orientation kept)"
+			}
 			return nil, "EXIF (incl. orientation)"
 		case has(xmpID):
 			return nil, "XMP"
@@ -263,4 +273,55 @@ func jpegAppSegment(m byte, p []byte) (keep []byte, removed string) {
 		return nil, "JPEG comment"
 	}
 	return nil, fmt.Sprintf("JPEG APP%d", m-markerAPP0)
+}
+
+// exifOrientation returns the Orientation (0x0112) of IFD0 of the TIFF
+// structure in an EXIF segment, 0 when there is none or it cannot be read.
+func exifOrientation(tiff []byte) uint16 {
+	if len(tiff) < 8 {
+		return 0
+	}
+	var bo binary.ByteOrder
+	switch string(tiff[:2]) {
+	case "II":
+		bo = binary.LittleEndian
+	case "MM":
+		bo = binary.BigEndian
+	default:
+		return 0
+	}
+	if bo.Uint16(tiff[2:]) != 42 {
+		return 0
+	}
+	ifd := int64(bo.Uint32(tiff[4:]))
+	if ifd < 8 || ifd+2 > int64(len(tiff)) {
+		return 0
+	}
+	n := int64(bo.Uint16(tiff[ifd:]))
+	for i := range n {
+		e := ifd + 2 + 12*i
+		if e+12 > int64(len(tiff)) {
+			return 0
+		}
+		// Tag 0x0112, type SHORT (3), count 1: the value sits in the
+		// first two bytes of the value field.
+		if bo.Uint16(tiff[e:]) == 0x0112 && bo.Uint16(tiff[e+2:]) == 3 && bo.Uint32(tiff[e+4:]) == 1 {
+			return bo.Uint16(tiff[e+8:])
+		}
+	}
+	return 0
+}
+
+// orientationOnlyExif is an EXIF segment's payload holding nothing but
+// the Orientation o.
+func orientationOnlyExif(o uint16) []byte {
+	b := []byte(exifID + "\x00")
+	b = append(b, "MM\x00\x2a\x00\x00\x00\x08"...)
+	b = binary.BigEndian.AppendUint16(b, 1)      // one entry
+	b = binary.BigEndian.AppendUint16(b, 0x0112) // Orientation
+	b = binary.BigEndian.AppendUint16(b, 3)      // SHORT
+	b = binary.BigEndian.AppendUint32(b, 1)      // one value
+	b = binary.BigEndian.AppendUint16(b, o)
+	b = binary.BigEndian.AppendUint16(b, 0)    // padding of the value field
+	return binary.BigEndian.AppendUint32(b, 0) // no next IFD
 }

@@ -101,7 +101,7 @@ func TestCleanFormats(t *testing.T) {
 			name: "JPEG", file: func(tb testing.TB) []byte { return dirtyJPEG(tb, 64, 48, 90) },
 			fileName: "photo.jpg", claimed: "image/jpeg",
 			format: "JPEG", mediaType: "image/jpeg",
-			removed: []string{"JFIF thumbnail", "EXIF (incl. orientation)", "XMP", "XMP (extended)",
+			removed: []string{"JFIF thumbnail", "EXIF (orientation kept)", "XMP", "XMP (extended)",
 				"Photoshop/IPTC", "MPF (index of appended images)", "JPEG APP11", "JPEG comment"},
 			check: func(t *testing.T, in, out []byte) {
 				assertSamePixels(t, in, out)
@@ -119,7 +119,7 @@ func TestCleanFormats(t *testing.T) {
 			name: "JPEG named and sent as text", file: func(tb testing.TB) []byte { return dirtyJPEG(tb, 16, 16, 75) },
 			fileName: "notes.txt", claimed: "text/plain",
 			format: "JPEG", mediaType: "image/jpeg",
-			removed: []string{"EXIF (incl. orientation)", "XMP"},
+			removed: []string{"EXIF (orientation kept)", "XMP"},
 			check:   assertSamePixels,
 		},
 		{
@@ -219,7 +219,7 @@ func TestCleanFormats(t *testing.T) {
 			name: "DOCX sent as octet-stream", file: dirtyDOCX, fileName: "quote.docx", claimed: "application/octet-stream",
 			format:    "DOCX",
 			mediaType: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-			removed: []string{"zip comment", "word/media/image1.jpeg: EXIF (incl. orientation)", "word/media/image1.jpeg: XMP",
+			removed: []string{"zip comment", "word/media/image1.jpeg: EXIF (orientation kept)", "word/media/image1.jpeg: XMP",
 				"Office core title", "Office core creator", "Office core lastModifiedBy", "Office core created",
 				"Office app Template", "Office app Manager", "Office app Company", "Office app HyperlinkBase",
 				"Office custom properties"},
@@ -837,6 +837,8 @@ func TestJPEGSegments(t *testing.T) {
 	in.Write([]byte{0xFF, markerSOI})
 	want.Write([]byte{0xFF, markerSOI})
 	in.Write(segment(markerAPP1, exifPayload()))
+	// Only the orientation stays of the EXIF, in an IFD of its own.
+	want.Write(segment(markerAPP1, []byte("Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00")))
 	in.Write([]byte{0xFF, 0xFF}) // fill before a marker
 	in.Write(segment(markerAPP0, []byte("JFIF\x00\x01\x02\x00\x00\x01\x00\x01\x00\x00")))
 	want.Write(segment(markerAPP0, []byte("JFIF\x00\x01\x02\x00\x00\x01\x00\x01\x00\x00")))
@@ -863,8 +865,64 @@ func TestJPEGSegments(t *testing.T) {
 	if !bytes.Equal(out.Bytes(), want.Bytes()) {
 		t.Errorf("got  % x\nwant % x", out.Bytes(), want.Bytes())
 	}
-	if !slices.Equal(removed, []string{"EXIF (incl. orientation)", "JPEG comment"}) {
+	if !slices.Equal(removed, []string{"EXIF (orientation kept)", "JPEG comment"}) {
 		t.Errorf("removed %q", removed)
+	}
+}
+
+// TestJPEGOrientation: of an EXIF segment only a rotating orientation
+// stays (both byte orders); upright, missing or unreadable, the segment
+// goes whole; a truncated or lying IFD never reads past the segment.
+func TestJPEGOrientation(t *testing.T) {
+	tiff := func(order string, orientation uint16, count uint16) []byte {
+		var bo interface {
+			binary.ByteOrder
+			binary.AppendByteOrder
+		} = binary.LittleEndian
+		if order == "MM" {
+			bo = binary.BigEndian
+		}
+		b := append([]byte("Exif\x00\x00"+order), 0, 0, 0, 0, 0, 0)
+		bo.PutUint16(b[8:], 42)
+		bo.PutUint32(b[10:], 8)
+		b = bo.AppendUint16(b, count)
+		for _, e := range [][3]uint32{{0x013B, 2, 0}, {0x0112, 3, uint32(orientation)}} {
+			b = bo.AppendUint16(b, uint16(e[0]))
+			b = bo.AppendUint16(b, uint16(e[1]))
+			b = bo.AppendUint32(b, 1)
+			b = bo.AppendUint16(b, uint16(e[2]))
+			b = bo.AppendUint16(b, 0)
+		}
+		return append(bo.AppendUint32(b, 0), "Hana Tanaka"...)
+	}
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		want    uint16 // 0: dropped
+	}{
+		{"II rotated", tiff("II", 6, 2), 6},
+		{"MM mirrored", tiff("MM", 2, 2), 2},
+		{"upright", tiff("II", 1, 2), 0},
+		{"out of range", tiff("MM", 9, 2), 0},
+		{"IFD count past the end", tiff("II", 6, 500)[:34], 0},
+		{"IFD count past the end, orientation within", tiff("II", 6, 500)[:40], 6},
+		{"not TIFF", []byte("Exif\x00\x00XX\x2a\x00"), 0},
+		{"short", []byte("Exif\x00\x00"), 0},
+	} {
+		keep, what := jpegAppSegment(markerAPP1, tc.payload)
+		switch {
+		case tc.want == 0 && (keep != nil || what != "EXIF (incl. orientation)"):
+			t.Errorf("%s: kept % x (%q)", tc.name, keep, what)
+		case tc.want != 0 && (!bytes.Equal(keep, orientationOnlyExif(tc.want)) || what != "EXIF (orientation kept)"):
+			t.Errorf("%s: kept % x (%q), want orientation %d alone", tc.name, keep, what, tc.want)
+		case bytes.Contains(keep, []byte("Hana")):
+			t.Errorf("%s: the artist stayed", tc.name)
+		}
+		if tc.want != 0 {
+			if again, what := jpegAppSegment(markerAPP1, keep); !bytes.Equal(again, keep) || what != "" {
+				t.Errorf("%s: a second pass changed it (%q)", tc.name, what)
+			}
+		}
 	}
 }
 
