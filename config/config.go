@@ -49,6 +49,11 @@ const (
 	// message (files.max_files, files.max_file_bytes).
 	DefaultMaxFiles     = 10
 	DefaultMaxFileBytes = 50 << 20
+	// DefaultMaxFilesPerDay and DefaultMaxBytesPerDay bound the files one
+	// sender address may send in any 24 hours (files.max_files_per_day,
+	// files.max_bytes_per_day).
+	DefaultMaxFilesPerDay = 500
+	DefaultMaxBytesPerDay = 2 << 30
 	// DefaultAttachLimit is how many bytes of files one mail carries as
 	// attachments (networks.<name>.mail.attach_limit).
 	DefaultAttachLimit = 10 << 20
@@ -108,6 +113,14 @@ type Files struct {
 	// MaxFileBytes is the largest file accepted, in bytes
 	// (files.max_file_bytes), up to 1 GiB; 0 means DefaultMaxFileBytes.
 	MaxFileBytes int64 `mapstructure:"max_file_bytes" example:"52428800"`
+	// MaxFilesPerDay is how many files one sender address (an employee's
+	// or a contact's) may send in any 24 hours (files.max_files_per_day);
+	// default DefaultMaxFilesPerDay, 0 turns the limit off.
+	MaxFilesPerDay int `mapstructure:"max_files_per_day" example:"500"`
+	// MaxBytesPerDay is how many bytes of files one sender address may
+	// send in any 24 hours (files.max_bytes_per_day); default
+	// DefaultMaxBytesPerDay, 0 turns the limit off.
+	MaxBytesPerDay int64 `mapstructure:"max_bytes_per_day" example:"2147483648"`
 	// AllowPrivate lets the gateway fetch files outside parties give from
 	// loopback, private and link-local addresses (files.allow_private).
 	// For demos and tests on loopback only: otherwise a contact could make

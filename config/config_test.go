@@ -859,7 +859,8 @@ func TestEditDistance(t *testing.T) {
 // defaults and their errors.
 func TestRichMessageKeys(t *testing.T) {
 	c := mustLoad(t, base)
-	if c.Files.MaxFiles != DefaultMaxFiles || c.Files.MaxFileBytes != DefaultMaxFileBytes || c.Files.AllowPrivate || c.Signals.Received != nil || c.Signals.Displayed || c.Guard.Off {
+	if c.Files.MaxFiles != DefaultMaxFiles || c.Files.MaxFileBytes != DefaultMaxFileBytes || c.Files.AllowPrivate ||
+		c.Files.MaxFilesPerDay != DefaultMaxFilesPerDay || c.Files.MaxBytesPerDay != DefaultMaxBytesPerDay || c.Signals.Received != nil || c.Signals.Displayed || c.Guard.Off {
 		t.Errorf("defaults: files %+v signals %+v guard %+v", c.Files, c.Signals, c.Guard)
 	}
 	corp := c.Networks["corp"].XMPP
@@ -873,7 +874,7 @@ func TestRichMessageKeys(t *testing.T) {
 	c = mustLoad(t, apply(t,
 		edit{"      home_domains: [corp.test]\n", "      home_domains: [corp.test]\n      upload: upload.corp.test\n"},
 		edit{"      secret: public-secret\n", "      secret: public-secret\n      upload: upload.acme.test\n      upload_hosts: [files.acme.test]\n      server_domain: acme.test\n"},
-		edit{"limits:\n", "files:\n  max_files: 3\n  max_file_bytes: 1048576\n  allow_private: true\n  pass_through: [video/mp4]\nsignals:\n  received: false\n  displayed: true\n  chat_states: false\nguard:\n  terms: [Project Sakura]\n  inside_domains: [corp.example]\nlimits:\n"}))
+		edit{"limits:\n", "files:\n  max_files: 3\n  max_file_bytes: 1048576\n  max_files_per_day: 0\n  max_bytes_per_day: 5368709120\n  allow_private: true\n  pass_through: [video/mp4]\nsignals:\n  received: false\n  displayed: true\n  chat_states: false\nguard:\n  terms: [Project Sakura]\n  inside_domains: [corp.example]\nlimits:\n"}))
 	corp, pub := c.Networks["corp"].XMPP, c.Networks["public-xmpp"].XMPP
 	if got := corp.UploadHostsOrDefault(); !slices.Equal(got, []string{"upload.corp.test"}) {
 		t.Errorf("corp upload hosts %q; want the upload JID's domain", got)
@@ -881,7 +882,7 @@ func TestRichMessageKeys(t *testing.T) {
 	if got := pub.UploadHostsOrDefault(); !slices.Equal(got, []string{"files.acme.test"}) || pub.ServerDomainOrDefault() != "acme.test" {
 		t.Errorf("public upload %q %q", got, pub.ServerDomainOrDefault())
 	}
-	if c.Files.MaxFiles != 3 || c.Files.MaxFileBytes != 1<<20 || !c.Files.AllowPrivate || !slices.Equal(c.Files.PassThrough, []string{"video/mp4"}) {
+	if c.Files.MaxFiles != 3 || c.Files.MaxFileBytes != 1<<20 || c.Files.MaxFilesPerDay != 0 || c.Files.MaxBytesPerDay != 5<<30 || !c.Files.AllowPrivate || !slices.Equal(c.Files.PassThrough, []string{"video/mp4"}) {
 		t.Errorf("files %+v", c.Files)
 	}
 	if c.Signals.Received == nil || *c.Signals.Received || !c.Signals.Displayed || c.Signals.ChatStates == nil || *c.Signals.ChatStates {
@@ -896,6 +897,8 @@ func TestRichMessageKeys(t *testing.T) {
 		{"files:\n  max_files: -1\n", "files.max_files", "out of range"},
 		{"files:\n  max_file_bytes: 2147483648\n", "files.max_file_bytes", "out of range"},
 		{"files:\n  pass_through: [video]\n", "files.pass_through[0]", "not a media type"},
+		{"files:\n  max_files_per_day: -1\n", "files.max_files_per_day", "out of range"},
+		{"files:\n  max_bytes_per_day: -5\n", "files.max_bytes_per_day", "out of range"},
 		{"guard:\n  terms: [\"\"]\n", "guard.terms[0]", "empty"},
 		{"guard:\n  inside_domains: [\"not a domain\"]\n", "guard.inside_domains[0]", "not a domain name"},
 	} {

@@ -53,7 +53,8 @@ func newConfig() *Config {
 		Networks: map[string]*Network{},
 		Limits: Limits{MaxBodyBytes: DefaultMaxBodyBytes, BroadcastsPerDay: DefaultBroadcastsPerDay,
 			BroadcastsPerMonth: DefaultBroadcastsPerMonth, MessageRetention: DefaultMessageRetention},
-		Files: Files{MaxFiles: DefaultMaxFiles, MaxFileBytes: DefaultMaxFileBytes},
+		Files: Files{MaxFiles: DefaultMaxFiles, MaxFileBytes: DefaultMaxFileBytes,
+			MaxFilesPerDay: DefaultMaxFilesPerDay, MaxBytesPerDay: DefaultMaxBytesPerDay},
 	}
 }
 

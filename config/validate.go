@@ -69,6 +69,14 @@ func (c *Config) problems() []KeyError {
 		p.add("files.max_file_bytes", fmt.Sprintf("%d is out of range", n),
 			fmt.Sprintf("set it to the largest file in bytes, 1 to %d (default %d)", 1<<30, DefaultMaxFileBytes))
 	}
+	if n := c.Files.MaxFilesPerDay; n < 0 {
+		p.add("files.max_files_per_day", fmt.Sprintf("%d is out of range", n),
+			fmt.Sprintf("set it to how many files one address may send a day, or 0 for no limit (default %d)", DefaultMaxFilesPerDay))
+	}
+	if n := c.Files.MaxBytesPerDay; n < 0 {
+		p.add("files.max_bytes_per_day", fmt.Sprintf("%d is out of range", n),
+			fmt.Sprintf("set it to how many bytes of files one address may send a day, or 0 for no limit (default %d)", int64(DefaultMaxBytesPerDay)))
+	}
 	for i, t := range c.Files.PassThrough {
 		if typ, sub, ok := strings.Cut(t, "/"); !ok || typ == "" || sub == "" || strings.ContainsAny(t, " ;") {
 			p.add(fmt.Sprintf("files.pass_through[%d]", i), strconv.Quote(t)+" is not a media type",

@@ -37,6 +37,11 @@ type FileOptions struct {
 	// InsideHosts adds host names an employee's file may be fetched from,
 	// per inside network, to those its adapter's Uploader reports.
 	InsideHosts map[string][]string
+	// MaxFilesPerDay and MaxBytesPerDay bound the files one sender
+	// address may have accepted in any 24 hours (0: no bound); bytes of a
+	// file given by URL count once it was fetched.
+	MaxFilesPerDay int
+	MaxBytesPerDay int64
 	// PassThrough are media types sent outside without cleaning (see
 	// scrub.Options); by default a file the gateway cannot clean is not
 	// sent, and its author is told why.
@@ -117,6 +122,9 @@ func (g *Gateway) spoolInbound(ctx context.Context, m *Message) ([]Attachment, e
 	}
 	if len(m.Files) > g.files.o.MaxFiles {
 		return nil, fmt.Errorf("%w: a message may carry at most %d files; this one has %d", errFileRefused, g.files.o.MaxFiles, len(m.Files))
+	}
+	if err := g.checkDailyFiles(ctx, m); err != nil {
+		return nil, err
 	}
 	out := make([]Attachment, 0, len(m.Files))
 	for _, f := range m.Files {

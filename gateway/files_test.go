@@ -115,6 +115,11 @@ func startFileWorld(t testing.TB, dir string, hosts ...*fileHost) *fileWorld {
 
 // startFileWorldMax is startFileWorld with files up to maxBytes.
 func startFileWorldMax(t testing.TB, dir string, maxBytes int64, hosts ...*fileHost) *fileWorld {
+	return startFileWorldWith(t, dir, func(o *FileOptions) { o.MaxFileBytes = maxBytes }, hosts...)
+}
+
+// startFileWorldWith is startFileWorld with file options set by opt.
+func startFileWorldWith(t testing.TB, dir string, opt func(*FileOptions), hosts ...*fileHost) *fileWorld {
 	sp, err := spool.Open(filepath.Join(dir, "files"))
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +132,8 @@ func startFileWorldMax(t testing.TB, dir string, maxBytes int64, hosts ...*fileH
 		in, out := o.Adapters[0].(*memAdapter), o.Adapters[1].(*memAdapter)
 		o.Adapters = []Adapter{uploading{in, w.in}, uploading{out, w.out}}
 		// The contacts' "servers" are on loopback here.
-		o.Files = &FileOptions{Spool: sp, AllowPrivate: true, MaxFileBytes: maxBytes}
+		o.Files = &FileOptions{Spool: sp, AllowPrivate: true, MaxFileBytes: 1 << 20}
+		opt(o.Files)
 	})
 	return w
 }
@@ -374,5 +380,54 @@ func TestSlowFileHoldsUpOnlyItsConversation(t *testing.T) {
 	}
 	if o := recv(t, w.outside.Sent); o.To != "bob@ext.test" || o.Body != "the caption" {
 		t.Fatalf("then %+v, want bob's caption after his file", o)
+	}
+}
+
+// TestDailyFileLimits pins the per-sender daily limits: files are counted
+// over every message the sender had accepted in the last day (any
+// resource, any recipient), bytes as far as they are known; another
+// sender is not affected; a refusal tells the sender why.
+func TestDailyFileLimits(t *testing.T) {
+	w := startFileWorldWith(t, t.TempDir(), func(o *FileOptions) { o.MaxFilesPerDay, o.MaxBytesPerDay = 3, 20 })
+	defer w.stop()
+	carol := `carol\40ext.test@gw.corp.test`
+	send := func(id, from, to string, sizes ...int) *Outgoing {
+		t.Helper()
+		m := &Message{Network: "corp", From: from, ReplyTo: from, To: to, ID: id}
+		for i, n := range sizes {
+			m.Files = append(m.Files, Attachment{URL: w.in.put(fmt.Sprintf("%s-%d.txt", id, i), bytes.Repeat([]byte("a"), n))})
+		}
+		receiveOK(t, w.testGateway, m)
+		select {
+		case o := <-w.outside.Sent:
+			return o
+		case o := <-w.inside.Sent:
+			return o
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: nothing sent", id)
+			return nil
+		}
+	}
+	if o := send("d1", hanaIn, bobProxy, 15); len(o.Files) != 1 {
+		t.Fatalf("first file: %+v", o)
+	}
+	// Its 15 bytes are known now; this one's 10 are not yet: 15 <= 20.
+	if o := send("d2", "hana@corp.test/phone", carol, 10); len(o.Files) != 1 {
+		t.Fatalf("second file, another resource and contact: %+v", o)
+	}
+	// 15 + 10 > 20 bytes (this one's own count once fetched).
+	if o := send("d3", hanaIn, bobProxy, 20); o.Kind != KindRefusal || o.Refusal == nil || !strings.Contains(o.Refusal.Text, "a day") {
+		t.Fatalf("over the daily bytes: %+v", o)
+	}
+	// 2 + 2 > 3 files.
+	if o := send("d4", hanaIn, bobProxy, 1, 1); o.Kind != KindRefusal || !strings.Contains(o.Refusal.Text, "3 files a day") {
+		t.Fatalf("over the daily count: %+v", o)
+	}
+	// bob's own files are his to count.
+	m := &Message{Network: "public-xmpp", From: bobOut, ReplyTo: bobOut, To: hanaSales, ID: "b1",
+		Files: []Attachment{{URL: w.out.put("b.txt", []byte("bob's own"))}}}
+	receiveOK(t, w.testGateway, m)
+	if o := recv(t, w.inside.Sent); len(o.Files) != 1 {
+		t.Fatalf("another sender: %+v", o)
 	}
 }

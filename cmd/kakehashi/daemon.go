@@ -96,7 +96,8 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	gw, err := gateway.New(gateway.Options{Topology: top, State: state, Queue: queue, Adapters: adapters, Logger: log,
 		Retention: cfg.Limits.MessageRetention,
 		Files: &gateway.FileOptions{Spool: files, MaxFiles: cfg.Files.MaxFiles, MaxFileBytes: cfg.Files.MaxFileBytes,
-			AllowPrivate: cfg.Files.AllowPrivate, PassThrough: cfg.Files.PassThrough},
+			AllowPrivate: cfg.Files.AllowPrivate, PassThrough: cfg.Files.PassThrough,
+			MaxFilesPerDay: cfg.Files.MaxFilesPerDay, MaxBytesPerDay: cfg.Files.MaxBytesPerDay},
 		Signals: gateway.SignalPolicy{HideReceived: !orTrue(cfg.Signals.Received), ShowDisplayed: cfg.Signals.Displayed,
 			HideChatStates: !orTrue(cfg.Signals.ChatStates)},
 		Guard: og})
