@@ -19,9 +19,9 @@ type mailFile struct {
 	data []byte
 }
 
-// mailFiles parses a raw mail as a mail client would: its text and its
-// attachments.
-func mailFiles(t *testing.T, raw []byte) (string, []mailFile) {
+// parseMail parses a raw mail as a mail client would: its header, its
+// text and its attachments.
+func parseMail(t testing.TB, raw []byte) (*gomail.Header, string, []mailFile) {
 	t.Helper()
 	r, err := gomail.CreateReader(bytes.NewReader(raw))
 	if err != nil && r == nil {
@@ -49,7 +49,7 @@ func mailFiles(t *testing.T, raw []byte) (string, []mailFile) {
 			files = append(files, mailFile{name, b})
 		}
 	}
-	return text.String(), files
+	return &r.Header, text.String(), files
 }
 
 // TestMailFilesBothWays: Hana's files reach a mail contact as
@@ -79,7 +79,7 @@ func TestMailFilesBothWays(t *testing.T) {
 	var links []string
 	linkRE := regexp.MustCompile(`https?://\S+`)
 	for _, m := range got {
-		text, files := mailFiles(t, m.Raw)
+		_, text, files := parseMail(t, m.Raw)
 		attached = append(attached, files...)
 		links = append(links, linkRE.FindAllString(text, -1)...)
 		leakScan(t, m.Raw, w.inside.InsideUpload.Host+":")

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -34,28 +33,11 @@ var allowedHeaders = map[string]bool{
 	"Received": true, "Return-Path": true, "Delivered-To": true,
 }
 
-// readMail parses a raw mail as a mail client would.
+// readMail parses a raw mail as a mail client would: its header and text.
 func readMail(t testing.TB, raw []byte) (*gomail.Header, string) {
 	t.Helper()
-	r, err := gomail.CreateReader(bytes.NewReader(raw))
-	if err != nil && r == nil {
-		t.Fatalf("mail does not parse: %v\n%s", err, raw)
-	}
-	var body strings.Builder
-	for {
-		p, err := r.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("mail part: %v\n%s", err, raw)
-		}
-		if _, ok := p.Header.(*gomail.InlineHeader); ok {
-			b, _ := io.ReadAll(p.Body)
-			body.Write(b)
-		}
-	}
-	return &r.Header, body.String()
+	h, text, _ := parseMail(t, raw)
+	return h, text
 }
 
 // headerNames lists the fields of a raw mail's header, canonicalised.

@@ -224,17 +224,8 @@ func (s *sender) prepareFiles(ctx context.Context, it senderItem) error {
 		}
 		switch {
 		case uploads && f.URL == "":
-			rd, err := g.files.o.Spool.Open(f.SHA256)
+			url, err := g.uploadFile(ctx, up, out.From, f, nil)
 			if err != nil {
-				return fileError(f, fmt.Errorf("the gateway lost its copy: %w", err))
-			}
-			url, err := up.Upload(ctx, out.From, *f, rd)
-			rd.Close()
-			if err != nil {
-				var se *SendError
-				if errors.As(err, &se) {
-					return &SendError{Action: se.Action, Err: fileError(f, se.Err)}
-				}
 				return err
 			}
 			f.URL = url
@@ -284,22 +275,32 @@ func (g *Gateway) linkFor(ctx context.Context, out *Outgoing, f *Attachment) (st
 		if a.Network == out.Network || !ok || g.side(a.Network) != identity.Outside {
 			continue
 		}
-		rd, err := g.files.o.Spool.Open(f.SHA256)
-		if err != nil {
-			return "", fileError(f, fmt.Errorf("the gateway lost its copy: %w", err))
-		}
-		url, err := up.Upload(ctx, a.Addr, *f, rd)
-		rd.Close()
-		if err != nil {
-			var se *SendError
-			if errors.As(err, &se) {
-				return "", &SendError{Action: se.Action, Err: fileError(f, fmt.Errorf("%w, and a link to it could not be made: %w", tooLarge, se.Err))}
-			}
-			return "", err
-		}
-		return url, nil
+		return g.uploadFile(ctx, up, a.Addr, f, func(err error) error {
+			return fmt.Errorf("%w, and a link to it could not be made: %w", tooLarge, err)
+		})
 	}
 	return "", Permanent(fileError(f, fmt.Errorf("%w, and the persona has no address on a network that could host a link to it", tooLarge)))
+}
+
+// uploadFile re-hosts a spooled file through up as from and returns its
+// URL. A refusal is worded for the file's author (through why, if set)
+// and keeps its retry action.
+func (g *Gateway) uploadFile(ctx context.Context, up Uploader, from string, f *Attachment, why func(error) error) (string, error) {
+	rd, err := g.files.o.Spool.Open(f.SHA256)
+	if err != nil {
+		return "", fileError(f, fmt.Errorf("the gateway lost its copy: %w", err))
+	}
+	defer rd.Close()
+	url, err := up.Upload(ctx, from, *f, rd)
+	var se *SendError
+	if errors.As(err, &se) {
+		e := se.Err
+		if why != nil {
+			e = why(e)
+		}
+		return "", &SendError{Action: se.Action, Err: fileError(f, e)}
+	}
+	return url, err
 }
 
 // attachLimit is the attachment cap of network's adapter, 0 if none.
