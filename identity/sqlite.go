@@ -782,36 +782,34 @@ func loadContacts(ctx context.Context, tx *sql.Tx) ([]Contact, error) {
 	}
 	out := make([]Contact, 0, n)
 	rows, err := tx.QueryContext(ctx, `SELECT concat_ws(char(0), id, addr, display_name,
-		network, source, created_at), tags FROM contacts`)
+		network, source), created_at, tags FROM contacts`)
 	if err != nil {
 		return nil, fmt.Errorf("contacts: %w", err)
 	}
 	defer rows.Close()
 	var (
-		row    string
-		tags   sql.NullString
-		f      [6]string
-		intern = newInterner()
+		row     string
+		created int64
+		tags    sql.NullString
+		f       [5]string
+		intern  = newInterner()
+		arena   stringArena
 	)
 	for rows.Next() {
-		if err := rows.Scan(&row, &tags); err != nil {
+		if err := rows.Scan(&row, &created, &tags); err != nil {
 			return nil, fmt.Errorf("contacts: %w", err)
 		}
 		if !splitFields(row, f[:]) {
 			return nil, fmt.Errorf("contacts: corrupt row %q", row)
 		}
-		// ID, address and display name share one allocation; the rest of
-		// the row is dropped.
-		head := strings.Clone(row[:len(f[0])+len(f[1])+len(f[2])+2])
+		// ID, address and display name are copied together into the
+		// arena; the rest of the row is dropped.
+		head := arena.clone(row[:len(f[0])+len(f[1])+len(f[2])+2])
 		c := Contact{
 			ID:          head[:len(f[0])],
 			Address:     Address{Network: intern(f[3]), Addr: head[len(f[0])+1 : len(f[0])+1+len(f[1])]},
 			DisplayName: head[len(f[0])+len(f[1])+2:],
 			Source:      intern(f[4]),
-		}
-		created, err := strconv.ParseInt(f[5], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("contact %s: created_at: %w", c.ID, err)
 		}
 		c.CreatedAt = fromUnixNano(created)
 		if c.Tags, err = parseList(tags.String, intern); err != nil {
@@ -838,51 +836,52 @@ func loadRelationships(ctx context.Context, tx *sql.Tx) ([]Relationship, error) 
 	// (except NUL).
 	// concat_ws builds the row in one go, where a chain of || copies the
 	// growing string at each step.
+	// The integers are columns of their own: in the concatenation SQLite
+	// would render each as text in a buffer it allocates, and Go would
+	// parse it back.
 	rows, err := tx.QueryContext(ctx, `SELECT concat_ws(char(0), id, contact_id, persona_id,
-		owner_id, merged_into, last_transfer_id, created_at, updated_at, version,
-		last_activity, owner_version, gone_at, coalesce(former_persona_ids, ''), coalesce(tags, ''),
-		gone, remark) FROM relationships`)
+		owner_id, merged_into, last_transfer_id, coalesce(former_persona_ids, ''), coalesce(tags, ''),
+		gone, remark), created_at, updated_at, version, last_activity, owner_version, gone_at
+		FROM relationships`)
 	if err != nil {
 		return nil, fmt.Errorf("relationships: %w", err)
 	}
 	defer rows.Close()
 	var (
 		row    string
-		f      [16]string
+		f      [10]string
 		nums   [6]int64
 		intern = newInterner()
+		arena  stringArena
 	)
 	for rows.Next() {
-		if err := rows.Scan(&row); err != nil {
+		if err := rows.Scan(&row, &nums[0], &nums[1], &nums[2], &nums[3], &nums[4], &nums[5]); err != nil {
 			return nil, fmt.Errorf("relationships: %w", err)
 		}
 		if !splitFields(row, f[:]) {
 			return nil, fmt.Errorf("relationships: corrupt row %q", row)
 		}
-		// ID and contact ID share one allocation; persona, owner, merge
-		// target and transfer are interned (few distinct values).
-		head := strings.Clone(row[:len(f[0])+len(f[1])+1])
+		// The ID is copied into the arena. The contact ID is left in
+		// the row: State shares the contact's own ID string instead once
+		// it has found the contact (the row is then garbage). Persona,
+		// owner, merge target and transfer are interned (few distinct
+		// values).
 		r := Relationship{
-			ID:             head[:len(f[0])],
-			ContactID:      head[len(f[0])+1:],
+			ID:             arena.clone(f[0]),
+			ContactID:      f[1],
 			PersonaID:      intern(f[2]),
 			OwnerID:        intern(f[3]),
 			MergedInto:     intern(f[4]),
 			LastTransferID: intern(f[5]),
-			Gone:           intern(f[14]),
-			Remark:         strings.Clone(f[15]),
-		}
-		for i := range nums {
-			if nums[i], err = strconv.ParseInt(f[6+i], 10, 64); err != nil {
-				return nil, fmt.Errorf("relationship %s: %w", r.ID, err)
-			}
+			Gone:           intern(f[8]),
+			Remark:         strings.Clone(f[9]),
 		}
 		r.CreatedAt, r.UpdatedAt, r.Version = fromUnixNano(nums[0]), fromUnixNano(nums[1]), uint64(nums[2])
 		r.LastActivity, r.OwnerVersion, r.GoneAt = fromUnixNano(nums[3]), uint64(nums[4]), fromUnixNano(nums[5])
-		if r.FormerPersonaIDs, err = parseList(f[12], intern); err != nil {
+		if r.FormerPersonaIDs, err = parseList(f[6], intern); err != nil {
 			return nil, fmt.Errorf("relationship %s: former personas: %w", r.ID, err)
 		}
-		if r.Tags, err = parseList(f[13], intern); err != nil {
+		if r.Tags, err = parseList(f[7], intern); err != nil {
 			return nil, fmt.Errorf("relationship %s: tags: %w", r.ID, err)
 		}
 		out = append(out, r)

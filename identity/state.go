@@ -124,7 +124,7 @@ func (s *State) load(ds *Dataset) error {
 	// Every relationship's contact must exist: contacts and
 	// contact_relationships hash the contact ID alike, so each relationship's
 	// contact is in the contacts page with the same key, under the same
-	// fingerprint.
+	// fingerprint. Each relationship then shares its contact's ID string.
 	byKey := make(map[string]*page[Contact], len(cByID))
 	for _, p := range cByID {
 		byKey[p.key] = p
@@ -197,7 +197,10 @@ func insertPages[T any](tx *memdb.Txn, table string, pages []*page[T]) error {
 // checkContactsExist reports a relationship of rels (a contact_relationships
 // page) whose contact is not in contacts (the contacts page of the same
 // key): each relationship's candidates are the run of its fingerprint in
-// contacts.
+// contacts. It points each relationship's ContactID at its contact's ID
+// (equal strings): one copy of each ID stays in memory, and routing's
+// comparison of the two finds them identical without reading either.
+// Only loading calls it, before the records are published.
 func checkContactsExist(contacts *page[Contact], rels *page[Relationship]) error {
 	for i, r := range rels.items {
 		found := false
@@ -205,6 +208,7 @@ func checkContactsExist(contacts *page[Contact], rels *page[Relationship]) error
 			lo, hi := contacts.span(rels.fps[i])
 			for _, c := range contacts.items[lo:hi] {
 				if c.ID == r.ContactID {
+					r.ContactID = c.ID
 					found = true
 					break
 				}
