@@ -337,6 +337,16 @@ func decideOutward(top *Topology, net Network, r Reader, env Envelope) Decision 
 // ownedBy returns the relationship of contactID owned by employeeID,
 // preferring the one on the employee's default persona.
 func ownedBy(r Reader, contactID, employeeID, preferred string) *identity.Relationship {
+	// The usual case, without listing the contact's relationships: the
+	// preferred one is the unmerged relationship whose PersonaID is
+	// preferred, and routes are unique, so it is the one that reaches
+	// preferred if any is.
+	if preferred != "" {
+		if rel, ok := r.RelationshipFor(contactID, preferred); ok && rel.PersonaID == preferred &&
+			rel.OwnerID == employeeID && !merged(rel) {
+			return rel
+		}
+	}
 	var found []*identity.Relationship
 	for _, rel := range r.RelationshipsOfContact(contactID) {
 		if rel.OwnerID == employeeID && !merged(rel) {
