@@ -678,19 +678,24 @@ func (s *SQLiteStore) PendingChunks() (int, error) {
 }
 
 // Load reads every record. Contacts and relationships, the bulk of a large
-// store, are read in parallel on two connections, so the dataset is one
-// consistent point in time only if nobody writes meanwhile, which holds
-// for the Store of a State being opened (State is the only writer).
+// store, are read in parallel on several connections (the relationships in
+// two ranges of IDs), so the dataset is one consistent point in time only
+// if nobody writes meanwhile, which holds for the Store of a State being
+// opened (State is the only writer). The folder is held off meanwhile: a
+// fold changes no record, but it moves records between the log and the
+// table, which the reads of the two ranges must see alike.
 func (s *SQLiteStore) Load(ctx context.Context) (*Dataset, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
+	s.foldMu.Lock()
+	defer s.foldMu.Unlock()
 	ds := &Dataset{}
 	var relErr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ds.Relationships, relErr = readTable(ctx, s.r, loadRelationships)
+		ds.Relationships, relErr = s.loadRelationships(ctx)
 	}()
 	err := func() error {
 		var err error
@@ -823,73 +828,146 @@ func loadContacts(ctx context.Context, tx *sql.Tx) ([]Contact, error) {
 	return out, nil
 }
 
+// splitLoad is the number of relationships from which Load reads the
+// table in two ranges of IDs at once: below it, finding the middle ID
+// costs more than it saves.
+const splitLoad = 1 << 14
+
 // loadRelationships reads the relationships table and applies the pending
-// relationship log over it, in one read transaction so that a fold
-// running meanwhile is seen either wholly or not at all.
-func loadRelationships(ctx context.Context, tx *sql.Tx) ([]Relationship, error) {
+// relationship log over it. A large table is read in two halves at once,
+// split at its middle ID, the second on a connection of its own; Load
+// holds the folder off, so both see the same table and log.
+func (s *SQLiteStore) loadRelationships(ctx context.Context) ([]Relationship, error) {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("relationships: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
 	n, err := count(ctx, tx, "relationships")
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Relationship, 0, n)
+	out := make([]Relationship, n)
+	intern := newInterner()
+	if n < splitLoad {
+		if err := scanRelationships(ctx, tx, "", "", out, intern); err != nil {
+			return nil, err
+		}
+		return applyRelLog(ctx, tx, out, intern)
+	}
+	half := n / 2
+	var mid string
+	if err := tx.QueryRowContext(ctx, `SELECT id FROM relationships ORDER BY id LIMIT 1 OFFSET ?`, half).Scan(&mid); err != nil {
+		return nil, fmt.Errorf("relationships: %w", err)
+	}
+	var (
+		wg     sync.WaitGroup
+		errTop error
+	)
+	wg.Go(func() {
+		errTop = func() error {
+			tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+			if err != nil {
+				return fmt.Errorf("relationships: %w", err)
+			}
+			defer tx.Rollback() //nolint:errcheck // read-only
+			return scanRelationships(ctx, tx, ">=", mid, out[half:], newInterner())
+		}()
+	})
+	errBottom := scanRelationships(ctx, tx, "<", mid, out[:half], intern)
+	wg.Wait()
+	if err := errors.Join(errBottom, errTop); err != nil {
+		return nil, err
+	}
+	return applyRelLog(ctx, tx, out, intern)
+}
+
+// scanRelationships reads the relationships whose ID is op (< or >=)
+// than bound, or all if op is "", into dst, which must be exactly as long
+// as there are.
+func scanRelationships(ctx context.Context, tx *sql.Tx, op, bound string, dst []Relationship, intern func(string) string) error {
 	// The remark comes last: it is the one field that may hold any text
 	// (except NUL).
 	// concat_ws builds the row in one go, where a chain of || copies the
 	// growing string at each step.
-	// The integers are columns of their own: in the concatenation SQLite
-	// would render each as text in a buffer it allocates, and Go would
-	// parse it back.
-	rows, err := tx.QueryContext(ctx, `SELECT concat_ws(char(0), id, contact_id, persona_id,
+	// The integers every row sets are columns of their own: in the
+	// concatenation SQLite would render each as text in a buffer it
+	// allocates, and Go would parse it back. Those mostly zero are in the
+	// concatenation, as text only when they are not zero: each column
+	// costs the driver a lock and a call or two per row.
+	q := `SELECT concat_ws(char(0), id, contact_id, persona_id,
 		owner_id, merged_into, last_transfer_id, coalesce(former_persona_ids, ''), coalesce(tags, ''),
-		gone, remark), created_at, updated_at, version, last_activity, owner_version, gone_at
-		FROM relationships`)
+		iif(last_activity = 0, '', last_activity), iif(owner_version = 0, '', owner_version),
+		iif(gone_at = 0, '', gone_at), gone, remark), created_at, updated_at, version
+		FROM relationships`
+	var args []any
+	if op != "" {
+		q += ` WHERE id ` + op + ` ?`
+		args = append(args, bound)
+	}
+	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("relationships: %w", err)
+		return fmt.Errorf("relationships: %w", err)
 	}
 	defer rows.Close()
 	var (
-		row    string
-		f      [10]string
-		nums   [6]int64
-		intern = newInterner()
-		arena  stringArena
+		row   string
+		f     [13]string
+		nums  [6]int64
+		arena stringArena
+		k     int
 	)
 	for rows.Next() {
-		if err := rows.Scan(&row, &nums[0], &nums[1], &nums[2], &nums[3], &nums[4], &nums[5]); err != nil {
-			return nil, fmt.Errorf("relationships: %w", err)
+		if err := rows.Scan(&row, &nums[0], &nums[1], &nums[2]); err != nil {
+			return fmt.Errorf("relationships: %w", err)
+		}
+		if k == len(dst) {
+			return errors.New("relationships: the table changed while it was read")
 		}
 		if !splitFields(row, f[:]) {
-			return nil, fmt.Errorf("relationships: corrupt row %q", row)
+			return fmt.Errorf("relationships: corrupt row %q", row)
 		}
 		// The ID is copied into the arena. The contact ID is left in
 		// the row: State shares the contact's own ID string instead once
 		// it has found the contact (the row is then garbage). Persona,
 		// owner, merge target and transfer are interned (few distinct
 		// values).
-		r := Relationship{
+		r := &dst[k]
+		k++
+		*r = Relationship{
 			ID:             arena.clone(f[0]),
 			ContactID:      f[1],
 			PersonaID:      intern(f[2]),
 			OwnerID:        intern(f[3]),
 			MergedInto:     intern(f[4]),
 			LastTransferID: intern(f[5]),
-			Gone:           intern(f[8]),
-			Remark:         strings.Clone(f[9]),
+			Gone:           intern(f[11]),
+			Remark:         strings.Clone(f[12]),
+		}
+		for i := range 3 {
+			nums[3+i] = 0
+			if f[8+i] != "" {
+				if nums[3+i], err = strconv.ParseInt(f[8+i], 10, 64); err != nil {
+					return fmt.Errorf("relationship %s: %w", r.ID, err)
+				}
+			}
 		}
 		r.CreatedAt, r.UpdatedAt, r.Version = fromUnixNano(nums[0]), fromUnixNano(nums[1]), uint64(nums[2])
 		r.LastActivity, r.OwnerVersion, r.GoneAt = fromUnixNano(nums[3]), uint64(nums[4]), fromUnixNano(nums[5])
 		if r.FormerPersonaIDs, err = parseList(f[6], intern); err != nil {
-			return nil, fmt.Errorf("relationship %s: former personas: %w", r.ID, err)
+			return fmt.Errorf("relationship %s: former personas: %w", r.ID, err)
 		}
 		if r.Tags, err = parseList(f[7], intern); err != nil {
-			return nil, fmt.Errorf("relationship %s: tags: %w", r.ID, err)
+			return fmt.Errorf("relationship %s: tags: %w", r.ID, err)
 		}
-		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("relationships: %w", err)
+		return fmt.Errorf("relationships: %w", err)
 	}
-	return applyRelLog(ctx, tx, out, intern)
+	if k != len(dst) {
+		return errors.New("relationships: the table changed while it was read")
+	}
+	return nil
 }
 
 // applyRelLog applies the chunks of relationship_log, oldest first, to

@@ -338,3 +338,74 @@ func TestSQLiteFoldRoundKeepsNewerWrites(t *testing.T) {
 		t.Fatalf("%d chunks pending after Flush", n)
 	}
 }
+
+// TestSQLiteLoadSplit loads a table large enough to be read in two
+// ranges at once, with pending log chunks that change relationships of
+// both ranges and add new ones, while the folder may run.
+func TestSQLiteLoadSplit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("tens of thousands of relationships")
+	}
+	st, _ := sqliteStore(t)
+	ctx := context.Background()
+	ds, rels := bulkDataset(splitLoad + 3000)
+	noErr(t, st.Commit(ctx, &Changeset{Employees: ds.Employees, Personas: ds.Personas, Contacts: ds.Contacts, Relationships: rels}))
+	noErr(t, st.Flush(ctx))
+	want := map[string]Relationship{}
+	for _, r := range rels {
+		want[r.ID] = *r
+	}
+	if got := loadRels(t, st); !reflect.DeepEqual(got, want) {
+		t.Fatal("Load of the table alone differs")
+	}
+	// A bulk change through the log: every seventh relationship (so both
+	// ranges) changes owner and tags, and as many new ones are added.
+	var changes []*Relationship
+	for i := 0; i < len(rels); i += 7 {
+		c := *rels[i]
+		c.OwnerID, c.Version, c.Tags = "emp-0002", c.Version+1, []string{"moved"}
+		changes = append(changes, &c)
+		n := c
+		n.ID, n.Tags, n.Version = fmt.Sprintf("r-new-%06d", i), nil, 1
+		changes = append(changes, &n)
+	}
+	noErr(t, st.Commit(ctx, &Changeset{Relationships: changes}))
+	if n, _ := st.PendingChunks(); n == 0 {
+		t.Fatal("the bulk change was not logged")
+	}
+	for _, r := range changes {
+		want[r.ID] = *r
+	}
+	for range 2 {
+		if got := loadRels(t, st); !reflect.DeepEqual(got, want) {
+			t.Fatalf("Load with pending chunks differs: %d relationships, want %d", len(got), len(want))
+		}
+	}
+}
+
+// TestSQLiteTableRoundTrip stores relationships in the table (not the
+// log), one with every field set and one with every optional field zero,
+// and loads them back unchanged.
+func TestSQLiteTableRoundTrip(t *testing.T) {
+	st, _ := sqliteStore(t)
+	ctx := context.Background()
+	at := time.Date(2025, 2, 3, 4, 5, 6, 789, time.UTC)
+	rels := []Relationship{
+		{ID: "r-1", ContactID: "c-1", PersonaID: "p", CreatedAt: at, UpdatedAt: at, Version: 1},
+		{ID: "r-2", ContactID: "c-2", PersonaID: "p", OwnerID: "alice", FormerPersonaIDs: []string{"p-x", "p-y"},
+			Tags: []string{"vip", "日本"}, Remark: "line\nbreak 'q'", Gone: "bounced", GoneAt: at.Add(3 * time.Hour),
+			CreatedAt: at, UpdatedAt: at.Add(time.Hour), LastActivity: at.Add(2 * time.Hour), Version: 1 << 40,
+			OwnerVersion: 7, LastTransferID: "t-1", MergedInto: "r-1"},
+	}
+	noErr(t, st.Commit(ctx, &Changeset{Relationships: relPtrs(rels)}))
+	if n, _ := st.PendingChunks(); n != 0 {
+		t.Fatal("a small write was logged")
+	}
+	want := map[string]Relationship{}
+	for _, r := range rels {
+		want[r.ID] = r
+	}
+	if got := loadRels(t, st); !reflect.DeepEqual(got, want) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
+	}
+}
