@@ -21,6 +21,16 @@ func newMemAdapter(network string) *memAdapter {
 		func() error { return NotConnected(nil) })
 }
 
+// commitFirst makes the test gateway's adapters ones that want every
+// message stored before it is written, as mail does.
+func commitFirst(o *Options) {
+	for _, a := range o.Adapters {
+		if m, ok := a.(*memAdapter); ok {
+			m.CommitFirst = true
+		}
+	}
+}
+
 type testGateway struct {
 	*Gateway
 	inside, outside *memAdapter

@@ -155,6 +155,7 @@ func TestSignalsAreRelayedNotStored(t *testing.T) {
 		toBob := recv(t, g.outside.Sent)
 		receiveOK(t, g, fromBob("b1", "hi"))
 		toHana := recv(t, g.inside.Sent)
+		settle(t, g.queue) // bob's message was written before its commit
 		before, err := g.queue.Stats(ctx)
 		if err != nil {
 			t.Fatal(err)

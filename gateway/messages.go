@@ -42,6 +42,9 @@ type Record struct {
 	// audit, when not nil, is written to the audit outbox with the
 	// record (an outbound guard's hold or release).
 	audit *Act
+	// sentFirst: it was written to its network before its commit
+	// (wirefirst.go), so it is stored as sent.
+	sentFirst bool
 	// empty is set by Insert when nothing was left to relay once the
 	// references were translated (a reaction to a message the map does
 	// not know): nothing is stored.
@@ -107,13 +110,17 @@ func (tx *Tx) Insert(ctx context.Context, r *Record) (bool, error) {
 			return false, fmt.Errorf("queue: insert: %w", err)
 		}
 	}
+	state, doneAt := StatePending, any(nil)
+	if r.sentFirst {
+		state, doneAt = StateSent, time.Now().UnixNano()
+	}
 	res, err := tx.ins.ExecContext(ctx, r.ReceivedAt.UnixNano(),
 		r.InNetwork, r.InFrom, r.InReply, r.InTo, r.InID,
 		r.RelationshipID, r.OwnerID,
 		r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick,
 		refusalReason(r), refusalText(r), r.Out.ReplyTo,
 		r.Out.Kind == KindNotice, r.Out.Subscribe, r.Out.Subject, r.Out.Thread, autoColumn(r.Out.Kind), r.Broadcast,
-		hash, StatePending, partsCol)
+		hash, state, partsCol, doneAt)
 	if err != nil {
 		return false, fmt.Errorf("queue: insert: %w", err)
 	}
@@ -133,8 +140,8 @@ func (tx *Tx) Insert(ctx context.Context, r *Record) (bool, error) {
 const insertSQL = `INSERT INTO messages (received_at,
 	in_network, in_from, in_reply, in_to, in_id, relationship_id, owner_id,
 	out_network, out_from, out_to, out_id, body, nick,
-	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread, auto, broadcast, content_hash, state, parts)
-	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread, auto, broadcast, content_hash, state, parts, done_at)
+	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
 // dupSQL finds the redelivery of a record: a row with the same sender,
 // ID, recipient and text received within DedupeWindow (the last
@@ -180,6 +187,7 @@ func (q *Queue) Pending(ctx context.Context) ([]*Record, error) {
 
 // ByOutID finds the record of a message the gateway sent on network with id.
 func (q *Queue) ByOutID(ctx context.Context, network, id string) (*Record, error) {
+	q.awaitWritten(ctx, id)
 	row := q.ro.QueryRowContext(ctx, selectSQL+`WHERE out_network = ? AND out_id = ?`, network, id)
 	r, err := scanRecord(row)
 	if errors.Is(err, sql.ErrNoRows) {

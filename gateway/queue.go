@@ -24,6 +24,15 @@ type Queue struct {
 	ins  *sql.Stmt
 	dup  *sql.Stmt
 	mark *sql.Stmt
+	// roDup is dupSQL on the readers, for a message written before its
+	// commit (wirefirst.go); first holds the dedupe keys of those being
+	// written and not yet committed.
+	roDup   *sql.Stmt
+	firstMu sync.Mutex
+	first   map[string]bool
+	// written holds, by out ID, the messages written before their
+	// commit and not yet committed (awaitWritten).
+	written map[string]chan struct{}
 	ops  chan queueOp
 	// stopped is closed when Run returns: what is handed over later is
 	// never committed.
@@ -94,6 +103,9 @@ func (q *Queue) open(ctx context.Context, path string) error {
 	}
 	if q.dup, err = q.db.PrepareContext(ctx, dupSQL); err != nil {
 		return fmt.Errorf("queue: prepare insert: %w", err)
+	}
+	if q.roDup, err = q.ro.PrepareContext(ctx, dupSQL); err != nil {
+		return fmt.Errorf("queue: prepare lookup: %w", err)
 	}
 	// A bounce can be read (and the message marked failed) before the
 	// sender's own "sent" mark for it commits; that late mark must not

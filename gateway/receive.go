@@ -162,7 +162,17 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 				Subject: "message:" + rec.Out.ID, Details: map[string]any{"terms": heldTerms(hold.hits), "to": m.To}}
 		}
 	}
+	// A message whose network does not offer it again (Receive, not
+	// Accept) may be written before its commit (wirefirst.go).
+	if stored == nil && d.Kind == routing.Deliver && g.wireFirst(ctx, rec) {
+		if welcome && reply != "" {
+			g.hooks.NewContact(ctx, m, d)
+		}
+		return nil
+	}
+	g.committing(rec.Out.Network, 1)
 	if err := g.queue.Enqueue(ctx, rec, func(dup bool, err error) {
+		defer g.committing(rec.Out.Network, -1)
 		if stored != nil {
 			defer stored(err)
 		}
@@ -195,6 +205,7 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 			g.bg.Go(func() { g.flushOutbox(context.WithoutCancel(ctx)) })
 		}
 	}); err != nil {
+		g.committing(rec.Out.Network, -1)
 		return err
 	}
 	if welcome && d.Kind == routing.Deliver && reply != "" {
@@ -300,6 +311,9 @@ func (g *Gateway) relaySignal(ctx context.Context, m *Message) {
 	}
 	out := Outgoing{Kind: KindRelayed, Network: d.Target.Network, From: d.Target.From, To: d.Target.To, ID: NewID()}
 	if len(refs) > 0 {
+		for _, r := range refs {
+			g.queue.awaitWritten(ctx, r.ID)
+		}
 		mapped, err := translateRefs(ctx, g.queue.ro, m.Network, m.From, d.RelationshipID, d.Target.Network, refs)
 		if err != nil {
 			g.log.Warn("signal not relayed: the ID map could not be read", "network", m.Network, "err", err)

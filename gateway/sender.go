@@ -30,6 +30,17 @@ type sender struct {
 	nextBulk time.Time
 	later    []senderItem // refused for now, each with its retryAt
 
+	// wireFirst: the adapter takes messages before their commit
+	// (wirefirst.go). active counts sends under way (the loop's and one
+	// written before its commit); committing counts stored messages not
+	// yet handed over. writeMu keeps one write at a time.
+	wireFirst  bool
+	running    context.Context // run's, while it runs: a write first ends with it
+	firstOff   bool            // a write first failed; set back once the loop sends one
+	active     int
+	committing int
+	writeMu    sync.Mutex
+
 	// Files are made ready off the loop (filequeue.go): busy marks the
 	// conversations with a message being prepared, held keeps their later
 	// messages in order, prep tracks the work and prepSlots bounds it.
@@ -60,6 +71,9 @@ func newSender(g *Gateway, a Adapter) *sender {
 		prepSlots: make(chan struct{}, filePrepWorkers)}
 	if g != nil {
 		s.bulkGap = g.bulkGap
+	}
+	if wf, ok := a.(WireFirst); ok {
+		s.wireFirst = wf.WireFirst()
 	}
 	return s
 }
@@ -100,6 +114,7 @@ func (s *sender) pop(now time.Time) (it senderItem, wait time.Duration, ok bool)
 	if due >= 0 {
 		it = s.later[due]
 		s.later = append(s.later[:due], s.later[due+1:]...)
+		s.active++
 		return it, 0, true
 	}
 	q := &s.queue
@@ -119,11 +134,20 @@ func (s *sender) pop(now time.Time) (it senderItem, wait time.Duration, ok bool)
 	it = (*q)[0]
 	(*q)[0] = senderItem{}
 	*q = (*q)[1:]
+	s.active++
 	return it, 0, true
 }
 
 func (s *sender) run(ctx context.Context) {
 	defer s.prep.Wait() // no file work outlives the sender (the queue closes next)
+	s.mu.Lock()
+	s.running = ctx
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.running = nil
+		s.mu.Unlock()
+	}()
 	bo := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(s.g.retryMin),
 		backoff.WithMaxInterval(s.g.retryMax),
@@ -152,12 +176,22 @@ func (s *sender) run(ctx context.Context) {
 			continue
 		}
 		if s.divert(ctx, it) {
+			s.done()
 			continue
 		}
-		if !s.send(ctx, bo, it) {
+		ok = s.send(ctx, bo, it)
+		s.done()
+		if !ok {
 			return
 		}
 	}
+}
+
+// done ends a send pop started.
+func (s *sender) done() {
+	s.mu.Lock()
+	s.active--
+	s.mu.Unlock()
 }
 
 // send delivers one message, waiting out outages; false when ctx ended
@@ -170,7 +204,7 @@ func (s *sender) send(ctx context.Context, bo backoff.BackOff, it senderItem) bo
 			err = s.prepareFiles(ctx, it) // only what is left (an attachment's reader)
 		}
 		if err == nil {
-			err = s.adapter.Send(ctx, out)
+			err = s.write(ctx, out)
 		}
 		if err != nil && it.signal {
 			// A receipt or a typing notice is worth nothing late: it is
@@ -180,6 +214,9 @@ func (s *sender) send(ctx context.Context, bo backoff.BackOff, it senderItem) bo
 		}
 		if err == nil {
 			bo.Reset()
+			s.mu.Lock()
+			s.firstOff = false
+			s.mu.Unlock()
 			select { // a reconnect signalled while all was well wakes no later wait
 			case <-s.up:
 			default:

@@ -30,7 +30,10 @@ func TestShutdownIsNotFailure(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			g := startTestGateway(t, dir)
+			// Stored first, so that the send is under way when the
+			// gateway stops (a write before the commit is bounded by its
+			// own timeout instead).
+			g := startTestGateway(t, dir, commitFirst)
 			entered := make(chan struct{}, 1)
 			g.outside.SetHook(func(ctx context.Context, o *Outgoing) error {
 				entered <- struct{}{}
@@ -141,7 +144,9 @@ func TestMarkAfterStopIsCommitted(t *testing.T) {
 // sender is told; once the store can commit again (probed while it
 // fails), both are back to ok.
 func TestHealthReportsAFailingStore(t *testing.T) {
-	g := startTestGateway(t, t.TempDir())
+	// Stored first: a message written before its commit is delivered
+	// even when the commit then fails (TestWireFirstStoreFailing).
+	g := startTestGateway(t, t.TempDir(), commitFirst)
 	defer g.stop()
 	ctx := context.Background()
 	if h := g.Health(); h.Status != "ok" || h.Store != "ok" {
@@ -250,7 +255,7 @@ func TestDuplicatesAreCountedPerNetwork(t *testing.T) {
 // soon as the adapter reports it reconnected, not at the end of its wait
 // (here an hour).
 func TestNetworkUpWakesTheSender(t *testing.T) {
-	g := startTestGateway(t, t.TempDir(), func(o *Options) { o.RetryMin, o.RetryMax = time.Hour, time.Hour })
+	g := startTestGateway(t, t.TempDir(), commitFirst, func(o *Options) { o.RetryMin, o.RetryMax = time.Hour, time.Hour })
 	defer g.stop()
 	g.outside.SetDown(true)
 	if err := g.Receive(context.Background(), &Message{Network: "corp", From: "hana@corp.test/pc", ReplyTo: "hana@corp.test/pc", To: `bob\40ext.test@gw.corp.test`, ID: "w-1", Body: "waiting"}); err != nil {

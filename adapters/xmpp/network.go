@@ -82,6 +82,12 @@ func (n *Network) Send(ctx context.Context, out *gateway.Outgoing) error {
 	return c.Send(ctx, out)
 }
 
+// WireFirst implements gateway.WireFirst: the component protocol
+// acknowledges nothing, so a message is written before its commit
+// rather than marked sent after it (see the README's durability
+// contract).
+func (n *Network) WireFirst() bool { return true }
+
 // Connected reports whether every component is connected.
 func (n *Network) Connected() bool {
 	for _, c := range n.comps {

@@ -33,6 +33,11 @@ type Adapter[O, C any] struct {
 	// Attempts counts calls of Send.
 	Attempts atomic.Int64
 
+	// CommitFirst, set before the gateway starts, makes the adapter one
+	// that wants every message stored before it is written (as mail
+	// does); by default it is like XMPP's, written before the commit.
+	CommitFirst bool
+
 	mu     sync.Mutex
 	hook   func(ctx context.Context, o *O) error
 	down   bool
@@ -47,6 +52,9 @@ func NewAdapter[O, C any](name string, to func(*O) string, downErr func() error)
 
 // Network implements the gateway's Adapter.
 func (a *Adapter[O, C]) Network() string { return a.name }
+
+// WireFirst implements the gateway's WireFirst.
+func (a *Adapter[O, C]) WireFirst() bool { return !a.CommitFirst }
 
 // Run implements the gateway's Adapter: it serves until ctx ends.
 func (a *Adapter[O, C]) Run(ctx context.Context, _ C) error {

@@ -1,0 +1,236 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// settle waits until everything handed to q before it is committed.
+func settle(t testing.TB, q *Queue) {
+	t.Helper()
+	if err := q.Exec(context.Background(), func(context.Context, *Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// holdQueue keeps the queue's writer busy in a transaction of its own
+// until release: what is handed to the queue meanwhile waits for its
+// commit, and nothing reaches the files.
+func holdQueue(t *testing.T, q *Queue) (release func()) {
+	t.Helper()
+	entered, hold, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- q.Exec(context.Background(), func(context.Context, *Tx) error {
+			select {
+			case entered <- struct{}{}:
+			default: // tried again after a failure: no one waits
+			}
+			<-hold
+			return nil
+		})
+	}()
+	<-entered
+	return func() {
+		close(hold)
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// crashCopy copies the stores in dir as a kill -9 would leave them now:
+// the database files and their write-ahead logs as written so far.
+func crashCopy(t *testing.T, dir string) string {
+	t.Helper()
+	to := t.TempDir()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || strings.HasSuffix(e.Name(), "-shm") {
+			continue
+		}
+		src, err := os.Open(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst, err := os.Create(filepath.Join(to, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(dst, src); err != nil {
+			t.Fatal(err)
+		}
+		src.Close()
+		if err := dst.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return to
+}
+
+func stats(t *testing.T, q *Queue) map[string]int64 {
+	t.Helper()
+	st, err := q.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestWireFirstCrashAfterWrite pins the rule for a network that
+// acknowledges nothing: a message is written before its commit, so a
+// crash after the write and before the commit leaves nothing to replay
+// (it is never sent twice), and without a crash it is stored as sent.
+func TestWireFirstCrashAfterWrite(t *testing.T) {
+	dir := t.TempDir()
+	g := startTestGateway(t, dir)
+	receiveOK(t, g, fromHana("h1", "hello"))
+	recv(t, g.outside.Sent)
+	settle(t, g.queue)
+
+	release := holdQueue(t, g.queue)
+	receiveOK(t, g, fromHana("h2", "written before its commit"))
+	if o := recv(t, g.outside.Sent); o.Body != "written before its commit" {
+		t.Fatalf("got %+v", o)
+	}
+	crashed := crashCopy(t, dir) // the process dies here, before the commit
+	release()
+	settle(t, g.queue)
+	if st := stats(t, g.queue); st[StateSent] != 2 || st[StatePending] != 0 {
+		t.Fatalf("without the crash: %v; want both stored as sent", st)
+	}
+	g.stop()
+
+	for _, d := range []string{crashed, dir} {
+		g := startTestGateway(t, d)
+		quiet(t, g.outside.Sent, 300*time.Millisecond)
+		g.stop()
+	}
+	g = startTestGateway(t, crashed)
+	defer g.stop()
+	if st := stats(t, g.queue); st[StateSent] != 1 || st[StatePending] != 0 {
+		t.Fatalf("after the crash: %v; want only the first message, sent", st)
+	}
+}
+
+// TestStoredFirstCrashBeforeWrite: a message that could not be written at
+// once (its network away) is stored first, pending; a crash before it
+// goes out sends it once after the restart.
+func TestStoredFirstCrashBeforeWrite(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		opts []func(*Options)
+	}{{"wire first", nil}, {"commit first", []func(*Options){commitFirst}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			dir := t.TempDir()
+			g := startTestGateway(t, dir, mode.opts...)
+			g.outside.SetDown(true)
+			receiveOK(t, g, fromHana("h1", "while away"))
+			deadline := time.Now().Add(5 * time.Second)
+			for stats(t, g.queue)[StatePending] != 1 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			crashed := crashCopy(t, dir)
+			g.stop()
+			g = startTestGateway(t, crashed, mode.opts...)
+			defer g.stop()
+			if o := recv(t, g.outside.Sent); o.Body != "while away" {
+				t.Fatalf("replayed %+v", o)
+			}
+			quiet(t, g.outside.Sent, 300*time.Millisecond)
+			settle(t, g.queue)
+			if st := stats(t, g.queue); st[StateSent] != 1 || st[StatePending] != 0 {
+				t.Fatalf("stats %v", st)
+			}
+		})
+	}
+}
+
+// TestWireFirstDedupe: a copy of a message arriving while the first is
+// written and not yet committed is dropped, and so is one after the
+// commit; the same ID with another text is a new message.
+func TestWireFirstDedupe(t *testing.T) {
+	dir := t.TempDir()
+	g := startTestGateway(t, dir)
+	defer g.stop()
+	receiveOK(t, g, fromHana("h1", "hello"))
+	recv(t, g.outside.Sent)
+	settle(t, g.queue)
+
+	release := holdQueue(t, g.queue)
+	receiveOK(t, g, fromHana("h2", "once"))
+	recv(t, g.outside.Sent)
+	receiveOK(t, g, fromHana("h2", "once")) // in flight
+	quiet(t, g.outside.Sent, 100*time.Millisecond)
+	release()
+	settle(t, g.queue)
+	receiveOK(t, g, fromHana("h2", "once")) // committed
+	quiet(t, g.outside.Sent, 100*time.Millisecond)
+	receiveOK(t, g, fromHana("h2", "another text, same ID"))
+	if o := recv(t, g.outside.Sent); o.Body != "another text, same ID" {
+		t.Fatalf("got %+v", o)
+	}
+	settle(t, g.queue)
+	if st := stats(t, g.queue); st[StateSent] != 3 {
+		t.Fatalf("stats %v", st)
+	}
+}
+
+// TestWireFirstBounceBeforeCommit: a bounce that comes back before the
+// bounced message's commit waits for it, and its author is told.
+func TestWireFirstBounceBeforeCommit(t *testing.T) {
+	dir := t.TempDir()
+	g := startTestGateway(t, dir)
+	defer g.stop()
+	receiveOK(t, g, fromHana("h1", "hello"))
+	recv(t, g.outside.Sent)
+	settle(t, g.queue)
+
+	release := holdQueue(t, g.queue)
+	receiveOK(t, g, fromHana("h2", "to a gone address"))
+	o := recv(t, g.outside.Sent)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g.Failed(context.Background(), Bounce{Network: "public-xmpp", ID: o.ID, Reason: "service-unavailable"})
+	}()
+	time.Sleep(100 * time.Millisecond)
+	release()
+	<-done
+	if n := recv(t, g.inside.Sent); !strings.Contains(n.Body, "could not be delivered") || !strings.Contains(n.Body, "to a gone address") {
+		t.Fatalf("notice %+v", n)
+	}
+}
+
+// TestWireFirstStoreFailing: a message written before its commit is
+// delivered even when that commit fails (it is not recorded: logged and
+// counted); once the store is known to fail, messages are stored first
+// again, so their authors are told to send them again.
+func TestWireFirstStoreFailing(t *testing.T) {
+	g := startTestGateway(t, t.TempDir())
+	defer g.stop()
+	if _, err := g.queue.db.Exec(`CREATE TRIGGER full BEFORE INSERT ON messages WHEN NEW.notice = 0 AND NEW.refusal_condition = ''
+		BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`); err != nil {
+		t.Fatal(err)
+	}
+	receiveOK(t, g, fromHana("h1", "delivered, not recorded"))
+	if o := recv(t, g.outside.Sent); o.Body != "delivered, not recorded" {
+		t.Fatalf("got %+v", o)
+	}
+	settle(t, g.queue)
+	if g.queue.StoreError() == nil {
+		t.Fatal("the failed commit was not noticed")
+	}
+	receiveOK(t, g, fromHana("h2", "not stored"))
+	if o := recv(t, g.inside.Sent); o.Refusal == nil || !strings.Contains(o.Refusal.Text, "could not store") {
+		t.Fatalf("the sender was not told: %+v", o)
+	}
+	quiet(t, g.outside.Sent, 100*time.Millisecond)
+}
