@@ -1,12 +1,14 @@
 package mail
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -206,36 +208,165 @@ func (a *Adapter) drain(ctx context.Context, core gateway.Core, c *imapclient.Cl
 				todo = append(todo, u)
 			}
 		}
+		a.log.Debug("imap pass", "to_read", len(todo), "to_file", len(done))
 		if err := move(c, done, boxes.processed); err != nil {
 			return err
 		}
-		for len(todo) > 0 {
-			batch, err := a.bySize(c, todo[:min(len(todo), a.cfg.BatchSize)])
-			if err != nil {
-				return err
-			}
-			if err := a.batch(ctx, core, c, boxes, st, batch); err != nil {
-				return err
-			}
-			todo = todo[len(batch):]
+		if err := a.pipeline(ctx, core, c, boxes, st, todo); err != nil {
+			return err
 		}
 	}
 }
 
-// bySize shortens uids to a prefix of at most BatchBytes of mail (at least
-// one), so a batch of large mails does not have to fit in memory at once.
-func (a *Adapter) bySize(c *imapclient.Client, uids []imap.UID) ([]imap.UID, error) {
-	msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
-	if err != nil {
-		return nil, fmt.Errorf("imap fetch sizes: %w", err)
+// inBatch is one batch of mail on its way through the pipeline.
+type inBatch struct {
+	raws   []fetched
+	read   []parsed
+	p      *pending
+	t0, t1 time.Time // the fetch began, the batch was fetched and parsed
+	ta, t2 time.Time // accept began, the batch was handed to the gateway
+	tf     time.Time // filing began (waiting for the gateway's commits)
+}
+
+// pipeline takes the mail of todo (UIDs, ascending) a batch at a time,
+// in three stages that run at once, each on its own batch, so that the
+// server, the parser and the two databases all work together:
+//
+//  1. fetch: the batch's sizes and bytes (FETCH), then parse it on all
+//     cores;
+//  2. accept: store the threads it continues and hand its messages to the
+//     gateway, batch after batch in UID order, which is the order in which
+//     the gateway takes them (so one sender's mail stays in order);
+//  3. file: wait until the gateway has committed every message of the
+//     batch, record the last UID, move the batch out of the inbox (MOVE).
+//
+// So the next batch's FETCH goes out while this one's MOVE is under way,
+// and a mail still leaves the inbox only after the gateway's commit of
+// what it produced. At most three batches are held at once. The first
+// error stops every stage; a batch not filed stays in the inbox and is
+// read again (the gateway drops what it has already stored).
+func (a *Adapter) pipeline(ctx context.Context, core gateway.Core, c *imapclient.Client, boxes mailboxes, st *mailboxState, todo []imap.UID) error {
+	if len(todo) == 0 {
+		return nil
 	}
-	size := make(map[imap.UID]int64, len(msgs))
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		once  sync.Once
+		first error
+		wg    sync.WaitGroup
+	)
+	fail := func(err error) {
+		once.Do(func() { first = err })
+		cancel()
+	}
+	fetchedCh, acceptedCh := make(chan *inBatch), make(chan *inBatch)
+	wg.Go(func() {
+		defer close(fetchedCh)
+		sizes := make(map[imap.UID]int64)
+		for len(todo) > 0 {
+			b, n, err := a.fetch(c, todo, sizes)
+			if err != nil {
+				fail(err)
+				return
+			}
+			todo = todo[n:]
+			select {
+			case fetchedCh <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	wg.Go(func() {
+		defer close(acceptedCh)
+		for b := range fetchedCh {
+			b.ta = time.Now()
+			p, err := a.accept(ctx, core, boxes.inbox, b.raws, b.read)
+			if err != nil {
+				fail(err)
+				return
+			}
+			b.p, b.read, b.t2 = p, nil, time.Now()
+			select {
+			case acceptedCh <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	for b := range acceptedCh {
+		b.tf = time.Now()
+		if err := a.file(ctx, core, c, boxes, st, b); err != nil {
+			fail(err)
+			break
+		}
+	}
+	// Unblock the other stages (a failed filing leaves them waiting).
+	cancel()
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return parent.Err()
+}
+
+// sizesAhead is how many batches' sizes one FETCH RFC822.SIZE asks for.
+const sizesAhead = 16
+
+// fetch fetches and parses the first batch of todo: at most BatchSize
+// mails and BatchBytes of mail (at least one mail). n is how many of
+// todo's UIDs it covers; a mail deleted meanwhile is not in the batch.
+// sizes holds the sizes of mails to come, fetched sizesAhead batches at a
+// time.
+func (a *Adapter) fetch(c *imapclient.Client, todo []imap.UID, sizes map[imap.UID]int64) (b *inBatch, n int, err error) {
+	t0 := time.Now()
+	uids, err := a.bySize(c, todo, sizes)
+	if err != nil {
+		return nil, 0, err
+	}
+	section := &imap.FetchItemBodySection{Peek: true}
+	msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
+	if err != nil {
+		return nil, 0, fmt.Errorf("imap fetch: %w", err)
+	}
+	slices.SortFunc(msgs, func(x, y *imapclient.FetchMessageBuffer) int { return cmp.Compare(x.UID, y.UID) })
+	raws := make([]fetched, 0, len(msgs))
 	for _, m := range msgs {
-		size[m.UID] = m.RFC822Size
+		raws = append(raws, fetched{uid: m.UID, raw: m.FindBodySection(section)})
+	}
+	for _, u := range uids {
+		delete(sizes, u)
+	}
+	b = &inBatch{raws: raws, read: a.parseAll(raws), t0: t0}
+	b.t1 = time.Now()
+	return b, len(uids), nil
+}
+
+// bySize is the first batch of todo: a prefix of at most BatchSize mails
+// and BatchBytes of mail (at least one), so a batch of large mails does
+// not have to fit in memory at once. It asks the server for the sizes it
+// does not have in sizes yet. A mail the server no longer has counts as
+// empty.
+func (a *Adapter) bySize(c *imapclient.Client, todo []imap.UID, sizes map[imap.UID]int64) ([]imap.UID, error) {
+	uids := todo[:min(len(todo), a.cfg.BatchSize)]
+	if _, ok := sizes[uids[len(uids)-1]]; !ok {
+		ask := todo[:min(len(todo), sizesAhead*a.cfg.BatchSize)]
+		msgs, err := c.Fetch(imap.UIDSetNum(ask...), &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
+		if err != nil {
+			return nil, fmt.Errorf("imap fetch sizes: %w", err)
+		}
+		for _, u := range ask {
+			sizes[u] = 0
+		}
+		for _, m := range msgs {
+			sizes[m.UID] = m.RFC822Size
+		}
 	}
 	var total int64
 	for i, u := range uids {
-		total += size[u]
+		total += sizes[u]
 		if i > 0 && total > a.cfg.BatchBytes {
 			return uids[:i], nil
 		}
@@ -253,32 +384,21 @@ func move(c *imapclient.Client, uids []imap.UID, to string) error {
 	return nil
 }
 
-// batch fetches, hands over and files one batch of mail. The last UID
-// advances only after the gateway has stored every mail of the batch, and
-// mail leaves the inbox only after that.
-func (a *Adapter) batch(ctx context.Context, core gateway.Core, c *imapclient.Client, boxes mailboxes, st *mailboxState, uids []imap.UID) error {
-	t0 := time.Now()
-	section := &imap.FetchItemBodySection{Peek: true}
-	msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
-	if err != nil {
-		return fmt.Errorf("imap fetch: %w", err)
-	}
-	slices.SortFunc(msgs, func(x, y *imapclient.FetchMessageBuffer) int { return int(x.UID) - int(y.UID) })
-	raws := make([]fetched, 0, len(msgs))
-	for _, m := range msgs {
-		raws = append(raws, fetched{uid: m.UID, raw: m.FindBodySection(section)})
-	}
-	t1 := time.Now()
-	outcome, err := a.ingest(ctx, core, boxes.inbox, raws)
+// file waits until the gateway has stored every mail of the batch, then
+// files it. The last UID advances only after that, and mail leaves the
+// inbox only after that.
+func (a *Adapter) file(ctx context.Context, core gateway.Core, c *imapclient.Client, boxes mailboxes, st *mailboxState, b *inBatch) error {
+	outcome, err := b.p.wait(ctx, core)
 	if err != nil {
 		return err
 	}
-	t2 := time.Now()
+	t3 := time.Now()
 	defer func() {
-		a.log.Debug("mail batch", "mails", len(raws), "fetch", t1.Sub(t0), "stored", t2.Sub(t1), "filed", time.Since(t2))
+		a.log.Debug("mail batch", "mails", len(b.raws), "fetch", b.t1.Sub(b.t0), "accept", b.t2.Sub(b.ta),
+			"stored", t3.Sub(b.tf), "filed", time.Since(t3), "at", b.t0.Format("05.000"), "queued", b.ta.Sub(b.t1)+b.tf.Sub(b.t2))
 	}()
 	var processed, quarantined []imap.UID
-	for i, f := range raws {
+	for i, f := range b.raws {
 		if outcome[i] {
 			quarantined = append(quarantined, f.uid)
 		} else {
@@ -290,8 +410,8 @@ func (a *Adapter) batch(ctx context.Context, core gateway.Core, c *imapclient.Cl
 	if err := move(c, quarantined, boxes.quarantine); err != nil {
 		return err
 	}
-	if n := len(raws); n > 0 {
-		st.LastUID = uint32(raws[n-1].uid)
+	if n := len(b.raws); n > 0 {
+		st.LastUID = uint32(b.raws[n-1].uid)
 		if err := a.store.setMailbox(ctx, boxes.inbox, *st); err != nil {
 			return err
 		}

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/kakehashi/kakehashi/adapters/mail/parse"
 	"github.com/kakehashi/kakehashi/adapters/mail/verp"
@@ -33,17 +35,77 @@ type bounceNotice struct {
 // be quarantined rather than filed as processed. An error means some mail
 // may not be stored: nothing of the batch may leave the inbox.
 func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string, raws []fetched) (quarantine []bool, err error) {
-	quarantine = make([]bool, len(raws))
-	parsed := make([]*parse.Mail, len(raws))
+	p, err := a.accept(ctx, core, mailbox, raws, a.parseAll(raws))
+	if err != nil {
+		return nil, err
+	}
+	return p.wait(ctx, core)
+}
+
+// parsed is one mail of a batch as parse read it, or why it could not.
+type parsed struct {
+	m   *parse.Mail
+	err error
+}
+
+// parseAll parses a batch of raw mail on all cores: parsing is the one
+// part of ingest that needs nothing but the mail itself. out[i] is
+// raws[i]'s.
+func (a *Adapter) parseAll(raws []fetched) []parsed {
+	out := make([]parsed, len(raws))
 	opts := parse.Options{TrustedAuthServIDs: a.cfg.TrustedAuthServIDs}
-	for i, f := range raws {
-		m, err := parse.Bytes(f.raw, opts)
-		if err != nil {
-			a.quarantine(mailbox, f, nil, "cannot be read: "+err.Error())
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	for range min(runtime.GOMAXPROCS(0), len(raws)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(raws) {
+					return
+				}
+				out[i].m, out[i].err = parse.Bytes(raws[i].raw, opts)
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// pending is a batch handed to the gateway, whose commits are still to
+// come.
+type pending struct {
+	network string
+	raws    []fetched
+	parsed  []*parse.Mail
+	// quarantine[i] says that raws[i] is to be quarantined; written under
+	// mu until wg is done.
+	quarantine []bool
+	wg         sync.WaitGroup
+	mu         sync.Mutex
+	errs       []error
+	bounces    []bounceNotice
+	unsubs     []string // IDs of the broadcasts unsubscribed from
+}
+
+// accept turns a parsed batch of raw mail into gateway messages, one mail
+// after the other in the batch's order: it stores the threads they
+// continue (before the gateway may relay anything that names them) and
+// hands the messages to the gateway in that order, which the gateway
+// keeps. It does not wait for the gateway's commits: wait does. An error
+// means some mail may not be stored: nothing of the batch may leave the
+// inbox.
+func (a *Adapter) accept(ctx context.Context, core gateway.Core, mailbox string, raws []fetched, read []parsed) (*pending, error) {
+	p := &pending{network: a.cfg.Network, raws: raws, quarantine: make([]bool, len(raws)), parsed: make([]*parse.Mail, len(raws))}
+	quarantine, parsed := p.quarantine, p.parsed
+	for i, r := range read {
+		if r.err != nil {
+			a.quarantine(mailbox, raws[i], nil, "cannot be read: "+r.err.Error())
 			quarantine[i] = true
 			continue
 		}
-		parsed[i] = m
+		parsed[i] = r.m
 	}
 
 	tx, err := a.store.begin(ctx)
@@ -62,8 +124,6 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 	}
 	var msgs []*gateway.Message
 	var of []int // of[k] is the index in raws of msgs[k]
-	var bounces []bounceNotice
-	var unsubs []string // IDs of the broadcasts unsubscribed from
 	for i, m := range parsed {
 		if m == nil {
 			continue
@@ -77,7 +137,7 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 				quarantine[i] = true
 				continue
 			}
-			unsubs = append(unsubs, id)
+			p.unsubs = append(p.unsubs, id)
 			continue
 		}
 		if ret, ok := a.ownAddress(m, a.verp.Local+"+"); ok || m.Bounce != nil {
@@ -87,7 +147,7 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 				quarantine[i] = true
 				continue
 			}
-			bounces = append(bounces, b)
+			p.bounces = append(p.bounces, b)
 			continue
 		}
 		if strings.EqualFold(m.DMARC, "fail") {
@@ -143,48 +203,63 @@ func (a *Adapter) ingest(ctx context.Context, core gateway.Core, mailbox string,
 		return nil, err
 	}
 
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
 	for k, gm := range msgs {
-		wg.Add(1)
+		p.wg.Add(1)
 		if err := core.Accept(ctx, gm, func(err error) {
+			defer p.wg.Done()
 			var unanswered *gateway.UnansweredError
 			switch {
 			case errors.As(err, &unanswered):
 				// Refused, and its sender may not be told: a person looks
 				// at it in quarantine rather than nobody ever.
 				a.quarantine(mailbox, raws[of[k]], parsed[of[k]], "refused ("+unanswered.Refusal.Text+"), and its sender is not vouched for, so not told")
-				mu.Lock()
+				p.mu.Lock()
 				quarantine[of[k]] = true
-				mu.Unlock()
+				p.mu.Unlock()
 			case err != nil:
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
+				p.mu.Lock()
+				p.errs = append(p.errs, err)
+				p.mu.Unlock()
 			}
-			wg.Done()
 		}); err != nil {
-			wg.Done()
-			wg.Wait()
+			p.wg.Done()
+			p.wg.Wait()
 			return nil, err
 		}
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	return p, nil
+}
+
+// wait waits until the gateway has stored every message of the batch,
+// then reports its bounces and unsubscriptions. quarantine[i] says that
+// the batch's raws[i] is to be quarantined rather than filed as
+// processed. An error means some mail may not be stored: nothing of the
+// batch may leave the inbox. When ctx ends first, wait gives up: the
+// mail stays in the inbox and is read again (the gateway drops what it
+// has stored already).
+func (p *pending) wait(ctx context.Context, core gateway.Core) (quarantine []bool, err error) {
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if err := errors.Join(p.errs...); err != nil {
 		return nil, fmt.Errorf("the gateway did not store every mail: %w", err)
 	}
-	for _, b := range bounces {
-		core.Failed(ctx, gateway.Bounce{Network: a.cfg.Network, ID: b.id, Reason: b.reason, Gone: b.gone})
+	for _, b := range p.bounces {
+		core.Failed(ctx, gateway.Bounce{Network: p.network, ID: b.id, Reason: b.reason, Gone: b.gone})
 	}
 	if tracker, ok := core.(gateway.ContactTracker); ok {
-		for _, id := range unsubs {
-			tracker.ContactUnreachable(ctx, a.cfg.Network, id, "unsubscribed from your mail")
+		for _, id := range p.unsubs {
+			tracker.ContactUnreachable(ctx, p.network, id, "unsubscribed from your mail")
 		}
 	}
-	return quarantine, nil
+	return p.quarantine, nil
 }
 
 // quarantine logs why a mail is set aside; the caller moves it.
