@@ -94,7 +94,10 @@ type Config struct {
 	MaxBackoff time.Duration
 	// BatchSize bounds how many mails are fetched and stored together
 	// (default 256), and BatchBytes their total size (default 32 MiB; a
-	// single larger mail is still fetched alone).
+	// single larger mail is still fetched alone). Ingest works on up to
+	// three batches at once (one fetched, one handed to the gateway, one
+	// waiting for its commits), so up to three times BatchBytes of mail
+	// may be held.
 	BatchSize  int
 	BatchBytes int64
 	// AttachLimit is the largest total of file bytes one outgoing mail
