@@ -73,7 +73,7 @@ const (
 // table is written and read only through Tx's and Queue's methods.
 type Tx struct {
 	*sql.Tx
-	ins, dup *sql.Stmt
+	ins, insText, dup *sql.Stmt
 	// audited is set when the transaction wrote to the audit outbox.
 	audited bool
 }
@@ -114,13 +114,22 @@ func (tx *Tx) Insert(ctx context.Context, r *Record) (bool, error) {
 	if r.sentFirst {
 		state, doneAt = StateSent, time.Now().UnixNano()
 	}
-	res, err := tx.ins.ExecContext(ctx, r.ReceivedAt.UnixNano(),
-		r.InNetwork, r.InFrom, r.InReply, r.InTo, r.InID,
-		r.RelationshipID, r.OwnerID,
-		r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick,
-		refusalReason(r), refusalText(r), r.Out.ReplyTo,
-		r.Out.Kind == KindNotice, r.Out.Subscribe, r.Out.Subject, r.Out.Thread, autoColumn(r.Out.Kind), r.Broadcast,
-		hash, state, partsCol, doneAt)
+	var res sql.Result
+	if r.plainText(partsCol) {
+		res, err = tx.insText.ExecContext(ctx, r.ReceivedAt.UnixNano(),
+			r.InNetwork, r.InFrom, r.InReply, r.InTo, r.InID,
+			r.RelationshipID, r.OwnerID,
+			r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick,
+			hash, state, doneAt)
+	} else {
+		res, err = tx.ins.ExecContext(ctx, r.ReceivedAt.UnixNano(),
+			r.InNetwork, r.InFrom, r.InReply, r.InTo, r.InID,
+			r.RelationshipID, r.OwnerID,
+			r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick,
+			refusalReason(r), refusalText(r), r.Out.ReplyTo,
+			r.Out.Kind == KindNotice, r.Out.Subscribe, r.Out.Subject, r.Out.Thread, autoColumn(r.Out.Kind), r.Broadcast,
+			hash, state, partsCol, doneAt)
+	}
 	if err != nil {
 		return false, fmt.Errorf("queue: insert: %w", err)
 	}
@@ -142,6 +151,23 @@ const insertSQL = `INSERT INTO messages (received_at,
 	out_network, out_from, out_to, out_id, body, nick,
 	refusal_condition, refusal_text, reply_to, notice, subscribe, subject, thread, auto, broadcast, content_hash, state, parts, done_at)
 	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+
+// insertTextSQL is insertSQL for the commonest record, a relayed text
+// with nothing else (no refusal, subject, thread, subscription, parts or
+// broadcast): the columns it leaves out take their defaults, and binding
+// ten fewer values is a third of an insert's cost.
+const insertTextSQL = `INSERT INTO messages (received_at,
+	in_network, in_from, in_reply, in_to, in_id, relationship_id, owner_id,
+	out_network, out_from, out_to, out_id, body, nick,
+	refusal_condition, refusal_text, reply_to, notice, subscribe, content_hash, state, done_at)
+	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,'','','',0,0,?,?,?)`
+
+// plainText reports whether r can be stored with insertTextSQL.
+func (r *Record) plainText(partsCol string) bool {
+	o := &r.Out
+	return o.Kind == KindRelayed && o.Refusal == nil && o.ReplyTo == "" && !o.Subscribe && o.Subject == "" &&
+		o.Thread == "" && r.Broadcast == "" && partsCol == ""
+}
 
 // dupSQL finds the redelivery of a record: a row with the same sender,
 // ID, recipient and text received within DedupeWindow (the last

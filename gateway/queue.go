@@ -19,11 +19,13 @@ import (
 // read the last commit while the writer goes on, so a scan never stalls
 // delivery.
 type Queue struct {
-	db   *sql.DB // the writer's one connection
-	ro   *sql.DB // read-only connections
-	ins  *sql.Stmt
-	dup  *sql.Stmt
-	mark *sql.Stmt
+	db  *sql.DB // the writer's one connection
+	ro  *sql.DB // read-only connections
+	ins *sql.Stmt
+	// insText is insertTextSQL, the lean insert of a relayed text.
+	insText *sql.Stmt
+	dup     *sql.Stmt
+	mark    *sql.Stmt
 	// roDup is dupSQL on the readers, for a message written before its
 	// commit (wirefirst.go); first holds the dedupe keys of those being
 	// written and not yet committed.
@@ -33,7 +35,7 @@ type Queue struct {
 	// written holds, by out ID, the messages written before their
 	// commit and not yet committed (awaitWritten).
 	written map[string]chan struct{}
-	ops  chan queueOp
+	ops     chan queueOp
 	// stopped is closed when Run returns: what is handed over later is
 	// never committed.
 	stopped chan struct{}
@@ -99,6 +101,9 @@ func (q *Queue) open(ctx context.Context, path string) error {
 	ro.SetMaxOpenConns(4)
 	q.ro = ro
 	if q.ins, err = q.db.PrepareContext(ctx, insertSQL); err != nil {
+		return fmt.Errorf("queue: prepare insert: %w", err)
+	}
+	if q.insText, err = q.db.PrepareContext(ctx, insertTextSQL); err != nil {
 		return fmt.Errorf("queue: prepare insert: %w", err)
 	}
 	if q.dup, err = q.db.PrepareContext(ctx, dupSQL); err != nil {
@@ -413,7 +418,7 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 			tx.Rollback()
 		}
 	}()
-	qtx := &Tx{Tx: tx, ins: tx.StmtContext(ctx, q.ins), dup: tx.StmtContext(ctx, q.dup)}
+	qtx := &Tx{Tx: tx, ins: tx.StmtContext(ctx, q.ins), insText: tx.StmtContext(ctx, q.insText), dup: tx.StmtContext(ctx, q.dup)}
 	var mark *sql.Stmt
 	for i, op := range batch {
 		switch {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
 )
 
 // WireFirst is implemented by an adapter whose network acknowledges
