@@ -410,13 +410,25 @@ func (a *Adapter) file(ctx context.Context, core gateway.Core, c *imapclient.Cli
 	if err := move(c, quarantined, boxes.quarantine); err != nil {
 		return err
 	}
+	// The processed MOVE goes out while the last UID is written: the
+	// gateway has stored the batch, which is all the MOVE waits for. The
+	// last UID only spares a retry the work on mail that was stored but
+	// is still in the inbox; a MOVE that is done before it is written
+	// leaves nothing in the inbox to redo.
+	var mv *imapclient.MoveCommand
+	if len(processed) > 0 {
+		mv = c.Move(imap.UIDSetNum(processed...), boxes.processed)
+	}
 	if n := len(b.raws); n > 0 {
 		st.LastUID = uint32(b.raws[n-1].uid)
-		if err := a.store.setMailbox(ctx, boxes.inbox, *st); err != nil {
-			return err
+		err = a.store.setMailbox(ctx, boxes.inbox, *st)
+	}
+	if mv != nil {
+		if _, merr := mv.Wait(); merr != nil {
+			return fmt.Errorf("imap move to %s: %w", boxes.processed, merr)
 		}
 	}
-	return move(c, processed, boxes.processed)
+	return err
 }
 
 // fetched is one raw mail from the mailbox.
