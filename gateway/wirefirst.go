@@ -75,9 +75,11 @@ func (g *Gateway) wireFirst(ctx context.Context, rec *Record) (handled bool) {
 	// Its recipient may answer (a bounce, a receipt) before the commit:
 	// lookups by its ID wait for it (awaitWritten).
 	written := g.queue.writing(out.ID)
-	wctx, cancel := context.WithTimeout(wctx, firstWriteTimeout)
+	// No deadline: a write cut short by one leaves half a stanza on the
+	// stream, and the server then drops the component with everything it
+	// was about to deliver to it. A slow network holds up the reading
+	// goroutine instead (backpressure), as it held up the sender.
 	err = s.write(wctx, out)
-	cancel()
 	if err != nil {
 		written()
 		s.firstFailed()
@@ -109,13 +111,6 @@ func (g *Gateway) wireFirst(ctx context.Context, rec *Record) (handled bool) {
 	}
 	return true
 }
-
-// firstWriteTimeout bounds a write before the commit: it runs on the
-// reading goroutine of the network the message came from, which must not
-// wait long on another network. One that fails or times out sends the
-// message the store-first way, and the sender writes nothing first again
-// until its loop has sent a message (firstFailed).
-const firstWriteTimeout = time.Second
 
 // writing notes that the message with out ID id is being written before
 // its commit; the function it returns ends that, once the commit is done
