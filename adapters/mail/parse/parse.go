@@ -368,12 +368,21 @@ func returnPath(v string) (addr string, null bool) {
 	return cleanAddr(inner), false
 }
 
+// rfc5322Date is a date with a day of the week, seconds and a numeric
+// zone (RFC 5322 3.3): "Sat, 21 Nov 2026 10:00:00 +0000".
+const rfc5322Date = "Mon, 2 Jan 2006 15:04:05 -0700"
+
 // parseDate is lenient: a wrong Date should not cost the mail, so failures
 // give the zero time.
 func parseDate(v string) time.Time {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}
+	}
+	// The form nearly every mail has, which mail.ParseDate tries only
+	// after two dozen others; on it, ParseDate comes to this very layout.
+	if t, err := time.Parse(rfc5322Date, v); err == nil {
+		return t
 	}
 	if t, err := mail.ParseDate(v); err == nil {
 		return t

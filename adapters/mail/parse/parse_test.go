@@ -3,6 +3,7 @@ package parse
 import (
 	"bytes"
 	"errors"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -449,6 +450,31 @@ func TestFixturesUntrusted(t *testing.T) {
 		}
 		if m.DMARC != "" {
 			t.Errorf("%s: DMARC = %q with no trusted authserv-id", f, m.DMARC)
+		}
+	}
+}
+
+// TestParseDateFastPathAgreesWithNetMail: the common form read directly
+// gives what net/mail gives, zone and all; other forms still go to it.
+func TestParseDateFastPathAgreesWithNetMail(t *testing.T) {
+	for _, v := range []string{
+		"Sat, 21 Nov 2026 10:00:00 +0000",
+		"Sat, 1 Nov 2026 10:00:00 +0900",
+		"Mon, 02 Jan 2006 15:04:05 -0700",
+		"Sat, 21 Nov 2026 10:00:00 +0100 (CET)",
+		"21 Nov 2026 10:00 +0000",
+		"Sat, 21 Nov 26 10:00:00 GMT",
+		"Sat, 31 Nov 2026 10:00:00 +0000",
+	} {
+		want, err := mail.ParseDate(v)
+		if err != nil {
+			want = time.Time{}
+		}
+		got := parseDate(v)
+		gn, go_ := got.Zone()
+		wn, wo := want.Zone()
+		if !got.Equal(want) || gn != wn || go_ != wo {
+			t.Errorf("parseDate(%q) = %v, net/mail says %v", v, got, want)
 		}
 	}
 }
