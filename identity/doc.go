@@ -67,11 +67,18 @@
 //     one JSON array parameter (49 ms with JSON objects for rows), 54 ms as
 //     prepared 16-row statements: 27 to 64 % more for each of the 49 steps
 //     that fold a 100,000-relationship transfer.
-//   - Reading them: one NUL-joined text column per row, built by SQL
-//     (concat_ws) and split in Go (splitFields). The driver locks and
-//     allocates per column: loading a million relationships took a median
-//     2.9 s (min 1.8 s) this way and 4.4 s (min 3.2 s) as sixteen columns,
-//     and it is most of a cold start.
+//   - Reading them: the text fields joined with NULs into one column per
+//     row, built by SQL (concat_ws) and split in Go (splitFields), and
+//     the integers every row sets (times, version) as columns of their
+//     own, which spares SQLite rendering them as text in a buffer it
+//     allocates (mostly zero integers ride in the text, empty when zero).
+//     The driver locks and allocates per column: loading a million
+//     relationships took a median 2.9 s (min 1.8 s) with everything in
+//     one column and 4.4 s (min 3.2 s) as sixteen columns, and it is most
+//     of a cold start. A large relationships table is read in two ranges
+//     of IDs on two connections at once, beside the contacts. IDs and
+//     contact addresses are copied into shared blocks (stringArena), and
+//     a relationship's ContactID is its contact's own ID string.
 //   - The relationship log: binary chunks (relcodec.go). Encoding 100,000
 //     relationships takes 9–18 ms and 64 bytes each; encoding/json took
 //     99–189 ms and 149 bytes each, where the whole transfer takes about

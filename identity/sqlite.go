@@ -760,10 +760,11 @@ func loadDocs[T any](table string) func(context.Context, *sql.Tx) ([]T, error) {
 }
 
 // Contacts and relationships are read as one NUL-separated text column per
-// row (plus the rarely set list column): the driver takes SQLite's mutex
-// and allocates for every column of every row, so at a million rows one
-// column instead of sixteen takes about a third off the time to load
-// (figures in the package documentation). Stored text
+// row, plus a few integer columns and the rarely set list column: the
+// driver takes SQLite's mutex and allocates for every column of every
+// row, so at a million rows one text column instead of sixteen columns
+// takes about a third off the time to load (figures in the package
+// documentation). Stored text
 // never contains NUL (the write path refuses it); a row with the wrong
 // number of fields is reported as corrupt.
 
