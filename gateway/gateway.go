@@ -226,6 +226,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.bg.Go(func() { g.pruneSpoolEvery(ctx, time.Hour) })
 	}
 	g.bg.Go(func() { g.reportOldSpellings(ctx) })
+	g.bg.Go(func() {
+		if err := g.queue.loadSeen(ctx); err != nil && ctx.Err() == nil {
+			// Every copy is then looked for in the queue: slower, not wrong.
+			g.log.Warn("deduplication looks every message up in the queue", "err", err)
+		}
+	})
 
 	var wg sync.WaitGroup
 	for _, s := range g.senders {

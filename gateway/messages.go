@@ -74,6 +74,7 @@ const (
 type Tx struct {
 	*sql.Tx
 	ins, insText, dup *sql.Stmt
+	seen              *seenFilter
 	// audited is set when the transaction wrote to the audit outbox.
 	audited bool
 }
@@ -97,7 +98,11 @@ func (tx *Tx) Insert(ctx context.Context, r *Record) (bool, error) {
 		return false, err
 	}
 	hash := contentHash(r.Out.Subject, r.Out.Body, partsCol)
+	key := ""
 	if r.InID != "" {
+		key = dedupeKey(r, hash)
+	}
+	if key != "" && (tx.seen == nil || tx.seen.mayHave(key, time.Now())) {
 		// A separate read, not INSERT … WHERE NOT EXISTS: that form makes
 		// SQLite keep a statement journal per row, which cost four times
 		// the insert itself.
@@ -138,6 +143,11 @@ func (tx *Tx) Insert(ctx context.Context, r *Record) (bool, error) {
 		return false, fmt.Errorf("queue: insert: %w", err)
 	}
 	r.Seq, r.Out.Seq = seq, seq
+	if key != "" && tx.seen != nil {
+		// Noted before the commit: should it fail, a copy is only looked
+		// for in the queue, and not found.
+		tx.seen.add(key, time.Now())
+	}
 	if r.audit != nil {
 		if err := tx.Audit(ctx, *r.audit); err != nil {
 			return false, err

@@ -32,6 +32,8 @@ type Queue struct {
 	roDup   *sql.Stmt
 	firstMu sync.Mutex
 	first   map[string]bool
+	// seen answers "stored within the window?" from memory first.
+	seen *seenFilter
 	// written holds, by out ID, the messages written before their
 	// commit and not yet committed (awaitWritten).
 	written map[string]chan struct{}
@@ -80,7 +82,7 @@ func OpenQueue(ctx context.Context, path string) (*Queue, error) {
 		return nil, fmt.Errorf("open queue %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	q := &Queue{db: db, ops: make(chan queueOp, 4096), stopped: make(chan struct{})}
+	q := &Queue{db: db, ops: make(chan queueOp, 4096), stopped: make(chan struct{}), seen: newSeenFilter(time.Now())}
 	if err := q.open(ctx, path); err != nil {
 		q.Close()
 		return nil, err
@@ -418,7 +420,7 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 			tx.Rollback()
 		}
 	}()
-	qtx := &Tx{Tx: tx, ins: tx.StmtContext(ctx, q.ins), insText: tx.StmtContext(ctx, q.insText), dup: tx.StmtContext(ctx, q.dup)}
+	qtx := &Tx{Tx: tx, seen: q.seen, ins: tx.StmtContext(ctx, q.ins), insText: tx.StmtContext(ctx, q.insText), dup: tx.StmtContext(ctx, q.dup)}
 	var mark *sql.Stmt
 	for i, op := range batch {
 		switch {

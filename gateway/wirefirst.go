@@ -176,6 +176,9 @@ func (q *Queue) claimFirst(ctx context.Context, r *Record, key, hash string) (se
 	}
 	q.first[key] = true
 	q.firstMu.Unlock()
+	if !q.seen.mayHave(key, time.Now()) {
+		return false, nil
+	}
 	// A copy stored by the store-first path is committed before anything
 	// on its network may be written first (sender.claimIdle), so the
 	// last commit, which this read sees, has it.

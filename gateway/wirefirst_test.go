@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -233,4 +234,67 @@ func TestWireFirstStoreFailing(t *testing.T) {
 		t.Fatalf("the sender was not told: %+v", o)
 	}
 	quiet(t, g.outside.Sent, 100*time.Millisecond)
+}
+
+// TestSeenFilter: a key added is "maybe" for at least a window and
+// forgotten after two; a key never added is "no" once loaded, and
+// everything is "maybe" before.
+func TestSeenFilter(t *testing.T) {
+	t0 := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	f := newSeenFilter(t0)
+	if !f.mayHave("a", t0) {
+		t.Fatal("not loaded yet: must answer maybe")
+	}
+	f.ready = true
+	f.add("a", t0.Add(23*time.Hour))
+	for _, at := range []time.Duration{23 * time.Hour, 24 * time.Hour, 46*time.Hour + 59*time.Minute} {
+		if !f.mayHave("a", t0.Add(at)) {
+			t.Fatalf("forgotten at %v, within a window of being stored", at)
+		}
+	}
+	if f.mayHave("a", t0.Add(48*time.Hour)) {
+		t.Fatal("kept past two windows")
+	}
+	misses := 0
+	for i := range 10000 {
+		k := fmt.Sprint("key-", i)
+		f.add(k, t0.Add(48*time.Hour))
+		if !f.mayHave(k, t0.Add(48*time.Hour)) {
+			t.Fatalf("%s added and not found", k)
+		}
+		if f.mayHave(fmt.Sprint("other-", i), t0.Add(48*time.Hour)) {
+			misses++
+		}
+	}
+	if misses > 10 {
+		t.Fatalf("%d false maybes in 10,000 at 10,000 keys", misses)
+	}
+}
+
+// TestDedupeAfterRestart: a redelivery after a restart is still dropped
+// (the filter is loaded from the queue).
+func TestDedupeAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	g := startTestGateway(t, dir)
+	receiveOK(t, g, fromHana("h1", "hello"))
+	recv(t, g.outside.Sent)
+	g.stop()
+	g = startTestGateway(t, dir)
+	defer g.stop()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		g.queue.seen.mu.Lock()
+		ready := g.queue.seen.ready
+		g.queue.seen.mu.Unlock()
+		if ready || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	receiveOK(t, g, fromHana("h1", "hello"))
+	quiet(t, g.outside.Sent, 200*time.Millisecond)
+	receiveOK(t, g, fromHana("h2", "hello"))
+	if o := recv(t, g.outside.Sent); o.Body != "hello" {
+		t.Fatalf("got %+v", o)
+	}
 }
