@@ -75,10 +75,11 @@
 //     The driver locks and allocates per column: loading a million
 //     relationships took a median 2.9 s (min 1.8 s) with everything in
 //     one column and 4.4 s (min 3.2 s) as sixteen columns, and it is most
-//     of a cold start. A large relationships table is read in two ranges
-//     of IDs on two connections at once, beside the contacts. IDs and
-//     contact addresses are copied into shared blocks (stringArena), and
-//     a relationship's ContactID is its contact's own ID string.
+//     of a cold start. (Reading the relationships in two ranges of IDs
+//     on two more connections made no difference on two cores: the
+//     loaders then contend for the driver's allocator.) IDs and contact
+//     addresses are copied into shared blocks (stringArena), and a
+//     relationship's ContactID is its contact's own ID string.
 //   - The relationship log: binary chunks (relcodec.go). Encoding 100,000
 //     relationships takes 9–18 ms and 64 bytes each; encoding/json took
 //     99–189 ms and 149 bytes each, where the whole transfer takes about

@@ -678,24 +678,19 @@ func (s *SQLiteStore) PendingChunks() (int, error) {
 }
 
 // Load reads every record. Contacts and relationships, the bulk of a large
-// store, are read in parallel on several connections (the relationships in
-// two ranges of IDs), so the dataset is one consistent point in time only
-// if nobody writes meanwhile, which holds for the Store of a State being
-// opened (State is the only writer). The folder is held off meanwhile: a
-// fold changes no record, but it moves records between the log and the
-// table, which the reads of the two ranges must see alike.
+// store, are read in parallel on two connections, so the dataset is one
+// consistent point in time only if nobody writes meanwhile, which holds
+// for the Store of a State being opened (State is the only writer).
 func (s *SQLiteStore) Load(ctx context.Context) (*Dataset, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	s.foldMu.Lock()
-	defer s.foldMu.Unlock()
 	ds := &Dataset{}
 	var relErr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ds.Relationships, relErr = s.loadRelationships(ctx)
+		ds.Relationships, relErr = readTable(ctx, s.r, loadRelationships)
 	}()
 	err := func() error {
 		var err error
@@ -829,64 +824,25 @@ func loadContacts(ctx context.Context, tx *sql.Tx) ([]Contact, error) {
 	return out, nil
 }
 
-// splitLoad is the number of relationships from which Load reads the
-// table in two ranges of IDs at once: below it, finding the middle ID
-// costs more than it saves.
-const splitLoad = 1 << 14
-
 // loadRelationships reads the relationships table and applies the pending
-// relationship log over it. A large table is read in two halves at once,
-// split at its middle ID, the second on a connection of its own; Load
-// holds the folder off, so both see the same table and log.
-func (s *SQLiteStore) loadRelationships(ctx context.Context) ([]Relationship, error) {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, fmt.Errorf("relationships: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // read-only
+// relationship log over it, in one read transaction so that a fold
+// running meanwhile is seen either wholly or not at all.
+func loadRelationships(ctx context.Context, tx *sql.Tx) ([]Relationship, error) {
 	n, err := count(ctx, tx, "relationships")
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Relationship, n)
 	intern := newInterner()
-	if n < splitLoad {
-		if err := scanRelationships(ctx, tx, "", "", out, intern); err != nil {
-			return nil, err
-		}
-		return applyRelLog(ctx, tx, out, intern)
-	}
-	half := n / 2
-	var mid string
-	if err := tx.QueryRowContext(ctx, `SELECT id FROM relationships ORDER BY id LIMIT 1 OFFSET ?`, half).Scan(&mid); err != nil {
-		return nil, fmt.Errorf("relationships: %w", err)
-	}
-	var (
-		wg     sync.WaitGroup
-		errTop error
-	)
-	wg.Go(func() {
-		errTop = func() error {
-			tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-			if err != nil {
-				return fmt.Errorf("relationships: %w", err)
-			}
-			defer tx.Rollback() //nolint:errcheck // read-only
-			return scanRelationships(ctx, tx, ">=", mid, out[half:], newInterner())
-		}()
-	})
-	errBottom := scanRelationships(ctx, tx, "<", mid, out[:half], intern)
-	wg.Wait()
-	if err := errors.Join(errBottom, errTop); err != nil {
+	if err := scanRelationships(ctx, tx, out, intern); err != nil {
 		return nil, err
 	}
 	return applyRelLog(ctx, tx, out, intern)
 }
 
-// scanRelationships reads the relationships whose ID is op (< or >=)
-// than bound, or all if op is "", into dst, which must be exactly as long
-// as there are.
-func scanRelationships(ctx context.Context, tx *sql.Tx, op, bound string, dst []Relationship, intern func(string) string) error {
+// scanRelationships reads the relationships table into dst, which must be
+// exactly as long as the table.
+func scanRelationships(ctx context.Context, tx *sql.Tx, dst []Relationship, intern func(string) string) error {
 	// The remark comes last: it is the one field that may hold any text
 	// (except NUL).
 	// concat_ws builds the row in one go, where a chain of || copies the
@@ -901,12 +857,7 @@ func scanRelationships(ctx context.Context, tx *sql.Tx, op, bound string, dst []
 		iif(last_activity = 0, '', last_activity), iif(owner_version = 0, '', owner_version),
 		iif(gone_at = 0, '', gone_at), gone, remark), created_at, updated_at, version
 		FROM relationships`
-	var args []any
-	if op != "" {
-		q += ` WHERE id ` + op + ` ?`
-		args = append(args, bound)
-	}
-	rows, err := tx.QueryContext(ctx, q, args...)
+	rows, err := tx.QueryContext(ctx, q)
 	if err != nil {
 		return fmt.Errorf("relationships: %w", err)
 	}
