@@ -235,6 +235,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	for _, s := range g.senders {
+		s.starting(ctx)
 		wg.Add(1)
 		go func() { defer wg.Done(); s.run(ctx) }()
 	}

@@ -140,9 +140,7 @@ func (s *sender) pop(now time.Time) (it senderItem, wait time.Duration, ok bool)
 
 func (s *sender) run(ctx context.Context) {
 	defer s.prep.Wait() // no file work outlives the sender (the queue closes next)
-	s.mu.Lock()
-	s.running = ctx
-	s.mu.Unlock()
+	s.starting(ctx)
 	defer func() {
 		s.mu.Lock()
 		s.running = nil
@@ -185,6 +183,15 @@ func (s *sender) run(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// starting lets messages be written before their commit from now on,
+// within ctx; Gateway.Run calls it before it reports ready, run again
+// (harmlessly) as it begins.
+func (s *sender) starting(ctx context.Context) {
+	s.mu.Lock()
+	s.running = ctx
+	s.mu.Unlock()
 }
 
 // done ends a send pop started.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -25,12 +26,10 @@ func settle(t testing.TB, q *Queue) {
 func holdQueue(t *testing.T, q *Queue) (release func()) {
 	t.Helper()
 	entered, hold, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var once sync.Once
 	go func() {
 		done <- q.Exec(context.Background(), func(context.Context, *Tx) error {
-			select {
-			case entered <- struct{}{}:
-			default: // tried again after a failure: no one waits
-			}
+			once.Do(func() { close(entered) }) // run again after a failure: once is enough
 			<-hold
 			return nil
 		})
