@@ -13,12 +13,38 @@ import (
 // bare and lower-cased so that routing can still refuse it in its own
 // words.
 func (g *Gateway) canonical(network, addr string) (string, error) {
+	key := network + "\x00" + addr
+	g.canonMu.Lock()
+	r, ok := g.canon[key]
+	g.canonMu.Unlock()
+	if ok {
+		return r.addr, r.err
+	}
 	c, err := g.top.Canonical(network, addr)
 	if err != nil {
-		return bareLower(addr), err
+		c = bareLower(addr)
 	}
-	return c, nil
+	g.canonMu.Lock()
+	if len(g.canon) >= canonCacheSize || g.canon == nil {
+		g.canon = make(map[string]canonResult, canonCacheSize)
+	}
+	g.canon[key] = canonResult{c, err}
+	g.canonMu.Unlock()
+	return c, err
 }
+
+// canonResult is what canonical returned for an address.
+type canonResult struct {
+	addr string
+	err  error
+}
+
+// canonCacheSize bounds the addresses canonical remembers: a message's
+// sender and recipient are nearly always ones seen moments ago, and
+// working a spelling out (PRECIS, IDNA) costs more than routing it. When
+// full, it starts again empty. The topology does not change while the
+// gateway runs, so a remembered answer stays right.
+const canonCacheSize = 4096
 
 // canonicalize gives m's addresses their canonical spelling. An outside
 // sender whose address no one can be reached at gets a refusal

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -44,5 +45,40 @@ func TestPlainSpelling(t *testing.T) {
 		if got := plainSpelling(a); got != want {
 			t.Errorf("plainSpelling(%q) = %v", a, got)
 		}
+	}
+}
+
+// TestCanonicalRemembers: a remembered spelling is the one the topology
+// gives, refusals included, and the memory stays bounded.
+func TestCanonicalRemembers(t *testing.T) {
+	g := startTestGateway(t, t.TempDir())
+	defer g.stop()
+	for _, a := range []struct{ network, addr string }{
+		{"public-xmpp", "Bob@Ext.Test/Phone"},
+		{"public-xmpp", "bob@localhost"},
+		{"public-xmpp", "no-at-sign"},
+		{"corp", "HANA@corp.test/laptop"},
+	} {
+		want, wantErr := g.top.Canonical(a.network, a.addr)
+		if wantErr != nil {
+			want = bareLower(a.addr)
+		}
+		for range 2 {
+			got, err := g.canonical(a.network, a.addr)
+			if got != want || (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+				t.Fatalf("%s on %s: %q, %v; want %q, %v", a.addr, a.network, got, err, want, wantErr)
+			}
+		}
+	}
+	for i := range canonCacheSize + 10 {
+		if _, err := g.canonical("public-xmpp", fmt.Sprintf("user%d@ext.test", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.canonMu.Lock()
+	n := len(g.canon)
+	g.canonMu.Unlock()
+	if n > canonCacheSize {
+		t.Fatalf("%d addresses remembered; at most %d", n, canonCacheSize)
 	}
 }

@@ -110,6 +110,11 @@ type Gateway struct {
 	activityMu sync.Mutex
 	activity   map[string]time.Time
 
+	// canon remembers the canonical spellings of the addresses messages
+	// came from and went to lately (canon.go).
+	canonMu sync.Mutex
+	canon   map[string]canonResult
+
 	// bouncing holds the messages (network NUL ID) whose bounce is being
 	// handled.
 	bouncing busy.Set
