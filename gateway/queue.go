@@ -32,6 +32,9 @@ type Queue struct {
 	roDup   *sql.Stmt
 	firstMu sync.Mutex
 	first   map[string]bool
+	// runs are the prepared inserts of runs of texts, runs[n-1] for n
+	// rows (textrun.go).
+	runs []*sql.Stmt
 	// seen answers "stored within the window?" from memory first.
 	seen *seenFilter
 	// written holds, by out ID, the messages written before their
@@ -107,6 +110,9 @@ func (q *Queue) open(ctx context.Context, path string) error {
 	}
 	if q.insText, err = q.db.PrepareContext(ctx, insertTextSQL); err != nil {
 		return fmt.Errorf("queue: prepare insert: %w", err)
+	}
+	if err := q.prepareRuns(ctx); err != nil {
+		return err
 	}
 	if q.dup, err = q.db.PrepareContext(ctx, dupSQL); err != nil {
 		return fmt.Errorf("queue: prepare insert: %w", err)
@@ -422,7 +428,29 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 	}()
 	qtx := &Tx{Tx: tx, seen: q.seen, ins: tx.StmtContext(ctx, q.ins), insText: tx.StmtContext(ctx, q.insText), dup: tx.StmtContext(ctx, q.dup)}
 	var mark *sql.Stmt
+	var run []*Record
+	flush := func() error {
+		if len(run) == 0 {
+			return nil
+		}
+		err := q.insertRun(ctx, tx, run)
+		run = run[:0]
+		return err
+	}
 	for i, op := range batch {
+		if op.insert != nil && q.runnable(op.insert) {
+			run = append(run, op.insert)
+			if len(run) == textRun {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		// What comes next sees every row before it.
+		if err := flush(); err != nil {
+			return err
+		}
 		switch {
 		case op.insert != nil:
 			isNew, err := qtx.Insert(ctx, op.insert)
@@ -442,6 +470,9 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 				return fmt.Errorf("queue: update %d: %w", op.markSeq, err)
 			}
 		}
+	}
+	if err := flush(); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("queue: commit: %w", err)

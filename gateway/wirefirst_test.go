@@ -297,3 +297,64 @@ func TestDedupeAfterRestart(t *testing.T) {
 		t.Fatalf("got %+v", o)
 	}
 }
+
+// TestTextRuns: texts written before their commit are stored many to a
+// statement, in order, each with its own sequence number, as sent; a copy
+// in the same batch is still dropped, and a record that cannot join a run
+// sees the rows before it.
+func TestTextRuns(t *testing.T) {
+	q, stop := openTestQueue(t, filepath.Join(t.TempDir(), "queue.db"))
+	defer stop()
+	if err := q.loadSeen(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var rs []*Record
+	for i := range 70 {
+		id := fmt.Sprint("id-", i)
+		if i%13 == 0 {
+			id = "" // no ID: never a copy
+		}
+		r := rec("bob@ext.test", id, fmt.Sprint("text ", i))
+		r.sentFirst = true
+		rs = append(rs, r)
+	}
+	pending := rec("bob@ext.test", "stored-first", "stored first")
+	copyOf := rec("bob@ext.test", "id-3", "text 3")
+	copyOf.sentFirst = true
+	rs = append(rs[:40], append([]*Record{pending, copyOf}, rs[40:]...)...)
+
+	release := holdQueue(t, q)
+	dups := make([]bool, len(rs))
+	errc := make(chan error, len(rs))
+	for i, r := range rs {
+		if err := q.Enqueue(context.Background(), r, func(d bool, err error) { dups[i] = d; errc <- err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release()
+	for range rs {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last int64
+	for i, r := range rs {
+		if r == copyOf {
+			if !dups[i] {
+				t.Fatal("the copy in the same batch was stored")
+			}
+			continue
+		}
+		if dups[i] || r.Seq <= last {
+			t.Fatalf("record %d: dup %v, seq %d after %d", i, dups[i], r.Seq, last)
+		}
+		last = r.Seq
+		got, err := q.ByOutID(context.Background(), "corp", r.Out.ID)
+		if err != nil || got == nil || got.Seq != r.Seq || got.Out.Body != r.Out.Body || got.InID != r.InID {
+			t.Fatalf("record %d read back as %+v, %v", i, got, err)
+		}
+	}
+	if st := stats(t, q); st[StateSent] != 70 || st[StatePending] != 1 {
+		t.Fatalf("stats %v", st)
+	}
+}

@@ -1,0 +1,95 @@
+package gateway
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// textRun is how many relayed texts one INSERT stores at most. Stored one
+// statement each, a text's row cost the queue's single writer as much in
+// database/sql and driver overhead (and in the AUTOINCREMENT counter's
+// update) as in SQLite's own work; a run of them shares it.
+const textRun = 32
+
+// runnable reports whether r can be stored in a run (insertRun): a text
+// written before its commit (its Seq matters to no one later), with
+// nothing to translate or audit, and not possibly a copy of a stored one
+// (seen). Its dedupe key is noted at once, so that a copy later in the
+// same batch goes the one-by-one way and finds it.
+func (q *Queue) runnable(r *Record) bool {
+	if !r.sentFirst || len(r.inRefs) > 0 || r.audit != nil || !r.plainText("") ||
+		len(r.Out.Files) > 0 || len(r.Out.Refs) > 0 || len(r.Out.Reactions) > 0 || r.Out.ChatState != "" {
+		return false
+	}
+	if r.InID == "" {
+		return true
+	}
+	now := time.Now()
+	key := dedupeKey(r, contentHash(r.Out.Subject, r.Out.Body, ""))
+	if q.seen.mayHave(key, now) {
+		return false
+	}
+	q.seen.add(key, now)
+	return true
+}
+
+// insertRun stores rs, which runnable accepted, with one statement.
+func (q *Queue) insertRun(ctx context.Context, tx *sql.Tx, rs []*Record) error {
+	st := q.runs[len(rs)-1]
+	args := make([]any, 0, len(rs)*runColumns)
+	done := time.Now().UnixNano()
+	for _, r := range rs {
+		r.empty = false
+		args = append(args, r.ReceivedAt.UnixNano(),
+			r.InNetwork, r.InFrom, r.InReply, r.InTo, r.InID,
+			r.RelationshipID, r.OwnerID,
+			r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick,
+			contentHash(r.Out.Subject, r.Out.Body, ""), done)
+	}
+	res, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	if err != nil {
+		return fmt.Errorf("queue: insert: %w", err)
+	}
+	last, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("queue: insert: %w", err)
+	}
+	// One statement's rows take consecutive sequence numbers (the queue
+	// has one writer, and AUTOINCREMENT counts on from the largest).
+	for i, r := range rs {
+		r.Seq = last - int64(len(rs)-1-i)
+		r.Out.Seq = r.Seq
+	}
+	return nil
+}
+
+// prepareRuns prepares the inserts of runs of every length, once: the
+// writer has one connection, which a transaction holds, so none can be
+// prepared during a commit.
+func (q *Queue) prepareRuns(ctx context.Context) error {
+	q.runs = make([]*sql.Stmt, textRun)
+	for n := 1; n <= textRun; n++ {
+		st, err := q.db.PrepareContext(ctx, runSQL(n))
+		if err != nil {
+			return fmt.Errorf("queue: prepare insert: %w", err)
+		}
+		q.runs[n-1] = st
+	}
+	return nil
+}
+
+// runColumns is how many values insertRun binds per row.
+const runColumns = 16
+
+// runSQL is insertTextSQL for n rows, each stored as sent.
+func runSQL(n int) string {
+	row := "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,'','','',0,0,?,'" + StateSent + "',?)"
+	return `INSERT INTO messages (received_at,
+	in_network, in_from, in_reply, in_to, in_id, relationship_id, owner_id,
+	out_network, out_from, out_to, out_id, body, nick,
+	refusal_condition, refusal_text, reply_to, notice, subscribe, content_hash, state, done_at)
+	VALUES ` + strings.TrimSuffix(strings.Repeat(row+",", n), ",")
+}
