@@ -63,6 +63,7 @@ func withContacts(t *testing.T, g *testWorld, n int) []string {
 		}
 		gatewaytest.Recv(t, g.Inside.Sent)
 	}
+	g.Settle(t) // "has written" is read from the queue
 	for _, r := range g.state.Snapshot().RelationshipsOwnedBy("hana") {
 		if _, err := g.state.AddTags(ctx, "t", "setup", r.ID, []string{"vip"}); err != nil {
 			t.Fatal(err)

@@ -29,6 +29,18 @@ type World struct {
 	Inside, Outside *MemAdapter
 	// Stop stops the gateway and closes its stores.
 	Stop func()
+
+	queue *gateway.Queue
+}
+
+// Settle waits until the queue has committed everything handed to it so
+// far: a message written before its commit (gateway.WireFirst) has
+// reached its recipient by then, its record perhaps not yet.
+func (w *World) Settle(t testing.TB) {
+	t.Helper()
+	if err := w.queue.Exec(context.Background(), func(context.Context, *gateway.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Start starts a gateway on the stores in dir (see relaytest.OpenState)
@@ -58,7 +70,7 @@ func Start(t testing.TB, dir string, attach func(*gateway.Gateway), opts ...func
 	done := make(chan error, 1)
 	go func() { done <- g.Run(ctx) }()
 	g.WaitReady()
-	return &World{Gateway: g, Inside: in, Outside: out, Stop: func() {
+	return &World{Gateway: g, Inside: in, Outside: out, queue: q, Stop: func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Error(err)
