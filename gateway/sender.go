@@ -212,12 +212,6 @@ func (s *sender) send(ctx context.Context, bo backoff.BackOff, it senderItem) bo
 		}
 		if err == nil {
 			err = s.write(ctx, out)
-			if err == nil && ctx.Err() != nil && !it.signal {
-				// Written as the gateway began to stop: the stream may have
-				// closed just before it (see wireFirst). It stays pending
-				// and goes again at the next start.
-				return false
-			}
 		}
 		if err != nil && it.signal {
 			// A receipt or a typing notice is worth nothing late: it is

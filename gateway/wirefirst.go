@@ -80,13 +80,6 @@ func (g *Gateway) wireFirst(ctx context.Context, rec *Record) (handled bool) {
 	// was about to deliver to it. A slow network holds up the reading
 	// goroutine instead (backpressure), as it held up the sender.
 	err = s.write(wctx, out)
-	if err == nil && wctx.Err() != nil {
-		// The gateway began to stop while this was written: the network's
-		// stream may have been closed just before it, and a server drops
-		// what follows the close. Stored as pending, it goes again at the
-		// next start: perhaps twice, never lost.
-		err = errStopping
-	}
 	if err != nil {
 		written()
 		s.firstFailed()
@@ -162,9 +155,6 @@ func (q *Queue) awaitWritten(ctx context.Context, id string) {
 // awaitWrittenFor bounds awaitWritten: a commit takes milliseconds, or
 // fails (which ends the wait as well).
 const awaitWrittenFor = 10 * time.Second
-
-// errStopping: a write ended as the gateway began to stop.
-var errStopping = errors.New("the gateway is stopping")
 
 // dedupeKey is what two copies of one message share (see dupSQL).
 func dedupeKey(r *Record, hash string) string {
