@@ -244,12 +244,24 @@ func (g *Gateway) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.run(ctx) }()
 	}
+	// The adapters stop after the writes before a commit have: a stream
+	// closed while one is being written would take the stanza after its
+	// end, which the server drops.
+	actx, stopAdapters := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAdapters()
+	stopAfter := context.AfterFunc(ctx, func() {
+		for _, s := range g.senders {
+			s.stopFirst()
+		}
+		stopAdapters()
+	})
+	defer stopAfter()
 	errs := make(chan error, len(g.adapters))
 	for _, a := range g.adapters {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := a.Run(ctx, g); err != nil && !errors.Is(err, context.Canceled) {
+			if err := a.Run(actx, g); err != nil && !errors.Is(err, context.Canceled) {
 				errs <- fmt.Errorf("adapter %s: %w", a.Network(), err)
 			}
 		}()

@@ -36,6 +36,11 @@ type sender struct {
 	// yet handed over. writeMu keeps one write at a time.
 	wireFirst  bool
 	running    context.Context // run's, while it runs: a write first ends with it
+	// firstGate is held shared by each write before a commit, and
+	// exclusively by stopFirst, which ends them (stopped) before the
+	// adapters close their streams.
+	firstGate sync.RWMutex
+	stopped   bool
 	firstOff   bool            // a write first failed; set back once the loop sends one
 	active     int
 	committing int

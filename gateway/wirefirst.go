@@ -48,6 +48,10 @@ func (g *Gateway) wireFirst(ctx context.Context, rec *Record) (handled bool) {
 		// and the author is told to send it again.
 		return false
 	}
+	if !s.firstGate.TryRLock() {
+		return false // stopping
+	}
+	defer s.firstGate.RUnlock()
 	wctx, ok := s.claimIdle(conversation(out))
 	if !ok {
 		return false
@@ -79,7 +83,9 @@ func (g *Gateway) wireFirst(ctx context.Context, rec *Record) (handled bool) {
 	// stream, and the server then drops the component with everything it
 	// was about to deliver to it. A slow network holds up the reading
 	// goroutine instead (backpressure), as it held up the sender.
-	err = s.write(wctx, out)
+	// Not cut short when the gateway stops: stopFirst waits for it, and
+	// only then do the adapters close their streams.
+	err = s.write(context.WithoutCancel(wctx), out)
 	if err != nil {
 		written()
 		s.firstFailed()
@@ -215,12 +221,23 @@ func (q *Queue) releaseFirst(key string) {
 func (s *sender) claimIdle(conv string) (context.Context, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.running == nil || s.running.Err() != nil || s.firstOff || s.active > 0 || s.committing > 0 || len(s.queue) > 0 ||
+	if s.running == nil || s.running.Err() != nil || s.stopped || s.firstOff || s.active > 0 || s.committing > 0 || len(s.queue) > 0 ||
 		s.busy[conv] || len(s.held[conv]) > 0 {
 		return nil, false
 	}
 	s.active++
 	return s.running, true
+}
+
+// stopFirst waits for the writes before a commit under way and lets no
+// more begin: the gateway is stopping, and the adapters close their
+// streams next.
+func (s *sender) stopFirst() {
+	s.firstGate.Lock()
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	s.firstGate.Unlock()
 }
 
 // firstFailed stops writes before the commit until the loop has sent a
