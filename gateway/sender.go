@@ -34,14 +34,14 @@ type sender struct {
 	// (wirefirst.go). active counts sends under way (the loop's and one
 	// written before its commit); committing counts stored messages not
 	// yet handed over. writeMu keeps one write at a time.
-	wireFirst  bool
-	running    context.Context // run's, while it runs: a write first ends with it
+	wireFirst bool
+	running   context.Context // run's, while it runs: a write first ends with it
 	// firstGate is held shared by each write before a commit, and
 	// exclusively by stopFirst, which ends them (stopped) before the
 	// adapters close their streams.
-	firstGate sync.RWMutex
-	stopped   bool
-	firstOff   bool            // a write first failed; set back once the loop sends one
+	firstGate  sync.RWMutex
+	stopped    bool
+	firstOff   bool // a write first failed; set back once the loop sends one
 	active     int
 	committing int
 	writeMu    sync.Mutex
