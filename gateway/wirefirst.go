@@ -252,9 +252,7 @@ func (s *sender) firstFailed() {
 // releaseIdle ends what claimIdle started, waking the loop for whatever
 // was queued meanwhile.
 func (s *sender) releaseIdle() {
-	s.mu.Lock()
-	s.active--
-	s.mu.Unlock()
+	s.done()
 	select {
 	case s.wake <- struct{}{}:
 	default:

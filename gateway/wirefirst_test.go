@@ -20,6 +20,17 @@ func settle(t testing.TB, q *Queue) {
 	}
 }
 
+// startTalking starts a test gateway in which Hana has written to bob,
+// and that message is committed.
+func startTalking(t *testing.T) *testGateway {
+	t.Helper()
+	g := startTestGateway(t, t.TempDir())
+	receiveOK(t, g, fromHana("h1", "hello"))
+	recv(t, g.outside.Sent)
+	settle(t, g.queue)
+	return g
+}
+
 // holdQueue keeps the queue's writer busy in a transaction of its own
 // until release: what is handed to the queue meanwhile waits for its
 // commit, and nothing reaches the files.
@@ -157,12 +168,8 @@ func TestStoredFirstCrashBeforeWrite(t *testing.T) {
 // written and not yet committed is dropped, and so is one after the
 // commit; the same ID with another text is a new message.
 func TestWireFirstDedupe(t *testing.T) {
-	dir := t.TempDir()
-	g := startTestGateway(t, dir)
+	g := startTalking(t)
 	defer g.stop()
-	receiveOK(t, g, fromHana("h1", "hello"))
-	recv(t, g.outside.Sent)
-	settle(t, g.queue)
 
 	release := holdQueue(t, g.queue)
 	receiveOK(t, g, fromHana("h2", "once"))
@@ -186,12 +193,8 @@ func TestWireFirstDedupe(t *testing.T) {
 // TestWireFirstBounceBeforeCommit: a bounce that comes back before the
 // bounced message's commit waits for it, and its author is told.
 func TestWireFirstBounceBeforeCommit(t *testing.T) {
-	dir := t.TempDir()
-	g := startTestGateway(t, dir)
+	g := startTalking(t)
 	defer g.stop()
-	receiveOK(t, g, fromHana("h1", "hello"))
-	recv(t, g.outside.Sent)
-	settle(t, g.queue)
 
 	release := holdQueue(t, g.queue)
 	receiveOK(t, g, fromHana("h2", "to a gone address"))
