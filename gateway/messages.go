@@ -42,6 +42,9 @@ type Record struct {
 	// audit, when not nil, is written to the audit outbox with the
 	// record (an outbound guard's hold or release).
 	audit *Act
+	// hash is contentHash of its text, once worked out on the way to
+	// the queue (wirefirst.go, textrun.go): each message is hashed once.
+	hash string
 	// sentFirst: it was written to its network before its commit
 	// (wirefirst.go), so it is stored as sent.
 	sentFirst bool
@@ -166,11 +169,18 @@ const insertSQL = `INSERT INTO messages (received_at,
 // with nothing else (no refusal, subject, thread, subscription, parts or
 // broadcast): the columns it leaves out take their defaults, and binding
 // ten fewer values is a third of an insert's cost.
-const insertTextSQL = `INSERT INTO messages (received_at,
+const insertTextSQL = `INSERT INTO messages (` + textColumns + `) VALUES (` + textValues + `,?,?)`
+
+// textColumns are the columns a relayed text is stored with (by
+// insertTextSQL and, many rows at once, by runSQL); textValues are the
+// values of all but the last two (state, done_at), content_hash last.
+const (
+	textColumns = `received_at,
 	in_network, in_from, in_reply, in_to, in_id, relationship_id, owner_id,
 	out_network, out_from, out_to, out_id, body, nick,
-	refusal_condition, refusal_text, reply_to, notice, subscribe, content_hash, state, done_at)
-	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,'','','',0,0,?,?,?)`
+	refusal_condition, refusal_text, reply_to, notice, subscribe, content_hash, state, done_at`
+	textValues = `?,?,?,?,?,?,?,?,?,?,?,?,?,?,'','','',0,0,?`
+)
 
 // plainText reports whether r can be stored with insertTextSQL.
 func (r *Record) plainText(partsCol string) bool {

@@ -233,10 +233,7 @@ func (s *sender) send(ctx context.Context, bo backoff.BackOff, it senderItem) bo
 			case <-s.up:
 			default:
 			}
-			s.g.metrics.sent.WithLabelValues(out.Network).Inc()
-			if !out.received.IsZero() {
-				s.g.metrics.relay.WithLabelValues(out.Network).Observe(time.Since(out.received).Seconds())
-			}
+			s.g.countSent(out)
 			if it.durable {
 				s.g.queue.MarkThen(ctx, out.Seq, StateSent, "", s.g.settled(ctx, it.rec))
 			}
@@ -296,6 +293,15 @@ func (s *sender) send(ctx context.Context, bo backoff.BackOff, it senderItem) bo
 			t.Stop()
 			return false
 		}
+	}
+}
+
+// countSent counts out as sent, with the time it took to cross the
+// gateway when it relays a message received.
+func (g *Gateway) countSent(out *Outgoing) {
+	g.metrics.sent.WithLabelValues(out.Network).Inc()
+	if !out.received.IsZero() {
+		g.metrics.relay.WithLabelValues(out.Network).Observe(time.Since(out.received).Seconds())
 	}
 }
 

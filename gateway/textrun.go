@@ -24,11 +24,14 @@ func (q *Queue) runnable(r *Record) bool {
 		len(r.Out.Files) > 0 || len(r.Out.Refs) > 0 || len(r.Out.Reactions) > 0 || r.Out.ChatState != "" {
 		return false
 	}
+	if r.hash == "" {
+		r.hash = contentHash(r.Out.Subject, r.Out.Body, "")
+	}
 	if r.InID == "" {
 		return true
 	}
 	now := time.Now()
-	key := dedupeKey(r, contentHash(r.Out.Subject, r.Out.Body, ""))
+	key := dedupeKey(r, r.hash)
 	if q.seen.mayHave(key, now) {
 		return false
 	}
@@ -47,7 +50,7 @@ func (q *Queue) insertRun(ctx context.Context, tx *sql.Tx, rs []*Record) error {
 			r.InNetwork, r.InFrom, r.InReply, r.InTo, r.InID,
 			r.RelationshipID, r.OwnerID,
 			r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick,
-			contentHash(r.Out.Subject, r.Out.Body, ""), done)
+			r.hash, done)
 	}
 	res, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	if err != nil {
@@ -86,10 +89,6 @@ const runColumns = 16
 
 // runSQL is insertTextSQL for n rows, each stored as sent.
 func runSQL(n int) string {
-	row := "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,'','','',0,0,?,'" + StateSent + "',?)"
-	return `INSERT INTO messages (received_at,
-	in_network, in_from, in_reply, in_to, in_id, relationship_id, owner_id,
-	out_network, out_from, out_to, out_id, body, nick,
-	refusal_condition, refusal_text, reply_to, notice, subscribe, content_hash, state, done_at)
-	VALUES ` + strings.TrimSuffix(strings.Repeat(row+",", n), ",")
+	row := "(" + textValues + ",'" + StateSent + "',?)"
+	return `INSERT INTO messages (` + textColumns + `) VALUES ` + strings.TrimSuffix(strings.Repeat(row+",", n), ",")
 }

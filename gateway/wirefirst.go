@@ -64,6 +64,7 @@ func (g *Gateway) wireFirst(ctx context.Context, rec *Record) (handled bool) {
 	key := ""
 	if rec.InID != "" {
 		hash := contentHash(out.Subject, out.Body, partsCol)
+		rec.hash = hash
 		key = dedupeKey(rec, hash)
 		switch seen, err := g.queue.claimFirst(ctx, rec, key, hash); {
 		case err != nil:
@@ -97,10 +98,7 @@ func (g *Gateway) wireFirst(ctx context.Context, rec *Record) (handled bool) {
 		return false
 	}
 	rec.sentFirst = true
-	g.metrics.sent.WithLabelValues(out.Network).Inc()
-	if !out.received.IsZero() {
-		g.metrics.relay.WithLabelValues(out.Network).Observe(time.Since(out.received).Seconds())
-	}
+	g.countSent(out)
 	if err := g.queue.Enqueue(ctx, rec, func(dup bool, err error) {
 		written()
 		g.queue.releaseFirst(key)
