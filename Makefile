@@ -36,6 +36,7 @@ test:
 test-deps:
 	bash scripts/prosody.sh install
 	bash scripts/mail.sh install
+	bash scripts/postgres.sh install
 
 # tools installs the pinned staticcheck into $(go env GOPATH)/bin.
 tools:

@@ -1,7 +1,7 @@
-// Package migrate brings the schema of an SQLite database up to date by
-// applying numbered migrations in order, each in a transaction of its own,
-// and records each in a table of the database (schema_migrations by
-// default):
+// Package migrate brings the schema of an SQLite or PostgreSQL database
+// up to date by applying numbered migrations in order, each in a
+// transaction of its own, and records each in a table of the database
+// (schema_migrations by default):
 //
 //	version    INTEGER PRIMARY KEY  the migration's number, 1, 2, 3…
 //	name       TEXT                 its name, e.g. "relationship_columns"
@@ -26,6 +26,25 @@
 // A migration may also be Go code (Migration.Func), for changes SQL alone
 // cannot make, such as filling a new column with a value computed in Go.
 //
+// A program that runs on both databases keeps one directory of
+// migrations per dialect, named after it (sqldb.Dialect.String), and
+// loads the one of the database it opens (LoadDialect):
+//
+//	//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
+//	var migrationFiles embed.FS
+//
+//	ms, err := migrate.LoadDialect(migrationFiles, "migrations", sqldb.Postgres)
+//	…
+//	res, err := migrate.Up(ctx, db, ms, migrate.Options{Dialect: sqldb.Postgres})
+//
+// Each dialect's history is its own: its versions count its own
+// migrations, so a PostgreSQL schema that starts where SQLite's fourth
+// migration left off may be one migration, version 1. Separate files
+// rather than one file with switches, because the two schemas differ in
+// more than spelling (WITHOUT ROWID, AUTOINCREMENT, COLLATE NOCASE against
+// identity columns, BYTEA, unique indexes on expressions), and a reader
+// of either should see it whole.
+//
 // Rules for writing migrations:
 //
 //   - Never edit or renumber a migration once released: databases record
@@ -37,7 +56,12 @@
 //     the database.
 //   - SQL migrations are executed with one ExecContext call, so a file may
 //     hold several statements if the driver runs them all (modernc.org/sqlite
-//     does).
+//     does, and so does pgx: a statement without arguments goes by
+//     PostgreSQL's simple query protocol).
+//   - In PostgreSQL, DDL is transactional, so a failed migration leaves
+//     nothing behind; statements that refuse a transaction (CREATE INDEX
+//     CONCURRENTLY, ALTER TYPE … ADD VALUE before version 12) do not belong
+//     in a migration.
 package migrate
 
 import (
@@ -52,6 +76,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kakehashi/kakehashi/internal/sqldb"
 )
 
 // Migration is one step of a schema's history.
@@ -96,7 +122,12 @@ type Options struct {
 	// database whose earlier releases kept their schema version there:
 	// they refuse a database whose user_version is newer than theirs, so
 	// the newest of them will not open a database migrated beyond it.
+	// SQLite only: Up refuses it for PostgreSQL.
 	UserVersion bool
+	// Dialect is the database's kind (default, the zero value: SQLite).
+	// It decides how Up looks for its table, writes placeholders and
+	// keeps concurrent runs apart.
+	Dialect sqldb.Dialect
 	// Now is the clock for applied_at (default time.Now).
 	Now func() time.Time
 }
@@ -139,7 +170,11 @@ type TxBeginner interface {
 // that take SQLite's write lock at once (BEGIN IMMEDIATE: the
 // modernc.org/sqlite DSN parameter _txlock=immediate); with the default
 // deferred transactions a process that loses the race gets SQLITE_BUSY
-// and may simply retry.
+// and may simply retry. In PostgreSQL each transaction first takes an
+// advisory lock named after the table (sqldb.XactLock), so concurrent
+// runs take their turns: the lock is taken before anything is read, and
+// at READ COMMITTED (PostgreSQL's default, which db must keep) each
+// statement after it sees what the previous holder committed.
 func Up(ctx context.Context, db TxBeginner, migrations []Migration, opts Options) (*Result, error) {
 	if err := Check(migrations); err != nil {
 		return nil, err
@@ -150,6 +185,9 @@ func Up(ctx context.Context, db TxBeginner, migrations []Migration, opts Options
 	}
 	if !identifier.MatchString(table) {
 		return nil, fmt.Errorf("migrate: table name %q: use letters, digits and underscores", table)
+	}
+	if opts.UserVersion && opts.Dialect != sqldb.SQLite {
+		return nil, fmt.Errorf("migrate: UserVersion is SQLite's PRAGMA user_version; %s has none", opts.Dialect)
 	}
 	now := opts.Now
 	if now == nil {
@@ -209,6 +247,9 @@ func (r *runner) step(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("migrate: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit; otherwise nothing is kept
+	if err := sqldb.XactLock(ctx, tx, r.opts.Dialect, "migrate."+r.table); err != nil {
+		return false, fmt.Errorf("migrate: %w", err)
+	}
 	uv := 0
 	if r.opts.UserVersion {
 		var err error
@@ -219,7 +260,7 @@ func (r *runner) step(ctx context.Context) (bool, error) {
 			return false, fmt.Errorf("migrate: %w: its user_version is %d, and this program knows versions up to %d", ErrNewerSchema, uv, latest)
 		}
 	}
-	v, exists, err := recorded(ctx, tx, r.table)
+	v, exists, err := recorded(ctx, tx, r.opts.Dialect, r.table)
 	if err != nil {
 		return false, err
 	}
@@ -321,8 +362,14 @@ func (r *runner) apply(ctx context.Context, tx *sql.Tx, m *Migration) error {
 }
 
 func (r *runner) record(ctx context.Context, tx *sql.Tx, m *Migration, baseline bool) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO `+r.table+` (version, name, applied_at, baseline) VALUES (?, ?, ?, ?)`,
-		m.Version, m.Name, r.now().UTC().Format(time.RFC3339Nano), baseline)
+	// baseline as 0 or 1, as SQLite has always stored it: PostgreSQL
+	// takes no bool into an INTEGER column.
+	b := 0
+	if baseline {
+		b = 1
+	}
+	_, err := tx.ExecContext(ctx, sqldb.Rebind(r.opts.Dialect, `INSERT INTO `+r.table+` (version, name, applied_at, baseline) VALUES (?, ?, ?, ?)`),
+		m.Version, m.Name, r.now().UTC().Format(time.RFC3339Nano), b)
 	if err != nil {
 		return fmt.Errorf("migrate: record %s: %w", m, err)
 	}
@@ -331,12 +378,12 @@ func (r *runner) record(ctx context.Context, tx *sql.Tx, m *Migration, baseline 
 
 // recorded returns the highest version in table, and whether the table
 // exists.
-func recorded(ctx context.Context, tx *sql.Tx, table string) (int, bool, error) {
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, table).Scan(&n); err != nil {
-		return 0, false, fmt.Errorf("migrate: look for %s: %w", table, err)
+func recorded(ctx context.Context, tx *sql.Tx, d sqldb.Dialect, table string) (int, bool, error) {
+	exists, err := sqldb.TableExists(ctx, tx, d, table)
+	if err != nil {
+		return 0, false, fmt.Errorf("migrate: %w", err)
 	}
-	if n == 0 {
+	if !exists {
 		return 0, false, nil
 	}
 	var v int
@@ -395,4 +442,10 @@ func Load(fsys fs.FS, dir string) ([]Migration, error) {
 		return nil, err
 	}
 	return ms, nil
+}
+
+// LoadDialect loads (as Load does) the migrations for dialect d from the
+// directory named after it under dir: dir/sqlite or dir/postgres.
+func LoadDialect(fsys fs.FS, dir string, d sqldb.Dialect) ([]Migration, error) {
+	return Load(fsys, path.Join(dir, d.String()))
 }
