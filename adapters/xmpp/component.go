@@ -49,6 +49,11 @@ type Config struct {
 	MaxBackoff time.Duration
 	// OnConnect, if set, is called after every successful handshake.
 	OnConnect func()
+	// Unconfirmed turns off the confirmation of written messages
+	// (confirm.go): a message then counts as sent once it is on the
+	// socket, and one the server had not read when its stream ended is
+	// lost. For measuring what the confirmation saves.
+	Unconfirmed bool
 
 	// Upload is the address of the server's HTTP upload service
 	// (XEP-0363), e.g. upload.acme.test, where the gateway re-hosts files
@@ -81,6 +86,14 @@ type Component struct {
 
 	mu      sync.Mutex
 	session *xmpp.Session
+
+	// wmu orders the writes of relayed messages with the stream they go
+	// on: a message is written and recorded as unconfirmed under it, and
+	// a stream is replaced under it, so nothing written on an old stream
+	// is taken for confirmed on a new one (confirm.go).
+	wmu          sync.Mutex
+	sent         unconfirmed   // messages written and not yet confirmed by the server
+	probeTimeout time.Duration // how long a probe may go unanswered (defaultProbeTimeout)
 
 	cmds commandSessions // ad-hoc command forms awaiting submission (inside only)
 
@@ -118,7 +131,7 @@ func New(cfg Config) (*Component, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil
 	return &Component{cfg: cfg, domain: d, log: cfg.Logger.With("network", cfg.Network, "component", cfg.Domain),
-		hosts: &hostSet{}, transport: t}, nil
+		hosts: &hostSet{}, transport: t, probeTimeout: defaultProbeTimeout}, nil
 }
 
 // Network implements gateway.Adapter.
@@ -156,10 +169,27 @@ func (c *Component) serveOnce(ctx context.Context, core gateway.Core) error {
 		conn.Close()
 		return fmt.Errorf("component handshake with %s: %w", c.cfg.Server, err)
 	}
+	// What the last stream had not confirmed goes first, before any new
+	// message can be written (the session is not yet published).
+	if err := c.rewrite(ctx, s); err != nil {
+		s.Close()
+		conn.Close()
+		return err
+	}
 	c.mu.Lock()
 	c.session = s
 	c.mu.Unlock()
 	c.log.Info("component connected", "server", c.cfg.Server)
+	// The confirmer lives as long as the stream, past ctx: a stopping
+	// component still confirms what it wrote before it closes (drain).
+	cctx, stopConfirm := context.WithCancel(context.WithoutCancel(ctx))
+	confirmed := make(chan struct{})
+	go func() {
+		defer close(confirmed)
+		if !c.cfg.Unconfirmed {
+			c.confirm(cctx, s, func() { conn.Close() })
+		}
+	}()
 	// A reconnect resets the reconnection backoff and wakes the messages
 	// waiting for this network.
 	gateway.SessionUp(ctx)
@@ -167,14 +197,20 @@ func (c *Component) serveOnce(ctx context.Context, core gateway.Core) error {
 	if c.cfg.OnConnect != nil {
 		c.cfg.OnConnect()
 	}
-	// Stopping closes our side of the stream first and goes on reading:
-	// the server sends what it had already routed to us, then closes its
-	// side (RFC 6120 §4.4), and stanzas routed later are bounced to their
-	// senders by the server. Every stanza read is handed to the gateway,
-	// under a context that ends only when reading is over: the gateway
-	// stops its queue only after that.
+	// Stopping confirms what was written, then closes our side of the
+	// stream first and goes on reading: the server sends what it had
+	// already routed to us, then closes its side (RFC 6120 §4.4), and
+	// stanzas routed later are bounced to their senders by the server.
+	// Every stanza read is handed to the gateway, under a context that
+	// ends only when reading is over: the gateway stops its queue only
+	// after that.
 	served := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
+		if !c.cfg.Unconfirmed {
+			if err := c.drain(closeGrace); err != nil {
+				c.log.Warn("stopping", "err", err, "unconfirmed", c.sent.len())
+			}
+		}
 		s.Close()
 		select {
 		case <-served:
@@ -190,11 +226,16 @@ func (c *Component) serveOnce(ctx context.Context, core gateway.Core) error {
 	}))
 	hcancel()
 	close(served)
+	s.Close()
+	conn.Close() // a write blocked on the dead stream returns, and lets go of wmu
+	stopConfirm()
+	<-confirmed
+	c.wmu.Lock()
 	c.mu.Lock()
 	c.session = nil
 	c.mu.Unlock()
-	s.Close()
-	conn.Close()
+	c.wmu.Unlock()
+	c.sent.lost()
 	if err == nil {
 		err = io.EOF
 	}
@@ -203,15 +244,23 @@ func (c *Component) serveOnce(ctx context.Context, core gateway.Core) error {
 
 // Send implements gateway.Adapter.
 func (c *Component) Send(ctx context.Context, out *gateway.Outgoing) error {
+	msgs, err := encodeOutgoing(out, c.cfg.Side)
+	if err != nil {
+		return gateway.Permanent(err)
+	}
+	if !c.Connected() {
+		return gateway.NotConnected(nil)
+	}
+	if err := c.sent.room(ctx); err != nil { // a server that confirms nothing holds its writers up
+		return gateway.NotConnected(err)
+	}
+	c.wmu.Lock()
 	c.mu.Lock()
 	s := c.session
 	c.mu.Unlock()
 	if s == nil {
+		c.wmu.Unlock()
 		return gateway.NotConnected(nil)
-	}
-	msgs, err := encodeOutgoing(out, c.cfg.Side)
-	if err != nil {
-		return gateway.Permanent(err)
 	}
 	// A message with files is several stanzas (outgoing.go). Should the
 	// connection break between them, the whole message is sent again
@@ -219,9 +268,14 @@ func (c *Component) Send(ctx context.Context, out *gateway.Outgoing) error {
 	// which is better than a file lost.
 	for _, msg := range msgs {
 		if err := s.Send(ctx, msg); err != nil {
+			c.wmu.Unlock()
 			return gateway.NotConnected(err)
 		}
 	}
+	if !c.cfg.Unconfirmed {
+		c.sent.add(out)
+	}
+	c.wmu.Unlock()
 	if out.Subscribe && out.Kind == gateway.KindRelayed {
 		// The contact's client shows the persona's name in the request.
 		// encodeOutgoing has checked both addresses.

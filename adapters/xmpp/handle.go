@@ -73,6 +73,9 @@ type inPresence struct {
 func (c *Component) handle(ctx context.Context, core gateway.Core, t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
 	switch start.Name.Local {
 	case "message":
+		if c.isProbe(start) {
+			return nil // our own probe, back: what was written before it is confirmed
+		}
 		var m inMessage
 		if err := decode(t, start, &m); err != nil {
 			c.log.Warn("malformed message stanza dropped", "err", err)
