@@ -1,0 +1,124 @@
+package testenv
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// EjabberdOptions configure StartEjabberd. They are ProsodyOptions because
+// scripts/ejabberd.sh takes prosody.sh's options and gives them the same
+// meaning (LogLevel "warn" is ejabberd's "warning").
+type EjabberdOptions = ProsodyOptions
+
+// EjabberdLog is the path, relative to the server's Dir, of ejabberd's main
+// log.
+const EjabberdLog = "logs/ejabberd.log"
+
+// RequireEjabberd skips the test (or fails it under CI=true) when ejabberd
+// is not installed.
+func RequireEjabberd(t testing.TB) {
+	t.Helper()
+	if err := ejabberdInstalled(); err != nil {
+		unavailable(t, "ejabberd not installed (%v): run `bash scripts/ejabberd.sh install`", err)
+	}
+}
+
+// ejabberdInstalled reports why ejabberd cannot run here, or nil: it needs
+// the Erlang runtime and Debian's ejabberd code (what scripts/ejabberd.sh
+// looks for).
+func ejabberdInstalled() error {
+	if _, err := exec.LookPath("erl"); err != nil {
+		return err
+	}
+	for _, pattern := range []string{"/usr/lib/*/ejabberd-*/ebin/ejabberd.app", "/usr/lib/ejabberd-*/ebin/ejabberd.app"} {
+		if m, _ := filepath.Glob(pattern); len(m) > 0 {
+			return nil
+		}
+	}
+	return errors.New("no ejabberd-*/ebin/ejabberd.app under /usr/lib")
+}
+
+// StartEjabberd starts an ejabberd on free loopback ports with its files in
+// a new t.TempDir, and stops it when the test ends; it skips or fails like
+// StartProsody when ejabberd is missing or does not start.
+//
+// The server it returns is a *Prosody: that type drives a server through
+// its script, and scripts/ejabberd.sh takes prosody.sh's commands and
+// prints the same lines, so every field and method means the same
+// (addresses, secret, domains, upload services, Register, Stop, Start), and
+// tests written against Prosody run on ejabberd unchanged. Dir holds
+// ejabberd.yml, the Mnesia spool (accounts) and logs/; LogTail reads
+// EjabberdLog (Dir/prosody.log is a link to it). Unlike Prosody's, Register
+// needs the server running.
+func StartEjabberd(t testing.TB, o EjabberdOptions) *Prosody {
+	t.Helper()
+	RequireEjabberd(t)
+	p := &Prosody{
+		Dir:         t.TempDir(),
+		Secret:      o.Secret,
+		InsideHost:  o.InsideHost,
+		OutsideHost: o.OutsideHost,
+		Components:  append([]string(nil), o.Components...),
+		UploadLimit: o.UploadLimit,
+		script:      filepath.Join(RepoRoot(t), "scripts", "ejabberd.sh"),
+		logLevel:    o.LogLevel,
+	}
+	for _, u := range o.Uploads {
+		p.uploadArgs = append(p.uploadArgs, "--upload", u.Domain+"="+u.Host)
+	}
+	if p.UploadLimit == 0 {
+		p.UploadLimit = DefaultUploadLimit
+	}
+	if p.InsideHost == "" {
+		p.InsideHost = DefaultInsideHost
+	}
+	if p.OutsideHost == "" {
+		p.OutsideHost = DefaultOutsideHost
+	}
+	if len(p.Components) == 0 {
+		p.Components = []string{DefaultGatewayComponent, DefaultContactComponent}
+	}
+	if p.Secret == "" {
+		var b [12]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			t.Fatalf("testenv: component secret: %v", err)
+		}
+		p.Secret = hex.EncodeToString(b[:])
+	}
+	if p.logLevel == "" {
+		p.logLevel = "info"
+	}
+	// LogTail reads Dir/prosody.log.
+	if err := os.Symlink(EjabberdLog, filepath.Join(p.Dir, "prosody.log")); err != nil {
+		t.Fatalf("testenv: ejabberd log link: %v", err)
+	}
+
+	// As with Prosody, a port picked as free can be taken before ejabberd
+	// binds it; the script refuses ports in use, so pick again.
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var ports []int
+		if ports, err = freePorts(3); err != nil {
+			break
+		}
+		p.setPorts(ports[0], ports[1], ports[2])
+		if err = p.start(); err == nil || !isPortConflict(err) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("testenv: ejabberd is installed but failed to start: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("testenv: tail of %s:\n%s", filepath.Join(p.Dir, EjabberdLog), p.LogTail(40))
+		}
+		p.Stop(t)
+	})
+	return p
+}
