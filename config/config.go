@@ -253,6 +253,12 @@ type XMPP struct {
 	// default the first of HomeDomains inside, and Domain without its
 	// first label outside (acme.test for contact.acme.test).
 	ServerDomain string `mapstructure:"server_domain" example:"acme.test"`
+	// ConfirmWrites, true unless set false (xmpp.confirm_writes), has the
+	// server confirm the messages the component wrote, with a probe after
+	// each batch; what it had not confirmed when a stream ended is written
+	// again on the next. False: a message the server had not read when it
+	// stopped is lost. For measurement; leave it on.
+	ConfirmWrites *bool `mapstructure:"confirm_writes" example:"true"`
 }
 
 // UploadHostsOrDefault returns UploadHosts or, when it is empty and Upload

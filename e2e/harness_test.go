@@ -121,6 +121,9 @@ type world struct {
 const guardTerm = "Project Sakura"
 
 type worldOptions struct {
+	// server is the XMPP server: "prosody" or "ejabberd"; empty takes
+	// $KAKEHASHI_E2E_SERVER, else prosody (see ejabberd_test.go).
+	server string
 	// split runs the inside and the outside on two separate Prosody
 	// servers, as in production, so one side can fail alone.
 	split bool
@@ -133,20 +136,24 @@ type worldOptions struct {
 	// attachLimit is the mail network's mail.attach_limit (default the
 	// gateway's).
 	attachLimit int64
+	// unconfirmed turns off the outside component's confirmation of
+	// what it writes (xmpp.confirm_writes: false), for measurement.
+	unconfirmed bool
 }
 
 func newWorld(t testing.TB, o worldOptions) *world {
 	t.Helper()
 	w := &world{t: t}
+	start := serverStarter(t, o.server)
 	if o.split {
-		w.inside = testenv.StartProsody(t, testenv.ProsodyOptions{OutsideHost: "unused-outside.test", Components: []string{"gw.corp.test"}})
-		w.outside = testenv.StartProsody(t, testenv.ProsodyOptions{InsideHost: "unused-inside.test", Components: []string{"contact.acme.test"}})
+		w.inside = start(t, testenv.ProsodyOptions{OutsideHost: "unused-outside.test", Components: []string{"gw.corp.test"}})
+		w.outside = start(t, testenv.ProsodyOptions{InsideHost: "unused-inside.test", Components: []string{"contact.acme.test"}})
 	} else {
 		po := testenv.ProsodyOptions{}
 		if o.mail {
 			po.Components = []string{"gw.corp.test", "contact.acme.test", mailProxyDomain}
 		}
-		w.inside = testenv.StartProsody(t, po)
+		w.inside = start(t, po)
 		w.outside = w.inside
 	}
 	for _, u := range []string{"hana", "ken", "desk"} {
@@ -195,14 +202,14 @@ networks:
   public-xmpp:
     side: outside
     kind: xmpp
-    xmpp: {domain: contact.acme.test, server: %q, secret: %q, upload: %q}
+    xmpp: {domain: contact.acme.test, server: %q, secret: %q, upload: %q, confirm_writes: %t}
 %srouting: {fallback_employee: %s, fallback_address: desk@corp.test}
 limits: {max_body_bytes: 4096}
 files: {allow_private: true}
 guard: {terms: [%q]}
 `, filepath.Join(dir, "data"), o.logLevel, admin, token, w.inside.ComponentAddr, w.inside.Secret, proxies,
 		w.inside.InsideUpload.Domain, w.inside.InsideUpload.Host,
-		w.outside.ComponentAddr, w.outside.Secret, w.outside.OutsideUpload.Domain, mailNet, o.fallback, guardTerm)
+		w.outside.ComponentAddr, w.outside.Secret, w.outside.OutsideUpload.Domain, !o.unconfirmed, mailNet, o.fallback, guardTerm)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

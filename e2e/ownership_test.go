@@ -14,7 +14,7 @@ import (
 )
 
 // startConversation makes bob a contact of Hana's.
-func startConversation(t *testing.T, hana, bob *testenv.Client) {
+func startConversation(t testing.TB, hana, bob *testenv.Client) {
 	t.Helper()
 	if err := hana.Send(bobProxy, "Hello from Hana"); err != nil {
 		t.Fatal(err)

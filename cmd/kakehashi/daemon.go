@@ -76,7 +76,8 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 			for _, domain := range n.XMPP.ComponentDomains() {
 				cfgs = append(cfgs, xmpp.Config{Network: name, Side: n.Side, Domain: domain, Server: n.XMPP.Server,
 					Secret: n.XMPP.Secret.Reveal(), Logger: log,
-					Upload: n.XMPP.Upload, UploadHosts: n.XMPP.UploadHostsOrDefault(), ServerDomain: n.XMPP.ServerDomainOrDefault()})
+					Upload: n.XMPP.Upload, UploadHosts: n.XMPP.UploadHostsOrDefault(), ServerDomain: n.XMPP.ServerDomainOrDefault(),
+					Unconfirmed: !orTrue(n.XMPP.ConfirmWrites)})
 			}
 			a, err := xmpp.NewNetwork(cfgs...)
 			if err != nil {
