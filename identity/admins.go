@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/kakehashi/kakehashi/internal/sqldb"
 )
 
 // AdminRole is what an admin credential may do through the admin API.
@@ -90,7 +92,7 @@ func AdminActor(name string) string { return "admin:" + name }
 // AdminStore is the optional capability of a Store that keeps admin
 // credentials. Each write appends its audit entry in the same
 // transaction, so a credential never changes unaudited (invariant 5).
-// SQLiteStore implements it.
+// SQLStore implements it, on SQLite and PostgreSQL.
 type AdminStore interface {
 	// AddAdmin stores a with its token's hash and appends audit. A name
 	// already taken (in any case) is ErrConflict.
@@ -107,7 +109,7 @@ type AdminStore interface {
 	TouchAdmin(ctx context.Context, name string, at time.Time) error
 }
 
-var _ AdminStore = (*SQLiteStore)(nil)
+var _ AdminStore = (*SQLStore)(nil)
 
 // CheckAdminName validates the name of a new admin: 1 to MaxAdminNameLen
 // ASCII letters, digits and . _ - @, starting with a letter or digit. The
@@ -298,28 +300,48 @@ func (s *State) AuthenticateAdmin(ctx context.Context, token string) (*Admin, er
 	return a, nil
 }
 
+// adminNamed is the condition that selects the admin called ? whatever
+// the case of either: SQLite's column compares NOCASE; PostgreSQL's has
+// a unique index on lower(name) (names are ASCII, so both fold alike).
+func (s *SQLStore) adminNamed() string {
+	if s.d == sqldb.Postgres {
+		return `lower(name) = lower(?)`
+	}
+	return `name = ?`
+}
+
 // AddAdmin stores a and appends audit in one transaction.
-func (s *SQLiteStore) AddAdmin(ctx context.Context, a *Admin, tokenHash [32]byte, audit *AuditEntry) error {
+func (s *SQLStore) AddAdmin(ctx context.Context, a *Admin, tokenHash [32]byte, audit *AuditEntry) error {
+	taken := func(name string) error {
+		return fmt.Errorf("%w: an admin called %q exists already (names are unique, revoked ones included, whatever their case)", ErrConflict, name)
+	}
 	return s.adminTx(ctx, audit, func(tx *sql.Tx) error {
-		var taken string
-		switch err := tx.QueryRowContext(ctx, `SELECT name FROM admins WHERE name = ?`, a.Name).Scan(&taken); {
+		var name string
+		switch err := tx.QueryRowContext(ctx, s.q(`SELECT name FROM admins WHERE `+s.adminNamed()), a.Name).Scan(&name); {
 		case err == nil:
-			return fmt.Errorf("%w: an admin called %q exists already (names are unique, revoked ones included, whatever their case)", ErrConflict, taken)
+			return taken(name)
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO admins (name, role, token_hash, created_at, created_by)
-			VALUES (?, ?, ?, ?, ?)`, a.Name, string(a.Role), tokenHash[:], unixNano(a.CreatedAt), a.CreatedBy)
+		// In PostgreSQL another process may insert the name after the
+		// look above; the unique index then refuses this one.
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO admins (name, role, token_hash, created_at, created_by)
+			VALUES (?, ?, ?, ?, ?)`), a.Name, string(a.Role), tokenHash[:], unixNano(a.CreatedAt), a.CreatedBy)
+		if sqldb.IsUniqueViolation(err) {
+			return taken(a.Name)
+		}
 		return err
 	})
 }
 
 // RevokeAdmin marks the admin called name revoked and appends audit in one
 // transaction.
-func (s *SQLiteStore) RevokeAdmin(ctx context.Context, name string, at time.Time, by string, audit *AuditEntry) error {
+func (s *SQLStore) RevokeAdmin(ctx context.Context, name string, at time.Time, by string, audit *AuditEntry) error {
 	return s.adminTx(ctx, audit, func(tx *sql.Tx) error {
 		var revokedAt int64
-		switch err := tx.QueryRowContext(ctx, `SELECT revoked_at FROM admins WHERE name = ?`, name).Scan(&revokedAt); {
+		// FOR UPDATE (PostgreSQL): a revocation by another process waits,
+		// then finds this one's.
+		switch err := tx.QueryRowContext(ctx, s.q(`SELECT revoked_at FROM admins WHERE `+s.adminNamed()+s.d.ForUpdate()), name).Scan(&revokedAt); {
 		case errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("%w: no admin called %q", ErrNotFound, name)
 		case err != nil:
@@ -327,13 +349,13 @@ func (s *SQLiteStore) RevokeAdmin(ctx context.Context, name string, at time.Time
 		case revokedAt != 0:
 			return fmt.Errorf("%w: admin %q was revoked already, at %s", ErrConflict, name, fromUnixNano(revokedAt).Format(time.RFC3339))
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE admins SET revoked_at = ?, revoked_by = ? WHERE name = ?`, unixNano(at), by, name)
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE admins SET revoked_at = ?, revoked_by = ? WHERE `+s.adminNamed()), unixNano(at), by, name)
 		return err
 	})
 }
 
 // adminTx runs fn and appends audit in one write transaction.
-func (s *SQLiteStore) adminTx(ctx context.Context, audit *AuditEntry, fn func(tx *sql.Tx) error) (err error) {
+func (s *SQLStore) adminTx(ctx context.Context, audit *AuditEntry, fn func(tx *sql.Tx) error) (err error) {
 	if err := s.check(); err != nil {
 		return err
 	}
@@ -355,7 +377,7 @@ func (s *SQLiteStore) adminTx(ctx context.Context, audit *AuditEntry, fn func(tx
 	if err := fn(tx); err != nil {
 		return err
 	}
-	seqs, err := insertAudit(ctx, tx, []AuditEntry{*audit})
+	seqs, err := s.insertAudit(ctx, tx, []AuditEntry{*audit})
 	if err != nil {
 		return err
 	}
@@ -384,25 +406,26 @@ func scanAdmin(row interface{ Scan(...any) error }) (*Admin, error) {
 }
 
 // Admins returns every admin credential, sorted by name.
-func (s *SQLiteStore) Admins(ctx context.Context) ([]Admin, error) {
+func (s *SQLStore) Admins(ctx context.Context) ([]Admin, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+adminColumns+` FROM admins ORDER BY name`)
+	// lower(name): SQLite's NOCASE order, on both.
+	rows, err := s.r.QueryContext(ctx, `SELECT `+adminColumns+` FROM admins ORDER BY lower(name)`)
 	if err != nil {
-		return nil, fmt.Errorf("identity: sqlite admins: %w", err)
+		return nil, fmt.Errorf("identity: %s admins: %w", s.name, err)
 	}
 	defer rows.Close()
 	var out []Admin
 	for rows.Next() {
 		a, err := scanAdmin(rows)
 		if err != nil {
-			return nil, fmt.Errorf("identity: sqlite admins: %w", err)
+			return nil, fmt.Errorf("identity: %s admins: %w", s.name, err)
 		}
 		out = append(out, *a)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("identity: sqlite admins: %w", err)
+		return nil, fmt.Errorf("identity: %s admins: %w", s.name, err)
 	}
 	return out, nil
 }
@@ -410,18 +433,18 @@ func (s *SQLiteStore) Admins(ctx context.Context) ([]Admin, error) {
 // AdminByTokenHash returns the admin whose token hashes to h. The lookup
 // is by an index on the hash; the stored hash is then compared in
 // constant time, as the token was.
-func (s *SQLiteStore) AdminByTokenHash(ctx context.Context, h [32]byte) (*Admin, error) {
+func (s *SQLStore) AdminByTokenHash(ctx context.Context, h [32]byte) (*Admin, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
 	var stored []byte
-	row := s.r.QueryRowContext(ctx, `SELECT token_hash, `+adminColumns+` FROM admins WHERE token_hash = ?`, h[:])
+	row := s.r.QueryRowContext(ctx, s.q(`SELECT token_hash, `+adminColumns+` FROM admins WHERE token_hash = ?`), h[:])
 	a, err := scanAdmin(scanFunc(func(dest ...any) error { return row.Scan(append([]any{&stored}, dest...)...) }))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, ErrNotFound
 	case err != nil:
-		return nil, fmt.Errorf("identity: sqlite admin: %w", err)
+		return nil, fmt.Errorf("identity: %s admin: %w", s.name, err)
 	case subtle.ConstantTimeCompare(stored, h[:]) != 1:
 		return nil, ErrNotFound
 	}
@@ -434,13 +457,13 @@ type scanFunc func(dest ...any) error
 func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 // TouchAdmin sets the last use of the admin called name, if later.
-func (s *SQLiteStore) TouchAdmin(ctx context.Context, name string, at time.Time) error {
+func (s *SQLStore) TouchAdmin(ctx context.Context, name string, at time.Time) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	_, err := s.w.ExecContext(ctx, `UPDATE admins SET last_used = ? WHERE name = ? AND last_used < ?`, unixNano(at), name, unixNano(at))
+	_, err := s.w.ExecContext(ctx, s.q(`UPDATE admins SET last_used = ? WHERE `+s.adminNamed()+` AND last_used < ?`), unixNano(at), name, unixNano(at))
 	if err != nil {
-		return fmt.Errorf("identity: sqlite admin %s: %w", name, err)
+		return fmt.Errorf("identity: %s admin %s: %w", s.name, name, err)
 	}
 	return nil
 }

@@ -14,13 +14,16 @@
 //
 // # The durable store
 //
-// A Store (Store, SQLiteStore) is the system of record: State loads it in
-// full at Open and afterwards only appends changesets to it. SQLiteStore
-// keeps one database file (WAL, synchronous=FULL) whose schema is the
-// numbered migrations in migrations/, applied in order by internal/migrate
-// and recorded in schema_migrations (see SQLiteSchemaVersion). Bulk
-// relationship writes go to a log that a background folder applies to the
-// relationships table (see SQLiteStore). MemoryStore is for tests and
+// A Store (Store, SQLStore) is the system of record: State loads it in
+// full at Open and afterwards only appends changesets to it. SQLStore
+// keeps one SQLite database file (WAL, synchronous=FULL; OpenSQLite) or a
+// PostgreSQL database (OpenPostgres; OpenStore chooses by URL), with the
+// same code and statements on both (internal/sqldb). Each dialect's
+// schema is its own numbered migrations, in migrations/sqlite and
+// migrations/postgres, applied in order by internal/migrate and recorded
+// in schema_migrations (see SQLiteSchemaVersion, PostgresSchemaVersion).
+// Bulk relationship writes go to a log that a background folder applies
+// to the relationships table (see SQLStore). MemoryStore is for tests and
 // benchmarks.
 //
 // # The snapshot for the hot path
@@ -54,11 +57,15 @@
 //
 //   - In memory (Snapshot, memdb, batches): the Go structs of model.go;
 //     their JSON form (struct tags) is what the admin API shows.
-//   - Employees and personas in SQLite: JSON documents (encoding/json).
-//     They are few and change shape as the product grows.
-//   - Contacts and relationships in SQLite: one column per field (times
-//     in Unix nanoseconds, lists as JSON arrays), so that the tables can
-//     be queried and migrated in SQL.
+//   - Employees and personas in the database (SQLite or PostgreSQL):
+//     JSON documents (encoding/json). They are few and change shape as
+//     the product grows.
+//   - Contacts and relationships in the database: one column per field
+//     (times in Unix nanoseconds, lists as JSON arrays), so that the
+//     tables can be queried and migrated in SQL. The statements that
+//     write them are the same on both (SQL literals are quoted alike:
+//     single quotes doubled, as PostgreSQL's standard_conforming_strings,
+//     on by default, reads them).
 //   - Writing them: multi-row INSERTs of SQL literals (insertLiteralRows;
 //     text quoted, NUL refused). The driver prepares every statement it
 //     executes, prepared or not, and binds parameters in time quadratic in
@@ -80,6 +87,9 @@
 //     loaders then contend for the driver's allocator.) IDs and contact
 //     addresses are copied into shared blocks (stringArena), and a
 //     relationship's ContactID is its contact's own ID string.
+//     PostgreSQL's text holds no NUL and pgx has no per-column cost of
+//     that kind, so there they are read one column per field
+//     (loadContactsColumns, scanRelationshipsColumns).
 //   - The relationship log: binary chunks (relcodec.go). Encoding 100,000
 //     relationships takes 9–18 ms and 64 bytes each; encoding/json took
 //     99–189 ms and 149 bytes each, where the whole transfer takes about

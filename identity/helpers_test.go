@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kakehashi/kakehashi/internal/testenv"
 )
 
 // testClock returns a time one second later on every call, so that each
@@ -50,6 +52,64 @@ type fixture struct {
 	clock *testClock
 }
 
+// The stores the contract tests run against: every behaviour a test pins
+// holds on each (State's tests on all three, the SQL store's on both
+// databases). PostgreSQL is the test binary's shared cluster
+// (internal/testenv), a fresh schema per test (a fresh database costs
+// a few hundred milliseconds).
+func storeKinds() []string { return []string{"sqlite", "postgres", "memory"} }
+
+// sqlKinds are the kinds of SQLStore.
+func sqlKinds() []string { return []string{"sqlite", "postgres"} }
+
+// forEachStore runs fn as a subtest for each of kinds.
+func forEachStore(t *testing.T, kinds []string, fn func(t *testing.T, kind string)) {
+	t.Helper()
+	for _, k := range kinds {
+		t.Run(k, func(t *testing.T) { fn(t, k) })
+	}
+}
+
+// newStore opens an empty store of kind, closed when the test ends.
+func newStore(t *testing.T, kind string) Store {
+	t.Helper()
+	if kind == "memory" {
+		return NewMemoryStore()
+	}
+	st, _ := sqlStore(t, kind)
+	return st
+}
+
+// sqlStore opens an empty SQLStore of kind ("sqlite" or "postgres"),
+// closed when the test ends, and returns with it a function that opens
+// the same database again (its store closed when the test ends too).
+func sqlStore(t *testing.T, kind string) (*SQLStore, func(context.Context) (*SQLStore, error)) {
+	t.Helper()
+	var open func(context.Context) (*SQLStore, error)
+	switch kind {
+	case "sqlite":
+		path := filepath.Join(t.TempDir(), "identity.db")
+		open = func(ctx context.Context) (*SQLStore, error) { return OpenSQLite(ctx, path) }
+	case "postgres":
+		url := testenv.SharedPostgres(t).NewSchema(t)
+		open = func(ctx context.Context) (*SQLStore, error) { return OpenPostgres(ctx, url) }
+	default:
+		t.Fatalf("no SQL store of kind %q", kind)
+	}
+	reopen := func(ctx context.Context) (*SQLStore, error) {
+		st, err := open(ctx)
+		if err == nil {
+			t.Cleanup(func() { st.Close() })
+		}
+		return st, err
+	}
+	st, err := reopen(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, reopen
+}
+
 func sqliteStore(t *testing.T) (*SQLiteStore, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "identity.db")
@@ -65,6 +125,12 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	st, _ := sqliteStore(t)
 	return newFixtureWith(t, st)
+}
+
+// newFixtureOf returns a fixture on an empty store of kind.
+func newFixtureOf(t *testing.T, kind string) *fixture {
+	t.Helper()
+	return newFixtureWith(t, newStore(t, kind))
 }
 
 func newFixtureWith(t *testing.T, store Store) *fixture {

@@ -7,7 +7,7 @@ import (
 )
 
 // relChunkFormat is the first byte of an encoded relationship chunk (see
-// SQLiteStore): bump it when the encoding changes, and keep decoding the
+// SQLStore): bump it when the encoding changes, and keep decoding the
 // old one while stores may hold it.
 const relChunkFormat = 2
 

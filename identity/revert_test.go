@@ -243,25 +243,27 @@ func TestRevertErrors(t *testing.T) {
 }
 
 func TestRevertPersists(t *testing.T) {
-	st, path := sqliteStore(t)
-	f := newFixtureWith(t, st)
-	f.ensure("a@ext.test", "p-alice", "alice")
-	f.ensure("b@ext.test", "p-support", "alice")
-	tr, err := f.s.Transfer(f.ctx, TransferRequest{Actor: "admin", Reason: "r", From: "alice", To: "bob"})
-	f.must(err)
-	_, err = f.s.RevertTransfer(f.ctx, "admin", "undo", tr.ID)
-	f.must(err)
-	_, _, _, want := snapshotRecords(f.s.Snapshot())
-	f.must(st.Close())
-	st2, err := OpenSQLite(context.Background(), path)
-	f.must(err)
-	defer st2.Close()
-	s2, err := Open(f.ctx, st2, nil)
-	f.must(err)
-	if _, _, _, got := snapshotRecords(s2.Snapshot()); !reflect.DeepEqual(got, want) {
-		t.Fatalf("after reopen:\n got %+v\nwant %+v", got, want)
-	}
-	// Still known as reverted after a restart.
-	_, err = s2.RevertTransfer(f.ctx, "admin", "undo", tr.ID)
-	wantErr(t, err, ErrConflict, "already reverted")
+	forEachStore(t, sqlKinds(), func(t *testing.T, kind string) {
+		st, reopen := sqlStore(t, kind)
+		f := newFixtureWith(t, st)
+		f.ensure("a@ext.test", "p-alice", "alice")
+		f.ensure("b@ext.test", "p-support", "alice")
+		tr, err := f.s.Transfer(f.ctx, TransferRequest{Actor: "admin", Reason: "r", From: "alice", To: "bob"})
+		f.must(err)
+		_, err = f.s.RevertTransfer(f.ctx, "admin", "undo", tr.ID)
+		f.must(err)
+		_, _, _, want := snapshotRecords(f.s.Snapshot())
+		f.must(st.Close())
+		st2, err := reopen(context.Background())
+		f.must(err)
+		defer st2.Close()
+		s2, err := Open(f.ctx, st2, nil)
+		f.must(err)
+		if _, _, _, got := snapshotRecords(s2.Snapshot()); !reflect.DeepEqual(got, want) {
+			t.Fatalf("after reopen:\n got %+v\nwant %+v", got, want)
+		}
+		// Still known as reverted after a restart.
+		_, err = s2.RevertTransfer(f.ctx, "admin", "undo", tr.ID)
+		wantErr(t, err, ErrConflict, "already reverted")
+	})
 }

@@ -66,97 +66,103 @@ func holdFolder(st *SQLiteStore) {
 	<-st.folderDone
 }
 
-func TestSQLiteRelationshipLog(t *testing.T) {
-	st, path := sqliteStore(t)
-	holdFolder(st)
-	ctx := context.Background()
-	ds, rels := bulkDataset(relLogThreshold + relChunkSize/2)
-	chunks := (len(rels) + relChunkSize - 1) / relChunkSize
-	noErr(t, st.Commit(ctx, &Changeset{Employees: ds.Employees, Personas: ds.Personas, Contacts: ds.Contacts, Relationships: rels}))
-	if n, _ := st.PendingChunks(); n != chunks {
-		t.Fatalf("%d chunks pending, want %d", n, chunks)
-	}
-	want := map[string]Relationship{}
-	for _, r := range rels {
-		want[r.ID] = *r
-	}
-	if got := loadRels(t, st); !reflect.DeepEqual(got, want) {
-		t.Fatal("Load with pending chunks differs")
-	}
-	// A small write now goes to the log too, after the chunks, and wins.
-	changed := *rels[7]
-	changed.OwnerID, changed.Version, changed.Tags, changed.Remark = "emp-0003", 9, []string{"vip"}, "later"
-	noErr(t, st.Commit(ctx, &Changeset{Relationships: []*Relationship{&changed}}))
-	want[changed.ID] = changed
-	if n, _ := st.PendingChunks(); n != chunks+1 {
-		t.Fatalf("%d chunks pending, want %d", n, chunks+1)
-	}
-	if got := loadRels(t, st); !reflect.DeepEqual(got, want) {
-		t.Fatal("Load after a small logged write differs")
-	}
-	// Closed with chunks pending, reopened: Load applies them.
-	noErr(t, st.Close())
-	st2, err := OpenSQLite(ctx, path)
-	noErr(t, err)
-	defer st2.Close()
-	holdFolder(st2)
-	if got := loadRels(t, st2); !reflect.DeepEqual(got, want) {
-		t.Fatal("Load after reopening differs")
-	}
-	noErr(t, st2.Flush(ctx))
-	if n, err := st2.PendingChunks(); n != 0 || err != nil {
-		t.Fatalf("after Flush: %d pending, %v", n, err)
-	}
-	if got := loadRels(t, st2); !reflect.DeepEqual(got, want) {
-		t.Fatal("Load after folding differs")
-	}
-	var logRows int
-	noErr(t, st2.r.QueryRow(`SELECT count(*) FROM relationship_log`).Scan(&logRows))
-	if logRows != 0 {
-		t.Fatalf("%d log rows after Flush", logRows)
-	}
-	// With the log empty, small writes go to the table directly.
-	changed.Version = 10
-	noErr(t, st2.Commit(ctx, &Changeset{Relationships: []*Relationship{&changed}}))
-	if n, _ := st2.PendingChunks(); n != 0 {
-		t.Fatal("a small write was logged with the log empty")
-	}
-}
-
-func TestSQLiteFolderDrainsLog(t *testing.T) {
-	st, _ := sqliteStore(t)
-	ctx := context.Background()
-	ds, rels := bulkDataset(relLogThreshold)
-	noErr(t, st.Commit(ctx, &Changeset{Employees: ds.Employees, Personas: ds.Personas, Contacts: ds.Contacts, Relationships: rels}))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n, err := st.PendingChunks()
+func TestSQLStoreRelationshipLog(t *testing.T) {
+	forEachStore(t, sqlKinds(), func(t *testing.T, kind string) {
+		st, reopen := sqlStore(t, kind)
+		holdFolder(st)
+		ctx := context.Background()
+		ds, rels := bulkDataset(relLogThreshold + relChunkSize/2)
+		chunks := (len(rels) + relChunkSize - 1) / relChunkSize
+		noErr(t, st.Commit(ctx, &Changeset{Employees: ds.Employees, Personas: ds.Personas, Contacts: ds.Contacts, Relationships: rels}))
+		if n, _ := st.PendingChunks(); n != chunks {
+			t.Fatalf("%d chunks pending, want %d", n, chunks)
+		}
+		want := map[string]Relationship{}
+		for _, r := range rels {
+			want[r.ID] = *r
+		}
+		if got := loadRels(t, st); !reflect.DeepEqual(got, want) {
+			t.Fatal("Load with pending chunks differs")
+		}
+		// A small write now goes to the log too, after the chunks, and wins.
+		changed := *rels[7]
+		changed.OwnerID, changed.Version, changed.Tags, changed.Remark = "emp-0003", 9, []string{"vip"}, "later"
+		noErr(t, st.Commit(ctx, &Changeset{Relationships: []*Relationship{&changed}}))
+		want[changed.ID] = changed
+		if n, _ := st.PendingChunks(); n != chunks+1 {
+			t.Fatalf("%d chunks pending, want %d", n, chunks+1)
+		}
+		if got := loadRels(t, st); !reflect.DeepEqual(got, want) {
+			t.Fatal("Load after a small logged write differs")
+		}
+		// Closed with chunks pending, reopened: Load applies them.
+		noErr(t, st.Close())
+		st2, err := reopen(ctx)
 		noErr(t, err)
-		if n == 0 {
-			break
+		defer st2.Close()
+		holdFolder(st2)
+		if got := loadRels(t, st2); !reflect.DeepEqual(got, want) {
+			t.Fatal("Load after reopening differs")
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d chunks still pending", n)
+		noErr(t, st2.Flush(ctx))
+		if n, err := st2.PendingChunks(); n != 0 || err != nil {
+			t.Fatalf("after Flush: %d pending, %v", n, err)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	var n int
-	noErr(t, st.r.QueryRow(`SELECT count(*) FROM relationships`).Scan(&n))
-	if n != len(rels) {
-		t.Fatalf("%d rows folded, want %d", n, len(rels))
-	}
+		if got := loadRels(t, st2); !reflect.DeepEqual(got, want) {
+			t.Fatal("Load after folding differs")
+		}
+		var logRows int
+		noErr(t, st2.r.QueryRow(`SELECT count(*) FROM relationship_log`).Scan(&logRows))
+		if logRows != 0 {
+			t.Fatalf("%d log rows after Flush", logRows)
+		}
+		// With the log empty, small writes go to the table directly.
+		changed.Version = 10
+		noErr(t, st2.Commit(ctx, &Changeset{Relationships: []*Relationship{&changed}}))
+		if n, _ := st2.PendingChunks(); n != 0 {
+			t.Fatal("a small write was logged with the log empty")
+		}
+	})
 }
 
-func TestSQLiteLogRefusesNUL(t *testing.T) {
-	st, _ := sqliteStore(t)
-	_, rels := bulkDataset(relLogThreshold)
-	rels[5].Remark = "a\x00b"
-	if err := st.Commit(context.Background(), &Changeset{Relationships: rels}); err == nil {
-		t.Fatal("NUL accepted into the log")
-	}
-	if n, _ := st.PendingChunks(); n != 0 {
-		t.Fatal("a failed commit left chunks")
-	}
+func TestSQLStoreFolderDrainsLog(t *testing.T) {
+	forEachStore(t, sqlKinds(), func(t *testing.T, kind string) {
+		st, _ := sqlStore(t, kind)
+		ctx := context.Background()
+		ds, rels := bulkDataset(relLogThreshold)
+		noErr(t, st.Commit(ctx, &Changeset{Employees: ds.Employees, Personas: ds.Personas, Contacts: ds.Contacts, Relationships: rels}))
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			n, err := st.PendingChunks()
+			noErr(t, err)
+			if n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d chunks still pending", n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		var n int
+		noErr(t, st.r.QueryRow(`SELECT count(*) FROM relationships`).Scan(&n))
+		if n != len(rels) {
+			t.Fatalf("%d rows folded, want %d", n, len(rels))
+		}
+	})
+}
+
+func TestSQLStoreLogRefusesNUL(t *testing.T) {
+	forEachStore(t, sqlKinds(), func(t *testing.T, kind string) {
+		st, _ := sqlStore(t, kind)
+		_, rels := bulkDataset(relLogThreshold)
+		rels[5].Remark = "a\x00b"
+		if err := st.Commit(context.Background(), &Changeset{Relationships: rels}); err == nil {
+			t.Fatal("NUL accepted into the log")
+		}
+		if n, _ := st.PendingChunks(); n != 0 {
+			t.Fatal("a failed commit left chunks")
+		}
+	})
 }
 
 // TestSQLiteMigratesVersion1 opens a database as version 1 of the schema
@@ -214,42 +220,44 @@ func TestSQLiteMigratesVersion1(t *testing.T) {
 // TestBulkTransferThroughLogPersists moves enough relationships for the
 // log, then reopens before and after folding.
 func TestBulkTransferThroughLogPersists(t *testing.T) {
-	st, path := sqliteStore(t)
-	holdFolder(st)
-	ctx := context.Background()
-	ds := GenerateDataset(5*relLogThreshold, 3)
-	noErr(t, st.Commit(ctx, &Changeset{Employees: ds.Employees, Personas: ds.Personas, Contacts: ds.Contacts,
-		Relationships: relPtrs(ds.Relationships)}))
-	noErr(t, st.Flush(ctx))
-	s := openState(t, st)
-	tr, err := s.Transfer(ctx, TransferRequest{Actor: "a", Reason: "r", From: "emp-0000", Targets: []string{"emp-0001", "emp-0002"}, Strategy: LeastLoaded})
-	noErr(t, err)
-	if len(tr.Moves) < relLogThreshold {
-		t.Fatalf("only %d moved", len(tr.Moves))
-	}
-	if n, _ := st.PendingChunks(); n == 0 {
-		t.Fatal("the transfer did not go through the log")
-	}
-	_, _, _, want := snapshotRecords(s.Snapshot())
-	noErr(t, st.Close())
-	for _, flush := range []bool{false, true} {
-		st2, err := OpenSQLite(ctx, path)
+	forEachStore(t, sqlKinds(), func(t *testing.T, kind string) {
+		st, reopen := sqlStore(t, kind)
+		holdFolder(st)
+		ctx := context.Background()
+		ds := GenerateDataset(5*relLogThreshold, 3)
+		noErr(t, st.Commit(ctx, &Changeset{Employees: ds.Employees, Personas: ds.Personas, Contacts: ds.Contacts,
+			Relationships: relPtrs(ds.Relationships)}))
+		noErr(t, st.Flush(ctx))
+		s := openState(t, st)
+		tr, err := s.Transfer(ctx, TransferRequest{Actor: "a", Reason: "r", From: "emp-0000", Targets: []string{"emp-0001", "emp-0002"}, Strategy: LeastLoaded})
 		noErr(t, err)
-		holdFolder(st2)
-		if flush {
-			noErr(t, st2.Flush(ctx))
+		if len(tr.Moves) < relLogThreshold {
+			t.Fatalf("only %d moved", len(tr.Moves))
 		}
-		s2 := openState(t, st2)
-		if _, _, _, got := snapshotRecords(s2.Snapshot()); !reflect.DeepEqual(got, want) {
-			t.Fatalf("flushed %v: state after reopening differs", flush)
+		if n, _ := st.PendingChunks(); n == 0 {
+			t.Fatal("the transfer did not go through the log")
 		}
-		if flush {
-			if _, err := s2.RevertTransfer(ctx, "a", "r", tr.ID); err != nil {
-				t.Fatal(err)
+		_, _, _, want := snapshotRecords(s.Snapshot())
+		noErr(t, st.Close())
+		for _, flush := range []bool{false, true} {
+			st2, err := reopen(ctx)
+			noErr(t, err)
+			holdFolder(st2)
+			if flush {
+				noErr(t, st2.Flush(ctx))
 			}
+			s2 := openState(t, st2)
+			if _, _, _, got := snapshotRecords(s2.Snapshot()); !reflect.DeepEqual(got, want) {
+				t.Fatalf("flushed %v: state after reopening differs", flush)
+			}
+			if flush {
+				if _, err := s2.RevertTransfer(ctx, "a", "r", tr.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			noErr(t, st2.Close())
 		}
-		noErr(t, st2.Close())
-	}
+	})
 }
 
 // TestSpreadAndRevertAtomicForReaders checks, under -race, that readers
@@ -304,108 +312,114 @@ func TestSpreadAndRevertAtomicForReaders(t *testing.T) {
 	checkIndexes(t, f.s.Snapshot())
 }
 
-// TestSQLiteFoldRoundKeepsNewerWrites writes a newer version of a
+// TestSQLStoreFoldRoundKeepsNewerWrites writes a newer version of a
 // relationship while a fold round that holds an older one is half done.
-func TestSQLiteFoldRoundKeepsNewerWrites(t *testing.T) {
-	st, _ := sqliteStore(t)
-	holdFolder(st)
-	ctx := context.Background()
-	ds, rels := bulkDataset(3 * relChunkSize)
-	noErr(t, st.Commit(ctx, &Changeset{Employees: ds.Employees, Personas: ds.Personas, Contacts: ds.Contacts, Relationships: rels}))
-	more, err := st.foldStep(ctx) // reads the round, writes its first range
-	noErr(t, err)
-	if !more || st.round == nil || st.round.done != relChunkSize {
-		t.Fatalf("after one step: more=%v round=%+v", more, st.round)
-	}
-	// The last relationship by ID is in a range the round has yet to write.
-	last := slices.MaxFunc(rels, byRelID)
-	newer := *last
-	newer.OwnerID, newer.Version = "emp-0002", last.Version+1
-	noErr(t, st.Commit(ctx, &Changeset{Relationships: []*Relationship{&newer}}))
-	if got := loadRels(t, st)[newer.ID]; !reflect.DeepEqual(got, newer) {
-		t.Fatalf("mid-round Load: %+v", got)
-	}
-	noErr(t, st.Flush(ctx))
-	if got := loadRels(t, st)[newer.ID]; !reflect.DeepEqual(got, newer) {
-		t.Fatalf("after Flush: %+v", got)
-	}
-	var owner string
-	noErr(t, st.r.QueryRow(`SELECT owner_id FROM relationships WHERE id = ?`, newer.ID).Scan(&owner))
-	if owner != "emp-0002" {
-		t.Fatalf("table holds owner %q", owner)
-	}
-	if n, _ := st.PendingChunks(); n != 0 {
-		t.Fatalf("%d chunks pending after Flush", n)
-	}
+func TestSQLStoreFoldRoundKeepsNewerWrites(t *testing.T) {
+	forEachStore(t, sqlKinds(), func(t *testing.T, kind string) {
+		st, _ := sqlStore(t, kind)
+		holdFolder(st)
+		ctx := context.Background()
+		ds, rels := bulkDataset(3 * relChunkSize)
+		noErr(t, st.Commit(ctx, &Changeset{Employees: ds.Employees, Personas: ds.Personas, Contacts: ds.Contacts, Relationships: rels}))
+		more, err := st.foldStep(ctx) // reads the round, writes its first range
+		noErr(t, err)
+		if !more || st.round == nil || st.round.done != relChunkSize {
+			t.Fatalf("after one step: more=%v round=%+v", more, st.round)
+		}
+		// The last relationship by ID is in a range the round has yet to write.
+		last := slices.MaxFunc(rels, byRelID)
+		newer := *last
+		newer.OwnerID, newer.Version = "emp-0002", last.Version+1
+		noErr(t, st.Commit(ctx, &Changeset{Relationships: []*Relationship{&newer}}))
+		if got := loadRels(t, st)[newer.ID]; !reflect.DeepEqual(got, newer) {
+			t.Fatalf("mid-round Load: %+v", got)
+		}
+		noErr(t, st.Flush(ctx))
+		if got := loadRels(t, st)[newer.ID]; !reflect.DeepEqual(got, newer) {
+			t.Fatalf("after Flush: %+v", got)
+		}
+		var owner string
+		noErr(t, st.r.QueryRow(st.q(`SELECT owner_id FROM relationships WHERE id = ?`), newer.ID).Scan(&owner))
+		if owner != "emp-0002" {
+			t.Fatalf("table holds owner %q", owner)
+		}
+		if n, _ := st.PendingChunks(); n != 0 {
+			t.Fatalf("%d chunks pending after Flush", n)
+		}
+	})
 }
 
-// TestSQLiteLoadLargeWithLog loads a large table with pending log chunks
+// TestSQLStoreLoadLargeWithLog loads a large table with pending log chunks
 // that change relationships all over it and add new ones, while the
 // folder may run.
-func TestSQLiteLoadLargeWithLog(t *testing.T) {
-	if testing.Short() {
-		t.Skip("tens of thousands of relationships")
-	}
-	st, _ := sqliteStore(t)
-	ctx := context.Background()
-	ds, rels := bulkDataset(20_000)
-	noErr(t, st.Commit(ctx, &Changeset{Employees: ds.Employees, Personas: ds.Personas, Contacts: ds.Contacts, Relationships: rels}))
-	noErr(t, st.Flush(ctx))
-	want := map[string]Relationship{}
-	for _, r := range rels {
-		want[r.ID] = *r
-	}
-	if got := loadRels(t, st); !reflect.DeepEqual(got, want) {
-		t.Fatal("Load of the table alone differs")
-	}
-	// A bulk change through the log: every seventh relationship changes
-	// owner and tags, and as many new ones are added.
-	var changes []*Relationship
-	for i := 0; i < len(rels); i += 7 {
-		c := *rels[i]
-		c.OwnerID, c.Version, c.Tags = "emp-0002", c.Version+1, []string{"moved"}
-		changes = append(changes, &c)
-		n := c
-		n.ID, n.Tags, n.Version = fmt.Sprintf("r-new-%06d", i), nil, 1
-		changes = append(changes, &n)
-	}
-	noErr(t, st.Commit(ctx, &Changeset{Relationships: changes}))
-	if n, _ := st.PendingChunks(); n == 0 {
-		t.Fatal("the bulk change was not logged")
-	}
-	for _, r := range changes {
-		want[r.ID] = *r
-	}
-	for range 2 {
-		if got := loadRels(t, st); !reflect.DeepEqual(got, want) {
-			t.Fatalf("Load with pending chunks differs: %d relationships, want %d", len(got), len(want))
+func TestSQLStoreLoadLargeWithLog(t *testing.T) {
+	forEachStore(t, sqlKinds(), func(t *testing.T, kind string) {
+		if testing.Short() {
+			t.Skip("tens of thousands of relationships")
 		}
-	}
+		st, _ := sqlStore(t, kind)
+		ctx := context.Background()
+		ds, rels := bulkDataset(20_000)
+		noErr(t, st.Commit(ctx, &Changeset{Employees: ds.Employees, Personas: ds.Personas, Contacts: ds.Contacts, Relationships: rels}))
+		noErr(t, st.Flush(ctx))
+		want := map[string]Relationship{}
+		for _, r := range rels {
+			want[r.ID] = *r
+		}
+		if got := loadRels(t, st); !reflect.DeepEqual(got, want) {
+			t.Fatal("Load of the table alone differs")
+		}
+		// A bulk change through the log: every seventh relationship changes
+		// owner and tags, and as many new ones are added.
+		var changes []*Relationship
+		for i := 0; i < len(rels); i += 7 {
+			c := *rels[i]
+			c.OwnerID, c.Version, c.Tags = "emp-0002", c.Version+1, []string{"moved"}
+			changes = append(changes, &c)
+			n := c
+			n.ID, n.Tags, n.Version = fmt.Sprintf("r-new-%06d", i), nil, 1
+			changes = append(changes, &n)
+		}
+		noErr(t, st.Commit(ctx, &Changeset{Relationships: changes}))
+		if n, _ := st.PendingChunks(); n == 0 {
+			t.Fatal("the bulk change was not logged")
+		}
+		for _, r := range changes {
+			want[r.ID] = *r
+		}
+		for range 2 {
+			if got := loadRels(t, st); !reflect.DeepEqual(got, want) {
+				t.Fatalf("Load with pending chunks differs: %d relationships, want %d", len(got), len(want))
+			}
+		}
+	})
 }
 
-// TestSQLiteTableRoundTrip stores relationships in the table (not the
+// TestSQLStoreTableRoundTrip stores relationships in the table (not the
 // log), one with every field set and one with every optional field zero,
 // and loads them back unchanged.
-func TestSQLiteTableRoundTrip(t *testing.T) {
-	st, _ := sqliteStore(t)
-	ctx := context.Background()
-	at := time.Date(2025, 2, 3, 4, 5, 6, 789, time.UTC)
-	rels := []Relationship{
-		{ID: "r-1", ContactID: "c-1", PersonaID: "p", CreatedAt: at, UpdatedAt: at, Version: 1},
-		{ID: "r-2", ContactID: "c-2", PersonaID: "p", OwnerID: "alice", FormerPersonaIDs: []string{"p-x", "p-y"},
-			Tags: []string{"vip", "日本"}, Remark: "line\nbreak 'q'", Gone: "bounced", GoneAt: at.Add(3 * time.Hour),
-			CreatedAt: at, UpdatedAt: at.Add(time.Hour), LastActivity: at.Add(2 * time.Hour), Version: 1 << 40,
-			OwnerVersion: 7, LastTransferID: "t-1", MergedInto: "r-1"},
-	}
-	noErr(t, st.Commit(ctx, &Changeset{Relationships: relPtrs(rels)}))
-	if n, _ := st.PendingChunks(); n != 0 {
-		t.Fatal("a small write was logged")
-	}
-	want := map[string]Relationship{}
-	for _, r := range rels {
-		want[r.ID] = r
-	}
-	if got := loadRels(t, st); !reflect.DeepEqual(got, want) {
-		t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
-	}
+func TestSQLStoreTableRoundTrip(t *testing.T) {
+	forEachStore(t, sqlKinds(), func(t *testing.T, kind string) {
+		st, _ := sqlStore(t, kind)
+		ctx := context.Background()
+		at := time.Date(2025, 2, 3, 4, 5, 6, 789, time.UTC)
+		rels := []Relationship{
+			{ID: "r-1", ContactID: "c-1", PersonaID: "p", CreatedAt: at, UpdatedAt: at, Version: 1},
+			{ID: "r-2", ContactID: "c-2", PersonaID: "p", OwnerID: "alice", FormerPersonaIDs: []string{"p-x", "p-y"},
+				Tags: []string{"vip", "日本"}, Remark: "line\nbreak 'q'", Gone: "bounced", GoneAt: at.Add(3 * time.Hour),
+				CreatedAt: at, UpdatedAt: at.Add(time.Hour), LastActivity: at.Add(2 * time.Hour), Version: 1 << 40,
+				OwnerVersion: 7, LastTransferID: "t-1", MergedInto: "r-1"},
+		}
+		noErr(t, st.Commit(ctx, &Changeset{Relationships: relPtrs(rels)}))
+		if n, _ := st.PendingChunks(); n != 0 {
+			t.Fatal("a small write was logged")
+		}
+		want := map[string]Relationship{}
+		for _, r := range rels {
+			want[r.ID] = r
+		}
+		if got := loadRels(t, st); !reflect.DeepEqual(got, want) {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
+		}
+	})
 }

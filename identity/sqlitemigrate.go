@@ -10,22 +10,23 @@ import (
 	"strings"
 
 	"github.com/kakehashi/kakehashi/internal/migrate"
+	"github.com/kakehashi/kakehashi/internal/sqldb"
 )
 
 // SQLiteSchemaVersion is the version of the SQLite schema this package
-// writes: the number of its migrations (migrations/NNNN_name.sql, applied
+// writes: the number of its migrations (migrations/sqlite/NNNN_name.sql, applied
 // by internal/migrate and recorded in the schema_migrations table). It is
 // also kept in PRAGMA user_version, where releases from before the
 // migrations table kept theirs (1 to 3), so that they refuse to open a
 // database migrated beyond what they know.
 const SQLiteSchemaVersion = 4
 
-//go:embed migrations/*.sql
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrationFiles embed.FS
 
 // migrate brings the database's schema up to SQLiteSchemaVersion.
-func (s *SQLiteStore) migrate(ctx context.Context) error {
-	ms, err := migrate.Load(migrationFiles, "migrations")
+func (s *SQLStore) migrate(ctx context.Context) error {
+	ms, err := migrate.LoadDialect(migrationFiles, "migrations", sqldb.SQLite)
 	if err != nil {
 		return err
 	}

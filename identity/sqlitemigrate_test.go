@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/kakehashi/kakehashi/internal/migrate"
+	"github.com/kakehashi/kakehashi/internal/sqldb"
 )
 
 // The layouts that releases from before the migrations table wrote, in
@@ -163,7 +164,7 @@ func wantMigrations(baseline int) []migrationRow {
 }
 
 func TestSQLiteSchemaVersionCountsMigrations(t *testing.T) {
-	ms, err := migrate.Load(migrationFiles, "migrations")
+	ms, err := migrate.LoadDialect(migrationFiles, "migrations", sqldb.SQLite)
 	noErr(t, err)
 	if len(ms) != SQLiteSchemaVersion || len(ms) != len(migrationNames) {
 		t.Fatalf("%d migrations, SQLiteSchemaVersion %d", len(ms), SQLiteSchemaVersion)

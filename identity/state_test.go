@@ -27,31 +27,33 @@ func (s *failingStore) Commit(ctx context.Context, c *Changeset) error {
 }
 
 func TestSnapshotIsolation(t *testing.T) {
-	f := newFixture(t)
-	var rels []*Relationship
-	for i := range 300 {
-		persona := []string{"p-alice", "p-support"}[i%2]
-		rels = append(rels, f.ensure(fmt.Sprintf("c%03d@ext.test", i), persona, "alice"))
-	}
-	before := f.s.Snapshot()
-	_, err := f.s.Transfer(f.ctx, TransferRequest{Actor: "admin", Reason: "r", From: "alice", To: "bob"})
-	f.must(err)
-	after := f.s.Snapshot()
-	for _, r := range rels {
-		b, _ := before.Relationship(r.ID)
-		a, _ := after.Relationship(r.ID)
-		if b.OwnerID != "alice" || b.PersonaID != r.PersonaID || a.OwnerID != "bob" {
-			t.Fatalf("relationship %s: before %+v after %+v", r.ID, b, a)
+	forEachStore(t, storeKinds(), func(t *testing.T, kind string) {
+		f := newFixtureOf(t, kind)
+		var rels []*Relationship
+		for i := range 300 {
+			persona := []string{"p-alice", "p-support"}[i%2]
+			rels = append(rels, f.ensure(fmt.Sprintf("c%03d@ext.test", i), persona, "alice"))
 		}
-	}
-	if n := len(before.RelationshipsOwnedBy("alice")); n != len(rels) {
-		t.Fatalf("old snapshot: alice owns %d", n)
-	}
-	if n := len(after.RelationshipsOwnedBy("bob")); n != len(rels) {
-		t.Fatalf("new snapshot: bob owns %d", n)
-	}
-	checkIndexes(t, before)
-	checkIndexes(t, after)
+		before := f.s.Snapshot()
+		_, err := f.s.Transfer(f.ctx, TransferRequest{Actor: "admin", Reason: "r", From: "alice", To: "bob"})
+		f.must(err)
+		after := f.s.Snapshot()
+		for _, r := range rels {
+			b, _ := before.Relationship(r.ID)
+			a, _ := after.Relationship(r.ID)
+			if b.OwnerID != "alice" || b.PersonaID != r.PersonaID || a.OwnerID != "bob" {
+				t.Fatalf("relationship %s: before %+v after %+v", r.ID, b, a)
+			}
+		}
+		if n := len(before.RelationshipsOwnedBy("alice")); n != len(rels) {
+			t.Fatalf("old snapshot: alice owns %d", n)
+		}
+		if n := len(after.RelationshipsOwnedBy("bob")); n != len(rels) {
+			t.Fatalf("new snapshot: bob owns %d", n)
+		}
+		checkIndexes(t, before)
+		checkIndexes(t, after)
+	})
 }
 
 func TestFailedCommitChangesNothing(t *testing.T) {
@@ -110,11 +112,13 @@ func TestFailedCommitChangesNothing(t *testing.T) {
 }
 
 func TestCancelledContext(t *testing.T) {
-	f := newFixture(t)
-	ctx, cancel := context.WithCancel(f.ctx)
-	cancel()
-	_, err := f.s.Transfer(ctx, TransferRequest{Actor: "a", Reason: "r", From: "alice", To: "bob"})
-	wantErr(t, err, context.Canceled, "")
+	forEachStore(t, storeKinds(), func(t *testing.T, kind string) {
+		f := newFixtureOf(t, kind)
+		ctx, cancel := context.WithCancel(f.ctx)
+		cancel()
+		_, err := f.s.Transfer(ctx, TransferRequest{Actor: "a", Reason: "r", From: "alice", To: "bob"})
+		wantErr(t, err, context.Canceled, "")
+	})
 }
 
 // TestConcurrentReadersDuringTransfers checks, under -race, that readers
@@ -188,28 +192,30 @@ func TestConcurrentReadersDuringTransfers(t *testing.T) {
 }
 
 func TestConcurrentEnsureCreatesOnce(t *testing.T) {
-	f := newFixture(t)
-	var wg sync.WaitGroup
-	results := make([]*Relationship, 8)
-	for i := range results {
-		wg.Go(func() {
-			r, _, _, err := f.s.EnsureRelationship(f.ctx, NewRelationship{Contact: Address{"mail", "same@ext.test"}, PersonaID: "p-bob", OwnerID: "bob"})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			results[i] = r
-		})
-	}
-	wg.Wait()
-	for _, r := range results {
-		if r == nil || r.ID != results[0].ID {
-			t.Fatalf("concurrent EnsureRelationship returned different relationships: %v", results)
+	forEachStore(t, storeKinds(), func(t *testing.T, kind string) {
+		f := newFixtureOf(t, kind)
+		var wg sync.WaitGroup
+		results := make([]*Relationship, 8)
+		for i := range results {
+			wg.Go(func() {
+				r, _, _, err := f.s.EnsureRelationship(f.ctx, NewRelationship{Contact: Address{"mail", "same@ext.test"}, PersonaID: "p-bob", OwnerID: "bob"})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				results[i] = r
+			})
 		}
-	}
-	if n := f.s.Snapshot().RelationshipCount(); n != 1 {
-		t.Fatalf("%d relationships", n)
-	}
+		wg.Wait()
+		for _, r := range results {
+			if r == nil || r.ID != results[0].ID {
+				t.Fatalf("concurrent EnsureRelationship returned different relationships: %v", results)
+			}
+		}
+		if n := f.s.Snapshot().RelationshipCount(); n != 1 {
+			t.Fatalf("%d relationships", n)
+		}
+	})
 }
 
 func TestOpenRejectsInconsistentData(t *testing.T) {

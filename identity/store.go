@@ -9,12 +9,13 @@ import (
 
 var (
 	_ Store = (*MemoryStore)(nil)
-	_ Store = (*SQLiteStore)(nil)
+	_ Store = (*SQLStore)(nil)
 )
 
-// Store is the durable system of record behind State: SQLite now,
-// PostgreSQL later. State is its only writer; it loads the whole dataset once
-// at Open and afterwards only appends changesets.
+// Store is the durable system of record behind State: SQLStore on SQLite
+// (the embedded default) or PostgreSQL (when several instances share
+// state), or MemoryStore in tests. State is its only writer; it loads the
+// whole dataset once at Open and afterwards only appends changesets.
 type Store interface {
 	// Load returns every stored record.
 	Load(ctx context.Context) (*Dataset, error)

@@ -134,84 +134,86 @@ func TestTransferFilters(t *testing.T) {
 }
 
 func TestTransferRequestErrors(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		req  func(w *filterWorld) TransferRequest
-		want error
-		msg  string
-	}{
-		{name: "nothing selects", req: func(*filterWorld) TransferRequest { return TransferRequest{To: "erin"} },
-			want: ErrInvalid, msg: "a filter is required"},
-		{name: "owner and pool", req: func(*filterWorld) TransferRequest {
-			return TransferRequest{From: "alice", Filter: RelationshipFilter{Unassigned: true}, To: "erin"}
-		}, want: ErrInvalid, msg: "not in the unassigned pool"},
-		{name: "pool to pool", req: func(*filterWorld) TransferRequest {
-			return TransferRequest{Filter: RelationshipFilter{Unassigned: true}}
-		}, want: ErrInvalid, msg: "already there"},
-		{name: "unknown relationship", req: func(*filterWorld) TransferRequest {
-			return TransferRequest{Filter: RelationshipFilter{RelationshipIDs: []string{"r-nope"}}, To: "erin"}
-		}, want: ErrNotFound, msg: "r-nope"},
-		{name: "unknown contact", req: func(*filterWorld) TransferRequest {
-			return TransferRequest{Filter: RelationshipFilter{ContactIDs: []string{"c-nope"}}, To: "erin"}
-		}, want: ErrNotFound, msg: "c-nope"},
-		{name: "invalid tag", req: func(*filterWorld) TransferRequest {
-			return TransferRequest{Filter: RelationshipFilter{Tag: "a,b"}, To: "erin"}
-		}, want: ErrInvalid, msg: "comma"},
-		{name: "to and targets", req: func(*filterWorld) TransferRequest {
-			return TransferRequest{From: "alice", To: "erin", Targets: []string{"bob"}}
-		}, want: ErrInvalid, msg: "not both"},
-		{name: "strategy without targets", req: func(*filterWorld) TransferRequest {
-			return TransferRequest{From: "alice", To: "erin", Strategy: LeastLoaded}
-		}, want: ErrInvalid, msg: "needs targets"},
-		{name: "unknown strategy", req: func(*filterWorld) TransferRequest {
-			return TransferRequest{From: "alice", Targets: []string{"bob", "erin"}, Strategy: "random"}
-		}, want: ErrInvalid, msg: "random"},
-		{name: "unknown target", req: func(*filterWorld) TransferRequest {
-			return TransferRequest{From: "alice", Targets: []string{"bob", "zed"}}
-		}, want: ErrNotFound, msg: "zed"},
-		{name: "target twice", req: func(*filterWorld) TransferRequest {
-			return TransferRequest{From: "alice", Targets: []string{"bob", "bob"}}
-		}, want: ErrInvalid, msg: "twice"},
-		{name: "source among targets", req: func(*filterWorld) TransferRequest {
-			return TransferRequest{From: "alice", Targets: []string{"bob", "alice"}}
-		}, want: ErrInvalid, msg: "themselves"},
-		{name: "departed target", req: func(w *filterWorld) TransferRequest {
-			_, err := w.s.Depart(w.ctx, "hr", "left", "erin", "")
-			w.must(err)
-			return TransferRequest{From: "alice", Targets: []string{"bob", "erin"}}
-		}, want: ErrInvalid, msg: "employee erin is departed; only active employees"},
-		{name: "target that cannot take personal relationships", req: func(*filterWorld) TransferRequest {
-			return TransferRequest{From: "alice", Targets: []string{"carol", "bob"}} // carol gets the 1st and 3rd of 3
-		}, want: ErrInvalid, msg: "carol has no default persona"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			w := newFilterWorld(t)
-			r := tc.req(w)
-			r.Actor, r.Reason = "admin", "r"
-			before := w.s.Snapshot()
-			n := len(w.audit(AuditQuery{Limit: MaxAuditLimit}))
-			tr, err := w.s.Transfer(w.ctx, r)
-			wantErr(t, err, tc.want, tc.msg)
-			if tr != nil {
-				t.Fatal("a transfer returned with an error")
-			}
-			if !reflect.DeepEqual(before.Relationships(), w.s.Snapshot().Relationships()) {
-				t.Fatal("a refused transfer changed relationships")
-			}
-			if got := len(w.audit(AuditQuery{Limit: MaxAuditLimit})); got != n {
-				t.Fatal("a refused transfer was audited")
-			}
+	forEachStore(t, storeKinds(), func(t *testing.T, kind string) {
+		for _, tc := range []struct {
+			name string
+			req  func(w *filterWorld) TransferRequest
+			want error
+			msg  string
+		}{
+			{name: "nothing selects", req: func(*filterWorld) TransferRequest { return TransferRequest{To: "erin"} },
+				want: ErrInvalid, msg: "a filter is required"},
+			{name: "owner and pool", req: func(*filterWorld) TransferRequest {
+				return TransferRequest{From: "alice", Filter: RelationshipFilter{Unassigned: true}, To: "erin"}
+			}, want: ErrInvalid, msg: "not in the unassigned pool"},
+			{name: "pool to pool", req: func(*filterWorld) TransferRequest {
+				return TransferRequest{Filter: RelationshipFilter{Unassigned: true}}
+			}, want: ErrInvalid, msg: "already there"},
+			{name: "unknown relationship", req: func(*filterWorld) TransferRequest {
+				return TransferRequest{Filter: RelationshipFilter{RelationshipIDs: []string{"r-nope"}}, To: "erin"}
+			}, want: ErrNotFound, msg: "r-nope"},
+			{name: "unknown contact", req: func(*filterWorld) TransferRequest {
+				return TransferRequest{Filter: RelationshipFilter{ContactIDs: []string{"c-nope"}}, To: "erin"}
+			}, want: ErrNotFound, msg: "c-nope"},
+			{name: "invalid tag", req: func(*filterWorld) TransferRequest {
+				return TransferRequest{Filter: RelationshipFilter{Tag: "a,b"}, To: "erin"}
+			}, want: ErrInvalid, msg: "comma"},
+			{name: "to and targets", req: func(*filterWorld) TransferRequest {
+				return TransferRequest{From: "alice", To: "erin", Targets: []string{"bob"}}
+			}, want: ErrInvalid, msg: "not both"},
+			{name: "strategy without targets", req: func(*filterWorld) TransferRequest {
+				return TransferRequest{From: "alice", To: "erin", Strategy: LeastLoaded}
+			}, want: ErrInvalid, msg: "needs targets"},
+			{name: "unknown strategy", req: func(*filterWorld) TransferRequest {
+				return TransferRequest{From: "alice", Targets: []string{"bob", "erin"}, Strategy: "random"}
+			}, want: ErrInvalid, msg: "random"},
+			{name: "unknown target", req: func(*filterWorld) TransferRequest {
+				return TransferRequest{From: "alice", Targets: []string{"bob", "zed"}}
+			}, want: ErrNotFound, msg: "zed"},
+			{name: "target twice", req: func(*filterWorld) TransferRequest {
+				return TransferRequest{From: "alice", Targets: []string{"bob", "bob"}}
+			}, want: ErrInvalid, msg: "twice"},
+			{name: "source among targets", req: func(*filterWorld) TransferRequest {
+				return TransferRequest{From: "alice", Targets: []string{"bob", "alice"}}
+			}, want: ErrInvalid, msg: "themselves"},
+			{name: "departed target", req: func(w *filterWorld) TransferRequest {
+				_, err := w.s.Depart(w.ctx, "hr", "left", "erin", "")
+				w.must(err)
+				return TransferRequest{From: "alice", Targets: []string{"bob", "erin"}}
+			}, want: ErrInvalid, msg: "employee erin is departed; only active employees"},
+			{name: "target that cannot take personal relationships", req: func(*filterWorld) TransferRequest {
+				return TransferRequest{From: "alice", Targets: []string{"carol", "bob"}} // carol gets the 1st and 3rd of 3
+			}, want: ErrInvalid, msg: "carol has no default persona"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				w := newFilterWorld(t)
+				r := tc.req(w)
+				r.Actor, r.Reason = "admin", "r"
+				before := w.s.Snapshot()
+				n := len(w.audit(AuditQuery{Limit: MaxAuditLimit}))
+				tr, err := w.s.Transfer(w.ctx, r)
+				wantErr(t, err, tc.want, tc.msg)
+				if tr != nil {
+					t.Fatal("a transfer returned with an error")
+				}
+				if !reflect.DeepEqual(before.Relationships(), w.s.Snapshot().Relationships()) {
+					t.Fatal("a refused transfer changed relationships")
+				}
+				if got := len(w.audit(AuditQuery{Limit: MaxAuditLimit})); got != n {
+					t.Fatal("a refused transfer was audited")
+				}
+			})
+		}
+		t.Run("merged relationship named", func(t *testing.T) {
+			f := newFixtureOf(t, kind)
+			ra := f.ensure("x@ext.test", "p-alice", "alice")
+			f.ensure("x@ext.test", "p-bob", "bob")
+			_, err := f.s.Transfer(f.ctx, TransferRequest{Actor: "admin", Reason: "r", From: "alice", To: "bob"})
+			f.must(err)
+			_, err = f.s.Transfer(f.ctx, TransferRequest{Actor: "admin", Reason: "r",
+				Filter: RelationshipFilter{RelationshipIDs: []string{ra.ID}}, To: "erin"})
+			wantErr(t, err, ErrInvalid, "was merged into")
 		})
-	}
-	t.Run("merged relationship named", func(t *testing.T) {
-		f := newFixture(t)
-		ra := f.ensure("x@ext.test", "p-alice", "alice")
-		f.ensure("x@ext.test", "p-bob", "bob")
-		_, err := f.s.Transfer(f.ctx, TransferRequest{Actor: "admin", Reason: "r", From: "alice", To: "bob"})
-		f.must(err)
-		_, err = f.s.Transfer(f.ctx, TransferRequest{Actor: "admin", Reason: "r",
-			Filter: RelationshipFilter{RelationshipIDs: []string{ra.ID}}, To: "erin"})
-		wantErr(t, err, ErrInvalid, "was merged into")
 	})
 }
 
@@ -279,28 +281,30 @@ func TestTransferLeastLoaded(t *testing.T) {
 }
 
 func TestSpreadKeepsContactsTogether(t *testing.T) {
-	f := newFixture(t)
-	var pairs [][2]*Relationship
-	for _, addr := range []string{"a@ext.test", "b@ext.test", "c@ext.test", "d@ext.test"} {
-		pairs = append(pairs, [2]*Relationship{f.ensure(addr, "p-alice", "alice"), f.ensure(addr, "p-support", "alice")})
-	}
-	for _, s := range []SpreadStrategy{RoundRobin, LeastLoaded} {
-		tr, err := f.s.Transfer(f.ctx, TransferRequest{Actor: "admin", Reason: "spread", From: "alice",
-			Targets: []string{"bob", "erin"}, Strategy: s})
-		f.must(err)
-		for _, p := range pairs {
-			a, b := f.rel(p[0].ID), f.rel(p[1].ID)
-			if a.OwnerID != b.OwnerID || a.OwnerID == "alice" {
-				t.Fatalf("%s: contact split between %s and %s", s, a.OwnerID, b.OwnerID)
+	forEachStore(t, storeKinds(), func(t *testing.T, kind string) {
+		f := newFixtureOf(t, kind)
+		var pairs [][2]*Relationship
+		for _, addr := range []string{"a@ext.test", "b@ext.test", "c@ext.test", "d@ext.test"} {
+			pairs = append(pairs, [2]*Relationship{f.ensure(addr, "p-alice", "alice"), f.ensure(addr, "p-support", "alice")})
+		}
+		for _, s := range []SpreadStrategy{RoundRobin, LeastLoaded} {
+			tr, err := f.s.Transfer(f.ctx, TransferRequest{Actor: "admin", Reason: "spread", From: "alice",
+				Targets: []string{"bob", "erin"}, Strategy: s})
+			f.must(err)
+			for _, p := range pairs {
+				a, b := f.rel(p[0].ID), f.rel(p[1].ID)
+				if a.OwnerID != b.OwnerID || a.OwnerID == "alice" {
+					t.Fatalf("%s: contact split between %s and %s", s, a.OwnerID, b.OwnerID)
+				}
 			}
+			if tr.Counts.ByTarget["bob"] != 4 || tr.Counts.ByTarget["erin"] != 4 {
+				t.Fatalf("%s: by target %v", s, tr.Counts.ByTarget)
+			}
+			_, err = f.s.RevertTransfer(f.ctx, "admin", "again", tr.ID)
+			f.must(err)
 		}
-		if tr.Counts.ByTarget["bob"] != 4 || tr.Counts.ByTarget["erin"] != 4 {
-			t.Fatalf("%s: by target %v", s, tr.Counts.ByTarget)
-		}
-		_, err = f.s.RevertTransfer(f.ctx, "admin", "again", tr.ID)
-		f.must(err)
-	}
-	checkIndexes(t, f.s.Snapshot())
+		checkIndexes(t, f.s.Snapshot())
+	})
 }
 
 func TestTransferSkipsRelationshipsOfTargets(t *testing.T) {

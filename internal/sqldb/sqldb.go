@@ -174,7 +174,11 @@ func redactErr(err error, s string) string {
 // url through pgx's database/sql driver, and checks that it answers. The
 // caller sizes the pool (sql.DB.SetMaxOpenConns) and closes it.
 // Statements are prepared once per connection and cached (pgx's default),
-// so a query written once is parsed once per connection.
+// so a query written once is parsed once per connection; a statement
+// without arguments goes by the simple protocol, unprepared.
+// standard_conforming_strings is on for every connection, so a string
+// literal means the same as in SQLite: a quote inside is written twice,
+// a backslash is an ordinary character.
 func OpenPostgres(ctx context.Context, url string) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
@@ -183,6 +187,11 @@ func OpenPostgres(ctx context.Context, url string) (*sql.DB, error) {
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
 		cfg.RuntimeParams["application_name"] = "kakehashi"
 	}
+	// Literals quote with doubled single quotes only, backslashes being
+	// ordinary characters: what code that writes SQL literals (identity's
+	// bulk writes) relies on, whatever the server's or database's
+	// default.
+	cfg.RuntimeParams["standard_conforming_strings"] = "on"
 	db := stdlib.OpenDB(*cfg)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()

@@ -171,6 +171,12 @@ func TestPortableSQL(t *testing.T) {
 			if err := s.db.QueryRowContext(ctx, q(`SELECT v FROM kv WHERE k = ?`+s.d.ForUpdate()), "a2").Scan(&v); err != nil || v != "third" {
 				t.Fatalf("a2 = %q, %v", v, err)
 			}
+			// String literals read alike: '' is a quote, a backslash is
+			// itself.
+			var lit string
+			if err := s.db.QueryRowContext(ctx, `SELECT 'it''s \n'`).Scan(&lit); err != nil || lit != `it's \n` {
+				t.Fatalf("literal = %q, %v", lit, err)
+			}
 			_, err := s.db.ExecContext(ctx, q(`INSERT INTO kv (k, v) VALUES (?, ?)`), "a", "dup")
 			if !sqldb.IsUniqueViolation(err) {
 				t.Fatalf("IsUniqueViolation(%v) = false", err)

@@ -141,3 +141,30 @@ func (f *fakeT) Fatalf(format string, args ...any) {
 	f.fatal = format
 	panic("fatal")
 }
+
+func TestPostgresSchemasAreSeparate(t *testing.T) {
+	p := SharedPostgres(t)
+	ctx := context.Background()
+	var name string
+	t.Run("user", func(t *testing.T) {
+		u1, u2 := p.NewSchema(t), p.NewSchema(t)
+		db1, db2 := openPG(t, u1), openPG(t, u2)
+		if err := db1.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&name); err != nil || !strings.HasPrefix(name, "t_") {
+			t.Fatalf("current_schema() = %q, %v", name, err)
+		}
+		if _, err := db1.ExecContext(ctx, `CREATE TABLE only_here (x INTEGER)`); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := sqldb.TableExists(ctx, db2, sqldb.Postgres, "only_here"); err != nil || ok {
+			t.Fatalf("table of one schema seen in another: %v %v", ok, err)
+		}
+		if ok, err := sqldb.TableExists(ctx, db1, sqldb.Postgres, "only_here"); err != nil || !ok {
+			t.Fatalf("table not seen in its own schema: %v %v", ok, err)
+		}
+	})
+	admin := openPG(t, p.URL)
+	var n int
+	if err := admin.QueryRow(`SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1`, name).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("schema %s still there after its test (%d, %v)", name, n, err)
+	}
+}

@@ -15,11 +15,30 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kakehashi/kakehashi/internal/sqldb"
+
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
-// SQLiteStore is a Store in one SQLite database file (WAL journal,
-// synchronous=FULL, so a committed changeset survives power loss).
+// SQLStore is a Store in an SQL database: one SQLite database file (WAL
+// journal, synchronous=FULL, so a committed changeset survives power
+// loss; OpenSQLite), or a PostgreSQL database (OpenPostgres), which
+// several instances may share. Both run the same code and the same
+// statements (sqldb.Rebind writes their placeholders); what differs is
+// behind the dialect: the schema (migrations/sqlite, migrations/postgres),
+// the queries that read contacts and relationships in bulk (see
+// loadContacts), how admin names compare, and the locks below.
+//
+// In PostgreSQL, where another process may write the same database,
+// every write that reads before it writes holds a lock for it: a commit
+// with relationships and each step of the folder take one transaction
+// lock ("identity.relationships", sqldb.XactLock), so that the choice
+// between the log and the table, and a fold round, see every other
+// write of relationships before or after them, never beside them; audit
+// entries are inserted under another ("identity.audit"), so sequence
+// numbers rise in commit order; an admin's revocation reads the row FOR
+// UPDATE. In SQLite the writer's BEGIN IMMEDIATE already serialises all
+// of that.
 //
 // Bulk relationship writes go through a log. Upserting 100,000 rows of
 // the relationships table (a large transfer) costs over a second in
@@ -35,11 +54,16 @@ import (
 // barely delays other commits. While chunks are pending, every
 // relationship write goes to the log too, which keeps the order of
 // writes; Load applies pending chunks over the table, so the log is
-// invisible to readers. Flush folds everything at once.
-type SQLiteStore struct {
-	path string
+// invisible to readers. Flush folds everything at once. (In PostgreSQL
+// the same log spares the table's indexes the random writes of a large
+// transfer in the committing transaction.)
+type SQLStore struct {
+	d sqldb.Dialect
+	// path is the SQLite file's absolute path; name is what errors call
+	// the store ("sqlite", "postgres").
+	path, name string
 	// w is the single writer connection; r serves Load and Audit, which WAL
-	// lets run beside a write.
+	// lets run beside a write. In PostgreSQL both are one pool.
 	w, r *sql.DB
 
 	mu     sync.Mutex
@@ -80,6 +104,24 @@ const (
 	foldRetry = 5 * time.Second
 )
 
+// SQLiteStore is the name the SQL store had when it kept SQLite only;
+// OpenSQLite returns one.
+type SQLiteStore = SQLStore
+
+// OpenStore opens the store that url names (see sqldb.Parse):
+// "postgres://…" or "postgresql://…" for PostgreSQL (OpenPostgres),
+// "sqlite:PATH" or a bare path for SQLite (OpenSQLite).
+func OpenStore(ctx context.Context, url string) (*SQLStore, error) {
+	src, err := sqldb.Parse(url)
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	if src.Dialect == sqldb.Postgres {
+		return OpenPostgres(ctx, src.URL)
+	}
+	return OpenSQLite(ctx, src.Path)
+}
+
 // OpenSQLite opens (creating if needed) the SQLite database at path and
 // makes sure its schema is current.
 func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
@@ -100,7 +142,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 		u := url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}
 		return u.String()
 	}
-	s := &SQLiteStore{path: abs}
+	s := &SQLStore{d: sqldb.SQLite, path: abs, name: "sqlite"}
 	if s.w, err = sql.Open("sqlite", dsn()+"&_txlock=immediate"); err != nil {
 		return nil, fmt.Errorf("identity: sqlite %s: %w", abs, err)
 	}
@@ -114,11 +156,19 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 		return nil, fmt.Errorf("identity: sqlite %s: %w", abs, err)
 	}
 	s.r.SetMaxOpenConns(4)
-	var pending int64
-	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM relationship_log`).Scan(&pending); err != nil {
+	if err := s.start(ctx); err != nil {
 		s.r.Close()
 		s.w.Close()
 		return nil, fmt.Errorf("identity: sqlite %s: %w", abs, err)
+	}
+	return s, nil
+}
+
+// start counts the pending log chunks and starts the folder.
+func (s *SQLStore) start(ctx context.Context) error {
+	var pending int64
+	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM relationship_log`).Scan(&pending); err != nil {
+		return err
 	}
 	s.pending.Store(pending)
 	s.kick = make(chan struct{}, 1)
@@ -126,13 +176,20 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	fctx, cancel := context.WithCancel(context.Background())
 	s.stopFolder = cancel
 	go s.foldLoop(fctx)
-	return s, nil
+	return nil
 }
 
-// Path returns the absolute path of the database file.
-func (s *SQLiteStore) Path() string { return s.path }
+// Path returns the absolute path of the database file ("" for
+// PostgreSQL).
+func (s *SQLStore) Path() string { return s.path }
 
-func (s *SQLiteStore) check() error {
+// Dialect returns the kind of database the store is in.
+func (s *SQLStore) Dialect() sqldb.Dialect { return s.d }
+
+// q returns query with its placeholders written the store's way.
+func (s *SQLStore) q(query string) string { return sqldb.Rebind(s.d, query) }
+
+func (s *SQLStore) check() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -143,7 +200,7 @@ func (s *SQLiteStore) check() error {
 
 // Close stops the folder (pending log chunks stay, for the next Load or
 // Flush) and closes the database. Closing twice is not an error.
-func (s *SQLiteStore) Close() error {
+func (s *SQLStore) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -152,6 +209,9 @@ func (s *SQLiteStore) Close() error {
 	s.closed = true
 	s.stopFolder()
 	<-s.folderDone
+	if s.r == s.w {
+		return s.w.Close()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -187,7 +247,7 @@ func parseList(s string, intern func(string) string) ([]string, error) {
 // Commit writes c in one transaction. It runs to completion even if ctx is
 // cancelled once the transaction has begun, so that a caller never sees an
 // error for a changeset that was in fact stored.
-func (s *SQLiteStore) Commit(ctx context.Context, c *Changeset) error {
+func (s *SQLStore) Commit(ctx context.Context, c *Changeset) error {
 	if err := s.check(); err != nil {
 		return err
 	}
@@ -197,7 +257,7 @@ func (s *SQLiteStore) Commit(ctx context.Context, c *Changeset) error {
 	ctx = context.WithoutCancel(ctx)
 	seqs, err := s.commit(ctx, c)
 	if err != nil {
-		return fmt.Errorf("identity: sqlite commit: %w", err)
+		return fmt.Errorf("identity: %s commit: %w", s.name, err)
 	}
 	for i, seq := range seqs {
 		c.Audit[i].Seq = seq
@@ -312,7 +372,7 @@ func insertLiteralRows(ctx context.Context, tx *sql.Tx, head, tail string, n int
 	return nil
 }
 
-func (s *SQLiteStore) commit(ctx context.Context, c *Changeset) (seqs []uint64, err error) {
+func (s *SQLStore) commit(ctx context.Context, c *Changeset) (seqs []uint64, err error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -325,8 +385,8 @@ func (s *SQLiteStore) commit(ctx context.Context, c *Changeset) (seqs []uint64, 
 	for i := range c.Employees {
 		doc, err := json.Marshal(&c.Employees[i])
 		if err == nil {
-			_, err = tx.ExecContext(ctx, `INSERT INTO employees (id, doc) VALUES (?, ?)
-				ON CONFLICT (id) DO UPDATE SET doc = excluded.doc`, c.Employees[i].ID, string(doc))
+			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO employees (id, doc) VALUES (?, ?)
+				ON CONFLICT (id) DO UPDATE SET doc = excluded.doc`), c.Employees[i].ID, string(doc))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("employee %s: %w", c.Employees[i].ID, err)
@@ -335,8 +395,8 @@ func (s *SQLiteStore) commit(ctx context.Context, c *Changeset) (seqs []uint64, 
 	for i := range c.Personas {
 		doc, err := json.Marshal(&c.Personas[i])
 		if err == nil {
-			_, err = tx.ExecContext(ctx, `INSERT INTO personas (id, doc) VALUES (?, ?)
-				ON CONFLICT (id) DO UPDATE SET doc = excluded.doc`, c.Personas[i].ID, string(doc))
+			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO personas (id, doc) VALUES (?, ?)
+				ON CONFLICT (id) DO UPDATE SET doc = excluded.doc`), c.Personas[i].ID, string(doc))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("persona %s: %w", c.Personas[i].ID, err)
@@ -361,6 +421,9 @@ func (s *SQLiteStore) commit(ctx context.Context, c *Changeset) (seqs []uint64, 
 	}
 	logged := 0
 	if len(c.Relationships) > 0 {
+		if err := sqldb.XactLock(ctx, tx, s.d, relationshipsLock); err != nil {
+			return nil, err
+		}
 		toLog := len(c.Relationships) >= relLogThreshold
 		if !toLog {
 			// Writing past pending chunks would be undone by folding them.
@@ -369,14 +432,14 @@ func (s *SQLiteStore) commit(ctx context.Context, c *Changeset) (seqs []uint64, 
 			}
 		}
 		if toLog {
-			if logged, err = appendRelLog(ctx, tx, c.Relationships); err != nil {
+			if logged, err = s.appendRelLog(ctx, tx, c.Relationships); err != nil {
 				return nil, fmt.Errorf("relationship log: %w", err)
 			}
 		} else if err := writeRelationships(ctx, tx, c.Relationships); err != nil {
 			return nil, fmt.Errorf("relationships: %w", err)
 		}
 	}
-	if seqs, err = insertAudit(ctx, tx, c.Audit); err != nil {
+	if seqs, err = s.insertAudit(ctx, tx, c.Audit); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -393,10 +456,27 @@ func (s *SQLiteStore) commit(ctx context.Context, c *Changeset) (seqs []uint64, 
 	return seqs, nil
 }
 
+// The names of the transaction locks of PostgreSQL (see SQLStore).
+const (
+	relationshipsLock = "identity.relationships"
+	auditLock         = "identity.audit"
+)
+
 // insertAudit appends entries to the audit table in tx and returns their
 // sequence numbers. Audit entries are few per commit; one statement each
-// gives each its sequence number through LastInsertId.
-func insertAudit(ctx context.Context, tx *sql.Tx, entries []AuditEntry) ([]uint64, error) {
+// gives each its sequence number (RETURNING). In PostgreSQL the insert
+// holds auditLock until the commit, so that no entry with a lower number
+// commits after one with a higher: a reader paging by AfterSeq would
+// skip it.
+func (s *SQLStore) insertAudit(ctx context.Context, tx *sql.Tx, entries []AuditEntry) ([]uint64, error) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	if err := sqldb.XactLock(ctx, tx, s.d, auditLock); err != nil {
+		return nil, err
+	}
+	insert := s.q(`INSERT INTO audit
+			(at, actor, action, reason, subject, details) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq`)
 	seqs := make([]uint64, len(entries))
 	for i := range entries {
 		a := &entries[i]
@@ -404,14 +484,9 @@ func insertAudit(ctx context.Context, tx *sql.Tx, entries []AuditEntry) ([]uint6
 		if len(a.Details) > 0 {
 			details = string(a.Details)
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO audit
-			(at, actor, action, reason, subject, details) VALUES (?, ?, ?, ?, ?, ?)`,
-			unixNano(a.At), a.Actor, a.Action, a.Reason, a.Subject, details)
-		if err != nil {
-			return nil, fmt.Errorf("audit %s: %w", a.Action, err)
-		}
-		seq, err := res.LastInsertId()
-		if err != nil {
+		var seq int64
+		if err := tx.QueryRowContext(ctx, insert,
+			unixNano(a.At), a.Actor, a.Action, a.Reason, a.Subject, details).Scan(&seq); err != nil {
 			return nil, fmt.Errorf("audit %s: %w", a.Action, err)
 		}
 		seqs[i] = uint64(seq)
@@ -458,13 +533,13 @@ func writeRelationships(ctx context.Context, tx *sql.Tx, rels []*Relationship) e
 // appendRelLog stores rels as chunks in relationship_log and returns how
 // many. Text with NUL is refused here, as the table refuses it, or the
 // chunk could never be folded.
-func appendRelLog(ctx context.Context, tx *sql.Tx, rels []*Relationship) (int, error) {
+func (s *SQLStore) appendRelLog(ctx context.Context, tx *sql.Tx, rels []*Relationship) (int, error) {
 	for i := range rels {
 		if err := checkRelText(rels[i]); err != nil {
 			return 0, err
 		}
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO relationship_log (data) VALUES (?)`)
+	stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO relationship_log (data) VALUES (?)`))
 	if err != nil {
 		return 0, err
 	}
@@ -499,7 +574,7 @@ func checkRelText(r *Relationship) error {
 }
 
 // foldLoop is the folder (see SQLiteStore).
-func (s *SQLiteStore) foldLoop(ctx context.Context) {
+func (s *SQLStore) foldLoop(ctx context.Context) {
 	defer close(s.folderDone)
 	lastFold := time.Now()
 	for {
@@ -542,10 +617,10 @@ func (s *SQLiteStore) foldLoop(ctx context.Context) {
 // relationship in the chunks up to lastSeq, sorted by ID, written next
 // from rels[done:].
 type foldRound struct {
-	rels    []Relationship
-	done    int
-	lastSeq int64
-	chunks  int
+	rels              []Relationship
+	done              int
+	firstSeq, lastSeq int64
+	chunks            int
 }
 
 // foldStep does one step of folding, in one write transaction: it starts
@@ -562,7 +637,7 @@ type foldRound struct {
 // result; chunks logged meanwhile come after them. Steps are serialised by
 // foldMu: two rounds at once could write an older version over a newer
 // one.
-func (s *SQLiteStore) foldStep(ctx context.Context) (bool, error) {
+func (s *SQLStore) foldStep(ctx context.Context) (bool, error) {
 	s.foldMu.Lock()
 	defer s.foldMu.Unlock()
 	if s.round == nil {
@@ -578,6 +653,22 @@ func (s *SQLiteStore) foldStep(ctx context.Context) (bool, error) {
 		return true, err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if s.d == sqldb.Postgres {
+		// Another process's folder may have folded and deleted this
+		// round's chunks since it was read; writing them now would undo
+		// what was written since. (SQLite has one process.)
+		if err := sqldb.XactLock(ctx, tx, s.d, relationshipsLock); err != nil {
+			return true, err
+		}
+		var first sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT min(seq) FROM relationship_log`).Scan(&first); err != nil {
+			return true, err
+		}
+		if !first.Valid || first.Int64 != r.firstSeq {
+			s.round = nil
+			return true, tx.Commit()
+		}
+	}
 	if r.done < len(r.rels) {
 		next := min(r.done+relChunkSize, len(r.rels))
 		ptrs := make([]*Relationship, next-r.done)
@@ -593,7 +684,7 @@ func (s *SQLiteStore) foldStep(ctx context.Context) (bool, error) {
 		r.done = next
 		return true, nil
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM relationship_log WHERE seq <= ?`, r.lastSeq); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM relationship_log WHERE seq <= ?`), r.lastSeq); err != nil {
 		return true, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -609,8 +700,8 @@ const maxFoldChunks = 64
 
 // readRound reads the oldest chunks into a new round (nil if there are
 // none).
-func (s *SQLiteStore) readRound(ctx context.Context) (*foldRound, error) {
-	rows, err := s.w.QueryContext(ctx, `SELECT seq, data FROM relationship_log ORDER BY seq LIMIT ?`, maxFoldChunks)
+func (s *SQLStore) readRound(ctx context.Context) (*foldRound, error) {
+	rows, err := s.w.QueryContext(ctx, s.q(`SELECT seq, data FROM relationship_log ORDER BY seq LIMIT ?`), maxFoldChunks)
 	if err != nil {
 		return nil, err
 	}
@@ -626,6 +717,9 @@ func (s *SQLiteStore) readRound(ctx context.Context) (*foldRound, error) {
 		chunk, err := decodeRelChunk(data, intern)
 		if err != nil {
 			return nil, fmt.Errorf("relationship log chunk %d: %w", r.lastSeq, err)
+		}
+		if r.chunks == 0 {
+			r.firstSeq = r.lastSeq
 		}
 		r.chunks++
 		for _, rel := range chunk {
@@ -651,14 +745,14 @@ func (s *SQLiteStore) readRound(ctx context.Context) (*foldRound, error) {
 // Flush folds every pending relationship log chunk into the
 // relationships table now (see SQLiteStore), for a tidy shutdown or a
 // backup of the table alone. Reads never need it.
-func (s *SQLiteStore) Flush(ctx context.Context) error {
+func (s *SQLStore) Flush(ctx context.Context) error {
 	if err := s.check(); err != nil {
 		return err
 	}
 	for {
 		more, err := s.foldStep(ctx)
 		if err != nil {
-			return fmt.Errorf("identity: sqlite flush: %w", err)
+			return fmt.Errorf("identity: %s flush: %w", s.name, err)
 		}
 		if !more {
 			return nil
@@ -669,7 +763,7 @@ func (s *SQLiteStore) Flush(ctx context.Context) error {
 // PendingChunks returns how many relationship log chunks wait to be folded
 // and the folder's last error (nil once a fold succeeds again), for
 // monitoring.
-func (s *SQLiteStore) PendingChunks() (int, error) {
+func (s *SQLStore) PendingChunks() (int, error) {
 	var err error
 	if p := s.foldErr.Load(); p != nil {
 		err = *p
@@ -681,7 +775,7 @@ func (s *SQLiteStore) PendingChunks() (int, error) {
 // store, are read in parallel on two connections, so the dataset is one
 // consistent point in time only if nobody writes meanwhile, which holds
 // for the Store of a State being opened (State is the only writer).
-func (s *SQLiteStore) Load(ctx context.Context) (*Dataset, error) {
+func (s *SQLStore) Load(ctx context.Context) (*Dataset, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
@@ -690,7 +784,7 @@ func (s *SQLiteStore) Load(ctx context.Context) (*Dataset, error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ds.Relationships, relErr = readTable(ctx, s.r, loadRelationships)
+		ds.Relationships, relErr = readTable(ctx, s.r, s.loadRelationships)
 	}()
 	err := func() error {
 		var err error
@@ -700,12 +794,12 @@ func (s *SQLiteStore) Load(ctx context.Context) (*Dataset, error) {
 		if ds.Personas, err = readTable(ctx, s.r, loadDocs[Persona]("personas")); err != nil {
 			return err
 		}
-		ds.Contacts, err = readTable(ctx, s.r, loadContacts)
+		ds.Contacts, err = readTable(ctx, s.r, s.loadContacts)
 		return err
 	}()
 	<-done
 	if err := errors.Join(err, relErr); err != nil {
-		return nil, fmt.Errorf("identity: sqlite load: %w", err)
+		return nil, fmt.Errorf("identity: %s load: %w", s.name, err)
 	}
 	return ds, nil
 }
@@ -776,12 +870,18 @@ func splitFields(row string, f []string) bool {
 	return strings.IndexByte(row, 0) < 0
 }
 
-func loadContacts(ctx context.Context, tx *sql.Tx) ([]Contact, error) {
+// loadContacts reads the contacts table: in SQLite as above, in
+// PostgreSQL column by column (loadContactsColumns), as its text cannot
+// hold NUL and its driver has no per-column cost to spare.
+func (s *SQLStore) loadContacts(ctx context.Context, tx *sql.Tx) ([]Contact, error) {
 	n, err := count(ctx, tx, "contacts")
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Contact, 0, n)
+	if s.d == sqldb.Postgres {
+		return loadContactsColumns(ctx, tx, out)
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT concat_ws(char(0), id, addr, display_name,
 		network, source), created_at, tags FROM contacts`)
 	if err != nil {
@@ -827,14 +927,18 @@ func loadContacts(ctx context.Context, tx *sql.Tx) ([]Contact, error) {
 // loadRelationships reads the relationships table and applies the pending
 // relationship log over it, in one read transaction so that a fold
 // running meanwhile is seen either wholly or not at all.
-func loadRelationships(ctx context.Context, tx *sql.Tx) ([]Relationship, error) {
+func (s *SQLStore) loadRelationships(ctx context.Context, tx *sql.Tx) ([]Relationship, error) {
 	n, err := count(ctx, tx, "relationships")
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Relationship, n)
 	intern := newInterner()
-	if err := scanRelationships(ctx, tx, out, intern); err != nil {
+	scan := scanRelationships
+	if s.d == sqldb.Postgres {
+		scan = scanRelationshipsColumns
+	}
+	if err := scan(ctx, tx, out, intern); err != nil {
 		return nil, err
 	}
 	return applyRelLog(ctx, tx, out, intern)
@@ -985,7 +1089,7 @@ func newInterner() func(string) string {
 }
 
 // Audit returns the audit entries matching q in sequence order.
-func (s *SQLiteStore) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
+func (s *SQLStore) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
@@ -1002,10 +1106,10 @@ func (s *SQLiteStore) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, er
 		args = append(args, q.Subject)
 	}
 	args = append(args, q.limit())
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, at, actor, action, reason, subject, details
-		FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY seq LIMIT ?`, args...)
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT seq, at, actor, action, reason, subject, details
+		FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY seq LIMIT ?`), args...)
 	if err != nil {
-		return nil, fmt.Errorf("identity: sqlite audit: %w", err)
+		return nil, fmt.Errorf("identity: %s audit: %w", s.name, err)
 	}
 	defer rows.Close()
 	var out []AuditEntry
@@ -1016,7 +1120,7 @@ func (s *SQLiteStore) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, er
 			details sql.NullString
 		)
 		if err := rows.Scan(&seq, &at, &e.Actor, &e.Action, &e.Reason, &e.Subject, &details); err != nil {
-			return nil, fmt.Errorf("identity: sqlite audit: %w", err)
+			return nil, fmt.Errorf("identity: %s audit: %w", s.name, err)
 		}
 		e.Seq, e.At = uint64(seq), fromUnixNano(at)
 		if details.Valid {
@@ -1025,7 +1129,7 @@ func (s *SQLiteStore) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, er
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("identity: sqlite audit: %w", err)
+		return nil, fmt.Errorf("identity: %s audit: %w", s.name, err)
 	}
 	return out, nil
 }
