@@ -25,13 +25,14 @@ import (
 //	make bench-e2e    (go test ./e2e -run '^$' -bench Relay -benchtime 1x -v)
 //
 // Environment: KAKEHASHI_BENCH_N (burst size, default 20000),
-// KAKEHASHI_BENCH_PACED_N (default 2000) and KAKEHASHI_BENCH_RATE (paced
-// msg/s, default 200).
+// KAKEHASHI_BENCH_PACED_N (default 2000), KAKEHASHI_BENCH_RATE (paced
+// msg/s, default 200) and KAKEHASHI_BENCH_UNCONFIRMED (1: the outside
+// component's confirmation off, to measure what it costs).
 func BenchmarkRelay(b *testing.B) {
 	burstN := envInt("KAKEHASHI_BENCH_N", 20000)
 	pacedN := envInt("KAKEHASHI_BENCH_PACED_N", 2000)
 	rate := envInt("KAKEHASHI_BENCH_RATE", 200)
-	w := newWorld(b, worldOptions{logLevel: "warn"})
+	w := newWorld(b, worldOptions{logLevel: "warn", unconfirmed: os.Getenv("KAKEHASHI_BENCH_UNCONFIRMED") == "1"})
 	w.inside.Register(b, "bob", "corp.test", password) // a direct peer on the same server
 	hana, bob := w.client("hana"), w.client("bob")
 	// Direct baseline: hana@corp.test → bob@corp.test over the same Prosody.
