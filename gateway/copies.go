@@ -68,7 +68,7 @@ func (tx *Tx) RecentCopies(ctx context.Context, network string, addrs []string, 
 		for _, a := range part {
 			args = append(args, a)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT out_to, SUM(received_at >= ?), COUNT(*) FROM messages
+		rows, err := tx.QueryContext(ctx, `SELECT out_to, SUM(CASE WHEN received_at >= ? THEN 1 ELSE 0 END), COUNT(*) FROM messages
 			WHERE auto = 'broadcast' AND out_network = ? AND received_at >= ? AND state <> 'failed'
 			AND out_to IN (?`+strings.Repeat(",?", len(part)-1)+`) GROUP BY out_to`, args...)
 		if err != nil {

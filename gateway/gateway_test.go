@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kakehashi/kakehashi/gateway/internal/relaytest"
+	"github.com/kakehashi/kakehashi/internal/testenv"
 	"github.com/kakehashi/kakehashi/routing"
 )
 
@@ -41,9 +42,16 @@ type testGateway struct {
 // networks of relaytest.Topology, with in-process adapters.
 func startTestGateway(t testing.TB, dir string, opts ...func(*Options)) *testGateway {
 	t.Helper()
+	return startTestGatewayOn(t, dir, filepath.Join(dir, "queue.db"), opts...)
+}
+
+// startTestGatewayOn is startTestGateway with the queue in queueStore (an
+// OpenQueue argument; see testStores).
+func startTestGatewayOn(t testing.TB, dir, queueStore string, opts ...func(*Options)) *testGateway {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	st, store := relaytest.OpenState(t, ctx, dir)
-	q, err := OpenQueue(ctx, filepath.Join(dir, "queue.db"))
+	q, err := OpenQueue(ctx, queueStore)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +168,18 @@ func BenchmarkRelayLatency(b *testing.B) {
 
 // BenchmarkRelayThroughput pushes messages as fast as Receive takes them.
 func BenchmarkRelayThroughput(b *testing.B) {
-	g := startTestGateway(b, b.TempDir())
+	dir := b.TempDir()
+	relayThroughput(b, dir, filepath.Join(dir, "queue.db"))
+}
+
+// BenchmarkRelayThroughputPostgres is BenchmarkRelayThroughput with the
+// queue on PostgreSQL (a database of its own on the test binary's server).
+func BenchmarkRelayThroughputPostgres(b *testing.B) {
+	relayThroughput(b, b.TempDir(), testenv.SharedPostgres(b).NewDatabase(b))
+}
+
+func relayThroughput(b *testing.B, dir, queueStore string) {
+	g := startTestGatewayOn(b, dir, queueStore)
 	defer g.stop()
 	ctx := context.Background()
 	done := make(chan struct{})

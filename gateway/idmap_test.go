@@ -46,102 +46,105 @@ func quiet(t *testing.T, ch chan *Outgoing, d time.Duration) {
 // the recipient knows them and the quote rebuilt from the stored text,
 // both ways, after a restart and after a transfer.
 func TestReferencesCrossThroughTheIDMap(t *testing.T) {
-	dir := t.TempDir()
-	g := startTestGateway(t, dir)
-	receiveOK(t, g, fromHana("h1", "the quote is attached"))
-	toBob := recv(t, g.outside.Sent)
-	receiveOK(t, g, fromBob("b1", "thanks, one question"))
-	toHana := recv(t, g.inside.Sent)
+	forEachStore(t, func(t *testing.T, dir, store string) {
+		g := startTestGatewayOn(t, dir, store)
+		receiveOK(t, g, fromHana("h1", "the quote is attached"))
+		toBob := recv(t, g.outside.Sent)
+		receiveOK(t, g, fromBob("b1", "thanks, one question"))
+		toHana := recv(t, g.inside.Sent)
 
-	// Bob replies to Hana's message by the ID he received.
-	receiveOK(t, g, fromBob("b2", "is tax included?", Ref{Kind: RefReply, ID: toBob.ID}))
-	o := recv(t, g.inside.Sent)
-	want := Ref{Kind: RefReply, ID: "h1", Author: "hana@corp.test", Quote: "the quote is attached"}
-	if len(o.Refs) != 1 || o.Refs[0] != want || o.Body != "is tax included?" {
-		t.Fatalf("reply inward: %+v", o)
-	}
-	// Hana reacts to Bob's message by the gateway's ID of it.
-	receiveOK(t, g, &Message{Network: "corp", From: hanaIn, ReplyTo: hanaIn, To: bobProxy, ID: "h2",
-		Refs: []Ref{{Kind: RefReact, ID: toHana.ID}}, Reactions: []string{"👍"}})
-	o = recv(t, g.outside.Sent)
-	if len(o.Refs) != 1 || o.Refs[0].ID != "b1" || o.Refs[0].Kind != RefReact || o.Refs[0].Quote != "" ||
-		!slices.Equal(o.Reactions, []string{"👍"}) {
-		t.Fatalf("reaction outward: %+v", o)
-	}
-	// Hana corrects her own message by her own ID: Bob gets the ID he knows.
-	receiveOK(t, g, fromHana("h3", "the quote is attached (v2)", Ref{Kind: RefCorrect, ID: "h1"}))
-	o = recv(t, g.outside.Sent)
-	if len(o.Refs) != 1 || o.Refs[0].ID != toBob.ID || o.Refs[0].Kind != RefCorrect || o.Refs[0].Author != hanaSales {
-		t.Fatalf("correction outward: %+v", o)
-	}
+		// Bob replies to Hana's message by the ID he received.
+		receiveOK(t, g, fromBob("b2", "is tax included?", Ref{Kind: RefReply, ID: toBob.ID}))
+		o := recv(t, g.inside.Sent)
+		want := Ref{Kind: RefReply, ID: "h1", Author: "hana@corp.test", Quote: "the quote is attached"}
+		if len(o.Refs) != 1 || o.Refs[0] != want || o.Body != "is tax included?" {
+			t.Fatalf("reply inward: %+v", o)
+		}
+		// Hana reacts to Bob's message by the gateway's ID of it.
+		receiveOK(t, g, &Message{Network: "corp", From: hanaIn, ReplyTo: hanaIn, To: bobProxy, ID: "h2",
+			Refs: []Ref{{Kind: RefReact, ID: toHana.ID}}, Reactions: []string{"👍"}})
+		o = recv(t, g.outside.Sent)
+		if len(o.Refs) != 1 || o.Refs[0].ID != "b1" || o.Refs[0].Kind != RefReact || o.Refs[0].Quote != "" ||
+			!slices.Equal(o.Reactions, []string{"👍"}) {
+			t.Fatalf("reaction outward: %+v", o)
+		}
+		// Hana corrects her own message by her own ID: Bob gets the ID he knows.
+		receiveOK(t, g, fromHana("h3", "the quote is attached (v2)", Ref{Kind: RefCorrect, ID: "h1"}))
+		o = recv(t, g.outside.Sent)
+		if len(o.Refs) != 1 || o.Refs[0].ID != toBob.ID || o.Refs[0].Kind != RefCorrect || o.Refs[0].Author != hanaSales {
+			t.Fatalf("correction outward: %+v", o)
+		}
 
-	// After a restart the map is still there.
-	g.stop()
-	g = startTestGateway(t, dir)
-	receiveOK(t, g, fromBob("b3", "and shipping?", Ref{Kind: RefReply, ID: toBob.ID}))
-	if o := recv(t, g.inside.Sent); len(o.Refs) != 1 || o.Refs[0].ID != "h1" {
-		t.Fatalf("reply after restart: %+v", o)
-	}
+		// After a restart the map is still there.
+		g.stop()
+		g = startTestGatewayOn(t, dir, store)
+		receiveOK(t, g, fromBob("b3", "and shipping?", Ref{Kind: RefReply, ID: toBob.ID}))
+		if o := recv(t, g.inside.Sent); len(o.Refs) != 1 || o.Refs[0].ID != "h1" {
+			t.Fatalf("reply after restart: %+v", o)
+		}
 
-	// After a transfer to ken, a reply to a message Hana sent reaches ken
-	// with the reference mapped.
-	ctx := context.Background()
-	if err := g.state.UpsertEmployee(ctx, "t", "setup", identity.Employee{ID: "ken", Name: "Ken Ito",
-		InsideAddrs: []identity.Address{{Network: "corp", Addr: "ken@corp.test"}}, DefaultPersona: "ken.sales"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := g.state.UpsertPersona(ctx, "t", "setup", identity.Persona{ID: "ken.sales", DisplayName: "ACME Sales · Ken",
-		Kind: identity.Personal, EmployeeID: "ken",
-		Addresses: []identity.Address{{Network: "public-xmpp", Addr: "ken.sales@contact.acme.test"}}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := g.state.Transfer(ctx, identity.TransferRequest{Actor: "admin:root", Reason: "leave", From: "hana", To: "ken"}); err != nil {
-		t.Fatal(err)
-	}
-	receiveOK(t, g, fromBob("b4", "hello?", Ref{Kind: RefReply, ID: toBob.ID}))
-	o = recv(t, g.inside.Sent)
-	if o.To != "ken@corp.test" || len(o.Refs) != 1 || o.Refs[0].ID != "h1" || o.Refs[0].Quote != "the quote is attached" {
-		t.Fatalf("reply after transfer: %+v", o)
-	}
-	g.stop()
+		// After a transfer to ken, a reply to a message Hana sent reaches ken
+		// with the reference mapped.
+		ctx := context.Background()
+		if err := g.state.UpsertEmployee(ctx, "t", "setup", identity.Employee{ID: "ken", Name: "Ken Ito",
+			InsideAddrs: []identity.Address{{Network: "corp", Addr: "ken@corp.test"}}, DefaultPersona: "ken.sales"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.state.UpsertPersona(ctx, "t", "setup", identity.Persona{ID: "ken.sales", DisplayName: "ACME Sales · Ken",
+			Kind: identity.Personal, EmployeeID: "ken",
+			Addresses: []identity.Address{{Network: "public-xmpp", Addr: "ken.sales@contact.acme.test"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.state.Transfer(ctx, identity.TransferRequest{Actor: "admin:root", Reason: "leave", From: "hana", To: "ken"}); err != nil {
+			t.Fatal(err)
+		}
+		receiveOK(t, g, fromBob("b4", "hello?", Ref{Kind: RefReply, ID: toBob.ID}))
+		o = recv(t, g.inside.Sent)
+		if o.To != "ken@corp.test" || len(o.Refs) != 1 || o.Refs[0].ID != "h1" || o.Refs[0].Quote != "the quote is attached" {
+			t.Fatalf("reply after transfer: %+v", o)
+		}
+		g.stop()
+	})
 }
 
 // TestUnknownReferencesAreDropped pins that a reference the map does not
 // know, or one into another conversation, never crosses: a message with
 // text still goes without it; one with nothing else is not sent.
 func TestUnknownReferencesAreDropped(t *testing.T) {
-	g := startTestGateway(t, t.TempDir())
-	defer g.stop()
-	receiveOK(t, g, fromHana("h1", "hello bob"))
-	toBob := recv(t, g.outside.Sent)
-	// Carol, another contact, points at Bob's message ID.
-	carol := "carol@ext.test/pc"
-	receiveOK(t, g, &Message{Network: "public-xmpp", From: carol, ReplyTo: carol, To: hanaSales, ID: "c1", Body: "hi",
-		Refs: []Ref{{Kind: RefReply, ID: toBob.ID}}})
-	if o := recv(t, g.inside.Sent); len(o.Refs) != 0 || o.Body != "hi" {
-		t.Fatalf("reference across conversations crossed: %+v", o)
-	}
-	for _, m := range []*Message{
-		// A guessed ID with text: the text goes, the reference does not.
-		fromHana("h2", "see above", Ref{Kind: RefReply, ID: "no-such-id"}),
-		// An inside client's own ID of another message: unknown.
-		fromHana("h3", "fixed", Ref{Kind: RefCorrect, ID: "h-unknown"}),
-	} {
-		receiveOK(t, g, m)
-		if o := recv(t, g.outside.Sent); len(o.Refs) != 0 || o.Body != m.Body {
-			t.Fatalf("%s: %+v", m.ID, o)
+	forEachStore(t, func(t *testing.T, dir, store string) {
+		g := startTestGatewayOn(t, dir, store)
+		defer g.stop()
+		receiveOK(t, g, fromHana("h1", "hello bob"))
+		toBob := recv(t, g.outside.Sent)
+		// Carol, another contact, points at Bob's message ID.
+		carol := "carol@ext.test/pc"
+		receiveOK(t, g, &Message{Network: "public-xmpp", From: carol, ReplyTo: carol, To: hanaSales, ID: "c1", Body: "hi",
+			Refs: []Ref{{Kind: RefReply, ID: toBob.ID}}})
+		if o := recv(t, g.inside.Sent); len(o.Refs) != 0 || o.Body != "hi" {
+			t.Fatalf("reference across conversations crossed: %+v", o)
 		}
-	}
-	// Nothing but a reaction or a retraction of an unknown message: nothing goes.
-	receiveOK(t, g, &Message{Network: "corp", From: hanaIn, ReplyTo: hanaIn, To: bobProxy, ID: "h4",
-		Refs: []Ref{{Kind: RefReact, ID: "zzz"}}, Reactions: []string{"❤"}})
-	receiveOK(t, g, &Message{Network: "corp", From: hanaIn, ReplyTo: hanaIn, To: bobProxy, ID: "h5",
-		Refs: []Ref{{Kind: RefRetract, ID: "zzz"}}})
-	// Bob cannot retract Hana's message by the ID he saw: it is not his.
-	receiveOK(t, g, &Message{Network: "public-xmpp", From: bobOut, ReplyTo: bobOut, To: hanaSales, ID: "b9",
-		Refs: []Ref{{Kind: RefRetract, ID: "h1"}}})
-	quiet(t, g.outside.Sent, 200*time.Millisecond)
-	quiet(t, g.inside.Sent, 0)
+		for _, m := range []*Message{
+			// A guessed ID with text: the text goes, the reference does not.
+			fromHana("h2", "see above", Ref{Kind: RefReply, ID: "no-such-id"}),
+			// An inside client's own ID of another message: unknown.
+			fromHana("h3", "fixed", Ref{Kind: RefCorrect, ID: "h-unknown"}),
+		} {
+			receiveOK(t, g, m)
+			if o := recv(t, g.outside.Sent); len(o.Refs) != 0 || o.Body != m.Body {
+				t.Fatalf("%s: %+v", m.ID, o)
+			}
+		}
+		// Nothing but a reaction or a retraction of an unknown message: nothing goes.
+		receiveOK(t, g, &Message{Network: "corp", From: hanaIn, ReplyTo: hanaIn, To: bobProxy, ID: "h4",
+			Refs: []Ref{{Kind: RefReact, ID: "zzz"}}, Reactions: []string{"❤"}})
+		receiveOK(t, g, &Message{Network: "corp", From: hanaIn, ReplyTo: hanaIn, To: bobProxy, ID: "h5",
+			Refs: []Ref{{Kind: RefRetract, ID: "zzz"}}})
+		// Bob cannot retract Hana's message by the ID he saw: it is not his.
+		receiveOK(t, g, &Message{Network: "public-xmpp", From: bobOut, ReplyTo: bobOut, To: hanaSales, ID: "b9",
+			Refs: []Ref{{Kind: RefRetract, ID: "h1"}}})
+		quiet(t, g.outside.Sent, 200*time.Millisecond)
+		quiet(t, g.inside.Sent, 0)
+	})
 }
 
 // TestSignalsAreRelayedNotStored pins receipts and markers: mapped, never
@@ -212,20 +215,22 @@ func total(m map[string]int64) (n int64) {
 // TestRetentionPrunesTheIDMap pins that once retention blanks a message,
 // references to it no longer cross.
 func TestRetentionPrunesTheIDMap(t *testing.T) {
-	g := startTestGateway(t, t.TempDir())
-	defer g.stop()
-	receiveOK(t, g, fromHana("h1", "old news"))
-	toBob := recv(t, g.outside.Sent)
-	receiveOK(t, g, fromBob("b1", "fresh", Ref{Kind: RefReply, ID: toBob.ID}))
-	if o := recv(t, g.inside.Sent); len(o.Refs) != 1 {
-		t.Fatalf("before retention: %+v", o)
-	}
-	time.Sleep(50 * time.Millisecond) // let the sent marks commit
-	if _, err := g.expireTexts(context.Background(), time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	receiveOK(t, g, fromBob("b2", "still there?", Ref{Kind: RefReply, ID: toBob.ID}))
-	if o := recv(t, g.inside.Sent); len(o.Refs) != 0 {
-		t.Fatalf("after retention the reference still crossed: %+v", o)
-	}
+	forEachStore(t, func(t *testing.T, dir, store string) {
+		g := startTestGatewayOn(t, dir, store)
+		defer g.stop()
+		receiveOK(t, g, fromHana("h1", "old news"))
+		toBob := recv(t, g.outside.Sent)
+		receiveOK(t, g, fromBob("b1", "fresh", Ref{Kind: RefReply, ID: toBob.ID}))
+		if o := recv(t, g.inside.Sent); len(o.Refs) != 1 {
+			t.Fatalf("before retention: %+v", o)
+		}
+		time.Sleep(50 * time.Millisecond) // let the sent marks commit
+		if _, err := g.expireTexts(context.Background(), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		receiveOK(t, g, fromBob("b2", "still there?", Ref{Kind: RefReply, ID: toBob.ID}))
+		if o := recv(t, g.inside.Sent); len(o.Refs) != 0 {
+			t.Fatalf("after retention the reference still crossed: %+v", o)
+		}
+	})
 }

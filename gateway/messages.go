@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kakehashi/kakehashi/internal/sqldb"
 	"github.com/kakehashi/kakehashi/routing"
 )
 
@@ -76,6 +77,7 @@ const (
 // table is written and read only through Tx's and Queue's methods.
 type Tx struct {
 	*sql.Tx
+	dialect           sqldb.Dialect
 	ins, insText, dup *sql.Stmt
 	seen              *seenFilter
 	// audited is set when the transaction wrote to the audit outbox.
@@ -122,28 +124,26 @@ func (tx *Tx) Insert(ctx context.Context, r *Record) (bool, error) {
 	if r.sentFirst {
 		state, doneAt = StateSent, time.Now().UnixNano()
 	}
-	var res sql.Result
+	var st *sql.Stmt
+	var args []any
 	if r.plainText(partsCol) {
-		res, err = tx.insText.ExecContext(ctx, r.ReceivedAt.UnixNano(),
+		st, args = tx.insText, []any{r.ReceivedAt.UnixNano(),
 			r.InNetwork, r.InFrom, r.InReply, r.InTo, r.InID,
 			r.RelationshipID, r.OwnerID,
 			r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick,
-			hash, state, doneAt)
+			hash, state, doneAt}
 	} else {
-		res, err = tx.ins.ExecContext(ctx, r.ReceivedAt.UnixNano(),
+		st, args = tx.ins, []any{r.ReceivedAt.UnixNano(),
 			r.InNetwork, r.InFrom, r.InReply, r.InTo, r.InID,
 			r.RelationshipID, r.OwnerID,
 			r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick,
 			refusalReason(r), refusalText(r), r.Out.ReplyTo,
-			r.Out.Kind == KindNotice, r.Out.Subscribe, r.Out.Subject, r.Out.Thread, autoColumn(r.Out.Kind), r.Broadcast,
-			hash, state, partsCol, doneAt)
+			boolInt(r.Out.Kind == KindNotice), boolInt(r.Out.Subscribe), r.Out.Subject, r.Out.Thread, autoColumn(r.Out.Kind), r.Broadcast,
+			hash, state, partsCol, doneAt}
 	}
+	seq, err := tx.insertRow(ctx, st, args)
 	if err != nil {
-		return false, fmt.Errorf("queue: insert: %w", err)
-	}
-	seq, err := res.LastInsertId()
-	if err != nil {
-		return false, fmt.Errorf("queue: insert: %w", err)
+		return false, err
 	}
 	r.Seq, r.Out.Seq = seq, seq
 	if key != "" && tx.seen != nil {
@@ -157,6 +157,27 @@ func (tx *Tx) Insert(ctx context.Context, r *Record) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// insertRow runs st, an insert of one message, and returns its row's
+// sequence number: SQLite's last rowid, or, on PostgreSQL, what the
+// statement returned (Queue.insertSQL).
+func (tx *Tx) insertRow(ctx context.Context, st *sql.Stmt, args []any) (int64, error) {
+	var seq int64
+	if tx.dialect == sqldb.Postgres {
+		if err := st.QueryRowContext(ctx, args...).Scan(&seq); err != nil {
+			return 0, fmt.Errorf("queue: insert: %w", err)
+		}
+		return seq, nil
+	}
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, fmt.Errorf("queue: insert: %w", err)
+	}
+	if seq, err = res.LastInsertId(); err != nil {
+		return 0, fmt.Errorf("queue: insert: %w", err)
+	}
+	return seq, nil
 }
 
 const insertSQL = `INSERT INTO messages (received_at,
@@ -349,4 +370,4 @@ func contentHash(subject, body, partsCol string) string {
 
 // Reader is a read-only handle on the queue's database, for the tables
 // other packages keep there (see Tx).
-func (q *Queue) Reader() *sql.DB { return q.ro }
+func (q *Queue) Reader() *DB { return q.ro }

@@ -5,23 +5,31 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+
+	"github.com/kakehashi/kakehashi/internal/migrate"
+	"github.com/kakehashi/kakehashi/internal/sqldb"
 )
 
-// Queue is the durable message queue (SQLite, WAL, synchronous=FULL).
+// Queue is the durable message queue: SQLite (WAL, synchronous=FULL), or
+// PostgreSQL when several instances share one store.
 // Writes go through one goroutine that commits them in batches (group
 // commit): one fsync covers every message that arrived meanwhile, and no
 // caller is told its message is stored before that fsync. Reads (Pending,
 // ByOutID, Stats, listings) use connections of their own: WAL lets them
 // read the last commit while the writer goes on, so a scan never stalls
-// delivery.
+// delivery. On PostgreSQL the same holds: the writer has one connection,
+// the readers a pool of their own, and each commit waits for its WAL
+// flush (synchronous_commit).
 type Queue struct {
-	db  *sql.DB // the writer's one connection
-	ro  *sql.DB // read-only connections
-	ins *sql.Stmt
+	db      *sql.DB // the writer's one connection
+	ro      *DB     // read-only connections
+	dialect sqldb.Dialect
+	ins     *sql.Stmt
 	// insText is insertTextSQL, the lean insert of a relayed text.
 	insText *sql.Stmt
 	dup     *sql.Stmt
@@ -77,20 +85,77 @@ type queueOp struct {
 
 func (op *queueOp) isMark() bool { return op.insert == nil && op.exec == nil }
 
-// OpenQueue opens (creating if needed) the queue database at path.
-func OpenQueue(ctx context.Context, path string) (*Queue, error) {
+// OpenQueue opens (creating if needed) the queue's database at store: a
+// file path (SQLite), or a store URL as sqldb.Parse reads it
+// ("sqlite:PATH", "postgres://…"). Its schema is migrated to the newest.
+func OpenQueue(ctx context.Context, store string) (*Queue, error) {
+	src, err := sqldb.Parse(store)
+	if err != nil {
+		return nil, fmt.Errorf("open queue: %w", err)
+	}
+	if src.Dialect == sqldb.Postgres {
+		return openPostgresQueue(ctx, src)
+	}
+	path := src.Path
 	const pragmas = "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
 	db, err := sql.Open("sqlite", "file:"+path+"?"+pragmas)
 	if err != nil {
 		return nil, fmt.Errorf("open queue %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	q := &Queue{db: db, ops: make(chan queueOp, 4096), stopped: make(chan struct{}), seen: newSeenFilter(time.Now())}
+	q := newQueue(db, sqldb.SQLite)
 	if err := q.open(ctx, path); err != nil {
 		q.Close()
 		return nil, err
 	}
 	return q, nil
+}
+
+func newQueue(db *sql.DB, d sqldb.Dialect) *Queue {
+	return &Queue{db: db, dialect: d, ops: make(chan queueOp, 4096), stopped: make(chan struct{}), seen: newSeenFilter(time.Now())}
+}
+
+// openPostgresQueue opens the queue in a PostgreSQL database: the writer
+// on one connection, the readers on a pool of up to 4 whose transactions
+// are read-only.
+func openPostgresQueue(ctx context.Context, src sqldb.Source) (*Queue, error) {
+	name := src.String()
+	db, err := sqldb.OpenPostgres(ctx, src.URL)
+	if err != nil {
+		return nil, fmt.Errorf("open queue %s: %w", name, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	q := newQueue(db, sqldb.Postgres)
+	if err := q.openPostgres(ctx, src); err != nil {
+		q.Close()
+		return nil, fmt.Errorf("queue %s: %w", name, err)
+	}
+	return q, nil
+}
+
+func (q *Queue) openPostgres(ctx context.Context, src sqldb.Source) error {
+	ms, err := migrate.LoadDialect(migrationFiles, "migrations", sqldb.Postgres)
+	if err != nil {
+		return err
+	}
+	if _, err := migrate.Up(ctx, q.db, ms, migrate.Options{Dialect: sqldb.Postgres}); err != nil {
+		return err
+	}
+	u, err := url.Parse(src.URL)
+	if err != nil {
+		return fmt.Errorf("read store URL: %w", sqldb.ErrBadSource)
+	}
+	v := u.Query()
+	v.Set("default_transaction_read_only", "on")
+	u.RawQuery = v.Encode()
+	ro, err := sqldb.OpenPostgres(ctx, u.String())
+	if err != nil {
+		return fmt.Errorf("open for reading: %w", err)
+	}
+	ro.SetMaxOpenConns(4)
+	q.ro = &DB{DB: ro, dialect: sqldb.Postgres}
+	return q.prepare(ctx)
 }
 
 func (q *Queue) open(ctx context.Context, path string) error {
@@ -104,31 +169,58 @@ func (q *Queue) open(ctx context.Context, path string) error {
 		return fmt.Errorf("open queue %s for reading: %w", path, err)
 	}
 	ro.SetMaxOpenConns(4)
-	q.ro = ro
-	if q.ins, err = q.db.PrepareContext(ctx, insertSQL); err != nil {
+	q.ro = &DB{DB: ro}
+	return q.prepare(ctx)
+}
+
+// prepare prepares the writer's statements, once: the writer has one
+// connection, which a transaction holds, so none can be prepared during
+// a commit. On PostgreSQL an insert returns the sequence number the
+// database gave its row (RETURNING): several instances may write.
+func (q *Queue) prepare(ctx context.Context) error {
+	var err error
+	if q.ins, err = q.db.PrepareContext(ctx, q.insertSQL(insertSQL)); err != nil {
 		return fmt.Errorf("queue: prepare insert: %w", err)
 	}
-	if q.insText, err = q.db.PrepareContext(ctx, insertTextSQL); err != nil {
+	if q.insText, err = q.db.PrepareContext(ctx, q.insertSQL(insertTextSQL)); err != nil {
 		return fmt.Errorf("queue: prepare insert: %w", err)
 	}
 	if err := q.prepareRuns(ctx); err != nil {
 		return err
 	}
-	if q.dup, err = q.db.PrepareContext(ctx, dupSQL); err != nil {
+	if q.dup, err = q.db.PrepareContext(ctx, sqldb.Rebind(q.dialect, dupSQL)); err != nil {
 		return fmt.Errorf("queue: prepare insert: %w", err)
 	}
-	if q.roDup, err = q.ro.PrepareContext(ctx, dupSQL); err != nil {
+	if q.roDup, err = q.ro.DB.PrepareContext(ctx, sqldb.Rebind(q.dialect, dupSQL)); err != nil {
 		return fmt.Errorf("queue: prepare lookup: %w", err)
 	}
 	// A bounce can be read (and the message marked failed) before the
 	// sender's own "sent" mark for it commits; that late mark must not
 	// undo the failure, or a second bounce would tell its author again.
-	if q.mark, err = q.db.PrepareContext(ctx, `UPDATE messages SET state = ?1, last_error = ?2, done_at = ?3
-		WHERE seq = ?4 AND NOT (?1 = 'sent' AND state = 'failed')`); err != nil {
+	markSQL := `UPDATE messages SET state = ?1, last_error = ?2, done_at = ?3
+		WHERE seq = ?4 AND NOT (?1 = 'sent' AND state = 'failed')`
+	if q.dialect == sqldb.Postgres {
+		markSQL = `UPDATE messages SET state = $1, last_error = $2, done_at = $3
+		WHERE seq = $4 AND NOT ($1 = 'sent' AND state = 'failed')`
+	}
+	if q.mark, err = q.db.PrepareContext(ctx, markSQL); err != nil {
 		return fmt.Errorf("queue: prepare update: %w", err)
 	}
 	return nil
 }
+
+// insertSQL is query, an INSERT of messages, as the queue's dialect runs
+// it: on PostgreSQL numbered, and returning the rows' sequence numbers.
+func (q *Queue) insertSQL(query string) string {
+	if q.dialect != sqldb.Postgres {
+		return query
+	}
+	return sqldb.Rebind(q.dialect, query) + ` RETURNING seq`
+}
+
+// Dialect is the kind of database the queue is in: a package keeping its
+// own tables there (Migrate) picks its migrations by it.
+func (q *Queue) Dialect() sqldb.Dialect { return q.dialect }
 
 // Close closes the database. Call it after Run has returned.
 func (q *Queue) Close() error {
@@ -249,7 +341,7 @@ const markRetryInterval = time.Second
 // probe is a write that tells whether the store can commit again (a full
 // disk freed): health is back without waiting for the next message.
 func probe(ctx context.Context, tx *Tx) error {
-	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)`, time.Now().UnixNano())
+	_, err := tx.ExecContext(ctx, `INSERT INTO probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at`, time.Now().UnixNano())
 	return err
 }
 
@@ -404,7 +496,7 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 	for _, op := range batch {
 		inserts = inserts || !op.isMark()
 	}
-	if !inserts {
+	if !inserts && q.dialect == sqldb.SQLite {
 		// Only send outcomes: losing them in a power cut means a message is
 		// sent again with the same ID, never lost, so they skip the fsync.
 		// The next commit with new messages syncs the WAL up to it anyway.
@@ -426,7 +518,13 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 			tx.Rollback()
 		}
 	}()
-	qtx := &Tx{Tx: tx, seen: q.seen, ins: tx.StmtContext(ctx, q.ins), insText: tx.StmtContext(ctx, q.insText), dup: tx.StmtContext(ctx, q.dup)}
+	if !inserts && q.dialect == sqldb.Postgres {
+		// As above: a send outcome lost in a crash only sends again.
+		if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit TO OFF"); err != nil {
+			return fmt.Errorf("queue: %w", err)
+		}
+	}
+	qtx := &Tx{Tx: tx, dialect: q.dialect, seen: q.seen, ins: tx.StmtContext(ctx, q.ins), insText: tx.StmtContext(ctx, q.insText), dup: tx.StmtContext(ctx, q.dup)}
 	var mark *sql.Stmt
 	var run []*Record
 	flush := func() error {

@@ -9,9 +9,11 @@ import (
 	"github.com/kakehashi/kakehashi/internal/migrate"
 )
 
-// migrationFiles are the queue's numbered schema migrations.
+// migrationFiles are the queue's numbered schema migrations: SQLite's in
+// migrations, PostgreSQL's in migrations/postgres (each dialect has its
+// own version history; see migrate.LoadDialect).
 //
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/postgres/*.sql
 var migrationFiles embed.FS
 
 // queueMigrations are the queue's migrations, the Go steps attached.
@@ -133,8 +135,10 @@ func hashOldRows(ctx context.Context, tx *sql.Tx) error {
 
 // Migrate applies migrations of another package's own tables in the
 // queue's database (outreach keeps its broadcasts there), recorded in
-// their own table (opts.Table). Call it before Run.
+// their own table (opts.Table). migrations are for the queue's dialect
+// (Dialect), which Migrate sets in opts. Call it before Run.
 func (q *Queue) Migrate(ctx context.Context, migrations []migrate.Migration, opts migrate.Options) error {
+	opts.Dialect = q.dialect
 	if _, err := migrate.Up(ctx, q.db, migrations, opts); err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}

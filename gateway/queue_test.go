@@ -46,89 +46,92 @@ func enqueue(t *testing.T, q *Queue, r *Record) (dup bool) {
 }
 
 func TestQueueDurableAcrossReopenAndDeduplicated(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "queue.db")
-	q, stop := openTestQueue(t, path)
-	a := rec("bob@ext.test", "id-1", "first")
-	if enqueue(t, q, a) {
-		t.Fatal("first copy reported as duplicate")
-	}
-	if a.Seq == 0 || a.Out.Seq != a.Seq {
-		t.Fatalf("seq not assigned: %d/%d", a.Seq, a.Out.Seq)
-	}
-	if !enqueue(t, q, rec("bob@ext.test", "id-1", "first")) {
-		t.Fatal("redelivery with the same sender, ID and text was stored twice")
-	}
-	// Same ID from someone else is a different message; no ID is never deduplicated.
-	for _, r := range []*Record{rec("carol@ext.test", "id-1", "c"), rec("bob@ext.test", "", "n1"), rec("bob@ext.test", "", "n2")} {
-		if enqueue(t, q, r) {
-			t.Fatalf("%q wrongly deduplicated", r.Out.Body)
+	forEachStore(t, func(t *testing.T, _, store string) {
+		q, stop := openTestQueue(t, store)
+		a := rec("bob@ext.test", "id-1", "first")
+		if enqueue(t, q, a) {
+			t.Fatal("first copy reported as duplicate")
 		}
-	}
-	refused := rec("mallory@ext.test", "id-9", "x")
-	refused.Out.Refusal = &routing.Refusal{Reason: routing.NotAllowed, Text: "no"}
-	enqueue(t, q, refused)
-	q.Mark(context.Background(), a.Seq, StateSent, "")
-	stop()
+		if a.Seq == 0 || a.Out.Seq != a.Seq {
+			t.Fatalf("seq not assigned: %d/%d", a.Seq, a.Out.Seq)
+		}
+		if !enqueue(t, q, rec("bob@ext.test", "id-1", "first")) {
+			t.Fatal("redelivery with the same sender, ID and text was stored twice")
+		}
+		// Same ID from someone else is a different message; no ID is never deduplicated.
+		for _, r := range []*Record{rec("carol@ext.test", "id-1", "c"), rec("bob@ext.test", "", "n1"), rec("bob@ext.test", "", "n2")} {
+			if enqueue(t, q, r) {
+				t.Fatalf("%q wrongly deduplicated", r.Out.Body)
+			}
+		}
+		refused := rec("mallory@ext.test", "id-9", "x")
+		refused.Out.Refusal = &routing.Refusal{Reason: routing.NotAllowed, Text: "no"}
+		enqueue(t, q, refused)
+		q.Mark(context.Background(), a.Seq, StateSent, "")
+		stop()
 
-	q, stop = openTestQueue(t, path)
-	defer stop()
-	pending, err := q.Pending(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var bodies []string
-	for _, p := range pending {
-		bodies = append(bodies, p.Out.Body)
-	}
-	want := []string{"c", "n1", "n2", "x"}
-	if len(bodies) != len(want) {
-		t.Fatalf("pending after reopen = %q, want %q", bodies, want)
-	}
-	for i := range want {
-		if bodies[i] != want[i] {
-			t.Fatalf("pending after reopen = %q, want %q (in order)", bodies, want)
+		q, stop = openTestQueue(t, store)
+		defer stop()
+		pending, err := q.Pending(context.Background())
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	last := pending[len(pending)-1]
-	if last.Out.Refusal == nil || last.Out.Refusal.Reason != routing.NotAllowed || last.InReply != "mallory@ext.test/r" {
-		t.Fatalf("refusal not restored: %+v", last)
-	}
-	got, err := q.ByOutID(context.Background(), "corp", a.Out.ID)
-	if err != nil || got == nil || got.Out.Body != "first" {
-		t.Fatalf("ByOutID = %+v, %v", got, err)
-	}
-	st, err := q.Stats(context.Background())
-	if err != nil || st[StateSent] != 1 || st[StatePending] != 4 {
-		t.Fatalf("stats = %v, %v", st, err)
-	}
+		var bodies []string
+		for _, p := range pending {
+			bodies = append(bodies, p.Out.Body)
+		}
+		want := []string{"c", "n1", "n2", "x"}
+		if len(bodies) != len(want) {
+			t.Fatalf("pending after reopen = %q, want %q", bodies, want)
+		}
+		for i := range want {
+			if bodies[i] != want[i] {
+				t.Fatalf("pending after reopen = %q, want %q (in order)", bodies, want)
+			}
+		}
+		last := pending[len(pending)-1]
+		if last.Out.Refusal == nil || last.Out.Refusal.Reason != routing.NotAllowed || last.InReply != "mallory@ext.test/r" {
+			t.Fatalf("refusal not restored: %+v", last)
+		}
+		got, err := q.ByOutID(context.Background(), "corp", a.Out.ID)
+		if err != nil || got == nil || got.Out.Body != "first" {
+			t.Fatalf("ByOutID = %+v, %v", got, err)
+		}
+		st, err := q.Stats(context.Background())
+		if err != nil || st[StateSent] != 1 || st[StatePending] != 4 {
+			t.Fatalf("stats = %v, %v", st, err)
+		}
+	})
 }
 
 func TestQueueGroupCommitsConcurrentWriters(t *testing.T) {
-	q, stop := openTestQueue(t, filepath.Join(t.TempDir(), "queue.db"))
-	defer stop()
-	const n = 500
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	seqs := map[int64]bool{}
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		r := rec("bob@ext.test", "", "m")
-		if err := q.Enqueue(context.Background(), r, func(dup bool, err error) {
-			defer wg.Done()
-			if err != nil || dup {
-				t.Errorf("enqueue: dup=%v err=%v", dup, err)
+	forEachStore(t, func(t *testing.T, _, store string) {
+		q, stop := openTestQueue(t, store)
+		defer stop()
+		const n = 500
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		seqs := map[int64]bool{}
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			r := rec("bob@ext.test", "", "m")
+			if err := q.Enqueue(context.Background(), r, func(dup bool, err error) {
+				defer wg.Done()
+				if err != nil || dup {
+					t.Errorf("enqueue: dup=%v err=%v", dup, err)
+				}
+				mu.Lock()
+				seqs[r.Seq] = true
+				mu.Unlock()
+			}); err != nil {
+				t.Fatal(err)
 			}
-			mu.Lock()
-			seqs[r.Seq] = true
-			mu.Unlock()
-		}); err != nil {
-			t.Fatal(err)
 		}
-	}
-	wg.Wait()
-	if len(seqs) != n {
-		t.Fatalf("%d distinct sequence numbers, want %d", len(seqs), n)
-	}
+		wg.Wait()
+		if len(seqs) != n {
+			t.Fatalf("%d distinct sequence numbers, want %d", len(seqs), n)
+		}
+	})
 }
 
 func BenchmarkQueueEnqueue(b *testing.B) {
@@ -147,49 +150,50 @@ func BenchmarkQueueEnqueue(b *testing.B) {
 // recipient and text within DedupeWindow is a redelivery; a reused ID with
 // anything else different is a new message, also across a restart.
 func TestQueueDeduplicatesOnlyTheSameMessage(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "queue.db")
-	q, stop := openTestQueue(t, path)
-	t0 := time.Now()
-	mk := func(from, id, to, subject, body string, at time.Time) *Record {
-		r := rec(from, id, body)
-		r.InTo, r.Out.Subject, r.ReceivedAt = to, subject, at
-		return r
-	}
-	const hana, ken = "hana.sales@contact.acme.test", "ken.sales@contact.acme.test"
-	if enqueue(t, q, mk("bob@ext.test", "1", hana, "", "hello", t0)) {
-		t.Fatal("first message reported as duplicate")
-	}
-	for _, tt := range []struct {
-		name string
-		r    *Record
-		dup  bool
-	}{
-		{"same id, other recipient", mk("bob@ext.test", "1", ken, "", "hello", t0), false},
-		{"same id, other body", mk("bob@ext.test", "1", hana, "", "hello again", t0), false},
-		{"same id, other subject", mk("bob@ext.test", "1", hana, "Re: quote", "hello", t0), false},
-		{"same id, other sender", mk("carol@ext.test", "1", hana, "", "hello", t0), false},
-		{"same id, other network", func() *Record { r := mk("bob@ext.test", "1", hana, "", "hello", t0); r.InNetwork = "mail"; return r }(), false},
-		{"same message within the window", mk("bob@ext.test", "1", hana, "", "hello", t0.Add(DedupeWindow-time.Minute)), true},
-		{"same message after the window", mk("bob@ext.test", "1", hana, "", "hello", t0.Add(DedupeWindow+time.Minute)), false},
-		{"same message, the later copy's window", mk("bob@ext.test", "1", hana, "", "hello", t0.Add(DedupeWindow+2*time.Minute)), true},
-		{"no id, same text", mk("bob@ext.test", "", hana, "", "hello", t0), false},
-		{"no id, same text again", mk("bob@ext.test", "", hana, "", "hello", t0), false},
-	} {
-		if got := enqueue(t, q, tt.r); got != tt.dup {
-			t.Errorf("%s: duplicate = %v, want %v", tt.name, got, tt.dup)
+	forEachStore(t, func(t *testing.T, _, store string) {
+		q, stop := openTestQueue(t, store)
+		t0 := time.Now()
+		mk := func(from, id, to, subject, body string, at time.Time) *Record {
+			r := rec(from, id, body)
+			r.InTo, r.Out.Subject, r.ReceivedAt = to, subject, at
+			return r
 		}
-	}
-	stop()
+		const hana, ken = "hana.sales@contact.acme.test", "ken.sales@contact.acme.test"
+		if enqueue(t, q, mk("bob@ext.test", "1", hana, "", "hello", t0)) {
+			t.Fatal("first message reported as duplicate")
+		}
+		for _, tt := range []struct {
+			name string
+			r    *Record
+			dup  bool
+		}{
+			{"same id, other recipient", mk("bob@ext.test", "1", ken, "", "hello", t0), false},
+			{"same id, other body", mk("bob@ext.test", "1", hana, "", "hello again", t0), false},
+			{"same id, other subject", mk("bob@ext.test", "1", hana, "Re: quote", "hello", t0), false},
+			{"same id, other sender", mk("carol@ext.test", "1", hana, "", "hello", t0), false},
+			{"same id, other network", func() *Record { r := mk("bob@ext.test", "1", hana, "", "hello", t0); r.InNetwork = "mail"; return r }(), false},
+			{"same message within the window", mk("bob@ext.test", "1", hana, "", "hello", t0.Add(DedupeWindow-time.Minute)), true},
+			{"same message after the window", mk("bob@ext.test", "1", hana, "", "hello", t0.Add(DedupeWindow+time.Minute)), false},
+			{"same message, the later copy's window", mk("bob@ext.test", "1", hana, "", "hello", t0.Add(DedupeWindow+2*time.Minute)), true},
+			{"no id, same text", mk("bob@ext.test", "", hana, "", "hello", t0), false},
+			{"no id, same text again", mk("bob@ext.test", "", hana, "", "hello", t0), false},
+		} {
+			if got := enqueue(t, q, tt.r); got != tt.dup {
+				t.Errorf("%s: duplicate = %v, want %v", tt.name, got, tt.dup)
+			}
+		}
+		stop()
 
-	// A client whose ID counter restarted with the gateway.
-	q, stop = openTestQueue(t, path)
-	defer stop()
-	if enqueue(t, q, mk("bob@ext.test", "1", hana, "", "a new day", t0.Add(time.Minute))) {
-		t.Error("reused ID with another text after a restart was dropped")
-	}
-	if !enqueue(t, q, mk("bob@ext.test", "1", hana, "", "hello", t0.Add(time.Minute))) {
-		t.Error("redelivery after a restart was stored again")
-	}
+		// A client whose ID counter restarted with the gateway.
+		q, stop = openTestQueue(t, store)
+		defer stop()
+		if enqueue(t, q, mk("bob@ext.test", "1", hana, "", "a new day", t0.Add(time.Minute))) {
+			t.Error("reused ID with another text after a restart was dropped")
+		}
+		if !enqueue(t, q, mk("bob@ext.test", "1", hana, "", "hello", t0.Add(time.Minute))) {
+			t.Error("redelivery after a restart was stored again")
+		}
+	})
 }
 
 // TestQueueMigratesTheOldDeduplicationIndex: a queue.db from before
@@ -363,7 +367,7 @@ func (o *outcomes) cb(name string) func(bool, error) {
 func stateOf(t *testing.T, q *Queue, seq int64) string {
 	t.Helper()
 	var st string
-	if err := q.ro.QueryRow(`SELECT state FROM messages WHERE seq = ?`, seq).Scan(&st); err != nil {
+	if err := q.ro.QueryRowContext(context.Background(), `SELECT state FROM messages WHERE seq = ?`, seq).Scan(&st); err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -474,54 +478,57 @@ func execOn(path, stmt string, args ...any) error {
 // the queue is being stopped are all committed, and those handed over
 // after are refused with an error: none is silently lost.
 func TestQueueStopCommitsEverythingHandedOver(t *testing.T) {
-	for round := 0; round < 3; round++ {
-		path := filepath.Join(t.TempDir(), "queue.db")
-		ctx, cancel := context.WithCancel(context.Background())
-		q, err := OpenQueue(context.Background(), path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { _ = q.Run(ctx); close(done) }()
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		accepted, committed := 0, 0
-		for w := 0; w < 4; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; i < 200; i++ {
-					err := q.Enqueue(context.Background(), rec("bob@ext.test", "", "m"), func(_ bool, err error) {
-						if err == nil {
+	for _, kind := range testStores {
+		t.Run(kind.name, func(t *testing.T) {
+			for round := 0; round < 3; round++ {
+				ctx, cancel := context.WithCancel(context.Background())
+				q, err := OpenQueue(context.Background(), kind.new(t, t.TempDir()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan struct{})
+				go func() { _ = q.Run(ctx); close(done) }()
+				var wg sync.WaitGroup
+				var mu sync.Mutex
+				accepted, committed := 0, 0
+				for w := 0; w < 4; w++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for i := 0; i < 200; i++ {
+							err := q.Enqueue(context.Background(), rec("bob@ext.test", "", "m"), func(_ bool, err error) {
+								if err == nil {
+									mu.Lock()
+									committed++
+									mu.Unlock()
+								}
+							})
+							if err != nil {
+								if !errors.Is(err, errQueueStopped) {
+									t.Errorf("enqueue: %v", err)
+								}
+								return
+							}
 							mu.Lock()
-							committed++
+							accepted++
 							mu.Unlock()
 						}
-					})
-					if err != nil {
-						if !errors.Is(err, errQueueStopped) {
-							t.Errorf("enqueue: %v", err)
-						}
-						return
-					}
-					mu.Lock()
-					accepted++
-					mu.Unlock()
+					}()
 				}
-			}()
-		}
-		time.Sleep(time.Duration(round) * 5 * time.Millisecond)
-		cancel()
-		wg.Wait()
-		<-done
-		st, err := q.Stats(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		q.Close()
-		if committed != accepted || st[StatePending] != int64(accepted) {
-			t.Fatalf("round %d: %d handed over, %d reported committed, %d stored", round, accepted, committed, st[StatePending])
-		}
+				time.Sleep(time.Duration(round) * 5 * time.Millisecond)
+				cancel()
+				wg.Wait()
+				<-done
+				st, err := q.Stats(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				q.Close()
+				if committed != accepted || st[StatePending] != int64(accepted) {
+					t.Fatalf("round %d: %d handed over, %d reported committed, %d stored", round, accepted, committed, st[StatePending])
+				}
+			}
+		})
 	}
 }
 
@@ -529,42 +536,44 @@ func TestQueueStopCommitsEverythingHandedOver(t *testing.T) {
 // while a write transaction is open, and the read connection writes
 // nothing.
 func TestQueueReadsDoNotWaitForTheWriter(t *testing.T) {
-	q, stop := openTestQueue(t, filepath.Join(t.TempDir(), "queue.db"))
-	defer stop()
-	r := rec("bob@ext.test", "", "stored")
-	enqueue(t, q, r)
-	inTx, release := make(chan struct{}), make(chan struct{})
-	execDone := make(chan error, 1)
-	go func() {
-		execDone <- q.Exec(context.Background(), func(ctx context.Context, tx *Tx) error {
-			if _, err := tx.ExecContext(ctx, `UPDATE messages SET nick = 'x'`); err != nil {
-				return err
-			}
-			close(inTx)
-			<-release
-			return nil
-		})
-	}()
-	<-inTx
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	st, err := q.Stats(ctx)
-	if err != nil || st[StatePending] != 1 {
-		t.Errorf("Stats during a write: %v, %v", st, err)
-	}
-	if p, err := q.Pending(ctx); err != nil || len(p) != 1 {
-		t.Errorf("Pending during a write: %d, %v", len(p), err)
-	}
-	if got, err := q.ByOutID(ctx, "corp", r.Out.ID); err != nil || got == nil {
-		t.Errorf("ByOutID during a write: %v, %v", got, err)
-	}
-	close(release)
-	if err := <-execDone; err != nil {
-		t.Fatal(err)
-	}
-	if _, err := q.ro.Exec(`DELETE FROM messages`); err == nil {
-		t.Error("the read connection deleted rows")
-	}
+	forEachStore(t, func(t *testing.T, _, store string) {
+		q, stop := openTestQueue(t, store)
+		defer stop()
+		r := rec("bob@ext.test", "", "stored")
+		enqueue(t, q, r)
+		inTx, release := make(chan struct{}), make(chan struct{})
+		execDone := make(chan error, 1)
+		go func() {
+			execDone <- q.Exec(context.Background(), func(ctx context.Context, tx *Tx) error {
+				if _, err := tx.ExecContext(ctx, `UPDATE messages SET nick = 'x'`); err != nil {
+					return err
+				}
+				close(inTx)
+				<-release
+				return nil
+			})
+		}()
+		<-inTx
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		st, err := q.Stats(ctx)
+		if err != nil || st[StatePending] != 1 {
+			t.Errorf("Stats during a write: %v, %v", st, err)
+		}
+		if p, err := q.Pending(ctx); err != nil || len(p) != 1 {
+			t.Errorf("Pending during a write: %d, %v", len(p), err)
+		}
+		if got, err := q.ByOutID(ctx, "corp", r.Out.ID); err != nil || got == nil {
+			t.Errorf("ByOutID during a write: %v, %v", got, err)
+		}
+		close(release)
+		if err := <-execDone; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := q.ro.Exec(`DELETE FROM messages`); err == nil {
+			t.Error("the read connection deleted rows")
+		}
+	})
 }
 
 // BenchmarkQueueEnqueueWithIDs is BenchmarkQueueEnqueue for messages that

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/kakehashi/kakehashi/internal/sqldb"
 )
 
 // textRun is how many relayed texts one INSERT stores at most. Stored one
@@ -52,6 +54,9 @@ func (q *Queue) insertRun(ctx context.Context, tx *sql.Tx, rs []*Record) error {
 			r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick,
 			r.hash, done)
 	}
+	if q.dialect == sqldb.Postgres {
+		return q.insertRunReturning(ctx, tx.StmtContext(ctx, st), args, rs)
+	}
 	res, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	if err != nil {
 		return fmt.Errorf("queue: insert: %w", err)
@@ -69,13 +74,43 @@ func (q *Queue) insertRun(ctx context.Context, tx *sql.Tx, rs []*Record) error {
 	return nil
 }
 
+// insertRunReturning is insertRun on PostgreSQL: the database gives each
+// row its sequence number, which need not be consecutive (other
+// instances may write to the same table), and returns them in the order
+// of the rows. Rows returned but fewer than rs, or more, fail the run.
+func (q *Queue) insertRunReturning(ctx context.Context, st *sql.Stmt, args []any, rs []*Record) error {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return fmt.Errorf("queue: insert: %w", err)
+	}
+	defer rows.Close()
+	i := 0
+	for rows.Next() {
+		if i == len(rs) {
+			return fmt.Errorf("queue: insert: %d rows returned for %d", i+1, len(rs))
+		}
+		if err := rows.Scan(&rs[i].Seq); err != nil {
+			return fmt.Errorf("queue: insert: %w", err)
+		}
+		rs[i].Out.Seq = rs[i].Seq
+		i++
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("queue: insert: %w", err)
+	}
+	if i != len(rs) {
+		return fmt.Errorf("queue: insert: %d rows returned for %d", i, len(rs))
+	}
+	return nil
+}
+
 // prepareRuns prepares the inserts of runs of every length, once: the
 // writer has one connection, which a transaction holds, so none can be
 // prepared during a commit.
 func (q *Queue) prepareRuns(ctx context.Context) error {
 	q.runs = make([]*sql.Stmt, textRun)
 	for n := 1; n <= textRun; n++ {
-		st, err := q.db.PrepareContext(ctx, runSQL(n))
+		st, err := q.db.PrepareContext(ctx, q.insertSQL(runSQL(n)))
 		if err != nil {
 			return fmt.Errorf("queue: prepare insert: %w", err)
 		}

@@ -20,11 +20,12 @@ func settle(t testing.TB, q *Queue) {
 	}
 }
 
-// startTalking starts a test gateway in which Hana has written to bob,
-// and that message is committed.
-func startTalking(t *testing.T) *testGateway {
+// startTalkingOn starts a test gateway (its queue in store; see
+// testStores) in which Hana has written to bob, and that message is
+// committed.
+func startTalkingOn(t *testing.T, dir, store string) *testGateway {
 	t.Helper()
-	g := startTestGateway(t, t.TempDir())
+	g := startTestGatewayOn(t, dir, store)
 	receiveOK(t, g, fromHana("h1", "hello"))
 	recv(t, g.outside.Sent)
 	settle(t, g.queue)
@@ -168,51 +169,56 @@ func TestStoredFirstCrashBeforeWrite(t *testing.T) {
 // written and not yet committed is dropped, and so is one after the
 // commit; the same ID with another text is a new message.
 func TestWireFirstDedupe(t *testing.T) {
-	g := startTalking(t)
-	defer g.stop()
+	forEachStore(t, func(t *testing.T, dir, store string) {
+		g := startTalkingOn(t, dir, store)
+		defer g.stop()
 
-	release := holdQueue(t, g.queue)
-	receiveOK(t, g, fromHana("h2", "once"))
-	recv(t, g.outside.Sent)
-	receiveOK(t, g, fromHana("h2", "once")) // in flight
-	quiet(t, g.outside.Sent, 100*time.Millisecond)
-	release()
-	settle(t, g.queue)
-	receiveOK(t, g, fromHana("h2", "once")) // committed
-	quiet(t, g.outside.Sent, 100*time.Millisecond)
-	receiveOK(t, g, fromHana("h2", "another text, same ID"))
-	if o := recv(t, g.outside.Sent); o.Body != "another text, same ID" {
-		t.Fatalf("got %+v", o)
-	}
-	settle(t, g.queue)
-	if st := stats(t, g.queue); st[StateSent] != 3 {
-		t.Fatalf("stats %v", st)
-	}
+		release := holdQueue(t, g.queue)
+		receiveOK(t, g, fromHana("h2", "once"))
+		recv(t, g.outside.Sent)
+		receiveOK(t, g, fromHana("h2", "once")) // in flight
+		quiet(t, g.outside.Sent, 100*time.Millisecond)
+		release()
+		settle(t, g.queue)
+		receiveOK(t, g, fromHana("h2", "once")) // committed
+		quiet(t, g.outside.Sent, 100*time.Millisecond)
+		receiveOK(t, g, fromHana("h2", "another text, same ID"))
+		if o := recv(t, g.outside.Sent); o.Body != "another text, same ID" {
+			t.Fatalf("got %+v", o)
+		}
+		settle(t, g.queue)
+		if st := stats(t, g.queue); st[StateSent] != 3 {
+			t.Fatalf("stats %v", st)
+		}
+	})
 }
 
 // TestWireFirstBounceBeforeCommit: a bounce that comes back before the
 // bounced message's commit waits for it, and its author is told.
 func TestWireFirstBounceBeforeCommit(t *testing.T) {
-	g := startTalking(t)
-	defer g.stop()
+	forEachStore(t, func(t *testing.T, dir, store string) {
+		g := startTalkingOn(t, dir, store)
+		defer g.stop()
 
-	release := holdQueue(t, g.queue)
-	receiveOK(t, g, fromHana("h2", "to a gone address"))
-	o := recv(t, g.outside.Sent)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		g.Failed(context.Background(), Bounce{Network: "public-xmpp", ID: o.ID, Reason: "service-unavailable"})
-	}()
-	time.Sleep(100 * time.Millisecond)
-	release()
-	<-done
-	if n := recv(t, g.inside.Sent); !strings.Contains(n.Body, "could not be delivered") || !strings.Contains(n.Body, "to a gone address") {
-		t.Fatalf("notice %+v", n)
-	}
+		release := holdQueue(t, g.queue)
+		receiveOK(t, g, fromHana("h2", "to a gone address"))
+		o := recv(t, g.outside.Sent)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			g.Failed(context.Background(), Bounce{Network: "public-xmpp", ID: o.ID, Reason: "service-unavailable"})
+		}()
+		time.Sleep(100 * time.Millisecond)
+		release()
+		<-done
+		if n := recv(t, g.inside.Sent); !strings.Contains(n.Body, "could not be delivered") || !strings.Contains(n.Body, "to a gone address") {
+			t.Fatalf("notice %+v", n)
+		}
+	})
 }
 
-// TestWireFirstStoreFailing: a message written before its commit is
+// TestWireFirstStoreFailing (SQLite only: the failure is an SQLite
+// trigger's): a message written before its commit is
 // delivered even when that commit fails (it is not recorded: logged and
 // counted); once the store is known to fail, messages are stored first
 // again, so their authors are told to send them again.
@@ -276,29 +282,30 @@ func TestSeenFilter(t *testing.T) {
 // TestDedupeAfterRestart: a redelivery after a restart is still dropped
 // (the filter is loaded from the queue).
 func TestDedupeAfterRestart(t *testing.T) {
-	dir := t.TempDir()
-	g := startTestGateway(t, dir)
-	receiveOK(t, g, fromHana("h1", "hello"))
-	recv(t, g.outside.Sent)
-	g.stop()
-	g = startTestGateway(t, dir)
-	defer g.stop()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		g.queue.seen.mu.Lock()
-		ready := g.queue.seen.ready
-		g.queue.seen.mu.Unlock()
-		if ready || time.Now().After(deadline) {
-			break
+	forEachStore(t, func(t *testing.T, dir, store string) {
+		g := startTestGatewayOn(t, dir, store)
+		receiveOK(t, g, fromHana("h1", "hello"))
+		recv(t, g.outside.Sent)
+		g.stop()
+		g = startTestGatewayOn(t, dir, store)
+		defer g.stop()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			g.queue.seen.mu.Lock()
+			ready := g.queue.seen.ready
+			g.queue.seen.mu.Unlock()
+			if ready || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	receiveOK(t, g, fromHana("h1", "hello"))
-	quiet(t, g.outside.Sent, 200*time.Millisecond)
-	receiveOK(t, g, fromHana("h2", "hello"))
-	if o := recv(t, g.outside.Sent); o.Body != "hello" {
-		t.Fatalf("got %+v", o)
-	}
+		receiveOK(t, g, fromHana("h1", "hello"))
+		quiet(t, g.outside.Sent, 200*time.Millisecond)
+		receiveOK(t, g, fromHana("h2", "hello"))
+		if o := recv(t, g.outside.Sent); o.Body != "hello" {
+			t.Fatalf("got %+v", o)
+		}
+	})
 }
 
 // TestTextRuns: texts written before their commit are stored many to a
@@ -306,58 +313,60 @@ func TestDedupeAfterRestart(t *testing.T) {
 // in the same batch is still dropped, and a record that cannot join a run
 // sees the rows before it.
 func TestTextRuns(t *testing.T) {
-	q, stop := openTestQueue(t, filepath.Join(t.TempDir(), "queue.db"))
-	defer stop()
-	if err := q.loadSeen(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	var rs []*Record
-	for i := range 70 {
-		id := fmt.Sprint("id-", i)
-		if i%13 == 0 {
-			id = "" // no ID: never a copy
-		}
-		r := rec("bob@ext.test", id, fmt.Sprint("text ", i))
-		r.sentFirst = true
-		rs = append(rs, r)
-	}
-	pending := rec("bob@ext.test", "stored-first", "stored first")
-	copyOf := rec("bob@ext.test", "id-3", "text 3")
-	copyOf.sentFirst = true
-	rs = append(rs[:40], append([]*Record{pending, copyOf}, rs[40:]...)...)
-
-	release := holdQueue(t, q)
-	dups := make([]bool, len(rs))
-	errc := make(chan error, len(rs))
-	for i, r := range rs {
-		if err := q.Enqueue(context.Background(), r, func(d bool, err error) { dups[i] = d; errc <- err }); err != nil {
+	forEachStore(t, func(t *testing.T, dir, store string) {
+		q, stop := openTestQueue(t, store)
+		defer stop()
+		if err := q.loadSeen(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-	}
-	release()
-	for range rs {
-		if err := <-errc; err != nil {
-			t.Fatal(err)
-		}
-	}
-	var last int64
-	for i, r := range rs {
-		if r == copyOf {
-			if !dups[i] {
-				t.Fatal("the copy in the same batch was stored")
+		var rs []*Record
+		for i := range 70 {
+			id := fmt.Sprint("id-", i)
+			if i%13 == 0 {
+				id = "" // no ID: never a copy
 			}
-			continue
+			r := rec("bob@ext.test", id, fmt.Sprint("text ", i))
+			r.sentFirst = true
+			rs = append(rs, r)
 		}
-		if dups[i] || r.Seq <= last {
-			t.Fatalf("record %d: dup %v, seq %d after %d", i, dups[i], r.Seq, last)
+		pending := rec("bob@ext.test", "stored-first", "stored first")
+		copyOf := rec("bob@ext.test", "id-3", "text 3")
+		copyOf.sentFirst = true
+		rs = append(rs[:40], append([]*Record{pending, copyOf}, rs[40:]...)...)
+
+		release := holdQueue(t, q)
+		dups := make([]bool, len(rs))
+		errc := make(chan error, len(rs))
+		for i, r := range rs {
+			if err := q.Enqueue(context.Background(), r, func(d bool, err error) { dups[i] = d; errc <- err }); err != nil {
+				t.Fatal(err)
+			}
 		}
-		last = r.Seq
-		got, err := q.ByOutID(context.Background(), "corp", r.Out.ID)
-		if err != nil || got == nil || got.Seq != r.Seq || got.Out.Body != r.Out.Body || got.InID != r.InID {
-			t.Fatalf("record %d read back as %+v, %v", i, got, err)
+		release()
+		for range rs {
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	if st := stats(t, q); st[StateSent] != 70 || st[StatePending] != 1 {
-		t.Fatalf("stats %v", st)
-	}
+		var last int64
+		for i, r := range rs {
+			if r == copyOf {
+				if !dups[i] {
+					t.Fatal("the copy in the same batch was stored")
+				}
+				continue
+			}
+			if dups[i] || r.Seq <= last {
+				t.Fatalf("record %d: dup %v, seq %d after %d", i, dups[i], r.Seq, last)
+			}
+			last = r.Seq
+			got, err := q.ByOutID(context.Background(), "corp", r.Out.ID)
+			if err != nil || got == nil || got.Seq != r.Seq || got.Out.Body != r.Out.Body || got.InID != r.InID {
+				t.Fatalf("record %d read back as %+v, %v", i, got, err)
+			}
+		}
+		if st := stats(t, q); st[StateSent] != 70 || st[StatePending] != 1 {
+			t.Fatalf("stats %v", st)
+		}
+	})
 }
