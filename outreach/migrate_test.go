@@ -39,3 +39,33 @@ func TestBroadcastsOfAnOldQueueSurvive(t *testing.T) {
 		g.Stop()
 	}
 }
+
+// TestBroadcastTablesMigrateOnce: on either store, the first start
+// creates outreach's tables with its dialect's migrations and the second
+// finds them migrated; a broadcast stored by the first is read by the
+// second.
+func TestBroadcastTablesMigrateOnce(t *testing.T) {
+	forEachStore(t, func(t *testing.T, dir, store string) {
+		var id string
+		for i := range 2 {
+			g := startTestWorldOn(t, dir, store)
+			var n int
+			if err := g.Queue().Reader().QueryRow(`SELECT count(*) FROM outreach_migrations`).Scan(&n); err != nil || n != 1 {
+				t.Fatalf("start %d: outreach migrations recorded: %d, %v", i, n, err)
+			}
+			if i == 0 {
+				withContacts(t, g, 2)
+				b, err := g.SendBroadcast(context.Background(), BroadcastRequest{Actor: "employee:hana", OwnerID: "hana", Tag: "vip", Body: "Sale"})
+				if err != nil || b.Queued != 2 {
+					t.Fatalf("broadcast: %+v, %v", b, err)
+				}
+				id = b.ID
+				collectSent(t, g.Outside.Sent, 2)
+				g.Settle(t)
+			} else if b, err := g.LoadBroadcast(context.Background(), id); err != nil || b.Body != "Sale" || b.Queued != 2 {
+				t.Fatalf("after a restart: %+v, %v", b, err)
+			}
+			g.Stop()
+		}
+	})
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/internal/busy"
 	"github.com/kakehashi/kakehashi/internal/migrate"
+	"github.com/kakehashi/kakehashi/internal/sqldb"
 	"github.com/kakehashi/kakehashi/routing"
 )
 
@@ -60,11 +61,7 @@ func New(ctx context.Context, gw *gateway.Gateway, o Options) (*Service, error) 
 	if o.Caps != nil {
 		s.caps = *o.Caps
 	}
-	ms, err := migrate.Load(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	if err := gw.Queue().Migrate(ctx, ms, migrate.Options{Table: "outreach_migrations", Baseline: baseline}); err != nil {
+	if err := migrateTables(ctx, gw.Queue()); err != nil {
 		return nil, fmt.Errorf("outreach: %w", err)
 	}
 	gw.Attach(s)
@@ -72,10 +69,31 @@ func New(ctx context.Context, gw *gateway.Gateway, o Options) (*Service, error) 
 }
 
 // migrationFiles are outreach's numbered migrations of its tables in the
-// queue's database.
+// queue's database: SQLite's in migrations, PostgreSQL's in
+// migrations/postgres (each with its own version history).
 //
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/postgres/*.sql
 var migrationFiles embed.FS
+
+// migrateTables brings outreach's tables in q's database up to date,
+// with the migrations of q's dialect.
+func migrateTables(ctx context.Context, q *gateway.Queue) error {
+	opts := migrate.Options{Table: "outreach_migrations"}
+	var ms []migrate.Migration
+	var err error
+	if q.Dialect() == sqldb.Postgres {
+		ms, err = migrate.LoadDialect(migrationFiles, "migrations", sqldb.Postgres)
+	} else {
+		// A queue.db written before numbered migrations may have the
+		// tables already (baseline); PostgreSQL came after them.
+		ms, err = migrate.Load(migrationFiles, "migrations")
+		opts.Baseline = baseline
+	}
+	if err != nil {
+		return err
+	}
+	return q.Migrate(ctx, ms, opts)
+}
 
 // baseline is the migration a queue.db written before numbered
 // migrations is at: 1 when it has the broadcasts table.

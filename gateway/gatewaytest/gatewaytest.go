@@ -10,6 +10,7 @@ import (
 
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/gateway/internal/relaytest"
+	"github.com/kakehashi/kakehashi/internal/testenv"
 )
 
 // MemAdapter is an in-process adapter: what the gateway sends is
@@ -49,9 +50,16 @@ func (w *World) Settle(t testing.TB) {
 // adjust its options.
 func Start(t testing.TB, dir string, attach func(*gateway.Gateway), opts ...func(*gateway.Options)) *World {
 	t.Helper()
+	return StartOn(t, dir, filepath.Join(dir, "queue.db"), attach, opts...)
+}
+
+// StartOn is Start with the queue in queueStore (a gateway.OpenQueue
+// argument, as QueueStores give).
+func StartOn(t testing.TB, dir, queueStore string, attach func(*gateway.Gateway), opts ...func(*gateway.Options)) *World {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	st, store := relaytest.OpenState(t, ctx, dir)
-	q, err := gateway.OpenQueue(ctx, filepath.Join(dir, "queue.db"))
+	q, err := gateway.OpenQueue(ctx, queueStore)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +86,24 @@ func Start(t testing.TB, dir string, attach func(*gateway.Gateway), opts ...func
 		q.Close()
 		store.Close()
 	}}
+}
+
+// QueueStore is a kind of database a test runs the queue on: New gives
+// the test a store of its own (a gateway.OpenQueue argument), which
+// outlives a restart of the gateway within the test.
+type QueueStore struct {
+	Name string
+	New  func(t testing.TB, dir string) string
+}
+
+// QueueStores are SQLite (a file in dir) and PostgreSQL (a database of
+// its own on the test binary's shared server: skipped when there is no
+// server locally, failed under CI=true; see testenv.RequirePostgres).
+func QueueStores() []QueueStore {
+	return []QueueStore{
+		{"sqlite", func(_ testing.TB, dir string) string { return filepath.Join(dir, "queue.db") }},
+		{"postgres", func(t testing.TB, _ string) string { return testenv.SharedPostgres(t).NewDatabase(t) }},
+	}
 }
 
 // Recv returns the next message sent on ch, failing t after 5 s.
