@@ -84,6 +84,14 @@ func TestEjabberdMessageUploadAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	bob.Expect(t, wait, isChatFrom("alice@corp.test", "hello <across> & back"))
+	// Every host has its roster: a subscription request is delivered (the
+	// gateway's personas ask for one), on a host with an upload service too.
+	if err := alice.SendRaw(`<presence to='bob@ext.test' type='subscribe'/>`); err != nil {
+		t.Fatal(err)
+	}
+	bob.Expect(t, wait, func(s Stanza) bool {
+		return s.Kind == "presence" && s.Type == "subscribe" && strings.HasPrefix(s.From, "alice@corp.test")
+	})
 
 	// Each upload service takes a file from a user and gives it back.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*wait)
