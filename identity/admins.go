@@ -374,6 +374,10 @@ func (s *SQLStore) adminTx(ctx context.Context, audit *AuditEntry, fn func(tx *s
 			tx.Rollback() //nolint:errcheck // the first error is what matters
 		}
 	}()
+	xid, err := s.txID(ctx, tx)
+	if err != nil {
+		return err
+	}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -381,7 +385,7 @@ func (s *SQLStore) adminTx(ctx context.Context, audit *AuditEntry, fn func(tx *s
 	if err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commitTx(ctx, tx, xid); err != nil {
 		return err
 	}
 	s.lastWrite.Store(time.Now().UnixNano())

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kakehashi/kakehashi/internal/sqldb"
+	"github.com/kakehashi/kakehashi/internal/testenv"
 )
 
 // generatorVersion names the output of GenerateDataset in cached benchmark
@@ -38,6 +41,22 @@ func benchDB(b *testing.B, n, employees int) string {
 	if err != nil {
 		b.Fatal(err)
 	}
+	fillBench(b, st, n, employees)
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("built %s in %v", path, time.Since(start))
+	return path
+}
+
+// fillBench commits GenerateDataset(n, employees) to the empty store st
+// and folds its relationship log.
+func fillBench(b *testing.B, st *SQLStore, n, employees int) {
+	b.Helper()
+	ctx := context.Background()
 	ds := GenerateDataset(n, employees)
 	// Sorted rows go into SQLite's B-trees much faster.
 	slices.SortFunc(ds.Contacts, func(x, y Contact) int { return strings.Compare(x.ID, y.ID) })
@@ -57,14 +76,6 @@ func benchDB(b *testing.B, n, employees int) string {
 	if err := st.Flush(ctx); err != nil {
 		b.Fatal(err)
 	}
-	if err := st.Close(); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("built %s in %v", path, time.Since(start))
-	return path
 }
 
 // copyFile copies a closed SQLite database to dir and returns the copy.
@@ -128,6 +139,52 @@ func BenchmarkColdStart1M(b *testing.B) {
 	}
 	const n = 1_000_000
 	path := benchDB(b, n, 300)
+	coldStart(b, n, func(ctx context.Context) (*SQLStore, error) { return OpenSQLite(ctx, path) })
+}
+
+// BenchmarkColdStart1MPostgres is BenchmarkColdStart1M on PostgreSQL: the
+// database named by KAKEHASHI_BENCH_POSTGRES (filled on first use, kept
+// for later runs) or else a new one in the test cluster (filled on every
+// run: a minute or more).
+func BenchmarkColdStart1MPostgres(b *testing.B) {
+	if testing.Short() {
+		b.Skip("a million relationships: not in -short mode")
+	}
+	const n, employees = 1_000_000, 300
+	ctx := context.Background()
+	url := os.Getenv("KAKEHASHI_BENCH_POSTGRES")
+	if url == "" {
+		url = testenv.SharedPostgres(b).NewDatabase(b)
+	}
+	st, err := OpenPostgres(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var have int
+	if err := st.r.QueryRowContext(ctx, `SELECT count(*) FROM relationships`).Scan(&have); err != nil {
+		b.Fatal(err)
+	}
+	if have != n {
+		if have != 0 {
+			b.Fatalf("%s holds %d relationships: want an empty database or one this benchmark filled", sqldb.Redact(url), have)
+		}
+		start := time.Now()
+		fillBench(b, st, n, employees)
+		b.Logf("filled in %v", time.Since(start))
+	}
+	if _, err := st.w.ExecContext(ctx, `VACUUM ANALYZE`); err != nil {
+		b.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	coldStart(b, n, func(ctx context.Context) (*SQLStore, error) { return OpenPostgres(ctx, url) })
+}
+
+// coldStart measures opening a State on the store that open opens,
+// holding n relationships.
+func coldStart(b *testing.B, n int, open func(context.Context) (*SQLStore, error)) {
+	b.Helper()
 	ctx := context.Background()
 	var total time.Duration
 	var perRel, heap float64
@@ -135,7 +192,7 @@ func BenchmarkColdStart1M(b *testing.B) {
 	for b.Loop() {
 		base := heapInUse()
 		start := time.Now()
-		st, err := OpenSQLite(ctx, path)
+		st, err := open(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -145,7 +202,7 @@ func BenchmarkColdStart1M(b *testing.B) {
 		}
 		total += time.Since(start)
 		inUse := heapInUse()
-		perRel = float64(inUse-base) / n
+		perRel = float64(inUse-base) / float64(n)
 		heap = float64(inUse) / (1 << 20)
 		rss = max(rss, residentBytes())
 		if got := s.Snapshot().RelationshipCount(); got != n {

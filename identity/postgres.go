@@ -5,6 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/kakehashi/kakehashi/internal/migrate"
 	"github.com/kakehashi/kakehashi/internal/sqldb"
@@ -31,7 +35,7 @@ func OpenPostgres(ctx context.Context, url string) (*SQLStore, error) {
 	}
 	db.SetMaxOpenConns(postgresPoolSize)
 	db.SetMaxIdleConns(postgresPoolSize)
-	s := &SQLStore{d: sqldb.Postgres, name: "postgres", w: db, r: db}
+	s := &SQLStore{d: sqldb.Postgres, name: "postgres", w: db, r: db, outcomeWait: commitOutcomeWait}
 	fail := func(err error) (*SQLStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("identity: postgres %s: %w", sqldb.Redact(url), err)
@@ -50,6 +54,129 @@ func OpenPostgres(ctx context.Context, url string) (*SQLStore, error) {
 		return fail(err)
 	}
 	return s, nil
+}
+
+// ErrCommitUnknown is the error of a commit whose connection to
+// PostgreSQL failed while the server was committing, and whose outcome
+// the store could not learn afterwards (the server stayed out of reach):
+// the change may or may not be stored. State stops taking changes after
+// it (its memory may no longer match the store) until it is opened
+// again, which reads what the store holds.
+var ErrCommitUnknown = errors.New("identity: commit outcome unknown: the connection to the database failed during the commit")
+
+// pgInvalidParameterValue is the SQLSTATE of txid_status for a
+// transaction id the server has not reached.
+const pgInvalidParameterValue = "22023"
+
+// commitOutcomeWait is how long a commit whose connection failed keeps
+// asking the server how it ended before it gives up (ErrCommitUnknown).
+const commitOutcomeWait = 30 * time.Second
+
+// txID returns the PostgreSQL transaction id of tx (assigning one, as
+// its first write would), or 0 in SQLite, whose commits cannot be in
+// doubt that way.
+func (s *SQLStore) txID(ctx context.Context, tx *sql.Tx) (int64, error) {
+	if s.d != sqldb.Postgres {
+		return 0, nil
+	}
+	var xid int64
+	if err := tx.QueryRowContext(ctx, `SELECT txid_current()`).Scan(&xid); err != nil {
+		return 0, fmt.Errorf("transaction id: %w", err)
+	}
+	return xid, nil
+}
+
+// commitTx commits tx, whose id is xid (txID). The Store's promise is
+// that an error means nothing was stored; a PostgreSQL connection that
+// fails during COMMIT leaves that open (the server may have committed
+// before the connection broke), so then the store asks the server, on
+// another connection, how transaction xid ended: committed is success,
+// aborted the error, and no answer within outcomeWait ErrCommitUnknown.
+// An error the server itself sent means it rolled the transaction back.
+func (s *SQLStore) commitTx(ctx context.Context, tx *sql.Tx, xid int64) error {
+	err := tx.Commit()
+	if err == nil || xid == 0 {
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return err
+	}
+	return s.commitOutcome(ctx, xid, err)
+}
+
+// commitOutcome asks the server how transaction xid ended (see commitTx);
+// cause is the commit's error.
+func (s *SQLStore) commitOutcome(ctx context.Context, xid int64, cause error) error {
+	deadline := time.Now().Add(s.outcomeWait)
+	wait := 20 * time.Millisecond
+	for {
+		var status sql.NullString
+		err := s.w.QueryRowContext(ctx, `SELECT txid_status($1)`, xid).Scan(&status)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == pgInvalidParameterValue {
+			// "transaction ID … is in the future": the server restarted
+			// without any record of xid in its log, so it never
+			// committed (a commit record is flushed with all before it).
+			return cause
+		}
+		if err == nil {
+			switch status.String {
+			case "committed":
+				return nil
+			case "aborted":
+				return cause
+			}
+			// "in progress": the server has not finished the commit.
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return fmt.Errorf("%w (transaction %d: %w)", ErrCommitUnknown, xid, cause)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (transaction %d: %w)", ErrCommitUnknown, xid, errors.Join(cause, ctx.Err()))
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// snapshotID is what pg_export_snapshot returns (e.g.
+// "00000003-0000001B-1"); it is written into SET TRANSACTION SNAPSHOT,
+// which takes no parameters.
+var snapshotID = regexp.MustCompile(`^[0-9A-Fa-f-]+$`)
+
+// sharedSnapshot begins a read-only REPEATABLE READ transaction (the
+// anchor, to roll back once the reads are done) and exports its snapshot;
+// begin begins further such transactions that see exactly what the
+// anchor sees, however other processes commit meanwhile.
+func (s *SQLStore) sharedSnapshot(ctx context.Context) (anchor *sql.Tx, begin func(context.Context) (*sql.Tx, error), err error) {
+	opts := &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	anchor, err = s.r.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	var id string
+	if err := anchor.QueryRowContext(ctx, `SELECT pg_export_snapshot()`).Scan(&id); err != nil {
+		anchor.Rollback() //nolint:errcheck // read-only
+		return nil, nil, fmt.Errorf("export snapshot: %w", err)
+	}
+	if !snapshotID.MatchString(id) {
+		anchor.Rollback() //nolint:errcheck // read-only
+		return nil, nil, fmt.Errorf("export snapshot: unexpected id %q", id)
+	}
+	begin = func(ctx context.Context) (*sql.Tx, error) {
+		tx, err := s.r.BeginTx(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, `SET TRANSACTION SNAPSHOT '`+id+`'`); err != nil {
+			tx.Rollback() //nolint:errcheck // read-only
+			return nil, fmt.Errorf("import snapshot: %w", err)
+		}
+		return tx, nil
+	}
+	return anchor, begin, nil
 }
 
 // loadContactsColumns reads the contacts table into out, one column per

@@ -83,6 +83,10 @@ type SQLStore struct {
 	// foldMu serialises fold steps; round is the fold in progress.
 	foldMu sync.Mutex
 	round  *foldRound
+
+	// outcomeWait bounds the wait for a commit's outcome after its
+	// connection failed (PostgreSQL; see commitTx).
+	outcomeWait time.Duration
 }
 
 // The relationship log's parameters.
@@ -94,7 +98,7 @@ const (
 	// per folding transaction: about 30 ms of work (the longest a commit
 	// waits for the folder), which keeps the folder's fsyncs few.
 	relChunkSize = 2048
-	// foldIdle and foldEvery: see SQLiteStore. A second without commits
+	// foldIdle and foldEvery: see SQLStore. A second without commits
 	// is idle: bulk operations in a row (a transfer, then its revert)
 	// leave shorter gaps, and folding then would compete with them for
 	// the CPU. While the store is busy, the folder takes about 4% of the
@@ -382,6 +386,10 @@ func (s *SQLStore) commit(ctx context.Context, c *Changeset) (seqs []uint64, err
 			tx.Rollback() //nolint:errcheck // the commit error is what matters
 		}
 	}()
+	xid, err := s.txID(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
 	for i := range c.Employees {
 		doc, err := json.Marshal(&c.Employees[i])
 		if err == nil {
@@ -442,7 +450,7 @@ func (s *SQLStore) commit(ctx context.Context, c *Changeset) (seqs []uint64, err
 	if seqs, err = s.insertAudit(ctx, tx, c.Audit); err != nil {
 		return nil, err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commitTx(ctx, tx, xid); err != nil {
 		return nil, err
 	}
 	s.lastWrite.Store(time.Now().UnixNano())
@@ -573,7 +581,7 @@ func checkRelText(r *Relationship) error {
 	return nil
 }
 
-// foldLoop is the folder (see SQLiteStore).
+// foldLoop is the folder (see SQLStore).
 func (s *SQLStore) foldLoop(ctx context.Context) {
 	defer close(s.folderDone)
 	lastFold := time.Now()
@@ -743,7 +751,7 @@ func (s *SQLStore) readRound(ctx context.Context) (*foldRound, error) {
 }
 
 // Flush folds every pending relationship log chunk into the
-// relationships table now (see SQLiteStore), for a tidy shutdown or a
+// relationships table now (see SQLStore), for a tidy shutdown or a
 // backup of the table alone. Reads never need it.
 func (s *SQLStore) Flush(ctx context.Context) error {
 	if err := s.check(); err != nil {
@@ -772,29 +780,44 @@ func (s *SQLStore) PendingChunks() (int, error) {
 }
 
 // Load reads every record. Contacts and relationships, the bulk of a large
-// store, are read in parallel on two connections, so the dataset is one
-// consistent point in time only if nobody writes meanwhile, which holds
-// for the Store of a State being opened (State is the only writer).
+// store, are read in parallel on two connections. In SQLite the dataset
+// is one consistent point in time only if nobody writes meanwhile, which
+// holds for the Store of a State being opened (State is the only
+// writer); in PostgreSQL, where another process may write, all reads
+// share one snapshot.
 func (s *SQLStore) Load(ctx context.Context) (*Dataset, error) {
 	if err := s.check(); err != nil {
 		return nil, err
+	}
+	begin := func(ctx context.Context) (*sql.Tx, error) {
+		return s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	}
+	if s.d == sqldb.Postgres {
+		// Another process may write meanwhile: every table is read at
+		// one point in time (see sharedSnapshot).
+		anchor, shared, err := s.sharedSnapshot(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("identity: %s load: %w", s.name, err)
+		}
+		defer anchor.Rollback() //nolint:errcheck // read-only
+		begin = shared
 	}
 	ds := &Dataset{}
 	var relErr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ds.Relationships, relErr = readTable(ctx, s.r, s.loadRelationships)
+		ds.Relationships, relErr = readTable(ctx, begin, s.loadRelationships)
 	}()
 	err := func() error {
 		var err error
-		if ds.Employees, err = readTable(ctx, s.r, loadDocs[Employee]("employees")); err != nil {
+		if ds.Employees, err = readTable(ctx, begin, loadDocs[Employee]("employees")); err != nil {
 			return err
 		}
-		if ds.Personas, err = readTable(ctx, s.r, loadDocs[Persona]("personas")); err != nil {
+		if ds.Personas, err = readTable(ctx, begin, loadDocs[Persona]("personas")); err != nil {
 			return err
 		}
-		ds.Contacts, err = readTable(ctx, s.r, s.loadContacts)
+		ds.Contacts, err = readTable(ctx, begin, s.loadContacts)
 		return err
 	}()
 	<-done
@@ -804,9 +827,10 @@ func (s *SQLStore) Load(ctx context.Context) (*Dataset, error) {
 	return ds, nil
 }
 
-// readTable runs load in a read-only transaction of its own.
-func readTable[T any](ctx context.Context, db *sql.DB, load func(context.Context, *sql.Tx) ([]T, error)) ([]T, error) {
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+// readTable runs load in a read-only transaction of its own, begun by
+// begin.
+func readTable[T any](ctx context.Context, begin func(context.Context) (*sql.Tx, error), load func(context.Context, *sql.Tx) ([]T, error)) ([]T, error) {
+	tx, err := begin(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -293,6 +293,18 @@ func (s *State) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
 	return l, nil
 }
 
+// commitFailed returns the error of a Store commit that failed. One
+// whose outcome is unknown (ErrCommitUnknown) breaks s, under mu: the
+// store may hold a change that memory does not, and only opening the
+// state again tells.
+func (s *State) commitFailed(err error) error {
+	if errors.Is(err, ErrCommitUnknown) {
+		s.broken = fmt.Errorf("identity: %w; open the state again to reload what the store holds", err)
+		return s.broken
+	}
+	return fmt.Errorf("store commit: %w", err)
+}
+
 // update runs one mutation: fn plans it against the committed state,
 // recording new record versions and audit entries in b; then the changes
 // are staged in a memdb write transaction, committed to the Store and,
@@ -333,14 +345,14 @@ func (s *State) update(ctx context.Context, fn func(b *batch) error) error {
 			return fmt.Errorf("stage index changes: %w", err)
 		}
 		if err := s.store.Commit(ctx, cs); err != nil {
-			return fmt.Errorf("store commit: %w", err)
+			return s.commitFailed(err)
 		}
 	} else {
 		committed := make(chan error, 1)
 		go func() { committed <- s.store.Commit(ctx, cs) }()
 		pages, err = b.stagePages(tx)
 		if cerr := <-committed; cerr != nil {
-			return fmt.Errorf("store commit: %w", cerr)
+			return s.commitFailed(cerr)
 		}
 		if err != nil {
 			s.broken = fmt.Errorf("identity: a change was stored but could not be indexed (%w); restart to reload the state", err)
