@@ -87,9 +87,15 @@ type Config struct {
 	// literals, localhost, .invalid) a mail may come from (config
 	// routing.allow_special_addresses).
 	Addresses address.Policy
-	// DataDir holds the adapter's state file, mail-<network>.db.
+	// DataDir holds the adapter's state file, mail-<network>.db, unless
+	// Store says where the state is.
 	DataDir string
-	Logger  *slog.Logger
+	// Store, when set, is where the adapter's state is: a file path or a
+	// store URL (sqldb.Parse: "sqlite:PATH", "postgres://…"). On
+	// PostgreSQL the tables are in the schema the URL's search_path names
+	// (sqldb.InSchema), or in mail_<network> when it names none.
+	Store  string
+	Logger *slog.Logger
 	// MaxBackoff caps the wait between reconnection attempts (default 30 s).
 	MaxBackoff time.Duration
 	// BatchSize bounds how many mails are fetched and stored together
@@ -184,7 +190,11 @@ func Open(ctx context.Context, cfg Config) (*Adapter, error) {
 	if i.IdleInterval <= 0 {
 		i.IdleInterval = 5 * time.Minute
 	}
-	st, err := openStore(ctx, filepath.Join(cfg.DataDir, "mail-"+cfg.Network+".db"))
+	where := cfg.Store
+	if where == "" {
+		where = filepath.Join(cfg.DataDir, "mail-"+cfg.Network+".db")
+	}
+	st, err := openStore(ctx, where, cfg.Network)
 	if err != nil {
 		return nil, err
 	}

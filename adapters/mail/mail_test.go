@@ -154,59 +154,60 @@ func TestMessageIDsAreStableAndOpaque(t *testing.T) {
 // TestThreadsSurviveAndBatch: threads written in one batch are found by
 // any of their Message-IDs in later batches and after reopening the store.
 func TestThreadsSurviveAndBatch(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := openStore(ctx, dir+"/m.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, err := st.begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
-	for i := range 400 { // more than one multi-row chunk
-		th := &thread{ID: fmt.Sprintf("t%d", i), Persona: "p@x.test", Contact: fmt.Sprintf("c%d@y.test", i), Subject: "S", Updated: now}
-		th.add(fmt.Sprintf("root%d@y.test", i))
-		tx.save(th, fmt.Sprintf("root%d@y.test", i), refInbound)
-		// Seen within the same batch before the commit.
-		if got, _, err := tx.byMessageID(ctx, fmt.Sprintf("root%d@y.test", i)); err != nil || got == nil || got.ID != th.ID {
-			t.Fatalf("same batch lookup: %v %v", got, err)
+	forEachStore(t, func(t *testing.T, where string) {
+		ctx := context.Background()
+		st, err := openStore(ctx, where, "mail")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	if st, err = openStore(ctx, dir+"/m.db"); err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	tx, err = st.begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if err := tx.preload(ctx, []string{"root7@y.test", "root399@y.test", "unknown@y.test"}); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"t7", "t399"} {
-		if th := tx.threads[id]; th == nil || th.Contact == "" || len(th.Refs) != 1 || th.Updated.IsZero() {
-			t.Fatalf("preload did not cache thread %s: %+v", id, th)
+		tx, err := st.begin(ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	for _, tc := range []struct{ id, thread string }{{"root7@y.test", "t7"}, {"root399@y.test", "t399"}, {"unknown@y.test", ""}} {
-		th, out, err := tx.byMessageID(ctx, tc.id)
-		if err != nil || out {
-			t.Fatal(err, out)
+		now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+		for i := range 400 { // more than one multi-row chunk
+			th := &thread{ID: fmt.Sprintf("t%d", i), Persona: "p@x.test", Contact: fmt.Sprintf("c%d@y.test", i), Subject: "S", Updated: now}
+			th.add(fmt.Sprintf("root%d@y.test", i))
+			tx.save(th, fmt.Sprintf("root%d@y.test", i), refInbound)
+			// Seen within the same batch before the commit.
+			if got, _, err := tx.byMessageID(ctx, fmt.Sprintf("root%d@y.test", i)); err != nil || got == nil || got.ID != th.ID {
+				t.Fatalf("same batch lookup: %v %v", got, err)
+			}
 		}
-		if (th == nil) != (tc.thread == "") || (th != nil && (th.ID != tc.thread || th.last() != tc.id)) {
-			t.Fatalf("%s: got %+v", tc.id, th)
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if th, err := tx.latest(ctx, "p@x.test", "c5@y.test", now.Add(-time.Hour)); err != nil || th == nil || th.ID != "t5" {
-		t.Fatalf("latest: %+v %v", th, err)
-	}
+		st.Close()
+		if st, err = openStore(ctx, where, "mail"); err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		tx, err = st.begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if err := tx.preload(ctx, []string{"root7@y.test", "root399@y.test", "unknown@y.test"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"t7", "t399"} {
+			if th := tx.threads[id]; th == nil || th.Contact == "" || len(th.Refs) != 1 || th.Updated.IsZero() {
+				t.Fatalf("preload did not cache thread %s: %+v", id, th)
+			}
+		}
+		for _, tc := range []struct{ id, thread string }{{"root7@y.test", "t7"}, {"root399@y.test", "t399"}, {"unknown@y.test", ""}} {
+			th, out, err := tx.byMessageID(ctx, tc.id)
+			if err != nil || out {
+				t.Fatal(err, out)
+			}
+			if (th == nil) != (tc.thread == "") || (th != nil && (th.ID != tc.thread || th.last() != tc.id)) {
+				t.Fatalf("%s: got %+v", tc.id, th)
+			}
+		}
+		if th, err := tx.latest(ctx, "p@x.test", "c5@y.test", now.Add(-time.Hour)); err != nil || th == nil || th.ID != "t5" {
+			t.Fatalf("latest: %+v %v", th, err)
+		}
+	})
 }
 
 // TestDeadAddress: an address that is wrong and an account that was

@@ -6,15 +6,20 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
+	"embed"
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
 	"github.com/kakehashi/kakehashi/adapters/mail/compose"
+	"github.com/kakehashi/kakehashi/internal/migrate"
+	"github.com/kakehashi/kakehashi/internal/sqldb"
 )
 
 // store is the adapter's own durable state: where it is in each mailbox,
@@ -22,10 +27,13 @@ import (
 // sent (sent_ids: a Message-ID is a keyed digest of that ID, which cannot
 // be read back, and a contact's reply names the mail it answers by
 // Message-ID), and its secret. It holds protocol state only; who owns a
-// contact is the identity store's business.
+// contact is the identity store's business. It is a SQLite file of its
+// own, or tables in a PostgreSQL database shared with the rest of the
+// gateway's stores, in a schema of the network's own (openStore).
 type store struct {
-	db     *sql.DB
-	secret []byte
+	db      *sql.DB
+	dialect sqldb.Dialect
+	secret  []byte
 }
 
 const storeSchema = `
@@ -45,7 +53,18 @@ CREATE TABLE IF NOT EXISTS sent_ids (message_id TEXT PRIMARY KEY, gateway_id TEX
 // latest ones, which is what clients need to thread (RFC 5322 3.6.4).
 const maxRefs = 20
 
-func openStore(ctx context.Context, path string) (*store, error) {
+// openStore opens (creating if needed) network's state at where: a file
+// path, or a store URL as sqldb.Parse reads it ("sqlite:PATH",
+// "postgres://…").
+func openStore(ctx context.Context, where, network string) (*store, error) {
+	src, err := sqldb.Parse(where)
+	if err != nil {
+		return nil, fmt.Errorf("mail state: %w", err)
+	}
+	if src.Dialect == sqldb.Postgres {
+		return openPostgresStore(ctx, src.URL, network)
+	}
+	path := src.Path
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -64,6 +83,63 @@ func openStore(ctx context.Context, path string) (*store, error) {
 	return s, nil
 }
 
+// postgresMigrations are the store's numbered migrations on PostgreSQL
+// (on SQLite, storeSchema creates what is missing, as before numbered
+// migrations).
+//
+//go:embed migrations/postgres/*.sql
+var postgresMigrations embed.FS
+
+// openPostgresStore opens network's state in the PostgreSQL database at
+// pgURL, in the schema its search_path names, or, when it names none, in
+// mailSchema(network): several mail networks share a database without
+// sharing tables. One connection, as on SQLite: a batch's transaction
+// runs alone, so two never create one conversation's thread twice.
+func openPostgresStore(ctx context.Context, pgURL, network string) (*store, error) {
+	name := sqldb.Redact(pgURL)
+	u, err := url.Parse(pgURL)
+	if err != nil {
+		return nil, fmt.Errorf("mail state %s: %w", name, sqldb.ErrBadSource)
+	}
+	if u.Query().Get("search_path") == "" {
+		if pgURL, err = sqldb.InSchema(ctx, pgURL, mailSchema(network)); err != nil {
+			return nil, fmt.Errorf("mail state: %w", err)
+		}
+	}
+	db, err := sqldb.OpenPostgres(ctx, pgURL)
+	if err != nil {
+		return nil, fmt.Errorf("mail state %s: %w", name, err)
+	}
+	db.SetMaxOpenConns(1)
+	s := &store{db: db, dialect: sqldb.Postgres}
+	ms, err := migrate.LoadDialect(postgresMigrations, "migrations", sqldb.Postgres)
+	if err == nil {
+		_, err = migrate.Up(ctx, db, ms, migrate.Options{Table: "mail_migrations", Dialect: sqldb.Postgres})
+	}
+	if err == nil {
+		s.secret, err = s.loadSecret(ctx)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("mail state %s: %w", name, err)
+	}
+	return s, nil
+}
+
+// notIdent is what a network's name may hold that a schema's may not.
+var notIdent = regexp.MustCompile(`[^a-z0-9_]+`)
+
+// mailSchema is the PostgreSQL schema of a mail network's state when its
+// store URL names none: mail_ and the network's name in lower case, other
+// characters as underscores (as the daemon names it).
+func mailSchema(network string) string {
+	s := "mail_" + notIdent.ReplaceAllString(strings.ToLower(network), "_")
+	return s[:min(len(s), 63)]
+}
+
+// rebind writes query's "?" placeholders for the store's dialect.
+func (s *store) rebind(query string) string { return sqldb.Rebind(s.dialect, query) }
+
 func (s *store) Close() error { return s.db.Close() }
 
 // loadSecret returns the adapter's random secret, creating it on first
@@ -81,8 +157,25 @@ func (s *store) loadSecret(ctx context.Context) ([]byte, error) {
 	if _, err := rand.Read(v); err != nil {
 		return nil, fmt.Errorf("make secret: %w", err)
 	}
+	if s.dialect == sqldb.Postgres {
+		return s.shareSecret(ctx, v)
+	}
 	if _, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO meta (key, value) VALUES ('secret', ?)`, v); err != nil {
 		return nil, fmt.Errorf("store secret: %w", err)
+	}
+	return v, nil
+}
+
+// shareSecret stores v as the secret unless another instance sharing the
+// database stored one first, and returns the secret stored: every
+// instance signs with the same one.
+func (s *store) shareSecret(ctx context.Context, v []byte) ([]byte, error) {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('secret', $1)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE length(meta.value) < 32`, v); err != nil {
+		return nil, fmt.Errorf("store secret: %w", err)
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'secret'`).Scan(&v); err != nil {
+		return nil, fmt.Errorf("read secret: %w", err)
 	}
 	return v, nil
 }
@@ -109,7 +202,7 @@ type mailboxState struct {
 
 func (s *store) mailbox(ctx context.Context, name string) (mailboxState, error) {
 	var st mailboxState
-	err := s.db.QueryRowContext(ctx, `SELECT uidvalidity, last_uid FROM mailbox_state WHERE mailbox = ?`, name).
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT uidvalidity, last_uid FROM mailbox_state WHERE mailbox = ?`), name).
 		Scan(&st.UIDValidity, &st.LastUID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return mailboxState{}, nil
@@ -121,9 +214,9 @@ func (s *store) mailbox(ctx context.Context, name string) (mailboxState, error) 
 }
 
 func (s *store) setMailbox(ctx context.Context, name string, st mailboxState) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid) VALUES (?, ?, ?)
-		ON CONFLICT(mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid`,
-		name, st.UIDValidity, st.LastUID)
+	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid) VALUES (?, ?, ?)
+		ON CONFLICT(mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid`),
+		name, int64(st.UIDValidity), int64(st.LastUID))
 	if err != nil {
 		return fmt.Errorf("mail state: save mailbox %s: %w", name, err)
 	}
@@ -172,6 +265,7 @@ func (t *thread) add(id string) {
 // so statements per mail, not bytes, are what costs.
 type threadTx struct {
 	tx      *sql.Tx
+	dialect sqldb.Dialect
 	threads map[string]*thread // by ID; nil: known not to exist
 	ids     map[string]msgRef  // by Message-ID; zero threadID: known unknown
 	dirtyTh map[string]bool    // threads to write
@@ -200,7 +294,7 @@ func (s *store) begin(ctx context.Context) (*threadTx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mail state: begin: %w", err)
 	}
-	return &threadTx{tx: tx, threads: map[string]*thread{}, ids: map[string]msgRef{},
+	return &threadTx{tx: tx, dialect: s.dialect, threads: map[string]*thread{}, ids: map[string]msgRef{},
 		dirtyTh: map[string]bool{}}, nil
 }
 
@@ -224,7 +318,7 @@ func (t *threadTx) Commit(ctx context.Context) error {
 			args = append(args, th.ID, th.Persona, th.Contact, th.Subject, strings.Join(th.Refs, "\n"), th.Updated.UnixNano())
 		}
 		q.WriteString(` ON CONFLICT(id) DO UPDATE SET subject = excluded.subject, refs = excluded.refs, updated_at = excluded.updated_at`)
-		if _, err := t.tx.ExecContext(ctx, q.String(), args...); err != nil {
+		if _, err := t.tx.ExecContext(ctx, t.rebind(q.String()), args...); err != nil {
 			return fmt.Errorf("mail state: save threads: %w", err)
 		}
 		ths = ths[n:]
@@ -233,7 +327,7 @@ func (t *threadTx) Commit(ctx context.Context) error {
 	for len(ids) > 0 {
 		n := min(len(ids), 300)
 		var q strings.Builder
-		q.WriteString(`INSERT OR IGNORE INTO message_ids (message_id, thread_id, outbound) VALUES `)
+		q.WriteString(`INSERT INTO message_ids (message_id, thread_id, outbound) VALUES `)
 		args := make([]any, 0, n*3)
 		for i, id := range ids[:n] {
 			if i > 0 {
@@ -243,19 +337,20 @@ func (t *threadTx) Commit(ctx context.Context) error {
 			r := t.ids[id]
 			args = append(args, id, r.threadID, r.kind)
 		}
-		if _, err := t.tx.ExecContext(ctx, q.String(), args...); err != nil {
+		q.WriteString(` ON CONFLICT DO NOTHING`)
+		if _, err := t.tx.ExecContext(ctx, t.rebind(q.String()), args...); err != nil {
 			return fmt.Errorf("mail state: save message ids: %w", err)
 		}
 		ids = ids[n:]
 	}
 	for sent := t.sent; len(sent) > 0; {
 		n := min(len(sent), 300)
-		q := `INSERT OR IGNORE INTO sent_ids (message_id, gateway_id) VALUES (?,?)` + strings.Repeat(",(?,?)", n-1)
+		q := `INSERT INTO sent_ids (message_id, gateway_id) VALUES (?,?)` + strings.Repeat(",(?,?)", n-1) + ` ON CONFLICT DO NOTHING`
 		args := make([]any, 0, 2*n)
 		for _, p := range sent[:n] {
 			args = append(args, p[0], p[1])
 		}
-		if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := t.tx.ExecContext(ctx, t.rebind(q), args...); err != nil {
 			return fmt.Errorf("mail state: save sent message ids: %w", err)
 		}
 		sent = sent[n:]
@@ -267,6 +362,9 @@ func (t *threadTx) Commit(ctx context.Context) error {
 }
 
 func (t *threadTx) Rollback() { _ = t.tx.Rollback() }
+
+// rebind writes query's "?" placeholders for the store's dialect.
+func (t *threadTx) rebind(query string) string { return sqldb.Rebind(t.dialect, query) }
 
 // preload reads, in one query per few hundred, what the store knows of
 // msgIDs and their threads, so that the lookups of a batch hit the cache.
@@ -287,7 +385,7 @@ func (t *threadTx) preload(ctx context.Context, msgIDs []string) error {
 		for i, id := range want[:n] {
 			args[i] = id
 		}
-		rows, err := t.tx.QueryContext(ctx, q, args...)
+		rows, err := t.tx.QueryContext(ctx, t.rebind(q), args...)
 		if err != nil {
 			return fmt.Errorf("mail state: read message ids: %w", err)
 		}
@@ -335,7 +433,7 @@ func (t *threadTx) byID(ctx context.Context, id string) (*thread, error) {
 	}
 	var persona, contact, subject, refs string
 	var at int64
-	err := t.tx.QueryRowContext(ctx, `SELECT persona, contact, subject, refs, updated_at FROM threads WHERE id = ?`, id).
+	err := t.tx.QueryRowContext(ctx, t.rebind(`SELECT persona, contact, subject, refs, updated_at FROM threads WHERE id = ?`), id).
 		Scan(&persona, &contact, &subject, &refs, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		t.threads[id] = nil
@@ -385,8 +483,8 @@ func (t *threadTx) saveSent(th *thread, msgID, gatewayID string) {
 // was active after since.
 func (t *threadTx) latest(ctx context.Context, persona, contact string, since time.Time) (*thread, error) {
 	var id string
-	err := t.tx.QueryRowContext(ctx, `SELECT id FROM threads WHERE persona = ? AND contact = ? AND updated_at > ?
-		ORDER BY updated_at DESC LIMIT 1`, persona, contact, since.UnixNano()).Scan(&id)
+	err := t.tx.QueryRowContext(ctx, t.rebind(`SELECT id FROM threads WHERE persona = ? AND contact = ? AND updated_at > ?
+		ORDER BY updated_at DESC LIMIT 1`), persona, contact, since.UnixNano()).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -405,7 +503,7 @@ func (t *threadTx) save(th *thread, msgID string, kind int64) {
 		return
 	}
 	if r := t.ids[msgID]; r.threadID != "" {
-		return // known already: the first record wins, as INSERT OR IGNORE would
+		return // known already: the first record wins, as ON CONFLICT DO NOTHING would
 	}
 	// Once recorded, ids[msgID] has a thread ID and is not changed again:
 	// Commit reads it from there.
