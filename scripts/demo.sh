@@ -6,7 +6,10 @@
 # mailboxes on mail.test; the gateway itself with the example config and
 # directory; and accounts to log in with. Prosody also runs XEP-0363 HTTP
 # upload services on 127.0.0.1:5280 so that clients can share files.
-#   bash scripts/demo.sh                          start (or restart) the demo
+# --server ejabberd runs Debian's ejabberd instead of Prosody, on the same
+# ports with the same hosts, components and accounts (scripts/ejabberd.sh).
+#   bash scripts/demo.sh [--server prosody|ejabberd]
+#                                                 start (or restart) the demo
 #   bash scripts/demo.sh stop                     stop it
 #   bash scripts/demo.sh mail-send FROM TO SUBJECT BODY
 #                                                 send a mail as a customer
@@ -19,14 +22,26 @@ cfg="$root/examples/kakehashi.yaml"
 token=change-me-demo-token-0123456789
 bin="$demo/bin/kakehashi"
 
+# The XMPP server: prosody (default) or ejabberd, started by
+# scripts/$server.sh (both take the same commands and options).
+server=prosody
+if [[ ${1:-} == --server ]]; then
+	[[ $# -ge 2 && ( $2 == prosody || $2 == ejabberd ) ]] || { echo "usage: demo.sh --server prosody|ejabberd" >&2; exit 2; }
+	server=$2
+	shift 2
+fi
+
 stop() {
 	if [[ -f $demo/kakehashi.pid ]]; then
 		kill "$(cat "$demo/kakehashi.pid")" 2>/dev/null || true
 		rm -f "$demo/kakehashi.pid"
 	fi
-	if [[ -d $demo/prosody ]]; then
-		bash "$root/scripts/prosody.sh" stop --dir "$demo/prosody" >/dev/null 2>&1 || true
-	fi
+	local s
+	for s in prosody ejabberd; do
+		if [[ -d $demo/$s ]]; then
+			bash "$root/scripts/$s.sh" stop --dir "$demo/$s" >/dev/null 2>&1 || true
+		fi
+	done
 	if [[ -d $demo/mail ]]; then
 		bash "$root/scripts/mail.sh" stop --dir "$demo/mail" >/dev/null 2>&1 || true
 	fi
@@ -67,22 +82,22 @@ if [[ ${1:-} == stop ]]; then
 fi
 
 command -v go >/dev/null || { echo "demo: Go is needed (https://go.dev/doc/install)" >&2; exit 1; }
-bash "$root/scripts/prosody.sh" install
+bash "$root/scripts/$server.sh" install
 bash "$root/scripts/mail.sh" install
 stop
-mkdir -p "$demo/bin" "$demo/prosody" "$demo/mail"
+mkdir -p "$demo/bin" "$demo/$server" "$demo/mail"
 (cd "$root" && go build -o "$bin" ./cmd/kakehashi)
 
 # Upload services (XEP-0363), one per server, each under its own loopback
 # host since Prosody tells them apart by the Host header: the employees'
 # (corp.test), the outside company's next to the personas
 # (contact.acme.test), and the customers' own (ext.test).
-bash "$root/scripts/prosody.sh" start --dir "$demo/prosody" --c2s-port 5222 --component-port 5347 \
+bash "$root/scripts/$server.sh" start --dir "$demo/$server" --c2s-port 5222 --component-port 5347 \
 	--http-port 5280 --secret demo-component-secret --inside corp.test --outside ext.test \
 	--component gw.corp.test --component contact.acme.test --component mail.gw.corp.test \
 	--upload upload.corp.test=127.0.0.1 --upload upload.acme.test=localhost --upload upload.ext.test=127.0.0.2
 for acct in hana@corp.test ken@corp.test bob@ext.test alice@ext.test; do
-	bash "$root/scripts/prosody.sh" register --dir "$demo/prosody" "${acct%@*}" "${acct#*@}" demo-password
+	bash "$root/scripts/$server.sh" register --dir "$demo/$server" "${acct%@*}" "${acct#*@}" demo-password
 done
 
 bash "$root/scripts/mail.sh" start --dir "$demo/mail" --imap-port 1143 --smtp-port 2525 \
@@ -109,7 +124,7 @@ up || { echo "demo: gateway did not start; see $demo/kakehashi.log" >&2; tail -2
 cat <<MSG
 
 Kakehashi demo is running.
-  XMPP server  127.0.0.1:5222 (no TLS; allow plain-text auth in your client)
+  XMPP server  127.0.0.1:5222, $server (no TLS; allow plain-text auth in your client)
   file upload  upload.corp.test  http://127.0.0.1:5280/  (employees)
                upload.ext.test   http://127.0.0.2:5280/  (customers on XMPP)
                upload.acme.test  http://localhost:5280/  (the outside company's, next to the personas)
@@ -139,3 +154,6 @@ Try it with any XMPP client (e.g. Gajim, Dino, Profanity), connecting to 127.0.0
   6. $bin audit --config $cfg       $bin contacts list --config $cfg
 Stop with: bash scripts/demo.sh stop   (or make demo-stop)
 MSG
+if [[ $server == ejabberd ]]; then
+	echo "On ejabberd, files are not relayed yet: the gateway's upload to an ejabberd slot fails (see README)."
+fi
