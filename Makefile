@@ -37,6 +37,7 @@ test-deps:
 	bash scripts/prosody.sh install
 	bash scripts/mail.sh install
 	bash scripts/postgres.sh install
+	bash scripts/ejabberd.sh install
 
 # tools installs the pinned staticcheck into $(go env GOPATH)/bin.
 tools:
