@@ -354,23 +354,26 @@ cmd_start() {
 		fi
 	done
 
-	# The node's name, cookie and Erlang distribution port are chosen once
-	# and kept, so register and stop find the node after a restart. The
-	# distribution port is any free one at the first start; it listens on
-	# loopback only.
+	# The node's name and cookie are chosen at the first start and kept
+	# (Mnesia's spool belongs to the node name); its Erlang distribution
+	# port, on loopback only, is any free one at each start. register
+	# reads all three from DIR/node.env.
 	mkdir -p "$dir/spool" "$dir/logs"
-	if [[ ! -s $dir/node.env ]]; then
-		local id cookie dist
-		id=$(od -An -N6 -tx1 /dev/urandom | tr -dc '0-9a-f')
+	local node cookie dist
+	if [[ -s $dir/node.env ]]; then
+		node_env "$dir"
+		node=$NODE cookie=$COOKIE
+	else
+		node="kakehashi-$(od -An -N6 -tx1 /dev/urandom | tr -dc '0-9a-f')@localhost"
 		cookie=$(od -An -N16 -tx1 /dev/urandom | tr -dc '0-9a-f')
-		dist=$(free_port) || die "no free port for the Erlang distribution"
-		printf 'NODE=kakehashi-%s@localhost\nCOOKIE=%s\nDIST_PORT=%s\n' "$id" "$cookie" "$dist" >"$dir/node.env"
-		chmod 0600 "$dir/node.env"
 	fi
+	dist=$(free_port) || die "no free port for the Erlang distribution"
+	(
+		umask 077
+		printf 'NODE=%s\nCOOKIE=%s\nDIST_PORT=%s\n' "$node" "$cookie" "$dist" >"$dir/node.env.tmp"
+	)
+	mv "$dir/node.env.tmp" "$dir/node.env"
 	node_env "$dir"
-	if port_open "$DIST_PORT"; then
-		die "127.0.0.1:$DIST_PORT (this instance's Erlang distribution port) is already in use"
-	fi
 
 	{
 		cat <<EOF
@@ -495,6 +498,10 @@ EOF
 	while ((SECONDS < deadline)); do
 		if ! running "$pid"; then
 			log_tail "$dir"
+			# The distribution port (free a moment ago) may have been taken.
+			if grep -q eaddrinuse "$dir/ejabberd.stdout" 2>/dev/null; then
+				die "a port is already in use (see $dir/ejabberd.stdout)"
+			fi
 			die "ejabberd exited during startup (see $dir/logs/ejabberd.log)"
 		fi
 		if grep -qE 'Failed to start|eaddrinuse|Invalid value|Unknown option|failed to start' "$dir/logs/ejabberd.log" "$dir/ejabberd.stdout" 2>/dev/null; then
