@@ -88,6 +88,12 @@ cmd_install() {
 	printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy_rc" >/dev/null
 	as_root chmod 0755 "$policy_rc"
 
+	# The package's scripts may start an epmd daemon; our instances use
+	# none, so one that was not running before is stopped afterwards.
+	local epmd_before=""
+	if pgrep -x epmd >/dev/null 2>&1; then
+		epmd_before=1
+	fi
 	# apt-get update only when the package lists do not know ejabberd yet.
 	if ! apt-cache show ejabberd >/dev/null 2>&1; then
 		as_root apt-get update
@@ -100,6 +106,9 @@ cmd_install() {
 		as_root systemctl disable --now ejabberd >/dev/null 2>&1 || true
 	fi
 	as_root service ejabberd stop >/dev/null 2>&1 || true
+	if [[ -z $epmd_before ]] && command -v epmd >/dev/null 2>&1 && ! epmd -names 2>/dev/null | grep -q '^name '; then
+		epmd -kill >/dev/null 2>&1 || true
+	fi
 	erl_libs >/dev/null || die "apt-get install ejabberd finished but its Erlang code was not found"
 	echo "$prog: installed $(dpkg-query -W -f='ejabberd ${Version}' ejabberd 2>/dev/null || echo ejabberd)"
 }
