@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -179,81 +180,72 @@ func (s *SQLStore) sharedSnapshot(ctx context.Context) (anchor *sql.Tx, begin fu
 	return anchor, begin, nil
 }
 
-// loadContactsColumns reads the contacts table into out, one column per
-// field: PostgreSQL's way of loadContacts.
-func loadContactsColumns(ctx context.Context, tx *sql.Tx, out []Contact) ([]Contact, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, network, addr, display_name, source, created_at, tags FROM contacts`)
-	if err != nil {
-		return nil, fmt.Errorf("contacts: %w", err)
-	}
-	defer rows.Close()
-	var (
-		network, source string
-		created         int64
-		tags            sql.NullString
-		intern          = newInterner()
-	)
-	for rows.Next() {
-		var c Contact
-		if err := rows.Scan(&c.ID, &network, &c.Address.Addr, &c.DisplayName, &source, &created, &tags); err != nil {
-			return nil, fmt.Errorf("contacts: %w", err)
+// pgRelRowQuery reads the relationships table as scanRelationships does
+// in SQLite (the same thirteen text fields in one column, the same three
+// integer columns), with the fields' lengths in bytes before them
+// instead of NUL between them: "3,5,…;r-1c-123…" (see splitPrefixed).
+var pgRelRowQuery = prefixedRowQuery([]string{"id", "contact_id", "persona_id", "owner_id", "merged_into", "last_transfer_id",
+	"coalesce(former_persona_ids, '')", "coalesce(tags, '')",
+	"CASE WHEN last_activity = 0 THEN '' ELSE last_activity::text END",
+	"CASE WHEN owner_version = 0 THEN '' ELSE owner_version::text END",
+	"CASE WHEN gone_at = 0 THEN '' ELSE gone_at::text END",
+	"gone", "remark"}, "created_at, updated_at, version FROM relationships")
+
+// pgContactRowQuery reads the contacts table as loadContacts does in
+// SQLite, the fields' lengths before them (see splitPrefixed).
+var pgContactRowQuery = prefixedRowQuery([]string{"id", "addr", "display_name", "network", "source"},
+	"created_at, tags FROM contacts")
+
+// prefixedRowQuery returns a SELECT of one text column holding the
+// lengths in bytes of the text expressions fields, separated by commas,
+// a semicolon, then the fields themselves, followed by the columns and
+// FROM clause in rest.
+func prefixedRowQuery(fields []string, rest string) string {
+	var b strings.Builder
+	b.WriteString("SELECT concat(")
+	for i, f := range fields {
+		if i > 0 {
+			b.WriteString(", ',', ")
 		}
-		c.Address.Network, c.Source = intern(network), intern(source)
-		c.CreatedAt = fromUnixNano(created)
-		if c.Tags, err = parseList(tags.String, intern); err != nil {
-			return nil, fmt.Errorf("contact %s: tags: %w", c.ID, err)
-		}
-		out = append(out, c)
+		b.WriteString("octet_length(" + f + ")")
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("contacts: %w", err)
+	b.WriteString(", ';'")
+	for _, f := range fields {
+		b.WriteString(", " + f)
 	}
-	return out, nil
+	b.WriteString("), " + rest)
+	return b.String()
 }
 
-// scanRelationshipsColumns reads the relationships table into dst, which
-// must be exactly as long as the table, one column per field:
-// PostgreSQL's way of scanRelationships.
-func scanRelationshipsColumns(ctx context.Context, tx *sql.Tx, dst []Relationship, intern func(string) string) error {
-	rows, err := tx.QueryContext(ctx, `SELECT id, contact_id, persona_id, owner_id, merged_into,
-		last_transfer_id, coalesce(former_persona_ids, ''), coalesce(tags, ''), gone, remark,
-		created_at, updated_at, version, last_activity, owner_version, gone_at
-		FROM relationships`)
-	if err != nil {
-		return fmt.Errorf("relationships: %w", err)
+// splitPrefixed splits a row of pgRelRowQuery into exactly len(f)
+// fields.
+func splitPrefixed(row string, f []string) bool {
+	var lens [16]int
+	if len(f) > len(lens) {
+		return false
 	}
-	defer rows.Close()
-	var (
-		persona, owner, merged, transfer, former, tags, gone string
-		nums                                                 [6]int64
-		k                                                    int
-	)
-	for rows.Next() {
-		if k == len(dst) {
-			return errors.New("relationships: the table changed while it was read")
+	i := 0
+	for k := range f {
+		n, start := 0, i
+		for i < len(row) && row[i] >= '0' && row[i] <= '9' && i-start < 10 {
+			n = n*10 + int(row[i]-'0')
+			i++
 		}
-		r := &dst[k]
-		k++
-		if err := rows.Scan(&r.ID, &r.ContactID, &persona, &owner, &merged, &transfer, &former, &tags,
-			&gone, &r.Remark, &nums[0], &nums[1], &nums[2], &nums[3], &nums[4], &nums[5]); err != nil {
-			return fmt.Errorf("relationships: %w", err)
+		want := byte(',')
+		if k == len(f)-1 {
+			want = ';'
 		}
-		r.PersonaID, r.OwnerID, r.MergedInto = intern(persona), intern(owner), intern(merged)
-		r.LastTransferID, r.Gone = intern(transfer), intern(gone)
-		r.CreatedAt, r.UpdatedAt, r.Version = fromUnixNano(nums[0]), fromUnixNano(nums[1]), uint64(nums[2])
-		r.LastActivity, r.OwnerVersion, r.GoneAt = fromUnixNano(nums[3]), uint64(nums[4]), fromUnixNano(nums[5])
-		if r.FormerPersonaIDs, err = parseList(former, intern); err != nil {
-			return fmt.Errorf("relationship %s: former personas: %w", r.ID, err)
+		if i == start || i >= len(row) || row[i] != want {
+			return false
 		}
-		if r.Tags, err = parseList(tags, intern); err != nil {
-			return fmt.Errorf("relationship %s: tags: %w", r.ID, err)
-		}
+		i++
+		lens[k] = n
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("relationships: %w", err)
+	for k := range f {
+		if lens[k] > len(row)-i {
+			return false
+		}
+		f[k], i = row[i:i+lens[k]], i+lens[k]
 	}
-	if k != len(dst) {
-		return errors.New("relationships: the table changed while it was read")
-	}
-	return nil
+	return i == len(row)
 }

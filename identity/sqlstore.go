@@ -894,20 +894,21 @@ func splitFields(row string, f []string) bool {
 	return strings.IndexByte(row, 0) < 0
 }
 
-// loadContacts reads the contacts table: in SQLite as above, in
-// PostgreSQL column by column (loadContactsColumns), as its text cannot
-// hold NUL and its driver has no per-column cost to spare.
+// loadContacts reads the contacts table as above; in PostgreSQL, whose
+// text cannot hold NUL, each row is the fields' lengths and then the
+// fields (pgContactRowQuery, splitPrefixed).
 func (s *SQLStore) loadContacts(ctx context.Context, tx *sql.Tx) ([]Contact, error) {
 	n, err := count(ctx, tx, "contacts")
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Contact, 0, n)
+	q, split, sep := `SELECT concat_ws(char(0), id, addr, display_name,
+		network, source), created_at, tags FROM contacts`, splitFields, 1
 	if s.d == sqldb.Postgres {
-		return loadContactsColumns(ctx, tx, out)
+		q, split, sep = pgContactRowQuery, splitPrefixed, 0
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT concat_ws(char(0), id, addr, display_name,
-		network, source), created_at, tags FROM contacts`)
+	rows, err := tx.QueryContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("contacts: %w", err)
 	}
@@ -924,16 +925,22 @@ func (s *SQLStore) loadContacts(ctx context.Context, tx *sql.Tx) ([]Contact, err
 		if err := rows.Scan(&row, &created, &tags); err != nil {
 			return nil, fmt.Errorf("contacts: %w", err)
 		}
-		if !splitFields(row, f[:]) {
+		if !split(row, f[:]) {
 			return nil, fmt.Errorf("contacts: corrupt row %q", row)
 		}
 		// ID, address and display name are copied together into the
-		// arena; the rest of the row is dropped.
-		head := arena.clone(row[:len(f[0])+len(f[1])+len(f[2])+2])
+		// arena; the rest of the row is dropped. They are the first
+		// three fields, sep bytes apart (NUL in SQLite; in PostgreSQL
+		// the fields follow their lengths, with nothing between them).
+		start := 0
+		if sep == 0 {
+			start = len(row) - len(f[0]) - len(f[1]) - len(f[2]) - len(f[3]) - len(f[4])
+		}
+		head := arena.clone(row[start : start+len(f[0])+len(f[1])+len(f[2])+2*sep])
 		c := Contact{
 			ID:          head[:len(f[0])],
-			Address:     Address{Network: intern(f[3]), Addr: head[len(f[0])+1 : len(f[0])+1+len(f[1])]},
-			DisplayName: head[len(f[0])+len(f[1])+2:],
+			Address:     Address{Network: intern(f[3]), Addr: head[len(f[0])+sep : len(f[0])+sep+len(f[1])]},
+			DisplayName: head[len(f[0])+len(f[1])+2*sep:],
 			Source:      intern(f[4]),
 		}
 		c.CreatedAt = fromUnixNano(created)
@@ -958,11 +965,7 @@ func (s *SQLStore) loadRelationships(ctx context.Context, tx *sql.Tx) ([]Relatio
 	}
 	out := make([]Relationship, n)
 	intern := newInterner()
-	scan := scanRelationships
-	if s.d == sqldb.Postgres {
-		scan = scanRelationshipsColumns
-	}
-	if err := scan(ctx, tx, out, intern); err != nil {
+	if err := s.scanRelationships(ctx, tx, out, intern); err != nil {
 		return nil, err
 	}
 	return applyRelLog(ctx, tx, out, intern)
@@ -970,7 +973,12 @@ func (s *SQLStore) loadRelationships(ctx context.Context, tx *sql.Tx) ([]Relatio
 
 // scanRelationships reads the relationships table into dst, which must be
 // exactly as long as the table.
-func scanRelationships(ctx context.Context, tx *sql.Tx, dst []Relationship, intern func(string) string) error {
+//
+// In PostgreSQL, whose text cannot hold NUL, the row is the fields'
+// lengths in bytes and then the fields themselves (pgRelRowQuery,
+// splitPrefixed): the same single text column, so the same code after
+// it.
+func (s *SQLStore) scanRelationships(ctx context.Context, tx *sql.Tx, dst []Relationship, intern func(string) string) error {
 	// The remark comes last: it is the one field that may hold any text
 	// (except NUL).
 	// concat_ws builds the row in one go, where a chain of || copies the
@@ -985,6 +993,10 @@ func scanRelationships(ctx context.Context, tx *sql.Tx, dst []Relationship, inte
 		iif(last_activity = 0, '', last_activity), iif(owner_version = 0, '', owner_version),
 		iif(gone_at = 0, '', gone_at), gone, remark), created_at, updated_at, version
 		FROM relationships`
+	split := splitFields
+	if s.d == sqldb.Postgres {
+		q, split = pgRelRowQuery, splitPrefixed
+	}
 	rows, err := tx.QueryContext(ctx, q)
 	if err != nil {
 		return fmt.Errorf("relationships: %w", err)
@@ -1004,7 +1016,7 @@ func scanRelationships(ctx context.Context, tx *sql.Tx, dst []Relationship, inte
 		if k == len(dst) {
 			return errors.New("relationships: the table changed while it was read")
 		}
-		if !splitFields(row, f[:]) {
+		if !split(row, f[:]) {
 			return fmt.Errorf("relationships: corrupt row %q", row)
 		}
 		// The ID is copied into the arena. The contact ID is left in
