@@ -41,7 +41,7 @@ type Queue struct {
 	firstMu sync.Mutex
 	first   map[string]bool
 	// runs are the prepared inserts of runs of texts, runs[n-1] for n
-	// rows (textrun.go).
+	// rows (textrun.go); on PostgreSQL, runs[0] for any number.
 	runs []*sql.Stmt
 	// seen answers "stored within the window?" from memory first.
 	seen *seenFilter
@@ -527,6 +527,7 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 	qtx := &Tx{Tx: tx, dialect: q.dialect, seen: q.seen, ins: tx.StmtContext(ctx, q.ins), insText: tx.StmtContext(ctx, q.insText), dup: tx.StmtContext(ctx, q.dup)}
 	var mark *sql.Stmt
 	var run []*Record
+	runLimit := q.runLimit()
 	flush := func() error {
 		if len(run) == 0 {
 			return nil
@@ -538,7 +539,7 @@ func (q *Queue) commitOnce(batch []queueOp, dups []bool) (err error) {
 	for i, op := range batch {
 		if op.insert != nil && q.runnable(op.insert) {
 			run = append(run, op.insert)
-			if len(run) == textRun {
+			if len(run) == runLimit {
 				if err := flush(); err != nil {
 					return err
 				}

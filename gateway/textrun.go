@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +44,9 @@ func (q *Queue) runnable(r *Record) bool {
 
 // insertRun stores rs, which runnable accepted, with one statement.
 func (q *Queue) insertRun(ctx context.Context, tx *sql.Tx, rs []*Record) error {
+	if q.dialect == sqldb.Postgres {
+		return q.insertRunPostgres(ctx, tx, rs)
+	}
 	st := q.runs[len(rs)-1]
 	args := make([]any, 0, len(rs)*runColumns)
 	done := time.Now().UnixNano()
@@ -53,9 +57,6 @@ func (q *Queue) insertRun(ctx context.Context, tx *sql.Tx, rs []*Record) error {
 			r.RelationshipID, r.OwnerID,
 			r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick,
 			r.hash, done)
-	}
-	if q.dialect == sqldb.Postgres {
-		return q.insertRunReturning(ctx, tx.StmtContext(ctx, st), args, rs)
 	}
 	res, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	if err != nil {
@@ -74,43 +75,100 @@ func (q *Queue) insertRun(ctx context.Context, tx *sql.Tx, rs []*Record) error {
 	return nil
 }
 
-// insertRunReturning is insertRun on PostgreSQL: the database gives each
+// pgTextRun is textRun on PostgreSQL, where one statement (runPostgresSQL)
+// takes a run of any length as arrays: each statement is a round trip
+// to the server, so a batch is best stored with as few as possible.
+const pgTextRun = 1024
+
+// runPostgresSQL is runSQL on PostgreSQL: the rows' values come as one
+// array per column, in order (WITH ORDINALITY … ORDER BY), and their
+// sequence numbers are returned.
+const runPostgresSQL = `INSERT INTO messages (` + textColumns + `)
+	SELECT received_at, in_network, in_from, in_reply, in_to, in_id, relationship_id, owner_id,
+		out_network, out_from, out_to, out_id, body, nick, '', '', '', 0, 0, content_hash, '` + StateSent + `', $16
+	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+		$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+		WITH ORDINALITY AS r(received_at, in_network, in_from, in_reply, in_to, in_id, relationship_id, owner_id,
+		out_network, out_from, out_to, out_id, body, nick, content_hash, n)
+	ORDER BY n
+	RETURNING seq`
+
+// insertRunPostgres is insertRun on PostgreSQL. The database gives each
 // row its sequence number, which need not be consecutive (other
-// instances may write to the same table), and returns them in the order
-// of the rows. Rows returned but fewer than rs, or more, fail the run.
-func (q *Queue) insertRunReturning(ctx context.Context, st *sql.Stmt, args []any, rs []*Record) error {
-	rows, err := st.QueryContext(ctx, args...)
+// instances may write to the same table); the rows are inserted in
+// order, so their numbers, taken from the identity's sequence one row
+// after another, rise with it: sorted, the numbers returned are the
+// records' in order, whatever order RETURNING gives them in.
+func (q *Queue) insertRunPostgres(ctx context.Context, tx *sql.Tx, rs []*Record) error {
+	at := make([]int64, 0, len(rs))
+	cols := make([][]string, 14)
+	for i := range cols {
+		cols[i] = make([]string, 0, len(rs))
+	}
+	for _, r := range rs {
+		r.empty = false
+		at = append(at, r.ReceivedAt.UnixNano())
+		for i, v := range [...]string{r.InNetwork, r.InFrom, r.InReply, r.InTo, r.InID,
+			r.RelationshipID, r.OwnerID, r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick, r.hash} {
+			cols[i] = append(cols[i], v)
+		}
+	}
+	args := make([]any, 0, 16)
+	args = append(args, at)
+	for _, c := range cols {
+		args = append(args, c)
+	}
+	args = append(args, time.Now().UnixNano())
+	rows, err := tx.StmtContext(ctx, q.runs[0]).QueryContext(ctx, args...)
 	if err != nil {
 		return fmt.Errorf("queue: insert: %w", err)
 	}
 	defer rows.Close()
-	i := 0
+	seqs := make([]int64, 0, len(rs))
 	for rows.Next() {
-		if i == len(rs) {
-			return fmt.Errorf("queue: insert: %d rows returned for %d", i+1, len(rs))
-		}
-		if err := rows.Scan(&rs[i].Seq); err != nil {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
 			return fmt.Errorf("queue: insert: %w", err)
 		}
-		rs[i].Out.Seq = rs[i].Seq
-		i++
+		seqs = append(seqs, seq)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("queue: insert: %w", err)
 	}
-	if i != len(rs) {
-		return fmt.Errorf("queue: insert: %d rows returned for %d", i, len(rs))
+	if len(seqs) != len(rs) {
+		return fmt.Errorf("queue: insert: %d rows returned for %d", len(seqs), len(rs))
+	}
+	slices.Sort(seqs)
+	for i, r := range rs {
+		r.Seq, r.Out.Seq = seqs[i], seqs[i]
 	}
 	return nil
+}
+
+// runLimit is how many texts one run stores at most in the queue's
+// dialect.
+func (q *Queue) runLimit() int {
+	if q.dialect == sqldb.Postgres {
+		return pgTextRun
+	}
+	return textRun
 }
 
 // prepareRuns prepares the inserts of runs of every length, once: the
 // writer has one connection, which a transaction holds, so none can be
 // prepared during a commit.
 func (q *Queue) prepareRuns(ctx context.Context) error {
+	if q.dialect == sqldb.Postgres {
+		st, err := q.db.PrepareContext(ctx, runPostgresSQL)
+		if err != nil {
+			return fmt.Errorf("queue: prepare insert: %w", err)
+		}
+		q.runs = []*sql.Stmt{st}
+		return nil
+	}
 	q.runs = make([]*sql.Stmt, textRun)
 	for n := 1; n <= textRun; n++ {
-		st, err := q.db.PrepareContext(ctx, q.insertSQL(runSQL(n)))
+		st, err := q.db.PrepareContext(ctx, runSQL(n))
 		if err != nil {
 			return fmt.Errorf("queue: prepare insert: %w", err)
 		}
