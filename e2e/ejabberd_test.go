@@ -37,9 +37,8 @@ func serverStarter(t testing.TB, name string) func(testing.TB, testenv.ProsodyOp
 // inside, deduplicated redelivery, and a contact's message reaching the
 // new owner after a transfer, who answers as his own persona.
 //
-// Left out for now: the file tests (ejabberd's upload slots name no
-// headers, and the gateway's upload sets one on the nil header map
-// mellium gives such a slot, which panics); the outage tests (ejabberd
+// Files cross both ways through ejabberd's upload service, whose slots
+// name no headers. Left out for now: the outage tests (ejabberd
 // may deliver a message that arrives while it hands a user his offline
 // messages before them); TestReferencesMapBothWays (failed once in six on
 // ejabberd under load: a reply sent within milliseconds lost its
@@ -56,6 +55,8 @@ func TestEjabberd(t *testing.T) {
 		{"RelayBothWaysWithoutLeak", TestRelayBothWaysWithoutLeak},
 		{"RedeliveryDeduplicated", TestRedeliveryDeduplicated},
 		{"TransferIsInstantAndAudited", TestTransferIsInstantAndAudited},
+		{"FileEmployeeToContactIsRehostedAndCleaned", TestFileEmployeeToContactIsRehostedAndCleaned},
+		{"FileContactToEmployeeIsRehostedInside", TestFileContactToEmployeeIsRehostedInside},
 	} {
 		t.Run(tc.name, tc.run)
 	}

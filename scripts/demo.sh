@@ -154,6 +154,3 @@ Try it with any XMPP client (e.g. Gajim, Dino, Profanity), connecting to 127.0.0
   6. $bin audit --config $cfg       $bin contacts list --config $cfg
 Stop with: bash scripts/demo.sh stop   (or make demo-stop)
 MSG
-if [[ $server == ejabberd ]]; then
-	echo "On ejabberd, files are not relayed yet: the gateway's upload to an ejabberd slot fails (see README)."
-fi

@@ -283,6 +283,9 @@ func (c *Component) put(ctx context.Context, slot upload.Slot, name, mediaType s
 		return fmt.Errorf("upload of %q: %w", name, err)
 	}
 	req.ContentLength = size
+	if req.Header == nil { // a slot without headers (ejabberd's) leaves none
+		req.Header = http.Header{}
+	}
 	req.Header.Set("Content-Type", mediaType)
 	client := &http.Client{Transport: c.transport, Timeout: putTimeout(size)}
 	resp, err := client.Do(req)
