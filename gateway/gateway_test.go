@@ -142,7 +142,18 @@ func TestReceiveRoutesStoresAndSends(t *testing.T) {
 // BenchmarkRelayLatency measures the gateway core alone (route, durable
 // commit, hand to the adapter) one message at a time, as at a paced rate.
 func BenchmarkRelayLatency(b *testing.B) {
-	g := startTestGateway(b, b.TempDir())
+	dir := b.TempDir()
+	relayLatency(b, dir, filepath.Join(dir, "queue.db"))
+}
+
+// BenchmarkRelayLatencyPostgres is BenchmarkRelayLatency with the queue
+// on PostgreSQL.
+func BenchmarkRelayLatencyPostgres(b *testing.B) {
+	relayLatency(b, b.TempDir(), testenv.SharedPostgres(b).NewDatabase(b))
+}
+
+func relayLatency(b *testing.B, dir, queueStore string) {
+	g := startTestGatewayOn(b, dir, queueStore)
 	defer g.stop()
 	ctx := context.Background()
 	msg := func() *Message {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kakehashi/kakehashi/internal/migrate"
+	"github.com/kakehashi/kakehashi/internal/testenv"
 	"github.com/kakehashi/kakehashi/routing"
 )
 
@@ -135,7 +136,17 @@ func TestQueueGroupCommitsConcurrentWriters(t *testing.T) {
 }
 
 func BenchmarkQueueEnqueue(b *testing.B) {
-	q, stop := openTestQueue(b, filepath.Join(b.TempDir(), "queue.db"))
+	queueEnqueue(b, filepath.Join(b.TempDir(), "queue.db"))
+}
+
+// BenchmarkQueueEnqueuePostgres is BenchmarkQueueEnqueue on PostgreSQL:
+// records stored before they are written, one statement each.
+func BenchmarkQueueEnqueuePostgres(b *testing.B) {
+	queueEnqueue(b, testenv.SharedPostgres(b).NewDatabase(b))
+}
+
+func queueEnqueue(b *testing.B, store string) {
+	q, stop := openTestQueue(b, store)
 	defer stop()
 	var wg sync.WaitGroup
 	b.ResetTimer()

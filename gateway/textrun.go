@@ -18,12 +18,13 @@ import (
 const textRun = 32
 
 // runnable reports whether r can be stored in a run (insertRun): a text
-// written before its commit (its Seq matters to no one later), with
-// nothing to translate or audit, and not possibly a copy of a stored one
-// (seen). Its dedupe key is noted at once, so that a copy later in the
-// same batch goes the one-by-one way and finds it.
+// written before its commit (its Seq matters to no one later; on
+// PostgreSQL, where each row's number is returned, a text stored first
+// too), with nothing to translate or audit, and not possibly a copy of a
+// stored one (seen). Its dedupe key is noted at once, so that a copy
+// later in the same batch goes the one-by-one way and finds it.
 func (q *Queue) runnable(r *Record) bool {
-	if !r.sentFirst || len(r.inRefs) > 0 || r.audit != nil || !r.plainText("") ||
+	if (!r.sentFirst && q.dialect != sqldb.Postgres) || len(r.inRefs) > 0 || r.audit != nil || !r.plainText("") ||
 		len(r.Out.Files) > 0 || len(r.Out.Refs) > 0 || len(r.Out.Reactions) > 0 || r.Out.ChatState != "" {
 		return false
 	}
@@ -81,15 +82,17 @@ func (q *Queue) insertRun(ctx context.Context, tx *sql.Tx, rs []*Record) error {
 const pgTextRun = 1024
 
 // runPostgresSQL is runSQL on PostgreSQL: the rows' values come as one
-// array per column, in order (WITH ORDINALITY … ORDER BY), and their
-// sequence numbers are returned.
+// array per column, in order (WITH ORDINALITY … ORDER BY), each row's
+// state too (sent when written before its commit, else pending; done_at
+// is $17 for those sent), and their sequence numbers are returned.
 const runPostgresSQL = `INSERT INTO messages (` + textColumns + `)
 	SELECT received_at, in_network, in_from, in_reply, in_to, in_id, relationship_id, owner_id,
-		out_network, out_from, out_to, out_id, body, nick, '', '', '', 0, 0, content_hash, '` + StateSent + `', $16
+		out_network, out_from, out_to, out_id, body, nick, '', '', '', 0, 0, content_hash, state,
+		CASE WHEN state = '` + StateSent + `' THEN $17::bigint END
 	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-		$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+		$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
 		WITH ORDINALITY AS r(received_at, in_network, in_from, in_reply, in_to, in_id, relationship_id, owner_id,
-		out_network, out_from, out_to, out_id, body, nick, content_hash, n)
+		out_network, out_from, out_to, out_id, body, nick, content_hash, state, n)
 	ORDER BY n
 	RETURNING seq`
 
@@ -101,19 +104,23 @@ const runPostgresSQL = `INSERT INTO messages (` + textColumns + `)
 // records' in order, whatever order RETURNING gives them in.
 func (q *Queue) insertRunPostgres(ctx context.Context, tx *sql.Tx, rs []*Record) error {
 	at := make([]int64, 0, len(rs))
-	cols := make([][]string, 14)
+	cols := make([][]string, 15)
 	for i := range cols {
 		cols[i] = make([]string, 0, len(rs))
 	}
 	for _, r := range rs {
 		r.empty = false
 		at = append(at, r.ReceivedAt.UnixNano())
+		state := StatePending
+		if r.sentFirst {
+			state = StateSent
+		}
 		for i, v := range [...]string{r.InNetwork, r.InFrom, r.InReply, r.InTo, r.InID,
-			r.RelationshipID, r.OwnerID, r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick, r.hash} {
+			r.RelationshipID, r.OwnerID, r.Out.Network, r.Out.From, r.Out.To, r.Out.ID, r.Out.Body, r.Out.Nick, r.hash, state} {
 			cols[i] = append(cols[i], v)
 		}
 	}
-	args := make([]any, 0, 16)
+	args := make([]any, 0, 17)
 	args = append(args, at)
 	for _, c := range cols {
 		args = append(args, c)
