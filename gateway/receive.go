@@ -116,6 +116,12 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 			ID: NewID(), Body: m.Body, Nick: d.Target.Nick, Subscribe: subscribe,
 			Subject: m.Subject, Thread: m.Thread, Reactions: m.Reactions}
 		rec.inRefs = durableRefs(m.Refs)
+		// A reply can come back faster than the commit of the message it
+		// answers, if that was written first: its reference is mapped
+		// once that is stored, or it would be dropped as unknown.
+		for _, r := range rec.inRefs {
+			g.queue.awaitWritten(ctx, r.ID)
+		}
 		files, err := g.spoolInbound(ctx, m)
 		if err != nil {
 			if stored != nil && !errors.Is(err, errFileRefused) {

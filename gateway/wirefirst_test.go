@@ -217,6 +217,46 @@ func TestWireFirstBounceBeforeCommit(t *testing.T) {
 	})
 }
 
+// TestWireFirstReplyBeforeCommit: a contact's reply that comes back
+// before the message it answers (written first) is even handed to the
+// queue waits for its commit, and reaches the employee with its
+// reference mapped, not dropped as unknown.
+func TestWireFirstReplyBeforeCommit(t *testing.T) {
+	forEachStore(t, func(t *testing.T, dir, store string) {
+		g := startTalkingOn(t, dir, store)
+		defer g.stop()
+
+		// The write of Hana's message returns only once Bob has answered.
+		written, proceed := make(chan *Outgoing, 1), make(chan struct{})
+		g.outside.SetHook(func(_ context.Context, o *Outgoing) error {
+			written <- o
+			<-proceed
+			return nil
+		})
+		sent := make(chan struct{})
+		go func() {
+			defer close(sent)
+			receiveOK(t, g, fromHana("h2", "the offer is attached"))
+		}()
+		o := <-written
+		answered := make(chan struct{})
+		go func() {
+			defer close(answered)
+			receiveOK(t, g, fromBob("b2", "thanks!", Ref{Kind: RefReply, ID: o.ID}))
+		}()
+		time.Sleep(100 * time.Millisecond)
+		g.outside.SetHook(nil)
+		close(proceed)
+		<-sent
+		<-answered
+		got := recv(t, g.inside.Sent)
+		want := Ref{Kind: RefReply, ID: "h2", Author: "hana@corp.test", Quote: "the offer is attached"}
+		if got.Body != "thanks!" || len(got.Refs) != 1 || got.Refs[0] != want {
+			t.Fatalf("the reply reached Hana as %+v; want its reference to h2", got)
+		}
+	})
+}
+
 // TestWireFirstStoreFailing (SQLite only: the failure is an SQLite
 // trigger's): a message written before its commit is
 // delivered even when that commit fails (it is not recorded: logged and
