@@ -40,9 +40,7 @@ func serverStarter(t testing.TB, name string) func(testing.TB, testenv.ProsodyOp
 // Files cross both ways through ejabberd's upload service, whose slots
 // name no headers. Left out for now: the outage tests (ejabberd
 // may deliver a message that arrives while it hands a user his offline
-// messages before them); TestReferencesMapBothWays (failed once in six on
-// ejabberd under load: a reply sent within milliseconds lost its
-// reference).
+// messages before them).
 func TestEjabberd(t *testing.T) {
 	testenv.RequireEjabberd(t)
 	// Every world the tests below build is on ejabberd. Setenv forbids
@@ -57,6 +55,7 @@ func TestEjabberd(t *testing.T) {
 		{"TransferIsInstantAndAudited", TestTransferIsInstantAndAudited},
 		{"FileEmployeeToContactIsRehostedAndCleaned", TestFileEmployeeToContactIsRehostedAndCleaned},
 		{"FileContactToEmployeeIsRehostedInside", TestFileContactToEmployeeIsRehostedInside},
+		{"ReferencesMapBothWays", TestReferencesMapBothWays},
 	} {
 		t.Run(tc.name, tc.run)
 	}
