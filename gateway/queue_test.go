@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kakehashi/kakehashi/internal/migrate"
+	"github.com/kakehashi/kakehashi/internal/sqldb"
 	"github.com/kakehashi/kakehashi/internal/testenv"
 	"github.com/kakehashi/kakehashi/routing"
 )
@@ -389,99 +390,124 @@ func stateOf(t *testing.T, q *Queue, seq int64) string {
 // whose statement fails), the other inserts and marks of the batch are
 // committed; a mark that fails is kept and committed with a later batch.
 func TestQueueFailedOperationFailsAlone(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "queue.db")
-	q, stop := openTestQueue(t, path)
-	sent1, sent2 := rec("bob@ext.test", "s1", "sent 1"), rec("bob@ext.test", "s2", "sent 2")
-	enqueue(t, q, sent1)
-	enqueue(t, q, sent2)
-	stop()
-	for _, stmt := range []string{
-		`CREATE TABLE fail_marks (seq INTEGER)`,
-		`CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.body LIKE 'poison%' BEGIN SELECT RAISE(ABORT, 'database or disk is full (test)'); END`,
-		`CREATE TRIGGER mark_fails BEFORE UPDATE ON messages WHEN NEW.seq IN (SELECT seq FROM fail_marks) BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END`,
-	} {
-		if err := execOn(path, stmt); err != nil {
+	forEachStore(t, func(t *testing.T, _, path string) {
+		ctx := context.Background()
+		q, stop := openTestQueue(t, path)
+		dialect := q.Dialect()
+		sent1, sent2 := rec("bob@ext.test", "s1", "sent 1"), rec("bob@ext.test", "s2", "sent 2")
+		enqueue(t, q, sent1)
+		enqueue(t, q, sent2)
+		stop()
+		stmts := []string{
+			`CREATE TABLE fail_marks (seq INTEGER)`,
+			`CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.body LIKE 'poison%' BEGIN SELECT RAISE(ABORT, 'database or disk is full (test)'); END`,
+			`CREATE TRIGGER mark_fails BEFORE UPDATE ON messages WHEN NEW.seq IN (SELECT seq FROM fail_marks) BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END`,
+		}
+		if dialect == sqldb.Postgres {
+			stmts = []string{
+				`CREATE TABLE fail_marks (seq BIGINT)`,
+				`CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+					IF NEW.body LIKE 'poison%' THEN RAISE EXCEPTION 'could not extend file (test)'; END IF; RETURN NEW; END $$`,
+				`CREATE TRIGGER poison BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION poison()`,
+				`CREATE FUNCTION mark_fails() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+					IF NEW.seq IN (SELECT seq FROM fail_marks) THEN RAISE EXCEPTION 'I/O error (test)'; END IF; RETURN NEW; END $$`,
+				`CREATE TRIGGER mark_fails BEFORE UPDATE ON messages FOR EACH ROW EXECUTE FUNCTION mark_fails()`,
+			}
+		}
+		for _, stmt := range stmts {
+			if err := execOn(path, stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := execOn(path, `INSERT INTO fail_marks VALUES (?)`, sent2.Seq); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := execOn(path, `INSERT INTO fail_marks VALUES (?)`, sent2.Seq); err != nil {
-		t.Fatal(err)
-	}
 
-	// Hand everything over before the queue runs: it is one batch.
-	q, err := OpenQueue(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	out := newOutcomes()
-	a, poison, b := rec("bob@ext.test", "a", "before"), rec("bob@ext.test", "p", "poison"), rec("bob@ext.test", "b", "after")
-	mustHand := func(err error) {
+		// Hand everything over before the queue runs: it is one batch.
+		q, err := OpenQueue(ctx, path)
 		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	mustHand(q.Enqueue(ctx, a, out.cb("a")))
-	q.MarkThen(ctx, sent1.Seq, StateSent, "", func(err error) { out.cb("mark1")(false, err) })
-	mustHand(q.hand(ctx, queueOp{exec: func(ctx context.Context, tx *Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO no_such_table VALUES (1)`)
-		return err
-	}, done: out.cb("exec")}))
-	mustHand(q.Enqueue(ctx, poison, out.cb("poison")))
-	q.MarkThen(ctx, sent2.Seq, StateSent, "", nil) // fails until fail_marks is emptied
-	mustHand(q.Enqueue(ctx, b, out.cb("b")))
-	if n := len(q.ops); n != 6 {
-		t.Fatalf("%d operations waiting, want 6 in one batch", n)
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = q.Run(rctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	out.wg.Wait()
+		defer q.Close()
+		out := newOutcomes()
+		a, poison, b := rec("bob@ext.test", "a", "before"), rec("bob@ext.test", "p", "poison"), rec("bob@ext.test", "b", "after")
+		mustHand := func(err error) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustHand(q.Enqueue(ctx, a, out.cb("a")))
+		q.MarkThen(ctx, sent1.Seq, StateSent, "", func(err error) { out.cb("mark1")(false, err) })
+		mustHand(q.hand(ctx, queueOp{exec: func(ctx context.Context, tx *Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO no_such_table VALUES (1)`)
+			return err
+		}, done: out.cb("exec")}))
+		mustHand(q.Enqueue(ctx, poison, out.cb("poison")))
+		q.MarkThen(ctx, sent2.Seq, StateSent, "", nil) // fails until fail_marks is emptied
+		mustHand(q.Enqueue(ctx, b, out.cb("b")))
+		if n := len(q.ops); n != 6 {
+			t.Fatalf("%d operations waiting, want 6 in one batch", n)
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { _ = q.Run(rctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		out.wg.Wait()
 
-	for name, wantErr := range map[string]bool{"a": false, "mark1": false, "exec": true, "poison": true, "b": false} {
-		if got := out.errs[name] != nil; got != wantErr {
-			t.Errorf("%s: err = %v, want error: %v", name, out.errs[name], wantErr)
+		for name, wantErr := range map[string]bool{"a": false, "mark1": false, "exec": true, "poison": true, "b": false} {
+			if got := out.errs[name] != nil; got != wantErr {
+				t.Errorf("%s: err = %v, want error: %v", name, out.errs[name], wantErr)
+			}
 		}
-	}
-	if a.Seq == 0 || b.Seq == 0 {
-		t.Fatalf("inserts around the failure got no sequence: %d %d", a.Seq, b.Seq)
-	}
-	for _, r := range []*Record{a, b} {
-		if st := stateOf(t, q, r.Seq); st != StatePending {
-			t.Errorf("%q: state %q, want stored as pending", r.Out.Body, st)
+		if a.Seq == 0 || b.Seq == 0 {
+			t.Fatalf("inserts around the failure got no sequence: %d %d", a.Seq, b.Seq)
 		}
-	}
-	if st := stateOf(t, q, sent1.Seq); st != StateSent {
-		t.Errorf("mark in the failed batch: state %q, want sent", st)
-	}
-	if q.StoreError() == nil {
-		t.Error("StoreError is nil after a failed commit")
-	}
-	if st := stateOf(t, q, sent2.Seq); st != StatePending {
-		t.Fatalf("the refused mark: state %q", st)
-	}
-	// The disk has room again: the kept mark goes with the next commit.
-	if _, err := q.db.Exec(`DELETE FROM fail_marks`); err != nil {
-		t.Fatal(err)
-	}
-	enqueue(t, q, rec("bob@ext.test", "c", "later"))
-	if st := stateOf(t, q, sent2.Seq); st != StateSent {
-		t.Errorf("the kept mark was not committed later: state %q", st)
-	}
-	if err := q.StoreError(); err != nil {
-		t.Errorf("StoreError after a good commit: %v", err)
-	}
+		for _, r := range []*Record{a, b} {
+			if st := stateOf(t, q, r.Seq); st != StatePending {
+				t.Errorf("%q: state %q, want stored as pending", r.Out.Body, st)
+			}
+		}
+		if st := stateOf(t, q, sent1.Seq); st != StateSent {
+			t.Errorf("mark in the failed batch: state %q, want sent", st)
+		}
+		if q.StoreError() == nil {
+			t.Error("StoreError is nil after a failed commit")
+		}
+		if st := stateOf(t, q, sent2.Seq); st != StatePending {
+			t.Fatalf("the refused mark: state %q", st)
+		}
+		// The disk has room again: the kept mark goes with the next commit.
+		if _, err := q.db.Exec(`DELETE FROM fail_marks`); err != nil {
+			t.Fatal(err)
+		}
+		enqueue(t, q, rec("bob@ext.test", "c", "later"))
+		if st := stateOf(t, q, sent2.Seq); st != StateSent {
+			t.Errorf("the kept mark was not committed later: state %q", st)
+		}
+		if err := q.StoreError(); err != nil {
+			t.Errorf("StoreError after a good commit: %v", err)
+		}
+	})
 }
 
-func execOn(path, stmt string, args ...any) error {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+// execOn runs stmt on the queue's database at store (an OpenQueue
+// argument), on a connection of its own.
+func execOn(store, stmt string, args ...any) error {
+	src, err := sqldb.Parse(store)
+	if err != nil {
+		return err
+	}
+	var db *sql.DB
+	if src.Dialect == sqldb.Postgres {
+		db, err = sqldb.OpenPostgres(context.Background(), src.URL)
+	} else {
+		db, err = sql.Open("sqlite", "file:"+src.Path+"?_pragma=busy_timeout(10000)")
+	}
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	_, err = db.Exec(stmt, args...)
+	_, err = db.Exec(sqldb.Rebind(src.Dialect, stmt), args...)
 	return err
 }
 

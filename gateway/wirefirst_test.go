@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kakehashi/kakehashi/internal/sqldb"
 )
 
 // settle waits until everything handed to q before it is committed.
@@ -257,35 +259,45 @@ func TestWireFirstReplyBeforeCommit(t *testing.T) {
 	})
 }
 
-// TestWireFirstStoreFailing (SQLite only: the failure is an SQLite
-// trigger's): a message written before its commit is
+// TestWireFirstStoreFailing: a message written before its commit is
 // delivered even when that commit fails (it is not recorded: logged and
 // counted); once the store is known to fail, messages are stored first
 // again, so their authors are told to send them again.
 func TestWireFirstStoreFailing(t *testing.T) {
-	g := startTestGateway(t, t.TempDir())
-	defer g.stop()
-	if _, err := g.queue.db.Exec(`CREATE TRIGGER full BEFORE INSERT ON messages WHEN NEW.notice = 0 AND NEW.refusal_condition = ''
-		BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`); err != nil {
-		t.Fatal(err)
-	}
-	receiveOK(t, g, fromHana("h1", "delivered, not recorded"))
-	if o := recv(t, g.outside.Sent); o.Body != "delivered, not recorded" {
-		t.Fatalf("got %+v", o)
-	}
-	// The record is handed to the queue just after the write: wait for
-	// its commit to fail. (Not by a commit of the test's own, settle: one
-	// that came after it would succeed and clear the failure.)
-	for deadline := time.Now().Add(5 * time.Second); g.queue.StoreError() == nil; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the failed commit was not noticed")
+	forEachStore(t, func(t *testing.T, dir, store string) {
+		g := startTestGatewayOn(t, dir, store)
+		defer g.stop()
+		full := []string{`CREATE TRIGGER full BEFORE INSERT ON messages WHEN NEW.notice = 0 AND NEW.refusal_condition = ''
+			BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`}
+		if g.queue.Dialect() == sqldb.Postgres {
+			full = []string{`CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+				IF NEW.notice = 0 AND NEW.refusal_condition = '' THEN RAISE EXCEPTION 'could not extend file (test)'; END IF;
+				RETURN NEW; END $$`,
+				`CREATE TRIGGER disk_full BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION full_disk()`}
 		}
-	}
-	receiveOK(t, g, fromHana("h2", "not stored"))
-	if o := recv(t, g.inside.Sent); o.Refusal == nil || !strings.Contains(o.Refusal.Text, "could not store") {
-		t.Fatalf("the sender was not told: %+v", o)
-	}
-	quiet(t, g.outside.Sent, 100*time.Millisecond)
+		for _, stmt := range full {
+			if _, err := g.queue.db.Exec(stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		receiveOK(t, g, fromHana("h1", "delivered, not recorded"))
+		if o := recv(t, g.outside.Sent); o.Body != "delivered, not recorded" {
+			t.Fatalf("got %+v", o)
+		}
+		// The record is handed to the queue just after the write: wait for
+		// its commit to fail. (Not by a commit of the test's own, settle: one
+		// that came after it would succeed and clear the failure.)
+		for deadline := time.Now().Add(5 * time.Second); g.queue.StoreError() == nil; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the failed commit was not noticed")
+			}
+		}
+		receiveOK(t, g, fromHana("h2", "not stored"))
+		if o := recv(t, g.inside.Sent); o.Refusal == nil || !strings.Contains(o.Refusal.Text, "could not store") {
+			t.Fatalf("the sender was not told: %+v", o)
+		}
+		quiet(t, g.outside.Sent, 100*time.Millisecond)
+	})
 }
 
 // TestSeenFilter: a key added is "maybe" for at least a window and
