@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"github.com/kakehashi/kakehashi/internal/testenv"
 )
 
 // BenchmarkIngestBatch is the adapter's own share of mail ingest, without
@@ -15,8 +17,20 @@ import (
 // adapter's store and handed to a gateway that stores at once. Reported
 // per mail.
 func BenchmarkIngestBatch(b *testing.B) {
+	ingestBatch(b, "")
+}
+
+// BenchmarkIngestBatchPostgres is BenchmarkIngestBatch with the
+// adapter's store on PostgreSQL.
+func BenchmarkIngestBatchPostgres(b *testing.B) {
+	ingestBatch(b, testenv.SharedPostgres(b).NewDatabase(b))
+}
+
+// ingestBatch runs BenchmarkIngestBatch with the store at store (empty:
+// the SQLite file in a temporary directory).
+func ingestBatch(b *testing.B, store string) {
 	a, err := Open(context.Background(), Config{
-		Network: "mail", Domain: "contact.acme.test", DataDir: b.TempDir(),
+		Network: "mail", Domain: "contact.acme.test", DataDir: b.TempDir(), Store: store,
 		IMAP: IMAPConfig{Server: "127.0.0.1:1"}, SMTP: SMTPConfig{Server: "127.0.0.1:1"},
 		Now: func() time.Time { return time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC) },
 	})
