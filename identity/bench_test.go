@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -142,43 +143,95 @@ func BenchmarkColdStart1M(b *testing.B) {
 	coldStart(b, n, func(ctx context.Context) (*SQLStore, error) { return OpenSQLite(ctx, path) })
 }
 
-// BenchmarkColdStart1MPostgres is BenchmarkColdStart1M on PostgreSQL: the
-// database named by KAKEHASHI_BENCH_POSTGRES (filled on first use, kept
-// for later runs) or else a new one in the test cluster (filled on every
-// run: a minute or more).
+// BenchmarkColdStart1MPostgres is BenchmarkColdStart1M on PostgreSQL
+// (see benchPostgres for where its database is).
 func BenchmarkColdStart1MPostgres(b *testing.B) {
 	if testing.Short() {
 		b.Skip("a million relationships: not in -short mode")
 	}
-	const n, employees = 1_000_000, 300
+	const n = 1_000_000
+	u := benchPostgres(b, n, 300, false)
+	coldStart(b, n, func(ctx context.Context) (*SQLStore, error) { return OpenPostgres(ctx, u) })
+}
+
+// benchPostgres returns the URL of a PostgreSQL database holding
+// GenerateDataset(n, employees), folded and analysed. It is built once
+// per server as a template database named after the schema and generator
+// versions, on the server of KAKEHASHI_BENCH_POSTGRES (the URL of any of
+// its databases, as a user who may create databases: the template is kept
+// there for later runs) or else in the test cluster (built on every run:
+// minutes). With fresh, the benchmark gets a copy of its own, dropped at
+// its end, to change; otherwise the template itself, to read.
+func benchPostgres(b *testing.B, n, employees int, fresh bool) string {
+	b.Helper()
 	ctx := context.Background()
-	url := os.Getenv("KAKEHASHI_BENCH_POSTGRES")
-	if url == "" {
-		url = testenv.SharedPostgres(b).NewDatabase(b)
+	server := os.Getenv("KAKEHASHI_BENCH_POSTGRES")
+	if server == "" {
+		server = testenv.SharedPostgres(b).URL
 	}
-	st, err := OpenPostgres(ctx, url)
+	admin, err := sqldb.OpenPostgres(ctx, server)
 	if err != nil {
 		b.Fatal(err)
 	}
-	var have int
-	if err := st.r.QueryRowContext(ctx, `SELECT count(*) FROM relationships`).Scan(&have); err != nil {
-		b.Fatal(err)
-	}
-	if have != n {
-		if have != 0 {
-			b.Fatalf("%s holds %d relationships: want an empty database or one this benchmark filled", sqldb.Redact(url), have)
+	defer admin.Close()
+	withDB := func(name string) string {
+		u, err := url.Parse(server)
+		if err != nil {
+			b.Fatal(err)
 		}
+		u.Path = "/" + name
+		return u.String()
+	}
+	exec := func(stmt string) {
+		b.Helper()
+		if _, err := admin.ExecContext(ctx, stmt); err != nil {
+			b.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	tmpl := fmt.Sprintf("kakehashi_bench_p%d_g%d_%d_%d", PostgresSchemaVersion, generatorVersion, n, employees)
+	var have int
+	if err := admin.QueryRowContext(ctx, `SELECT count(*) FROM pg_database WHERE datname = $1`, tmpl).Scan(&have); err != nil {
+		b.Fatal(err)
+	}
+	if have == 0 {
+		building := tmpl + "_building"
+		exec(`DROP DATABASE IF EXISTS ` + building + ` WITH (FORCE)`)
+		exec(`CREATE DATABASE ` + building)
+		b.Logf("building %s (once per server)", tmpl)
 		start := time.Now()
+		st, err := OpenPostgres(ctx, withDB(building))
+		if err != nil {
+			b.Fatal(err)
+		}
 		fillBench(b, st, n, employees)
-		b.Logf("filled in %v", time.Since(start))
+		if _, err := st.w.ExecContext(ctx, `VACUUM ANALYZE`); err != nil {
+			b.Fatal(err)
+		}
+		if err := st.Close(); err != nil {
+			b.Fatal(err)
+		}
+		exec(`ALTER DATABASE ` + building + ` RENAME TO ` + tmpl)
+		b.Logf("built %s in %v", tmpl, time.Since(start))
 	}
-	if _, err := st.w.ExecContext(ctx, `VACUUM ANALYZE`); err != nil {
-		b.Fatal(err)
+	if !fresh {
+		return withDB(tmpl)
 	}
-	if err := st.Close(); err != nil {
-		b.Fatal(err)
-	}
-	coldStart(b, n, func(ctx context.Context) (*SQLStore, error) { return OpenPostgres(ctx, url) })
+	copyName := fmt.Sprintf("kakehashi_bench_copy_%d", time.Now().UnixNano())
+	start := time.Now()
+	exec(`CREATE DATABASE ` + copyName + ` TEMPLATE ` + tmpl + ` STRATEGY FILE_COPY`)
+	b.Logf("copied %s in %v", tmpl, time.Since(start))
+	b.Cleanup(func() {
+		ctx := context.Background()
+		admin, err := sqldb.OpenPostgres(ctx, server)
+		if err == nil {
+			defer admin.Close()
+			_, err = admin.ExecContext(ctx, `DROP DATABASE IF EXISTS `+copyName+` WITH (FORCE)`)
+		}
+		if err != nil {
+			b.Errorf("drop %s: %v", copyName, err)
+		}
+	})
+	return withDB(copyName)
 }
 
 // coldStart measures opening a State on the store that open opens,
@@ -219,7 +272,8 @@ func coldStart(b *testing.B, n int, open func(context.Context) (*SQLStore, error
 
 // benchState opens a State on a million relationships among 10
 // employees ("memory": a MemoryStore; "sqlite": a copy of the cached
-// SQLite file), with spare employees spare-0… that own nothing, each with
+// SQLite file; "postgres": a copy of the template database, see
+// benchPostgres), with spare employees spare-0… that own nothing, each with
 // a personal default persona.
 func benchState(b *testing.B, kind string, spares int) (*State, *SQLiteStore) {
 	b.Helper()
@@ -234,6 +288,13 @@ func benchState(b *testing.B, kind string, spares int) (*State, *SQLiteStore) {
 		m := NewMemoryStore()
 		m.Seed(GenerateDataset(n, employees))
 		store = m
+	case "postgres", "postgres+fold":
+		var err error
+		if st, err = OpenPostgres(ctx, benchPostgres(b, n, employees, true)); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { st.Close() })
+		store = st
 	default:
 		path := copyFile(b, benchDB(b, n, employees), b.TempDir())
 		var err error
@@ -277,16 +338,16 @@ func settle(b *testing.B, st *SQLiteStore) {
 // BenchmarkTransfer100k transfers all 100,000 relationships of one
 // employee (1,000,000 relationships among 10 employees), back and forth
 // between two employees so every iteration moves the same number (80% of
-// them re-homed between personal personas). "sqlite" is the transfer as
-// the admin waits for it (durable, visible); "sqlite+fold" also waits for
-// the relationship log to be folded into the table, the work the store
-// otherwise does in the background while idle.
+// them re-homed between personal personas). "sqlite" and "postgres" are
+// the transfer as the admin waits for it (durable, visible); "+fold" also
+// waits for the relationship log to be folded into the table, the work
+// the store otherwise does in the background while idle.
 func BenchmarkTransfer100k(b *testing.B) {
 	if testing.Short() {
 		b.Skip("a million relationships: not in -short mode")
 	}
 	ctx := context.Background()
-	for _, kind := range []string{"memory", "sqlite", "sqlite+fold"} {
+	for _, kind := range []string{"memory", "sqlite", "sqlite+fold", "postgres", "postgres+fold"} {
 		b.Run(kind, func(b *testing.B) {
 			s, st := benchState(b, kind, 1)
 			from, to := "emp-0000", "spare-0"
@@ -299,7 +360,7 @@ func BenchmarkTransfer100k(b *testing.B) {
 				if len(t.Moves) != want {
 					b.Fatalf("moved %d, want %d", len(t.Moves), want)
 				}
-				if kind == "sqlite+fold" {
+				if strings.HasSuffix(kind, "+fold") {
 					if err := st.Flush(ctx); err != nil {
 						b.Fatal(err)
 					}
@@ -319,7 +380,7 @@ func BenchmarkTransferSpread100k(b *testing.B) {
 		b.Skip("a million relationships: not in -short mode")
 	}
 	ctx := context.Background()
-	for _, kind := range []string{"memory", "sqlite"} {
+	for _, kind := range []string{"memory", "sqlite", "postgres"} {
 		b.Run(kind, func(b *testing.B) {
 			s, st := benchState(b, kind, 4)
 			want := s.Snapshot().OwnedCount("emp-0000")
@@ -353,7 +414,7 @@ func BenchmarkRevert100k(b *testing.B) {
 		b.Skip("a million relationships: not in -short mode")
 	}
 	ctx := context.Background()
-	for _, kind := range []string{"memory", "sqlite"} {
+	for _, kind := range []string{"memory", "sqlite", "postgres"} {
 		b.Run(kind, func(b *testing.B) {
 			s, st := benchState(b, kind, 1)
 			want := s.Snapshot().OwnedCount("emp-0000")
