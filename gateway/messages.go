@@ -71,10 +71,13 @@ const (
 	StateFailed  = "failed"  // given up; its author was told
 )
 
-// Tx is the write transaction an Exec function runs in. Its *sql.Tx is
-// for the caller's own tables in the queue's database (outreach keeps its
+// Tx is the write transaction an Exec function runs in. It is for the
+// caller's own tables in the queue's database (outreach keeps its
 // broadcasts there, so that they commit with their copies); the messages
-// table is written and read only through Tx's and Queue's methods.
+// table is written and read only through Tx's and Queue's methods. Its
+// ExecContext, QueryContext and QueryRowContext take statements written
+// with "?" placeholders whatever the database (see DB); the embedded
+// *sql.Tx runs them as written.
 type Tx struct {
 	*sql.Tx
 	dialect           sqldb.Dialect
@@ -369,5 +372,6 @@ func contentHash(subject, body, partsCol string) string {
 }
 
 // Reader is a read-only handle on the queue's database, for the tables
-// other packages keep there (see Tx).
+// other packages keep there (see Tx); its statements are written with
+// "?" placeholders whatever the database (see DB).
 func (q *Queue) Reader() *DB { return q.ro }

@@ -626,3 +626,21 @@ func BenchmarkQueueEnqueueWithIDs(b *testing.B) {
 	}
 	wg.Wait()
 }
+
+// TestQueueProbeWrites: the write a failing store is probed with (probe)
+// commits on either database, again and again.
+func TestQueueProbeWrites(t *testing.T) {
+	forEachStore(t, func(t *testing.T, _, store string) {
+		q, stop := openTestQueue(t, store)
+		defer stop()
+		for range 2 {
+			if err := q.Exec(context.Background(), probe); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var n int
+		if err := q.ro.QueryRowContext(context.Background(), `SELECT count(*) FROM probe WHERE id = ?`, 1).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("probe rows: %d, %v", n, err)
+		}
+	})
+}
