@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,5 +70,75 @@ func TestQueueSurvivesAPostgresCrash(t *testing.T) {
 	}
 	if err := q.StoreError(); err != nil {
 		t.Errorf("StoreError after recovery: %v", err)
+	}
+}
+
+// TestQueuesSharingADatabaseNumberTheirOwnRows: two queues on one
+// PostgreSQL database (two instances, as during a takeover) storing at
+// once get distinct sequence numbers from the database, interleaved, and
+// each record's number is its own row's, in runs of texts and one by
+// one.
+func TestQueuesSharingADatabaseNumberTheirOwnRows(t *testing.T) {
+	store := testenv.SharedPostgres(t).NewDatabase(t)
+	q1, stop1 := openTestQueue(t, store)
+	defer stop1()
+	q2, stop2 := openTestQueue(t, store)
+	defer stop2()
+	for _, q := range []*Queue{q1, q2} {
+		if err := q.loadSeen(context.Background()); err != nil { // runs need a loaded filter
+			t.Fatal(err)
+		}
+	}
+	const n = 600
+	type stored struct {
+		q *Queue
+		r *Record
+	}
+	var mu sync.Mutex
+	var all []stored
+	var wg sync.WaitGroup
+	for w, q := range []*Queue{q1, q2, q1, q2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range n / 4 {
+				r := rec("bob@ext.test", fmt.Sprint("w", w, "-", i), fmt.Sprint("text ", w, " ", i))
+				r.sentFirst = i%2 == 0
+				if i%5 == 0 {
+					r.Out.Subject = "one by one" // not a plain text: no run
+				}
+				errc := make(chan error, 1)
+				if err := q.Enqueue(context.Background(), r, func(_ bool, err error) { errc <- err }); err != nil {
+					t.Error(err)
+					return
+				}
+				if i%16 == 15 { // let batches, and runs, form
+					if err := <-errc; err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				mu.Lock()
+				all = append(all, stored{q, r})
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	settle(t, q1)
+	settle(t, q2)
+	seqs := map[int64]bool{}
+	for _, s := range all {
+		if s.r.Seq == 0 || seqs[s.r.Seq] {
+			t.Fatalf("record %q: seq %d (zero or taken)", s.r.Out.Body, s.r.Seq)
+		}
+		seqs[s.r.Seq] = true
+		got, err := s.q.ByOutID(context.Background(), "corp", s.r.Out.ID)
+		if err != nil || got == nil || got.Seq != s.r.Seq || got.Out.Body != s.r.Out.Body {
+			t.Fatalf("record %q (seq %d) read back as %+v, %v", s.r.Out.Body, s.r.Seq, got, err)
+		}
+	}
+	if len(seqs) != n {
+		t.Fatalf("%d records numbered, want %d", len(seqs), n)
 	}
 }
