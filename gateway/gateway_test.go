@@ -152,8 +152,22 @@ func BenchmarkRelayLatencyPostgres(b *testing.B) {
 	relayLatency(b, b.TempDir(), testenv.SharedPostgres(b).NewDatabase(b))
 }
 
-func relayLatency(b *testing.B, dir, queueStore string) {
-	g := startTestGatewayOn(b, dir, queueStore)
+// BenchmarkRelayLatencyStoredFirst is BenchmarkRelayLatency for a
+// network that wants each message stored before it is written (as mail
+// does): each message waits for its commit.
+func BenchmarkRelayLatencyStoredFirst(b *testing.B) {
+	dir := b.TempDir()
+	relayLatency(b, dir, filepath.Join(dir, "queue.db"), commitFirst)
+}
+
+// BenchmarkRelayLatencyStoredFirstPostgres is
+// BenchmarkRelayLatencyStoredFirst with the queue on PostgreSQL.
+func BenchmarkRelayLatencyStoredFirstPostgres(b *testing.B) {
+	relayLatency(b, b.TempDir(), testenv.SharedPostgres(b).NewDatabase(b), commitFirst)
+}
+
+func relayLatency(b *testing.B, dir, queueStore string, opts ...func(*Options)) {
+	g := startTestGatewayOn(b, dir, queueStore, opts...)
 	defer g.stop()
 	ctx := context.Background()
 	msg := func() *Message {
