@@ -84,6 +84,15 @@ type Config struct {
 	// DataDir is where Kakehashi keeps its state (data_dir). Relative paths
 	// are relative to the working directory.
 	DataDir string `mapstructure:"data_dir" example:"./data"`
+	// Store is where the durable state lives (store): empty for SQLite
+	// files in DataDir (the embedded default), or a PostgreSQL URL,
+	// postgres://user:password@host/database, that several instances
+	// share, one of them active at a time (see HA). A Secret: the URL
+	// may hold a password.
+	Store Secret `mapstructure:"store" example:"postgres://kakehashi:<password>@db.corp.test/kakehashi"`
+	// HA configures the election among instances that share a PostgreSQL
+	// store (ha.*).
+	HA HA `mapstructure:"ha"`
 	// Log configures logging (log.*).
 	Log Log `mapstructure:"log"`
 	// Admin configures the admin API (admin.*).
@@ -446,6 +455,18 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("config %s: %d problem(s):\n%w", path, len(errs), errors.Join(errs...))
 	}
 	return c, nil
+}
+
+// HA configures the election among instances sharing a PostgreSQL store.
+type HA struct {
+	// Instance names this instance in logs, /healthz and the election's
+	// record (ha.instance); default host name and process ID.
+	Instance string `mapstructure:"instance" example:"gw-1"`
+	// TTL is how long the active instance may go without renewing its
+	// term before a standby takes over (ha.ttl, default 2s): the longest
+	// takeover from a suspended or cut-off instance. A crashed one is
+	// taken over within 50 ms whatever the TTL.
+	TTL time.Duration `mapstructure:"ttl" example:"2s"`
 }
 
 // networkNames returns the keys under networks as written in the file.

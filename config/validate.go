@@ -6,8 +6,10 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kakehashi/kakehashi/identity"
+	"github.com/kakehashi/kakehashi/internal/sqldb"
 )
 
 // SupportedKinds returns the network kinds Kakehashi can serve, sorted.
@@ -41,6 +43,16 @@ func (c *Config) problems() []KeyError {
 	}
 	if !oneOf(c.Log.Format, "text", "json") {
 		p.add("log.format", quoteOrEmpty(c.Log.Format)+" is not a log format", "set it to text or json")
+	}
+	if c.Store != "" {
+		if src, err := sqldb.Parse(c.Store.Reveal()); err != nil {
+			p.add("store", sqldb.Redact(c.Store.Reveal())+" is not a store", "leave it empty for SQLite files in data_dir, or set a PostgreSQL URL: postgres://user:password@host:5432/database")
+		} else if src.Dialect != sqldb.Postgres {
+			p.add("store", "only PostgreSQL is configured here", "leave it empty for SQLite files in data_dir, or set a postgres:// URL")
+		}
+	}
+	if c.HA.TTL != 0 && (c.HA.TTL < 200*time.Millisecond || c.HA.TTL > 5*time.Minute) {
+		p.add("ha.ttl", c.HA.TTL.String()+" is out of range", "set it from 200ms to 5m (default 2s)")
 	}
 	c.Admin.problems(&p)
 	c.networkProblems(&p)

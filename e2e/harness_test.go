@@ -107,6 +107,9 @@ type Gateway struct {
 	// cliToken is the named admin token CLI and TryCLI use (see newWorld);
 	// empty: config's bootstrap token.
 	cliToken string
+	// standby: Start waits for the instance to stand by rather than be
+	// active (an instance that shares its store with an active one).
+	standby bool
 }
 
 // world is one test's servers, gateway and clients.
@@ -139,6 +142,10 @@ type worldOptions struct {
 	// unconfirmed turns off the outside component's confirmation of
 	// what it writes (xmpp.confirm_writes: false), for measurement.
 	unconfirmed bool
+	// store is a PostgreSQL URL for the store (config's store), making
+	// the gateway instance gw-1 of those that share it (see
+	// world.instance); empty: SQLite files in the data directory.
+	store string
 }
 
 func newWorld(t testing.TB, o worldOptions) *world {
@@ -210,6 +217,9 @@ guard: {terms: [%q]}
 `, filepath.Join(dir, "data"), o.logLevel, admin, token, w.inside.ComponentAddr, w.inside.Secret, proxies,
 		w.inside.InsideUpload.Domain, w.inside.InsideUpload.Host,
 		w.outside.ComponentAddr, w.outside.Secret, w.outside.OutsideUpload.Domain, !o.unconfirmed, mailNet, o.fallback, guardTerm)
+	if o.store != "" {
+		yaml += fmt.Sprintf("store: %q\nha: {instance: gw-1, ttl: 1s}\n", o.store)
+	}
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -268,8 +278,12 @@ func (g *Gateway) WaitHealthy() {
 		}
 		resp, err := http.Get(g.adminURL + "/healthz")
 		if err == nil {
+			var h struct{ Role string }
+			_ = json.NewDecoder(resp.Body).Decode(&h)
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			// An instance sharing a PostgreSQL store is healthy standing
+			// by; the one a world starts with must become active.
+			if resp.StatusCode == http.StatusOK && (h.Role != "standby" || g.standby) {
 				return
 			}
 		}

@@ -62,6 +62,12 @@ type Options struct {
 	// leaves for the outside and holds it when it carries the
 	// employee's real name or an inside identifier (see SendAnyway).
 	Guard *guard.Guard
+	// MaySend, when not nil, is asked before every write to a network:
+	// false holds the message back (it stays pending, as at a stop). An
+	// instance that shares its store with others passes its election's
+	// term check (leader.Elector.Valid), so that one whose term is over
+	// sends nothing more, even before its context ends.
+	MaySend func() bool
 }
 
 // SignalPolicy says which of an employee's signals (receipts, read
@@ -129,6 +135,7 @@ type Gateway struct {
 	files   *fileStage // nil: files are not carried
 	signals SignalPolicy
 	guard   *guard.Guard
+	maySend func() bool // see Options.MaySend
 }
 
 // New checks the options and builds a Gateway; Run starts it.
@@ -142,6 +149,7 @@ func New(o Options) (*Gateway, error) {
 		adapters: map[string]Adapter{}, senders: map[string]*sender{},
 		ready: make(chan struct{}), activity: map[string]time.Time{},
 		retention: o.Retention, hooks: noHooks{}, signals: o.Signals, guard: o.Guard,
+		maySend: o.MaySend,
 	}
 	if o.Files != nil && o.Files.Spool != nil {
 		g.files = newFileStage(*o.Files)

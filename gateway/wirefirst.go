@@ -257,12 +257,19 @@ func (s *sender) releaseIdle() {
 	}
 }
 
-// write hands out to the adapter, one write at a time on this network.
+// write hands out to the adapter, one write at a time on this network,
+// unless this instance may not send (Options.MaySend).
 func (s *sender) write(ctx context.Context, out *Outgoing) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	if s.g.maySend != nil && !s.g.maySend() {
+		return NotConnected(errFenced)
+	}
 	return s.adapter.Send(ctx, out)
 }
+
+// errFenced is why a write is held back when Options.MaySend says no.
+var errFenced = errors.New("this instance's term as the active one is over")
 
 // committing counts a stored message on its way to the sender of its
 // network (+1 when handed to the queue, -1 once dispatched or dropped):

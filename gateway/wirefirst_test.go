@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -425,4 +426,27 @@ func TestTextRuns(t *testing.T) {
 			t.Fatalf("stats %v", st)
 		}
 	})
+}
+
+// TestMaySendHoldsEveryWrite: while Options.MaySend says no (an instance
+// whose term as the active one is over), nothing is written, neither
+// first nor after its commit; the messages stay pending, nobody is told
+// they failed, and they go out once it says yes.
+func TestMaySendHoldsEveryWrite(t *testing.T) {
+	var may atomic.Bool
+	g := startTestGateway(t, t.TempDir(), func(o *Options) { o.MaySend = may.Load })
+	defer g.stop()
+	receiveOK(t, g, fromHana("h1", "held while fenced"))
+	receiveOK(t, g, fromHana("h2", "held too"))
+	quiet(t, g.outside.Sent, 300*time.Millisecond)
+	quiet(t, g.inside.Sent, 0)
+	if st := stats(t, g.queue); st["pending"] != 2 || st["failed"] != 0 {
+		t.Fatalf("queue %v; want the two pending", st)
+	}
+	may.Store(true)
+	for _, want := range []string{"held while fenced", "held too"} {
+		if o := recv(t, g.outside.Sent); o.Body != want {
+			t.Fatalf("got %q; want %q", o.Body, want)
+		}
+	}
 }

@@ -32,42 +32,117 @@ import (
 	"github.com/kakehashi/kakehashi/outreach"
 )
 
-// runDaemon runs the gateway described by cfg until ctx ends: it opens the
-// identity store and the message queue in cfg.DataDir, connects one adapter
-// per network, and serves the admin API.
+// runDaemon runs the gateway described by cfg until ctx ends. With the
+// default store (SQLite files in cfg.DataDir) this process is the
+// gateway; with a PostgreSQL store it is one of several instances that
+// share it, active or standing by (runElected).
 func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
 	}
-	t0 := time.Now()
-	store, err := identity.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "identity.db"))
+	if cfg.Store != "" {
+		return runElected(ctx, cfg, log)
+	}
+	in, err := openInstance(ctx, cfg, log, sqliteStores(cfg), nil)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer in.close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	apiErr := make(chan error, 1)
+	go func() {
+		err := in.api.Serve(ctx, cfg.Admin.Listen, nil)
+		if err != nil {
+			cancel()
+		}
+		apiErr <- err
+	}()
+	err = in.gw.Run(ctx)
+	cancel()
+	err = errors.Join(err, <-apiErr)
+	log.Info("kakehashi stopped")
+	return err
+}
+
+// stores says where an instance's stores are: a SQLite file path or a
+// PostgreSQL URL each.
+type stores struct {
+	identity, queue string
+	// mail is the mail adapter's store of a network, by its name.
+	mail func(network string) (string, error)
+}
+
+// sqliteStores are the SQLite files in cfg.DataDir.
+func sqliteStores(cfg *config.Config) stores {
+	return stores{
+		identity: filepath.Join(cfg.DataDir, "identity.db"),
+		queue:    filepath.Join(cfg.DataDir, "queue.db"),
+		mail: func(network string) (string, error) {
+			return filepath.Join(cfg.DataDir, "mail-"+network+".db"), nil
+		},
+	}
+}
+
+// instance is a wired gateway: its stores, adapters, gateway, outreach
+// and admin API, not yet running.
+type instance struct {
+	gw      *gateway.Gateway
+	api     *adminapi.Server
+	closers []func() error
+}
+
+// close closes what openInstance opened, last opened first.
+func (in *instance) close() {
+	for i := len(in.closers) - 1; i >= 0; i-- {
+		_ = in.closers[i]()
+	}
+}
+
+// openInstance opens the stores at st, connects one adapter per network
+// (they connect when the gateway runs) and wires the gateway, outreach
+// and the admin API. maySend, when not nil, is asked before every send
+// (gateway.Options.MaySend).
+func openInstance(ctx context.Context, cfg *config.Config, log *slog.Logger, st stores, maySend func() bool) (in *instance, err error) {
+	in = &instance{}
+	defer func() {
+		if err != nil {
+			in.close()
+		}
+	}()
+	t0 := time.Now()
+	store, err := identity.OpenStore(ctx, st.identity)
+	if err != nil {
+		return nil, err
+	}
+	in.closers = append(in.closers, store.Close)
 	state, err := identity.Open(ctx, store, time.Now)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	queue, err := gateway.OpenQueue(ctx, filepath.Join(cfg.DataDir, "queue.db"))
+	queue, err := gateway.OpenQueue(ctx, st.queue)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer queue.Close()
+	in.closers = append(in.closers, queue.Close)
 	top, err := topologyFromConfig(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var adapters []gateway.Adapter
 	for _, name := range slices.Sorted(maps.Keys(cfg.Networks)) {
 		n := cfg.Networks[name]
 		switch n.Kind {
 		case config.KindMail:
-			a, err := openMail(ctx, cfg, n, log)
+			ms, err := st.mail(name)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			defer a.Close()
+			a, err := openMail(ctx, cfg, n, ms, log)
+			if err != nil {
+				return nil, err
+			}
+			in.closers = append(in.closers, a.Close)
 			adapters = append(adapters, a)
 		default:
 			// One component per domain (an inside network's further proxy
@@ -81,18 +156,18 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 			}
 			a, err := xmpp.NewNetwork(cfgs...)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			adapters = append(adapters, a)
 		}
 	}
 	og, err := outboundGuard(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	files, err := spool.Open(filepath.Join(cfg.DataDir, "files"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	gw, err := gateway.New(gateway.Options{Topology: top, State: state, Queue: queue, Adapters: adapters, Logger: log,
 		Retention: cfg.Limits.MessageRetention,
@@ -101,39 +176,26 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 			MaxFilesPerDay: cfg.Files.MaxFilesPerDay, MaxBytesPerDay: cfg.Files.MaxBytesPerDay},
 		Signals: gateway.SignalPolicy{HideReceived: !orTrue(cfg.Signals.Received), ShowDisplayed: cfg.Signals.Displayed,
 			HideChatStates: !orTrue(cfg.Signals.ChatStates)},
-		Guard: og})
+		Guard: og, MaySend: maySend})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out, err := outreach.New(ctx, gw, outreach.Options{Logger: log,
 		Caps: &outreach.BroadcastCaps{PerDay: cfg.Limits.BroadcastsPerDay, PerMonth: cfg.Limits.BroadcastsPerMonth}})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	api, err := adminapi.NewServer(gw, out, cfg.Admin.Token.Reveal(), log)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	in.gw, in.api = gw, api
 	log.Info("kakehashi starting", "data_dir", cfg.DataDir, "admin", cfg.Admin.Listen, "state_loaded_in", time.Since(t0).Round(time.Millisecond))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	apiErr := make(chan error, 1)
-	go func() {
-		err := api.Serve(ctx, cfg.Admin.Listen, nil)
-		if err != nil {
-			cancel()
-		}
-		apiErr <- err
-	}()
-	err = gw.Run(ctx)
-	cancel()
-	err = errors.Join(err, <-apiErr)
-	log.Info("kakehashi stopped")
-	return err
+	return in, nil
 }
 
 // openMail opens the adapter of a mail network.
-func openMail(ctx context.Context, cfg *config.Config, n *config.Network, log *slog.Logger) (*mail.Adapter, error) {
+func openMail(ctx context.Context, cfg *config.Config, n *config.Network, store string, log *slog.Logger) (*mail.Adapter, error) {
 	m := n.Mail
 	key := "networks." + n.Name + ".mail."
 	imapTLS, err := tlsConfig(m.IMAP.CAFile, key+"imap.ca_file")
@@ -169,6 +231,7 @@ func openMail(ctx context.Context, cfg *config.Config, n *config.Network, log *s
 		TrustedAuthServIDs: m.TrustedAuthServIDs,
 		Addresses:          address.Policy{AllowSpecial: cfg.Routing.AllowSpecialAddresses},
 		DataDir:            cfg.DataDir,
+		Store:              store,
 		AttachLimit:        m.AttachLimit,
 		Logger:             log,
 	})
