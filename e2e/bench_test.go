@@ -26,13 +26,19 @@ import (
 //
 // Environment: KAKEHASHI_BENCH_N (burst size, default 20000),
 // KAKEHASHI_BENCH_PACED_N (default 2000), KAKEHASHI_BENCH_RATE (paced
-// msg/s, default 200) and KAKEHASHI_BENCH_UNCONFIRMED (1: the outside
-// component's confirmation off, to measure what it costs).
+// msg/s, default 200), KAKEHASHI_BENCH_UNCONFIRMED (1: the outside
+// component's confirmation off, to measure what it costs) and
+// KAKEHASHI_BENCH_STORE (postgres: the gateway's store in a PostgreSQL
+// database of the test's own; default the SQLite files).
 func BenchmarkRelay(b *testing.B) {
 	burstN := envInt("KAKEHASHI_BENCH_N", 20000)
 	pacedN := envInt("KAKEHASHI_BENCH_PACED_N", 2000)
 	rate := envInt("KAKEHASHI_BENCH_RATE", 200)
-	w := newWorld(b, worldOptions{logLevel: "warn", unconfirmed: os.Getenv("KAKEHASHI_BENCH_UNCONFIRMED") == "1"})
+	o := worldOptions{logLevel: "warn", unconfirmed: os.Getenv("KAKEHASHI_BENCH_UNCONFIRMED") == "1"}
+	if os.Getenv("KAKEHASHI_BENCH_STORE") == "postgres" {
+		o.store = testenv.SharedPostgres(b).NewDatabase(b)
+	}
+	w := newWorld(b, o)
 	w.inside.Register(b, "bob", "corp.test", password) // a direct peer on the same server
 	hana, bob := w.client("hana"), w.client("bob")
 	// Direct baseline: hana@corp.test → bob@corp.test over the same Prosody.
