@@ -75,6 +75,17 @@ func New(ctx context.Context, gw *gateway.Gateway, o Options) (*Service, error) 
 //go:embed migrations/*.sql migrations/postgres/*.sql
 var migrationFiles embed.FS
 
+// MigrateQueue brings outreach's tables (broadcasts) in q's database up
+// to date, as New does, without attaching anything to a gateway: for
+// tools that work on the stores of a stopped gateway (kakehashi store
+// copy).
+func MigrateQueue(ctx context.Context, q *gateway.Queue) error {
+	if err := migrateTables(ctx, q); err != nil {
+		return fmt.Errorf("outreach: %w", err)
+	}
+	return nil
+}
+
 // migrateTables brings outreach's tables in q's database up to date,
 // with the migrations of q's dialect.
 func migrateTables(ctx context.Context, q *gateway.Queue) error {

@@ -57,30 +57,53 @@ const maxRefs = 20
 // path, or a store URL as sqldb.Parse reads it ("sqlite:PATH",
 // "postgres://…").
 func openStore(ctx context.Context, where, network string) (*store, error) {
+	s, name, err := openSchema(ctx, where, network)
+	if err != nil {
+		return nil, err
+	}
+	if s.secret, err = s.loadSecret(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("mail state %s: %w", name, err)
+	}
+	return s, nil
+}
+
+// MigrateStore creates or brings up to date the schema of network's state
+// at where (as Open's Config.Store, or the file mail-<network>.db) and
+// writes nothing else: unlike Open, it does not make the adapter's
+// secret. It is for tools that fill a new store from an old one
+// (kakehashi store copy), which copy the old secret.
+func MigrateStore(ctx context.Context, where, network string) error {
+	s, _, err := openSchema(ctx, where, network)
+	if err != nil {
+		return err
+	}
+	return s.Close()
+}
+
+// openSchema opens network's state at where with its schema up to date,
+// its secret not yet loaded; name is where, fit for messages.
+func openSchema(ctx context.Context, where, network string) (*store, string, error) {
 	src, err := sqldb.Parse(where)
 	if err != nil {
-		return nil, fmt.Errorf("mail state: %w", err)
+		return nil, "", fmt.Errorf("mail state: %w", err)
 	}
 	if src.Dialect == sqldb.Postgres {
-		return openPostgresStore(ctx, src.URL, network)
+		s, err := openPostgresStore(ctx, src.URL, network)
+		return s, sqldb.Redact(src.URL), err
 	}
 	path := src.Path
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("mail state %s: %w", path, err)
+		return nil, "", fmt.Errorf("mail state %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
 	if _, err := db.ExecContext(ctx, storeSchema); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("mail state %s: create schema: %w", path, err)
+		return nil, "", fmt.Errorf("mail state %s: create schema: %w", path, err)
 	}
-	s := &store{db: db}
-	if s.secret, err = s.loadSecret(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("mail state %s: %w", path, err)
-	}
-	return s, nil
+	return &store{db: db}, path, nil
 }
 
 // postgresMigrations are the store's numbered migrations on PostgreSQL
@@ -91,7 +114,7 @@ func openStore(ctx context.Context, where, network string) (*store, error) {
 var postgresMigrations embed.FS
 
 // openPostgresStore opens network's state in the PostgreSQL database at
-// pgURL, in the schema its search_path names, or, when it names none, in
+// pgURL (its schema migrated, its secret not yet loaded), in the schema its search_path names, or, when it names none, in
 // mailSchema(network): several mail networks share a database without
 // sharing tables. One connection, as on SQLite: a batch's transaction
 // runs alone, so two never create one conversation's thread twice.
@@ -115,9 +138,6 @@ func openPostgresStore(ctx context.Context, pgURL, network string) (*store, erro
 	ms, err := migrate.LoadDialect(postgresMigrations, "migrations", sqldb.Postgres)
 	if err == nil {
 		_, err = migrate.Up(ctx, db, ms, migrate.Options{Table: "mail_migrations", Dialect: sqldb.Postgres})
-	}
-	if err == nil {
-		s.secret, err = s.loadSecret(ctx)
 	}
 	if err != nil {
 		db.Close()
@@ -510,3 +530,8 @@ func (t *threadTx) save(th *thread, msgID string, kind int64) {
 	t.ids[msgID] = msgRef{threadID: th.ID, kind: kind}
 	t.order = append(t.order, msgID)
 }
+
+// SchemaName is the PostgreSQL schema of network's state when its store
+// URL names none: mail_ and the network's name in lower case, other
+// characters as underscores.
+func SchemaName(network string) string { return mailSchema(network) }

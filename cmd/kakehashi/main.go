@@ -80,7 +80,7 @@ JSON answer instead of a table.`,
 	)
 	o.register(root)
 	root.SetHelpCommand(helpCmd())
-	root.AddCommand(serveCmd(stderr), configCmd(stdout),
+	root.AddCommand(serveCmd(stderr), configCmd(stdout), storeCmd(stdout, stderr),
 		employeesCmd(o), personasCmd(o), contactsCmd(o), transfersCmd(o), broadcastsCmd(o),
 		directoryCmd(o), auditCmd(o), queueCmd(o), adminsCmd(o))
 	return root
