@@ -141,7 +141,9 @@ type StoreResult struct {
 
 // Report is what Copy did.
 type Report struct {
+	// Stores are the stores copied (or found absent), in order.
 	Stores []StoreResult
+	// Tables are the tables copied, store by store.
 	Tables []TableResult
 	// Elapsed is the whole copy's time.
 	Elapsed time.Duration

@@ -136,13 +136,15 @@ var converts = map[string][]kind{
 // column is a column copied: its name, the source's declared type, the
 // destination's type and how values are compared.
 type column struct {
-	name     string
-	srcType  string
-	dstType  string
-	dst      kind
-	canon    kind
-	notNull  bool
-	identity bool
+	name    string
+	srcType string
+	dstType string
+	dst     kind
+	canon   kind
+	notNull bool
+	// identity is set for an identity column, hasDefault for a column
+	// with a default (a serial one's is its sequence).
+	identity, hasDefault bool
 }
 
 // tablePlan is how one table is copied.
@@ -295,7 +297,7 @@ func planTable(ctx context.Context, stx *sql.Tx, dtx pgQuerier, st Store, table 
 		if !ok {
 			return fail("column %s: the destination has no such column", c.name)
 		}
-		c.dstType, c.dst, c.notNull, c.identity = d.typ, pgKind(d.typname), d.notNull, d.isIdentity
+		c.dstType, c.dst, c.notNull, c.identity, c.hasDefault = d.typ, pgKind(d.typname), d.notNull, d.isIdentity, d.hasDefault
 		aff := affinity(c.srcType)
 		if c.dst == kOther || !slices.Contains(converts[aff], c.dst) {
 			return fail("column %s: SQLite %s (%s) cannot be copied into PostgreSQL %s", c.name, orAny(c.srcType), aff, d.typ)
@@ -452,7 +454,7 @@ func copyTable(ctx context.Context, o Options, stx *sql.Tx, dtx pgx.Tx, p tableP
 			if err != nil {
 				return fail(fmt.Errorf("column %s, row %d: %w", c.name, sum.rows, err))
 			}
-			if c.identity {
+			if c.dst == kInt {
 				if id, ok := v.(int64); ok {
 					maxID[i] = max(maxID[i], id)
 				}
@@ -476,18 +478,18 @@ func copyTable(ctx context.Context, o Options, stx *sql.Tx, dtx pgx.Tx, p tableP
 	// New rows must not take a copied row's number, nor one SQLite's
 	// AUTOINCREMENT already handed out.
 	for i, c := range p.cols {
-		if !c.identity {
-			continue
-		}
-		next := max(maxID[i], p.autoinc)
-		if next <= 0 {
+		if c.dst != kInt || !c.identity && !c.hasDefault {
 			continue
 		}
 		var seq *string
 		if err := dtx.QueryRow(ctx, `SELECT pg_get_serial_sequence($1, $2)`, qualified(p.schema, p.table), c.name).Scan(&seq); err != nil {
 			return fail(fmt.Errorf("column %s: find its sequence: %w", c.name, err))
 		}
-		if seq == nil {
+		next := maxID[i]
+		if len(p.order) == 1 && p.order[0].name == c.name {
+			next = max(next, p.autoinc) // AUTOINCREMENT numbers the key
+		}
+		if seq == nil || next <= 0 {
 			continue
 		}
 		if _, err := dtx.Exec(ctx, `SELECT setval($1::regclass, $2, true)`, *seq, next); err != nil {
