@@ -59,9 +59,12 @@ start the gateway.`,
 		Annotations: map[string]string{localOnly: "true"},
 		PreRunE:     noAPIFlags,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o, err := storeCopyOptions(path, from, to)
+			o, notes, err := storeCopyOptions(path, from, to)
 			if err != nil {
 				return err
+			}
+			for _, n := range notes {
+				fmt.Fprintln(stdout, n)
 			}
 			o.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 			fmt.Fprintf(stdout, "copying %s into %s\n", o.From, sqldb.Redact(o.To))
@@ -82,14 +85,14 @@ start the gateway.`,
 }
 
 // storeCopyOptions works out what store copy copies from its flags and
-// the configuration file at path, if any.
-func storeCopyOptions(path, from, to string) (storecopy.Options, error) {
-	var o storecopy.Options
+// the configuration file at path, if any; notes are what the operator
+// should know (a mail network's file that the configuration does not
+// name, which is not copied).
+func storeCopyOptions(path, from, to string) (o storecopy.Options, notes []string, err error) {
 	var cfg *config.Config
 	if path != "" {
-		var err error
 		if cfg, err = config.Load(path); err != nil {
-			return o, err
+			return o, nil, err
 		}
 	}
 	switch {
@@ -100,37 +103,44 @@ func storeCopyOptions(path, from, to string) (storecopy.Options, error) {
 	case cfg != nil:
 		from = cfg.DataDir
 	default:
-		return o, errors.New("store copy: give --from DIR (or --config FILE, whose data_dir it copies)")
+		return o, nil, errors.New("store copy: give --from DIR (or --config FILE, whose data_dir it copies)")
 	}
 	switch {
 	case to != "":
 	case cfg != nil && cfg.Store != "":
 		to = cfg.Store.Reveal()
 	default:
-		return o, errors.New("store copy: give --to postgres://… (or a --config FILE with store: set)")
+		return o, nil, errors.New("store copy: give --to postgres://… (or a --config FILE with store: set)")
 	}
 	src, err := sqldb.Parse(to)
 	if err != nil {
-		return o, fmt.Errorf("store copy: --to: %w", err)
+		return o, nil, fmt.Errorf("store copy: --to: %w", err)
 	}
 	if src.Dialect != sqldb.Postgres {
-		return o, fmt.Errorf("store copy: --to %s is not a PostgreSQL URL: want postgres://user:password@host/database", src)
+		return o, nil, fmt.Errorf("store copy: --to %s is not a PostgreSQL URL: want postgres://user:password@host/database", src)
 	}
 	o.From, o.To = from, to
-	if cfg != nil {
-		for _, name := range slices.Sorted(maps.Keys(cfg.Networks)) {
-			if n := cfg.Networks[name]; n != nil && n.Kind == config.KindMail {
-				o.MailNetworks = append(o.MailNetworks, name)
-			}
-		}
-		return o, nil
-	}
 	files, err := filepath.Glob(filepath.Join(from, "mail-*.db"))
 	if err != nil {
-		return o, fmt.Errorf("store copy: %w", err)
+		return o, nil, fmt.Errorf("store copy: %w", err)
 	}
+	var found []string
 	for _, f := range files {
-		o.MailNetworks = append(o.MailNetworks, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "mail-"), ".db"))
+		found = append(found, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "mail-"), ".db"))
 	}
-	return o, nil
+	if cfg == nil {
+		o.MailNetworks = found
+		return o, notes, nil
+	}
+	for _, name := range slices.Sorted(maps.Keys(cfg.Networks)) {
+		if n := cfg.Networks[name]; n != nil && n.Kind == config.KindMail {
+			o.MailNetworks = append(o.MailNetworks, name)
+		}
+	}
+	for _, name := range found {
+		if !slices.Contains(o.MailNetworks, name) {
+			notes = append(notes, fmt.Sprintf("mail-%s.db: %s is not a mail network of %s: not copied", name, name, path))
+		}
+	}
+	return o, notes, nil
 }

@@ -24,6 +24,10 @@ func TestStoreCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	store.Close()
+	// A mail network's file the configuration does not name.
+	if err := os.WriteFile(filepath.Join(dir, "mail-old.db"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("KAKEHASHI_DATA_DIR", dir)
 	t.Setenv("KAKEHASHI_STORE", pg.NewDatabase(t))
 	out, _, err := cli("store", "copy", "--config", "../../examples/kakehashi.yaml")
@@ -31,7 +35,8 @@ func TestStoreCopy(t *testing.T) {
 		t.Fatalf("store copy: %v\n%s", err, out)
 	}
 	for _, want := range []string{"identity  employees", "1     ", "OK", "queue: no " + filepath.Join(dir, "queue.db"),
-		"mail-mail: no " + filepath.Join(dir, "mail-mail.db") + ": schema mail_mail created"} {
+		"mail-mail: no " + filepath.Join(dir, "mail-mail.db") + ": schema mail_mail created",
+		"mail-old.db: old is not a mail network of ../../examples/kakehashi.yaml: not copied"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
