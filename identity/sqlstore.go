@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,6 +84,9 @@ type SQLStore struct {
 	// foldMu serialises fold steps; round is the fold in progress.
 	foldMu sync.Mutex
 	round  *foldRound
+	// foldConn, on PostgreSQL, holds the session lock (foldLock) of the
+	// round in progress, so that one process at a time folds the log.
+	foldConn *sql.Conn
 
 	// outcomeWait bounds the wait for a commit's outcome after its
 	// connection failed (PostgreSQL; see commitTx).
@@ -213,6 +217,9 @@ func (s *SQLStore) Close() error {
 	s.closed = true
 	s.stopFolder()
 	<-s.folderDone
+	s.foldMu.Lock()
+	s.unlockFolding()
+	s.foldMu.Unlock()
 	if s.r == s.w {
 		return s.w.Close()
 	}
@@ -649,8 +656,16 @@ func (s *SQLStore) foldStep(ctx context.Context) (bool, error) {
 	s.foldMu.Lock()
 	defer s.foldMu.Unlock()
 	if s.round == nil {
+		// Two processes' rounds from the same first chunk would pass the
+		// check below together, and their steps could interleave: an
+		// older version written over a newer one in a range the other
+		// round wrote last. A round takes the folding lock first.
+		if err := s.lockFolding(ctx); err != nil {
+			return true, err
+		}
 		r, err := s.readRound(ctx)
 		if err != nil || r == nil {
+			s.unlockFolding()
 			return false, err
 		}
 		s.round = r
@@ -674,6 +689,7 @@ func (s *SQLStore) foldStep(ctx context.Context) (bool, error) {
 		}
 		if !first.Valid || first.Int64 != r.firstSeq {
 			s.round = nil
+			s.unlockFolding()
 			return true, tx.Commit()
 		}
 	}
@@ -699,7 +715,46 @@ func (s *SQLStore) foldStep(ctx context.Context) (bool, error) {
 		return true, err
 	}
 	s.round = nil
+	s.unlockFolding()
 	return s.pending.Add(-int64(r.chunks)) > 0, nil
+}
+
+// foldLock names the PostgreSQL session lock a fold round holds.
+const foldLock = "identity.fold"
+
+// lockFolding takes, on PostgreSQL, the session lock that lets one
+// process at a time run fold rounds, waiting for another's round to end.
+// It holds a connection of the pool for the round. Called with foldMu.
+func (s *SQLStore) lockFolding(ctx context.Context) error {
+	if s.d != sqldb.Postgres || s.foldConn != nil {
+		return nil
+	}
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("fold relationship log: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, foldLock); err != nil {
+		conn.Close()
+		return fmt.Errorf("fold relationship log: lock: %w", err)
+	}
+	s.foldConn = conn
+	return nil
+}
+
+// unlockFolding lets the folding lock go. A connection that cannot say
+// so is dropped from the pool: its session's end releases the lock.
+// Called with foldMu.
+func (s *SQLStore) unlockFolding() {
+	if s.foldConn == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := s.foldConn.ExecContext(ctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, foldLock); err != nil {
+		_ = s.foldConn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	s.foldConn.Close()
+	s.foldConn = nil
 }
 
 // maxFoldChunks bounds the chunks one fold round reads (and so the memory
