@@ -246,7 +246,17 @@ func freeAddr(t testing.TB) string {
 // Start runs the gateway and waits until every network is connected.
 func (g *Gateway) Start() {
 	g.t.Helper()
-	g.log = &syncBuffer{}
+	if g.log == nil {
+		g.log = &syncBuffer{}
+		g.t.Cleanup(func() {
+			if g.t.Failed() {
+				g.t.Logf("gateway log (%s):\n%s", g.cfg, g.log.String())
+			}
+		})
+	} else {
+		// A restart: the log goes on, so that a failure shows every run.
+		fmt.Fprintf(g.log, "--- restarted at %s\n", time.Now().Format(time.RFC3339Nano))
+	}
 	args := []string{"serve", "--config", g.cfg}
 	if p := os.Getenv("KAKEHASHI_BENCH_CPUPROFILE"); p != "" {
 		args = append(args, "--cpuprofile", p)
@@ -258,11 +268,6 @@ func (g *Gateway) Start() {
 	}
 	g.done = make(chan struct{})
 	go func() { _ = g.cmd.Wait(); close(g.done) }()
-	g.t.Cleanup(func() {
-		if g.t.Failed() {
-			g.t.Logf("gateway log:\n%s", g.log.String())
-		}
-	})
 	g.WaitHealthy()
 }
 
