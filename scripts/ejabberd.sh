@@ -240,43 +240,8 @@ cmd_start() {
 	local inside=corp.test outside=ext.test log_level=info timeout=30 parent_pid=""
 	local upload_limit=67108864
 	local -a components=() uploads=()
-	while [[ $# -gt 0 ]]; do
-		[[ $# -ge 2 ]] || usage_error "$1 needs a value"
-		case $1 in
-		--dir) dir=$2 ;;
-		--c2s-port) c2s_port=$2 ;;
-		--component-port) component_port=$2 ;;
-		--http-port) http_port=$2 ;;
-		--upload) uploads+=("$2") ;;
-		--upload-limit) upload_limit=$2 ;;
-		--secret) secret=$2 ;;
-		--inside) inside=$2 ;;
-		--outside) outside=$2 ;;
-		--component) components+=("$2") ;;
-		--log-level) log_level=$2 ;;
-		--timeout) timeout=$2 ;;
-		--parent-pid) parent_pid=$2 ;;
-		*) usage_error "start: unknown option $1" ;;
-		esac
-		shift 2
-	done
-	[[ -n $dir ]] || usage_error "start: --dir DIR is required"
-	[[ ${#components[@]} -gt 0 ]] || components=(gw.corp.test contact.acme.test)
-	check_port "$c2s_port"
-	check_port "$component_port"
-	check_port "$http_port"
-	[[ $c2s_port != "$component_port" ]] || die "--c2s-port and --component-port are both $c2s_port"
-	[[ $http_port != "$c2s_port" && $http_port != "$component_port" ]] ||
-		die "--http-port $http_port is also the c2s or component port"
-	check_domain "$inside"
-	check_domain "$outside"
-	[[ $inside != "$outside" ]] || die "--inside and --outside are both $inside"
+	xmpp_start_options "$@"
 	local c
-	for c in "${components[@]}"; do
-		check_domain "$c"
-		[[ $c != "$inside" && $c != "$outside" ]] || die "component $c is also a user host"
-	done
-	[[ $upload_limit =~ ^[0-9]+$ && $upload_limit -gt 0 ]] || die "--upload-limit must be a positive number of bytes"
 
 	# Upload services: upload_domains[i] is served at http://upload_hosts[i]:PORT/
 	# by mod_http_upload on virtual host upload_vhosts[i]. http_ifaces are
