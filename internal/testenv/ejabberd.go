@@ -1,8 +1,6 @@
 package testenv
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
@@ -58,67 +56,11 @@ func ejabberdInstalled() error {
 func StartEjabberd(t testing.TB, o EjabberdOptions) *Prosody {
 	t.Helper()
 	RequireEjabberd(t)
-	p := &Prosody{
-		Dir:         t.TempDir(),
-		Secret:      o.Secret,
-		InsideHost:  o.InsideHost,
-		OutsideHost: o.OutsideHost,
-		Components:  append([]string(nil), o.Components...),
-		UploadLimit: o.UploadLimit,
-		script:      filepath.Join(RepoRoot(t), "scripts", "ejabberd.sh"),
-		logLevel:    o.LogLevel,
-	}
-	for _, u := range o.Uploads {
-		p.uploadArgs = append(p.uploadArgs, "--upload", u.Domain+"="+u.Host)
-	}
-	if p.UploadLimit == 0 {
-		p.UploadLimit = DefaultUploadLimit
-	}
-	if p.InsideHost == "" {
-		p.InsideHost = DefaultInsideHost
-	}
-	if p.OutsideHost == "" {
-		p.OutsideHost = DefaultOutsideHost
-	}
-	if len(p.Components) == 0 {
-		p.Components = []string{DefaultGatewayComponent, DefaultContactComponent}
-	}
-	if p.Secret == "" {
-		var b [12]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			t.Fatalf("testenv: component secret: %v", err)
-		}
-		p.Secret = hex.EncodeToString(b[:])
-	}
-	if p.logLevel == "" {
-		p.logLevel = "info"
-	}
+	p := newServer(t, o, "ejabberd.sh")
 	// LogTail reads Dir/prosody.log.
 	if err := os.Symlink(EjabberdLog, filepath.Join(p.Dir, "prosody.log")); err != nil {
 		t.Fatalf("testenv: ejabberd log link: %v", err)
 	}
-
-	// As with Prosody, a port picked as free can be taken before ejabberd
-	// binds it; the script refuses ports in use, so pick again.
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		var ports []int
-		if ports, err = freePorts(3); err != nil {
-			break
-		}
-		p.setPorts(ports[0], ports[1], ports[2])
-		if err = p.start(); err == nil || !isPortConflict(err) {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("testenv: ejabberd is installed but failed to start: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("testenv: tail of %s:\n%s", filepath.Join(p.Dir, EjabberdLog), p.LogTail(40))
-		}
-		p.Stop(t)
-	})
+	p.launch(t, "ejabberd", EjabberdLog)
 	return p
 }

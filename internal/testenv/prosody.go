@@ -133,6 +133,15 @@ func RequireProsody(t testing.TB) {
 func StartProsody(t testing.TB, o ProsodyOptions) *Prosody {
 	t.Helper()
 	RequireProsody(t)
+	p := newServer(t, o, "prosody.sh")
+	p.launch(t, "prosody", "prosody.log")
+	return p
+}
+
+// newServer fills in o's defaults for a server that the script (in
+// scripts/) drives; Dir is a new t.TempDir.
+func newServer(t testing.TB, o ProsodyOptions, script string) *Prosody {
+	t.Helper()
 	p := &Prosody{
 		Dir:         t.TempDir(),
 		Secret:      o.Secret,
@@ -140,7 +149,7 @@ func StartProsody(t testing.TB, o ProsodyOptions) *Prosody {
 		OutsideHost: o.OutsideHost,
 		Components:  append([]string(nil), o.Components...),
 		UploadLimit: o.UploadLimit,
-		script:      filepath.Join(RepoRoot(t), "scripts", "prosody.sh"),
+		script:      filepath.Join(RepoRoot(t), "scripts", script),
 		logLevel:    o.LogLevel,
 	}
 	for _, u := range o.Uploads {
@@ -168,10 +177,18 @@ func StartProsody(t testing.TB, o ProsodyOptions) *Prosody {
 	if p.logLevel == "" {
 		p.logLevel = "info"
 	}
+	return p
+}
 
-	// A port picked as free can be taken before Prosody binds it (parallel
-	// tests do this all the time); the script refuses ports in use, so pick
-	// again.
+// launch starts the server named name on free loopback ports and stops
+// it when the test ends, showing the tail of its log (logFile, in Dir) if
+// the test failed. The Require function has passed, so the server is
+// installed: not starting is a failure, never a skip.
+func (p *Prosody) launch(t testing.TB, name, logFile string) {
+	t.Helper()
+	// A port picked as free can be taken before the server binds it
+	// (parallel tests do this all the time); the script refuses ports in
+	// use, so pick again.
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		var ports []int
@@ -184,17 +201,14 @@ func StartProsody(t testing.TB, o ProsodyOptions) *Prosody {
 		}
 	}
 	if err != nil {
-		// RequireProsody passed, so Prosody is installed: not starting is a
-		// failure, never a skip.
-		t.Fatalf("testenv: prosody is installed but failed to start: %v", err)
+		t.Fatalf("testenv: %s is installed but failed to start: %v", name, err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("testenv: tail of %s:\n%s", filepath.Join(p.Dir, "prosody.log"), p.LogTail(40))
+			t.Logf("testenv: tail of %s:\n%s", filepath.Join(p.Dir, logFile), p.LogTail(40))
 		}
 		p.Stop(t)
 	})
-	return p
 }
 
 func (p *Prosody) setPorts(c2s, component, http int) {
