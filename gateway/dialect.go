@@ -23,25 +23,19 @@ func (db *DB) Dialect() sqldb.Dialect { return db.dialect }
 
 // ExecContext runs query (see DB).
 func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if db.dialect == sqldb.Postgres {
-		query, args = sqldb.Rebind(db.dialect, query), intBools(args)
-	}
+	query, args = bind(db.dialect, query, args)
 	return db.DB.ExecContext(ctx, query, args...)
 }
 
 // QueryContext runs query (see DB).
 func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if db.dialect == sqldb.Postgres {
-		query, args = sqldb.Rebind(db.dialect, query), intBools(args)
-	}
+	query, args = bind(db.dialect, query, args)
 	return db.DB.QueryContext(ctx, query, args...)
 }
 
 // QueryRowContext runs query (see DB).
 func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if db.dialect == sqldb.Postgres {
-		query, args = sqldb.Rebind(db.dialect, query), intBools(args)
-	}
+	query, args = bind(db.dialect, query, args)
 	return db.DB.QueryRowContext(ctx, query, args...)
 }
 
@@ -52,26 +46,29 @@ func (tx *Tx) Dialect() sqldb.Dialect { return tx.dialect }
 // ExecContext runs query in the transaction, "?" placeholders and
 // booleans written as for DB.
 func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if tx.dialect == sqldb.Postgres {
-		query, args = sqldb.Rebind(tx.dialect, query), intBools(args)
-	}
+	query, args = bind(tx.dialect, query, args)
 	return tx.Tx.ExecContext(ctx, query, args...)
 }
 
 // QueryContext runs query in the transaction (see ExecContext).
 func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if tx.dialect == sqldb.Postgres {
-		query, args = sqldb.Rebind(tx.dialect, query), intBools(args)
-	}
+	query, args = bind(tx.dialect, query, args)
 	return tx.Tx.QueryContext(ctx, query, args...)
 }
 
 // QueryRowContext runs query in the transaction (see ExecContext).
 func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if tx.dialect == sqldb.Postgres {
-		query, args = sqldb.Rebind(tx.dialect, query), intBools(args)
-	}
+	query, args = bind(tx.dialect, query, args)
 	return tx.Tx.QueryRowContext(ctx, query, args...)
+}
+
+// bind writes query and args for dialect d: on PostgreSQL, "?"
+// placeholders numbered and booleans as integers (intBools).
+func bind(d sqldb.Dialect, query string, args []any) (string, []any) {
+	if d != sqldb.Postgres {
+		return query, args
+	}
+	return sqldb.Rebind(d, query), intBools(args)
 }
 
 // intBools returns args with each bool replaced by 0 or 1: the queue's
