@@ -106,3 +106,44 @@ xmpp_start_options() {
 	done
 	[[ $upload_limit =~ ^[0-9]+$ && $upload_limit -gt 0 ]] || die "--upload-limit must be a positive number of bytes"
 }
+
+# parent_domain prints $1 without its first label, or nothing when it has
+# only one.
+parent_domain() {
+	if [[ $1 == *.* ]]; then
+		echo "${1#*.}"
+	fi
+}
+
+parse_dir() {
+	# Sets dir from "--dir DIR"; other arguments are left in rest[].
+	dir="" rest=()
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--dir)
+			[[ $# -ge 2 ]] || usage_error "--dir needs a value"
+			dir=$2
+			shift 2
+			;;
+		--dir=*)
+			dir=${1#--dir=}
+			shift
+			;;
+		*)
+			rest+=("$1")
+			shift
+			;;
+		esac
+	done
+	[[ -n $dir ]] || usage_error "--dir DIR is required"
+}
+
+# running reports whether pid $1 exists and is not a zombie.
+running() {
+	local pid=$1 stat state
+	[[ -n $pid ]] || return 1
+	stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+	state=${stat##*) }
+	state=${state%% *}
+	[[ $state != Z && $state != X ]]
+}

@@ -126,16 +126,6 @@ as_pg() {
 	fi
 }
 
-# running reports whether pid $1 exists and is not a zombie.
-running() {
-	local pid=$1 stat state
-	[[ -n $pid ]] || return 1
-	stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-	state=${stat##*) }
-	state=${state%% *}
-	[[ $state != Z && $state != X ]]
-}
-
 # postmaster_pid prints the pid of DIR's running postmaster, or nothing.
 postmaster_pid() {
 	local dir=$1 pid
@@ -199,29 +189,6 @@ urlenc() {
 # sql_ident and sql_lit quote a name and a string for SQL.
 sql_ident() { printf '"%s"' "${1//\"/\"\"}"; }
 sql_lit() { printf "'%s'" "${1//\'/\'\'}"; }
-
-parse_dir() {
-	# Sets dir from "--dir DIR"; other arguments are left in rest[].
-	dir="" rest=()
-	while [[ $# -gt 0 ]]; do
-		case $1 in
-		--dir)
-			[[ $# -ge 2 ]] || usage_error "--dir needs a value"
-			dir=$2
-			shift 2
-			;;
-		--dir=*)
-			dir=${1#--dir=}
-			shift
-			;;
-		*)
-			rest+=("$1")
-			shift
-			;;
-		esac
-	done
-	[[ -n $dir ]] || usage_error "--dir DIR is required"
-}
 
 stop_watchdog() {
 	local dir=$1 wd

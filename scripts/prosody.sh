@@ -127,23 +127,6 @@ tcp_open() {
 	(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
 }
 
-# parent_domain prints $1 without its first label, or nothing when it has
-# only one.
-parent_domain() {
-	if [[ $1 == *.* ]]; then
-		echo "${1#*.}"
-	fi
-}
-
-# running reports whether pid $1 exists and is not a zombie.
-running() {
-	local pid=$1 stat state
-	[[ -n $pid ]] || return 1
-	stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-	state=${stat##*) }
-	state=${state%% *}
-	[[ $state != Z && $state != X ]]
-}
 
 # alive reports whether pid $1 (read from a pidfile, so possibly stale and
 # reused) is a running prosody. Not for a process still starting: its
@@ -160,29 +143,6 @@ log_tail() {
 			tail -n 30 "$f" >&2
 		fi
 	done
-}
-
-parse_dir() {
-	# Sets dir from "--dir DIR"; other arguments are left in rest[].
-	dir="" rest=()
-	while [[ $# -gt 0 ]]; do
-		case $1 in
-		--dir)
-			[[ $# -ge 2 ]] || usage_error "--dir needs a value"
-			dir=$2
-			shift 2
-			;;
-		--dir=*)
-			dir=${1#--dir=}
-			shift
-			;;
-		*)
-			rest+=("$1")
-			shift
-			;;
-		esac
-	done
-	[[ -n $dir ]] || usage_error "--dir DIR is required"
 }
 
 cmd_start() {
