@@ -14,7 +14,7 @@ import (
 
 	"github.com/kakehashi/kakehashi/config"
 	"github.com/kakehashi/kakehashi/internal/sqldb"
-	"github.com/kakehashi/kakehashi/internal/storecopy"
+	"github.com/kakehashi/kakehashi/storecopy"
 )
 
 // storeCmd is `kakehashi store`: work on the stores themselves, with the

@@ -16,7 +16,7 @@ import (
 	"github.com/kakehashi/kakehashi/gateway/gatewaytest"
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/internal/sqldb"
-	"github.com/kakehashi/kakehashi/internal/storecopy"
+	"github.com/kakehashi/kakehashi/storecopy"
 	"github.com/kakehashi/kakehashi/internal/testenv"
 	"github.com/kakehashi/kakehashi/outreach"
 )
