@@ -16,9 +16,9 @@ import (
 	"github.com/kakehashi/kakehashi/gateway/gatewaytest"
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/internal/sqldb"
-	"github.com/kakehashi/kakehashi/storecopy"
 	"github.com/kakehashi/kakehashi/internal/testenv"
 	"github.com/kakehashi/kakehashi/outreach"
+	"github.com/kakehashi/kakehashi/storecopy"
 )
 
 // relationships is how many relationships the installation holds beside
