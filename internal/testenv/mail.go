@@ -3,7 +3,6 @@ package testenv
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -332,18 +331,7 @@ func (m *Mail) AddUser(t testing.TB, addr, pass string) {
 }
 
 // run runs scripts/mail.sh with args and returns its combined output.
-func (m *Mail) run(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, "bash", append([]string{m.script}, args...)...)
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
-		return out.String(), fmt.Errorf("mail.sh %s: %w\n%s", args[0], err, strings.TrimSpace(out.String()))
-	}
-	return out.String(), nil
-}
+func (m *Mail) run(args ...string) (string, error) { return runScript(m.script, args...) }
 
 // Send sends raw by SMTP to SMTPAddr with the envelope sender from ("" for
 // the null sender <>) and recipients to, and fails the test if the server
@@ -546,11 +534,7 @@ func (m *Mail) LogTail(n int) string {
 		if err != nil || len(bytes.TrimSpace(data)) == 0 {
 			continue
 		}
-		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-		if len(lines) > n {
-			lines = lines[len(lines)-n:]
-		}
-		fmt.Fprintf(&b, "--- %s ---\n%s\n", name, strings.Join(lines, "\n"))
+		fmt.Fprintf(&b, "--- %s ---\n%s\n", name, lastLines(data, n))
 	}
 	if b.Len() == 0 {
 		return "(no mail server logs in " + m.Dir + ")"

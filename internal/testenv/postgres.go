@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,7 +8,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -341,29 +339,9 @@ func (p *Postgres) admin(ctx context.Context, stmt string) error {
 }
 
 // run runs scripts/postgres.sh with args and returns its combined output.
-func (p *Postgres) run(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, "bash", append([]string{p.script}, args...)...)
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	cmd.Stdin = nil
-	if err := cmd.Run(); err != nil {
-		return out.String(), fmt.Errorf("postgres.sh %s: %w\n%s", args[0], err, strings.TrimSpace(out.String()))
-	}
-	return out.String(), nil
-}
+func (p *Postgres) run(args ...string) (string, error) { return runScript(p.script, args...) }
 
 // LogTail returns the last n lines of the server's log.
 func (p *Postgres) LogTail(n int) string {
-	b, err := os.ReadFile(filepath.Join(p.Dir, "log", "postgres.log"))
-	if err != nil {
-		return fmt.Sprintf("(no log: %v)", err)
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return tailFile(filepath.Join(p.Dir, "log", "postgres.log"), n)
 }

@@ -1,8 +1,6 @@
 package testenv
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -14,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // Defaults for ProsodyOptions. A Prosody with no Components given gets two:
@@ -341,29 +338,7 @@ func (p *Prosody) start() error {
 }
 
 // run runs scripts/prosody.sh with args and returns its combined output.
-func (p *Prosody) run(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, "bash", append([]string{p.script}, args...)...)
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	cmd.Stdin = nil
-	if err := cmd.Run(); err != nil {
-		return out.String(), fmt.Errorf("prosody.sh %s: %w\n%s", args[0], err, strings.TrimSpace(out.String()))
-	}
-	return out.String(), nil
-}
+func (p *Prosody) run(args ...string) (string, error) { return runScript(p.script, args...) }
 
 // LogTail returns the last n lines of the server's log.
-func (p *Prosody) LogTail(n int) string {
-	b, err := os.ReadFile(filepath.Join(p.Dir, "prosody.log"))
-	if err != nil {
-		return fmt.Sprintf("(no log: %v)", err)
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (p *Prosody) LogTail(n int) string { return tailFile(filepath.Join(p.Dir, "prosody.log"), n) }
