@@ -14,14 +14,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"regexp"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/kakehashi/kakehashi/adapters/mail"
 	"github.com/kakehashi/kakehashi/config"
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/internal/sqldb"
@@ -84,17 +83,8 @@ func postgresStores(ctx context.Context, url string) (stores, error) {
 		return stores{}, err
 	}
 	return stores{identity: identityURL, queue: queueURL, mail: func(network string) (string, error) {
-		return sqldb.InSchema(ctx, url, mailSchema(network))
+		return sqldb.InSchema(ctx, url, mail.SchemaName(network))
 	}}, nil
-}
-
-// notIdent is what a network's name may hold that a schema's may not.
-var notIdent = regexp.MustCompile(`[^a-z0-9_]+`)
-
-// mailSchema is the schema of a mail network's store: mail_ and the
-// network's name in lower case, other characters as underscores.
-func mailSchema(network string) string {
-	return "mail_" + notIdent.ReplaceAllString(strings.ToLower(network), "_")
 }
 
 // roleHandler serves the admin listener: the active instance's API while
