@@ -80,6 +80,10 @@ type Options struct {
 	// Poll is how often a standby tries the lock (default 50 ms): the
 	// time a takeover after a crash waits at most.
 	Poll time.Duration
+	// Address is where the other instances reach this one's admin API
+	// while it is active (an http or https URL), recorded with its term
+	// so that standbys can forward admin requests to it ("" for none).
+	Address string
 	// Logger receives the election's events (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -115,6 +119,41 @@ type Elector struct {
 	validUntil time.Time // monotonic: the end of the current term
 	term       int64
 	since      time.Time
+	leader     Leader // the active instance as last seen
+	// failures counts the terms in a row whose active work failed soon
+	// after it began: the instance backs off before campaigning again.
+	failures int
+}
+
+// quickFailure is how soon after a term began its active work must fail
+// to count as failing at once (a bad network, a store that refuses it)
+// rather than after running well for a while.
+const quickFailure = 10 * time.Second
+
+// maxBackoff is the longest an instance waits before campaigning again.
+const maxBackoff = 5 * time.Second
+
+// backoff is how long to wait before campaigning again after a term
+// whose active work failed: nothing while it succeeds, then doubling
+// from Poll with each term in a row that failed at once. Meanwhile the
+// lock is free, so another instance may take over and do better.
+func (e *Elector) backoff() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.failures == 0 {
+		return 0
+	}
+	return min(e.o.Poll<<min(e.failures, 16), maxBackoff)
+}
+
+// Leader is the active instance as the election's record names it.
+type Leader struct {
+	// Instance is its Options.Instance ("" when none has been active).
+	Instance string
+	// Address is its Options.Address ("" when it gave none).
+	Address string
+	// Term is the term it began.
+	Term int64
 }
 
 // New returns an elector for the PostgreSQL database at url. Nothing
@@ -134,13 +173,17 @@ type Status struct {
 	Term int64
 	// Since is when this instance became active (zero when standby).
 	Since time.Time
+	// Leader is the active instance: this one while active, otherwise
+	// the holder of the latest term as last read (a standby reads it at
+	// every poll; it may be gone, until a standby takes over).
+	Leader Leader
 }
 
 // Status returns the instance's state now.
 func (e *Elector) Status() Status {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	st := Status{State: e.state, Term: e.term}
+	st := Status{State: e.state, Term: e.term, Leader: e.leader}
 	if st.State == Active && time.Now().After(e.validUntil) {
 		st.State = Standby
 	}
@@ -180,7 +223,10 @@ func (e *Elector) Run(ctx context.Context, active func(context.Context) error) e
 		}
 		if err != nil {
 			e.log.Warn("election: connection lost; trying again", "in", wait, "err", err)
-			wait = min(wait*2, 5*time.Second)
+			wait = min(wait*2, maxBackoff)
+		} else if b := e.backoff(); b > 0 {
+			wait = b
+			e.log.Warn("election: the active work failed; campaigning again later", "in", wait)
 		}
 		select {
 		case <-ctx.Done():
@@ -190,14 +236,16 @@ func (e *Elector) Run(ctx context.Context, active func(context.Context) error) e
 	}
 }
 
-// schema is the election's table; one row per election.
-const schema = `CREATE TABLE IF NOT EXISTS leader_terms (
+// schema is the election's table; one row per election. address came
+// after the first release: a table made before it gains the column.
+var schema = []string{`CREATE TABLE IF NOT EXISTS leader_terms (
 	name       text PRIMARY KEY,
 	instance   text NOT NULL,
 	pid        integer NOT NULL,
 	term       bigint NOT NULL,
-	renewed_at timestamptz NOT NULL
-)`
+	renewed_at timestamptz NOT NULL,
+	address    text NOT NULL DEFAULT ''
+)`, `ALTER TABLE leader_terms ADD COLUMN IF NOT EXISTS address text NOT NULL DEFAULT ''`}
 
 // connect opens the elector's own session and makes sure its table is
 // there.
@@ -210,9 +258,11 @@ func (e *Elector) connect(ctx context.Context) (*pgx.Conn, error) {
 	}
 	// Two instances starting at once may both create it: the loser's
 	// CREATE fails on the catalogue's unique index, and the table is there.
-	if _, err := conn.Exec(cctx, schema); err != nil && !isDuplicateTable(err) {
-		conn.Close(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("leader: create leader_terms: %w", err)
+	for _, stmt := range schema {
+		if _, err := conn.Exec(cctx, stmt); err != nil && !isDuplicateTable(err) {
+			conn.Close(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("leader: create leader_terms: %w", err)
+		}
 	}
 	return conn, nil
 }
@@ -230,7 +280,7 @@ func (e *Elector) campaign(ctx context.Context, conn *pgx.Conn, active func(cont
 		if held {
 			return e.lead(ctx, conn, active)
 		}
-		if err := e.endHungTerm(ctx, conn); err != nil {
+		if err := e.observe(ctx, conn); err != nil {
 			return err
 		}
 		select {
@@ -241,20 +291,30 @@ func (e *Elector) campaign(ctx context.Context, conn *pgx.Conn, active func(cont
 	}
 }
 
-// endHungTerm ends the session of an active instance whose term the
-// database's clock says expired TTL ago: it was suspended, partitioned or
-// stuck, and has fenced itself since.
-func (e *Elector) endHungTerm(ctx context.Context, conn *pgx.Conn) error {
-	var pid int32
-	var instance string
-	err := conn.QueryRow(ctx, `SELECT pid, instance FROM leader_terms
-		WHERE name = $1 AND clock_timestamp() - renewed_at > make_interval(secs => $2)`,
-		e.o.Name, e.o.TTL.Seconds()).Scan(&pid, &instance)
+// observe reads the latest term's holder, and ends its session if the
+// database's clock says its term expired TTL ago: it was suspended,
+// partitioned or stuck, and has fenced itself since.
+func (e *Elector) observe(ctx context.Context, conn *pgx.Conn) error {
+	var (
+		pid  int32
+		l    Leader
+		hung bool
+	)
+	err := conn.QueryRow(ctx, `SELECT pid, instance, address, term,
+			clock_timestamp() - renewed_at > make_interval(secs => $2)
+		FROM leader_terms WHERE name = $1`,
+		e.o.Name, e.o.TTL.Seconds()).Scan(&pid, &l.Instance, &l.Address, &l.Term, &hung)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("leader: read the term: %w", err)
+	}
+	e.mu.Lock()
+	e.leader = l
+	e.mu.Unlock()
+	if !hung {
+		return nil
 	}
 	var ended bool
 	if err := conn.QueryRow(ctx, `SELECT pg_terminate_backend($1)`, pid).Scan(&ended); err != nil {
@@ -262,7 +322,7 @@ func (e *Elector) endHungTerm(ctx context.Context, conn *pgx.Conn) error {
 	}
 	if ended {
 		e.log.Warn("election: the active instance renewed nothing for longer than its term; ended its session",
-			"active", instance, "ttl", e.o.TTL)
+			"active", l.Instance, "ttl", e.o.TTL)
 	}
 	return nil
 }
@@ -272,16 +332,17 @@ func (e *Elector) endHungTerm(ctx context.Context, conn *pgx.Conn) error {
 func (e *Elector) lead(ctx context.Context, conn *pgx.Conn, active func(context.Context) error) error {
 	sent := time.Now()
 	var term int64
-	err := conn.QueryRow(ctx, `INSERT INTO leader_terms (name, instance, pid, term, renewed_at)
-		VALUES ($1, $2, pg_backend_pid(), 1, clock_timestamp())
+	err := conn.QueryRow(ctx, `INSERT INTO leader_terms (name, instance, pid, term, renewed_at, address)
+		VALUES ($1, $2, pg_backend_pid(), 1, clock_timestamp(), $3)
 		ON CONFLICT (name) DO UPDATE SET instance = excluded.instance, pid = excluded.pid,
-			term = leader_terms.term + 1, renewed_at = excluded.renewed_at
-		RETURNING term`, e.o.Name, e.o.Instance).Scan(&term)
+			term = leader_terms.term + 1, renewed_at = excluded.renewed_at, address = excluded.address
+		RETURNING term`, e.o.Name, e.o.Instance, e.o.Address).Scan(&term)
 	if err != nil {
 		return fmt.Errorf("leader: begin a term: %w", err)
 	}
 	e.mu.Lock()
 	e.state, e.term, e.since, e.validUntil = Active, term, time.Now(), sent.Add(e.o.TTL/2)
+	e.leader = Leader{Instance: e.o.Instance, Address: e.o.Address, Term: term}
 	e.mu.Unlock()
 	e.log.Info("election: active", "term", term)
 
@@ -296,9 +357,21 @@ func (e *Elector) lead(ctx context.Context, conn *pgx.Conn, active func(context.
 	if why != "" {
 		e.log.Warn("election: term over", "term", term, "why", why)
 	}
-	if actErr := <-done; actErr != nil && !errors.Is(actErr, context.Canceled) && why == "" {
+	actErr := <-done
+	failed := actErr != nil && !errors.Is(actErr, context.Canceled) && why == ""
+	if failed {
 		e.log.Warn("election: the active work ended; standing by", "term", term, "err", actErr)
 	}
+	e.mu.Lock()
+	switch {
+	case !failed:
+		e.failures = 0
+	case time.Since(e.since) < quickFailure:
+		e.failures++
+	default:
+		e.failures = 1
+	}
+	e.mu.Unlock()
 	e.log.Info("election: standby", "term", term)
 	return err
 }
@@ -348,9 +421,10 @@ func (e *Elector) renew(ctx context.Context, conn *pgx.Conn, done chan error) (w
 }
 
 // isDuplicateTable reports whether err is PostgreSQL's refusal of a
-// CREATE TABLE IF NOT EXISTS that raced another: duplicate_table, or a
-// unique violation in the catalogue.
+// CREATE TABLE IF NOT EXISTS that raced another (duplicate_table, or a
+// unique violation in the catalogue) or of an ADD COLUMN IF NOT EXISTS
+// that did (duplicate_column).
 func isDuplicateTable(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "42P07" || pe.Code == "23505")
+	return errors.As(err, &pe) && (pe.Code == "42P07" || pe.Code == "23505" || pe.Code == "42701")
 }

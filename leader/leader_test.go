@@ -298,3 +298,81 @@ func TestPostgresRestart(t *testing.T) {
 		t.Errorf("after the restart: %+v; want active in term 2", st)
 	}
 }
+
+// TestStandbyKnowsTheActiveInstance: a standby's Status names the active
+// instance and the address it gave, and names the new one after a
+// takeover; the active instance names itself.
+func TestStandbyKnowsTheActiveInstance(t *testing.T) {
+	url := testenv.SharedPostgres(t).NewDatabase(t)
+	run := func(instance string) (*Elector, context.CancelFunc, chan struct{}) {
+		ctx, cancel := context.WithCancel(context.Background())
+		e := New(url, Options{Instance: instance, Address: "http://" + instance + ".corp.test:8765", TTL: time.Second, Logger: quiet})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			e.Run(ctx, func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
+		}()
+		t.Cleanup(func() { cancel(); <-done })
+		return e, cancel, done
+	}
+	a, stopA, doneA := run("a")
+	waitFor(t, "a active", func() bool { return a.Valid() })
+	b, _, _ := run("b")
+	want := Leader{Instance: "a", Address: "http://a.corp.test:8765", Term: a.Status().Term}
+	if got := a.Status().Leader; got != want {
+		t.Fatalf("the active instance's leader: %+v, want %+v", got, want)
+	}
+	waitFor(t, "b sees a", func() bool { return b.Status().Leader == want })
+	if b.Valid() || b.Status().State != Standby {
+		t.Fatalf("b: %+v", b.Status())
+	}
+	stopA()
+	<-doneA
+	waitFor(t, "b active", func() bool { return b.Valid() })
+	if got := b.Status().Leader; got.Instance != "b" || got.Address != "http://b.corp.test:8765" || got.Term != want.Term+1 {
+		t.Fatalf("after the takeover, b's leader: %+v", got)
+	}
+}
+
+// TestFailingActiveWorkBacksOff: an instance whose active work fails at
+// once (a network it cannot connect, say) does not try again every poll:
+// it waits longer after each failure, with the lock free meanwhile, so
+// another instance can take over.
+func TestFailingActiveWorkBacksOff(t *testing.T) {
+	url := testenv.SharedPostgres(t).NewDatabase(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var tries atomic.Int32
+	e := New(url, Options{Instance: "failing", TTL: time.Second, Logger: quiet})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.Run(ctx, func(context.Context) error { tries.Add(1); return fmt.Errorf("cannot connect") })
+	}()
+	time.Sleep(1600 * time.Millisecond)
+	// Every poll (50 ms) would be about 30 tries; backing off from 100 ms
+	// and doubling is 4 or 5 (at 0, 0.1, 0.3, 0.7 and 1.5 s, plus the
+	// round trips).
+	if n := tries.Load(); n < 2 || n > 6 {
+		t.Errorf("the failing work was tried %d times in 1.6 s, want 2 to 6", n)
+	}
+	// Meanwhile the lock is free: a healthy instance takes over.
+	healthy := campaign(t, url, "healthy", time.Second, nil, nil)
+	select {
+	case <-healthy.active:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the healthy instance never became active beside the failing one")
+	}
+	cancel()
+	<-done
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("%s: not within 10 s", what)
+}
