@@ -467,6 +467,12 @@ type HA struct {
 	// takeover from a suspended or cut-off instance. A crashed one is
 	// taken over within 50 ms whatever the TTL.
 	TTL time.Duration `mapstructure:"ttl" example:"2s"`
+	// Advertise is where the other instances reach this one's admin API
+	// (ha.advertise): an http or https URL of scheme, host and port only.
+	// A standby forwards the admin requests it gets to the active
+	// instance's Advertise, so any instance serves the API; without it a
+	// standby refuses them with 503 and names the active instance.
+	Advertise string `mapstructure:"advertise" example:"http://gw-1.corp.test:8765"`
 }
 
 // networkNames returns the keys under networks as written in the file.

@@ -56,3 +56,31 @@ func TestHA(t *testing.T) {
 		}
 	}
 }
+
+// TestHAAdvertise: ha.advertise takes an http or https URL of scheme,
+// host and port; anything that could not be a base for the admin API's
+// paths, or that would carry a password, is refused naming the key.
+func TestHAAdvertise(t *testing.T) {
+	for _, ok := range []string{"http://gw-1.corp.test:8765", "https://10.0.0.5:8443/", "http://[::1]:8765"} {
+		if c := mustLoad(t, base+"ha:\n  advertise: "+ok+"\n"); c.HA.Advertise != ok {
+			t.Errorf("advertise %q read as %q", ok, c.HA.Advertise)
+		}
+	}
+	for _, tt := range []struct{ advertise, want string }{
+		{"gw-1.corp.test:8765", "not an http or https URL"},
+		{"ftp://gw-1.corp.test", "not an http or https URL"},
+		{"http://", "names no host"},
+		{"http://:8765", "names no host"},
+		{"http://ops:s3cret@gw-1.corp.test:8765", "user name or password"},
+		{"http://gw-1.corp.test:8765/admin", "path, query or fragment"},
+		{"http://gw-1.corp.test:8765/?x=1", "path, query or fragment"},
+		{"'http://gw 1:8765'", "not a URL"},
+	} {
+		_, err := load(t, base+"ha:\n  advertise: "+tt.advertise+"\n")
+		if err == nil || !strings.Contains(err.Error(), "ha.advertise") || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("advertise %q: %v", tt.advertise, err)
+		} else if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("advertise %q: the error shows the password: %v", tt.advertise, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +54,12 @@ func (c *Config) problems() []KeyError {
 	}
 	if c.HA.TTL != 0 && (c.HA.TTL < 200*time.Millisecond || c.HA.TTL > 5*time.Minute) {
 		p.add("ha.ttl", c.HA.TTL.String()+" is out of range", "set it from 200ms to 5m (default 2s)")
+	}
+	if c.HA.Advertise != "" {
+		if shown, why := advertiseProblem(c.HA.Advertise); why != "" {
+			p.add("ha.advertise", quoteOrEmpty(shown)+" "+why,
+				"set it to the URL at which the other instances reach this one's admin API, scheme, host and port only: http://gw-1.corp.test:8765")
+		}
 	}
 	c.Admin.problems(&p)
 	c.networkProblems(&p)
@@ -546,4 +553,23 @@ func validDomain(d string) bool {
 		}
 	}
 	return true
+}
+
+// advertiseProblem says what is wrong with u as ha.advertise, or "", and
+// how to show u in the message (without a password it holds).
+func advertiseProblem(u string) (shown, why string) {
+	parsed, err := url.Parse(u)
+	switch {
+	case err != nil:
+		return "", "is not a URL"
+	case parsed.User != nil:
+		return parsed.Redacted(), "holds a user name or password, which would be sent with every forwarded request"
+	case parsed.Scheme != "http" && parsed.Scheme != "https":
+		return u, "is not an http or https URL"
+	case parsed.Host == "" || parsed.Hostname() == "":
+		return u, "names no host"
+	case parsed.Path != "" && parsed.Path != "/", parsed.RawQuery != "", parsed.Fragment != "":
+		return u, "has a path, query or fragment: the admin API's paths are added to it"
+	}
+	return u, ""
 }
