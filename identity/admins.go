@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/kakehashi/kakehashi/internal/sqldb"
 )
 
@@ -275,20 +277,13 @@ func (s *State) Admins(ctx context.Context) ([]Admin, error) {
 // store every time, so a revocation holds for the very next request.
 // Errors: ErrNotFound (no such token), ErrAdminRevoked.
 func (s *State) AuthenticateAdmin(ctx context.Context, token string) (*Admin, error) {
-	if !strings.HasPrefix(token, AdminTokenPrefix) {
-		return nil, fmt.Errorf("identity: admin token: %w", ErrNotFound)
-	}
 	as, err := s.adminStore()
 	if err != nil {
 		return nil, err
 	}
-	h := HashAdminToken(token)
-	a, err := as.AdminByTokenHash(ctx, h)
+	a, err := authenticateAdmin(ctx, as, token)
 	if err != nil {
-		return nil, fmt.Errorf("identity: admin token: %w", err)
-	}
-	if a.Revoked() {
-		return nil, fmt.Errorf("identity: admin token of %s: %w", a.Name, ErrAdminRevoked)
+		return nil, err
 	}
 	if now := s.now().UTC(); now.Sub(a.LastUsed) >= adminTouchEvery {
 		// Best effort: a failure to note the time must not refuse the
@@ -299,6 +294,55 @@ func (s *State) AuthenticateAdmin(ctx context.Context, token string) (*Admin, er
 	}
 	return a, nil
 }
+
+// authenticateAdmin looks token up in as: ErrNotFound, ErrAdminRevoked or
+// its admin.
+func authenticateAdmin(ctx context.Context, as AdminStore, token string) (*Admin, error) {
+	if !strings.HasPrefix(token, AdminTokenPrefix) {
+		return nil, fmt.Errorf("identity: admin token: %w", ErrNotFound)
+	}
+	a, err := as.AdminByTokenHash(ctx, HashAdminToken(token))
+	if err != nil {
+		return nil, fmt.Errorf("identity: admin token: %w", err)
+	}
+	if a.Revoked() {
+		return nil, fmt.Errorf("identity: admin token of %s: %w", a.Name, ErrAdminRevoked)
+	}
+	return a, nil
+}
+
+// AdminTokens checks named admin tokens against the admin credentials of
+// a PostgreSQL store without opening the store's State: what a standby
+// instance, which holds none, needs to know who asks it for its metrics.
+// It only reads (it records no last use), and migrates nothing.
+type AdminTokens struct{ s *SQLStore }
+
+// OpenAdminTokens opens the admin credentials of the identity store at
+// url (a postgres:// URL, schema included, as OpenPostgres takes it).
+// Nothing is read until Authenticate, so the store need not be created
+// yet.
+func OpenAdminTokens(ctx context.Context, url string) (*AdminTokens, error) {
+	db, err := sqldb.OpenPostgres(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("identity: admin tokens: %w", err)
+	}
+	db.SetMaxOpenConns(2)
+	return &AdminTokens{s: &SQLStore{d: sqldb.Postgres, name: "postgres", w: db, r: db}}, nil
+}
+
+// Authenticate returns the admin whose token is token. Errors:
+// ErrNotFound (no such token, or no store yet), ErrAdminRevoked.
+func (t *AdminTokens) Authenticate(ctx context.Context, token string) (*Admin, error) {
+	a, err := authenticateAdmin(ctx, t.s, token)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table: no instance has been active yet
+		return nil, fmt.Errorf("identity: admin token: no admins stored yet: %w", ErrNotFound)
+	}
+	return a, err
+}
+
+// Close closes the connections.
+func (t *AdminTokens) Close() error { return t.s.w.Close() }
 
 // adminNamed is the condition that selects the admin called ? whatever
 // the case of either: SQLite's column compares NOCASE; PostgreSQL's has

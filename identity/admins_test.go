@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kakehashi/kakehashi/internal/testenv"
 )
 
 func TestAdminsAddAuthenticateRevokeSurviveRestart(t *testing.T) {
@@ -252,6 +254,54 @@ func BenchmarkAuthenticateAdmin(b *testing.B) {
 	for b.Loop() {
 		if _, err := s.AuthenticateAdmin(ctx, token); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestAdminTokensWithoutState: a standby reads the admin credentials of
+// the shared store without opening its State: an unknown or revoked
+// token is refused, a named one names its admin and role, and a schema
+// no instance has created yet refuses every token (ErrNotFound).
+func TestAdminTokensWithoutState(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.SharedPostgres(t).NewSchema(t)
+	empty, err := OpenAdminTokens(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer empty.Close()
+	if _, err := empty.Authenticate(ctx, AdminTokenPrefix+"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("before the store exists: %v, want ErrNotFound", err)
+	}
+
+	st, err := OpenPostgres(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f := newFixtureWith(t, st)
+	_, token, err := f.s.AddAdmin(ctx, "admin:bootstrap", "monitoring", "prometheus", RoleAuditor)
+	f.must(err)
+	_, gone, err := f.s.AddAdmin(ctx, "admin:bootstrap", "left", "old.ops", RoleAdmin)
+	f.must(err)
+	_, err = f.s.RevokeAdmin(ctx, "admin:bootstrap", "left the company", "old.ops")
+	f.must(err)
+
+	tokens, err := OpenAdminTokens(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tokens.Close()
+	a, err := tokens.Authenticate(ctx, token)
+	if err != nil || a.Name != "prometheus" || a.Role != RoleAuditor {
+		t.Fatalf("named token: %+v, %v", a, err)
+	}
+	if _, err := tokens.Authenticate(ctx, gone); !errors.Is(err, ErrAdminRevoked) {
+		t.Errorf("revoked token: %v, want ErrAdminRevoked", err)
+	}
+	for _, bad := range []string{"", token + "x", strings.ToUpper(token), "bootstrap-token-0123456789"} {
+		if _, err := tokens.Authenticate(ctx, bad); !errors.Is(err, ErrNotFound) {
+			t.Errorf("token %q: %v, want ErrNotFound", bad, err)
 		}
 	}
 }
