@@ -218,7 +218,7 @@ guard: {terms: [%q]}
 		w.inside.InsideUpload.Domain, w.inside.InsideUpload.Host,
 		w.outside.ComponentAddr, w.outside.Secret, w.outside.OutsideUpload.Domain, !o.unconfirmed, mailNet, o.fallback, guardTerm)
 	if o.store != "" {
-		yaml += fmt.Sprintf("store: %q\nha: {instance: gw-1, ttl: 1s}\n", o.store)
+		yaml += fmt.Sprintf("store: %q\nha: {instance: gw-1, ttl: 1s, advertise: \"http://%s\"}\n", o.store, admin)
 	}
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)

@@ -428,3 +428,6 @@ func isDuplicateTable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && (pe.Code == "42P07" || pe.Code == "23505" || pe.Code == "42701")
 }
+
+// Instance returns the name this instance campaigns under.
+func (e *Elector) Instance() string { return e.o.Instance }

@@ -8,12 +8,17 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +28,7 @@ import (
 	"github.com/kakehashi/kakehashi/adapters/mail"
 	"github.com/kakehashi/kakehashi/config"
 	"github.com/kakehashi/kakehashi/gateway"
+	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/internal/sqldb"
 	"github.com/kakehashi/kakehashi/leader"
 )
@@ -35,12 +41,17 @@ func runElected(ctx context.Context, cfg *config.Config, log *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	e := leader.New(url, leader.Options{Instance: cfg.HA.Instance, TTL: cfg.HA.TTL, Logger: log})
+	tokens, err := identity.OpenAdminTokens(ctx, st.identity)
+	if err != nil {
+		return err
+	}
+	defer tokens.Close()
+	e := leader.New(url, leader.Options{Instance: cfg.HA.Instance, TTL: cfg.HA.TTL, Address: strings.TrimSuffix(cfg.HA.Advertise, "/"), Logger: log})
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Admin.Listen)
 	if err != nil {
 		return fmt.Errorf("admin API: listen on %s: %w", cfg.Admin.Listen, err)
 	}
-	h := &roleHandler{e: e, standby: standbyHandler(e)}
+	h := &roleHandler{e: e, instance: e.Instance(), standby: newStandby(e, cfg.Admin.Token.Reveal(), tokens, log)}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -88,14 +99,27 @@ func postgresStores(ctx context.Context, url string) (stores, error) {
 }
 
 // roleHandler serves the admin listener: the active instance's API while
-// this instance is active, the standby's answers otherwise.
+// this instance is active, the standby's answers otherwise. Every answer
+// names the instance that gave it (InstanceHeader).
 type roleHandler struct {
-	e       *leader.Elector
-	active  atomic.Pointer[activeHandler]
-	standby http.Handler
+	e        *leader.Elector
+	instance string
+	active   atomic.Pointer[activeHandler]
+	standby  http.Handler
 }
 
+// Headers of the admin API between instances.
+const (
+	// InstanceHeader names the instance that answered an admin request;
+	// an answer a standby forwarded names the active instance.
+	InstanceHeader = "Kakehashi-Instance"
+	// forwardedHeader marks a request a standby forwarded, with its name:
+	// it is never forwarded again.
+	forwardedHeader = "Kakehashi-Forwarded-By"
+)
+
 func (h *roleHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set(InstanceHeader, h.instance)
 	if a := h.active.Load(); a != nil {
 		a.ServeHTTP(w, r)
 		return
@@ -110,6 +134,8 @@ type roleHealth struct {
 	Role string `json:"role"`
 	// Term is the election's term this instance is active in, or last was.
 	Term int64 `json:"term,omitempty"`
+	// Active names the active instance, as a standby last read it.
+	Active string `json:"active,omitempty"`
 }
 
 // activeHandler is the admin API of the active instance, whose /healthz
@@ -134,10 +160,34 @@ func (a *activeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeHealth(w, code, h)
 }
 
-// standbyHandler answers for a standby instance: /healthz says so (200:
-// the process is well), /metrics has the election's gauges, and every
-// other request is refused with 503 and where to go.
-func standbyHandler(e *leader.Elector) http.Handler {
+// standby answers admin requests for a standby instance: /healthz says
+// so (200: the process is well) and names the active instance, /metrics
+// has the election's gauges, and every other request is forwarded to the
+// active instance's ha.advertise address, which authenticates, checks
+// and audits it as if it had been sent there. The identity state lives
+// in the active instance's memory, and every write to it is decided
+// there, so a standby forwards rather than writing the store itself.
+type standby struct {
+	e        *leader.Elector
+	instance string
+	token    []byte // SHA-256 of the bootstrap token
+	tokens   *identity.AdminTokens
+	mux      *http.ServeMux
+	client   *http.Transport
+	log      *slog.Logger
+}
+
+func newStandby(e *leader.Elector, token string, tokens *identity.AdminTokens, log *slog.Logger) *standby {
+	h := sha256.Sum256([]byte(token))
+	s := &standby{e: e, instance: e.Instance(), token: h[:], tokens: tokens, log: log, mux: http.NewServeMux(),
+		client: &http.Transport{
+			Proxy:                 nil, // instances talk directly, whatever the environment says
+			DialContext:           (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   5 * time.Second,
+			MaxIdleConnsPerHost:   4,
+			IdleConnTimeout:       time.Minute,
+			ExpectContinueTimeout: time.Second,
+		}}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kakehashi_leader_active",
 		Help: "1 while this instance is the active one of those sharing the store, 0 while it stands by."},
@@ -147,19 +197,105 @@ func standbyHandler(e *leader.Elector) http.Handler {
 			}
 			return 0
 		}))
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeHealth(w, http.StatusOK, roleHealth{Health: gateway.Health{Status: "standby"}, Role: "standby", Term: e.Status().Term})
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	s.mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		if s.authenticate(w, r) {
+			metrics.ServeHTTP(w, r)
+		}
 	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		st := e.Status()
+		writeHealth(w, http.StatusOK, roleHealth{Health: gateway.Health{Status: "standby"}, Role: "standby", Term: st.Term,
+			Active: st.Leader.Instance})
+	})
+	s.mux.HandleFunc("/", s.forward)
+	return s
+}
+
+func (s *standby) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// authenticate accepts the bootstrap token or a named admin's (any role,
+// as the active instance's /metrics does); otherwise it answers 401.
+func (s *standby) authenticate(w http.ResponseWriter, r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if ok && got != "" {
+		h := sha256.Sum256([]byte(got))
+		if subtle.ConstantTimeCompare(h[:], s.token) == 1 {
+			return true
+		}
+		_, err := s.tokens.Authenticate(r.Context(), got)
+		if err == nil {
+			return true
+		}
+		if !errors.Is(err, identity.ErrNotFound) && !errors.Is(err, identity.ErrAdminRevoked) {
+			s.log.Error("standby: checking an admin token", "err", err)
+			standbyError(w, http.StatusServiceUnavailable, "the admin credentials cannot be read now: "+err.Error())
+			return false
+		}
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="kakehashi"`)
+	standbyError(w, http.StatusUnauthorized, "missing, wrong or revoked admin token (Authorization: Bearer …)")
+	return false
+}
+
+// forward sends r to the active instance and its answer back. Nothing is
+// retried: a change the active instance may have made is not made twice.
+func (s *standby) forward(w http.ResponseWriter, r *http.Request) {
+	l := s.e.Status().Leader
+	switch {
+	case r.Header.Get(forwardedHeader) != "":
+		// Another standby took this one for the active instance: the
+		// election's record is behind, during a takeover.
 		w.Header().Set("Retry-After", "1")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_ = json.NewEncoder(w).Encode(map[string]string{
-			"error": "this instance is standing by: send admin requests to the active instance (its /healthz says \"role\": \"active\")"})
-	})
-	return mux
+		standbyError(w, http.StatusServiceUnavailable, fmt.Sprintf(
+			"%s forwarded this request to %s, which stands by too: an instance is taking over; try again in a moment", r.Header.Get(forwardedHeader), s.instance))
+		return
+	case l.Instance == "" || l.Instance == s.instance:
+		w.Header().Set("Retry-After", "1")
+		standbyError(w, http.StatusServiceUnavailable, "no instance is active at the moment (one takes over within ha.ttl): try again in a moment")
+		return
+	case l.Address == "":
+		w.Header().Set("Retry-After", "1")
+		standbyError(w, http.StatusServiceUnavailable, fmt.Sprintf(
+			"this instance is standing by and %s, the active one, gave no ha.advertise address to forward to: send admin requests to it (its /healthz says \"role\": \"active\")", l.Instance))
+		return
+	}
+	target, err := url.Parse(l.Address)
+	if err != nil {
+		standbyError(w, http.StatusInternalServerError, fmt.Sprintf("the active instance %s advertises %q: %v", l.Instance, l.Address, err))
+		return
+	}
+	p := &httputil.ReverseProxy{
+		Transport: s.client,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.SetXForwarded()
+			pr.Out.Header.Set(forwardedHeader, s.instance)
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			w.Header().Set(InstanceHeader, s.instance)
+			var oe *net.OpError
+			if errors.As(err, &oe) && oe.Op == "dial" {
+				// Nothing was sent: asking again is safe.
+				w.Header().Set("Retry-After", "1")
+				standbyError(w, http.StatusServiceUnavailable, fmt.Sprintf(
+					"the active instance %s (%s) does not answer: %v; a standby takes over within ha.ttl, try again in a moment", l.Instance, l.Address, err))
+				return
+			}
+			s.log.Warn("standby: forwarding an admin request", "active", l.Instance, "path", r.URL.Path, "err", err)
+			standbyError(w, http.StatusBadGateway, fmt.Sprintf(
+				"the active instance %s stopped answering during the request (%v): a change may or may not have been made; read the audit log (GET /v1/audit) before trying again", l.Instance, err))
+		},
+	}
+	w.Header().Del(InstanceHeader) // the answer names the active instance
+	p.ServeHTTP(w, r)
+}
+
+// standbyError writes the admin API's error body.
+func standbyError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }
 
 func writeHealth(w http.ResponseWriter, code int, h roleHealth) {
