@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -135,6 +136,131 @@ func TestAdminThroughStandby(t *testing.T) {
 	}
 }
 
+// steady is an employee's steady traffic to a contact, one message every
+// 20 ms, with what became of each message.
+type steady struct {
+	mu         sync.Mutex
+	sent       []string
+	sentAt     map[string]time.Time
+	byID       map[string]string // stanza ID → body
+	received   map[string]int
+	bouncedIDs map[string]bool // bounces name the message's ID, which may come back before SendChat returned it
+	stop       chan struct{}
+	writing    chan struct{}
+}
+
+// startSteady has from write to its conversation with to (bobProxy)
+// every 20 ms until finish.
+func startSteady(from, to *testenv.Client) *steady {
+	s := &steady{sentAt: map[string]time.Time{}, byID: map[string]string{}, received: map[string]int{},
+		bouncedIDs: map[string]bool{}, stop: make(chan struct{}), writing: make(chan struct{})}
+	go func() {
+		defer close(s.writing)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-s.stop:
+				return
+			case <-tick.C:
+			}
+			body := "steady " + strconv.Itoa(i)
+			at := time.Now()
+			id, err := from.SendChat(bobProxy, body)
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.sent = append(s.sent, body)
+			s.sentAt[body] = at
+			s.byID[id] = body
+			s.mu.Unlock()
+		}
+	}()
+	go func() {
+		for {
+			m, err := to.Receive(context.Background())
+			if err != nil {
+				return
+			}
+			if m.Kind == "message" && strings.HasPrefix(m.Body, "steady ") {
+				s.mu.Lock()
+				s.received[m.Body]++
+				s.mu.Unlock()
+			}
+		}
+	}()
+	go func() {
+		for {
+			m, err := from.Receive(context.Background())
+			if err != nil {
+				return
+			}
+			if m.Kind == "message" && m.Type == "error" {
+				s.mu.Lock()
+				s.bouncedIDs[m.ID] = true
+				s.mu.Unlock()
+			}
+		}
+	}()
+	return s
+}
+
+// relayedSince waits up to 20 s for the first message written after
+// since to be delivered, and returns when it saw it (zero if none came).
+func (s *steady) relayedSince(since time.Time) time.Time {
+	for deadline := since.Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		s.mu.Lock()
+		for body := range s.received {
+			if s.sentAt[body].After(since) {
+				s.mu.Unlock()
+				return time.Now()
+			}
+		}
+		s.mu.Unlock()
+	}
+	return time.Time{}
+}
+
+// outcome is what became of the messages of a steady traffic.
+type outcome struct {
+	sent, delivered, bounced, twice int
+	// lost are the messages neither delivered nor bounced, with when
+	// they were written.
+	lost map[string]time.Time
+}
+
+// finish stops the traffic, waits for the last answers, and says what
+// became of every message.
+func (s *steady) finish() outcome {
+	close(s.stop)
+	<-s.writing
+	time.Sleep(2 * time.Second)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	bounced := map[string]bool{}
+	for id, body := range s.byID {
+		bounced[body] = s.bouncedIDs[id]
+	}
+	o := outcome{sent: len(s.sent), delivered: len(s.received), lost: map[string]time.Time{}}
+	for _, body := range s.sent {
+		if bounced[body] {
+			o.bounced++
+		}
+		switch {
+		case s.received[body] > 1:
+			o.twice++
+		case s.received[body] == 0 && !bounced[body]:
+			o.lost[body] = s.sentAt[body]
+		}
+	}
+	return o
+}
+
+func (o outcome) String() string {
+	return fmt.Sprintf("%d messages: %d delivered, %d bounced, %d lost, %d twice", o.sent, o.delivered, o.bounced, len(o.lost), o.twice)
+}
+
 // failover runs five takeovers, each after end(active), under an
 // employee's steady traffic; how names end in the log.
 func failover(t *testing.T, end func(*Gateway), how string) {
@@ -146,69 +272,7 @@ func failover(t *testing.T, end func(*Gateway), how string) {
 	}
 	hana, bob := w.client("hana"), w.client("bob")
 	startConversation(t, hana, bob)
-
-	// Hana writes every 20 ms until the rounds are over.
-	var mu sync.Mutex
-	var sent []string
-	sentAt := map[string]time.Time{}
-	byID := map[string]string{} // stanza ID → body
-	stop := make(chan struct{})
-	writing := make(chan struct{})
-	go func() {
-		defer close(writing)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			body := "steady " + strconv.Itoa(i)
-			at := time.Now()
-			id, err := hana.SendChat(bobProxy, body)
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			sent = append(sent, body)
-			sentAt[body] = at
-			byID[id] = body
-			mu.Unlock()
-		}
-	}()
-	// Bob's and Hana's side of it.
-	received := map[string]int{}
-	var recvMu sync.Mutex
-	go func() {
-		for {
-			s, err := bob.Receive(context.Background())
-			if err != nil {
-				return
-			}
-			if s.Kind == "message" && strings.HasPrefix(s.Body, "steady ") {
-				recvMu.Lock()
-				received[s.Body]++
-				recvMu.Unlock()
-			}
-		}
-	}()
-	// Bounces name the message's ID, which may come back before SendChat
-	// has returned it: they are matched to bodies at the end.
-	bouncedIDs := map[string]bool{}
-	go func() {
-		for {
-			s, err := hana.Receive(context.Background())
-			if err != nil {
-				return
-			}
-			if s.Kind == "message" && s.Type == "error" {
-				recvMu.Lock()
-				bouncedIDs[s.ID] = true
-				recvMu.Unlock()
-			}
-		}
-	}()
+	traffic := startSteady(hana, bob)
 
 	const rounds = 5
 	var took []time.Duration
@@ -217,24 +281,13 @@ func failover(t *testing.T, end func(*Gateway), how string) {
 		time.Sleep(500 * time.Millisecond)
 		killed := time.Now()
 		kills = append(kills, killed)
-		end(a)
+		// Stop returns once the process has exited, which may be after
+		// the standby took over: the window is measured from the signal.
+		ended := make(chan struct{})
+		go func() { defer close(ended); end(a) }()
 		// Relaying again: the first message Bob gets that was written
 		// after the kill.
-		deadline := killed.Add(20 * time.Second)
-		var back time.Time
-		for back.IsZero() && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-			recvMu.Lock()
-			mu.Lock()
-			for body := range received {
-				if sentAt[body].After(killed) {
-					back = time.Now()
-					break
-				}
-			}
-			mu.Unlock()
-			recvMu.Unlock()
-		}
+		back := traffic.relayedSince(killed)
 		if back.IsZero() {
 			t.Fatalf("round %d: nothing relayed after the kill; gw-2 is %q", round, b.role())
 		}
@@ -242,13 +295,12 @@ func failover(t *testing.T, end func(*Gateway), how string) {
 		if b.role() != "active" {
 			t.Fatalf("round %d: gw-2 relays but says it is %q", round, b.role())
 		}
+		<-ended
 		a.standby = true
 		a.Start() // back as the standby
 		a, b = b, a
 	}
-	close(stop)
-	<-writing
-	time.Sleep(2 * time.Second)
+	o := traffic.finish()
 	windows := slices.Clone(took) // by round, before sorting
 	slices.Sort(took)
 	t.Logf("relaying again after %s of the active instance: p50 %v, max %v (%d failovers)",
@@ -256,44 +308,59 @@ func failover(t *testing.T, end func(*Gateway), how string) {
 	if took[len(took)-1] > 3*time.Second {
 		t.Errorf("relaying again took up to %v", took[len(took)-1])
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	recvMu.Lock()
-	defer recvMu.Unlock()
-	bounced := map[string]bool{}
-	for id, body := range byID {
-		bounced[body] = bouncedIDs[id]
-	}
-	var lost, twice, back int
-	for _, body := range sent {
-		if bounced[body] {
-			back++
-		}
-		switch {
-		case received[body] > 1:
-			twice++
-		case received[body] == 0 && !bounced[body]:
-			lost++
-			// The component protocol's loss: written to the gateway's
-			// socket by the server around the kill, before anyone could
-			// take over.
-			at, inWindow, near := sentAt[body], false, time.Duration(1<<62)
-			for i, k := range kills {
-				if at.After(k.Add(-100*time.Millisecond)) && at.Before(k.Add(windows[i])) {
-					inWindow = true
-				}
-				if d := at.Sub(k); d.Abs() < near.Abs() {
-					near = d
-				}
+	for body, at := range o.lost {
+		// The component protocol's loss: written to the gateway's socket
+		// by the server around the kill, before anyone could take over.
+		inWindow, near := false, time.Duration(1<<62)
+		for i, k := range kills {
+			if at.After(k.Add(-100*time.Millisecond)) && at.Before(k.Add(windows[i])) {
+				inWindow = true
 			}
-			if !inWindow || how != "kill -9" {
-				t.Errorf("lost %q, written %v from the nearest %s; stored as %s", body, near.Round(time.Millisecond), how, storedAs(t, url, body))
+			if d := at.Sub(k); d.Abs() < near.Abs() {
+				near = d
 			}
 		}
+		if !inWindow || how != "kill -9" {
+			t.Errorf("lost %q, written %v from the nearest %s; stored as %s", body, near.Round(time.Millisecond), how, storedAs(t, url, body))
+		}
 	}
-	t.Logf("%d messages: %d delivered, %d bounced, %d lost, %d twice", len(sent), len(received), back, lost, twice)
-	if twice > 0 {
-		t.Errorf("%d messages delivered twice", twice)
+	t.Log(o)
+	if o.twice > 0 {
+		t.Errorf("%d messages delivered twice", o.twice)
+	}
+}
+
+// TestPostgresRestartUnderTraffic: the database restarts while an
+// employee writes to a contact every 20 ms. The active instance's term
+// ends (it cannot renew), an instance is active again once the database
+// is back, and every message is delivered once or bounced to its author:
+// none lost, none twice.
+func TestPostgresRestartUnderTraffic(t *testing.T) {
+	pg := testenv.StartPostgres(t)
+	url := pg.NewDatabase(t)
+	w := newWorld(t, worldOptions{store: url, logLevel: "info"})
+	a, b := w.gw, w.instance("gw-2")
+	hana, bob := w.client("hana"), w.client("bob")
+	startConversation(t, hana, bob)
+	traffic := startSteady(hana, bob)
+	time.Sleep(500 * time.Millisecond)
+	restarted := time.Now()
+	pg.Restart(t)
+	back := traffic.relayedSince(restarted)
+	if back.IsZero() {
+		t.Fatalf("nothing relayed after the restart; gw-1 is %q, gw-2 %q", a.role(), b.role())
+	}
+	time.Sleep(500 * time.Millisecond)
+	o := traffic.finish()
+	t.Logf("relaying again %v after the restart began; %s", back.Sub(restarted).Round(time.Millisecond), o)
+	if roles := []string{a.role(), b.role()}; !slices.Contains(roles, "active") || !slices.Contains(roles, "standby") {
+		t.Errorf("roles after the restart: gw-1 %q, gw-2 %q", roles[0], roles[1])
+	}
+	for body, at := range o.lost {
+		t.Errorf("lost %q, written %v after the restart began; stored as %s", body, at.Sub(restarted).Round(time.Millisecond), storedAs(t, url, body))
+	}
+	if o.twice > 0 {
+		t.Errorf("%d messages delivered twice", o.twice)
 	}
 }
 

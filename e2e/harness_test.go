@@ -249,7 +249,7 @@ func (g *Gateway) Start() {
 	if g.log == nil {
 		g.log = &syncBuffer{}
 		g.t.Cleanup(func() {
-			if g.t.Failed() {
+			if g.t.Failed() || os.Getenv("KAKEHASHI_E2E_LOGS") != "" {
 				g.t.Logf("gateway log (%s):\n%s", g.cfg, g.log.String())
 			}
 		})

@@ -40,6 +40,9 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
 	}
+	// How long a stop takes is part of a rolling upgrade's window: the
+	// log shows where it began.
+	defer context.AfterFunc(ctx, func() { log.Info("kakehashi stopping") })()
 	if cfg.Store != "" {
 		return runElected(ctx, cfg, log)
 	}
