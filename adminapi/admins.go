@@ -11,6 +11,17 @@ import (
 
 // Handlers for admin credentials, the audit log and the queue.
 
+// The query parameters of GET /v1/audit.
+var (
+	auditLimit  = qInt("limit", 1, identity.MaxAuditLimit, identity.DefaultAuditLimit, "At most this many entries.")
+	auditParams = []param{
+		qSeq("after", "Only entries with a greater sequence number (seq); 0: from the start."),
+		auditLimit,
+		qString("action", "Only entries of this action (e.g. contacts.transfer)."),
+		qString("subject", "Only entries about this subject (an employee ID, a transfer ID…)."),
+	}
+)
+
 func (a *Server) audit(w http.ResponseWriter, r *http.Request, _ string) error {
 	p := queryOf(r)
 	var aq identity.AuditQuery
@@ -23,7 +34,7 @@ func (a *Server) audit(w http.ResponseWriter, r *http.Request, _ string) error {
 		aq.AfterSeq = n
 	}
 	var err error
-	if aq.Limit, err = p.integer("limit", 1, identity.MaxAuditLimit, identity.DefaultAuditLimit); err != nil {
+	if aq.Limit, err = p.integer(auditLimit); err != nil {
 		return err
 	}
 	aq.Action, aq.Subject = p.str("action"), p.str("subject")

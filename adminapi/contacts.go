@@ -17,9 +17,24 @@ import (
 
 // Handlers for contacts, their transfers and broadcasts to them.
 
-// contactParams are the query parameters of GET /v1/contacts.
-var contactParams = []string{"owner", "unassigned", "persona", "tag", "source", "network",
-	"active_after", "active_before", "idle_for", "active_within", "offset", "limit"}
+// The query parameters of GET /v1/contacts.
+var (
+	contactOffset = qInt("offset", 0, math.MaxInt32, 0, "Skip this many matches.")
+	contactLimit  = qInt("limit", 1, identity.MaxSearchLimit, identity.MaxSearchLimit, "At most this many matches.")
+	contactParams = []param{
+		qString("owner", "The relationships of this employee (by ID); empty: those in the unassigned pool. Excludes unassigned."),
+		qFlag("unassigned", "Only the relationships in the unassigned pool. Excludes owner."),
+		qString("persona", "Only relationships on this persona (by ID)."),
+		qString("tag", "Only relationships with this tag (ignoring case)."),
+		qString("source", "Only contacts with this source (how they came, e.g. a contact point)."),
+		qString("network", "Only contacts on this network."),
+		qTime("active_after", "Only relationships with traffic after this time. Excludes active_within."),
+		qTime("active_before", "Only relationships without traffic since this time. Excludes idle_for."),
+		qDuration("idle_for", "Only relationships without traffic for this long, counted back from the gateway's clock. Excludes active_before."),
+		qDuration("active_within", "Only relationships with traffic within this long, counted back from the gateway's clock. Excludes active_after."),
+		contactOffset, contactLimit,
+	}
+)
 
 // listContacts searches relationships: owner, unassigned, persona, tag,
 // source, network, active_after and active_before (RFC 3339) or
@@ -68,10 +83,10 @@ func (a *Server) listContacts(w http.ResponseWriter, r *http.Request, _ string) 
 			*c.dst = now.Add(-d)
 		}
 	}
-	if query.Offset, err = p.integer("offset", 0, math.MaxInt32, 0); err != nil {
+	if query.Offset, err = p.integer(contactOffset); err != nil {
 		return err
 	}
-	if query.Limit, err = p.integer("limit", 1, identity.MaxSearchLimit, identity.MaxSearchLimit); err != nil {
+	if query.Limit, err = p.integer(contactLimit); err != nil {
 		return err
 	}
 	res, err := a.state.Snapshot().SearchRelationships(query)

@@ -282,15 +282,16 @@ func (p params) duration(name string) (time.Duration, error) {
 	return d, nil
 }
 
-// integer reads a whole number in [lo, hi]; absent is def.
-func (p params) integer(name string, lo, hi, def int) (int, error) {
-	if !p.q.Has(name) {
-		return def, nil
+// integer reads the whole number sp (made by num) in [sp.min, sp.max];
+// absent is sp.def.
+func (p params) integer(sp param) (int, error) {
+	if !p.q.Has(sp.name) {
+		return sp.def, nil
 	}
-	v := p.q.Get(name)
+	v := p.q.Get(sp.name)
 	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		return 0, fmt.Errorf("%w: query parameter %s: %q is not a whole number from %d to %d", errBadRequest, name, v, lo, hi)
+	if err != nil || n < sp.min || n > sp.max {
+		return 0, fmt.Errorf("%w: query parameter %s: %q is not a whole number from %d to %d", errBadRequest, sp.name, v, sp.min, sp.max)
 	}
 	return n, nil
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -28,6 +29,9 @@ import (
 // is not exactly one JSON object of the expected fields, or a body where
 // none is taken is refused with 400 naming the problem; nothing is
 // silently ignored.
+//
+// GET /v1/openapi.json describes every route in OpenAPI 3.0, made from
+// the route table (routes) that Handler serves.
 type Server struct {
 	gw    *gateway.Gateway
 	out   *outreach.Service
@@ -83,13 +87,31 @@ func (a *Server) Serve(ctx context.Context, addr string, ready chan<- string) er
 	return nil
 }
 
-// access is what a route needs of its caller's role.
+// access is what a route needs of its caller.
 type access int
 
 const (
-	read  access = iota // any role
-	write               // identity.RoleAdmin
+	read   access = iota // a credential of any role
+	write                // a credential of a role that can write (identity.RoleAdmin)
+	public               // no credential: the route holds no data
 )
+
+// roles are the roles of admin credentials, for the OpenAPI document: a
+// read route allows them all, a write route those that CanWrite. A new
+// role belongs here.
+var roles = []identity.AdminRole{identity.RoleAdmin, identity.RoleAuditor}
+
+// allowed returns the roles that may call a route of access ac (none
+// needed for a public one).
+func (ac access) allowed() []identity.AdminRole {
+	var out []identity.AdminRole
+	for _, r := range roles {
+		if ac == read || ac == write && r.CanWrite() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
 
 // caller is who sent a request, from its credential.
 type caller struct {
@@ -97,79 +119,182 @@ type caller struct {
 	role  identity.AdminRole
 }
 
-// handlerFunc serves one authenticated request of actor (the audit's
-// name of the credential), its query parameters already checked against
-// the route's list.
-type handlerFunc func(w http.ResponseWriter, r *http.Request, actor string) error
+// handlerFunc serves one request of actor (the audit's name of the
+// credential; empty on a public route), its query parameters already
+// checked against the route's list.
+type handlerFunc func(a *Server, w http.ResponseWriter, r *http.Request, actor string) error
 
-// route is one endpoint: what it needs, the query parameters it reads
-// and whether it reads a body.
+// route is one endpoint: what it needs, what it reads and answers, and
+// its handler. The OpenAPI document (GET /v1/openapi.json) is made from
+// the routes alone, so it describes what is served.
 type route struct {
-	access access
-	params []string
-	body   bool
+	// pattern is the endpoint's http.ServeMux pattern, "METHOD /path"; a
+	// path parameter ({id}) is described by pathParam.
+	pattern   string
+	pathParam string
+	// op names the operation (the document's operationId); summary says
+	// what it does in a line, doc more if need be.
+	op, summary, doc string
+	access           access
+	params           []param
+	// body is the Go type of the request body (a JSON object); nil: the
+	// route takes no body.
+	body reflect.Type
+	// answer is the Go type of the JSON answer of status (200 if 0) and
+	// of the statuses in answers; text instead names the media type of an
+	// answer that is not JSON.
+	answer  reflect.Type
+	status  int
+	answers []int
+	text    string
+	headers []header
+	// errors are the error statuses this route can answer beyond those
+	// every route of its access can (400, 401, 403 for write routes, 413
+	// with a body, 500).
+	errors []int
+	// local says that every instance of several over one store answers
+	// the route itself: a standby forwards the others to the active
+	// instance (502 and 503 when it cannot).
+	local bool
+	serve handlerFunc
 }
 
 // errActorHeader is the error of a request that names its actor in the
 // X-Kakehashi-Actor header, which the audit no longer takes.
 var errActorHeader = errors.New("the X-Kakehashi-Actor header is not accepted: the audit log names the holder of the token; give each admin their own (kakehashi admins add NAME)")
 
+// routes is the API: every endpoint Handler serves, and nothing else.
+func routes() []route {
+	t := func(v any) reflect.Type { return reflect.TypeOf(v) }
+	return []route{
+		{pattern: "GET /healthz", op: "health", access: public, answer: t(Health{}), answers: []int{503}, local: true, serve: (*Server).health,
+			summary: "Whether every network is connected and the queue can store messages",
+			doc: "200 when status is \"ok\", 503 when it is \"degraded\" (with the same body). With several instances over one PostgreSQL store, " +
+				"kakehashi serve adds each instance's role (active or standby) and election term."},
+		{pattern: "GET /v1/openapi.json", op: "openAPI", access: public, answer: t(map[string]any{}), serve: (*Server).openAPI,
+			summary: "This document: the admin API described in OpenAPI 3.0",
+			doc:     "It describes the API and holds no data, so it needs no credential."},
+		{pattern: "GET /metrics", op: "metrics", access: read, text: "text/plain", local: true, serve: (*Server).metrics,
+			summary: "The gateway's metrics in the Prometheus text format"},
+		{pattern: "GET /v1/employees", op: "listEmployees", access: read, answer: t([]identity.Employee{}), serve: (*Server).listEmployees,
+			summary: "Every employee, departed ones too, by ID"},
+		{pattern: "POST /v1/employees", op: "upsertEmployee", access: write, body: t(EmployeeRequest{}), answer: t(identity.Employee{}),
+			errors: []int{409}, serve: (*Server).upsertEmployee,
+			summary: "Create or update an employee; the answer is the employee as stored"},
+		{pattern: "POST /v1/employees/{id}/depart", pathParam: "the employee's ID", op: "depart", access: write,
+			body: t(DepartRequest{}), answer: t(identity.Transfer{}), errors: []int{404}, serve: (*Server).depart,
+			summary: "Mark an employee departed and hand their relationships on",
+			doc:     "To a successor, spread over a team, or (neither) to the unassigned pool. The answer is the transfer that moved them, which a revert can undo."},
+		{pattern: "POST /v1/employees/{id}/reactivate", pathParam: "the employee's ID", op: "reactivate", access: write,
+			body: t(ReasonRequest{}), answer: t(identity.Employee{}), errors: []int{404}, serve: (*Server).reactivate,
+			summary: "Make a departed employee active again"},
+		{pattern: "GET /v1/personas", op: "listPersonas", access: read, answer: t([]identity.Persona{}), serve: (*Server).listPersonas,
+			summary: "Every persona, by ID"},
+		{pattern: "POST /v1/personas", op: "upsertPersona", access: write, body: t(PersonaRequest{}), answer: t(identity.Persona{}),
+			errors: []int{404, 409}, serve: (*Server).upsertPersona,
+			summary: "Create or update a persona; the answer is the persona as stored"},
+		{pattern: "GET /v1/contacts", op: "listContacts", access: read, params: contactParams, answer: t([]ContactView{}),
+			headers: []header{{"X-Total-Count", "integer", "How many relationships match in all (the answer is one page of them)."}},
+			serve:   (*Server).listContacts,
+			summary: "Search relationships (a contact and their relationship with one persona)",
+			doc:     "The parameters given are combined with AND."},
+		{pattern: "POST /v1/transfers", op: "transfer", access: write, body: t(TransferRequest{}), answer: t(TransferResult{}),
+			errors: []int{404}, serve: (*Server).transfer,
+			summary: "Move the relationships the request selects to an employee, the pool, or spread over a team",
+			doc:     "The answer is the transfer, which a revert can undo, and how many handover notices it queued."},
+		{pattern: "GET /v1/transfers/{id}", pathParam: "the transfer's ID", op: "getTransfer", access: read,
+			answer: t(identity.Transfer{}), errors: []int{404}, serve: (*Server).getTransfer,
+			summary: "A transfer (a departure's or a revert's too)"},
+		{pattern: "POST /v1/transfers/{id}/revert", pathParam: "the transfer's ID", op: "revertTransfer", access: write,
+			body: t(RevertRequest{}), answer: t(RevertResult{}), errors: []int{404, 409}, serve: (*Server).revertTransfer,
+			summary: "Move a transfer's relationships back",
+			doc:     "Refused with 409 if a later transfer moved one of them again, or the transfer was reverted already."},
+		{pattern: "POST /v1/relationships/{id}/tags", pathParam: "the relationship's ID", op: "editTags", access: write,
+			body: t(TagsRequest{}), answer: t(identity.Relationship{}), errors: []int{404}, serve: (*Server).tags,
+			summary: "Set, add or remove a relationship's tags; the answer is the relationship"},
+		{pattern: "POST /v1/relationships/{id}/remark", pathParam: "the relationship's ID", op: "setRemark", access: write,
+			body: t(RemarkRequest{}), answer: t(identity.Relationship{}), errors: []int{404}, serve: (*Server).remark,
+			summary: "Set (or, empty, clear) a relationship's remark; the answer is the relationship"},
+		{pattern: "POST /v1/broadcasts", op: "prepareBroadcast", access: write, body: t(BroadcastRequest{}), answer: t(Broadcast{}),
+			serve:   (*Server).prepareBroadcast,
+			summary: "Prepare a team broadcast, which each member confirms before their copy goes to their own contacts with the tag"},
+		{pattern: "GET /v1/broadcasts/{id}", pathParam: "the broadcast's ID", op: "getBroadcast", access: read,
+			answer: t(Broadcast{}), errors: []int{404}, serve: (*Server).getBroadcast,
+			summary: "A broadcast and its outcome so far"},
+		{pattern: "POST /v1/directory", op: "importDirectory", access: write, body: t(Directory{}), answer: t(DirectoryResult{}),
+			errors: []int{404, 409}, serve: (*Server).importDirectory,
+			summary: "Create or update a batch of employees and personas",
+			doc:     "They are written one by one: on an error, those before it are stored."},
+		{pattern: "GET /v1/audit", op: "audit", access: read, params: auditParams, answer: t([]identity.AuditEntry{}), serve: (*Server).audit,
+			summary: "Audit log entries, oldest first"},
+		{pattern: "GET /v1/queue", op: "queueStats", access: read, answer: t(QueueStats{}), serve: (*Server).queueStats,
+			summary: "How many messages the durable queue holds in each state (pending, sent, failed; a state without messages is absent)"},
+		{pattern: "GET /v1/admins", op: "listAdmins", access: read, answer: t([]identity.Admin{}), errors: []int{501}, serve: (*Server).listAdmins,
+			summary: "The named admin credentials, revoked ones too (never their tokens)"},
+		{pattern: "POST /v1/admins", op: "addAdmin", access: write, body: t(AdminRequest{}), answer: t(NewAdmin{}), status: http.StatusCreated,
+			headers: []header{{"Cache-Control", "string", "no-store: the token must not linger in caches."}},
+			errors:  []int{409, 501}, serve: (*Server).addAdmin,
+			summary: "Create a named admin credential; the answer holds its token, shown this once"},
+		{pattern: "POST /v1/admins/{name}/revoke", pathParam: "the admin's name", op: "revokeAdmin", access: write,
+			body: t(ReasonRequest{}), answer: t(identity.Admin{}), errors: []int{404, 409, 501}, serve: (*Server).revokeAdmin,
+			summary: "Revoke a named admin credential: its token is refused from then on"},
+	}
+}
+
 // Handler returns the API's HTTP handler.
 func (a *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		h := a.gw.Health()
-		status := http.StatusOK
-		if h.Status != "ok" {
-			status = http.StatusServiceUnavailable
-		}
-		writeJSON(w, status, h)
-	})
-	handle := func(pattern string, rt route, h handlerFunc) {
-		mux.HandleFunc(pattern, a.serve(rt, h))
-	}
-	get := func(params ...string) route { return route{access: read, params: params} }
-	post := route{access: write, body: true}
-	handle("GET /metrics", get(), func(w http.ResponseWriter, r *http.Request, _ string) error {
-		a.gw.Metrics().Handler().ServeHTTP(w, r)
-		return nil
-	})
-	handle("GET /v1/employees", get(), a.listEmployees)
-	handle("POST /v1/employees", post, a.upsertEmployee)
-	handle("POST /v1/employees/{id}/depart", post, a.depart)
-	handle("POST /v1/employees/{id}/reactivate", post, a.reactivate)
-	handle("GET /v1/personas", get(), a.listPersonas)
-	handle("POST /v1/personas", post, a.upsertPersona)
-	handle("GET /v1/contacts", get(contactParams...), a.listContacts)
-	handle("POST /v1/transfers", post, a.transfer)
-	handle("GET /v1/transfers/{id}", get(), a.getTransfer)
-	handle("POST /v1/transfers/{id}/revert", post, a.revertTransfer)
-	handle("POST /v1/relationships/{id}/tags", post, a.tags)
-	handle("POST /v1/relationships/{id}/remark", post, a.remark)
-	handle("POST /v1/broadcasts", post, a.prepareBroadcast)
-	handle("GET /v1/broadcasts/{id}", get(), a.getBroadcast)
-	handle("POST /v1/directory", post, a.importDirectory)
-	handle("GET /v1/audit", get("after", "limit", "action", "subject"), a.audit)
-	handle("GET /v1/queue", get(), a.queueStats)
-	handle("GET /v1/admins", get(), a.listAdmins)
-	handle("POST /v1/admins", post, a.addAdmin)
-	handle("POST /v1/admins/{name}/revoke", post, a.revokeAdmin)
+	mux, _ := a.mux()
 	return mux
 }
 
-// serve authenticates a request, checks its role, query parameters and
-// body against rt, and runs h.
-func (a *Server) serve(rt route, h handlerFunc) http.HandlerFunc {
+// mux serves routes(), and returns the patterns it registered.
+func (a *Server) mux() (*http.ServeMux, []string) {
+	mux := http.NewServeMux()
+	var patterns []string
+	for _, rt := range routes() {
+		mux.HandleFunc(rt.pattern, a.serve(rt))
+		patterns = append(patterns, rt.pattern)
+	}
+	return mux, patterns
+}
+
+func (a *Server) health(w http.ResponseWriter, _ *http.Request, _ string) error {
+	h := a.gw.Health()
+	status := http.StatusOK
+	if h.Status != "ok" {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, h)
+	return nil
+}
+
+func (a *Server) metrics(w http.ResponseWriter, r *http.Request, _ string) error {
+	a.gw.Metrics().Handler().ServeHTTP(w, r)
+	return nil
+}
+
+// serve authenticates a request (unless rt is public), checks its role,
+// query parameters and body against rt, and runs its handler.
+func (a *Server) serve(rt route) http.HandlerFunc {
+	names := make([]string, len(rt.params))
+	for i, p := range rt.params {
+		names[i] = p.name
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		c, status, err := a.authenticate(r)
-		if err != nil {
-			if status == http.StatusUnauthorized {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="kakehashi"`)
-				writeJSON(w, status, ErrorBody{err.Error()})
+		var c caller
+		if rt.access != public {
+			var status int
+			var err error
+			c, status, err = a.authenticate(r)
+			if err != nil {
+				if status == http.StatusUnauthorized {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="kakehashi"`)
+					writeJSON(w, status, ErrorBody{err.Error()})
+					return
+				}
+				a.writeError(w, r, err)
 				return
 			}
-			a.writeError(w, r, err)
-			return
 		}
 		if rt.access == write && !c.role.CanWrite() {
 			writeJSON(w, http.StatusForbidden, ErrorBody{fmt.Sprintf(
@@ -177,18 +302,18 @@ func (a *Server) serve(rt route, h handlerFunc) http.HandlerFunc {
 				c.actor, c.role, identity.RoleAdmin)})
 			return
 		}
-		if err := checkQuery(r, rt.params); err != nil {
+		if err := checkQuery(r, names); err != nil {
 			a.writeError(w, r, err)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxAdminBody)
-		if !rt.body {
+		if rt.body == nil {
 			if err := noBody(r); err != nil {
 				a.writeError(w, r, err)
 				return
 			}
 		}
-		if err := h(w, r, c.actor); err != nil {
+		if err := rt.serve(a, w, r, c.actor); err != nil {
 			a.writeError(w, r, err)
 		}
 	}

@@ -27,6 +27,14 @@ type testWorld struct {
 
 func adminServer(t *testing.T) (*testWorld, *httptest.Server) {
 	t.Helper()
+	g, srv, _ := adminServerValidated(t)
+	return g, srv
+}
+
+// adminServerValidated is adminServer whose every answer is checked
+// against the OpenAPI document (see validator).
+func adminServerValidated(t *testing.T) (*testWorld, *httptest.Server, *validator) {
+	t.Helper()
 	g := &testWorld{}
 	g.World = gatewaytest.Start(t, t.TempDir(), func(gw *gateway.Gateway) {
 		out, err := outreach.New(context.Background(), gw, outreach.Options{})
@@ -40,9 +48,10 @@ func adminServer(t *testing.T) (*testWorld, *httptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.Handler())
+	v := newValidator(t)
+	srv := httptest.NewServer(v.wrap(api.Handler()))
 	t.Cleanup(srv.Close)
-	return g, srv
+	return g, srv, v
 }
 
 func call(t *testing.T, srv *httptest.Server, method, path, token, body string) (int, string) {
