@@ -73,6 +73,13 @@ func TestClientAgainstServer(t *testing.T) {
 	if m, err := c.Metrics(ctx); err != nil || !bytes.Contains(m, []byte("go_goroutines")) {
 		t.Errorf("metrics: %v %.200s", err, m)
 	}
+	// Empty lists are [], not null.
+	if es, err := c.ListEmployees(ctx); err != nil || es == nil || len(es) != 0 {
+		t.Errorf("employees before any: %#v %v", es, err)
+	}
+	if ps, err := c.ListPersonas(ctx); err != nil || ps == nil || len(ps) != 0 {
+		t.Errorf("personas before any: %#v %v", ps, err)
+	}
 
 	d := adminapi.Directory{Reason: "setup"}
 	for _, id := range []string{"hana", "ken", "mia"} {

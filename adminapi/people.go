@@ -12,6 +12,9 @@ import (
 
 func (a *Server) listEmployees(w http.ResponseWriter, _ *http.Request, _ string) error {
 	es := a.state.Snapshot().Employees()
+	if es == nil {
+		es = []*identity.Employee{} // [], as every list, not null
+	}
 	sort.Slice(es, func(i, j int) bool { return es[i].ID < es[j].ID })
 	writeJSON(w, http.StatusOK, es)
 	return nil
@@ -76,6 +79,9 @@ func (a *Server) reactivate(w http.ResponseWriter, r *http.Request, actor string
 
 func (a *Server) listPersonas(w http.ResponseWriter, _ *http.Request, _ string) error {
 	ps := a.state.Snapshot().Personas()
+	if ps == nil {
+		ps = []*identity.Persona{}
+	}
 	sort.Slice(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
 	writeJSON(w, http.StatusOK, ps)
 	return nil
@@ -112,6 +118,6 @@ func (a *Server) importDirectory(w http.ResponseWriter, r *http.Request, actor s
 			return fmt.Errorf("persona %q: %w", p.ID, err)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"employees": len(d.Employees), "personas": len(d.Personas)})
+	writeJSON(w, http.StatusOK, DirectoryResult{Employees: len(d.Employees), Personas: len(d.Personas)})
 	return nil
 }
