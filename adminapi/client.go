@@ -90,6 +90,16 @@ func (c *Client) Metrics(ctx context.Context) ([]byte, error) {
 	return raw, nil
 }
 
+// OpenAPI returns the API's OpenAPI 3.0 document (GET
+// /v1/openapi.json) as the server sent it.
+func (c *Client) OpenAPI(ctx context.Context) ([]byte, error) {
+	var raw []byte
+	if err := c.do(ctx, http.MethodGet, "/v1/openapi.json", nil, nil, &raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
 // ListEmployees returns every employee, departed ones too, by ID.
 func (c *Client) ListEmployees(ctx context.Context) ([]identity.Employee, error) {
 	var es []identity.Employee

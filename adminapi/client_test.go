@@ -73,6 +73,12 @@ func TestClientAgainstServer(t *testing.T) {
 	if m, err := c.Metrics(ctx); err != nil || !bytes.Contains(m, []byte("go_goroutines")) {
 		t.Errorf("metrics: %v %.200s", err, m)
 	}
+	// The document needs no token.
+	for _, cc := range []*adminapi.Client{c, adminapi.NewClient(srv.URL, "", nil)} {
+		if doc, err := cc.OpenAPI(ctx); err != nil || !json.Valid(doc) || !bytes.Contains(doc, []byte(`"openapi": "3.0.`)) {
+			t.Errorf("OpenAPI: %v %.200s", err, doc)
+		}
+	}
 	// Empty lists are [], not null.
 	if es, err := c.ListEmployees(ctx); err != nil || es == nil || len(es) != 0 {
 		t.Errorf("employees before any: %#v %v", es, err)
