@@ -34,9 +34,12 @@ type Options struct {
 	State    *identity.State
 	Queue    *Queue
 	Adapters []Adapter
-	Logger   *slog.Logger
-	Metrics  *Metrics
-	Now      func() time.Time
+	// Prestarted, instead of Adapters, are adapters already running
+	// (Prestart): Run hands them the gateway and stops them as its own.
+	Prestarted *Prestarted
+	Logger     *slog.Logger
+	Metrics    *Metrics
+	Now        func() time.Time
 	// RetryMin is the first wait between send attempts while a network is
 	// away (default 50 ms), RetryMax caps it (default 30 s). A network
 	// that reconnects (ConnectNotifier) ends the wait at once.
@@ -104,6 +107,7 @@ type Gateway struct {
 	// network (see Options.BroadcastRate).
 	bulkGap   time.Duration
 	adapters  map[string]Adapter
+	pre       *Prestarted // adapters started before the gateway, if so
 	senders   map[string]*sender
 	ready     chan struct{} // closed once Run has started everything
 	retention time.Duration
@@ -183,7 +187,15 @@ func New(o Options) (*Gateway, error) {
 		rate = DefaultBroadcastRate
 	}
 	g.bulkGap = time.Second / time.Duration(rate)
-	for _, a := range o.Adapters {
+	adapters := o.Adapters
+	if o.Prestarted != nil {
+		if len(adapters) > 0 {
+			return nil, errors.New("gateway: Options.Adapters and Options.Prestarted both given")
+		}
+		adapters = o.Prestarted.adapters
+		g.pre = o.Prestarted
+	}
+	for _, a := range adapters {
 		if _, ok := o.Topology.Networks[a.Network()]; !ok {
 			return nil, fmt.Errorf("gateway: adapter for unknown network %q", a.Network())
 		}
@@ -255,8 +267,16 @@ func (g *Gateway) Run(ctx context.Context) error {
 	// The adapters stop after the writes before a commit have: a stream
 	// closed while one is being written would take the stanza after its
 	// end, which the server drops.
-	actx, stopAdapters := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopAdapters()
+	actx, cancelAdapters := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelAdapters()
+	stopAdapters := cancelAdapters
+	errs := make(chan error, len(g.adapters))
+	var waitPrestarted func() []error
+	if g.pre != nil {
+		// Running already: from now on their calls are the gateway's.
+		stopAdapters, waitPrestarted = g.pre.run(g)
+		defer stopAdapters()
+	}
 	stopAfter := context.AfterFunc(ctx, func() {
 		for _, s := range g.senders {
 			s.stopFirst()
@@ -264,21 +284,26 @@ func (g *Gateway) Run(ctx context.Context) error {
 		stopAdapters()
 	})
 	defer stopAfter()
-	errs := make(chan error, len(g.adapters))
-	for _, a := range g.adapters {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := a.Run(actx, g); err != nil && !errors.Is(err, context.Canceled) {
-				errs <- fmt.Errorf("adapter %s: %w", a.Network(), err)
-			}
-		}()
+	if g.pre == nil {
+		for _, a := range g.adapters {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := a.Run(actx, g); err != nil && !errors.Is(err, context.Canceled) {
+					errs <- fmt.Errorf("adapter %s: %w", a.Network(), err)
+				}
+			}()
+		}
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); g.flushActivityEvery(ctx, 5*time.Second) }()
 	close(g.ready)
 	<-ctx.Done()
 	wg.Wait()
+	var preErrs []error
+	if waitPrestarted != nil {
+		preErrs = waitPrestarted()
+	}
 	// Adapters and senders are done: what they started in the background
 	// may still queue messages, so it ends before the queue does.
 	g.bg.Close()
@@ -286,7 +311,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	stopQueue()
 	<-qdone
 	close(errs)
-	return errors.Join(collect(errs)...)
+	return errors.Join(append(collect(errs), preErrs...)...)
 }
 
 func collect(ch <-chan error) []error {

@@ -102,10 +102,10 @@ func (in *instance) close() {
 	}
 }
 
-// openInstance opens the stores at st, connects one adapter per network
-// (they connect when the gateway runs) and wires the gateway, outreach
-// and the admin API. maySend, when not nil, is asked before every send
-// (gateway.Options.MaySend).
+// openInstance connects one adapter per network, then opens the stores
+// at st and wires the gateway, outreach and the admin API. The adapters
+// wait for the gateway's Run to take what they read. maySend, when not
+// nil, is asked before every send (gateway.Options.MaySend).
 func openInstance(ctx context.Context, cfg *config.Config, log *slog.Logger, st stores, maySend func() bool) (in *instance, err error) {
 	in = &instance{}
 	defer func() {
@@ -114,20 +114,6 @@ func openInstance(ctx context.Context, cfg *config.Config, log *slog.Logger, st 
 		}
 	}()
 	t0 := time.Now()
-	store, err := identity.OpenStore(ctx, st.identity)
-	if err != nil {
-		return nil, err
-	}
-	in.closers = append(in.closers, store.Close)
-	state, err := identity.Open(ctx, store, time.Now)
-	if err != nil {
-		return nil, err
-	}
-	queue, err := gateway.OpenQueue(ctx, st.queue)
-	if err != nil {
-		return nil, err
-	}
-	in.closers = append(in.closers, queue.Close)
 	top, err := topologyFromConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -172,7 +158,26 @@ func openInstance(ctx context.Context, cfg *config.Config, log *slog.Logger, st 
 	if err != nil {
 		return nil, err
 	}
-	gw, err := gateway.New(gateway.Options{Topology: top, State: state, Queue: queue, Adapters: adapters, Logger: log,
+	// The networks connect first and the state loads after: meanwhile
+	// what they deliver waits in the connections, where the server would
+	// otherwise bounce it for want of a component (a takeover, a restart).
+	pre := gateway.Prestart(ctx, adapters)
+	in.closers = append(in.closers, func() error { pre.Stop(); return nil })
+	store, err := identity.OpenStore(ctx, st.identity)
+	if err != nil {
+		return nil, err
+	}
+	in.closers = append(in.closers, store.Close)
+	state, err := identity.Open(ctx, store, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	queue, err := gateway.OpenQueue(ctx, st.queue)
+	if err != nil {
+		return nil, err
+	}
+	in.closers = append(in.closers, queue.Close)
+	gw, err := gateway.New(gateway.Options{Topology: top, State: state, Queue: queue, Prestarted: pre, Logger: log,
 		Retention: cfg.Limits.MessageRetention,
 		Files: &gateway.FileOptions{Spool: files, MaxFiles: cfg.Files.MaxFiles, MaxFileBytes: cfg.Files.MaxFileBytes,
 			AllowPrivate: cfg.Files.AllowPrivate, PassThrough: cfg.Files.PassThrough,

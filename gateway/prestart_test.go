@@ -1,0 +1,140 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/kakehashi/kakehashi/gateway/internal/relaytest"
+)
+
+// connectedEarly is an in-process adapter that hands over the Core it
+// runs with, as a connected adapter reading from its network would use
+// it.
+type connectedEarly struct {
+	*memAdapter
+	core chan Core
+	done chan struct{}
+}
+
+func newConnectedEarly(network string) *connectedEarly {
+	return &connectedEarly{memAdapter: newMemAdapter(network), core: make(chan Core, 1), done: make(chan struct{})}
+}
+
+func (a *connectedEarly) Run(ctx context.Context, c Core) error {
+	defer close(a.done)
+	a.core <- c
+	<-ctx.Done()
+	return nil
+}
+
+// TestPrestartedAdaptersWaitForTheGateway: adapters started before their
+// gateway (an instance taking over connects first and loads its state
+// after) hold what they read: a message received meanwhile is neither
+// lost nor bounced, and is relayed once the gateway runs; the gateway
+// then stops them as its own.
+func TestPrestartedAdaptersWaitForTheGateway(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	in, out := newConnectedEarly("corp"), newConnectedEarly("public-xmpp")
+	pre := Prestart(ctx, []Adapter{in, out})
+	core := <-in.core
+	<-out.core
+
+	received := make(chan error, 1)
+	go func() {
+		received <- core.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/laptop", ReplyTo: "hana@corp.test/laptop",
+			To: `bob\40ext.test@gw.corp.test`, ID: "early-1", Body: "read while the state loads"})
+	}()
+	profile := make(chan Profile, 1)
+	go func() { p, _ := core.Profile("public-xmpp", "hana.sales@contact.acme.test"); profile <- p }()
+	select {
+	case err := <-received:
+		t.Fatalf("Receive returned before there was a gateway: %v", err)
+	case <-profile:
+		t.Fatal("Profile answered before there was a gateway")
+	case <-time.After(200 * time.Millisecond):
+	}
+
+	dir := t.TempDir()
+	st, store := relaytest.OpenState(t, ctx, dir)
+	defer store.Close()
+	q, err := OpenQueue(ctx, filepath.Join(dir, "queue.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	o := Options{Topology: relaytest.Topology(), State: st, Queue: q, Prestarted: pre, RetryMax: 20 * time.Millisecond}
+	if _, err := New(Options{Topology: o.Topology, State: st, Queue: q, Prestarted: pre, Adapters: []Adapter{in}}); err == nil {
+		t.Fatal("New took both Adapters and Prestarted")
+	}
+	g, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(gctx) }()
+
+	sent := recv(t, out.Sent)
+	if sent.Body != "read while the state loads" || sent.To != "bob@ext.test" || sent.From != "hana.sales@contact.acme.test" {
+		t.Fatalf("relayed: %+v", sent)
+	}
+	if err := <-received; err != nil {
+		t.Fatalf("Receive: %v", err)
+	}
+	if p := <-profile; p.Name != "ACME Sales · Hana" {
+		t.Fatalf("profile once the gateway ran: %+v", p)
+	}
+	if !core.(Insider).ActiveEmployee("corp", "hana@corp.test") {
+		t.Error("ActiveEmployee through the prestarted core")
+	}
+	pre.Stop() // the gateway's Run stops them, not this
+	cancel()   // nor the end of the context they were started with
+	select {
+	case <-in.done:
+		t.Fatal("adapters a gateway runs stopped before it")
+	case <-time.After(50 * time.Millisecond):
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []*connectedEarly{in, out} {
+		select {
+		case <-a.done:
+		default:
+			t.Errorf("%s still runs after the gateway stopped", a.Network())
+		}
+	}
+}
+
+// TestPrestartedAdaptersStopWithoutAGateway: when no gateway comes (the
+// state could not be loaded), Stop ends the adapters, and what they were
+// handing over is refused, not taken: their network keeps or bounces it.
+func TestPrestartedAdaptersStopWithoutAGateway(t *testing.T) {
+	ctx := context.Background()
+	in := newConnectedEarly("corp")
+	pre := Prestart(ctx, []Adapter{in})
+	core := <-in.core
+	received := make(chan error, 1)
+	go func() {
+		received <- core.Receive(ctx, &Message{Network: "corp", From: "hana@corp.test/laptop", To: `bob\40ext.test@gw.corp.test`, ID: "x", Body: "x"})
+	}()
+	answered := make(chan bool, 1)
+	go func() { answered <- core.(Insider).ActiveEmployee("corp", "hana@corp.test") }()
+	pre.Stop()
+	select {
+	case <-in.done:
+	default:
+		t.Fatal("Stop returned before the adapter stopped")
+	}
+	if err := <-received; !errors.Is(err, errNotTaken) {
+		t.Errorf("Receive after Stop: %v, want errNotTaken", err)
+	}
+	if <-answered {
+		t.Error("ActiveEmployee said yes with no gateway")
+	}
+}
