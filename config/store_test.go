@@ -61,8 +61,9 @@ func TestHA(t *testing.T) {
 // host and port; anything that could not be a base for the admin API's
 // paths, or that would carry a password, is refused naming the key.
 func TestHAAdvertise(t *testing.T) {
+	remote := strings.Replace(base, "  listen: 127.0.0.1:9000\n", "  listen: 10.0.0.5:8765\n  allow_remote: true\n", 1)
 	for _, ok := range []string{"http://gw-1.corp.test:8765", "https://10.0.0.5:8443/", "http://[::1]:8765"} {
-		if c := mustLoad(t, base+"ha:\n  advertise: "+ok+"\n"); c.HA.Advertise != ok {
+		if c := mustLoad(t, remote+"ha:\n  advertise: "+ok+"\n"); c.HA.Advertise != ok {
 			t.Errorf("advertise %q read as %q", ok, c.HA.Advertise)
 		}
 	}
@@ -82,5 +83,13 @@ func TestHAAdvertise(t *testing.T) {
 		} else if strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("advertise %q: the error shows the password: %v", tt.advertise, err)
 		}
+	}
+	// A remote address for a listener that takes only loopback connections.
+	_, err := load(t, base+"ha:\n  advertise: http://gw-1.corp.test:8765\n")
+	if err == nil || !strings.Contains(err.Error(), "ha.advertise") || !strings.Contains(err.Error(), "admin.listen") {
+		t.Errorf("remote advertise, loopback listener: %v", err)
+	}
+	if c := mustLoad(t, base+"ha:\n  advertise: http://127.0.0.1:9000\n"); c.HA.Advertise == "" {
+		t.Error("loopback advertise with a loopback listener refused")
 	}
 }

@@ -59,6 +59,11 @@ func (c *Config) problems() []KeyError {
 		if shown, why := advertiseProblem(c.HA.Advertise); why != "" {
 			p.add("ha.advertise", quoteOrEmpty(shown)+" "+why,
 				"set it to the URL at which the other instances reach this one's admin API, scheme, host and port only: http://gw-1.corp.test:8765")
+		} else if u, _ := url.Parse(c.HA.Advertise); !isLoopback(u.Hostname()) {
+			if host, _, err := net.SplitHostPort(c.Admin.Listen); err == nil && isLoopback(host) {
+				p.add("ha.advertise", quoteOrEmpty(c.HA.Advertise)+" is reached from other hosts, but admin.listen "+quoteOrEmpty(c.Admin.Listen)+" takes only this host's connections",
+					"set admin.listen to an address the other instances reach (and admin.allow_remote: true), or advertise a loopback URL if every instance runs on this host")
+			}
 		}
 	}
 	c.Admin.problems(&p)
