@@ -3,13 +3,17 @@ package identity
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
+	"unsafe"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/kakehashi/kakehashi/internal/migrate"
 	"github.com/kakehashi/kakehashi/internal/sqldb"
@@ -157,23 +161,23 @@ func (s *SQLStore) commitOutcome(ctx context.Context, xid int64, cause error) er
 var snapshotID = regexp.MustCompile(`^[0-9A-Fa-f-]+$`)
 
 // sharedSnapshot begins a read-only REPEATABLE READ transaction (the
-// anchor, to roll back once the reads are done) and exports its snapshot;
-// begin begins further such transactions that see exactly what the
-// anchor sees, however other processes commit meanwhile.
-func (s *SQLStore) sharedSnapshot(ctx context.Context) (anchor *sql.Tx, begin func(context.Context) (*sql.Tx, error), err error) {
+// anchor, to roll back once the reads are done) and exports its snapshot,
+// whose id it returns (for pgRead); begin begins further such
+// transactions that see exactly what the anchor sees, however other
+// processes commit meanwhile.
+func (s *SQLStore) sharedSnapshot(ctx context.Context) (anchor *sql.Tx, begin func(context.Context) (*sql.Tx, error), id string, err error) {
 	opts := &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
 	anchor, err = s.r.BeginTx(ctx, opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	var id string
 	if err := anchor.QueryRowContext(ctx, `SELECT pg_export_snapshot()`).Scan(&id); err != nil {
 		anchor.Rollback() //nolint:errcheck // read-only
-		return nil, nil, fmt.Errorf("export snapshot: %w", err)
+		return nil, nil, "", fmt.Errorf("export snapshot: %w", err)
 	}
 	if !snapshotID.MatchString(id) {
 		anchor.Rollback() //nolint:errcheck // read-only
-		return nil, nil, fmt.Errorf("export snapshot: unexpected id %q", id)
+		return nil, nil, "", fmt.Errorf("export snapshot: unexpected id %q", id)
 	}
 	begin = func(ctx context.Context) (*sql.Tx, error) {
 		tx, err := s.r.BeginTx(ctx, opts)
@@ -186,75 +190,215 @@ func (s *SQLStore) sharedSnapshot(ctx context.Context) (anchor *sql.Tx, begin fu
 		}
 		return tx, nil
 	}
-	return anchor, begin, nil
+	return anchor, begin, id, nil
 }
 
-// pgRelRowQuery reads the relationships table as scanRelationships does
-// in SQLite (the same thirteen text fields in one column, the same three
-// integer columns), with the fields' lengths in bytes before them
-// instead of NUL between them: "3,5,…;r-1c-123…" (see splitPrefixed).
-var pgRelRowQuery = prefixedRowQuery([]string{"id", "contact_id", "persona_id", "owner_id", "merged_into", "last_transfer_id",
-	"coalesce(former_persona_ids, '')", "coalesce(tags, '')",
-	"CASE WHEN last_activity = 0 THEN '' ELSE last_activity::text END",
-	"CASE WHEN owner_version = 0 THEN '' ELSE owner_version::text END",
-	"CASE WHEN gone_at = 0 THEN '' ELSE gone_at::text END",
-	"gone", "remark"}, "created_at, updated_at, version FROM relationships")
+// Contacts and relationships are read from PostgreSQL with pgx itself,
+// one plain column per field in binary format (text as its bytes,
+// integers as 8 bytes, big-endian), each row's values taken as the bytes
+// pgx received (RawValues) and parsed here: no database/sql row
+// conversions, no allocation but the strings kept. A million
+// relationships took the server 0.7-0.9 s to send this way, against
+// 1.5-1.9 s for the one concatenated column per row that SQLite's loader
+// reads (see scanRelationships), and the contacts 0.3-0.5 s against
+// 0.7-0.8 s.
 
-// pgContactRowQuery reads the contacts table as loadContacts does in
-// SQLite, the fields' lengths before them (see splitPrefixed).
-var pgContactRowQuery = prefixedRowQuery([]string{"id", "addr", "display_name", "network", "source"},
-	"created_at, tags FROM contacts")
-
-// prefixedRowQuery returns a SELECT of one text column holding the
-// lengths in bytes of the text expressions fields, separated by commas,
-// a semicolon, then the fields themselves, followed by the columns and
-// FROM clause in rest.
-func prefixedRowQuery(fields []string, rest string) string {
-	var b strings.Builder
-	b.WriteString("SELECT concat(")
-	for i, f := range fields {
-		if i > 0 {
-			b.WriteString(", ',', ")
+// pgRead runs fn with pgx on a connection of the pool, in a read-only
+// REPEATABLE READ transaction that sees the snapshot snap (see
+// sharedSnapshot). A connection left in doubt is dropped from the pool.
+func (s *SQLStore) pgRead(ctx context.Context, snap string, fn func(*pgx.Conn) error) error {
+	if !snapshotID.MatchString(snap) {
+		return fmt.Errorf("snapshot id %q", snap)
+	}
+	conn, err := s.r.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("driver connection is a %T, not pgx's", dc)
 		}
-		b.WriteString("octet_length(" + f + ")")
-	}
-	b.WriteString(", ';'")
-	for _, f := range fields {
-		b.WriteString(", " + f)
-	}
-	b.WriteString("), " + rest)
-	return b.String()
+		pc := sc.Conn()
+		if _, err := pc.Exec(ctx, `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`); err != nil {
+			return errors.Join(err, driver.ErrBadConn)
+		}
+		err := func() error {
+			if _, err := pc.Exec(ctx, `SET TRANSACTION SNAPSHOT '`+snap+`'`); err != nil {
+				return fmt.Errorf("import snapshot: %w", err)
+			}
+			return fn(pc)
+		}()
+		if _, rerr := pc.Exec(ctx, `ROLLBACK`); rerr != nil {
+			return errors.Join(err, rerr, driver.ErrBadConn)
+		}
+		return err
+	})
 }
 
-// splitPrefixed splits a row of pgRelRowQuery into exactly len(f)
-// fields.
-func splitPrefixed(row string, f []string) bool {
-	var lens [16]int
-	if len(f) > len(lens) {
-		return false
+// pgReadTable runs load with pgRead.
+func pgReadTable[T any](ctx context.Context, s *SQLStore, snap string, load func(context.Context, *pgx.Conn) ([]T, error)) ([]T, error) {
+	var out []T
+	err := s.pgRead(ctx, snap, func(pc *pgx.Conn) error {
+		var err error
+		out, err = load(ctx, pc)
+		return err
+	})
+	return out, err
+}
+
+func pgCount(ctx context.Context, pc *pgx.Conn, table string) (int, error) {
+	var n int
+	if err := pc.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil {
+		return 0, fmt.Errorf("%s: %w", table, err)
 	}
-	i := 0
-	for k := range f {
-		n, start := 0, i
-		for i < len(row) && row[i] >= '0' && row[i] <= '9' && i-start < 10 {
-			n = n*10 + int(row[i]-'0')
-			i++
-		}
-		want := byte(',')
-		if k == len(f)-1 {
-			want = ';'
-		}
-		if i == start || i >= len(row) || row[i] != want {
-			return false
-		}
-		i++
-		lens[k] = n
+	return n, nil
+}
+
+// view returns b as a string without copying: valid only until pgx
+// reads the next row, so it is only looked at, interned or copied.
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// pgInt decodes a BIGINT column in binary format.
+func pgInt(b []byte) (int64, error) {
+	if len(b) != 8 {
+		return 0, fmt.Errorf("integer of %d bytes", len(b))
 	}
-	for k := range f {
-		if lens[k] > len(row)-i {
-			return false
-		}
-		f[k], i = row[i:i+lens[k]], i+lens[k]
+	return int64(binary.BigEndian.Uint64(b)), nil
+}
+
+// pgBinary asks for every result column in binary format.
+var pgBinary = pgx.QueryResultFormats{1}
+
+// pgLoadContacts reads the contacts table (see loadContacts).
+func pgLoadContacts(ctx context.Context, pc *pgx.Conn) ([]Contact, error) {
+	n, err := pgCount(ctx, pc, "contacts")
+	if err != nil {
+		return nil, err
 	}
-	return i == len(row)
+	out := make([]Contact, 0, n)
+	rows, err := pc.Query(ctx, `SELECT id, addr, display_name, network, source, created_at, tags FROM contacts`, pgBinary)
+	if err != nil {
+		return nil, fmt.Errorf("contacts: %w", err)
+	}
+	defer rows.Close()
+	var (
+		intern = newInterner()
+		arena  stringArena
+		head   []byte
+	)
+	for rows.Next() {
+		v := rows.RawValues()
+		if len(v) != 7 {
+			return nil, fmt.Errorf("contacts: %d columns", len(v))
+		}
+		// ID, address and display name are copied together into the
+		// arena, as in SQLite.
+		head = append(append(append(head[:0], v[0]...), v[1]...), v[2]...)
+		h := arena.clone(view(head))
+		c := Contact{
+			ID:          h[:len(v[0])],
+			Address:     Address{Network: intern(view(v[3])), Addr: h[len(v[0]) : len(v[0])+len(v[1])]},
+			DisplayName: h[len(v[0])+len(v[1]):],
+			Source:      intern(view(v[4])),
+		}
+		created, err := pgInt(v[5])
+		if err != nil {
+			return nil, fmt.Errorf("contact %s: %w", c.ID, err)
+		}
+		c.CreatedAt = fromUnixNano(created)
+		if c.Tags, err = parseList(view(v[6]), intern); err != nil {
+			return nil, fmt.Errorf("contact %s: tags: %w", c.ID, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("contacts: %w", err)
+	}
+	return out, nil
+}
+
+// pgLoadRelationships reads the relationships table and applies the
+// pending relationship log over it (see loadRelationships).
+func pgLoadRelationships(ctx context.Context, pc *pgx.Conn) ([]Relationship, error) {
+	n, err := pgCount(ctx, pc, "relationships")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Relationship, 0, n)
+	intern := newInterner()
+	rows, err := pc.Query(ctx, `SELECT id, contact_id, persona_id, owner_id, merged_into, last_transfer_id,
+		gone, remark, former_persona_ids, tags, created_at, updated_at, version, last_activity, owner_version, gone_at
+		FROM relationships`, pgBinary)
+	if err != nil {
+		return nil, fmt.Errorf("relationships: %w", err)
+	}
+	defer rows.Close()
+	var (
+		arena    stringArena // IDs, kept
+		contacts stringArena // contact IDs: State shares the contact's own ID string instead
+		nums     [6]int64
+	)
+	for rows.Next() {
+		v := rows.RawValues()
+		if len(v) != 16 {
+			return nil, fmt.Errorf("relationships: %d columns", len(v))
+		}
+		if len(out) == n {
+			return nil, errors.New("relationships: the table changed while it was read")
+		}
+		out = append(out, Relationship{
+			ID:             arena.clone(view(v[0])),
+			ContactID:      contacts.clone(view(v[1])),
+			PersonaID:      intern(view(v[2])),
+			OwnerID:        intern(view(v[3])),
+			MergedInto:     intern(view(v[4])),
+			LastTransferID: intern(view(v[5])),
+			Gone:           intern(view(v[6])),
+			Remark:         string(v[7]),
+		})
+		r := &out[len(out)-1]
+		for i := range nums {
+			if nums[i], err = pgInt(v[10+i]); err != nil {
+				return nil, fmt.Errorf("relationship %s: %w", r.ID, err)
+			}
+		}
+		r.CreatedAt, r.UpdatedAt, r.Version = fromUnixNano(nums[0]), fromUnixNano(nums[1]), uint64(nums[2])
+		r.LastActivity, r.OwnerVersion, r.GoneAt = fromUnixNano(nums[3]), uint64(nums[4]), fromUnixNano(nums[5])
+		if r.FormerPersonaIDs, err = parseList(view(v[8]), intern); err != nil {
+			return nil, fmt.Errorf("relationship %s: former personas: %w", r.ID, err)
+		}
+		if r.Tags, err = parseList(view(v[9]), intern); err != nil {
+			return nil, fmt.Errorf("relationship %s: tags: %w", r.ID, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("relationships: %w", err)
+	}
+	if len(out) != n {
+		return nil, errors.New("relationships: the table changed while it was read")
+	}
+	rows, err = pc.Query(ctx, `SELECT seq, data FROM relationship_log ORDER BY seq`)
+	if err != nil {
+		return nil, fmt.Errorf("relationship log: %w", err)
+	}
+	defer rows.Close()
+	a := relLogApplier{rels: out, intern: intern}
+	for rows.Next() {
+		var (
+			seq  int64
+			data []byte
+		)
+		if err := rows.Scan(&seq, &data); err != nil {
+			return nil, fmt.Errorf("relationship log: %w", err)
+		}
+		if err := a.apply(seq, data); err != nil {
+			return nil, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("relationship log: %w", err)
+	}
+	return a.rels, nil
 }

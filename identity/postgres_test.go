@@ -390,7 +390,7 @@ func TestPostgresLoadSharesOneSnapshot(t *testing.T) {
 	ctx := context.Background()
 	ds := GenerateDataset(10, 2)
 	noErr(t, st.Commit(ctx, &Changeset{Employees: ds.Employees[:1]}))
-	anchor, begin, err := st.sharedSnapshot(ctx)
+	anchor, begin, _, err := st.sharedSnapshot(ctx)
 	noErr(t, err)
 	defer anchor.Rollback() //nolint:errcheck // read-only
 	other, err := reopen(ctx)
@@ -406,27 +406,5 @@ func TestPostgresLoadSharesOneSnapshot(t *testing.T) {
 	}
 	if l, err := other.Load(ctx); err != nil || len(l.Employees) != 2 {
 		t.Fatalf("a new Load: %v, %v; want both employees", l, err)
-	}
-}
-
-func TestSplitPrefixed(t *testing.T) {
-	f := make([]string, 4)
-	fields := []string{"r-1", "", "3,4;x", "日本 'q'\n"}
-	row := ""
-	for i, s := range fields {
-		if i > 0 {
-			row += ","
-		}
-		row += fmt.Sprint(len(s))
-	}
-	row += ";" + strings.Join(fields, "")
-	if !splitPrefixed(row, f) || !reflect.DeepEqual(f, fields) {
-		t.Fatalf("splitPrefixed(%q) = %q", row, f)
-	}
-	for _, bad := range []string{"", ";", "3,0,5,11;r-1", row + "x", row[:len(row)-1], "3,0,5;" + strings.Join(fields[:3], ""),
-		"3,0,5,99999999999;x", "a,0,5,11;" + strings.Join(fields, "")} {
-		if splitPrefixed(bad, f) {
-			t.Errorf("splitPrefixed(%q) accepted", bad)
-		}
 	}
 }

@@ -847,22 +847,27 @@ func (s *SQLStore) Load(ctx context.Context) (*Dataset, error) {
 	begin := func(ctx context.Context) (*sql.Tx, error) {
 		return s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	}
+	readRels := func() ([]Relationship, error) { return readTable(ctx, begin, s.loadRelationships) }
+	readContacts := func() ([]Contact, error) { return readTable(ctx, begin, s.loadContacts) }
 	if s.d == sqldb.Postgres {
 		// Another process may write meanwhile: every table is read at
-		// one point in time (see sharedSnapshot).
-		anchor, shared, err := s.sharedSnapshot(ctx)
+		// one point in time (see sharedSnapshot). Contacts and
+		// relationships are read with pgx itself (see pgRead).
+		anchor, shared, snap, err := s.sharedSnapshot(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("identity: %s load: %w", s.name, err)
 		}
 		defer anchor.Rollback() //nolint:errcheck // read-only
 		begin = shared
+		readRels = func() ([]Relationship, error) { return pgReadTable(ctx, s, snap, pgLoadRelationships) }
+		readContacts = func() ([]Contact, error) { return pgReadTable(ctx, s, snap, pgLoadContacts) }
 	}
 	ds := &Dataset{}
 	var relErr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ds.Relationships, relErr = readTable(ctx, begin, s.loadRelationships)
+		ds.Relationships, relErr = readRels()
 	}()
 	err := func() error {
 		var err error
@@ -872,7 +877,7 @@ func (s *SQLStore) Load(ctx context.Context) (*Dataset, error) {
 		if ds.Personas, err = readTable(ctx, begin, loadDocs[Persona]("personas")); err != nil {
 			return err
 		}
-		ds.Contacts, err = readTable(ctx, begin, s.loadContacts)
+		ds.Contacts, err = readContacts()
 		return err
 	}()
 	<-done
@@ -949,21 +954,16 @@ func splitFields(row string, f []string) bool {
 	return strings.IndexByte(row, 0) < 0
 }
 
-// loadContacts reads the contacts table as above; in PostgreSQL, whose
-// text cannot hold NUL, each row is the fields' lengths and then the
-// fields (pgContactRowQuery, splitPrefixed).
+// loadContacts reads the contacts table of SQLite as above (PostgreSQL's:
+// pgLoadContacts).
 func (s *SQLStore) loadContacts(ctx context.Context, tx *sql.Tx) ([]Contact, error) {
 	n, err := count(ctx, tx, "contacts")
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Contact, 0, n)
-	q, split, sep := `SELECT concat_ws(char(0), id, addr, display_name,
-		network, source), created_at, tags FROM contacts`, splitFields, 1
-	if s.d == sqldb.Postgres {
-		q, split, sep = pgContactRowQuery, splitPrefixed, 0
-	}
-	rows, err := tx.QueryContext(ctx, q)
+	rows, err := tx.QueryContext(ctx, `SELECT concat_ws(char(0), id, addr, display_name,
+		network, source), created_at, tags FROM contacts`)
 	if err != nil {
 		return nil, fmt.Errorf("contacts: %w", err)
 	}
@@ -980,22 +980,17 @@ func (s *SQLStore) loadContacts(ctx context.Context, tx *sql.Tx) ([]Contact, err
 		if err := rows.Scan(&row, &created, &tags); err != nil {
 			return nil, fmt.Errorf("contacts: %w", err)
 		}
-		if !split(row, f[:]) {
+		if !splitFields(row, f[:]) {
 			return nil, fmt.Errorf("contacts: corrupt row %q", row)
 		}
 		// ID, address and display name are copied together into the
 		// arena; the rest of the row is dropped. They are the first
-		// three fields, sep bytes apart (NUL in SQLite; in PostgreSQL
-		// the fields follow their lengths, with nothing between them).
-		start := 0
-		if sep == 0 {
-			start = len(row) - len(f[0]) - len(f[1]) - len(f[2]) - len(f[3]) - len(f[4])
-		}
-		head := arena.clone(row[start : start+len(f[0])+len(f[1])+len(f[2])+2*sep])
+		// three fields, a NUL apart.
+		head := arena.clone(row[:len(f[0])+len(f[1])+len(f[2])+2])
 		c := Contact{
 			ID:          head[:len(f[0])],
-			Address:     Address{Network: intern(f[3]), Addr: head[len(f[0])+sep : len(f[0])+sep+len(f[1])]},
-			DisplayName: head[len(f[0])+len(f[1])+2*sep:],
+			Address:     Address{Network: intern(f[3]), Addr: head[len(f[0])+1 : len(f[0])+1+len(f[1])]},
+			DisplayName: head[len(f[0])+len(f[1])+2:],
 			Source:      intern(f[4]),
 		}
 		c.CreatedAt = fromUnixNano(created)
@@ -1026,13 +1021,9 @@ func (s *SQLStore) loadRelationships(ctx context.Context, tx *sql.Tx) ([]Relatio
 	return applyRelLog(ctx, tx, out, intern)
 }
 
-// scanRelationships reads the relationships table into dst, which must be
-// exactly as long as the table.
-//
-// In PostgreSQL, whose text cannot hold NUL, the row is the fields'
-// lengths in bytes and then the fields themselves (pgRelRowQuery,
-// splitPrefixed): the same single text column, so the same code after
-// it.
+// scanRelationships reads the relationships table of SQLite into dst,
+// which must be exactly as long as the table (PostgreSQL's:
+// pgLoadRelationships).
 func (s *SQLStore) scanRelationships(ctx context.Context, tx *sql.Tx, dst []Relationship, intern func(string) string) error {
 	// The remark comes last: it is the one field that may hold any text
 	// (except NUL).
@@ -1048,10 +1039,6 @@ func (s *SQLStore) scanRelationships(ctx context.Context, tx *sql.Tx, dst []Rela
 		iif(last_activity = 0, '', last_activity), iif(owner_version = 0, '', owner_version),
 		iif(gone_at = 0, '', gone_at), gone, remark), created_at, updated_at, version
 		FROM relationships`
-	split := splitFields
-	if s.d == sqldb.Postgres {
-		q, split = pgRelRowQuery, splitPrefixed
-	}
 	rows, err := tx.QueryContext(ctx, q)
 	if err != nil {
 		return fmt.Errorf("relationships: %w", err)
@@ -1071,7 +1058,7 @@ func (s *SQLStore) scanRelationships(ctx context.Context, tx *sql.Tx, dst []Rela
 		if k == len(dst) {
 			return errors.New("relationships: the table changed while it was read")
 		}
-		if !split(row, f[:]) {
+		if !splitFields(row, f[:]) {
 			return fmt.Errorf("relationships: corrupt row %q", row)
 		}
 		// The ID is copied into the arena. The contact ID is left in
@@ -1125,7 +1112,7 @@ func applyRelLog(ctx context.Context, tx *sql.Tx, rels []Relationship, intern fu
 		return nil, fmt.Errorf("relationship log: %w", err)
 	}
 	defer rows.Close()
-	var pos map[string]int // built on the first chunk: usually there is none
+	a := relLogApplier{rels: rels, intern: intern}
 	for rows.Next() {
 		var (
 			seq  int64
@@ -1134,29 +1121,44 @@ func applyRelLog(ctx context.Context, tx *sql.Tx, rels []Relationship, intern fu
 		if err := rows.Scan(&seq, &data); err != nil {
 			return nil, fmt.Errorf("relationship log: %w", err)
 		}
-		chunk, err := decodeRelChunk(data, intern)
-		if err != nil {
-			return nil, fmt.Errorf("relationship log chunk %d: %w", seq, err)
-		}
-		if pos == nil {
-			pos = make(map[string]int, len(rels))
-			for i := range rels {
-				pos[rels[i].ID] = i
-			}
-		}
-		for _, r := range chunk {
-			if i, ok := pos[r.ID]; ok {
-				rels[i] = r
-			} else {
-				pos[r.ID] = len(rels)
-				rels = append(rels, r)
-			}
+		if err := a.apply(seq, data); err != nil {
+			return nil, err
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("relationship log: %w", err)
 	}
-	return rels, nil
+	return a.rels, nil
+}
+
+// relLogApplier applies relationship log chunks, oldest first, to rels
+// (the table's rows).
+type relLogApplier struct {
+	rels   []Relationship
+	pos    map[string]int // built on the first chunk: usually there is none
+	intern func(string) string
+}
+
+func (a *relLogApplier) apply(seq int64, data []byte) error {
+	chunk, err := decodeRelChunk(data, a.intern)
+	if err != nil {
+		return fmt.Errorf("relationship log chunk %d: %w", seq, err)
+	}
+	if a.pos == nil {
+		a.pos = make(map[string]int, len(a.rels))
+		for i := range a.rels {
+			a.pos[a.rels[i].ID] = i
+		}
+	}
+	for _, r := range chunk {
+		if i, ok := a.pos[r.ID]; ok {
+			a.rels[i] = r
+		} else {
+			a.pos[r.ID] = len(a.rels)
+			a.rels = append(a.rels, r)
+		}
+	}
+	return nil
 }
 
 // newInterner returns a function that maps equal strings to one copy. Few
