@@ -71,6 +71,12 @@ type Options struct {
 	// term check (leader.Elector.Valid), so that one whose term is over
 	// sends nothing more, even before its context ends.
 	MaySend func() bool
+	// Events, when not nil, is told of every message relayed between a
+	// contact and an owner, every relationship a message starts and every
+	// contact marked gone (NoteGone), in batches off the relay path (see
+	// Events). EventsEvery is how often (default DefaultEventsEvery).
+	Events      Events
+	EventsEvery time.Duration
 }
 
 // SignalPolicy says which of an employee's signals (receipts, read
@@ -140,6 +146,16 @@ type Gateway struct {
 	signals SignalPolicy
 	guard   *guard.Guard
 	maySend func() bool // see Options.MaySend
+
+	// events, when not nil, takes what eventBuf collects (events.go);
+	// eventsHeld is a batch it failed to take, eventsFlush is held by
+	// the one flush at a time.
+	events      Events
+	eventsEvery time.Duration
+	eventsMu    sync.Mutex
+	eventBuf    []Event
+	eventsFlush sync.Mutex
+	eventsHeld  []Event
 }
 
 // New checks the options and builds a Gateway; Run starts it.
@@ -153,7 +169,10 @@ func New(o Options) (*Gateway, error) {
 		adapters: map[string]Adapter{}, senders: map[string]*sender{},
 		ready: make(chan struct{}), activity: map[string]time.Time{},
 		retention: o.Retention, hooks: noHooks{}, signals: o.Signals, guard: o.Guard,
-		maySend: o.MaySend,
+		maySend: o.MaySend, events: o.Events, eventsEvery: o.EventsEvery,
+	}
+	if g.eventsEvery <= 0 {
+		g.eventsEvery = DefaultEventsEvery
 	}
 	if o.Files != nil && o.Files.Spool != nil {
 		g.files = newFileStage(*o.Files)
@@ -297,6 +316,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); g.flushActivityEvery(ctx, 5*time.Second) }()
+	if g.events != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); g.flushEventsEvery(ctx, g.eventsEvery) }()
+	}
 	close(g.ready)
 	<-ctx.Done()
 	wg.Wait()
@@ -310,6 +333,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.flushActivity(context.WithoutCancel(ctx))
 	stopQueue()
 	<-qdone
+	// After the queue's last commit: every message it stored is noted.
+	g.flushEvents(context.WithoutCancel(ctx))
 	close(errs)
 	return errors.Join(append(collect(errs), preErrs...)...)
 }

@@ -77,6 +77,9 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 			subscribe = created && d.Proposal.Source == "outreach"
 			welcome = created && d.Proposal.Source != "outreach"
 			d = routing.Decide(g.top, g.state.Snapshot(), env)
+			if created && d.Kind == routing.Deliver {
+				g.noteEvent(Event{At: g.now(), Kind: EventNew, RelationshipID: d.RelationshipID, OwnerID: d.OwnerID})
+			}
 			if d.Kind == routing.Propose {
 				d = routing.Decision{Kind: routing.Refuse, Refusal: &routing.Refusal{
 					Reason: routing.GatewayFailure, Text: "the gateway could not route this message; please try again"}}
@@ -171,6 +174,9 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 	// A message whose network does not offer it again (Receive, not
 	// Accept) may be written before its commit (wirefirst.go).
 	if stored == nil && d.Kind == routing.Deliver && g.wireFirst(ctx, rec) {
+		if rec.sentFirst {
+			g.noteRelayed(rec, m.Automatic != "")
+		}
 		if welcome && reply != "" {
 			g.hooks.NewContact(ctx, m, d)
 		}
@@ -206,6 +212,7 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 				"network", m.Network, "id", m.ID, "window", DedupeWindow)
 		default:
 			g.dispatch(rec)
+			g.noteRelayed(rec, m.Automatic != "")
 		}
 		if rec.audit != nil && err == nil {
 			g.bg.Go(func() { g.flushOutbox(context.WithoutCancel(ctx)) })

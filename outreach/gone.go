@@ -39,10 +39,12 @@ func (s *Service) ContactGone(ctx context.Context, e gateway.ContactEvent) {
 		return
 	}
 	contact, _ := s.gw.Canonical(network, from)
-	if _, err := s.state.SetGone(ctx, "contact:"+contact, rel.ID, why); err != nil {
+	marked, err := s.state.SetGone(ctx, "contact:"+contact, rel.ID, why)
+	if err != nil {
 		s.log.Error("could not mark a contact gone", "relationship", rel.ID, "err", err)
 		return
 	}
+	s.gw.NoteGone(marked)
 	s.log.Info("contact gone", "network", network, "relationship", rel.ID, "why", why)
 	body := fmt.Sprintf("%s %s. Your messages may no longer reach them, and broadcasts will skip them until they come back.", contact, why)
 	s.queueNotice(ctx, d, body)
