@@ -1,0 +1,4 @@
+package analytics
+
+// FineBucket is fineBucket, for the tests of medians.
+var FineBucket = fineBucket
