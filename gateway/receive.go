@@ -202,7 +202,7 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 			rec.Out = Outgoing{Kind: KindRefusal, Network: m.Network, From: m.To, To: reply, ID: NewID(), Body: m.Body,
 				Refusal: &routing.Refusal{Reason: routing.GatewayFailure, Text: "the gateway could not store your message; please send it again"},
 				ReplyTo: m.ID}
-			g.senders[m.Network].push(rec, false)
+			g.senders[m.Network].answer(rec)
 		case rec.empty:
 			g.log.Debug("nothing relayed: the message referred only to messages the ID map does not know",
 				"network", m.Network, "id", m.ID)

@@ -87,6 +87,28 @@ func (s *sender) push(r *Record, durable bool) {
 	s.pushItem(senderItem{rec: r, durable: durable})
 }
 
+// answer sends r, a refusal that tells the author of a message read on
+// this network that it could not be stored. While the sender runs, it
+// goes in order like any other message; once the gateway is stopping (a
+// term that ended with its store, say) it is written at once, before the
+// adapters close their streams: nobody else will answer that message.
+func (s *sender) answer(r *Record) {
+	s.mu.Lock()
+	running := s.running != nil && s.running.Err() == nil && !s.stopped
+	s.mu.Unlock()
+	if running {
+		s.push(r, false)
+		return
+	}
+	s.g.bg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := s.write(ctx, &r.Out); err != nil {
+			s.g.log.Warn("could not tell a sender that their message was not stored", "network", r.Out.Network, "err", err)
+		}
+	})
+}
+
 func (s *sender) pushItem(it senderItem) {
 	s.mu.Lock()
 	if it.rec.Out.Kind == KindBroadcast {

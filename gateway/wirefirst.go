@@ -258,11 +258,13 @@ func (s *sender) releaseIdle() {
 }
 
 // write hands out to the adapter, one write at a time on this network,
-// unless this instance may not send (Options.MaySend).
+// unless this instance may not send (Options.MaySend). A refusal may: it
+// answers a message this instance read, which no other will answer, and
+// relays nothing.
 func (s *sender) write(ctx context.Context, out *Outgoing) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if s.g.maySend != nil && !s.g.maySend() {
+	if s.g.maySend != nil && out.Kind != KindRefusal && !s.g.maySend() {
 		return NotConnected(errFenced)
 	}
 	return s.adapter.Send(ctx, out)

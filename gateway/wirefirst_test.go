@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kakehashi/kakehashi/gateway/internal/relaytest"
 	"github.com/kakehashi/kakehashi/internal/sqldb"
+	"github.com/kakehashi/kakehashi/routing"
 )
 
 // settle waits until everything handed to q before it is committed.
@@ -449,4 +451,48 @@ func TestMaySendHoldsEveryWrite(t *testing.T) {
 			t.Fatalf("got %q; want %q", o.Body, want)
 		}
 	}
+}
+
+// TestFencedInstanceStillAnswersWhatItRead: an instance whose term is
+// over relays nothing, but still answers the author of a message it read
+// and refused (here, to an address that does not exist): nobody else
+// will answer that message, and the answer relays nothing.
+func TestFencedInstanceStillAnswersWhatItRead(t *testing.T) {
+	g := startTestGateway(t, t.TempDir(), func(o *Options) { o.MaySend = func() bool { return false } })
+	defer g.stop()
+	receiveOK(t, g, &Message{Network: "public-xmpp", From: "bob@ext.test/phone", ReplyTo: "bob@ext.test/phone",
+		To: "ghost@contact.acme.test", ID: "b-ghost", Body: "anyone?"})
+	o := recv(t, g.outside.Sent)
+	if o.Kind != KindRefusal || o.To != "bob@ext.test/phone" || o.ReplyTo != "b-ghost" {
+		t.Fatalf("answer: %+v", o)
+	}
+	receiveOK(t, g, fromHana("h1", "held while fenced"))
+	quiet(t, g.outside.Sent, 300*time.Millisecond)
+}
+
+// TestStoppingGatewayStillAnswersWhatItCouldNotStore: a message read
+// while the gateway stops and its store fails (a term that ended with
+// its database) is not silently dropped: its author is told, though the
+// sender loops have stopped.
+func TestStoppingGatewayStillAnswersWhatItCouldNotStore(t *testing.T) {
+	dir, ctx := t.TempDir(), context.Background()
+	st, store := relaytest.OpenState(t, ctx, dir)
+	defer store.Close()
+	q, err := OpenQueue(ctx, filepath.Join(dir, "queue.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	in, out := newMemAdapter("corp"), newMemAdapter("public-xmpp")
+	g, err := New(Options{Topology: relaytest.Topology(), State: st, Queue: q, Adapters: []Adapter{in, out}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not running: no sender loop takes messages, as once Run is stopping.
+	g.senders["corp"].answer(&Record{Out: Outgoing{Kind: KindRefusal, Network: "corp", To: "hana@corp.test/laptop", ID: NewID(), ReplyTo: "h-lost",
+		Refusal: &routing.Refusal{Reason: routing.GatewayFailure, Text: "the gateway could not store your message; please send it again"}}})
+	if o := recv(t, in.Sent); o.ReplyTo != "h-lost" || o.Refusal == nil || o.Refusal.Reason != routing.GatewayFailure {
+		t.Fatalf("answer: %+v", o)
+	}
+	g.bg.Close()
 }
