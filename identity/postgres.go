@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/kakehashi/kakehashi/internal/migrate"
@@ -402,3 +403,102 @@ func pgLoadRelationships(ctx context.Context, pc *pgx.Conn) ([]Relationship, err
 	}
 	return a.rels, nil
 }
+
+// pgWriteBulk writes, in the transaction open on conn, rels as chunks of
+// the relationship log and then entries to the audit table (taking
+// auditLock first, see insertAudit), and returns the number of chunks and
+// the entries' sequence numbers. The statements go out in one pipeline
+// (pgx's, below database/sql), each flushed as soon as it is encoded, so
+// the server stores one chunk while the next is encoded and sent, and
+// the store waits for the server once, at the end; the parameters are
+// sent as they are, in binary format (text as its bytes), not copied
+// through database/sql and pgx's encoders: a transfer's audit details
+// are 24 MB. An error leaves the transaction failed, for the caller to
+// roll back.
+func pgWriteBulk(ctx context.Context, conn *sql.Conn, rels []*Relationship, entries []AuditEntry) (chunks int, seqs []uint64, err error) {
+	for i := range rels {
+		if err := checkRelText(rels[i]); err != nil {
+			return 0, nil, fmt.Errorf("relationship log: %w", err)
+		}
+	}
+	err = conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("driver connection is a %T, not pgx's", dc)
+		}
+		p := sc.Conn().PgConn().StartPipeline(ctx)
+		defer p.Close() //nolint:errcheck // the results' errors are what matter
+		binary := []int16{1}
+		var buf []byte
+		for start := 0; start < len(rels); start += relChunkSize {
+			buf = appendRelChunk(buf[:0], rels[start:min(start+relChunkSize, len(rels))])
+			p.SendQueryParams(`INSERT INTO relationship_log (data) VALUES ($1)`, [][]byte{buf},
+				[]uint32{pgtype.ByteaOID}, binary, nil)
+			if err := p.Flush(); err != nil {
+				return fmt.Errorf("relationship log: %w", err)
+			}
+			chunks++
+		}
+		if len(entries) > 0 {
+			p.SendQueryParams(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [][]byte{[]byte(auditLock)},
+				[]uint32{pgtype.TextOID}, binary, nil)
+		}
+		text := uint32(pgtype.TextOID)
+		oids := []uint32{pgtype.Int8OID, text, text, text, text, text}
+		for i := range entries {
+			a := &entries[i]
+			var details []byte // NULL when empty
+			if len(a.Details) > 0 {
+				details = a.Details
+			}
+			p.SendQueryParams(`INSERT INTO audit (at, actor, action, reason, subject, details)
+				VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq`,
+				[][]byte{binaryInt(unixNano(a.At)), []byte(a.Actor), []byte(a.Action), []byte(a.Reason), []byte(a.Subject), details},
+				oids, binary, binary)
+		}
+		if err := p.Sync(); err != nil {
+			return err
+		}
+		seqs = make([]uint64, 0, len(entries))
+		for q := range chunks + min(len(entries), 1) + len(entries) {
+			res, err := p.GetResults()
+			if err != nil {
+				return err
+			}
+			rr, ok := res.(*pgconn.ResultReader)
+			if !ok {
+				return fmt.Errorf("pipeline: result %d is a %T", q, res)
+			}
+			audit := q > chunks
+			for rr.NextRow() {
+				if v := rr.Values(); audit && len(v) == 1 && len(v[0]) == 8 {
+					seqs = append(seqs, binaryUint(v[0]))
+				}
+			}
+			if _, err := rr.Close(); err != nil {
+				what := "relationship log"
+				if q >= chunks {
+					what = "audit"
+				}
+				return fmt.Errorf("%s: %w", what, err)
+			}
+		}
+		if res, err := p.GetResults(); err != nil {
+			return err
+		} else if _, ok := res.(*pgconn.PipelineSync); !ok {
+			return fmt.Errorf("pipeline: %T where its end was due", res)
+		}
+		if len(seqs) != len(entries) {
+			return fmt.Errorf("audit: %d sequence numbers for %d entries", len(seqs), len(entries))
+		}
+		return p.Close()
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return chunks, seqs, nil
+}
+
+func binaryInt(v int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(v)) }
+
+func binaryUint(b []byte) uint64 { return binary.BigEndian.Uint64(b) }

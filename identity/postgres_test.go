@@ -408,3 +408,52 @@ func TestPostgresLoadSharesOneSnapshot(t *testing.T) {
 		t.Fatalf("a new Load: %v, %v; want both employees", l, err)
 	}
 }
+
+// TestPostgresBulkCommitFailsWhole: a bulk commit (its log chunks and audit
+// entries in one pipeline, pgWriteBulk) that the server refuses halfway
+// stores nothing, and the store commits again afterwards, each entry
+// with its own sequence number.
+func TestPostgresBulkCommitFailsWhole(t *testing.T) {
+	st, _ := sqlStore(t, "postgres")
+	holdFolder(st)
+	ctx := context.Background()
+	ds, rels := bulkDataset(relLogThreshold + relChunkSize/2)
+	noErr(t, st.Commit(ctx, &Changeset{Employees: ds.Employees, Personas: ds.Personas, Contacts: ds.Contacts}))
+	at := time.Date(2025, 4, 1, 9, 0, 0, 0, time.UTC)
+	entries := func(details string) []AuditEntry {
+		return []AuditEntry{
+			{At: at, Actor: "a", Action: "test.first", Reason: "r", Subject: "s"},
+			{At: at, Actor: "a", Action: "test.second", Reason: "r", Subject: "s", Details: []byte(details)},
+		}
+	}
+	// Not UTF-8: the server refuses the second entry, after the chunks.
+	if err := st.Commit(ctx, &Changeset{Relationships: rels, Audit: entries("{\"x\":\"\xff\"}")}); err == nil {
+		t.Fatal("invalid UTF-8 accepted into the audit")
+	}
+	var logRows, auditRows int
+	noErr(t, st.r.QueryRow(`SELECT count(*) FROM relationship_log`).Scan(&logRows))
+	noErr(t, st.r.QueryRow(`SELECT count(*) FROM audit`).Scan(&auditRows))
+	if n, _ := st.PendingChunks(); n != 0 || logRows != 0 || auditRows != 0 {
+		t.Fatalf("a failed commit left %d pending, %d log rows, %d audit rows", n, logRows, auditRows)
+	}
+	for range 2 {
+		c := &Changeset{Relationships: rels, Audit: entries(`{"x":"日本"}`)}
+		noErr(t, st.Commit(ctx, c))
+		got, err := st.Audit(ctx, AuditQuery{AfterSeq: c.Audit[0].Seq - 1})
+		noErr(t, err)
+		if len(got) != 2 || got[0].Seq != c.Audit[0].Seq || got[1].Seq != c.Audit[1].Seq ||
+			got[0].Action != "test.first" || got[0].Details != nil || string(got[1].Details) != `{"x":"日本"}` || !got[1].At.Equal(at) {
+			t.Fatalf("committed %+v, read back %+v", c.Audit, got)
+		}
+	}
+	if n, _ := st.PendingChunks(); n != 4 {
+		t.Fatalf("%d chunks pending, want 4", n)
+	}
+	want := map[string]Relationship{}
+	for _, r := range rels {
+		want[r.ID] = *r
+	}
+	if got := loadRels(t, st); !reflect.DeepEqual(got, want) {
+		t.Fatal("relationships read back differ")
+	}
+}

@@ -384,7 +384,19 @@ func insertLiteralRows(ctx context.Context, tx *sql.Tx, head, tail string, n int
 }
 
 func (s *SQLStore) commit(ctx context.Context, c *Changeset) (seqs []uint64, err error) {
-	tx, err := s.w.BeginTx(ctx, nil)
+	var (
+		tx   *sql.Tx
+		conn *sql.Conn // PostgreSQL: tx's connection, for pgWriteBulk
+	)
+	if s.d == sqldb.Postgres {
+		if conn, err = s.w.Conn(ctx); err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		tx, err = conn.BeginTx(ctx, nil)
+	} else {
+		tx, err = s.w.BeginTx(ctx, nil)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -434,28 +446,39 @@ func (s *SQLStore) commit(ctx context.Context, c *Changeset) (seqs []uint64, err
 		}); err != nil {
 		return nil, fmt.Errorf("contacts: %w", err)
 	}
-	logged := 0
+	var toLog bool
 	if len(c.Relationships) > 0 {
 		if err := sqldb.XactLock(ctx, tx, s.d, relationshipsLock); err != nil {
 			return nil, err
 		}
-		toLog := len(c.Relationships) >= relLogThreshold
+		toLog = len(c.Relationships) >= relLogThreshold
 		if !toLog {
 			// Writing past pending chunks would be undone by folding them.
 			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM relationship_log)`).Scan(&toLog); err != nil {
 				return nil, fmt.Errorf("relationship log: %w", err)
 			}
 		}
+		if !toLog {
+			if err := writeRelationships(ctx, tx, c.Relationships); err != nil {
+				return nil, fmt.Errorf("relationships: %w", err)
+			}
+		}
+	}
+	logged := 0
+	if toLog && conn != nil {
+		// PostgreSQL: the chunks and the audit entries in one pipeline.
+		if logged, seqs, err = pgWriteBulk(ctx, conn, c.Relationships, c.Audit); err != nil {
+			return nil, err
+		}
+	} else {
 		if toLog {
 			if logged, err = s.appendRelLog(ctx, tx, c.Relationships); err != nil {
 				return nil, fmt.Errorf("relationship log: %w", err)
 			}
-		} else if err := writeRelationships(ctx, tx, c.Relationships); err != nil {
-			return nil, fmt.Errorf("relationships: %w", err)
 		}
-	}
-	if seqs, err = s.insertAudit(ctx, tx, c.Audit); err != nil {
-		return nil, err
+		if seqs, err = s.insertAudit(ctx, tx, c.Audit); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.commitTx(ctx, tx, xid); err != nil {
 		return nil, err
@@ -1210,15 +1233,13 @@ func (s *SQLStore) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error
 		var (
 			e       AuditEntry
 			seq, at int64
-			details sql.NullString
 		)
-		if err := rows.Scan(&seq, &at, &e.Actor, &e.Action, &e.Reason, &e.Subject, &details); err != nil {
+		// Details straight into a []byte (nil for NULL): one copy of
+		// a transfer's 24 MB instead of two.
+		if err := rows.Scan(&seq, &at, &e.Actor, &e.Action, &e.Reason, &e.Subject, (*[]byte)(&e.Details)); err != nil {
 			return nil, fmt.Errorf("identity: %s audit: %w", s.name, err)
 		}
 		e.Seq, e.At = uint64(seq), fromUnixNano(at)
-		if details.Valid {
-			e.Details = []byte(details.String)
-		}
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
