@@ -70,6 +70,7 @@ const (
 	pDuration           // params.duration
 	pInt                // params.integer
 	pSeq                // an audit sequence number
+	pDate               // params.day
 )
 
 func qString(name, doc string) param   { return param{name: name, doc: doc, kind: pString} }
@@ -77,6 +78,7 @@ func qFlag(name, doc string) param     { return param{name: name, doc: doc, kind
 func qTime(name, doc string) param     { return param{name: name, doc: doc, kind: pTime} }
 func qDuration(name, doc string) param { return param{name: name, doc: doc, kind: pDuration} }
 func qSeq(name, doc string) param      { return param{name: name, doc: doc, kind: pSeq} }
+func qDate(name, doc string) param     { return param{name: name, doc: doc, kind: pDate} }
 
 // qInt is a whole number from lo to hi, def when absent; params.integer
 // reads it.
@@ -205,7 +207,7 @@ const (
 	apiVersion = "v1"
 )
 
-const apiDescription = `The admin API of a running Kakehashi gateway: employees, personas, contacts and their transfers, broadcasts, the audit log, the queue and admin credentials. The kakehashi CLI is its client.
+const apiDescription = `The admin API of a running Kakehashi gateway: employees, personas, contacts and their transfers, broadcasts, the numbers of the traffic (an overview per day, the conversations waiting for an answer), the audit log, the queue and admin credentials. The kakehashi CLI is its client.
 
 Every operation but /healthz and this document needs a credential, sent as "Authorization: Bearer TOKEN": the bootstrap token of the configuration (admin.token; role admin, audited as admin:bootstrap) or a named admin token (kakehashi admins add NAME; audited as admin:NAME, with its role). Each operation's x-kakehashi-roles lists the roles that may call it: admin reads and changes everything, auditor reads and changes nothing.
 
@@ -223,7 +225,7 @@ var errorResponses = map[int]struct{ name, doc string }{
 	http.StatusConflict:              {"Conflict", "The request collides with what is stored: an address another employee or persona has, a name taken, a transfer reverted already or whose relationships a later transfer moved again, a credential revoked already."},
 	http.StatusRequestEntityTooLarge: {"TooLarge", "The request body is larger than " + strconv.Itoa(MaxAdminBody) + " bytes."},
 	http.StatusInternalServerError:   {"ServerError", "The server failed (a store it could not read or write); the error says how."},
-	http.StatusNotImplemented:        {"NotImplemented", "The identity store keeps no admin credentials."},
+	http.StatusNotImplemented:        {"NotImplemented", "The server does not keep what the operation reads: admin credentials (an identity store without them) or analytics (a server without an analytics store)."},
 	http.StatusBadGateway:            {"BadGateway", "A standby instance forwarded the request to the active one, which stopped answering during it: a change may or may not have been made; read the audit log (GET /v1/audit) before trying again."},
 	http.StatusServiceUnavailable:    {"Unavailable", "Several instances share one PostgreSQL store and none can serve the request now (none is active, during a takeover, or the active one does not answer): try again after Retry-After."},
 }
@@ -453,6 +455,9 @@ func queryParameter(p param) parameter {
 	case pInt:
 		lo, hi := int64(p.min), int64(p.max)
 		out.Schema = &schema{Type: "integer", Minimum: &lo, Maximum: &hi, Default: p.def}
+	case pDate:
+		out.Schema = &schema{Type: "string", Format: "date"}
+		out.Description += " A day, YYYY-MM-DD, e.g. 2026-11-01."
 	case pSeq:
 		zero := int64(0)
 		out.Schema = &schema{Type: "integer", Format: "int64", Minimum: &zero}

@@ -11,9 +11,11 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/kakehashi/kakehashi/analytics"
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/outreach"
@@ -38,6 +40,7 @@ type Server struct {
 	state *identity.State
 	token []byte // SHA-256 of the bootstrap token (config's admin.token)
 	log   *slog.Logger
+	stats *analytics.Store // nil: no analytics (SetAnalytics)
 }
 
 // MaxAdminBody is the largest request body the admin API reads (a
@@ -229,6 +232,16 @@ func routes() []route {
 			summary: "Audit log entries, oldest first"},
 		{pattern: "GET /v1/queue", op: "queueStats", access: read, answer: t(QueueStats{}), serve: (*Server).queueStats,
 			summary: "How many messages the durable queue holds in each state (pending, sent, failed; a state without messages is absent)"},
+		{pattern: "GET /v1/stats/overview", op: "statsOverview", access: read, params: statsParams, answer: t(analytics.Overview{}),
+			errors: []int{501}, serve: (*Server).statsOverview,
+			summary: "Messages in and out, new contacts by contact point and source, contacts gone, reply rate and first-response times, per day",
+			doc: "Counted as the gateway relays (they outlive the queue's retention), per UTC day, for everyone or a team or an employee. " +
+				"A conversation waits from a contact's message that starts or resumes it (nobody was waiting: the owner wrote last, or nobody had) " +
+				"until the owner's first answer; the wait is counted on the answer's day for the owner who answered, and as replied on the day it began. " +
+				"Medians are read from a log-scale histogram, within about 2.5 %. A period has 1 to " + strconv.Itoa(analytics.MaxOverviewDays) + " days."},
+		{pattern: "GET /v1/waiting", op: "waiting", access: read, params: waitingParams, answer: t([]analytics.Waiting{}),
+			errors: []int{501}, serve: (*Server).waiting,
+			summary: "Conversations where the contact wrote last and nobody has answered, oldest first, with their owner"},
 		{pattern: "GET /v1/admins", op: "listAdmins", access: read, answer: t([]identity.Admin{}), errors: []int{501}, serve: (*Server).listAdmins,
 			summary: "The named admin credentials, revoked ones too (never their tokens)"},
 		{pattern: "POST /v1/admins", op: "addAdmin", access: write, body: t(AdminRequest{}), answer: t(NewAdmin{}), status: http.StatusCreated,
@@ -361,7 +374,7 @@ func (a *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, identity.ErrNotFound):
 		status = http.StatusNotFound
 	case errors.Is(err, identity.ErrInvalid), errors.As(err, &se), errors.As(err, &te), errors.Is(err, errBadRequest),
-		errors.Is(err, outreach.ErrBroadcast):
+		errors.Is(err, outreach.ErrBroadcast), errors.Is(err, analytics.ErrInvalid):
 		status = http.StatusBadRequest
 	case errors.Is(err, identity.ErrConflict):
 		status = http.StatusConflict

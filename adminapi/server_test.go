@@ -6,10 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kakehashi/kakehashi/analytics"
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/gateway/gatewaytest"
 	"github.com/kakehashi/kakehashi/identity"
@@ -22,7 +24,8 @@ const testToken = "test-admin-token-0123456789"
 // and its admin API.
 type testWorld struct {
 	*gatewaytest.World
-	out *outreach.Service
+	out   *outreach.Service
+	stats *analytics.Store
 }
 
 func adminServer(t *testing.T) (*testWorld, *httptest.Server) {
@@ -36,18 +39,25 @@ func adminServer(t *testing.T) (*testWorld, *httptest.Server) {
 func adminServerValidated(t *testing.T) (*testWorld, *httptest.Server, *validator) {
 	t.Helper()
 	g := &testWorld{}
+	stats, err := analytics.Open(context.Background(), filepath.Join(t.TempDir(), analytics.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stats.Close() })
+	g.stats = stats
 	g.World = gatewaytest.Start(t, t.TempDir(), func(gw *gateway.Gateway) {
 		out, err := outreach.New(context.Background(), gw, outreach.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		g.out = out
-	})
+	}, func(o *gateway.Options) { o.Events, o.EventsEvery = stats, 10*time.Millisecond })
 	t.Cleanup(g.Stop)
 	api, err := NewServer(g.Gateway, g.out, testToken, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	api.SetAnalytics(stats)
 	v := newValidator(t)
 	srv := httptest.NewServer(v.wrap(api.Handler()))
 	t.Cleanup(srv.Close)

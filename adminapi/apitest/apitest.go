@@ -1,7 +1,7 @@
 // Package apitest runs a real admin API in-process for tests of its
-// clients: a gateway and its outreach service wired as `kakehashi serve`
-// wires them, on fresh stores, with adapters that take every message and
-// write none.
+// clients: a gateway, its outreach service and its analytics store wired
+// as `kakehashi serve` wires them, on fresh stores, with adapters that
+// take every message and write none.
 package apitest
 
 import (
@@ -13,6 +13,7 @@ import (
 
 	"github.com/kakehashi/kakehashi/address"
 	"github.com/kakehashi/kakehashi/adminapi"
+	"github.com/kakehashi/kakehashi/analytics"
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/outreach"
@@ -29,6 +30,9 @@ type Server struct {
 	// State is the gateway's identity state, for what the API cannot
 	// create: relationships come from traffic (see Relationship).
 	State *identity.State
+	// Analytics is the store the gateway reports its traffic to, which
+	// the API's numbers read; tests may record events in it directly.
+	Analytics *analytics.Store
 }
 
 // Networks of every Server, as in examples/kakehashi.yaml: an inside
@@ -67,7 +71,11 @@ func Start(t testing.TB) *Server {
 	for name := range top.Networks {
 		adapters = append(adapters, discard(name))
 	}
-	gw, err := gateway.New(gateway.Options{Topology: top, State: state, Queue: queue, Adapters: adapters})
+	stats, err := analytics.Open(ctx, filepath.Join(dir, analytics.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := gateway.New(gateway.Options{Topology: top, State: state, Queue: queue, Adapters: adapters, Events: stats})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +87,7 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	api.SetAnalytics(stats)
 	done := make(chan error, 1)
 	go func() { done <- gw.Run(ctx) }()
 	gw.WaitReady()
@@ -90,9 +99,10 @@ func Start(t testing.TB) *Server {
 			t.Error(err)
 		}
 		queue.Close()
+		stats.Close()
 		store.Close()
 	})
-	return &Server{URL: srv.URL, State: state}
+	return &Server{URL: srv.URL, State: state, Analytics: stats}
 }
 
 // Relationship creates (if need be) the relationship of the contact at

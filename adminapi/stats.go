@@ -1,0 +1,173 @@
+package adminapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/kakehashi/kakehashi/analytics"
+)
+
+// The numbers of the console: the overview of a period and the
+// conversations waiting for an answer, read from the analytics store.
+
+// SetAnalytics gives the API the analytics store the gateway feeds
+// (gateway.Options.Events), which GET /v1/stats/overview and GET
+// /v1/waiting read. Without one they answer 501. Call it before serving.
+func (a *Server) SetAnalytics(s *analytics.Store) { a.stats = s }
+
+// DefaultStatsDays is the period GET /v1/stats/overview covers when it is
+// given no from: this many days up to to.
+const DefaultStatsDays = 30
+
+// MaxWaitingLimit bounds the limit of GET /v1/waiting.
+const MaxWaitingLimit = 1000
+
+var (
+	statsParams = []param{
+		qDate("from", fmt.Sprintf("The period's first day (UTC). Default: %d days up to to.", DefaultStatsDays)),
+		qDate("to", "The period's last day (UTC). Default: today, by the gateway's clock."),
+		qString("team", "Only the traffic of this team's members (the employee's department when it happened)."),
+		qString("employee", "Only the traffic of this employee (by ID) as the owner."),
+	}
+	waitingLimit  = qInt("limit", 1, MaxWaitingLimit, analytics.DefaultWaitingLimit, "At most this many conversations.")
+	waitingParams = []param{
+		qDuration("older_than", "Only conversations whose contact has waited at least this long. Default: all that wait."),
+		qString("team", "Only conversations owned by a member of this team (as of the last message)."),
+		qString("employee", "Only conversations owned by this employee (by ID; as of the last message)."),
+		waitingLimit,
+	}
+)
+
+// errNoAnalytics is the error of the numbers' routes on a server without
+// an analytics store.
+var errNoAnalytics = fmt.Errorf("this server keeps no analytics: %w", errors.ErrUnsupported)
+
+// day reads a day (YYYY-MM-DD); absent is zero.
+func (p params) day(name string) (time.Time, error) {
+	if !p.q.Has(name) {
+		return time.Time{}, nil
+	}
+	v := p.q.Get(name)
+	t, err := time.Parse(analytics.DayFormat, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: query parameter %s: %q is not a day (YYYY-MM-DD, e.g. 2026-11-01)", errBadRequest, name, v)
+	}
+	return t, nil
+}
+
+func (a *Server) statsOverview(w http.ResponseWriter, r *http.Request, _ string) error {
+	if a.stats == nil {
+		return errNoAnalytics
+	}
+	p := queryOf(r)
+	from, err := p.day("from")
+	if err != nil {
+		return err
+	}
+	to, err := p.day("to")
+	if err != nil {
+		return err
+	}
+	if to.IsZero() {
+		to = a.gw.Now().UTC()
+	}
+	if from.IsZero() {
+		from = to.AddDate(0, 0, -(DefaultStatsDays - 1))
+	}
+	o, err := a.stats.Overview(r.Context(), from, to, analytics.Filter{Team: p.str("team"), Employee: p.str("employee")})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, o)
+	return nil
+}
+
+func (a *Server) waiting(w http.ResponseWriter, r *http.Request, _ string) error {
+	if a.stats == nil {
+		return errNoAnalytics
+	}
+	p := queryOf(r)
+	older, err := p.duration("older_than")
+	if err != nil {
+		return err
+	}
+	limit, err := p.integer(waitingLimit)
+	if err != nil {
+		return err
+	}
+	l, err := a.stats.Waiting(r.Context(), analytics.WaitingQuery{OlderThan: older, Now: a.gw.Now(), Limit: limit,
+		Filter: analytics.Filter{Team: p.str("team"), Employee: p.str("employee")}})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, l)
+	return nil
+}
+
+// StatsQuery selects the numbers of Client.Overview; zero fields take
+// the server's defaults.
+type StatsQuery struct {
+	// From and To are the period's first and last day (UTC; the clock is
+	// ignored).
+	From, To time.Time
+	Team     string
+	Employee string
+}
+
+// Overview returns the numbers of a period, day by day and in total.
+func (c *Client) Overview(ctx context.Context, q StatsQuery) (*analytics.Overview, error) {
+	v := url.Values{}
+	if !q.From.IsZero() {
+		v.Set("from", q.From.UTC().Format(analytics.DayFormat))
+	}
+	if !q.To.IsZero() {
+		v.Set("to", q.To.UTC().Format(analytics.DayFormat))
+	}
+	if q.Team != "" {
+		v.Set("team", q.Team)
+	}
+	if q.Employee != "" {
+		v.Set("employee", q.Employee)
+	}
+	var o analytics.Overview
+	if err := c.do(ctx, http.MethodGet, "/v1/stats/overview", v, nil, &o); err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
+
+// WaitingQuery selects the conversations of Client.Waiting; zero fields
+// take the server's defaults.
+type WaitingQuery struct {
+	OlderThan time.Duration
+	Team      string
+	Employee  string
+	Limit     int
+}
+
+// Waiting returns the conversations waiting for an answer, oldest first.
+func (c *Client) Waiting(ctx context.Context, q WaitingQuery) ([]analytics.Waiting, error) {
+	v := url.Values{}
+	if q.OlderThan > 0 {
+		v.Set("older_than", q.OlderThan.String())
+	}
+	if q.Team != "" {
+		v.Set("team", q.Team)
+	}
+	if q.Employee != "" {
+		v.Set("employee", q.Employee)
+	}
+	if q.Limit != 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	var l []analytics.Waiting
+	if err := c.do(ctx, http.MethodGet, "/v1/waiting", v, nil, &l); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
