@@ -1,9 +1,9 @@
 package main
 
 // This file is the composition root: it wires a configuration into a
-// running gateway (stores, adapters, the gateway, outreach and the admin
-// API). It is what `kakehashi serve` runs, and the one place that knows
-// every package; nothing below it imports the adapters.
+// running gateway (stores, adapters, the gateway, outreach, analytics and
+// the admin API). It is what `kakehashi serve` runs, and the one place
+// that knows every package; nothing below it imports the adapters.
 
 import (
 	"context"
@@ -24,6 +24,7 @@ import (
 	"github.com/kakehashi/kakehashi/adapters/xmpp"
 	"github.com/kakehashi/kakehashi/address"
 	"github.com/kakehashi/kakehashi/adminapi"
+	"github.com/kakehashi/kakehashi/analytics"
 	"github.com/kakehashi/kakehashi/config"
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/guard"
@@ -71,7 +72,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 // stores says where an instance's stores are: a SQLite file path or a
 // PostgreSQL URL each.
 type stores struct {
-	identity, queue string
+	identity, queue, analytics string
 	// mail is the mail adapter's store of a network, by its name.
 	mail func(network string) (string, error)
 }
@@ -81,6 +82,9 @@ func sqliteStores(cfg *config.Config) stores {
 	return stores{
 		identity: filepath.Join(cfg.DataDir, "identity.db"),
 		queue:    filepath.Join(cfg.DataDir, "queue.db"),
+		// Its own file: counters outlive the queue's retention, and
+		// their writes stay off the queue's commits.
+		analytics: filepath.Join(cfg.DataDir, analytics.FileName),
 		mail: func(network string) (string, error) {
 			return filepath.Join(cfg.DataDir, "mail-"+network+".db"), nil
 		},
@@ -177,7 +181,12 @@ func openInstance(ctx context.Context, cfg *config.Config, log *slog.Logger, st 
 		return nil, err
 	}
 	in.closers = append(in.closers, queue.Close)
-	gw, err := gateway.New(gateway.Options{Topology: top, State: state, Queue: queue, Prestarted: pre, Logger: log,
+	stats, err := analytics.Open(ctx, st.analytics)
+	if err != nil {
+		return nil, err
+	}
+	in.closers = append(in.closers, stats.Close)
+	gw, err := gateway.New(gateway.Options{Topology: top, State: state, Queue: queue, Prestarted: pre, Logger: log, Events: stats,
 		Retention: cfg.Limits.MessageRetention,
 		Files: &gateway.FileOptions{Spool: files, MaxFiles: cfg.Files.MaxFiles, MaxFileBytes: cfg.Files.MaxFileBytes,
 			AllowPrivate: cfg.Files.AllowPrivate, PassThrough: cfg.Files.PassThrough,
@@ -197,6 +206,7 @@ func openInstance(ctx context.Context, cfg *config.Config, log *slog.Logger, st 
 	if err != nil {
 		return nil, err
 	}
+	api.SetAnalytics(stats)
 	in.gw, in.api = gw, api
 	log.Info("kakehashi starting", "data_dir", cfg.DataDir, "admin", cfg.Admin.Listen, "state_loaded_in", time.Since(t0).Round(time.Millisecond))
 	return in, nil

@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kakehashi/kakehashi/adapters/mail"
+	"github.com/kakehashi/kakehashi/analytics"
 	"github.com/kakehashi/kakehashi/config"
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
@@ -83,7 +84,7 @@ func runElected(ctx context.Context, cfg *config.Config, log *slog.Logger) error
 }
 
 // postgresStores puts each store in its own schema of the database at
-// url: identity, queue, and one per mail network.
+// url: identity, queue, analytics, and one per mail network.
 func postgresStores(ctx context.Context, url string) (stores, error) {
 	identityURL, err := sqldb.InSchema(ctx, url, "identity")
 	if err != nil {
@@ -93,7 +94,11 @@ func postgresStores(ctx context.Context, url string) (stores, error) {
 	if err != nil {
 		return stores{}, err
 	}
-	return stores{identity: identityURL, queue: queueURL, mail: func(network string) (string, error) {
+	analyticsURL, err := sqldb.InSchema(ctx, url, analytics.SchemaName)
+	if err != nil {
+		return stores{}, err
+	}
+	return stores{identity: identityURL, queue: queueURL, analytics: analyticsURL, mail: func(network string) (string, error) {
 		return sqldb.InSchema(ctx, url, mail.SchemaName(network))
 	}}, nil
 }

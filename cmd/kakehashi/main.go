@@ -82,7 +82,7 @@ JSON answer instead of a table.`,
 	root.SetHelpCommand(helpCmd())
 	root.AddCommand(serveCmd(stderr), configCmd(stdout), storeCmd(stdout, stderr),
 		employeesCmd(o), personasCmd(o), contactsCmd(o), transfersCmd(o), broadcastsCmd(o),
-		directoryCmd(o), auditCmd(o), queueCmd(o), adminsCmd(o))
+		directoryCmd(o), auditCmd(o), queueCmd(o), statsCmd(o), waitingCmd(o), adminsCmd(o))
 	return root
 }
 
