@@ -366,13 +366,15 @@ func TestPostgresRestartUnderTraffic(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	restarted := time.Now()
 	pg.Restart(t)
-	back := traffic.relayedSince(restarted)
+	up := time.Now()
+	back := traffic.relayedSince(up)
 	if back.IsZero() {
 		t.Fatalf("nothing relayed after the restart; gw-1 is %q, gw-2 %q", a.role(), b.role())
 	}
 	time.Sleep(500 * time.Millisecond)
 	o := traffic.finish()
-	t.Logf("relaying again %v after the restart began; %s", back.Sub(restarted).Round(time.Millisecond), o)
+	t.Logf("the database was down and starting for %v; relaying again %v after it was back; %s",
+		up.Sub(restarted).Round(time.Millisecond), back.Sub(up).Round(time.Millisecond), o)
 	if roles := []string{a.role(), b.role()}; !slices.Contains(roles, "active") || !slices.Contains(roles, "standby") {
 		t.Errorf("roles after the restart: gw-1 %q, gw-2 %q", roles[0], roles[1])
 	}

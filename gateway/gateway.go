@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kakehashi/kakehashi/guard"
@@ -114,6 +115,8 @@ type Gateway struct {
 	bulkGap   time.Duration
 	adapters  map[string]Adapter
 	pre       *Prestarted // adapters started before the gateway, if so
+	taken     taking      // messages handed over, until stored or answered (Settle)
+	stopping  atomic.Bool // Run's context has ended: the adapters are closing their streams
 	senders   map[string]*sender
 	ready     chan struct{} // closed once Run has started everything
 	retention time.Duration
@@ -297,6 +300,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		defer stopAdapters()
 	}
 	stopAfter := context.AfterFunc(ctx, func() {
+		g.stopping.Store(true)
 		for _, s := range g.senders {
 			s.stopFirst()
 		}

@@ -142,6 +142,16 @@ func (d *deferredCore) NetworkUp(network string) {
 	}
 }
 
+// Settle does not wait for a gateway that is not there: nothing was
+// handed over yet.
+func (d *deferredCore) Settle(ctx context.Context, network string) {
+	select {
+	case <-d.ready:
+		d.g.Settle(ctx, network)
+	default:
+	}
+}
+
 func (d *deferredCore) Commands(network, from string) []Command {
 	g := d.gateway(context.Background())
 	if g == nil {

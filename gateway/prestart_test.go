@@ -138,3 +138,38 @@ func TestPrestartedAdaptersStopWithoutAGateway(t *testing.T) {
 		t.Error("ActiveEmployee said yes with no gateway")
 	}
 }
+
+// TestSettleWaitsForWhatWasHandedOver: Settle waits for the messages of
+// its network handed over before it was called (until stored or
+// answered), not for later ones nor other networks', and gives up when
+// its context ends.
+func TestSettleWaitsForWhatWasHandedOver(t *testing.T) {
+	g := startTestGateway(t, t.TempDir())
+	defer g.stop()
+	a, b := g.taken.take("corp"), g.taken.take("corp")
+	g.taken.take("public-xmpp")
+	settled := make(chan struct{})
+	go func() { g.Settle(context.Background(), "corp"); close(settled) }()
+	time.Sleep(50 * time.Millisecond)
+	g.taken.take("corp") // after Settle began
+	a()
+	select {
+	case <-settled:
+		t.Fatal("Settle returned with a message outstanding")
+	case <-time.After(50 * time.Millisecond):
+	}
+	b()
+	b() // settling twice is harmless
+	select {
+	case <-settled:
+	case <-time.After(time.Second):
+		t.Fatal("Settle did not return once what was handed over before it had settled")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	g.Settle(ctx, "public-xmpp")
+	if time.Since(start) > time.Second {
+		t.Fatal("Settle outlived its context")
+	}
+}

@@ -182,12 +182,29 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 		}
 		return nil
 	}
+	if stored == nil && reply != "" && g.stopping.Load() && g.queue.StoreError() != nil {
+		// Stopping, and the store fails: the message would not be stored
+		// before the streams close, nor answered after. Its author is
+		// told now, while this stream still carries the answer.
+		g.metrics.storeErrors.Inc()
+		g.log.Error("could not store a message while stopping; telling its sender", "network", m.Network, "err", g.queue.StoreError())
+		rec.Out = notStored(m, reply)
+		g.senders[m.Network].answer(rec, g.taken.take(m.Network))
+		return nil
+	}
 	g.committing(rec.Out.Network, 1)
+	settled := g.taken.take(m.Network)
 	if err := g.queue.Enqueue(ctx, rec, func(dup bool, err error) {
 		defer g.committing(rec.Out.Network, -1)
 		if stored != nil {
 			defer stored(err)
 		}
+		answering := false
+		defer func() {
+			if !answering {
+				settled()
+			}
+		}()
 		switch {
 		case err != nil && stored != nil:
 			g.metrics.storeErrors.Inc()
@@ -199,10 +216,9 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 			g.metrics.storeErrors.Inc()
 			g.log.Error("could not store a message; telling its sender", "network", m.Network, "err", err)
 			// Not stored: answer the sender directly so they know to retry.
-			rec.Out = Outgoing{Kind: KindRefusal, Network: m.Network, From: m.To, To: reply, ID: NewID(), Body: m.Body,
-				Refusal: &routing.Refusal{Reason: routing.GatewayFailure, Text: "the gateway could not store your message; please send it again"},
-				ReplyTo: m.ID}
-			g.senders[m.Network].answer(rec)
+			rec.Out = notStored(m, reply)
+			answering = true
+			g.senders[m.Network].answer(rec, settled)
 		case rec.empty:
 			g.log.Debug("nothing relayed: the message referred only to messages the ID map does not know",
 				"network", m.Network, "id", m.ID)
@@ -219,6 +235,7 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 		}
 	}); err != nil {
 		g.committing(rec.Out.Network, -1)
+		settled()
 		return err
 	}
 	if welcome && d.Kind == routing.Deliver && reply != "" {
@@ -226,6 +243,14 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 		g.hooks.NewContact(ctx, m, d)
 	}
 	return nil
+}
+
+// notStored is the answer to the author (at reply) of m, which the
+// gateway could not store.
+func notStored(m *Message, reply string) Outgoing {
+	return Outgoing{Kind: KindRefusal, Network: m.Network, From: m.To, To: reply, ID: NewID(), Body: m.Body,
+		Refusal: &routing.Refusal{Reason: routing.GatewayFailure, Text: "the gateway could not store your message; please send it again"},
+		ReplyTo: m.ID}
 }
 
 // recordActivity notes that a relationship carried a message now.

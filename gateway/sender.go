@@ -87,27 +87,41 @@ func (s *sender) push(r *Record, durable bool) {
 	s.pushItem(senderItem{rec: r, durable: durable})
 }
 
-// answer sends r, a refusal that tells the author of a message read on
-// this network that it could not be stored. While the sender runs, it
-// goes in order like any other message; once the gateway is stopping (a
-// term that ended with its store, say) it is written at once, before the
-// adapters close their streams: nobody else will answer that message.
-func (s *sender) answer(r *Record) {
-	s.mu.Lock()
-	running := s.running != nil && s.running.Err() == nil && !s.stopped
-	s.mu.Unlock()
-	if running {
-		s.push(r, false)
-		return
-	}
-	s.g.bg.Go(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+// answer writes r, a refusal that tells the author of a message read on
+// this network that it could not be stored, then calls settled. It is
+// written at once, beside the sender's loop, which may have stopped (a
+// term that ended with its store, say): nobody else will answer that
+// message, and the adapter waits for it (Settle) before it closes its
+// stream. A network away is waited for up to answerWait.
+func (s *sender) answer(r *Record, settled func()) {
+	write := func() {
+		defer settled()
+		ctx, cancel := context.WithTimeout(context.Background(), answerWait)
 		defer cancel()
-		if err := s.write(ctx, &r.Out); err != nil {
-			s.g.log.Warn("could not tell a sender that their message was not stored", "network", r.Out.Network, "err", err)
+		for {
+			err := s.write(ctx, &r.Out)
+			if err == nil {
+				return
+			}
+			se, _ := ClassifySend(ctx, err)
+			if se == nil || se.Action != RetryWhenConnected || ctx.Err() != nil {
+				s.g.log.Warn("could not tell a sender that their message was not stored", "network", r.Out.Network, "err", err)
+				return
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
 		}
-	})
+	}
+	if !s.g.bg.Go(write) {
+		settled()
+		s.g.log.Warn("could not tell a sender that their message was not stored: the gateway has stopped", "network", r.Out.Network)
+	}
 }
+
+// answerWait bounds how long an answer waits for its network.
+const answerWait = 2 * time.Second
 
 func (s *sender) pushItem(it senderItem) {
 	s.mu.Lock()

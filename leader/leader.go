@@ -130,8 +130,14 @@ type Elector struct {
 // rather than after running well for a while.
 const quickFailure = 10 * time.Second
 
-// maxBackoff is the longest an instance waits before campaigning again.
+// maxBackoff is the longest an instance whose active work keeps failing
+// waits before campaigning again.
 const maxBackoff = 5 * time.Second
+
+// maxReconnect is the longest an instance waits before reconnecting to
+// the database: a connection attempt is cheap, and while none succeeds
+// no instance is active.
+const maxReconnect = time.Second
 
 // backoff is how long to wait before campaigning again after a term
 // whose active work failed: nothing while it succeeds, then doubling
@@ -223,7 +229,7 @@ func (e *Elector) Run(ctx context.Context, active func(context.Context) error) e
 		}
 		if err != nil {
 			e.log.Warn("election: connection lost; trying again", "in", wait, "err", err)
-			wait = min(wait*2, maxBackoff)
+			wait = min(wait*2, maxReconnect)
 		} else if b := e.backoff(); b > 0 {
 			wait = b
 			e.log.Warn("election: the active work failed; campaigning again later", "in", wait)

@@ -86,6 +86,9 @@ type Component struct {
 
 	mu      sync.Mutex
 	session *xmpp.Session
+	// ended is set once this side of session's stream is closed: the
+	// server drops what would be written after it, so nothing is.
+	ended bool
 
 	// wmu orders the writes of relayed messages with the stream they go
 	// on: a message is written and recorded as unconfirmed under it, and
@@ -177,7 +180,7 @@ func (c *Component) serveOnce(ctx context.Context, core gateway.Core) error {
 		return err
 	}
 	c.mu.Lock()
-	c.session = s
+	c.session, c.ended = s, false
 	c.mu.Unlock()
 	c.log.Info("component connected", "server", c.cfg.Server)
 	// The confirmer lives as long as the stream, past ctx: a stopping
@@ -206,11 +209,21 @@ func (c *Component) serveOnce(ctx context.Context, core gateway.Core) error {
 	// after that.
 	served := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
+		// What was read and could not be stored is answered to its
+		// author: on this stream, so before it ends.
+		if st, ok := core.(gateway.Settler); ok {
+			sctx, cancel := context.WithTimeout(context.Background(), closeGrace)
+			st.Settle(sctx, c.cfg.Network)
+			cancel()
+		}
 		if !c.cfg.Unconfirmed {
 			if err := c.drain(closeGrace); err != nil {
 				c.log.Warn("stopping", "err", err, "unconfirmed", c.sent.len())
 			}
 		}
+		c.mu.Lock()
+		c.ended = true
+		c.mu.Unlock()
 		s.Close()
 		select {
 		case <-served:
@@ -256,9 +269,9 @@ func (c *Component) Send(ctx context.Context, out *gateway.Outgoing) error {
 	}
 	c.wmu.Lock()
 	c.mu.Lock()
-	s := c.session
+	s, ended := c.session, c.ended
 	c.mu.Unlock()
-	if s == nil {
+	if s == nil || ended {
 		c.wmu.Unlock()
 		return gateway.NotConnected(nil)
 	}
@@ -325,9 +338,9 @@ func errorType(cond stanza.Condition) stanza.ErrorType {
 // send writes one stanza on the current session.
 func (c *Component) send(ctx context.Context, st xml.TokenReader) error {
 	c.mu.Lock()
-	s := c.session
+	s, ended := c.session, c.ended
 	c.mu.Unlock()
-	if s == nil {
+	if s == nil || ended {
 		return gateway.ErrNotConnected
 	}
 	if err := s.Send(ctx, st); err != nil {
