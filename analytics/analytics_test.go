@@ -296,3 +296,61 @@ func TestMedianError(t *testing.T) {
 		}
 	}
 }
+
+// TestReassign: a transfer between messages moves a waiting conversation
+// to its new owner's list; a merged relationship waits no more; the
+// counters keep who owned it when the messages came.
+func TestReassign(t *testing.T) {
+	for _, st := range stores() {
+		t.Run(st.name, func(t *testing.T) {
+			s := st.open(t)
+			record(t, s, scenario(), 100)
+			ctx := context.Background()
+			if err := s.Reassign(ctx, []analytics.Move{{RelationshipID: "r3", Owner: "mei", Team: "support"},
+				{RelationshipID: "r7", Owner: "ken", Team: "sales", Merged: true}, {RelationshipID: "r-none", Owner: "ken"}}); err != nil {
+				t.Fatal(err)
+			}
+			now := at(2, 12, 0)
+			for _, c := range []struct {
+				f    analytics.Filter
+				want []string
+			}{
+				{analytics.Filter{}, []string{"r3"}},
+				{analytics.Filter{Employee: "mei"}, []string{"r3"}},
+				{analytics.Filter{Team: "support"}, []string{"r3"}},
+				{analytics.Filter{Employee: "ken"}, nil},
+			} {
+				got, err := s.Waiting(ctx, analytics.WaitingQuery{Now: now, Filter: c.f})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids []string
+				for _, w := range got {
+					ids = append(ids, w.RelationshipID)
+					if w.Owner != "mei" || w.Team != "support" {
+						t.Errorf("%+v", w)
+					}
+				}
+				if !slices.Equal(ids, c.want) {
+					t.Errorf("%+v: %v, want %v", c.f, ids, c.want)
+				}
+			}
+			o, err := s.Overview(ctx, at(0, 0, 0), at(0, 0, 0), analytics.Filter{Employee: "ken"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Days[0].In != 6 || o.Days[0].Waits != 4 {
+				t.Errorf("ken's counters changed: %+v", o.Days[0].Counts)
+			}
+			// mei answers r3: the wait was ken's (replied on his row), the answer mei's.
+			record(t, s, []gateway.Event{ev(gateway.EventOut, at(2, 13, 0), "r3", mei)}, 1)
+			o, err = s.Overview(ctx, at(0, 0, 0), at(2, 0, 0), analytics.Filter{Employee: "ken"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Days[0].Replied != 4 || o.Days[2].FirstResponse.Count != 0 {
+				t.Errorf("ken: day 0 %+v, day 2 %+v", o.Days[0].Counts, o.Days[2].Counts)
+			}
+		})
+	}
+}

@@ -352,3 +352,46 @@ func (s *Store) Waiting(ctx context.Context, q WaitingQuery) ([]Waiting, error) 
 	}
 	return out, nil
 }
+
+// Move is a change of a relationship's owner made by an admin (a
+// transfer, a departure, a revert), not by traffic.
+type Move struct {
+	RelationshipID string
+	// Owner is the new owner ("" for the unassigned pool), Team their
+	// department.
+	Owner, Team string
+	// Merged says the relationship was merged into another of its
+	// contact's: it carries no conversation any more.
+	Merged bool
+}
+
+// Reassign records that relationships changed owner between messages, so
+// that the waiting list shows each under the owner who should answer now.
+// Relationships without traffic yet have no row and are left alone; a
+// merged one waits no more (its contact's messages reach the relationship
+// it was merged into). The counters are not changed: they say who owned
+// the relationship when each message came.
+func (s *Store) Reassign(ctx context.Context, moves []Move) error {
+	if len(moves) == 0 {
+		return nil
+	}
+	return sqldb.InTx(ctx, s.w, nil, 3, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, sqldb.Rebind(s.dialect,
+			`UPDATE relationships SET owner = ?, team = ?, waiting_since = CASE WHEN ? = 1 THEN NULL ELSE waiting_since END
+			WHERE relationship_id = ?`))
+		if err != nil {
+			return fmt.Errorf("analytics: prepare: %w", err)
+		}
+		defer st.Close()
+		for _, m := range moves {
+			merged := 0
+			if m.Merged {
+				merged = 1
+			}
+			if _, err := st.ExecContext(ctx, m.Owner, m.Team, merged, m.RelationshipID); err != nil {
+				return fmt.Errorf("analytics: reassign relationship %s: %w", m.RelationshipID, err)
+			}
+		}
+		return nil
+	})
+}
