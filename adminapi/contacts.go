@@ -118,6 +118,7 @@ func (a *Server) transfer(w http.ResponseWriter, r *http.Request, actor string) 
 	if err != nil {
 		return err
 	}
+	a.reassigned(r.Context(), t)
 	res := TransferResult{Transfer: t}
 	if req.Notify {
 		if res.Notices, err = a.notify(r.Context(), actor, req.Reason, t); err != nil {
@@ -166,6 +167,7 @@ func (a *Server) revertTransfer(w http.ResponseWriter, r *http.Request, actor st
 	if err != nil {
 		return err
 	}
+	a.reassigned(r.Context(), t)
 	res := RevertResult{Transfer: t, ToldAtTransfer: len(told) > 0}
 	if res.ToldAtTransfer {
 		var d notifyDetails

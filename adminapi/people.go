@@ -50,6 +50,7 @@ func (a *Server) depart(w http.ResponseWriter, r *http.Request, actor string) er
 		if err != nil {
 			return err
 		}
+		a.reassigned(r.Context(), spread)
 		if _, err := a.state.Depart(r.Context(), actor, req.Reason, id, ""); err != nil {
 			return fmt.Errorf("relationships spread by transfer %s, but the departure failed: %w", spread.ID, err)
 		}
@@ -60,6 +61,7 @@ func (a *Server) depart(w http.ResponseWriter, r *http.Request, actor string) er
 	if err != nil {
 		return err
 	}
+	a.reassigned(r.Context(), t)
 	writeJSON(w, http.StatusOK, t)
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kakehashi/kakehashi/analytics"
+	"github.com/kakehashi/kakehashi/identity"
 )
 
 // The numbers of the console: the overview of a period and the
@@ -107,6 +108,27 @@ func (a *Server) waiting(w http.ResponseWriter, r *http.Request, _ string) error
 	}
 	writeJSON(w, http.StatusOK, l)
 	return nil
+}
+
+// reassigned tells the analytics store, if any, that t moved
+// relationships to new owners, so that the waiting list shows them under
+// the owner who answers now. The transfer is done whatever happens here:
+// a failure is logged, not answered.
+func (a *Server) reassigned(ctx context.Context, t *identity.Transfer) {
+	if a.stats == nil || t == nil || len(t.Moves) == 0 {
+		return
+	}
+	snap := a.state.Snapshot()
+	moves := make([]analytics.Move, len(t.Moves))
+	for i, m := range t.Moves {
+		moves[i] = analytics.Move{RelationshipID: m.RelationshipID, Owner: m.ToOwner, Merged: m.MergedInto != ""}
+		if e, ok := snap.Employee(m.ToOwner); ok {
+			moves[i].Team = e.Department
+		}
+	}
+	if err := a.stats.Reassign(context.WithoutCancel(ctx), moves); err != nil {
+		a.log.Warn("the waiting list does not show the new owners of a transfer", "transfer", t.ID, "err", err)
+	}
 }
 
 // StatsQuery selects the numbers of Client.Overview; zero fields take

@@ -72,6 +72,46 @@ func TestAdminAPIStats(t *testing.T) {
 		t.Errorf("waiting over an hour: %d %s", code, body)
 	}
 
+	// Reassigned from the row: the conversation waits for ken now, and
+	// then back for hana once the transfer is reverted.
+	for _, req := range []struct{ path, body string }{
+		{"/v1/employees", `{"employee":{"id":"ken","name":"Ken Ito","department":"support",` +
+			`"inside_addrs":[{"network":"corp","addr":"ken@corp.test"}],"default_persona":"ken.sales"},"reason":"setup"}`},
+		{"/v1/personas", `{"persona":{"id":"ken.sales","display_name":"ACME Sales · Ken","kind":"personal","employee_id":"ken",` +
+			`"addresses":[{"network":"public-xmpp","addr":"ken.sales@contact.acme.test"}]},"reason":"setup"}`},
+	} {
+		if code, body := call(t, srv, "POST", req.path, testToken, req.body); code != http.StatusOK {
+			t.Fatalf("POST %s: %d %s", req.path, code, body)
+		}
+	}
+	code, body = call(t, srv, "POST", "/v1/transfers", testToken, `{"relationships":["`+waiting[0].RelationshipID+`"],"to":"ken","reason":"cover"}`)
+	var tr TransferResult
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &tr) != nil {
+		t.Fatalf("transfer: %d %s", code, body)
+	}
+	owners := func() map[string]string {
+		t.Helper()
+		var l []analytics.Waiting
+		code, body := call(t, srv, "GET", "/v1/waiting", aud, "")
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &l) != nil {
+			t.Fatalf("waiting: %d %s", code, body)
+		}
+		m := map[string]string{}
+		for _, w := range l {
+			m[w.RelationshipID] = w.Owner + "/" + w.Team
+		}
+		return m
+	}
+	if got := owners(); len(got) != 1 || got[waiting[0].RelationshipID] != "ken/support" {
+		t.Errorf("after the transfer: %v", got)
+	}
+	if code, body := call(t, srv, "POST", "/v1/transfers/"+tr.Transfer.ID+"/revert", testToken, `{"reason":"back"}`); code != http.StatusOK {
+		t.Fatalf("revert: %d %s", code, body)
+	}
+	if got := owners(); len(got) != 1 || got[waiting[0].RelationshipID] != "hana/" {
+		t.Errorf("after the revert: %v", got)
+	}
+
 	// The typed client reads the same.
 	c := NewClient(srv.URL, testToken, nil)
 	co, err := c.Overview(ctx, StatsQuery{From: time.Now(), To: time.Now(), Employee: "hana"})
