@@ -1,7 +1,7 @@
 // Package storecopy moves an installation's durable state from its SQLite
-// files (identity.db, queue.db, mail-<network>.db in data_dir) into a
-// PostgreSQL database, a schema per store (identity, queue,
-// mail_<network>), as `kakehashi store copy` does.
+// files (identity.db, queue.db, analytics.db, mail-<network>.db in
+// data_dir) into a PostgreSQL database, a schema per store (identity,
+// queue, analytics, mail_<network>), as `kakehashi store copy` does.
 //
 // For each store, Copy brings the source file's schema up to date and
 // creates and migrates the destination's schema through the store's own
@@ -39,6 +39,7 @@ import (
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
 	"github.com/kakehashi/kakehashi/adapters/mail"
+	"github.com/kakehashi/kakehashi/analytics"
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/internal/sqldb"
@@ -80,8 +81,8 @@ type Store struct {
 }
 
 // Stores are the stores of an installation with the given mail
-// networks: identity, queue (with outreach's broadcasts), and one per
-// mail network.
+// networks: identity, queue (with outreach's broadcasts), analytics, and
+// one per mail network.
 func Stores(mailNetworks []string) []Store {
 	st := []Store{
 		{Name: "identity", File: "identity.db", Schema: "identity", records: []string{"schema_migrations"},
@@ -99,6 +100,14 @@ func Stores(mailNetworks []string) []Store {
 					return err
 				}
 				return errors.Join(outreach.MigrateQueue(ctx, q), q.Close())
+			}},
+		{Name: "analytics", File: analytics.FileName, Schema: analytics.SchemaName, records: []string{"analytics_migrations"},
+			migrate: func(ctx context.Context, where string) error {
+				s, err := analytics.Open(ctx, where)
+				if err != nil {
+					return err
+				}
+				return s.Close()
 			}},
 	}
 	for _, n := range slices.Sorted(slices.Values(mailNetworks)) {

@@ -3,6 +3,7 @@ package storecopy_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kakehashi/kakehashi/adapters/mail"
+	"github.com/kakehashi/kakehashi/analytics"
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/gateway/gatewaytest"
 	"github.com/kakehashi/kakehashi/identity"
@@ -52,12 +54,17 @@ func installation(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 
+	stats, err := analytics.Open(ctx, filepath.Join(dir, analytics.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stats.Close()
 	var out *outreach.Service
 	w := gatewaytest.Start(t, dir, func(g *gateway.Gateway) {
 		if out, err = outreach.New(ctx, g, outreach.Options{}); err != nil {
 			t.Fatal(err)
 		}
-	})
+	}, func(o *gateway.Options) { o.Events = stats })
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -199,6 +206,34 @@ func loadIdentity(t *testing.T, where string) (*identity.Snapshot, []identity.Au
 	return st.Snapshot(), audit
 }
 
+// analyticsOf reads today's numbers and waiting list from the analytics
+// store at where, as JSON.
+func analyticsOf(t *testing.T, where string) string {
+	t.Helper()
+	ctx := context.Background()
+	s, err := analytics.Open(ctx, where)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	o, err := s.Overview(ctx, time.Now(), time.Now(), analytics.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.Waiting(ctx, analytics.WaitingQuery{Now: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.MarshalIndent(struct {
+		O *analytics.Overview
+		W []analytics.Waiting
+	}{o, w}, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func TestCopyInstallation(t *testing.T) {
 	pg := testenv.SharedPostgres(t)
 	ctx := context.Background()
@@ -216,6 +251,7 @@ func TestCopyInstallation(t *testing.T) {
 	}
 	qdb.Close()
 	wantSnap, wantAudit, wantStats := loadSQLite(t, dir)
+	wantNumbers := analyticsOf(t, filepath.Join(dir, analytics.FileName))
 
 	to := pg.NewDatabase(t)
 	t0 := time.Now()
@@ -237,7 +273,8 @@ func TestCopyInstallation(t *testing.T) {
 		rows[tr.Store+"."+tr.Table] = tr.Rows
 	}
 	for _, table := range []string{"identity.employees", "identity.personas", "identity.contacts", "identity.audit", "identity.admins",
-		"queue.messages", "queue.broadcasts", "mail-mail.threads", "mail-mail.meta", "mail-mail.message_ids", "mail-mail.sent_ids"} {
+		"queue.messages", "queue.broadcasts", "mail-mail.threads", "mail-mail.meta", "mail-mail.message_ids", "mail-mail.sent_ids",
+		"analytics.daily", "analytics.relationships", "analytics.response_hist"} {
 		if rows[table] == 0 {
 			t.Errorf("%s: no rows copied (report %v)", table, rows)
 		}
@@ -285,6 +322,15 @@ func TestCopyInstallation(t *testing.T) {
 			t.Fatalf("audit entry %d: %+v, want %+v", i, g, w)
 		}
 		maxSeq = max(maxSeq, w.Seq)
+	}
+
+	// The numbers read the same from PostgreSQL.
+	aURL, err := sqldb.InSchema(ctx, to, analytics.SchemaName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := analyticsOf(t, aURL); got != wantNumbers || !strings.Contains(wantNumbers, `"in": 6`) {
+		t.Errorf("analytics copied:\n%s\nwant\n%s", got, wantNumbers)
 	}
 
 	// New rows are numbered after the copied ones.
@@ -367,7 +413,7 @@ func TestCopyEmptyDataDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Tables) != 0 || len(rep.Stores) != 3 || !rep.OK() {
+	if len(rep.Tables) != 0 || len(rep.Stores) != 4 || !rep.OK() {
 		t.Fatalf("report: %+v", rep)
 	}
 	for _, s := range rep.Stores {

@@ -36,8 +36,9 @@ func storeCopyCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "copy [--config FILE] [--from DIR] [--to URL]",
 		Short: "Copy an installation's SQLite files into PostgreSQL",
 		Long: `Copy an installation's state from its SQLite files (identity.db, queue.db,
-mail-<network>.db in data_dir) into a PostgreSQL database, a schema per
-store (identity, queue, mail_<network>), which the command creates.
+analytics.db, mail-<network>.db in data_dir) into a PostgreSQL database, a
+schema per store (identity, queue, analytics, mail_<network>), which the
+command creates.
 
 Stop the gateway first: the copy works on the files directly, and what a
 running gateway writes meanwhile is not copied.
