@@ -105,7 +105,7 @@ func (s *sender) answer(r *Record, settled func()) {
 			}
 			se, _ := ClassifySend(ctx, err)
 			if se == nil || se.Action != RetryWhenConnected || ctx.Err() != nil {
-				s.g.log.Warn("could not tell a sender that their message was not stored", "network", r.Out.Network, "err", err)
+				s.g.log.Warn("could not tell a sender that their message was not stored", "network", r.Out.Network, "id", r.Out.ReplyTo, "err", err)
 				return
 			}
 			select {
@@ -116,7 +116,7 @@ func (s *sender) answer(r *Record, settled func()) {
 	}
 	if !s.g.bg.Go(write) {
 		settled()
-		s.g.log.Warn("could not tell a sender that their message was not stored: the gateway has stopped", "network", r.Out.Network)
+		s.g.log.Warn("could not tell a sender that their message was not stored: the gateway has stopped", "network", r.Out.Network, "id", r.Out.ReplyTo)
 	}
 }
 
