@@ -8,7 +8,23 @@ import (
 	"time"
 
 	"github.com/kakehashi/kakehashi/gateway/internal/relaytest"
+	"github.com/kakehashi/kakehashi/identity"
 )
+
+// openTestStores opens the identity state and the queue of a gateway in
+// dir, closed when the test ends.
+func openTestStores(t *testing.T, dir string) (*identity.State, *Queue) {
+	t.Helper()
+	ctx := context.Background()
+	st, store := relaytest.OpenState(t, ctx, dir)
+	t.Cleanup(func() { store.Close() })
+	q, err := OpenQueue(ctx, filepath.Join(dir, "queue.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	return st, q
+}
 
 // connectedEarly is an in-process adapter that hands over the Core it
 // runs with, as a connected adapter reading from its network would use
@@ -58,14 +74,7 @@ func TestPrestartedAdaptersWaitForTheGateway(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 
-	dir := t.TempDir()
-	st, store := relaytest.OpenState(t, ctx, dir)
-	defer store.Close()
-	q, err := OpenQueue(ctx, filepath.Join(dir, "queue.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	st, q := openTestStores(t, t.TempDir())
 	o := Options{Topology: relaytest.Topology(), State: st, Queue: q, Prestarted: pre, RetryMax: 20 * time.Millisecond}
 	if _, err := New(Options{Topology: o.Topology, State: st, Queue: q, Prestarted: pre, Adapters: []Adapter{in}}); err == nil {
 		t.Fatal("New took both Adapters and Prestarted")

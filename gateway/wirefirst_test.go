@@ -475,14 +475,7 @@ func TestFencedInstanceStillAnswersWhatItRead(t *testing.T) {
 // its database) is not silently dropped: its author is told, though the
 // sender loops have stopped.
 func TestStoppingGatewayStillAnswersWhatItCouldNotStore(t *testing.T) {
-	dir, ctx := t.TempDir(), context.Background()
-	st, store := relaytest.OpenState(t, ctx, dir)
-	defer store.Close()
-	q, err := OpenQueue(ctx, filepath.Join(dir, "queue.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	st, q := openTestStores(t, t.TempDir())
 	in, out := newMemAdapter("corp"), newMemAdapter("public-xmpp")
 	g, err := New(Options{Topology: relaytest.Topology(), State: st, Queue: q, Adapters: []Adapter{in, out}})
 	if err != nil {

@@ -385,23 +385,7 @@ func pgLoadRelationships(ctx context.Context, pc *pgx.Conn) ([]Relationship, err
 		return nil, fmt.Errorf("relationship log: %w", err)
 	}
 	defer rows.Close()
-	a := relLogApplier{rels: out, intern: intern}
-	for rows.Next() {
-		var (
-			seq  int64
-			data []byte
-		)
-		if err := rows.Scan(&seq, &data); err != nil {
-			return nil, fmt.Errorf("relationship log: %w", err)
-		}
-		if err := a.apply(seq, data); err != nil {
-			return nil, err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("relationship log: %w", err)
-	}
-	return a.rels, nil
+	return applyLogRows(rows, relLogApplier{rels: out, intern: intern})
 }
 
 // pgWriteBulk writes, in the transaction open on conn, rels as chunks of

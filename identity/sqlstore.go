@@ -1135,7 +1135,20 @@ func applyRelLog(ctx context.Context, tx *sql.Tx, rels []Relationship, intern fu
 		return nil, fmt.Errorf("relationship log: %w", err)
 	}
 	defer rows.Close()
-	a := relLogApplier{rels: rels, intern: intern}
+	return applyLogRows(rows, relLogApplier{rels: rels, intern: intern})
+}
+
+// logRows are the rows of a relationship_log query (seq, data), from
+// database/sql or from pgx.
+type logRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// applyLogRows applies each chunk of rows with a, in order, and returns
+// the relationships it leaves.
+func applyLogRows(rows logRows, a relLogApplier) ([]Relationship, error) {
 	for rows.Next() {
 		var (
 			seq  int64
