@@ -1,7 +1,6 @@
 package adminapi
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -99,9 +98,4 @@ func (a *Server) revokeAdmin(w http.ResponseWriter, r *http.Request, actor strin
 	}
 	writeJSON(w, http.StatusOK, adm)
 	return nil
-}
-
-func sha256Of(s string) []byte {
-	h := sha256.Sum256([]byte(s))
-	return h[:]
 }

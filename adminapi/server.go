@@ -2,8 +2,6 @@ package adminapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +10,6 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/kakehashi/kakehashi/analytics"
@@ -35,12 +32,12 @@ import (
 // GET /v1/openapi.json describes every route in OpenAPI 3.0, made from
 // the route table (routes) that Handler serves.
 type Server struct {
-	gw    *gateway.Gateway
-	out   *outreach.Service
-	state *identity.State
-	token []byte // SHA-256 of the bootstrap token (config's admin.token)
-	log   *slog.Logger
-	stats *analytics.Store // nil: no analytics (SetAnalytics)
+	gw     *gateway.Gateway
+	out    *outreach.Service
+	state  *identity.State
+	tokens *Tokens // the bootstrap token (config's admin.token) and the named ones
+	log    *slog.Logger
+	stats  *analytics.Store // nil: no analytics (SetAnalytics)
 }
 
 // MaxAdminBody is the largest request body the admin API reads (a
@@ -51,20 +48,15 @@ const MaxAdminBody = 8 << 20
 // accepting the bootstrap token and the named admin tokens kept by gw's
 // identity store.
 func NewServer(gw *gateway.Gateway, out *outreach.Service, token string, log *slog.Logger) (*Server, error) {
-	if len(token) < 16 {
-		return nil, errors.New("admin API: token must be at least 16 characters")
+	tokens, err := NewTokens(token, nil)
+	if err != nil {
+		return nil, err
 	}
-	if strings.HasPrefix(token, identity.AdminTokenPrefix) {
-		// It would be looked up as a named token and never match.
-		return nil, fmt.Errorf("admin API: the bootstrap token must not start with %q, the prefix of named admin tokens", identity.AdminTokenPrefix)
-	}
+	tokens.named = gw.State().AuthenticateAdmin
 	if log == nil {
 		log = slog.Default()
 	}
-	// Only the token's hash is kept and compared: equal lengths, so the
-	// comparison's time says nothing of the token's length either.
-	h := sha256.Sum256([]byte(token))
-	return &Server{gw: gw, out: out, state: gw.State(), token: h[:], log: log}, nil
+	return &Server{gw: gw, out: out, state: gw.State(), tokens: tokens, log: log}, nil
 }
 
 // Serve listens on addr until ctx ends. ready, if not nil, receives the
@@ -299,12 +291,11 @@ func (a *Server) serve(rt route) http.HandlerFunc {
 			var status int
 			var err error
 			c, status, err = a.authenticate(r)
+			if status == http.StatusUnauthorized {
+				Refuse(w, status, err)
+				return
+			}
 			if err != nil {
-				if status == http.StatusUnauthorized {
-					w.Header().Set("WWW-Authenticate", `Bearer realm="kakehashi"`)
-					writeJSON(w, status, ErrorBody{err.Error()})
-					return
-				}
 				a.writeError(w, r, err)
 				return
 			}
@@ -332,35 +323,19 @@ func (a *Server) serve(rt route) http.HandlerFunc {
 	}
 }
 
-// authenticate names the caller from the Authorization header. status is
-// 401 for a missing, wrong or revoked token.
+// authenticate names the caller from the Authorization header (see
+// Tokens.Authenticate).
 func (a *Server) authenticate(r *http.Request) (caller, int, error) {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || got == "" {
-		return caller{}, http.StatusUnauthorized, errors.New("missing admin token (Authorization: Bearer …)")
-	}
-	var c caller
-	switch {
-	case subtle.ConstantTimeCompare(sha256Of(got), a.token) == 1:
-		c = caller{actor: identity.AdminActor(identity.AdminBootstrap), role: identity.RoleAdmin}
-	default:
-		adm, err := a.state.AuthenticateAdmin(r.Context(), got)
-		switch {
-		case errors.Is(err, identity.ErrAdminRevoked):
-			return caller{}, http.StatusUnauthorized, errors.New("this admin token was revoked")
-		case errors.Is(err, identity.ErrNotFound):
-			return caller{}, http.StatusUnauthorized, errors.New("wrong admin token")
-		case err != nil:
-			return caller{}, http.StatusInternalServerError, err
-		}
-		c = caller{actor: adm.Actor(), role: adm.Role}
+	actor, role, status, err := a.tokens.Authenticate(r)
+	if err != nil {
+		return caller{}, status, err
 	}
 	// Checked once the caller is known, so that probing without a token
 	// learns nothing.
 	if _, ok := r.Header["X-Kakehashi-Actor"]; ok {
 		return caller{}, http.StatusBadRequest, fmt.Errorf("%w: %w", errBadRequest, errActorHeader)
 	}
-	return c, 0, nil
+	return caller{actor: actor, role: role}, 0, nil
 }
 
 func (a *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {

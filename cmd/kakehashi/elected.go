@@ -8,8 +8,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kakehashi/kakehashi/adapters/mail"
+	"github.com/kakehashi/kakehashi/adminapi"
 	"github.com/kakehashi/kakehashi/analytics"
 	"github.com/kakehashi/kakehashi/config"
 	"github.com/kakehashi/kakehashi/gateway"
@@ -42,17 +41,21 @@ func runElected(ctx context.Context, cfg *config.Config, log *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	tokens, err := identity.OpenAdminTokens(ctx, st.identity)
+	named, err := identity.OpenAdminTokens(ctx, st.identity)
 	if err != nil {
 		return err
 	}
-	defer tokens.Close()
+	defer named.Close()
+	tokens, err := adminapi.NewTokens(cfg.Admin.Token.Reveal(), named.Authenticate)
+	if err != nil {
+		return err
+	}
 	e := leader.New(url, leader.Options{Instance: cfg.HA.Instance, TTL: cfg.HA.TTL, Address: strings.TrimSuffix(cfg.HA.Advertise, "/"), Logger: log})
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Admin.Listen)
 	if err != nil {
 		return fmt.Errorf("admin API: listen on %s: %w", cfg.Admin.Listen, err)
 	}
-	h := &roleHandler{e: e, instance: e.Instance(), standby: newStandby(e, cfg.Admin.Token.Reveal(), tokens, log)}
+	h := &roleHandler{e: e, instance: e.Instance(), standby: newStandby(e, tokens, log)}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -175,16 +178,14 @@ func (a *activeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type standby struct {
 	e        *leader.Elector
 	instance string
-	token    []byte // SHA-256 of the bootstrap token
-	tokens   *identity.AdminTokens
+	tokens   *adminapi.Tokens // the bootstrap token and the named ones, read from the store
 	mux      *http.ServeMux
 	client   *http.Transport
 	log      *slog.Logger
 }
 
-func newStandby(e *leader.Elector, token string, tokens *identity.AdminTokens, log *slog.Logger) *standby {
-	h := sha256.Sum256([]byte(token))
-	s := &standby{e: e, instance: e.Instance(), token: h[:], tokens: tokens, log: log, mux: http.NewServeMux(),
+func newStandby(e *leader.Elector, tokens *adminapi.Tokens, log *slog.Logger) *standby {
+	s := &standby{e: e, instance: e.Instance(), tokens: tokens, log: log, mux: http.NewServeMux(),
 		client: &http.Transport{
 			Proxy:                 nil, // instances talk directly, whatever the environment says
 			DialContext:           (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
@@ -220,26 +221,18 @@ func newStandby(e *leader.Elector, token string, tokens *identity.AdminTokens, l
 func (s *standby) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // authenticate accepts the bootstrap token or a named admin's (any role,
-// as the active instance's /metrics does); otherwise it answers 401.
+// as the active instance's /metrics does); otherwise it answers 401, or
+// 503 when the named tokens cannot be read.
 func (s *standby) authenticate(w http.ResponseWriter, r *http.Request) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if ok && got != "" {
-		h := sha256.Sum256([]byte(got))
-		if subtle.ConstantTimeCompare(h[:], s.token) == 1 {
-			return true
-		}
-		_, err := s.tokens.Authenticate(r.Context(), got)
-		if err == nil {
-			return true
-		}
-		if !errors.Is(err, identity.ErrNotFound) && !errors.Is(err, identity.ErrAdminRevoked) {
-			s.log.Error("standby: checking an admin token", "err", err)
-			standbyError(w, http.StatusServiceUnavailable, "the admin credentials cannot be read now: "+err.Error())
-			return false
-		}
+	_, _, status, err := s.tokens.Authenticate(r)
+	if err == nil {
+		return true
 	}
-	w.Header().Set("WWW-Authenticate", `Bearer realm="kakehashi"`)
-	standbyError(w, http.StatusUnauthorized, "missing, wrong or revoked admin token (Authorization: Bearer …)")
+	if status != http.StatusUnauthorized {
+		s.log.Error("standby: checking an admin token", "err", err)
+		status, err = http.StatusServiceUnavailable, fmt.Errorf("the admin credentials cannot be read now: %w", err)
+	}
+	adminapi.Refuse(w, status, err)
 	return false
 }
 

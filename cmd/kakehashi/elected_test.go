@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kakehashi/kakehashi/adminapi"
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/internal/testenv"
 	"github.com/kakehashi/kakehashi/leader"
@@ -104,7 +105,7 @@ func TestStandbyForwardsAdminRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tokens.Close()
-	h := &roleHandler{e: b, instance: "gw-2", standby: newStandby(b, bootstrap, tokens, slog.New(slog.DiscardHandler))}
+	h := &roleHandler{e: b, instance: "gw-2", standby: newStandby(b, mustTokens(t, tokens), slog.New(slog.DiscardHandler))}
 
 	code, text, hdr := ask(t, h, "POST", "/v1/transfers?dry_run=true", "kkh_someone", `{"from": "hana", "to": "ken"}`)
 	if code != http.StatusConflict || text != "already transferred" || hdr.Get(InstanceHeader) != "gw-1" {
@@ -164,7 +165,7 @@ func standbyOf(t *testing.T, active, address string) http.Handler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tokens.Close() })
-	return &roleHandler{e: b, instance: "standby", standby: newStandby(b, bootstrap, tokens, slog.New(slog.DiscardHandler))}
+	return &roleHandler{e: b, instance: "standby", standby: newStandby(b, mustTokens(t, tokens), slog.New(slog.DiscardHandler))}
 }
 
 // TestStandbyMetricsNeedAToken: a standby's /metrics asks for a token as
@@ -203,7 +204,7 @@ func TestStandbyMetricsNeedAToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tokens.Close()
-	h := &roleHandler{e: b, instance: "gw-2", standby: newStandby(b, bootstrap, tokens, slog.New(slog.DiscardHandler))}
+	h := &roleHandler{e: b, instance: "gw-2", standby: newStandby(b, mustTokens(t, tokens), slog.New(slog.DiscardHandler))}
 
 	for _, tok := range []string{"", "wrong-token-0123456789", gone, auditor + "x"} {
 		if code, _, hdr := ask(t, h, "GET", "/metrics", tok, ""); code != http.StatusUnauthorized || hdr.Get("WWW-Authenticate") == "" {
@@ -224,4 +225,15 @@ func TestStandbyMetricsNeedAToken(t *testing.T) {
 	if health.Role != "standby" || health.Active != "gw-1" || hdr.Get(InstanceHeader) != "gw-2" {
 		t.Errorf("healthz: %+v from %q", health, hdr.Get(InstanceHeader))
 	}
+}
+
+// mustTokens are the tokens a standby accepts: bootstrap and the named
+// ones of named.
+func mustTokens(t *testing.T, named *identity.AdminTokens) *adminapi.Tokens {
+	t.Helper()
+	tokens, err := adminapi.NewTokens(bootstrap, named.Authenticate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tokens
 }
