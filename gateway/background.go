@@ -53,6 +53,20 @@ func (t *tracker) AfterFunc(d time.Duration, f func()) bool {
 	return true
 }
 
+// every calls f at each interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, f func(context.Context)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			f(ctx)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 // Close refuses new work and waits for what runs or is scheduled.
 func (t *tracker) Close() {
 	t.mu.Lock()

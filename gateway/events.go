@@ -118,21 +118,6 @@ func (g *Gateway) NoteGone(rel *identity.Relationship) {
 	g.noteEvent(Event{At: g.now(), Kind: EventGone, RelationshipID: rel.ID, OwnerID: rel.OwnerID})
 }
 
-// flushEventsEvery hands the noted events to Events every interval until
-// ctx ends.
-func (g *Gateway) flushEventsEvery(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			g.flushEvents(ctx)
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
 // flushEvents completes the noted events from the identity snapshot and
 // hands them to Events. One flush at a time: Run's final one waits for
 // the ticker's.

@@ -319,10 +319,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 	}
 	wg.Add(1)
-	go func() { defer wg.Done(); g.flushActivityEvery(ctx, 5*time.Second) }()
+	go func() { defer wg.Done(); every(ctx, 5*time.Second, g.flushActivity) }()
 	if g.events != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); g.flushEventsEvery(ctx, g.eventsEvery) }()
+		go func() { defer wg.Done(); every(ctx, g.eventsEvery, g.flushEvents) }()
 	}
 	close(g.ready)
 	<-ctx.Done()

@@ -263,22 +263,9 @@ func (g *Gateway) recordActivity(relID string) {
 	g.activityMu.Unlock()
 }
 
-// flushActivityEvery writes the noted activity every interval: last
-// activity is for searching ("idle for a month"), so seconds of delay
-// cost nothing and save a store write per message.
-func (g *Gateway) flushActivityEvery(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			g.flushActivity(ctx)
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
+// flushActivity writes the noted activity (every few seconds, see Run):
+// last activity is for searching ("idle for a month"), so seconds of
+// delay cost nothing and save a store write per message.
 func (g *Gateway) flushActivity(ctx context.Context) {
 	g.activityMu.Lock()
 	batch := g.activity
