@@ -360,48 +360,33 @@ func canonKind(aff string, dst kind) kind {
 
 // sourceQuery reads the copied columns of the source table in order.
 func (p *tablePlan) sourceQuery() string {
-	var b strings.Builder
-	b.WriteString("SELECT ")
-	for i, c := range p.cols {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(ident(c.name))
-	}
-	b.WriteString(" FROM " + ident(p.table) + " ORDER BY ")
-	for i, c := range p.order {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(ident(c.name) + " COLLATE BINARY")
-	}
-	return b.String()
+	return p.query(ident(p.table), func(c column) string { return ident(c.name) + " COLLATE BINARY" })
 }
 
 // destQuery reads the copied columns of the destination table in the
 // source's order: text byte by byte (COLLATE "C", as SQLite's BINARY),
 // NULLs first (as SQLite).
 func (p *tablePlan) destQuery() string {
-	var b strings.Builder
-	b.WriteString("SELECT ")
-	for i, c := range p.cols {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(ident(c.name))
-	}
-	b.WriteString(" FROM " + qualified(p.schema, p.table) + " ORDER BY ")
-	for i, c := range p.order {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(ident(c.name))
+	return p.query(qualified(p.schema, p.table), func(c column) string {
 		if c.dst == kText {
-			b.WriteString(` COLLATE "C"`)
+			return ident(c.name) + ` COLLATE "C" NULLS FIRST`
 		}
-		b.WriteString(" NULLS FIRST")
+		return ident(c.name) + " NULLS FIRST"
+	})
+}
+
+// query selects the copied columns from table, ordered by p.order each
+// written by orderBy.
+func (p *tablePlan) query(table string, orderBy func(column) string) string {
+	names := make([]string, len(p.cols))
+	for i, c := range p.cols {
+		names[i] = ident(c.name)
 	}
-	return b.String()
+	order := make([]string, len(p.order))
+	for i, c := range p.order {
+		order[i] = orderBy(c)
+	}
+	return "SELECT " + strings.Join(names, ", ") + " FROM " + table + " ORDER BY " + strings.Join(order, ", ")
 }
 
 // copyTable copies one table in batches, sets its identity columns past
