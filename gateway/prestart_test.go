@@ -161,14 +161,14 @@ func TestSettleWaitsForWhatWasHandedOver(t *testing.T) {
 	go func() { g.Settle(context.Background(), "corp"); close(settled) }()
 	time.Sleep(50 * time.Millisecond)
 	g.taken.take("corp") // after Settle began
-	a()
+	g.taken.done(a)
 	select {
 	case <-settled:
 		t.Fatal("Settle returned with a message outstanding")
 	case <-time.After(50 * time.Millisecond):
 	}
-	b()
-	b() // settling twice is harmless
+	g.taken.done(b)
+	g.taken.done(b) // settling twice is harmless
 	select {
 	case <-settled:
 	case <-time.After(time.Second):

@@ -193,7 +193,7 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 		return nil
 	}
 	g.committing(rec.Out.Network, 1)
-	settled := g.taken.take(m.Network)
+	tk := g.taken.take(m.Network)
 	if err := g.queue.Enqueue(ctx, rec, func(dup bool, err error) {
 		defer g.committing(rec.Out.Network, -1)
 		if stored != nil {
@@ -202,7 +202,7 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 		answering := false
 		defer func() {
 			if !answering {
-				settled()
+				g.taken.done(tk)
 			}
 		}()
 		switch {
@@ -218,7 +218,7 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 			// Not stored: answer the sender directly so they know to retry.
 			rec.Out = notStored(m, reply)
 			answering = true
-			g.senders[m.Network].answer(rec, settled)
+			g.senders[m.Network].answer(rec, tk)
 		case rec.empty:
 			g.log.Debug("nothing relayed: the message referred only to messages the ID map does not know",
 				"network", m.Network, "id", m.ID)
@@ -235,7 +235,7 @@ func (g *Gateway) receive(ctx context.Context, m *Message, stored func(error)) e
 		}
 	}); err != nil {
 		g.committing(rec.Out.Network, -1)
-		settled()
+		g.taken.done(tk)
 		return err
 	}
 	if welcome && d.Kind == routing.Deliver && reply != "" {

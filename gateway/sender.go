@@ -88,12 +88,13 @@ func (s *sender) push(r *Record, durable bool) {
 }
 
 // answer writes r, a refusal that tells the author of a message read on
-// this network that it could not be stored, then calls settled. It is
+// this network that it could not be stored, then settles tk. It is
 // written at once, beside the sender's loop, which may have stopped (a
 // term that ended with its store, say): nobody else will answer that
 // message, and the adapter waits for it (Settle) before it closes its
 // stream. A network away is waited for up to answerWait.
-func (s *sender) answer(r *Record, settled func()) {
+func (s *sender) answer(r *Record, tk ticket) {
+	settled := func() { s.g.taken.done(tk) }
 	write := func() {
 		defer settled()
 		ctx, cancel := context.WithTimeout(context.Background(), answerWait)

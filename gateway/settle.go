@@ -25,9 +25,14 @@ type taking struct {
 	outstanding map[string]map[uint64]struct{}
 }
 
-// take records a message from network; the returned func marks it
-// settled.
-func (t *taking) take(network string) (settled func()) {
+// ticket is a message handed over, until it is settled (done).
+type ticket struct {
+	network string
+	n       uint64
+}
+
+// take records a message from network.
+func (t *taking) take(network string) ticket {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.next == nil {
@@ -39,14 +44,15 @@ func (t *taking) take(network string) (settled func()) {
 		t.outstanding[network] = map[uint64]struct{}{}
 	}
 	t.outstanding[network][n] = struct{}{}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			t.mu.Lock()
-			delete(t.outstanding[network], n)
-			t.mu.Unlock()
-		})
-	}
+	return ticket{network, n}
+}
+
+// done marks the message of tk stored or answered; again, it does
+// nothing.
+func (t *taking) done(tk ticket) {
+	t.mu.Lock()
+	delete(t.outstanding[tk.network], tk.n)
+	t.mu.Unlock()
 }
 
 // settledUpTo reports whether no message of network numbered up to n is

@@ -483,7 +483,7 @@ func TestStoppingGatewayStillAnswersWhatItCouldNotStore(t *testing.T) {
 	}
 	// Not running: no sender loop takes messages, as once Run is stopping.
 	g.senders["corp"].answer(&Record{Out: Outgoing{Kind: KindRefusal, Network: "corp", To: "hana@corp.test/laptop", ID: NewID(), ReplyTo: "h-lost",
-		Refusal: &routing.Refusal{Reason: routing.GatewayFailure, Text: "the gateway could not store your message; please send it again"}}}, func() {})
+		Refusal: &routing.Refusal{Reason: routing.GatewayFailure, Text: "the gateway could not store your message; please send it again"}}}, g.taken.take("corp"))
 	if o := recv(t, in.Sent); o.ReplyTo != "h-lost" || o.Refusal == nil || o.Refusal.Reason != routing.GatewayFailure {
 		t.Fatalf("answer: %+v", o)
 	}
