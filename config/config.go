@@ -97,6 +97,8 @@ type Config struct {
 	Log Log `mapstructure:"log"`
 	// Admin configures the admin API (admin.*).
 	Admin Admin `mapstructure:"admin"`
+	// Console configures the web console (console.*).
+	Console Console `mapstructure:"console"`
 	// Networks are the networks Kakehashi bridges, by name (networks.<name>).
 	Networks map[string]*Network `mapstructure:"networks"`
 	// Routing says where messages go that have no owner (routing.*).
@@ -204,6 +206,49 @@ type Admin struct {
 	// AllowRemote permits a non-loopback Listen address (admin.allow_remote).
 	AllowRemote bool `mapstructure:"allow_remote"`
 }
+
+// Console configures the web console: the pages where admins, team
+// leads and auditors sign in with a named admin credential's password.
+type Console struct {
+	// Listen is the host:port of the console's own listener
+	// (console.listen). Empty: the console is served on the admin API's
+	// listener, under /console/. Like admin.listen it must be a loopback
+	// address unless AllowRemote is set.
+	Listen string `mapstructure:"listen" example:"127.0.0.1:8766"`
+	// AllowRemote permits a non-loopback Listen address
+	// (console.allow_remote). The session cookie is Secure: browsers
+	// keep it only over https (or on loopback), so serve a remote
+	// console behind a TLS reverse proxy.
+	AllowRemote bool `mapstructure:"allow_remote"`
+	// Disabled turns the console off (console.disabled): no pages, on
+	// any listener.
+	Disabled bool `mapstructure:"disabled"`
+	// SessionIdle signs a browser out after this long without a request
+	// (console.session_idle, default 30m).
+	SessionIdle time.Duration `mapstructure:"session_idle" example:"30m"`
+	// SessionMax signs a browser out this long after it signed in,
+	// however active (console.session_max, default 12h).
+	SessionMax time.Duration `mapstructure:"session_max" example:"12h"`
+}
+
+// Sessions returns SessionIdle and SessionMax, or their defaults where
+// they are zero (not set).
+func (c *Console) Sessions() (idle, most time.Duration) {
+	idle, most = c.SessionIdle, c.SessionMax
+	if idle == 0 {
+		idle = DefaultSessionIdle
+	}
+	if most == 0 {
+		most = max(DefaultSessionMax, idle)
+	}
+	return idle, most
+}
+
+// Console session defaults.
+const (
+	DefaultSessionIdle = 30 * time.Minute
+	DefaultSessionMax  = 12 * time.Hour
+)
 
 // Network is one network Kakehashi bridges: one adapter instance.
 type Network struct {

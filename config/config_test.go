@@ -1,6 +1,8 @@
 package config
 
 import (
+	"time"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -252,7 +254,17 @@ func TestDefaults(t *testing.T) {
 		{"limits.broadcasts_per_day", c.Limits.BroadcastsPerDay, 1},
 		{"limits.broadcasts_per_month", c.Limits.BroadcastsPerMonth, 4},
 		{"networks.corp.xmpp.proxy_for", c.Networks["corp"].XMPP.ProxyFor, "public-xmpp"},
+		{"console.listen", c.Console.Listen, ""},
+		{"console.disabled", c.Console.Disabled, false},
 	}
+	idle, most := c.Console.Sessions()
+	tests = append(tests, struct {
+		key       string
+		got, want any
+	}{"console.session_idle", idle, 30 * time.Minute}, struct {
+		key       string
+		got, want any
+	}{"console.session_max", most, 12 * time.Hour})
 	for _, tt := range tests {
 		if tt.got != tt.want {
 			t.Errorf("%s = %v, want default %v", tt.key, tt.got, tt.want)
@@ -507,6 +519,16 @@ func TestBadValues(t *testing.T) {
 		{"month below day", []edit{{"  max_body_bytes: 4096", "  max_body_bytes: 4096\n  broadcasts_per_day: 3\n  broadcasts_per_month: 2"}}, "limits.broadcasts_per_month",
 			[]string{"less than limits.broadcasts_per_day", "raise it"}},
 		{"short token", []edit{{"  token: test-token-0123456789abcdef", "  token: short"}}, "admin.token", []string{"too short", "16"}},
+		{"console on the network", []edit{{"  token: test-token-0123456789abcdef", "  token: test-token-0123456789abcdef\nconsole:\n  listen: 0.0.0.0:8766"}}, "console.listen",
+			[]string{"not a loopback address", "console.allow_remote"}},
+		{"console not host:port", []edit{{"  token: test-token-0123456789abcdef", "  token: test-token-0123456789abcdef\nconsole:\n  listen: console"}}, "console.listen",
+			[]string{"not host:port"}},
+		{"console on the admin port", []edit{{"  token: test-token-0123456789abcdef", "  token: test-token-0123456789abcdef\nconsole:\n  listen: 127.0.0.1:9000"}}, "console.listen",
+			[]string{"is admin.listen too", "leave console.listen empty"}},
+		{"console idle too short", []edit{{"  token: test-token-0123456789abcdef", "  token: test-token-0123456789abcdef\nconsole:\n  session_idle: 10s"}}, "console.session_idle",
+			[]string{"out of range", "1m to 24h"}},
+		{"console max below idle", []edit{{"  token: test-token-0123456789abcdef", "  token: test-token-0123456789abcdef\nconsole:\n  session_idle: 2h\n  session_max: 1h"}}, "console.session_max",
+			[]string{"out of range", "console.session_idle"}},
 		{"bad domain", []edit{{"domain: gw.corp.test", "domain: gw_corp..test"}}, "networks.corp.xmpp.domain", []string{"not a valid domain"}},
 		{"upper-case domain", []edit{{"domain: gw.corp.test", "domain: GW.corp.test"}}, "networks.corp.xmpp.domain", []string{"lower-case"}},
 		{"bad server", []edit{{"server: 127.0.0.1:5347", "server: 127.0.0.1"}}, "networks.corp.xmpp.server", []string{"not host:port"}},

@@ -17,7 +17,7 @@ func TestDecodeUnknownKeys(t *testing.T) {
 		want KeyError
 	}{
 		{"top level", func(t *testing.T) string { return apply(t, edit{"routing:", "colour: blue\nrouting:"}) },
-			KeyError{"colour", "unknown key", "remove it; known keys here: admin, data_dir, files, guard, ha, limits, log, networks, routing, signals, store"}},
+			KeyError{"colour", "unknown key", "remove it; known keys here: admin, console, data_dir, files, guard, ha, limits, log, networks, routing, signals, store"}},
 		{"a section", func(t *testing.T) string { return apply(t, edit{"  format: json", "  format: json\n  colour: blue"}) },
 			KeyError{"log.colour", "unknown key", "remove it; known keys here: format, level"}},
 		{"a network", func(t *testing.T) string {

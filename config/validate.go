@@ -67,6 +67,7 @@ func (c *Config) problems() []KeyError {
 		}
 	}
 	c.Admin.problems(&p)
+	c.Console.problems(&p, c.Admin.Listen)
 	c.networkProblems(&p)
 	c.routingProblems(&p)
 	if n := c.Limits.MaxBodyBytes; n < 1 || n > MaxMaxBodyBytes {
@@ -143,6 +144,28 @@ func (a *Admin) problems(p *problems) {
 	case len(tok) < MinAdminTokenLen:
 		p.add("admin.token", fmt.Sprintf("too short (%d characters)", len(tok)),
 			fmt.Sprintf("use at least %d random characters, e.g. from `openssl rand -hex 24`", MinAdminTokenLen))
+	}
+}
+
+func (c *Console) problems(p *problems, adminListen string) {
+	if c.Listen != "" {
+		if host, port, err := net.SplitHostPort(c.Listen); err != nil {
+			p.add("console.listen", strconv.Quote(c.Listen)+" is not host:port", "set it to host:port, e.g. 127.0.0.1:8766, or leave it empty to serve the console on admin.listen under /console/")
+		} else if !validPort(port, true) {
+			p.add("console.listen", "port "+strconv.Quote(port)+" is not a port number", "use a port from 1 to 65535 (or 0 for any free port)")
+		} else if !c.AllowRemote && !isLoopback(host) {
+			p.add("console.listen", strconv.Quote(c.Listen)+" is not a loopback address, so the console would be reachable from the network",
+				"listen on 127.0.0.1, ::1 or localhost behind a TLS reverse proxy, or set console.allow_remote: true")
+		} else if c.Listen == adminListen {
+			p.add("console.listen", strconv.Quote(c.Listen)+" is admin.listen too", "leave console.listen empty to serve the console on the admin listener, or give it its own port")
+		}
+	}
+	idle, most := c.Sessions()
+	if idle < time.Minute || idle > 24*time.Hour {
+		p.add("console.session_idle", idle.String()+" is out of range", "set it from 1m to 24h (default 30m)")
+	}
+	if most < idle || most > 30*24*time.Hour {
+		p.add("console.session_max", most.String()+" is out of range", "set it from console.session_idle to 720h (default 12h)")
 	}
 }
 
