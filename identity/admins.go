@@ -28,12 +28,19 @@ const (
 	// RoleAuditor reads everything (lists, the audit log, the queue,
 	// transfers, broadcasts, metrics) and changes nothing.
 	RoleAuditor AdminRole = "auditor"
+	// RoleLead is a team lead: they read and change only what concerns
+	// the members of their team (Admin.Team, an Employee.Department):
+	// those employees, the relationships they own, transfers among them,
+	// their broadcasts and numbers. The rest (the audit log, the queue,
+	// admins, metrics, the directory) is closed to them.
+	RoleLead AdminRole = "lead"
 )
 
 // Valid reports whether r is a known role.
-func (r AdminRole) Valid() bool { return r == RoleAdmin || r == RoleAuditor }
+func (r AdminRole) Valid() bool { return r == RoleAdmin || r == RoleAuditor || r == RoleLead }
 
-// CanWrite reports whether r may change anything.
+// CanWrite reports whether r may change anything, everywhere. A lead
+// changes only within their team (see RoleLead), so not this.
 func (r AdminRole) CanWrite() bool { return r == RoleAdmin }
 
 const (
@@ -60,6 +67,9 @@ const (
 const (
 	ActionAdminAdd    = "admin.add"
 	ActionAdminRevoke = "admin.revoke"
+	// ActionAdminPassword records that an admin's console password was
+	// set; never the password or its hash.
+	ActionAdminPassword = "admin.password"
 )
 
 // ErrAdminRevoked is returned by AuthenticateAdmin for a token that was
@@ -73,6 +83,12 @@ type Admin struct {
 	Name      string    `json:"name"`
 	Role      AdminRole `json:"role"`
 	CreatedAt time.Time `json:"created_at"`
+	// Team is the team (an Employee.Department) of a lead; empty for the
+	// other roles.
+	Team string `json:"team,omitempty"`
+	// HasPassword says whether the admin has a console password (see
+	// SetAdminPassword); the password's hash never leaves the store.
+	HasPassword bool `json:"has_password"`
 	// CreatedBy is the actor that added it ("admin:bootstrap", "admin:ana").
 	CreatedBy string `json:"created_by"`
 	// LastUsed is when the token last authenticated a request, to the
@@ -96,9 +112,16 @@ func AdminActor(name string) string { return "admin:" + name }
 // transaction, so a credential never changes unaudited (invariant 5).
 // SQLStore implements it, on SQLite and PostgreSQL.
 type AdminStore interface {
-	// AddAdmin stores a with its token's hash and appends audit. A name
+	// AddAdmin stores a with its token's hash and its password's
+	// (passwordHash, a PHC string; "" for none) and appends audit. A name
 	// already taken (in any case) is ErrConflict.
-	AddAdmin(ctx context.Context, a *Admin, tokenHash [32]byte, audit *AuditEntry) error
+	AddAdmin(ctx context.Context, a *Admin, tokenHash [32]byte, passwordHash string, audit []*AuditEntry) error
+	// SetAdminPassword sets the password hash (a PHC string) of the admin
+	// called name and appends audit. Errors: ErrNotFound.
+	SetAdminPassword(ctx context.Context, name, passwordHash string, audit *AuditEntry) error
+	// AdminNamed returns the admin called name (whatever its case) and
+	// its password hash ("" for none), or ErrNotFound.
+	AdminNamed(ctx context.Context, name string) (*Admin, string, error)
 	// RevokeAdmin sets the RevokedAt and RevokedBy of the admin called name
 	// and appends audit. Errors: ErrNotFound, ErrConflict (already revoked).
 	RevokeAdmin(ctx context.Context, name string, at time.Time, by string, audit *AuditEntry) error
@@ -171,21 +194,54 @@ func adminAudit(at time.Time, actor, action, reason, name string, details any) (
 // adminDetails is the audit detail of admin.add. It never holds the token
 // or its hash.
 type adminDetails struct {
-	Role AdminRole `json:"role"`
+	Role        AdminRole `json:"role"`
+	Team        string    `json:"team,omitempty"`
+	HasPassword bool      `json:"has_password,omitempty"`
+}
+
+// NewAdminSpec is what a new named admin credential is made of (see
+// CreateAdmin).
+type NewAdminSpec struct {
+	Name string
+	Role AdminRole
+	// Team is required for RoleLead (an Employee.Department) and refused
+	// for the other roles.
+	Team string
+	// Password, if not empty, is the admin's console password (see
+	// CheckPassword); only its argon2id hash is stored.
+	Password string
 }
 
 // AddAdmin creates a named admin credential with role and returns it with
 // its token, which is shown this once: only its hash is stored. It is
-// audited as "admin.add" by actor, in the same commit. A reason is
-// required. Errors: ErrInvalid (name, role, reason), ErrConflict (the
-// name is taken, revoked credentials included: a name stays unique in the
-// audit log).
+// CreateAdmin without a team or a password.
 func (s *State) AddAdmin(ctx context.Context, actor, reason, name string, role AdminRole) (*Admin, string, error) {
+	return s.CreateAdmin(ctx, actor, reason, NewAdminSpec{Name: name, Role: role})
+}
+
+// CreateAdmin creates the named admin credential n and returns it with its
+// token, which is shown this once: only its hash is stored (and only the
+// hash of its password, if any). It is audited as "admin.add" by actor,
+// in the same commit. A reason is required. Errors: ErrInvalid (name,
+// role, team, password, reason), ErrConflict (the name is taken, revoked
+// credentials included: a name stays unique in the audit log).
+func (s *State) CreateAdmin(ctx context.Context, actor, reason string, n NewAdminSpec) (*Admin, string, error) {
+	name, role := n.Name, n.Role
 	if err := firstErr(checkActor(actor), checkReason(reason), checkText("reason", reason), CheckAdminName(name)); err != nil {
 		return nil, "", fmt.Errorf("identity: add admin: %w", err)
 	}
 	if !role.Valid() {
-		return nil, "", fmt.Errorf("identity: add admin %s: %w: role %q: use %q or %q", name, ErrInvalid, role, RoleAdmin, RoleAuditor)
+		return nil, "", fmt.Errorf("identity: add admin %s: %w: role %q: use %q, %q or %q", name, ErrInvalid, role, RoleAdmin, RoleAuditor, RoleLead)
+	}
+	if err := checkAdminTeam(role, n.Team); err != nil {
+		return nil, "", fmt.Errorf("identity: add admin %s: %w", name, err)
+	}
+	var hash string
+	if n.Password != "" {
+		if err := CheckPassword(n.Password); err != nil {
+			return nil, "", fmt.Errorf("identity: add admin %s: %w", name, err)
+		}
+		hash = hashPassword(n.Password)
 	}
 	as, err := s.adminStore()
 	if err != nil {
@@ -198,15 +254,29 @@ func (s *State) AddAdmin(ctx context.Context, actor, reason, name string, role A
 		return nil, "", s.broken
 	}
 	now := s.now().UTC().Round(0)
-	a := &Admin{Name: name, Role: role, CreatedAt: now, CreatedBy: actor}
-	e, err := adminAudit(now, actor, ActionAdminAdd, reason, name, adminDetails{Role: role})
+	a := &Admin{Name: name, Role: role, Team: n.Team, HasPassword: hash != "", CreatedAt: now, CreatedBy: actor}
+	e, err := adminAudit(now, actor, ActionAdminAdd, reason, name, adminDetails{Role: role, Team: n.Team, HasPassword: hash != ""})
 	if err != nil {
 		return nil, "", fmt.Errorf("identity: add admin %s: %w", name, err)
 	}
-	if err := as.AddAdmin(ctx, a, HashAdminToken(token), e); err != nil {
+	if err := as.AddAdmin(ctx, a, HashAdminToken(token), hash, []*AuditEntry{e}); err != nil {
 		return nil, "", fmt.Errorf("identity: add admin %s: %w", name, err)
 	}
 	return a, token, nil
+}
+
+// checkAdminTeam checks the team of an admin of role: required for a lead,
+// refused for the other roles.
+func checkAdminTeam(role AdminRole, team string) error {
+	switch {
+	case role == RoleLead && strings.TrimSpace(team) == "":
+		return fmt.Errorf("%w: role %s needs a team (an employee department, e.g. Sales)", ErrInvalid, RoleLead)
+	case role == RoleLead && strings.TrimSpace(team) != team:
+		return fmt.Errorf("%w: team %q starts or ends with a space", ErrInvalid, team)
+	case role != RoleLead && team != "":
+		return fmt.Errorf("%w: only role %s has a team; role %s sees every team", ErrInvalid, RoleLead, role)
+	}
+	return checkText("team", team)
 }
 
 // RevokeAdmin revokes the admin called name: its token stops
@@ -355,7 +425,7 @@ func (s *SQLStore) adminNamed() string {
 }
 
 // AddAdmin stores a and appends audit in one transaction.
-func (s *SQLStore) AddAdmin(ctx context.Context, a *Admin, tokenHash [32]byte, audit *AuditEntry) error {
+func (s *SQLStore) AddAdmin(ctx context.Context, a *Admin, tokenHash [32]byte, passwordHash string, audit []*AuditEntry) error {
 	taken := func(name string) error {
 		return fmt.Errorf("%w: an admin called %q exists already (names are unique, revoked ones included, whatever their case)", ErrConflict, name)
 	}
@@ -369,8 +439,8 @@ func (s *SQLStore) AddAdmin(ctx context.Context, a *Admin, tokenHash [32]byte, a
 		}
 		// In PostgreSQL another process may insert the name after the
 		// look above; the unique index then refuses this one.
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO admins (name, role, token_hash, created_at, created_by)
-			VALUES (?, ?, ?, ?, ?)`), a.Name, string(a.Role), tokenHash[:], unixNano(a.CreatedAt), a.CreatedBy)
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO admins (name, role, team, password_hash, token_hash, created_at, created_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`), a.Name, string(a.Role), a.Team, passwordHash, tokenHash[:], unixNano(a.CreatedAt), a.CreatedBy)
 		if sqldb.IsUniqueViolation(err) {
 			return taken(a.Name)
 		}
@@ -381,7 +451,7 @@ func (s *SQLStore) AddAdmin(ctx context.Context, a *Admin, tokenHash [32]byte, a
 // RevokeAdmin marks the admin called name revoked and appends audit in one
 // transaction.
 func (s *SQLStore) RevokeAdmin(ctx context.Context, name string, at time.Time, by string, audit *AuditEntry) error {
-	return s.adminTx(ctx, audit, func(tx *sql.Tx) error {
+	return s.adminTx(ctx, []*AuditEntry{audit}, func(tx *sql.Tx) error {
 		var revokedAt int64
 		// FOR UPDATE (PostgreSQL): a revocation by another process waits,
 		// then finds this one's.
@@ -399,7 +469,7 @@ func (s *SQLStore) RevokeAdmin(ctx context.Context, name string, at time.Time, b
 }
 
 // adminTx runs fn and appends audit in one write transaction.
-func (s *SQLStore) adminTx(ctx context.Context, audit *AuditEntry, fn func(tx *sql.Tx) error) (err error) {
+func (s *SQLStore) adminTx(ctx context.Context, audit []*AuditEntry, fn func(tx *sql.Tx) error) (err error) {
 	if err := s.check(); err != nil {
 		return err
 	}
@@ -425,7 +495,11 @@ func (s *SQLStore) adminTx(ctx context.Context, audit *AuditEntry, fn func(tx *s
 	if err := fn(tx); err != nil {
 		return err
 	}
-	seqs, err := s.insertAudit(ctx, tx, []AuditEntry{*audit})
+	entries := make([]AuditEntry, len(audit))
+	for i, e := range audit {
+		entries[i] = *e
+	}
+	seqs, err := s.insertAudit(ctx, tx, entries)
 	if err != nil {
 		return err
 	}
@@ -433,11 +507,15 @@ func (s *SQLStore) adminTx(ctx context.Context, audit *AuditEntry, fn func(tx *s
 		return err
 	}
 	s.lastWrite.Store(time.Now().UnixNano())
-	audit.Seq = seqs[0]
+	for i, e := range audit {
+		e.Seq = seqs[i]
+	}
 	return nil
 }
 
-const adminColumns = `name, role, created_at, created_by, last_used, revoked_at, revoked_by`
+// adminColumns are what scanAdmin reads: password_hash only to tell
+// whether there is one (has_password), never to keep it.
+const adminColumns = `name, role, team, password_hash <> '', created_at, created_by, last_used, revoked_at, revoked_by`
 
 func scanAdmin(row interface{ Scan(...any) error }) (*Admin, error) {
 	var (
@@ -445,7 +523,7 @@ func scanAdmin(row interface{ Scan(...any) error }) (*Admin, error) {
 		role                   string
 		created, used, revoked int64
 	)
-	if err := row.Scan(&a.Name, &role, &created, &a.CreatedBy, &used, &revoked, &a.RevokedBy); err != nil {
+	if err := row.Scan(&a.Name, &role, &a.Team, &a.HasPassword, &created, &a.CreatedBy, &used, &revoked, &a.RevokedBy); err != nil {
 		return nil, err
 	}
 	a.Role = AdminRole(role)

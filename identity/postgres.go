@@ -24,7 +24,7 @@ import (
 // package writes: the number of its migrations (migrations/postgres,
 // applied by internal/migrate and recorded in schema_migrations). Its
 // history is its own: version 1 is what SQLite reached in four.
-const PostgresSchemaVersion = 2
+const PostgresSchemaVersion = 3
 
 // postgresPoolSize bounds the store's connections: the writer, Load's two
 // readers, and the admin API's reads beside them.

@@ -197,8 +197,8 @@ func TestPostgresTwoStoresAdmins(t *testing.T) {
 				}
 				var h [32]byte
 				copy(h[:], fmt.Sprintf("%d-%d", i, n))
-				err := st.AddAdmin(ctx, &Admin{Name: name, Role: RoleAdmin, CreatedAt: at, CreatedBy: "t"}, h,
-					&AuditEntry{At: at, Actor: "t", Action: ActionAdminAdd, Subject: AdminActor(name)})
+				err := st.AddAdmin(ctx, &Admin{Name: name, Role: RoleAdmin, CreatedAt: at, CreatedBy: "t"}, h, "",
+					[]*AuditEntry{{At: at, Actor: "t", Action: ActionAdminAdd, Subject: AdminActor(name)}})
 				mu.Lock()
 				switch {
 				case err == nil:

@@ -19,7 +19,7 @@ import (
 // also kept in PRAGMA user_version, where releases from before the
 // migrations table kept theirs (1 to 3), so that they refuse to open a
 // database migrated beyond what they know.
-const SQLiteSchemaVersion = 4
+const SQLiteSchemaVersion = 5
 
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrationFiles embed.FS

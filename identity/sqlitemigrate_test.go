@@ -151,7 +151,7 @@ func migrationsOf(t *testing.T, db *sql.DB) []migrationRow {
 	return out
 }
 
-var migrationNames = []string{"initial", "relationship_columns", "relationship_gone", "admins"}
+var migrationNames = []string{"initial", "relationship_columns", "relationship_gone", "admins", "admin_team_password"}
 
 // wantMigrations lists every migration, the first baseline ones as
 // found in place.
@@ -312,8 +312,8 @@ func TestSQLiteRefusesUnknownLayouts(t *testing.T) {
 		{"version 4 without 3", oldLayout(oldRelationshipsV2, oldRelationshipLog, oldAdmins), []string{"table admins", "schema version 4", "not version 3"}, false},
 		{"schema_migrations from the future", append(oldLayout(oldRelationshipsGone, oldRelationshipLog, oldAdmins),
 			`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL, baseline INTEGER NOT NULL DEFAULT 0)`,
-			`INSERT INTO schema_migrations VALUES (1, 'initial', '', 1), (2, 'relationship_columns', '', 1), (3, 'relationship_gone', '', 1), (4, 'admins', '', 1), (5, 'later', '', 0)`),
-			[]string{"newer", "version 5", "up to 4"}, true},
+			`INSERT INTO schema_migrations VALUES (1, 'initial', '', 1), (2, 'relationship_columns', '', 1), (3, 'relationship_gone', '', 1), (4, 'admins', '', 1), (5, 'admin_team_password', '', 0), (6, 'later', '', 0)`),
+			[]string{"newer", "version 6", "up to 5"}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "identity.db")
