@@ -21,7 +21,7 @@ var (
 	}
 )
 
-func (a *Server) audit(w http.ResponseWriter, r *http.Request, _ string) error {
+func (a *Server) audit(w http.ResponseWriter, r *http.Request, _ Caller) error {
 	p := queryOf(r)
 	var aq identity.AuditQuery
 	if p.has("after") {
@@ -48,7 +48,7 @@ func (a *Server) audit(w http.ResponseWriter, r *http.Request, _ string) error {
 	return nil
 }
 
-func (a *Server) queueStats(w http.ResponseWriter, r *http.Request, _ string) error {
+func (a *Server) queueStats(w http.ResponseWriter, r *http.Request, _ Caller) error {
 	st, err := a.gw.Queue().Stats(r.Context())
 	if err != nil {
 		return err
@@ -57,7 +57,7 @@ func (a *Server) queueStats(w http.ResponseWriter, r *http.Request, _ string) er
 	return nil
 }
 
-func (a *Server) listAdmins(w http.ResponseWriter, r *http.Request, _ string) error {
+func (a *Server) listAdmins(w http.ResponseWriter, r *http.Request, _ Caller) error {
 	l, err := a.state.Admins(r.Context())
 	if err != nil {
 		return err
@@ -69,15 +69,17 @@ func (a *Server) listAdmins(w http.ResponseWriter, r *http.Request, _ string) er
 	return nil
 }
 
-func (a *Server) addAdmin(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) addAdmin(w http.ResponseWriter, r *http.Request, c Caller) error {
+	actor := c.Actor
 	var req AdminRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
 	if req.Role == "" {
-		return fmt.Errorf("%w: role is required: %q or %q", errBadRequest, identity.RoleAdmin, identity.RoleAuditor)
+		return fmt.Errorf("%w: role is required: %q, %q or %q", errBadRequest, identity.RoleAdmin, identity.RoleAuditor, identity.RoleLead)
 	}
-	adm, token, err := a.state.AddAdmin(r.Context(), actor, req.Reason, req.Name, req.Role)
+	adm, token, err := a.state.CreateAdmin(r.Context(), actor, req.Reason,
+		identity.NewAdminSpec{Name: req.Name, Role: req.Role, Team: req.Team, Password: req.Password})
 	if err != nil {
 		return err
 	}
@@ -87,12 +89,26 @@ func (a *Server) addAdmin(w http.ResponseWriter, r *http.Request, actor string) 
 	return nil
 }
 
-func (a *Server) revokeAdmin(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) revokeAdmin(w http.ResponseWriter, r *http.Request, c Caller) error {
+	actor := c.Actor
 	var req ReasonRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
 	adm, err := a.state.RevokeAdmin(r.Context(), actor, req.Reason, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, adm)
+	return nil
+}
+
+func (a *Server) setAdminPassword(w http.ResponseWriter, r *http.Request, c Caller) error {
+	var req PasswordRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	adm, err := a.state.SetAdminPassword(r.Context(), c.Actor, req.Reason, r.PathValue("name"), req.Password)
 	if err != nil {
 		return err
 	}

@@ -40,25 +40,15 @@ func NewTokens(bootstrap string, named func(ctx context.Context, token string) (
 
 // Authenticate returns the audit name and role of r's caller. status is
 // 401 for a missing, wrong or revoked token, 500 when the named tokens
-// cannot be read.
+// cannot be read. AuthenticateCaller says the team of a lead too.
 func (t *Tokens) Authenticate(r *http.Request) (actor string, role identity.AdminRole, status int, err error) {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || got == "" {
-		return "", "", http.StatusUnauthorized, errors.New("missing admin token (Authorization: Bearer …)")
-	}
-	if subtle.ConstantTimeCompare(sha256Of(got), t.bootstrap) == 1 {
-		return identity.AdminActor(identity.AdminBootstrap), identity.RoleAdmin, 0, nil
-	}
-	adm, err := t.named(r.Context(), got)
-	switch {
-	case errors.Is(err, identity.ErrAdminRevoked):
-		return "", "", http.StatusUnauthorized, errors.New("this admin token was revoked")
-	case errors.Is(err, identity.ErrNotFound):
-		return "", "", http.StatusUnauthorized, errors.New("wrong admin token")
-	case err != nil:
-		return "", "", http.StatusInternalServerError, err
-	}
-	return adm.Actor(), adm.Role, 0, nil
+	c, status, err := t.AuthenticateCaller(r)
+	return c.Actor, c.Role, status, err
+}
+
+// isBootstrap reports whether token is the bootstrap token.
+func (t *Tokens) isBootstrap(token string) bool {
+	return subtle.ConstantTimeCompare(sha256Of(token), t.bootstrap) == 1
 }
 
 // Refuse answers a request Authenticate refused with status and err: a

@@ -129,6 +129,17 @@ func (c *Client) Depart(ctx context.Context, id string, req DepartRequest) (*ide
 	return &t, nil
 }
 
+// PreviewDepart returns what Depart would do with req (the transfer that
+// would be made, without an ID, and its Preview), changing nothing.
+func (c *Client) PreviewDepart(ctx context.Context, id string, req DepartRequest) (*TransferResult, error) {
+	req.Preview = true
+	var res TransferResult
+	if err := c.do(ctx, http.MethodPost, "/v1/employees/"+url.PathEscape(id)+"/depart", nil, req, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
 // Reactivate makes departed employee id active again and returns them.
 func (c *Client) Reactivate(ctx context.Context, id string, req ReasonRequest) (*identity.Employee, error) {
 	var e identity.Employee
@@ -208,6 +219,14 @@ func (c *Client) Transfer(ctx context.Context, req TransferRequest) (*TransferRe
 		return nil, err
 	}
 	return &res, nil
+}
+
+// PreviewTransfer returns what Transfer would do with req (the transfer
+// that would be made, without an ID, and its Preview), changing,
+// notifying and auditing nothing.
+func (c *Client) PreviewTransfer(ctx context.Context, req TransferRequest) (*TransferResult, error) {
+	req.Preview = true
+	return c.Transfer(ctx, req)
 }
 
 // GetTransfer returns transfer id (a departure's or a revert's too).
@@ -339,6 +358,16 @@ func (c *Client) RevokeAdmin(ctx context.Context, name string, req ReasonRequest
 	return &a, nil
 }
 
+// SetAdminPassword sets the console password of the admin called name
+// and returns the admin (never the password or its hash).
+func (c *Client) SetAdminPassword(ctx context.Context, name string, req PasswordRequest) (*identity.Admin, error) {
+	var a identity.Admin
+	if err := c.do(ctx, http.MethodPost, "/v1/admins/"+url.PathEscape(name)+"/password", nil, req, &a); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
 // do sends one request and decodes its answer into out (a *[]byte takes
 // the body as it is).
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
@@ -409,7 +438,9 @@ func (c *Client) roundTrip(ctx context.Context, method, path string, query url.V
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("admin API: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	if c.token != "" { // an in-process client has none (Server.Client)
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

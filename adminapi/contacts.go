@@ -40,7 +40,11 @@ var (
 // source, network, active_after and active_before (RFC 3339) or
 // idle_for and active_within (durations back from now), offset and
 // limit. The total number of matches is in the X-Total-Count header.
-func (a *Server) listContacts(w http.ResponseWriter, r *http.Request, _ string) error {
+//
+// A lead sees only the relationships owned by members of their team: an
+// owner outside it or the pool is refused, other filters are intersected
+// with the team.
+func (a *Server) listContacts(w http.ResponseWriter, r *http.Request, c Caller) error {
 	p := queryOf(r)
 	unassigned, err := p.boolean("unassigned")
 	if err != nil {
@@ -48,6 +52,16 @@ func (a *Server) listContacts(w http.ResponseWriter, r *http.Request, _ string) 
 	}
 	if unassigned && p.str("owner") != "" {
 		return fmt.Errorf("%w: query parameters owner and unassigned exclude each other", errBadRequest)
+	}
+	var tm *team
+	if c.scoped() {
+		tm = a.teamOf(c)
+		switch owner := p.str("owner"); {
+		case unassigned || p.has("owner") && owner == "":
+			return outsideTeam(c, "the unassigned pool is not team %s's", c.Team)
+		case owner != "" && !tm.has(owner):
+			return outsideTeam(c, "owner %s is not a member of team %s", owner, c.Team)
+		}
 	}
 	query := identity.RelationshipQuery{
 		OwnerID: p.str("owner"),
@@ -89,7 +103,16 @@ func (a *Server) listContacts(w http.ResponseWriter, r *http.Request, _ string) 
 	if query.Limit, err = p.integer(contactLimit); err != nil {
 		return err
 	}
-	res, err := a.state.Snapshot().SearchRelationships(query)
+	snap := a.state.Snapshot()
+	if tm != nil {
+		snap = tm.snap
+		if query.Owners = tm.ids(); len(query.Owners) == 0 {
+			w.Header().Set("X-Total-Count", "0")
+			writeJSON(w, http.StatusOK, []ContactView{})
+			return nil
+		}
+	}
+	res, err := snap.SearchRelationships(query)
 	if err != nil {
 		return err
 	}
@@ -102,19 +125,37 @@ func (a *Server) listContacts(w http.ResponseWriter, r *http.Request, _ string) 
 	return nil
 }
 
-func (a *Server) transfer(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) transfer(w http.ResponseWriter, r *http.Request, c Caller) error {
+	actor := c.Actor
 	var req TransferRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	t, err := a.state.Transfer(r.Context(), identity.TransferRequest{
+	tr := identity.TransferRequest{
 		Actor: actor, Reason: req.Reason, From: req.From, To: req.To,
 		Targets: req.Team, Strategy: identity.SpreadStrategy(req.Strategy),
 		Filter: identity.RelationshipFilter{
 			Unassigned: req.Unassigned, PersonaID: req.Persona, Tag: req.Tag, Source: req.Source,
 			Network: req.Network, ContactIDs: req.Contacts, RelationshipIDs: req.Relationships,
 		},
-	})
+	}
+	if c.scoped() {
+		tm := a.teamOf(c)
+		if err := tm.transferTargets(req.From, req.To, req.Team, req.Unassigned); err != nil {
+			return err
+		}
+		// Checked on the planned moves, before anything is stored.
+		tr.Check = func(t *identity.Transfer) error { return tm.moves(t, "the selection") }
+	}
+	if req.Preview {
+		t, err := a.state.PreviewTransfer(r.Context(), tr)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, TransferResult{Transfer: t, Preview: previewOf(t, req.Notify)})
+		return nil
+	}
+	t, err := a.state.Transfer(r.Context(), tr)
 	if err != nil {
 		return err
 	}
@@ -127,6 +168,43 @@ func (a *Server) transfer(w http.ResponseWriter, r *http.Request, actor string) 
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
+}
+
+// transferTargets refuses, for a lead, a transfer from or to anyone
+// outside the team, or from or to the pool.
+func (t *team) transferTargets(from, to string, targets []string, unassigned bool) error {
+	switch {
+	case unassigned:
+		return outsideTeam(t.c, "the unassigned pool is not team %s's: it may not transfer from it", t.c.Team)
+	case to == "" && len(targets) == 0:
+		return outsideTeam(t.c, "it may not transfer to the unassigned pool: name a member of team %s (to) or several (team)", t.c.Team)
+	}
+	if from != "" {
+		if err := t.employee(from, "from:"); err != nil {
+			return err
+		}
+	}
+	if to != "" {
+		if err := t.employee(to, "to:"); err != nil {
+			return err
+		}
+	}
+	return t.employees(targets, "team:")
+}
+
+// previewOf sums up the planned transfer t.
+func previewOf(t *identity.Transfer, notify bool) *Preview {
+	p := &Preview{Count: t.Counts.Matched - t.Counts.Unchanged, Notify: notify, Targets: []PreviewTarget{}}
+	switch {
+	case t.Counts.ByTarget != nil:
+		for _, id := range t.Targets {
+			p.Targets = append(p.Targets, PreviewTarget{To: id, Count: t.Counts.ByTarget[id]})
+		}
+		slices.SortFunc(p.Targets, func(x, y PreviewTarget) int { return strings.Compare(x.To, y.To) })
+	case p.Count > 0:
+		p.Targets = append(p.Targets, PreviewTarget{To: t.To, Count: p.Count})
+	}
+	return p
 }
 
 // notifyDetails is the audit detail of ActionContactsNotify.
@@ -144,21 +222,36 @@ func (a *Server) notify(ctx context.Context, actor, reason string, t *identity.T
 	return n, nil
 }
 
-func (a *Server) getTransfer(w http.ResponseWriter, r *http.Request, _ string) error {
+func (a *Server) getTransfer(w http.ResponseWriter, r *http.Request, c Caller) error {
 	t, err := a.state.LoadTransfer(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
+	}
+	if c.scoped() {
+		if err := a.teamOf(c).moves(t, "transfer "+t.ID); err != nil {
+			return err
+		}
 	}
 	writeJSON(w, http.StatusOK, t)
 	return nil
 }
 
-func (a *Server) revertTransfer(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) revertTransfer(w http.ResponseWriter, r *http.Request, c Caller) error {
+	actor := c.Actor
 	var req RevertRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
 	id := r.PathValue("id")
+	if c.scoped() {
+		orig, err := a.state.LoadTransfer(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		if err := a.teamOf(c).moves(orig, "transfer "+id); err != nil {
+			return err
+		}
+	}
 	told, err := a.state.Audit(r.Context(), identity.AuditQuery{Action: ActionContactsNotify, Subject: id, Limit: 1})
 	if err != nil {
 		return err
@@ -207,12 +300,18 @@ func (a *Server) revertTransfer(w http.ResponseWriter, r *http.Request, actor st
 	return nil
 }
 
-func (a *Server) tags(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) tags(w http.ResponseWriter, r *http.Request, c Caller) error {
+	actor := c.Actor
 	var req TagsRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
 	id := r.PathValue("id")
+	if c.scoped() {
+		if err := a.teamOf(c).relationship(id); err != nil {
+			return err
+		}
+	}
 	var rel *identity.Relationship
 	var err error
 	if req.Set != nil {
@@ -234,10 +333,16 @@ func (a *Server) tags(w http.ResponseWriter, r *http.Request, actor string) erro
 	return nil
 }
 
-func (a *Server) remark(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) remark(w http.ResponseWriter, r *http.Request, c Caller) error {
+	actor := c.Actor
 	var req RemarkRequest
 	if err := decode(r, &req); err != nil {
 		return err
+	}
+	if c.scoped() {
+		if err := a.teamOf(c).relationship(r.PathValue("id")); err != nil {
+			return err
+		}
 	}
 	rel, err := a.state.SetRemark(r.Context(), actor, req.Reason, r.PathValue("id"), req.Remark)
 	if err != nil {
@@ -249,13 +354,26 @@ func (a *Server) remark(w http.ResponseWriter, r *http.Request, actor string) er
 
 // prepareBroadcast stores a team broadcast (BroadcastRequest: team, tag,
 // subject, body, reason) for each member to confirm.
-func (a *Server) prepareBroadcast(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) prepareBroadcast(w http.ResponseWriter, r *http.Request, c Caller) error {
+	actor := c.Actor
 	var req BroadcastRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
 	if strings.TrimSpace(req.Reason) == "" {
 		return fmt.Errorf("%w: a reason is required, for the audit log", errBadRequest)
+	}
+	if c.scoped() {
+		tm := a.teamOf(c)
+		if len(req.Team) == 0 {
+			// A lead's broadcast goes to their team unless they narrow it.
+			if req.Team = tm.active(); len(req.Team) == 0 {
+				return fmt.Errorf("%w: team %s has no active members to broadcast to", errBadRequest, c.Team)
+			}
+		}
+		if err := tm.employees(req.Team, "team:"); err != nil {
+			return err
+		}
 	}
 	b, err := a.out.PrepareBroadcast(r.Context(), outreach.BroadcastRequest{Actor: actor, Reason: req.Reason,
 		Team: req.Team, Tag: req.Tag, Subject: req.Subject, Body: req.Body})
@@ -266,10 +384,20 @@ func (a *Server) prepareBroadcast(w http.ResponseWriter, r *http.Request, actor 
 	return nil
 }
 
-func (a *Server) getBroadcast(w http.ResponseWriter, r *http.Request, _ string) error {
+func (a *Server) getBroadcast(w http.ResponseWriter, r *http.Request, c Caller) error {
 	b, err := a.out.LoadBroadcast(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
+	}
+	if c.scoped() {
+		tm := a.teamOf(c)
+		who := slices.Clone(b.Team)
+		if b.OwnerID != "" {
+			who = append(who, b.OwnerID)
+		}
+		if len(who) == 0 || slices.ContainsFunc(who, func(id string) bool { return !tm.has(id) }) {
+			return outsideTeam(c, "broadcast %s is not only team %s's", b.ID, c.Team)
+		}
 	}
 	writeJSON(w, http.StatusOK, b)
 	return nil

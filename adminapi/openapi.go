@@ -26,7 +26,7 @@ import (
 
 // openAPI serves the OpenAPI document of the API. It needs no credential:
 // it describes the API and holds no data.
-func (a *Server) openAPI(w http.ResponseWriter, _ *http.Request, _ string) error {
+func (a *Server) openAPI(w http.ResponseWriter, _ *http.Request, _ Caller) error {
 	doc, err := openAPIDocument()
 	if err != nil {
 		return err
@@ -209,7 +209,7 @@ const (
 
 const apiDescription = `The admin API of a running Kakehashi gateway: employees, personas, contacts and their transfers, broadcasts, the numbers of the traffic (an overview per day, the conversations waiting for an answer), the audit log, the queue and admin credentials. The kakehashi CLI is its client.
 
-Every operation but /healthz and this document needs a credential, sent as "Authorization: Bearer TOKEN": the bootstrap token of the configuration (admin.token; role admin, audited as admin:bootstrap) or a named admin token (kakehashi admins add NAME; audited as admin:NAME, with its role). Each operation's x-kakehashi-roles lists the roles that may call it: admin reads and changes everything, auditor reads and changes nothing.
+Every operation but /healthz and this document needs a credential, sent as "Authorization: Bearer TOKEN": the bootstrap token of the configuration (admin.token; role admin, audited as admin:bootstrap) or a named admin token (kakehashi admins add NAME; audited as admin:NAME, with its role). Each operation's x-kakehashi-roles lists the roles that may call it: admin reads and changes everything, auditor reads and changes nothing, lead reads and changes only what concerns the members of its team (an employee department): their employees, the relationships they own, transfers among them, their broadcasts and numbers.
 
 Input is strict: an unknown, repeated or unparsable query parameter, a request body that is not exactly one JSON object of the documented fields (each once, spelled exactly), or a body where none is taken is refused with 400 naming the problem; nothing is silently ignored. Every answer that is not a success has an ErrorBody.
 
@@ -219,8 +219,8 @@ With several instances over one PostgreSQL store, any of them takes every reques
 var errorResponses = map[int]struct{ name, doc string }{
 	http.StatusBadRequest:   {"BadRequest", "The request was refused: an unknown, repeated or unparsable query parameter, a body that is not exactly one JSON object of the expected fields (or a body where none is taken), the X-Kakehashi-Actor header (the audit names the credential's holder), or a value the server does not accept. The error says which."},
 	http.StatusUnauthorized: {"Unauthorized", "The Authorization header is missing, or its token is wrong or revoked."},
-	http.StatusForbidden: {"Forbidden", "The credential's role may not change anything: this operation needs role " +
-		string(identity.RoleAdmin) + "."},
+	http.StatusForbidden: {"Forbidden", "The credential's role may not do this: an auditor changes nothing (this needs role " +
+		string(identity.RoleAdmin) + "), and a lead acts only within its team: the error names what is outside it."},
 	http.StatusNotFound:              {"NotFound", "Something the request names (an employee, persona, contact, relationship, transfer, broadcast or admin) does not exist."},
 	http.StatusConflict:              {"Conflict", "The request collides with what is stored: an address another employee or persona has, a name taken, a transfer reverted already or whose relationships a later transfer moved again, a credential revoked already."},
 	http.StatusRequestEntityTooLarge: {"TooLarge", "The request body is larger than " + strconv.Itoa(MaxAdminBody) + " bytes."},
@@ -291,7 +291,7 @@ func buildDocument(rts []route) (doc []byte, err error) {
 		case public:
 			op.Security = &[]map[string][]string{}
 			desc = append(desc, "No credential needed.")
-		case read, write:
+		case read, write, teamRead, teamWrite:
 			op.Roles = rt.access.allowed()
 			if len(op.Roles) == 0 {
 				g.fail("route %s: no role may call it", rt.pattern)
@@ -300,10 +300,16 @@ func buildDocument(rts []route) (doc []byte, err error) {
 			for i, r := range op.Roles {
 				names[i] = string(r)
 			}
-			if rt.access == read {
-				desc = append(desc, "Roles: "+strings.Join(names, ", ")+" (any credential).")
-			} else {
-				desc = append(desc, "Roles: "+strings.Join(names, ", ")+" (it changes something).")
+			roles := "Roles: " + strings.Join(names, ", ")
+			switch rt.access {
+			case read:
+				desc = append(desc, roles+" (it reads what concerns every team).")
+			case write:
+				desc = append(desc, roles+" (it changes something).")
+			case teamRead:
+				desc = append(desc, roles+". A lead is answered only what concerns the members of its team (the employees whose department is the lead's team), and 403 for what it names outside.")
+			case teamWrite:
+				desc = append(desc, roles+" (it changes something). A lead may act only on the members of its team and the relationships they own; 403 names what is outside, and nothing is changed.")
 			}
 		default:
 			g.fail("route %s: unknown access %d", rt.pattern, rt.access)
@@ -409,7 +415,9 @@ func (rt route) errorStatuses() []int {
 	if !rt.local {
 		s = append(s, http.StatusBadGateway, http.StatusServiceUnavailable)
 	}
-	if rt.access == write {
+	if rt.access != public {
+		// A lead may be refused on any (its role, or what it names
+		// outside its team), an auditor on a change.
 		s = append(s, http.StatusForbidden)
 	}
 	if rt.body != nil {

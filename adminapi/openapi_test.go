@@ -209,6 +209,7 @@ func TestOpenAPIDocument(t *testing.T) {
 func TestOpenAPIServesWhatItSays(t *testing.T) {
 	_, srv := adminServer(t)
 	aud := addAdmin(t, srv, "aud", identity.RoleAuditor)
+	lead := addLead(t, srv, "lea", "sales")
 	doc := loadDocument(t, false)
 	for path, item := range doc.Paths.Map() {
 		for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
@@ -232,7 +233,7 @@ func TestOpenAPIServesWhatItSays(t *testing.T) {
 			for _, c := range []struct {
 				role  identity.AdminRole
 				token string
-			}{{identity.RoleAuditor, aud}, {identity.RoleAdmin, testToken}} {
+			}{{identity.RoleAuditor, aud}, {identity.RoleLead, lead}, {identity.RoleAdmin, testToken}} {
 				code, body := call(t, srv, method, target, c.token, "")
 				allowed := public || slices.Contains(roles, any(string(c.role)))
 				switch {
@@ -296,6 +297,7 @@ func TestOpenAPIAnswers(t *testing.T) {
 	must("POST", "/v1/relationships/"+rel+"/tags", `{"add":["vip"],"reason":"r"}`, http.StatusOK)
 	must("POST", "/v1/relationships/"+rel+"/remark", `{"remark":"met at the expo"}`, http.StatusOK)
 	must("GET", "/v1/contacts?tag=vip&active_within=1h&unassigned=0", "", http.StatusOK)
+	must("POST", "/v1/transfers", `{"from":"hana","to":"ken","notify":true,"preview":true,"reason":"rotation"}`, http.StatusOK)
 	tr := id(must("POST", "/v1/transfers", `{"from":"hana","to":"ken","notify":true,"reason":"rotation"}`, http.StatusOK))
 	must("GET", "/v1/transfers/"+tr, "", http.StatusOK)
 	must("POST", "/v1/transfers/"+tr+"/revert", `{"reason":"undo"}`, http.StatusOK)
@@ -305,6 +307,7 @@ func TestOpenAPIAnswers(t *testing.T) {
 	must("POST", "/v1/directory", `{"employees":[{"id":"mei","name":"Mei","inside_addrs":[{"network":"corp","addr":"mei@corp.test"}]}],"personas":[]}`, http.StatusOK)
 	must("POST", "/v1/employees/mei/depart", `{"successor":"ken","reason":"left"}`, http.StatusOK)
 	must("POST", "/v1/employees/mei/reactivate", `{"reason":"back"}`, http.StatusOK)
+	must("POST", "/v1/employees/ken/depart", `{"team":["hana","mei"],"strategy":"least-loaded","preview":true,"reason":"left"}`, http.StatusOK)
 	must("POST", "/v1/employees/ken/depart", `{"team":["hana","mei"],"strategy":"least-loaded","reason":"left"}`, http.StatusOK)
 	must("GET", "/v1/audit?limit=1000", "", http.StatusOK)
 	must("GET", "/v1/stats/overview?from=2026-11-01&to=2026-11-03&team=sales&employee=hana", "", http.StatusOK)
@@ -312,6 +315,8 @@ func TestOpenAPIAnswers(t *testing.T) {
 	must("GET", "/v1/stats/overview?from=2026-11-03&to=2026-11-01", "", http.StatusBadRequest)
 	must("GET", "/v1/waiting?older_than=4h&team=sales&employee=hana&limit=10", "", http.StatusOK)
 	must("POST", "/v1/admins", `{"name":"ana","role":"auditor","reason":"audit"}`, http.StatusCreated)
+	must("POST", "/v1/admins", `{"name":"lea","role":"lead","team":"sales","password":"correct horse battery","reason":"sales lead"}`, http.StatusCreated)
+	must("POST", "/v1/admins/ana/password", `{"password":"correct horse battery","reason":"console"}`, http.StatusOK)
 	must("GET", "/v1/admins", "", http.StatusOK)
 	must("POST", "/v1/admins/ana/revoke", `{"reason":"done"}`, http.StatusOK)
 	must("GET", "/v1/admins", "", http.StatusOK)

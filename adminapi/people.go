@@ -3,6 +3,7 @@ package adminapi
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 
 	"github.com/kakehashi/kakehashi/identity"
@@ -10,8 +11,12 @@ import (
 
 // Handlers for employees, personas and the directory.
 
-func (a *Server) listEmployees(w http.ResponseWriter, _ *http.Request, _ string) error {
+func (a *Server) listEmployees(w http.ResponseWriter, _ *http.Request, c Caller) error {
 	es := a.state.Snapshot().Employees()
+	if c.scoped() {
+		// A lead sees the members of their team.
+		es = slices.DeleteFunc(es, func(e *identity.Employee) bool { return e.Department != c.Team })
+	}
 	if es == nil {
 		es = []*identity.Employee{} // [], as every list, not null
 	}
@@ -20,7 +25,8 @@ func (a *Server) listEmployees(w http.ResponseWriter, _ *http.Request, _ string)
 	return nil
 }
 
-func (a *Server) upsertEmployee(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) upsertEmployee(w http.ResponseWriter, r *http.Request, c Caller) error {
+	actor := c.Actor
 	var req EmployeeRequest
 	if err := decode(r, &req); err != nil {
 		return err
@@ -33,20 +39,45 @@ func (a *Server) upsertEmployee(w http.ResponseWriter, r *http.Request, actor st
 	return nil
 }
 
-func (a *Server) depart(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) depart(w http.ResponseWriter, r *http.Request, c Caller) error {
+	actor := c.Actor
 	var req DepartRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
 	id := r.PathValue("id")
-	if len(req.Team) > 0 {
-		if req.Successor != "" {
-			return fmt.Errorf("%w: give a successor or a team, not both", errBadRequest)
+	if len(req.Team) > 0 && req.Successor != "" {
+		return fmt.Errorf("%w: give a successor or a team, not both", errBadRequest)
+	}
+	var check func(*identity.Transfer) error
+	if c.scoped() {
+		tm := a.teamOf(c)
+		if err := tm.employee(id, "employee"); err != nil {
+			return err
 		}
+		if err := tm.transferTargets("", req.Successor, req.Team, false); err != nil {
+			return err
+		}
+		check = func(t *identity.Transfer) error { return tm.moves(t, "the departure") }
+	}
+	strategy := identity.SpreadStrategy(req.Strategy)
+	if req.Preview || check != nil {
+		// A lead's departure is planned and checked first: it must not
+		// move a relationship outside the team.
+		t, err := a.state.PreviewDepart(r.Context(), actor, req.Reason, id, req.Successor, req.Team, strategy, check)
+		if err != nil {
+			return err
+		}
+		if req.Preview {
+			writeJSON(w, http.StatusOK, TransferResult{Transfer: t, Preview: previewOf(t, false)})
+			return nil
+		}
+	}
+	if len(req.Team) > 0 {
 		// Spread first, then depart: every step is atomic, and messages
 		// in between already reach the new owners.
 		spread, err := a.state.Transfer(r.Context(), identity.TransferRequest{
-			Actor: actor, Reason: req.Reason, From: id, Targets: req.Team, Strategy: identity.SpreadStrategy(req.Strategy)})
+			Actor: actor, Reason: req.Reason, From: id, Targets: req.Team, Strategy: strategy, Check: check})
 		if err != nil {
 			return err
 		}
@@ -54,7 +85,7 @@ func (a *Server) depart(w http.ResponseWriter, r *http.Request, actor string) er
 		if _, err := a.state.Depart(r.Context(), actor, req.Reason, id, ""); err != nil {
 			return fmt.Errorf("relationships spread by transfer %s, but the departure failed: %w", spread.ID, err)
 		}
-		writeJSON(w, http.StatusOK, spread)
+		writeJSON(w, http.StatusOK, TransferResult{Transfer: spread})
 		return nil
 	}
 	t, err := a.state.Depart(r.Context(), actor, req.Reason, id, req.Successor)
@@ -62,11 +93,12 @@ func (a *Server) depart(w http.ResponseWriter, r *http.Request, actor string) er
 		return err
 	}
 	a.reassigned(r.Context(), t)
-	writeJSON(w, http.StatusOK, t)
+	writeJSON(w, http.StatusOK, TransferResult{Transfer: t})
 	return nil
 }
 
-func (a *Server) reactivate(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) reactivate(w http.ResponseWriter, r *http.Request, c Caller) error {
+	actor := c.Actor
 	var req ReasonRequest
 	if err := decode(r, &req); err != nil {
 		return err
@@ -79,7 +111,7 @@ func (a *Server) reactivate(w http.ResponseWriter, r *http.Request, actor string
 	return nil
 }
 
-func (a *Server) listPersonas(w http.ResponseWriter, _ *http.Request, _ string) error {
+func (a *Server) listPersonas(w http.ResponseWriter, _ *http.Request, _ Caller) error {
 	ps := a.state.Snapshot().Personas()
 	if ps == nil {
 		ps = []*identity.Persona{}
@@ -89,7 +121,8 @@ func (a *Server) listPersonas(w http.ResponseWriter, _ *http.Request, _ string) 
 	return nil
 }
 
-func (a *Server) upsertPersona(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) upsertPersona(w http.ResponseWriter, r *http.Request, c Caller) error {
+	actor := c.Actor
 	var req PersonaRequest
 	if err := decode(r, &req); err != nil {
 		return err
@@ -102,7 +135,8 @@ func (a *Server) upsertPersona(w http.ResponseWriter, r *http.Request, actor str
 	return nil
 }
 
-func (a *Server) importDirectory(w http.ResponseWriter, r *http.Request, actor string) error {
+func (a *Server) importDirectory(w http.ResponseWriter, r *http.Request, c Caller) error {
+	actor := c.Actor
 	var d Directory
 	if err := decode(r, &d); err != nil {
 		return err

@@ -86,38 +86,56 @@ func (a *Server) Serve(ctx context.Context, addr string, ready chan<- string) er
 type access int
 
 const (
-	read   access = iota // a credential of any role
-	write                // a credential of a role that can write (identity.RoleAdmin)
-	public               // no credential: the route holds no data
+	read      access = iota // a credential that sees everything: roles admin and auditor
+	write                   // a credential of a role that can write everything (identity.RoleAdmin)
+	public                  // no credential: the route holds no data
+	teamRead                // read, and a lead's too: its handler narrows the answer to the lead's team
+	teamWrite               // write, and a lead's too: its handler refuses what is outside the lead's team
 )
 
-// roles are the roles of admin credentials, for the OpenAPI document: a
-// read route allows them all, a write route those that CanWrite. A new
-// role belongs here.
-var roles = []identity.AdminRole{identity.RoleAdmin, identity.RoleAuditor}
+// roles are the roles of admin credentials, for the OpenAPI document and
+// the checks of serve (see access.allows). A new role belongs here.
+var roles = []identity.AdminRole{identity.RoleAdmin, identity.RoleAuditor, identity.RoleLead}
+
+// allows reports whether a credential of role r may call a route of
+// access ac at all. On teamRead and teamWrite routes the handler then
+// checks a lead's scope (Caller.scoped).
+func (ac access) allows(r identity.AdminRole) bool {
+	switch ac {
+	case public:
+		return true
+	case read:
+		return r == identity.RoleAdmin || r == identity.RoleAuditor
+	case write:
+		return r.CanWrite()
+	case teamRead:
+		return r.Valid()
+	case teamWrite:
+		return r.CanWrite() || r == identity.RoleLead
+	}
+	return false
+}
 
 // allowed returns the roles that may call a route of access ac (none
 // needed for a public one).
 func (ac access) allowed() []identity.AdminRole {
+	if ac == public {
+		return nil
+	}
 	var out []identity.AdminRole
 	for _, r := range roles {
-		if ac == read || ac == write && r.CanWrite() {
+		if ac.allows(r) {
 			out = append(out, r)
 		}
 	}
 	return out
 }
 
-// caller is who sent a request, from its credential.
-type caller struct {
-	actor string
-	role  identity.AdminRole
-}
-
-// handlerFunc serves one request of actor (the audit's name of the
-// credential; empty on a public route), its query parameters already
-// checked against the route's list.
-type handlerFunc func(a *Server, w http.ResponseWriter, r *http.Request, actor string) error
+// handlerFunc serves one request of c (the credential's holder; zero on a
+// public route), its query parameters already checked against the
+// route's list. A handler of a teamRead or teamWrite route checks a
+// lead's scope itself.
+type handlerFunc func(a *Server, w http.ResponseWriter, r *http.Request, c Caller) error
 
 // route is one endpoint: what it needs, what it reads and answers, and
 // its handler. The OpenAPI document (GET /v1/openapi.json) is made from
@@ -171,49 +189,51 @@ func routes() []route {
 			doc:     "It describes the API and holds no data, so it needs no credential."},
 		{pattern: "GET /metrics", op: "metrics", access: read, text: "text/plain", local: true, serve: (*Server).metrics,
 			summary: "The gateway's metrics in the Prometheus text format"},
-		{pattern: "GET /v1/employees", op: "listEmployees", access: read, answer: t([]identity.Employee{}), serve: (*Server).listEmployees,
+		{pattern: "GET /v1/employees", op: "listEmployees", access: teamRead, answer: t([]identity.Employee{}), serve: (*Server).listEmployees,
 			summary: "Every employee, departed ones too, by ID"},
 		{pattern: "POST /v1/employees", op: "upsertEmployee", access: write, body: t(EmployeeRequest{}), answer: t(identity.Employee{}),
 			errors: []int{409}, serve: (*Server).upsertEmployee,
 			summary: "Create or update an employee; the answer is the employee as stored"},
-		{pattern: "POST /v1/employees/{id}/depart", pathParam: "the employee's ID", op: "depart", access: write,
-			body: t(DepartRequest{}), answer: t(identity.Transfer{}), errors: []int{404}, serve: (*Server).depart,
+		{pattern: "POST /v1/employees/{id}/depart", pathParam: "the employee's ID", op: "depart", access: teamWrite,
+			body: t(DepartRequest{}), answer: t(TransferResult{}), errors: []int{404}, serve: (*Server).depart,
 			summary: "Mark an employee departed and hand their relationships on",
-			doc:     "To a successor, spread over a team, or (neither) to the unassigned pool. The answer is the transfer that moved them, which a revert can undo."},
+			doc: "To a successor, spread over a team, or (neither) to the unassigned pool. The answer is the transfer that moved them, which a revert can undo. " +
+				"With preview, nothing changes and nothing is audited: the answer is the transfer that would be made (without an ID) and its preview."},
 		{pattern: "POST /v1/employees/{id}/reactivate", pathParam: "the employee's ID", op: "reactivate", access: write,
 			body: t(ReasonRequest{}), answer: t(identity.Employee{}), errors: []int{404}, serve: (*Server).reactivate,
 			summary: "Make a departed employee active again"},
-		{pattern: "GET /v1/personas", op: "listPersonas", access: read, answer: t([]identity.Persona{}), serve: (*Server).listPersonas,
+		{pattern: "GET /v1/personas", op: "listPersonas", access: teamRead, answer: t([]identity.Persona{}), serve: (*Server).listPersonas,
 			summary: "Every persona, by ID"},
 		{pattern: "POST /v1/personas", op: "upsertPersona", access: write, body: t(PersonaRequest{}), answer: t(identity.Persona{}),
 			errors: []int{404, 409}, serve: (*Server).upsertPersona,
 			summary: "Create or update a persona; the answer is the persona as stored"},
-		{pattern: "GET /v1/contacts", op: "listContacts", access: read, params: contactParams, answer: t([]ContactView{}),
+		{pattern: "GET /v1/contacts", op: "listContacts", access: teamRead, params: contactParams, answer: t([]ContactView{}),
 			headers: []header{{"X-Total-Count", "integer", "How many relationships match in all (the answer is one page of them)."}},
 			serve:   (*Server).listContacts,
 			summary: "Search relationships (a contact and their relationship with one persona)",
 			doc:     "The parameters given are combined with AND."},
-		{pattern: "POST /v1/transfers", op: "transfer", access: write, body: t(TransferRequest{}), answer: t(TransferResult{}),
+		{pattern: "POST /v1/transfers", op: "transfer", access: teamWrite, body: t(TransferRequest{}), answer: t(TransferResult{}),
 			errors: []int{404}, serve: (*Server).transfer,
 			summary: "Move the relationships the request selects to an employee, the pool, or spread over a team",
-			doc:     "The answer is the transfer, which a revert can undo, and how many handover notices it queued."},
-		{pattern: "GET /v1/transfers/{id}", pathParam: "the transfer's ID", op: "getTransfer", access: read,
+			doc: "The answer is the transfer, which a revert can undo, and how many handover notices it queued. " +
+				"With preview, nothing changes, nobody is notified and nothing is audited: the answer is the transfer that would be made (without an ID) and its preview, planned as the real one."},
+		{pattern: "GET /v1/transfers/{id}", pathParam: "the transfer's ID", op: "getTransfer", access: teamRead,
 			answer: t(identity.Transfer{}), errors: []int{404}, serve: (*Server).getTransfer,
 			summary: "A transfer (a departure's or a revert's too)"},
-		{pattern: "POST /v1/transfers/{id}/revert", pathParam: "the transfer's ID", op: "revertTransfer", access: write,
+		{pattern: "POST /v1/transfers/{id}/revert", pathParam: "the transfer's ID", op: "revertTransfer", access: teamWrite,
 			body: t(RevertRequest{}), answer: t(RevertResult{}), errors: []int{404, 409}, serve: (*Server).revertTransfer,
 			summary: "Move a transfer's relationships back",
 			doc:     "Refused with 409 if a later transfer moved one of them again, or the transfer was reverted already."},
-		{pattern: "POST /v1/relationships/{id}/tags", pathParam: "the relationship's ID", op: "editTags", access: write,
+		{pattern: "POST /v1/relationships/{id}/tags", pathParam: "the relationship's ID", op: "editTags", access: teamWrite,
 			body: t(TagsRequest{}), answer: t(identity.Relationship{}), errors: []int{404}, serve: (*Server).tags,
 			summary: "Set, add or remove a relationship's tags; the answer is the relationship"},
-		{pattern: "POST /v1/relationships/{id}/remark", pathParam: "the relationship's ID", op: "setRemark", access: write,
+		{pattern: "POST /v1/relationships/{id}/remark", pathParam: "the relationship's ID", op: "setRemark", access: teamWrite,
 			body: t(RemarkRequest{}), answer: t(identity.Relationship{}), errors: []int{404}, serve: (*Server).remark,
 			summary: "Set (or, empty, clear) a relationship's remark; the answer is the relationship"},
-		{pattern: "POST /v1/broadcasts", op: "prepareBroadcast", access: write, body: t(BroadcastRequest{}), answer: t(Broadcast{}),
+		{pattern: "POST /v1/broadcasts", op: "prepareBroadcast", access: teamWrite, body: t(BroadcastRequest{}), answer: t(Broadcast{}),
 			serve:   (*Server).prepareBroadcast,
 			summary: "Prepare a team broadcast, which each member confirms before their copy goes to their own contacts with the tag"},
-		{pattern: "GET /v1/broadcasts/{id}", pathParam: "the broadcast's ID", op: "getBroadcast", access: read,
+		{pattern: "GET /v1/broadcasts/{id}", pathParam: "the broadcast's ID", op: "getBroadcast", access: teamRead,
 			answer: t(Broadcast{}), errors: []int{404}, serve: (*Server).getBroadcast,
 			summary: "A broadcast and its outcome so far"},
 		{pattern: "POST /v1/directory", op: "importDirectory", access: write, body: t(Directory{}), answer: t(DirectoryResult{}),
@@ -224,14 +244,14 @@ func routes() []route {
 			summary: "Audit log entries, oldest first"},
 		{pattern: "GET /v1/queue", op: "queueStats", access: read, answer: t(QueueStats{}), serve: (*Server).queueStats,
 			summary: "How many messages the durable queue holds in each state (pending, sent, failed; a state without messages is absent)"},
-		{pattern: "GET /v1/stats/overview", op: "statsOverview", access: read, params: statsParams, answer: t(analytics.Overview{}),
+		{pattern: "GET /v1/stats/overview", op: "statsOverview", access: teamRead, params: statsParams, answer: t(analytics.Overview{}),
 			errors: []int{501}, serve: (*Server).statsOverview,
 			summary: "Messages in and out, new contacts by contact point and source, contacts gone, reply rate and first-response times, per day",
 			doc: "Counted as the gateway relays (they outlive the queue's retention), per UTC day, for everyone or a team or an employee. " +
 				"A conversation waits from a contact's message that starts or resumes it (nobody was waiting: the owner wrote last, or nobody had) " +
 				"until the owner's first answer; the wait is counted on the answer's day for the owner who answered, and as replied on the day it began. " +
 				"Medians are read from a log-scale histogram, within about 2.5 %. A period has 1 to " + strconv.Itoa(analytics.MaxOverviewDays) + " days."},
-		{pattern: "GET /v1/waiting", op: "waiting", access: read, params: waitingParams, answer: t([]analytics.Waiting{}),
+		{pattern: "GET /v1/waiting", op: "waiting", access: teamRead, params: waitingParams, answer: t([]analytics.Waiting{}),
 			errors: []int{501}, serve: (*Server).waiting,
 			summary: "Conversations where the contact wrote last and nobody has answered, oldest first, with their owner"},
 		{pattern: "GET /v1/admins", op: "listAdmins", access: read, answer: t([]identity.Admin{}), errors: []int{501}, serve: (*Server).listAdmins,
@@ -240,6 +260,11 @@ func routes() []route {
 			headers: []header{{"Cache-Control", "string", "no-store: the token must not linger in caches."}},
 			errors:  []int{409, 501}, serve: (*Server).addAdmin,
 			summary: "Create a named admin credential; the answer holds its token, shown this once"},
+		{pattern: "POST /v1/admins/{name}/password", pathParam: "the admin's name", op: "setAdminPassword", access: write,
+			body: t(PasswordRequest{}), answer: t(identity.Admin{}), errors: []int{404, 501}, serve: (*Server).setAdminPassword,
+			summary: "Set a named admin's console password (replacing any); the answer is the admin, never the password or its hash",
+			doc: "The password has at least " + strconv.Itoa(identity.MinPasswordLen) + " characters, at most " + strconv.Itoa(identity.MaxPasswordBytes) +
+				" bytes, and is not all white space. Only an argon2id hash is stored; the audit log records that it was set (admin.password), nothing of it."},
 		{pattern: "POST /v1/admins/{name}/revoke", pathParam: "the admin's name", op: "revokeAdmin", access: write,
 			body: t(ReasonRequest{}), answer: t(identity.Admin{}), errors: []int{404, 409, 501}, serve: (*Server).revokeAdmin,
 			summary: "Revoke a named admin credential: its token is refused from then on"},
@@ -263,7 +288,7 @@ func (a *Server) mux() (*http.ServeMux, []string) {
 	return mux, patterns
 }
 
-func (a *Server) health(w http.ResponseWriter, _ *http.Request, _ string) error {
+func (a *Server) health(w http.ResponseWriter, _ *http.Request, _ Caller) error {
 	h := a.gw.Health()
 	status := http.StatusOK
 	if h.Status != "ok" {
@@ -273,7 +298,7 @@ func (a *Server) health(w http.ResponseWriter, _ *http.Request, _ string) error 
 	return nil
 }
 
-func (a *Server) metrics(w http.ResponseWriter, r *http.Request, _ string) error {
+func (a *Server) metrics(w http.ResponseWriter, r *http.Request, _ Caller) error {
 	a.gw.Metrics().Handler().ServeHTTP(w, r)
 	return nil
 }
@@ -286,7 +311,7 @@ func (a *Server) serve(rt route) http.HandlerFunc {
 		names[i] = p.name
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		var c caller
+		var c Caller
 		if rt.access != public {
 			var status int
 			var err error
@@ -300,10 +325,8 @@ func (a *Server) serve(rt route) http.HandlerFunc {
 				return
 			}
 		}
-		if rt.access == write && !c.role.CanWrite() {
-			writeJSON(w, http.StatusForbidden, ErrorBody{fmt.Sprintf(
-				"%s has role %s: it can read (lists, audit, queue, transfers, broadcasts, metrics) but not change anything; this needs role %s",
-				c.actor, c.role, identity.RoleAdmin)})
+		if !rt.access.allows(c.Role) {
+			writeJSON(w, http.StatusForbidden, ErrorBody{refusal(c, rt.access)})
 			return
 		}
 		if err := checkQuery(r, names); err != nil {
@@ -317,25 +340,45 @@ func (a *Server) serve(rt route) http.HandlerFunc {
 				return
 			}
 		}
-		if err := rt.serve(a, w, r, c.actor); err != nil {
+		if err := rt.serve(a, w, r, c); err != nil {
 			a.writeError(w, r, err)
 		}
 	}
 }
 
-// authenticate names the caller from the Authorization header (see
-// Tokens.Authenticate).
-func (a *Server) authenticate(r *http.Request) (caller, int, error) {
-	actor, role, status, err := a.tokens.Authenticate(r)
+// authenticate names the caller: the one an in-process Client put in the
+// request's context (Server.Client), else the holder of the token in the
+// Authorization header (see Tokens.Authenticate).
+func (a *Server) authenticate(r *http.Request) (Caller, int, error) {
+	if c, ok := r.Context().Value(callerKey{}).(Caller); ok {
+		if err := c.check(); err != nil {
+			return Caller{}, http.StatusUnauthorized, err
+		}
+		return c, 0, nil
+	}
+	c, status, err := a.tokens.AuthenticateCaller(r)
 	if err != nil {
-		return caller{}, status, err
+		return Caller{}, status, err
 	}
 	// Checked once the caller is known, so that probing without a token
 	// learns nothing.
 	if _, ok := r.Header["X-Kakehashi-Actor"]; ok {
-		return caller{}, http.StatusBadRequest, fmt.Errorf("%w: %w", errBadRequest, errActorHeader)
+		return Caller{}, http.StatusBadRequest, fmt.Errorf("%w: %w", errBadRequest, errActorHeader)
 	}
-	return caller{actor: actor, role: role}, 0, nil
+	return c, 0, nil
+}
+
+// refusal says why c may not call a route of access ac.
+func refusal(c Caller, ac access) string {
+	switch {
+	case c.Role == identity.RoleLead:
+		return fmt.Sprintf("%s has role %s (team %s): it reads and changes only what concerns its team's members; this needs role %s or %s",
+			c.Actor, c.Role, c.Team, identity.RoleAdmin, identity.RoleAuditor)
+	case ac == write || ac == teamWrite:
+		return fmt.Sprintf("%s has role %s: it can read (lists, audit, queue, transfers, broadcasts, metrics) but not change anything; this needs role %s",
+			c.Actor, c.Role, identity.RoleAdmin)
+	}
+	return fmt.Sprintf("%s has role %s, which may not call this", c.Actor, c.Role)
 }
 
 func (a *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -351,6 +394,8 @@ func (a *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, identity.ErrInvalid), errors.As(err, &se), errors.As(err, &te), errors.Is(err, errBadRequest),
 		errors.Is(err, outreach.ErrBroadcast), errors.Is(err, analytics.ErrInvalid):
 		status = http.StatusBadRequest
+	case errors.Is(err, errForbidden):
+		status = http.StatusForbidden
 	case errors.Is(err, identity.ErrConflict):
 		status = http.StatusConflict
 	case errors.Is(err, errors.ErrUnsupported):

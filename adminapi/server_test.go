@@ -120,6 +120,18 @@ func addAdmin(t *testing.T, srv *httptest.Server, name string, role identity.Adm
 	return n.Token
 }
 
+// addLead creates a named admin of role lead for team with the bootstrap
+// token and returns its token.
+func addLead(t *testing.T, srv *httptest.Server, name, team string) string {
+	t.Helper()
+	code, body := call(t, srv, "POST", "/v1/admins", testToken, `{"name":"`+name+`","role":"lead","team":"`+team+`","reason":"test"}`)
+	var n NewAdmin
+	if code != http.StatusCreated || json.Unmarshal([]byte(body), &n) != nil || n.Token == "" || n.Admin.Team != team {
+		t.Fatalf("add lead %s: %d %s", name, code, body)
+	}
+	return n.Token
+}
+
 func TestAdminAPIRequiresToken(t *testing.T) {
 	_, srv := adminServer(t)
 	for _, path := range []string{"/v1/employees", "/v1/audit", "/metrics", "/v1/queue", "/v1/admins"} {

@@ -61,11 +61,34 @@ func (p params) day(name string) (time.Time, error) {
 	return t, nil
 }
 
-func (a *Server) statsOverview(w http.ResponseWriter, r *http.Request, _ string) error {
+// scopedFilter is the analytics filter of p's team and employee; a lead's
+// is forced to their team (another team or an employee outside it: 403).
+func (a *Server) scopedFilter(c Caller, p params) (analytics.Filter, error) {
+	f := analytics.Filter{Team: p.str("team"), Employee: p.str("employee")}
+	if !c.scoped() {
+		return f, nil
+	}
+	if p.has("team") && f.Team != c.Team {
+		return f, outsideTeam(c, "team %q is not its team", f.Team)
+	}
+	f.Team = c.Team
+	if f.Employee != "" {
+		if err := a.teamOf(c).employee(f.Employee, "employee"); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+func (a *Server) statsOverview(w http.ResponseWriter, r *http.Request, c Caller) error {
 	if a.stats == nil {
 		return errNoAnalytics
 	}
 	p := queryOf(r)
+	filter, err := a.scopedFilter(c, p)
+	if err != nil {
+		return err
+	}
 	from, err := p.day("from")
 	if err != nil {
 		return err
@@ -80,7 +103,7 @@ func (a *Server) statsOverview(w http.ResponseWriter, r *http.Request, _ string)
 	if from.IsZero() {
 		from = to.AddDate(0, 0, -(DefaultStatsDays - 1))
 	}
-	o, err := a.stats.Overview(r.Context(), from, to, analytics.Filter{Team: p.str("team"), Employee: p.str("employee")})
+	o, err := a.stats.Overview(r.Context(), from, to, filter)
 	if err != nil {
 		return err
 	}
@@ -88,11 +111,15 @@ func (a *Server) statsOverview(w http.ResponseWriter, r *http.Request, _ string)
 	return nil
 }
 
-func (a *Server) waiting(w http.ResponseWriter, r *http.Request, _ string) error {
+func (a *Server) waiting(w http.ResponseWriter, r *http.Request, c Caller) error {
 	if a.stats == nil {
 		return errNoAnalytics
 	}
 	p := queryOf(r)
+	filter, err := a.scopedFilter(c, p)
+	if err != nil {
+		return err
+	}
 	older, err := p.duration("older_than")
 	if err != nil {
 		return err
@@ -102,7 +129,7 @@ func (a *Server) waiting(w http.ResponseWriter, r *http.Request, _ string) error
 		return err
 	}
 	l, err := a.stats.Waiting(r.Context(), analytics.WaitingQuery{OlderThan: older, Now: a.gw.Now(), Limit: limit,
-		Filter: analytics.Filter{Team: p.str("team"), Employee: p.str("employee")}})
+		Filter: filter})
 	if err != nil {
 		return err
 	}

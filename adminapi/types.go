@@ -51,6 +51,9 @@ type DepartRequest struct {
 	Team     []string `json:"team,omitempty"`
 	Strategy string   `json:"strategy,omitempty"`
 	Reason   string   `json:"reason"`
+	// Preview asks what the departure would move, without departing or
+	// moving anything (see TransferResult.Preview).
+	Preview bool `json:"preview,omitempty"`
 }
 
 // ReasonRequest is the body of calls that only need a reason for the
@@ -124,13 +127,43 @@ type TransferRequest struct {
 	// persona (see identity.Persona.Handover).
 	Notify bool   `json:"notify,omitempty"`
 	Reason string `json:"reason"`
+	// Preview asks what the transfer would move, without moving,
+	// notifying or auditing anything (see TransferResult.Preview).
+	Preview bool `json:"preview,omitempty"`
 }
 
-// TransferResult is the answer to POST /v1/transfers: the transfer and
-// how many handover notices it queued.
+// TransferResult is the answer to POST /v1/transfers and POST
+// /v1/employees/{id}/depart: the transfer and how many handover notices
+// it queued; or, for a request with preview, the transfer that would be
+// made (without an ID: nothing is stored) and Preview.
 type TransferResult struct {
 	*identity.Transfer
 	Notices int `json:"notices,omitempty"`
+	// Preview is set, and only set, for a request with preview.
+	Preview *Preview `json:"preview,omitempty"`
+}
+
+// Preview sums up what a transfer or a departure would do, planned
+// exactly as the real one (the same selection and spread) against the
+// state at the time of asking: nothing changes, nothing is audited.
+type Preview struct {
+	// Count is how many of the selected relationships would change
+	// owner (those a target owns already stay). The transfer's Moves list
+	// every relationship that would change, merge targets too.
+	Count int `json:"count"`
+	// Targets are the receiving employees (To "" is the unassigned pool)
+	// and how many relationships each would receive, by To.
+	Targets []PreviewTarget `json:"targets"`
+	// Notify says whether the moved contacts would be sent handover
+	// notices (TransferRequest.Notify; a departure sends none).
+	Notify bool `json:"notify"`
+}
+
+// PreviewTarget is one receiver of a Preview.
+type PreviewTarget struct {
+	// To is the employee's ID; "" the unassigned pool.
+	To    string `json:"to"`
+	Count int    `json:"count"`
 }
 
 // RevertRequest is the body of POST /v1/transfers/{id}/revert.
@@ -236,10 +269,26 @@ type QueueStats map[string]int64
 // admin credential.
 type AdminRequest struct {
 	Name string `json:"name"`
-	// Role is identity.RoleAdmin (reads and changes everything) or
-	// identity.RoleAuditor (reads only); required.
-	Role   identity.AdminRole `json:"role"`
-	Reason string             `json:"reason"`
+	// Role is identity.RoleAdmin (reads and changes everything),
+	// identity.RoleAuditor (reads only) or identity.RoleLead (only what
+	// concerns its Team); required.
+	Role identity.AdminRole `json:"role"`
+	// Team is the team of a lead (an employee department): required for
+	// role lead, refused for the others.
+	Team string `json:"team,omitempty"`
+	// Password, if set, is the admin's console password (see
+	// PasswordRequest); only its hash is stored.
+	Password string `json:"password,omitempty"`
+	Reason   string `json:"reason"`
+}
+
+// PasswordRequest is the body of POST /v1/admins/{name}/password, which
+// sets a named admin's console password: at least
+// identity.MinPasswordLen characters, at most identity.MaxPasswordBytes
+// bytes, not all white space. The answer is the admin.
+type PasswordRequest struct {
+	Password string `json:"password"`
+	Reason   string `json:"reason"`
 }
 
 // NewAdmin is the answer to POST /v1/admins: the credential and its

@@ -33,6 +33,10 @@ type RelationshipQuery struct {
 	// OwnerID matches relationships owned by this employee (for the
 	// unassigned pool, set Filter.Unassigned instead).
 	OwnerID string `json:"owner_id,omitempty"`
+	// Owners, if not empty, matches only relationships owned by one of
+	// these employees (with OwnerID too: both must hold). What a team
+	// lead may see is their team's relationships.
+	Owners []string `json:"owners,omitempty"`
 	// Filter holds the criteria shared with transfers. IDs it names that
 	// do not exist simply match nothing.
 	Filter RelationshipFilter `json:"filter,omitzero"`
@@ -90,9 +94,16 @@ func (sn *Snapshot) SearchRelationships(q RelationshipQuery) (*SearchResult, err
 	}
 
 	m := newRelMatcher(q.OwnerID, &f, sn.Contact)
+	var owners map[string]bool
+	if len(q.Owners) > 0 {
+		owners = make(map[string]bool, len(q.Owners))
+		for _, o := range q.Owners {
+			owners[o] = true
+		}
+	}
 	var out []*Relationship
 	add := func(r *Relationship) {
-		if m.match(r) &&
+		if m.match(r) && (owners == nil || owners[r.OwnerID]) &&
 			(q.ActiveAfter.IsZero() || !r.LastActivity.Before(q.ActiveAfter)) &&
 			(q.ActiveBefore.IsZero() || r.LastActivity.Before(q.ActiveBefore)) {
 			out = append(out, r)
@@ -115,6 +126,12 @@ func (sn *Snapshot) SearchRelationships(q RelationshipQuery) (*SearchResult, err
 		}
 	case q.OwnerID != "" || f.Unassigned:
 		sn.eachOwned(q.OwnerID, add)
+	case owners != nil:
+		for o := range owners {
+			if o != "" {
+				sn.eachOwned(o, add)
+			}
+		}
 	default:
 		sn.eachRel(add)
 	}

@@ -28,6 +28,11 @@ type TransferRequest struct {
 	// instead (To must be empty), by Strategy (default RoundRobin).
 	Targets  []string
 	Strategy SpreadStrategy
+	// Check, if not nil, sees the planned transfer (every move, before
+	// anything is stored) and may refuse it with an error, which Transfer
+	// returns as it is wrapped: what a caller allowed to move only some
+	// relationships checks, atomically with the move.
+	Check func(*Transfer) error `json:"-"`
 }
 
 // Transfer moves the relationships r selects in one atomic, durable step,
@@ -73,6 +78,11 @@ func (s *State) Transfer(ctx context.Context, r TransferRequest) (*Transfer, err
 			if t, err = b.transfer(r); err != nil {
 				return err
 			}
+			if r.Check != nil {
+				if err := r.Check(t); err != nil {
+					return err
+				}
+			}
 			return b.addTransferAudit(t)
 		})
 	}
@@ -80,6 +90,74 @@ func (s *State) Transfer(ctx context.Context, r TransferRequest) (*Transfer, err
 		return nil, fmt.Errorf("identity: transfer %s: %w", describeTransfer(r), err)
 	}
 	return t, nil
+}
+
+// PreviewTransfer plans r exactly as Transfer would, against the state
+// as it is now, and returns the transfer it would record (without an ID),
+// changing and auditing nothing: which relationships would move where,
+// by the same spread. r.Check runs as it would. Errors: those of
+// Transfer.
+func (s *State) PreviewTransfer(ctx context.Context, r TransferRequest) (*Transfer, error) {
+	var t *Transfer
+	err := firstErr(checkActor(r.Actor), checkReason(r.Reason), ctx.Err())
+	if err == nil {
+		err = s.dryRun(func(b *batch) error {
+			var err error
+			if t, err = b.transfer(r); err != nil {
+				return err
+			}
+			if r.Check != nil {
+				return r.Check(t)
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity: preview transfer %s: %w", describeTransfer(r), err)
+	}
+	t.ID = ""
+	return t, nil
+}
+
+// PreviewDepart plans the departure of employeeID exactly as Depart
+// would (to successorID, or the pool when ""), or, with targets, as a
+// spread of their relationships over targets by strategy followed by the
+// departure, and returns the transfer that would move their
+// relationships (without an ID), changing and auditing nothing. check, if
+// not nil, sees that transfer first and may refuse it. Errors: those of
+// Depart and Transfer.
+func (s *State) PreviewDepart(ctx context.Context, actor, reason, employeeID, successorID string, targets []string, strategy SpreadStrategy, check func(*Transfer) error) (*Transfer, error) {
+	var t *Transfer
+	err := firstErr(checkActor(actor), checkReason(reason), ctx.Err())
+	if err == nil {
+		err = s.dryRun(func(b *batch) error {
+			var err error
+			if len(targets) > 0 {
+				if t, err = b.transfer(TransferRequest{Actor: actor, Reason: reason, From: employeeID, Targets: targets, Strategy: strategy}); err != nil {
+					return err
+				}
+				_, err = b.depart(actor, reason, employeeID, "")
+			} else {
+				t, err = b.depart(actor, reason, employeeID, successorID)
+			}
+			if err == nil && check != nil {
+				err = check(t)
+			}
+			return err
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity: preview depart %s: %w", employeeID, err)
+	}
+	t.ID = ""
+	return t, nil
+}
+
+// dryRun plans a mutation as update does, against the current snapshot,
+// and drops it: nothing is stored, indexed or audited. Snapshots are
+// immutable, so it needs no lock.
+func (s *State) dryRun(fn func(b *batch) error) error {
+	return fn(newBatch(s.Snapshot(), s.l, s.now().UTC().Round(0)))
 }
 
 // describeTransfer names a request in error messages.
