@@ -299,6 +299,25 @@ func (c *Client) ImportDirectory(ctx context.Context, d Directory) (*DirectoryRe
 
 // Audit returns the audit entries q selects, oldest first.
 func (c *Client) Audit(ctx context.Context, q AuditQuery) ([]identity.AuditEntry, error) {
+	var es []identity.AuditEntry
+	if err := c.do(ctx, http.MethodGet, "/v1/audit", q.values(), nil, &es); err != nil {
+		return nil, err
+	}
+	return es, nil
+}
+
+// AuditCSV returns the audit entries q selects as CSV (GET
+// /v1/audit.csv); the server audits the export.
+func (c *Client) AuditCSV(ctx context.Context, q AuditQuery) ([]byte, error) {
+	var raw []byte
+	if err := c.do(ctx, http.MethodGet, "/v1/audit.csv", q.values(), nil, &raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+// values are q's query parameters.
+func (q AuditQuery) values() url.Values {
 	v := url.Values{}
 	if q.After != 0 {
 		v.Set("after", strconv.FormatUint(q.After, 10))
@@ -312,11 +331,7 @@ func (c *Client) Audit(ctx context.Context, q AuditQuery) ([]identity.AuditEntry
 	if q.Subject != "" {
 		v.Set("subject", q.Subject)
 	}
-	var es []identity.AuditEntry
-	if err := c.do(ctx, http.MethodGet, "/v1/audit", v, nil, &es); err != nil {
-		return nil, err
-	}
-	return es, nil
+	return v
 }
 
 // QueueStats returns how many messages the queue holds in each state.

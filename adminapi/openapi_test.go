@@ -310,6 +310,7 @@ func TestOpenAPIAnswers(t *testing.T) {
 	must("POST", "/v1/employees/ken/depart", `{"team":["hana","mei"],"strategy":"least-loaded","preview":true,"reason":"left"}`, http.StatusOK)
 	must("POST", "/v1/employees/ken/depart", `{"team":["hana","mei"],"strategy":"least-loaded","reason":"left"}`, http.StatusOK)
 	must("GET", "/v1/audit?limit=1000", "", http.StatusOK)
+	must("GET", "/v1/audit.csv?action=contacts.transfer&limit=10", "", http.StatusOK)
 	must("GET", "/v1/stats/overview?from=2026-11-01&to=2026-11-03&team=sales&employee=hana", "", http.StatusOK)
 	must("GET", "/v1/stats/overview", "", http.StatusOK)
 	must("GET", "/v1/stats/overview?from=2026-11-03&to=2026-11-01", "", http.StatusBadRequest)

@@ -242,6 +242,11 @@ func routes() []route {
 			doc:     "They are written one by one: on an error, those before it are stored."},
 		{pattern: "GET /v1/audit", op: "audit", access: read, params: auditParams, answer: t([]identity.AuditEntry{}), serve: (*Server).audit,
 			summary: "Audit log entries, oldest first"},
+		{pattern: "GET /v1/audit.csv", op: "auditCSV", access: read, params: auditParams, text: "text/csv", serve: (*Server).auditCSV,
+			summary: "Audit log entries, oldest first, as CSV (RFC 4180) to download",
+			doc: "The entries GET /v1/audit answers, one a row under a header: time, actor, action, subject, reason, detail-json (the details as JSON). " +
+				"A cell that starts with = + - @, a tab or a carriage return is prefixed with ' so that a spreadsheet does not run it as a formula. " +
+				"The export is itself audited (" + ActionAuditExport + ", with the filters and the row count) before it is sent."},
 		{pattern: "GET /v1/queue", op: "queueStats", access: read, answer: t(QueueStats{}), serve: (*Server).queueStats,
 			summary: "How many messages the durable queue holds in each state (pending, sent, failed; a state without messages is absent)"},
 		{pattern: "GET /v1/stats/overview", op: "statsOverview", access: teamRead, params: statsParams, answer: t(analytics.Overview{}),

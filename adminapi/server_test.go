@@ -26,6 +26,7 @@ type testWorld struct {
 	*gatewaytest.World
 	out   *outreach.Service
 	stats *analytics.Store
+	api   *Server
 }
 
 func adminServer(t *testing.T) (*testWorld, *httptest.Server) {
@@ -58,6 +59,7 @@ func adminServerValidated(t *testing.T) (*testWorld, *httptest.Server, *validato
 		t.Fatal(err)
 	}
 	api.SetAnalytics(stats)
+	g.api = api
 	v := newValidator(t)
 	srv := httptest.NewServer(v.wrap(api.Handler()))
 	t.Cleanup(srv.Close)

@@ -33,6 +33,9 @@ type Server struct {
 	// Analytics is the store the gateway reports its traffic to, which
 	// the API's numbers read; tests may record events in it directly.
 	Analytics *analytics.Store
+	// API is the admin API itself, for in-process clients
+	// (adminapi.Server.Client) and console sessions (SignIn, Caller).
+	API *adminapi.Server
 }
 
 // Networks of every Server, as in examples/kakehashi.yaml: an inside
@@ -102,7 +105,7 @@ func Start(t testing.TB) *Server {
 		stats.Close()
 		store.Close()
 	})
-	return &Server{URL: srv.URL, State: state, Analytics: stats}
+	return &Server{URL: srv.URL, State: state, Analytics: stats, API: api}
 }
 
 // Relationship creates (if need be) the relationship of the contact at
