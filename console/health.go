@@ -1,0 +1,59 @@
+package console
+
+import (
+	"slices"
+
+	"github.com/kakehashi/kakehashi/adminapi"
+)
+
+// networkRow is one network's connection.
+type networkRow struct {
+	Name      string
+	Connected bool
+}
+
+// healthData is the health page.
+type healthData struct {
+	H        *adminapi.Health
+	OK       bool
+	Networks []networkRow
+	Queue    adminapi.QueueStats
+	// ShowQueue is false for a caller who may not read the queue.
+	ShowQueue bool
+	States    []string
+}
+
+func (q *req) health() error {
+	ctx := q.r.Context()
+	h, err := q.api.Health(ctx)
+	if err != nil {
+		return err
+	}
+	data := &healthData{H: h, OK: h.Status == "ok"}
+	for name, up := range h.Connected {
+		data.Networks = append(data.Networks, networkRow{Name: name, Connected: up})
+	}
+	slices.SortFunc(data.Networks, func(a, b networkRow) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		return 1
+	})
+	st, err := q.api.QueueStats(ctx)
+	if forbidden(err) {
+		// A lead sees the networks, not the queue.
+		q.render("health", data)
+		return nil
+	}
+	if err != nil {
+		q.render("health", data, err)
+		return nil
+	}
+	data.Queue, data.ShowQueue = st, true
+	for s := range st {
+		data.States = append(data.States, s)
+	}
+	slices.Sort(data.States)
+	q.render("health", data)
+	return nil
+}
