@@ -510,3 +510,151 @@ func BenchmarkEnsureRelationship(b *testing.B) {
 		}
 	}
 }
+
+// consoleDataset is GenerateDataset(n, employees) (the console's:
+// 1,000,000 and 2,000) dressed as the
+// console's data set (issue 13): contacts by three sources (inbound,
+// outreach, expo2026: i mod 3), one relationship in ten tagged "vip" and
+// one in seven "expo", and nine in ten active at a time spread over the
+// 90 days before consoleNow (the others never).
+func consoleDataset(n, employees int) *Dataset {
+	ds := GenerateDataset(n, employees)
+	sources := [...]string{"inbound", "outreach", "expo2026"}
+	for i := range ds.Relationships {
+		ds.Contacts[i].Source = sources[i%3]
+		r := &ds.Relationships[i]
+		switch {
+		case i%10 == 0:
+			r.Tags = []string{"vip"}
+		case i%7 == 0:
+			r.Tags = []string{"expo"}
+		}
+		if i%10 != 9 {
+			r.LastActivity = consoleNow.Add(-time.Duration(uint64(i)*0x9e3779b97f4a7c15%(90*86400)) * time.Second)
+		}
+	}
+	return ds
+}
+
+// consoleNow is the console data set's clock.
+var consoleNow = time.Date(2026, 10, 30, 0, 0, 0, 0, time.UTC)
+
+// consoleSearches are the console's contact searches: the first page of
+// 50 (with the total) by owner, tag, source, persona (a personal and a
+// team one), network and a week of last activity.
+var consoleSearches = []struct {
+	name string
+	q    RelationshipQuery
+}{
+	{"owner", RelationshipQuery{OwnerID: "emp-0123"}},
+	{"tag", RelationshipQuery{Filter: RelationshipFilter{Tag: "vip"}}},
+	{"source", RelationshipQuery{Filter: RelationshipFilter{Source: "expo2026"}}},
+	{"persona", RelationshipQuery{Filter: RelationshipFilter{PersonaID: "p-emp-0123"}}},
+	{"team-persona", RelationshipQuery{Filter: RelationshipFilter{PersonaID: "p-team-07"}}},
+	{"network", RelationshipQuery{Filter: RelationshipFilter{Network: "mail"}}},
+	{"active-week", RelationshipQuery{ActiveAfter: consoleNow.AddDate(0, 0, -7), ActiveBefore: consoleNow}},
+	{"active-week-by-activity", RelationshipQuery{ActiveAfter: consoleNow.AddDate(0, 0, -7), Order: ByLastActivity}},
+	{"tag-page-100", RelationshipQuery{Filter: RelationshipFilter{Tag: "vip"}, Offset: 5000}},
+}
+
+// BenchmarkConsoleSearch1M runs the console's contact searches
+// (consoleSearches, GET /v1/contacts) on a million relationships among
+// 2,000 employees and reports the latencies' p50, p95 and max.
+func BenchmarkConsoleSearch1M(b *testing.B) {
+	if testing.Short() {
+		b.Skip("a million relationships: not in -short mode")
+	}
+	m := NewMemoryStore()
+	m.Seed(consoleDataset(1_000_000, 2000))
+	s, err := Open(context.Background(), m, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range consoleSearches {
+		b.Run(c.name, func(b *testing.B) {
+			q := c.q
+			q.Limit = 50
+			var ds []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				res, err := s.Snapshot().SearchRelationships(q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ds = append(ds, time.Since(start))
+				if len(res.Items) == 0 || res.Total < len(res.Items) {
+					b.Fatalf("%d of %d", len(res.Items), res.Total)
+				}
+			}
+			slices.Sort(ds)
+			ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+			b.ReportMetric(ms(ds[len(ds)/2]), "p50-ms")
+			b.ReportMetric(ms(ds[min(len(ds)-1, (len(ds)*95+99)/100-1)]), "p95-ms")
+			b.ReportMetric(ms(ds[len(ds)-1]), "max-ms")
+		})
+	}
+}
+
+// TestSearchPages checks the pages of searches that keep only the first
+// matches (offset+limit up to maxTopK) and of those that sort them all
+// against a brute-force filter and sort of every relationship.
+func TestSearchPages(t *testing.T) {
+	ds := consoleDataset(30_000, 40)
+	m := NewMemoryStore()
+	m.Seed(ds)
+	s, err := Open(context.Background(), m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn := s.Snapshot()
+	contacts := map[string]*Contact{}
+	for i := range ds.Contacts {
+		contacts[ds.Contacts[i].ID] = &ds.Contacts[i]
+	}
+	for _, c := range consoleSearches {
+		for _, order := range []SearchOrder{ByID, ByLastActivity} {
+			q := c.q
+			q.Order = order
+			q.OwnerID = strings.Replace(q.OwnerID, "0123", "0012", 1)
+			q.Filter.PersonaID = strings.Replace(q.Filter.PersonaID, "0123", "0012", 1)
+			q.Filter.PersonaID = strings.Replace(q.Filter.PersonaID, "team-07", "team-01", 1)
+			var want []*Relationship
+			for i := range ds.Relationships {
+				r := &ds.Relationships[i]
+				ct := contacts[r.ContactID]
+				if (q.OwnerID == "" || r.OwnerID == q.OwnerID) && (q.Filter.Tag == "" || slices.Contains(r.Tags, q.Filter.Tag)) &&
+					(q.Filter.Source == "" || ct.Source == q.Filter.Source) && (q.Filter.PersonaID == "" || r.PersonaID == q.Filter.PersonaID) &&
+					(q.Filter.Network == "" || ct.Address.Network == q.Filter.Network) &&
+					(q.ActiveAfter.IsZero() || !r.LastActivity.Before(q.ActiveAfter)) &&
+					(q.ActiveBefore.IsZero() || r.LastActivity.Before(q.ActiveBefore)) {
+					want = append(want, r)
+				}
+			}
+			if order == ByLastActivity {
+				slices.SortFunc(want, byLastActivity)
+			} else {
+				slices.SortFunc(want, byRelID)
+			}
+			if len(want) < 10 {
+				t.Fatalf("%s: %d matches", c.name, len(want))
+			}
+			for _, page := range [][2]int{{0, 50}, {0, 1}, {7, 13}, {maxTopK - 100, 100}, {maxTopK - 100, 101}, {maxTopK + 1, 50},
+				{len(want) - 5, 50}, {len(want), 5}, {0, MaxSearchLimit}} {
+				q.Offset, q.Limit = page[0], page[1]
+				res, err := sn.SearchRelationships(q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lo, hi := min(q.Offset, len(want)), min(q.Offset+q.Limit, len(want))
+				if res.Total != len(want) || len(res.Items) != hi-lo {
+					t.Fatalf("%s %q page %v: %d items of %d, want %d of %d", c.name, order, page, len(res.Items), res.Total, hi-lo, len(want))
+				}
+				for i, it := range res.Items {
+					if it.Relationship.ID != want[lo+i].ID || it.Contact == nil || it.Contact.ID != it.Relationship.ContactID {
+						t.Fatalf("%s %q page %v: item %d is %s, want %s", c.name, order, page, i, it.Relationship.ID, want[lo+i].ID)
+					}
+				}
+			}
+		}
+	}
+}

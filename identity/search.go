@@ -101,12 +101,32 @@ func (sn *Snapshot) SearchRelationships(q RelationshipQuery) (*SearchResult, err
 			owners[o] = true
 		}
 	}
+	order := byRelID
+	if q.Order == ByLastActivity {
+		order = byLastActivity
+	}
+	// The first pages (the console's) keep only the first Offset+Limit
+	// matches in a heap, and count the others: no list of all the matches
+	// to sort, which costs more than the scan at hundreds of thousands.
 	var out []*Relationship
+	total := 0
+	keep := q.Offset + limit
+	top := q.Offset <= maxTopK && keep <= maxTopK
 	add := func(r *Relationship) {
 		if m.match(r) && (owners == nil || owners[r.OwnerID]) &&
 			(q.ActiveAfter.IsZero() || !r.LastActivity.Before(q.ActiveAfter)) &&
 			(q.ActiveBefore.IsZero() || r.LastActivity.Before(q.ActiveBefore)) {
-			out = append(out, r)
+			total++
+			switch {
+			case !top:
+				out = append(out, r)
+			case len(out) < keep:
+				out = append(out, r)
+				heapUp(out, len(out)-1, order)
+			case order(r, out[0]) < 0:
+				out[0] = r
+				heapDown(out, order)
+			}
 		}
 	}
 	switch {
@@ -135,18 +155,13 @@ func (sn *Snapshot) SearchRelationships(q RelationshipQuery) (*SearchResult, err
 	default:
 		sn.eachRel(add)
 	}
-	switch q.Order {
-	case ByLastActivity:
-		slices.SortFunc(out, func(a, b *Relationship) int {
-			if c := b.LastActivity.Compare(a.LastActivity); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.ID, b.ID)
-		})
+	switch {
+	case q.Order == ByLastActivity || top:
+		slices.SortFunc(out, order)
 	default:
 		sortRelsByID(out)
 	}
-	res := &SearchResult{Total: len(out), Items: []RelationshipView{}}
+	res := &SearchResult{Total: total, Items: []RelationshipView{}}
 	if q.Offset >= len(out) {
 		return res, nil
 	}
@@ -157,6 +172,50 @@ func (sn *Snapshot) SearchRelationships(q RelationshipQuery) (*SearchResult, err
 		res.Items[i].Contact, _ = sn.Contact(r.ContactID)
 	}
 	return res, nil
+}
+
+// maxTopK is the most matches a search keeps in a heap (see
+// SearchRelationships) rather than in a list it sorts: the first pages.
+const maxTopK = 4096
+
+// byLastActivity orders relationships by ByLastActivity: the most
+// recently active first, ties by ID.
+func byLastActivity(a, b *Relationship) int {
+	if c := b.LastActivity.Compare(a.LastActivity); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+// heapUp and heapDown keep h a heap whose first item is the last in
+// order: heapUp after appending item i, heapDown after replacing the
+// first.
+func heapUp(h []*Relationship, i int, order func(a, b *Relationship) int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if order(h[p], h[i]) >= 0 {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func heapDown(h []*Relationship, order func(a, b *Relationship) int) {
+	for i := 0; ; {
+		c := 2*i + 1
+		if c >= len(h) {
+			return
+		}
+		if c+1 < len(h) && order(h[c+1], h[c]) > 0 {
+			c++
+		}
+		if order(h[i], h[c]) >= 0 {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
 }
 
 // eachOwned calls fn with each relationship owned by employeeID ("": the
