@@ -115,6 +115,12 @@ type FirstResponse struct {
 // Overview returns the numbers of the days from, to (UTC days; the
 // times' clock is ignored) narrowed by f.
 func (s *Store) Overview(ctx context.Context, from, to time.Time, f Filter) (*Overview, error) {
+	return s.overview(ctx, from, to, f, false)
+}
+
+// overview is Overview, which reads daily and response_hist themselves
+// rather than their rollups if raw is set (for tests of the rollups).
+func (s *Store) overview(ctx context.Context, from, to time.Time, f Filter, raw bool) (*Overview, error) {
 	from = dayStart(from)
 	to = dayStart(to)
 	n := int(to.Sub(from)/(24*time.Hour)) + 1
@@ -128,12 +134,23 @@ func (s *Store) Overview(ctx context.Context, from, to time.Time, f Filter) (*Ov
 		idx[o.Days[i].Day] = &o.Days[i]
 	}
 	o.Total.NewBySource = []SourceCount{}
+	// The rows of an employee are few (daily's index by employee and day);
+	// those of a team or of everyone are read from the rollups by team
+	// (migration 0003), a row per day and team where daily has one per
+	// employee, network, contact point and source.
+	src := overviewTables{daily: "daily", news: "daily", newCount: "new_contacts", hist: "response_hist"}
+	if f.Employee == "" && !raw {
+		src = overviewTables{daily: "team_daily", news: "team_new", newCount: "n", hist: "team_response_hist"}
+		if f.Team == "" {
+			src.hist = "day_response_hist"
+		}
+	}
 	cond, fargs := f.where("employee")
 	args := append([]any{o.From, o.To}, fargs...)
 	err := s.query(ctx, `SELECT day, CAST(sum(msgs_in) AS BIGINT), CAST(sum(msgs_out) AS BIGINT), CAST(sum(new_contacts) AS BIGINT),
 		CAST(sum(gone) AS BIGINT), CAST(sum(waits) AS BIGINT), CAST(sum(replied) AS BIGINT), CAST(sum(resp_1h) AS BIGINT),
 		CAST(sum(resp_4h) AS BIGINT), CAST(sum(resp_8h) AS BIGINT), CAST(sum(resp_24h) AS BIGINT), CAST(sum(resp_over) AS BIGINT)
-		FROM daily WHERE day >= ? AND day <= ?`+cond+` GROUP BY day`, args, func(rows *sql.Rows) error {
+		FROM `+src.daily+` WHERE day >= ? AND day <= ?`+cond+` GROUP BY day`, args, func(rows *sql.Rows) error {
 		var day string
 		var c Counts
 		r := &c.FirstResponse
@@ -150,8 +167,8 @@ func (s *Store) Overview(ctx context.Context, from, to time.Time, f Filter) (*Ov
 	if err != nil {
 		return nil, err
 	}
-	err = s.query(ctx, `SELECT day, contact_point, source, CAST(sum(new_contacts) AS BIGINT)
-		FROM daily WHERE day >= ? AND day <= ?`+cond+` AND new_contacts > 0
+	err = s.query(ctx, `SELECT day, contact_point, source, CAST(sum(`+src.newCount+`) AS BIGINT)
+		FROM `+src.news+` WHERE day >= ? AND day <= ?`+cond+` AND `+src.newCount+` > 0
 		GROUP BY day, contact_point, source ORDER BY day, contact_point, source`, args, func(rows *sql.Rows) error {
 		var day string
 		var sc SourceCount
@@ -168,7 +185,7 @@ func (s *Store) Overview(ctx context.Context, from, to time.Time, f Filter) (*Ov
 	}
 	hists := map[string]map[int]int64{}
 	total := map[int]int64{}
-	err = s.query(ctx, `SELECT day, bucket, CAST(sum(n) AS BIGINT) FROM response_hist WHERE day >= ? AND day <= ?`+cond+`
+	err = s.query(ctx, `SELECT day, bucket, CAST(sum(n) AS BIGINT) FROM `+src.hist+` WHERE day >= ? AND day <= ?`+cond+`
 		GROUP BY day, bucket`, args, func(rows *sql.Rows) error {
 		var day string
 		var b int
@@ -217,6 +234,11 @@ func (s *Store) Overview(ctx context.Context, from, to time.Time, f Filter) (*Ov
 	o.Total.finish(total)
 	return o, nil
 }
+
+// overviewTables are the tables an overview reads: daily counters, new
+// contacts by contact point and source (in column newCount) and first
+// responses by bucket.
+type overviewTables struct{ daily, news, newCount, hist string }
 
 // finish works out what c's counters and the histogram hist of its first
 // responses imply: the reply rate, the count and median of first

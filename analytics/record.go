@@ -1,6 +1,7 @@
 package analytics
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -264,6 +265,9 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, b *batch) error {
 			}
 		}
 	}
+	if err := s.writeRollups(ctx, tx, b); err != nil {
+		return err
+	}
 	if len(b.dirty) > 0 {
 		rel, err := tx.PrepareContext(ctx, sqldb.Rebind(s.dialect, upsertRel))
 		if err != nil {
@@ -281,6 +285,117 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, b *batch) error {
 				w.day, w.team, w.employee, w.network, w.point, w.source); err != nil {
 				return fmt.Errorf("analytics: write relationship %s: %w", id, err)
 			}
+		}
+	}
+	return nil
+}
+
+const upsertDailyTeam = `INSERT INTO team_daily (day, team,
+	msgs_in, msgs_out, new_contacts, gone, waits, replied, resp_1h, resp_4h, resp_8h, resp_24h, resp_over)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (day, team) DO UPDATE SET
+	msgs_in = team_daily.msgs_in + excluded.msgs_in, msgs_out = team_daily.msgs_out + excluded.msgs_out,
+	new_contacts = team_daily.new_contacts + excluded.new_contacts, gone = team_daily.gone + excluded.gone,
+	waits = team_daily.waits + excluded.waits, replied = team_daily.replied + excluded.replied,
+	resp_1h = team_daily.resp_1h + excluded.resp_1h, resp_4h = team_daily.resp_4h + excluded.resp_4h,
+	resp_8h = team_daily.resp_8h + excluded.resp_8h, resp_24h = team_daily.resp_24h + excluded.resp_24h,
+	resp_over = team_daily.resp_over + excluded.resp_over`
+
+const upsertNewTeam = `INSERT INTO team_new (day, team, contact_point, source, n) VALUES (?, ?, ?, ?, ?)
+	ON CONFLICT (day, team, contact_point, source) DO UPDATE SET n = team_new.n + excluded.n`
+
+const upsertHistTeam = `INSERT INTO team_response_hist (day, team, bucket, n) VALUES (?, ?, ?, ?)
+	ON CONFLICT (team, day, bucket) DO UPDATE SET n = team_response_hist.n + excluded.n`
+
+const upsertHistDay = `INSERT INTO day_response_hist (day, bucket, n) VALUES (?, ?, ?)
+	ON CONFLICT (day, bucket) DO UPDATE SET n = day_response_hist.n + excluded.n`
+
+// writeRollups adds the batch's increments to the rollups of daily and
+// response_hist by team and by day (migration 0003), which the overview
+// of a team or of everyone reads: a batch's few rows per day and team.
+func (s *Store) writeRollups(ctx context.Context, tx *sql.Tx, b *batch) error {
+	type teamKey struct{ day, team string }
+	type newKey struct{ day, team, point, source string }
+	type histTeamKey struct {
+		day, team string
+		bucket    int
+	}
+	type histDayKey struct {
+		day    string
+		bucket int
+	}
+	teams := map[teamKey]*counts{}
+	news := map[newKey]int64{}
+	for k, c := range b.daily {
+		tk := teamKey{k.day, k.team}
+		t := teams[tk]
+		if t == nil {
+			t = &counts{}
+			teams[tk] = t
+		}
+		t.in += c.in
+		t.out += c.out
+		t.newContacts += c.newContacts
+		t.gone += c.gone
+		t.waits += c.waits
+		t.replied += c.replied
+		for i := range c.resp {
+			t.resp[i] += c.resp[i]
+		}
+		if c.newContacts != 0 {
+			news[newKey{k.day, k.team, k.point, k.source}] += c.newContacts
+		}
+	}
+	histTeam := map[histTeamKey]int64{}
+	histDay := map[histDayKey]int64{}
+	for k, n := range b.hist {
+		histTeam[histTeamKey{k.day, k.team, k.bucket}] += n
+		histDay[histDayKey{k.day, k.bucket}] += n
+	}
+	// Each in key order: two writers on PostgreSQL take row locks in one
+	// order.
+	err := upsertSorted(ctx, s, tx, upsertDailyTeam, teams, func(a, b teamKey) int {
+		return cmp.Or(strings.Compare(a.day, b.day), strings.Compare(a.team, b.team))
+	}, func(k teamKey, c *counts) []any {
+		return []any{k.day, k.team, c.in, c.out, c.newContacts, c.gone, c.waits, c.replied, c.resp[0], c.resp[1], c.resp[2], c.resp[3], c.resp[4]}
+	})
+	if err == nil {
+		err = upsertSorted(ctx, s, tx, upsertNewTeam, news, func(a, b newKey) int {
+			return cmp.Or(strings.Compare(a.day, b.day), strings.Compare(a.team, b.team),
+				strings.Compare(a.point, b.point), strings.Compare(a.source, b.source))
+		}, func(k newKey, n int64) []any { return []any{k.day, k.team, k.point, k.source, n} })
+	}
+	if err == nil {
+		err = upsertSorted(ctx, s, tx, upsertHistTeam, histTeam, func(a, b histTeamKey) int {
+			return cmp.Or(strings.Compare(a.team, b.team), strings.Compare(a.day, b.day), cmp.Compare(a.bucket, b.bucket))
+		}, func(k histTeamKey, n int64) []any { return []any{k.day, k.team, k.bucket, n} })
+	}
+	if err == nil {
+		err = upsertSorted(ctx, s, tx, upsertHistDay, histDay, func(a, b histDayKey) int {
+			return cmp.Or(strings.Compare(a.day, b.day), cmp.Compare(a.bucket, b.bucket))
+		}, func(k histDayKey, n int64) []any { return []any{k.day, k.bucket, n} })
+	}
+	if err != nil {
+		return fmt.Errorf("analytics: add to rollups: %w", err)
+	}
+	return nil
+}
+
+// upsertSorted runs the statement q with the arguments args gives for
+// each entry of m, in the key order cmpKeys gives.
+func upsertSorted[K comparable, V any](ctx context.Context, s *Store, tx *sql.Tx, q string, m map[K]V,
+	cmpKeys func(a, b K) int, args func(K, V) []any) error {
+	if len(m) == 0 {
+		return nil
+	}
+	st, err := tx.PrepareContext(ctx, sqldb.Rebind(s.dialect, q))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, k := range slices.SortedFunc(maps.Keys(m), cmpKeys) {
+		if _, err := st.ExecContext(ctx, args(k, m[k])...); err != nil {
+			return err
 		}
 	}
 	return nil
