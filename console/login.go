@@ -71,6 +71,7 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	lang := c.language(r)
 	v := c.frame(r, lang, "login")
+	v.Data = loginData{}
 	fail := func(status int, key string, args ...any) {
 		v.Errors = []string{v.T(key, args...)}
 		c.render(w, status, "login", v)

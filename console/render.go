@@ -261,7 +261,9 @@ func (q *req) view(data any) *view {
 	v := q.c.frame(q.r, q.lang, name)
 	v.Who, v.SignedIn, v.CSRF, v.Data = q.who, true, q.s.csrf, data
 	v.Notices = q.c.takeFlash(q.s)
-	v.CanWrite = q.who.Role.CanWrite()
+	// A lead changes what concerns their team; the API says what that
+	// is.
+	v.CanWrite = q.who.Role.CanWrite() || q.who.Role == roleLead
 	v.IsLead = q.who.Role == roleLead
 	for _, n := range nav {
 		if mayUse(q.who.Role, n.id) {
