@@ -54,11 +54,11 @@ func TestLeadSeesAndMovesOnlyTheirTeam(t *testing.T) {
 		path string
 		form url.Values
 	}{
-		"preview": {"/console/contacts/transfer", url.Values{"step": {"preview"}, "rel": {dora}, "mode": {"to"}, "to": {"ana"}, "reason": {"forged"}}},
+		"preview":  {"/console/contacts/transfer", url.Values{"step": {"preview"}, "rel": {dora}, "mode": {"to"}, "to": {"ana"}, "reason": {"forged"}}},
 		"reassign": {"/console/waiting/reassign", url.Values{"rel": {dora}, "to": {"ana"}, "reason": {"forged"}}},
 		"to another team": {"/console/contacts/transfer", url.Values{"step": {"preview"}, "rel": {w.rels["alice@ext.test"].ID}, "mode": {"to"},
 			"to": {"dan"}, "reason": {"forged"}}},
-		"edit": {"/console/contacts/edit", url.Values{"rel": {dora}, "tags": {"vip"}, "remark": {"x"}}},
+		"edit":    {"/console/contacts/edit", url.Values{"rel": {dora}, "tags": {"vip"}, "remark": {"x"}}},
 		"confirm": {"/console/contacts/transfer", url.Values{"step": {"confirm"}, "pending": {"made-up"}}},
 	} {
 		p := b.post(f.path, f.form)
