@@ -24,7 +24,7 @@ type auditData struct {
 
 // auditActions are the actions the filter offers.
 var auditActions = []string{
-	"admin.add", "admin.password", "admin.revoke", "audit.export", "broadcast.decline", "broadcast.prepare", "broadcast.send",
+	"admin.add", "admin.password", "admin.revoke", adminapi.ActionAuditExport, "broadcast.decline", "broadcast.prepare", "broadcast.send",
 	identity.ActionContactsTransfer, identity.ActionContactsRevert, adminapi.ActionContactsNotify,
 	"employee.depart", "employee.reactivate", "employee.upsert", "persona.upsert",
 	"relationship.back", "relationship.gone", "relationship.remark", "relationship.tags",

@@ -65,11 +65,24 @@ type Options struct {
 	// links of contact points (mailto: for mail, xmpp: otherwise); nil:
 	// every network is XMPP.
 	Topology *routing.Topology
+	// Instance, if set, says the instance's role when several share one
+	// store (the health page shows it); nil: a single instance.
+	Instance func() Instance
 	// InsecureCookies leaves the Secure attribute off the console's
 	// cookies, for tests over plain http that a browser would not send
 	// Secure cookies on. Never in production: the session cookie would
 	// cross plain http.
 	InsecureCookies bool
+}
+
+// Instance is the role of an instance among several over one store.
+type Instance struct {
+	// Role is "active" or "standby"; Term the election's term it is
+	// active in, or last was; Active names the active instance, as a
+	// standby last read it.
+	Role   string
+	Term   int64
+	Active string
 }
 
 // Console serves the web console. Its sessions live in memory: a restart
@@ -82,6 +95,7 @@ type Console struct {
 	now      func() time.Time
 	insecure bool
 	top      *routing.Topology
+	instance func() Instance
 	pages    map[string]*pageTemplate
 	cop      *http.CrossOriginProtection
 	limiter  *limiter
@@ -104,6 +118,7 @@ func New(o Options) (*Console, error) {
 		now:      o.Now,
 		insecure: o.InsecureCookies,
 		top:      o.Topology,
+		instance: o.Instance,
 		cop:      http.NewCrossOriginProtection(),
 		sessions: map[string]*session{},
 	}

@@ -251,3 +251,19 @@ func TestLanguage(t *testing.T) {
 		t.Errorf("open redirect: %s", p.header.Get("Location"))
 	}
 }
+
+// TestHealth: networks, the queue for those who may read it, and the
+// instance's role when serve gives it.
+func TestHealth(t *testing.T) {
+	w := newWorld(t, func(o *Options) {
+		o.Instance = func() Instance { return Instance{Role: "active", Term: 3} }
+	})
+	b := w.browser()
+	b.signIn("root")
+	b.get("/console/health").mustContain(t, `data-network="mail"`, "Connected", `id="queue-table"`, "Active", "term 3")
+	lead := w.browser()
+	lead.signIn("lea")
+	p := lead.get("/console/health")
+	p.mustContain(t, `data-network="mail"`)
+	p.mustNotContain(t, `id="queue-table"`, `class="error"`)
+}

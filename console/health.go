@@ -18,6 +18,8 @@ type healthData struct {
 	OK       bool
 	Networks []networkRow
 	Queue    adminapi.QueueStats
+	// Instance is the instance's role, nil for a single instance.
+	Instance *Instance
 	// ShowQueue is false for a caller who may not read the queue.
 	ShowQueue bool
 	States    []string
@@ -30,6 +32,10 @@ func (q *req) health() error {
 		return err
 	}
 	data := &healthData{H: h, OK: h.Status == "ok"}
+	if q.c.instance != nil {
+		in := q.c.instance()
+		data.Instance = &in
+	}
 	for name, up := range h.Connected {
 		data.Networks = append(data.Networks, networkRow{Name: name, Connected: up})
 	}

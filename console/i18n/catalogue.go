@@ -333,6 +333,8 @@ var catalogue = map[string]msg{
 	"health.degraded":                        {"Status: %s", "状態: %s"},
 	"health.queue.sent":                      {"Sent", "送信済み"},
 	"health.state":                           {"State", "状態"},
+	"health.term":                            {"term %d", "期 %d"},
+	"health.active_instance":                 {"active instance: %s", "稼働中のインスタンス: %s"},
 	"health.store":                           {"Message store", "メッセージストア"},
 	"login.missing":                          {"Give your user name and password.", "ユーザー名とパスワードを入力してください。"},
 	"overview.first_response.median_minutes": {"Median (minutes)", "中央値（分）"},
