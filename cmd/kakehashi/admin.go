@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -236,13 +237,20 @@ func adminsTable(l []identity.Admin) func(io.Writer) {
 			}
 			return t.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintln(w, "NAME\tROLE\tCREATED\tCREATED BY\tLAST USED\tREVOKED")
+		fmt.Fprintln(w, "NAME\tROLE\tTEAM\tPASSWORD\tCREATED\tCREATED BY\tLAST USED\tREVOKED")
 		for _, a := range l {
 			revoked := "-"
 			if a.Revoked() {
 				revoked = when(a.RevokedAt) + " by " + a.RevokedBy
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, a.Role, when(a.CreatedAt), a.CreatedBy, when(a.LastUsed), revoked)
+			team, pw := a.Team, "no"
+			if team == "" {
+				team = "-"
+			}
+			if a.HasPassword {
+				pw = "yes"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, a.Role, team, pw, when(a.CreatedAt), a.CreatedBy, when(a.LastUsed), revoked)
 		}
 		if len(l) == 0 {
 			fmt.Fprintln(w, "(no named admins: only the bootstrap token from config; add one with kakehashi admins add NAME)")
@@ -252,7 +260,11 @@ func adminsTable(l []identity.Admin) func(io.Writer) {
 
 func newAdminTable(n *adminapi.NewAdmin) func(io.Writer) {
 	return func(w io.Writer) {
-		fmt.Fprintf(w, "admin %s added with role %s. Its token, shown only this once:\n\n  %s\n\n", n.Admin.Name, n.Admin.Role, n.Token)
+		role := string(n.Admin.Role)
+		if n.Admin.Team != "" {
+			role += " for team " + n.Admin.Team
+		}
+		fmt.Fprintf(w, "admin %s added with role %s. Its token, shown only this once:\n\n  %s\n\n", n.Admin.Name, role, n.Token)
 		fmt.Fprintf(w, "Give it to %s over a safe channel; they pass it with --token or KAKEHASHI_ADMIN_TOKEN,\n", n.Admin.Name)
 		fmt.Fprintf(w, "and the audit log names them as %s. Revoke it with: kakehashi admins revoke %s --reason TEXT\n", n.Admin.Actor(), n.Admin.Name)
 	}
@@ -299,4 +311,37 @@ func readDirectory(data []byte) (adminapi.Directory, error) {
 		return d, err
 	}
 	return d, nil
+}
+
+// readPassword reads a password from the first line of file, or of in
+// when file is "": its line ending is not part of it, nothing else is
+// trimmed. The password is never shown, and an error never repeats it.
+func readPassword(in io.Reader, file string) (string, error) {
+	from := "standard input"
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return "", fmt.Errorf("--password-file: %w", err)
+		}
+		defer f.Close()
+		in, from = f, file
+	}
+	if in == nil {
+		return "", errors.New("no password given: pass --password-file FILE")
+	}
+	// One line, and not more than a password can be (the server refuses
+	// longer ones): a file given by mistake is not read whole.
+	r := bufio.NewReaderSize(io.LimitReader(in, identity.MaxPasswordBytes+2), identity.MaxPasswordBytes+2)
+	pw, err := r.ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading the password from %s: %w", from, err)
+	}
+	if !strings.HasSuffix(pw, "\n") && len(pw) > identity.MaxPasswordBytes {
+		return "", fmt.Errorf("the password in %s is longer than %d bytes", from, identity.MaxPasswordBytes)
+	}
+	pw = strings.TrimSuffix(strings.TrimSuffix(pw, "\n"), "\r")
+	if pw == "" {
+		return "", fmt.Errorf("no password in %s: give it on the first line", from)
+	}
+	return pw, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -526,7 +527,7 @@ func queueCmd(o *conn) *cobra.Command {
 }
 
 func adminsCmd(o *conn) *cobra.Command {
-	cmd := group("admins", "Give each admin a token of their own, list and revoke them",
+	cmd := group("admins", "Give each admin a token of their own (and a console password), list and revoke them",
 		`Named admin tokens. The audit log names whoever holds the token:
 "admin:bootstrap" for config's admin.token (meant for first setup),
 "admin:NAME" for a token from admins add. Only a token's hash is kept.`)
@@ -548,16 +549,20 @@ func adminsCmd(o *conn) *cobra.Command {
 	})
 
 	var req adminapi.AdminRequest
-	var role string
+	var role, addPasswordFile string
 	add := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Create a token for NAME, printed once",
 		Long: `Create a token for NAME and print it, this once (only its hash is kept).
 The audit log names NAME for what is done with it. Role admin reads and
 changes everything; role auditor only reads (lists, audit, queue,
-transfers, broadcasts, metrics).`,
+transfers, broadcasts, metrics); role lead reads and changes only what
+concerns the members of its --team (an employee department).
+--password-file gives NAME a password for the web console too (the
+file's first line; see kakehashi admins password).`,
 		Example: `  kakehashi admins add ana
-  kakehashi admins add kpmg.audit --role auditor --reason "annual audit"`,
+  kakehashi admins add kpmg.audit --role auditor --reason "annual audit"
+  kakehashi admins add lea --role lead --team Sales --password-file lea.pw`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := o.client()
@@ -568,6 +573,11 @@ transfers, broadcasts, metrics).`,
 			if req.Reason == "" {
 				req.Reason = "admin token for " + req.Name
 			}
+			if addPasswordFile != "" {
+				if req.Password, err = readPassword(nil, addPasswordFile); err != nil {
+					return err
+				}
+			}
 			n, err := c.AddAdmin(cmd.Context(), req)
 			if err != nil {
 				return err
@@ -575,9 +585,44 @@ transfers, broadcasts, metrics).`,
 			return o.show(newAdminTable(n))
 		},
 	}
-	add.Flags().StringVar(&role, "role", string(identity.RoleAdmin), "`ROLE` admin (reads and changes everything) or auditor (reads only)")
+	add.Flags().StringVar(&role, "role", string(identity.RoleAdmin), "`ROLE` admin (reads and changes everything), auditor (reads only) or lead (only its team's)")
+	add.Flags().StringVar(&req.Team, "team", "", "the `DEPARTMENT` a lead looks after (required for role lead)")
+	add.Flags().StringVar(&addPasswordFile, "password-file", "", "give NAME a console password, read from the first line of `FILE`")
 	add.Flags().StringVar(&req.Reason, "reason", "", "`TEXT` saying why, for the audit log (default \"admin token for NAME\")")
 	cmd.AddCommand(add)
+
+	var pwReason, pwFile string
+	password := &cobra.Command{
+		Use:   "password NAME",
+		Short: "Set NAME's password for the web console",
+		Long: `Set the password NAME signs in to the web console with (replacing any),
+read from the first line of standard input or of --password-file: at
+least ` + strconv.Itoa(identity.MinPasswordLen) + ` characters, not all white space. Only an argon2id hash
+of it is kept; the audit log records that it was set, nothing of it.`,
+		Example: `  kakehashi admins password lea --reason "console access" < lea.pw
+  kakehashi admins password lea --reason "console access" --password-file lea.pw`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			if pwReason == "" {
+				return errNoReason
+			}
+			pw, err := readPassword(cmd.InOrStdin(), pwFile)
+			if err != nil {
+				return err
+			}
+			if _, err := c.SetAdminPassword(cmd.Context(), args[0], adminapi.PasswordRequest{Password: pw, Reason: pwReason}); err != nil {
+				return err
+			}
+			return o.show(line("admin %s: console password set", args[0]))
+		},
+	}
+	password.Flags().StringVar(&pwFile, "password-file", "", "read the password from the first line of `FILE` instead of standard input")
+	password.Flags().StringVar(&pwReason, "reason", "", "`TEXT` saying why, for the audit log (required)")
+	cmd.AddCommand(password)
 
 	var reason string
 	revoke := &cobra.Command{
