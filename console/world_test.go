@@ -137,16 +137,16 @@ func (w *world) record(events ...gateway.Event) {
 	}
 }
 
-// browser is an HTTP client of the console with its own cookies, like a
+// client is an HTTP client of the console with its own cookies, like a
 // browser's tab.
-type browser struct {
+type client struct {
 	w *world
 	c *http.Client
 	// lang, if set, is sent as Accept-Language.
 	lang string
 }
 
-func (w *world) browser() *browser {
+func (w *world) browser() *client {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		w.t.Fatal(err)
@@ -154,7 +154,7 @@ func (w *world) browser() *browser {
 	c := w.srv.Client()
 	c.Jar = jar
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &browser{w: w, c: c}
+	return &client{w: w, c: c}
 }
 
 // page is an answer of the console.
@@ -164,7 +164,7 @@ type page struct {
 	body   string
 }
 
-func (b *browser) do(method, path string, form url.Values, header ...string) *page {
+func (b *client) do(method, path string, form url.Values, header ...string) *page {
 	b.w.t.Helper()
 	var body io.Reader
 	if form != nil {
@@ -195,11 +195,11 @@ func (b *browser) do(method, path string, form url.Values, header ...string) *pa
 	return &page{status: resp.StatusCode, header: resp.Header, body: string(data)}
 }
 
-func (b *browser) get(path string) *page { return b.do(http.MethodGet, path, nil) }
+func (b *client) get(path string) *page { return b.do(http.MethodGet, path, nil) }
 
 // post sends a form with the session's CSRF token (read from the page
 // at from).
-func (b *browser) post(path string, form url.Values) *page {
+func (b *client) post(path string, form url.Values) *page {
 	b.w.t.Helper()
 	if form.Get("csrf") == "" {
 		form.Set("csrf", b.csrf())
@@ -210,7 +210,7 @@ func (b *browser) post(path string, form url.Values) *page {
 var csrfInput = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // csrf reads the session's CSRF token off the overview.
-func (b *browser) csrf() string {
+func (b *client) csrf() string {
 	b.w.t.Helper()
 	p := b.get("/console/health")
 	m := csrfInput.FindStringSubmatch(p.body)
@@ -221,7 +221,7 @@ func (b *browser) csrf() string {
 }
 
 // signIn signs in as name and fails the test unless that works.
-func (b *browser) signIn(name string) {
+func (b *client) signIn(name string) {
 	b.w.t.Helper()
 	p := b.do(http.MethodPost, "/console/login", url.Values{"name": {name}, "password": {password}})
 	if p.status != http.StatusSeeOther || p.header.Get("Location") != Prefix {
