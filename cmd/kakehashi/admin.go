@@ -172,6 +172,34 @@ func transferTable(t *identity.Transfer, title string) func(io.Writer) {
 	}
 }
 
+// previewTable shows what a transfer or a departure (what) would do.
+func previewTable(res *adminapi.TransferResult, what string) func(io.Writer) {
+	return func(w io.Writer) {
+		p := res.Preview
+		if p == nil {
+			fmt.Fprintf(w, "%s: the server answered no preview\n", what)
+			return
+		}
+		var to []string
+		for _, t := range p.Targets {
+			to = append(to, fmt.Sprintf("%s %d", orPool(t.To), t.Count))
+		}
+		if len(to) == 0 {
+			to = []string{"nobody"}
+		}
+		notify := "no"
+		if p.Notify {
+			notify = "yes"
+		}
+		fmt.Fprintf(w, "preview of %s (nothing changed): %d relationship(s) would move: %s; contacts notified: %s\n",
+			what, p.Count, strings.Join(to, ", "), notify)
+		fmt.Fprintln(w, "  RELATIONSHIP\tCONTACT\tOWNER\tPERSONA")
+		for _, m := range res.Moves {
+			fmt.Fprintf(w, "  %s\t%s\t%s → %s\t%s → %s\n", m.RelationshipID, m.ContactID, orPool(m.FromOwner), orPool(m.ToOwner), m.FromPersona, m.ToPersona)
+		}
+	}
+}
+
 // revertTable shows a revert and what its contacts were told.
 func revertTable(res *adminapi.RevertResult) func(io.Writer) {
 	return func(w io.Writer) {

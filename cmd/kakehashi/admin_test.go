@@ -109,3 +109,30 @@ func TestReadPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestPreviewFlags: --preview shows what a transfer or a departure would
+// move where, and moves nothing.
+func TestPreviewFlags(t *testing.T) {
+	srv := apitest.Start(t)
+	t.Setenv("KAKEHASHI_ADMIN_URL", srv.URL)
+	t.Setenv("KAKEHASHI_ADMIN_TOKEN", apitest.Token)
+	if _, err := cliIn("", "directory", "import", "../../examples/directory.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	rel := srv.Relationship(t, apitest.OutsideIM, "bob@ext.test", "hana.sales", "hana")
+	out, err := cliIn("", "contacts", "transfer", "--from", "hana", "--to", "ken", "--notify", "--preview", "--reason", "r")
+	if err != nil || !strings.HasPrefix(out, "preview of the transfer (nothing changed): 1 relationship(s) would move: ken 1; contacts notified: yes\n") ||
+		!strings.Contains(out, rel.ID) {
+		t.Fatalf("transfer --preview: %v\n%s", err, out)
+	}
+	out, err = cliIn("", "employees", "depart", "hana", "--preview")
+	if err != nil || !strings.HasPrefix(out, "preview of the departure of hana (nothing changed): 1 relationship(s) would move: (pool) 1; contacts notified: no\n") {
+		t.Fatalf("depart --preview: %v\n%s", err, out)
+	}
+	if r, _ := srv.State.Snapshot().Relationship(rel.ID); r.OwnerID != "hana" {
+		t.Fatalf("a preview moved %s to %q", rel.ID, r.OwnerID)
+	}
+	if e, _ := srv.State.Snapshot().Employee("hana"); e.Status != identity.Active {
+		t.Fatal("a preview departed hana")
+	}
+}

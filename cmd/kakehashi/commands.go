@@ -61,6 +61,13 @@ serves. The moves are one transfer, which kakehashi transfers revert undoes.`,
 			if depart.Reason == "" {
 				depart.Reason = "departure"
 			}
+			if depart.Preview {
+				res, err := c.PreviewDepart(cmd.Context(), args[0], depart)
+				if err != nil {
+					return err
+				}
+				return o.show(previewTable(res, "the departure of "+args[0]))
+			}
 			t, err := c.Depart(cmd.Context(), args[0], depart)
 			if err != nil {
 				return err
@@ -72,6 +79,7 @@ serves. The moves are one transfer, which kakehashi transfers revert undoes.`,
 	dep.Flags().StringVar(&team, "team", "", "comma-separated employees `A,B` to spread the relationships over")
 	dep.Flags().StringVar(&depart.Strategy, "strategy", "", "how --team spreads them: `round-robin` (default) or least-loaded")
 	dep.Flags().StringVar(&depart.Reason, "reason", "", "`TEXT` saying why, for the audit log (default \"departure\")")
+	dep.Flags().BoolVar(&depart.Preview, "preview", false, "only show what would move where; change nothing")
 	dep.MarkFlagsMutuallyExclusive("successor", "team")
 	cmd.AddCommand(dep)
 
@@ -284,6 +292,9 @@ after them now (the persona's handover text).`,
 			if err != nil {
 				return err
 			}
+			if req.Preview {
+				return o.show(previewTable(res, "the transfer"))
+			}
 			return o.show(func(w io.Writer) {
 				transferTable(res.Transfer, "transfer")(w)
 				if req.Notify {
@@ -306,6 +317,7 @@ after them now (the persona's handover text).`,
 	fs.StringVar(&req.Strategy, "strategy", "", "how --team spreads them: `round-robin` (default) or least-loaded")
 	fs.BoolVar(&req.Notify, "notify", false, "send each moved contact a handover notice from their new persona")
 	fs.StringVar(&req.Reason, "reason", "", "`TEXT` saying why, for the audit log (required)")
+	fs.BoolVar(&req.Preview, "preview", false, "only show what would move where; change, notify and audit nothing")
 	cmd.MarkFlagsMutuallyExclusive("to", "team")
 	return cmd
 }
