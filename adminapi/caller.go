@@ -106,7 +106,10 @@ func (a *Server) Caller(ctx context.Context, name string) (Caller, error) {
 // Caller that is not valid (an actor that is not admin:NAME, an unknown
 // role, a lead without a team) is answered 401.
 func (a *Server) Client(c Caller) *Client {
-	return &Client{base: "http://kakehashi.in-process", http: &http.Client{Transport: inProcess{h: a.Handler(), c: c}}}
+	// One handler for every in-process client: a console makes one per
+	// request.
+	a.inProcessOnce.Do(func() { a.inProcessHandler = a.Handler() })
+	return &Client{base: "http://kakehashi.in-process", http: &http.Client{Transport: inProcess{h: a.inProcessHandler, c: c}}}
 }
 
 // inProcess is the RoundTripper of an in-process Client: it runs the

@@ -307,6 +307,9 @@ func TestInProcessClient(t *testing.T) {
 		t.Errorf("HTTP without a token: %d", rec.status)
 	}
 	// Answers that are not JSON come through as they are.
+	if m, err := w.admin.Metrics(ctx); err != nil || !bytes.Contains(m, []byte("go_goroutines")) {
+		t.Errorf("metrics in process: %v", err)
+	}
 	if csvData, err := w.admin.AuditCSV(ctx, AuditQuery{}); err != nil || !bytes.HasPrefix(csvData, []byte("time,actor,action")) {
 		t.Errorf("audit.csv in process: %v %.60q", err, csvData)
 	}

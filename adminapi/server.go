@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/kakehashi/kakehashi/analytics"
@@ -38,6 +39,9 @@ type Server struct {
 	tokens *Tokens // the bootstrap token (config's admin.token) and the named ones
 	log    *slog.Logger
 	stats  *analytics.Store // nil: no analytics (SetAnalytics)
+
+	inProcessOnce    sync.Once
+	inProcessHandler http.Handler // what the clients of Client call
 }
 
 // MaxAdminBody is the largest request body the admin API reads (a
