@@ -102,6 +102,9 @@ func (q *req) contactPoints() error {
 	slices.Sort(ids)
 	for _, id := range ids {
 		p := d.personas[id]
+		if d.team != "" && !d.ours(p) {
+			continue
+		}
 		cp := contactPoint{ID: p.ID, Name: p.DisplayName, Assign: q.assignLabel(p), BySource: bySource[p.ID]}
 		for _, m := range p.Members {
 			cp.Members = append(cp.Members, d.name(m))

@@ -72,6 +72,20 @@ func (d *directory) persona(id string) string {
 	return id
 }
 
+// ours reports whether persona p belongs to the caller's team (a
+// lead's): its employee or one of its members is in the team.
+func (d *directory) ours(p identity.Persona) bool {
+	if e, ok := d.byID[p.EmployeeID]; ok && e.Department == d.team {
+		return true
+	}
+	for _, m := range p.Members {
+		if e, ok := d.byID[m]; ok && e.Department == d.team {
+			return true
+		}
+	}
+	return false
+}
+
 // choice is an employee offered in a select.
 type choice struct {
 	ID, Label string
@@ -117,6 +131,9 @@ func (d *directory) teamChoices(selected string) []choice {
 func (d *directory) personaChoices(selected string) []choice {
 	var out []choice
 	for _, p := range d.personas {
+		if d.team != "" && !d.ours(p) {
+			continue
+		}
 		out = append(out, choice{ID: p.ID, Label: d.persona(p.ID) + " (" + p.ID + ")", Selected: p.ID == selected})
 	}
 	slices.SortFunc(out, func(a, b choice) int { return strings.Compare(a.ID, b.ID) })
