@@ -1,6 +1,10 @@
 package console
 
 import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -102,16 +106,41 @@ func (q *req) audit() error {
 	return nil
 }
 
-// auditCSV is the audit log's export as CSV, a download. The API
-// audits the export itself.
+// auditCSV is the audit log's export as CSV, a download: the entries
+// the page's filter selects, up to identity.MaxAuditLimit from the
+// first on or after since. The API audits the export itself.
 func (q *req) auditCSV() error {
 	f, _, err := auditFilterOf(q.r.URL.Query())
 	if err != nil {
 		return err
 	}
-	b, err := q.api.AuditCSV(q.r.Context(), adminapi.AuditQuery{Action: f.action, Subject: f.subject})
+	ctx := q.r.Context()
+	aq := adminapi.AuditQuery{Limit: identity.MaxAuditLimit, Action: f.action, Subject: f.subject}
+	if !f.since.IsZero() {
+		// The export starts after the last entry before since.
+		for {
+			es, err := q.api.Audit(ctx, adminapi.AuditQuery{After: aq.After, Limit: identity.MaxAuditLimit, Action: f.action, Subject: f.subject})
+			if err != nil {
+				return err
+			}
+			i := 0
+			for i < len(es) && es[i].At.Before(f.since) {
+				aq.After = es[i].Seq
+				i++
+			}
+			if i < len(es) || len(es) < identity.MaxAuditLimit {
+				break
+			}
+		}
+	}
+	b, err := q.api.AuditCSV(ctx, aq)
 	if err != nil {
 		return err
+	}
+	if f.actor != "" || !f.until.IsZero() {
+		if b, err = filterCSV(b, f); err != nil {
+			return err
+		}
 	}
 	h := q.w.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8")
@@ -119,4 +148,39 @@ func (q *req) auditCSV() error {
 	h.Set("Cache-Control", "no-store")
 	_, _ = q.w.Write(b)
 	return nil
+}
+
+// filterCSV keeps the header and the rows of the export b that pass f's
+// actor and until (its columns time and actor, as the API writes them).
+func filterCSV(b []byte, f auditFilter) ([]byte, error) {
+	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("console: reading the audit export: %w", err)
+	}
+	if len(rows) == 0 {
+		return b, nil
+	}
+	col := map[string]int{}
+	for i, name := range rows[0] {
+		col[name] = i
+	}
+	ti, tok := col["time"]
+	ai, aok := col["actor"]
+	if !tok || !aok {
+		return nil, errors.New("console: the audit export has no time or actor column")
+	}
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.Write(rows[0])
+	for _, r := range rows[1:] {
+		at, err := time.Parse(time.RFC3339Nano, r[ti])
+		if err != nil {
+			return nil, fmt.Errorf("console: the audit export's time %q: %w", r[ti], err)
+		}
+		if f.match(&identity.AuditEntry{At: at, Actor: r[ai]}) {
+			_ = w.Write(r)
+		}
+	}
+	w.Flush()
+	return buf.Bytes(), w.Error()
 }

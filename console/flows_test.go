@@ -258,8 +258,20 @@ func TestAuditCSV(t *testing.T) {
 	if n := strings.Count(p.body, "employee.upsert"); n != 5 {
 		t.Errorf("%d employee.upsert rows:\n%s", n, p.body)
 	}
+	// The page's filter applies: by actor (none of these is root's) and
+	// by day.
+	if p := b.get("/console/audit.csv?action=employee.upsert&actor=admin%3Aroot"); strings.Count(p.body, "\n") != 1 {
+		t.Errorf("by actor:\n%s", p.body)
+	}
+	tomorrow := time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)
+	if p := b.get("/console/audit.csv?action=employee.upsert&since=" + tomorrow); strings.Count(p.body, "\n") != 1 {
+		t.Errorf("since tomorrow:\n%s", p.body)
+	}
+	if p := b.get("/console/audit.csv?action=employee.upsert&until=" + tomorrow); strings.Count(p.body, "employee.upsert") != 5 {
+		t.Errorf("until tomorrow:\n%s", p.body)
+	}
 	es, err := w.boot.Audit(context.Background(), adminapi.AuditQuery{Action: adminapi.ActionAuditExport})
-	if err != nil || len(es) != 1 || es[0].Actor != "admin:root" {
+	if err != nil || len(es) != 4 || es[0].Actor != "admin:root" {
 		t.Errorf("export audit: %+v %v", es, err)
 	}
 	lead := w.browser()

@@ -8,8 +8,9 @@ import (
 	"github.com/kakehashi/kakehashi/adminapi"
 )
 
-// defaultWaiting is the waiting list's default threshold.
-const defaultWaiting = time.Hour
+// defaultWaiting is the waiting list's default threshold, as its form
+// spells it.
+const defaultWaiting = "1h"
 
 // waitingRow is one conversation waiting for an answer.
 type waitingRow struct {
@@ -54,7 +55,7 @@ func (q *req) waitingPage(v url.Values, errs ...error) error {
 		data.Team, data.TeamFixed = q.who.Team, true
 	}
 	if data.Older == "" {
-		data.Older = defaultWaiting.String()
+		data.Older = defaultWaiting
 	}
 	back := url.Values{"older": {data.Older}}
 	if data.Team != "" && !data.TeamFixed {
