@@ -66,7 +66,8 @@ func (q *req) overview() error {
 	if m := o.Total.FirstResponse.MedianSeconds; m != nil {
 		data.Median = humanDuration(time.Duration(*m * float64(time.Second)))
 	}
-	if w, err := q.api.Waiting(q.r.Context(), adminapi.WaitingQuery{Team: data.Team, Employee: data.Employee}); err == nil {
+	if w, err := q.api.Waiting(q.r.Context(), adminapi.WaitingQuery{Team: data.Team, Employee: data.Employee,
+		Limit: adminapi.MaxWaitingLimit}); err == nil {
 		data.Waiting = len(w)
 	}
 	data.Charts = q.overviewCharts(o)

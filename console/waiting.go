@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kakehashi/kakehashi/adminapi"
+	"github.com/kakehashi/kakehashi/identity"
 )
 
 // defaultWaiting is the waiting list's default threshold, as its form
@@ -79,22 +80,45 @@ func (q *req) waitingPage(v url.Values, errs ...error) error {
 		return nil
 	}
 	// Each conversation's contact and persona, from its owner's
-	// relationships.
+	// relationships active since the owner's oldest wait began (a
+	// contact's message touched the relationship then); those not found
+	// so (the touch not stored yet) from all of the owner's.
 	views := map[string]adminapi.ContactView{}
-	seen := map[string]bool{}
+	oldest := map[string]time.Time{}
+	var owners []string
 	for _, w := range list {
-		if seen[w.Owner] {
-			continue
+		if t, ok := oldest[w.Owner]; !ok || w.Since.Before(t) {
+			if !ok {
+				owners = append(owners, w.Owner)
+			}
+			oldest[w.Owner] = w.Since
 		}
-		seen[w.Owner] = true
-		cq := adminapi.ContactQuery{Owner: w.Owner, Unassigned: w.Owner == "", Limit: 10000}
-		page, err := q.api.ListContacts(ctx, cq)
+	}
+	lookup := func(owner string, after time.Time) error {
+		page, err := q.api.ListContacts(ctx, adminapi.ContactQuery{Owner: owner, Unassigned: owner == "", ActiveAfter: after,
+			Limit: identity.MaxSearchLimit})
 		if err != nil {
-			errs = append(errs, err)
-			break
+			return err
 		}
 		for _, cv := range page.Contacts {
 			views[cv.Relationship.ID] = cv
+		}
+		return nil
+	}
+	for _, o := range owners {
+		if err := lookup(o, oldest[o].Add(-time.Minute)); err != nil {
+			errs = append(errs, err)
+			break
+		}
+	}
+	retried := map[string]bool{}
+	for _, w := range list {
+		if _, ok := views[w.RelationshipID]; !ok && !retried[w.Owner] {
+			retried[w.Owner] = true
+			if err := lookup(w.Owner, time.Time{}); err != nil {
+				errs = append(errs, err)
+				break
+			}
 		}
 	}
 	now := q.c.now()
