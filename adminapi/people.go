@@ -61,17 +61,13 @@ func (a *Server) depart(w http.ResponseWriter, r *http.Request, c Caller) error 
 		check = func(t *identity.Transfer) error { return tm.moves(t, "the departure") }
 	}
 	strategy := identity.SpreadStrategy(req.Strategy)
-	if req.Preview || check != nil {
-		// A lead's departure is planned and checked first: it must not
-		// move a relationship outside the team.
+	if req.Preview {
 		t, err := a.state.PreviewDepart(r.Context(), actor, req.Reason, id, req.Successor, req.Team, strategy, check)
 		if err != nil {
 			return err
 		}
-		if req.Preview {
-			writeJSON(w, http.StatusOK, TransferResult{Transfer: t, Preview: previewOf(t, false)})
-			return nil
-		}
+		writeJSON(w, http.StatusOK, TransferResult{Transfer: t, Preview: previewOf(t, false)})
+		return nil
 	}
 	if len(req.Team) > 0 {
 		// Spread first, then depart: every step is atomic, and messages
@@ -82,13 +78,15 @@ func (a *Server) depart(w http.ResponseWriter, r *http.Request, c Caller) error 
 			return err
 		}
 		a.reassigned(r.Context(), spread)
-		if _, err := a.state.Depart(r.Context(), actor, req.Reason, id, ""); err != nil {
+		if _, err := a.state.DepartChecked(r.Context(), actor, req.Reason, id, "", check); err != nil {
 			return fmt.Errorf("relationships spread by transfer %s, but the departure failed: %w", spread.ID, err)
 		}
 		writeJSON(w, http.StatusOK, TransferResult{Transfer: spread})
 		return nil
 	}
-	t, err := a.state.Depart(r.Context(), actor, req.Reason, id, req.Successor)
+	// A lead's check runs on the planned moves, in the same commit: a
+	// departure must not move a relationship outside the team.
+	t, err := a.state.DepartChecked(r.Context(), actor, req.Reason, id, req.Successor, check)
 	if err != nil {
 		return err
 	}

@@ -201,12 +201,21 @@ type departDetails struct {
 // Errors: ErrInvalid (missing actor or reason, employee already departed,
 // successor departed or the employee themselves), ErrNotFound.
 func (s *State) Depart(ctx context.Context, actor, reason, employeeID, successorID string) (*Transfer, error) {
+	return s.DepartChecked(ctx, actor, reason, employeeID, successorID, nil)
+}
+
+// DepartChecked is Depart whose transfer check, if not nil, sees first
+// (every planned move, before anything is stored) and may refuse, as
+// TransferRequest.Check does for a transfer.
+func (s *State) DepartChecked(ctx context.Context, actor, reason, employeeID, successorID string, check func(*Transfer) error) (*Transfer, error) {
 	var t *Transfer
 	err := firstErr(checkActor(actor), checkReason(reason))
 	if err == nil {
 		err = s.update(ctx, func(b *batch) error {
 			var err error
-			t, err = b.depart(actor, reason, employeeID, successorID)
+			if t, err = b.depart(actor, reason, employeeID, successorID); err == nil && check != nil {
+				err = check(t)
+			}
 			return err
 		})
 	}

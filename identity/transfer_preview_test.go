@@ -141,6 +141,13 @@ func TestTransferCheckRefusesBeforeMoving(t *testing.T) {
 			Check: func(*Transfer) error { return refuse }}); !errors.Is(err, refuse) {
 			t.Fatalf("preview with a refusing check: %v", err)
 		}
+		if _, err := f.s.DepartChecked(f.ctx, "admin:lea", "r", "alice", "bob", func(*Transfer) error { return refuse }); !errors.Is(err, refuse) {
+			t.Fatalf("departure with a refusing check: %v", err)
+		}
+		unchanged(t, f, before, audits)
+		if e := f.employee("alice"); e.Status != Active {
+			t.Fatal("a refused departure departed alice")
+		}
 	})
 }
 
