@@ -435,3 +435,25 @@ func TestBroadcast(t *testing.T) {
 	root.signIn("root")
 	root.get("/console/broadcasts").mustContain(t, "spring", "admin:lea")
 }
+
+// TestEditTagsAndRemark: a row's edit form sets its tags and remark,
+// and clears them.
+func TestEditTagsAndRemark(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser()
+	b.signIn("lea")
+	alice := w.rels["alice@ext.test"].ID
+	b.get("/console/contacts?owner=ana&edit=" + alice).mustContain(t, `id="edit-form"`)
+	p := b.post("/console/contacts/edit", url.Values{"rel": {alice}, "tags": {"vip, expo"}, "remark": {"met at the expo"}, "owner": {"ana"}})
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/console/contacts?owner=ana" {
+		t.Fatalf("edit: %d %s %.2000s", p.status, p.header.Get("Location"), p.body)
+	}
+	b.get(p.header.Get("Location")).mustContain(t, "Tags and remark saved.", "expo, vip", "met at the expo")
+	p = b.post("/console/contacts/edit", url.Values{"rel": {alice}, "tags": {""}, "old_tags": {"expo,vip"}, "remark": {""}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("clear: %d %.2000s", p.status, p.body)
+	}
+	if r, _ := w.api.State.Snapshot().Relationship(alice); len(r.Tags) != 0 || r.Remark != "" {
+		t.Errorf("after clearing: %+v", r)
+	}
+}
