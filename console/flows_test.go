@@ -443,7 +443,7 @@ func TestEditTagsAndRemark(t *testing.T) {
 	b := w.browser()
 	b.signIn("lea")
 	alice := w.rels["alice@ext.test"].ID
-	b.get("/console/contacts?owner=ana&edit=" + alice).mustContain(t, `id="edit-form"`)
+	b.get("/console/contacts?owner=ana&edit="+alice).mustContain(t, `id="edit-form"`)
 	p := b.post("/console/contacts/edit", url.Values{"rel": {alice}, "tags": {"vip, expo"}, "remark": {"met at the expo"}, "owner": {"ana"}})
 	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/console/contacts?owner=ana" {
 		t.Fatalf("edit: %d %s %.2000s", p.status, p.header.Get("Location"), p.body)
