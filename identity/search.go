@@ -112,8 +112,10 @@ func (sn *Snapshot) SearchRelationships(q RelationshipQuery) (*SearchResult, err
 	total := 0
 	keep := q.Offset + limit
 	top := q.Offset <= maxTopK && keep <= maxTopK
-	add := func(r *Relationship) {
-		if m.match(r) && (owners == nil || owners[r.OwnerID]) &&
+	var addWith func(*Relationship, *Contact)
+	add := func(r *Relationship) { addWith(r, nil) }
+	addWith = func(r *Relationship, c *Contact) {
+		if m.matchWith(r, c) && (owners == nil || owners[r.OwnerID]) &&
 			(q.ActiveAfter.IsZero() || !r.LastActivity.Before(q.ActiveAfter)) &&
 			(q.ActiveBefore.IsZero() || r.LastActivity.Before(q.ActiveBefore)) {
 			total++
@@ -152,6 +154,8 @@ func (sn *Snapshot) SearchRelationships(q RelationshipQuery) (*SearchResult, err
 				sn.eachOwned(o, add)
 			}
 		}
+	case m.needsContact():
+		sn.eachRelWithContact(addWith)
 	default:
 		sn.eachRel(add)
 	}
