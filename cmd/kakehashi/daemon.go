@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,6 +27,7 @@ import (
 	"github.com/kakehashi/kakehashi/adminapi"
 	"github.com/kakehashi/kakehashi/analytics"
 	"github.com/kakehashi/kakehashi/config"
+	"github.com/kakehashi/kakehashi/console"
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/guard"
 	"github.com/kakehashi/kakehashi/identity"
@@ -47,24 +49,26 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	if cfg.Store != "" {
 		return runElected(ctx, cfg, log)
 	}
-	in, err := openInstance(ctx, cfg, log, sqliteStores(cfg), nil)
+	in, err := openInstance(ctx, cfg, log, sqliteStores(cfg), nil, nil)
 	if err != nil {
 		return err
 	}
 	defer in.close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	apiErr := make(chan error, 1)
-	go func() {
-		err := in.api.Serve(ctx, cfg.Admin.Listen, nil)
-		if err != nil {
-			cancel()
-		}
-		apiErr <- err
-	}()
+	listeners := []listener{{"admin API", cfg.Admin.Listen, in.admin}}
+	if in.console != nil {
+		listeners = append(listeners, listener{"console", cfg.Console.Listen, in.console})
+	}
+	served := make(chan error, len(listeners))
+	if err := serveAll(ctx, listeners, served, cancel); err != nil {
+		return err
+	}
 	err = in.gw.Run(ctx)
 	cancel()
-	err = errors.Join(err, <-apiErr)
+	for range listeners {
+		err = errors.Join(err, <-served)
+	}
 	log.Info("kakehashi stopped")
 	return err
 }
@@ -94,9 +98,13 @@ func sqliteStores(cfg *config.Config) stores {
 // instance is a wired gateway: its stores, adapters, gateway, outreach
 // and admin API, not yet running.
 type instance struct {
-	gw      *gateway.Gateway
-	api     *adminapi.Server
-	closers []func() error
+	gw  *gateway.Gateway
+	api *adminapi.Server
+	// admin serves the admin listener: the API, and the console under
+	// /console/ unless it is disabled. console serves console.listen's
+	// listener (nil when it is not set or the console is disabled).
+	admin, console http.Handler
+	closers        []func() error
 }
 
 // close closes what openInstance opened, last opened first.
@@ -109,8 +117,9 @@ func (in *instance) close() {
 // openInstance connects one adapter per network, then opens the stores
 // at st and wires the gateway, outreach and the admin API. The adapters
 // wait for the gateway's Run to take what they read. maySend, when not
-// nil, is asked before every send (gateway.Options.MaySend).
-func openInstance(ctx context.Context, cfg *config.Config, log *slog.Logger, st stores, maySend func() bool) (in *instance, err error) {
+// nil, is asked before every send (gateway.Options.MaySend); role, when
+// not nil, says the instance's role for the console's health page.
+func openInstance(ctx context.Context, cfg *config.Config, log *slog.Logger, st stores, maySend func() bool, role func() console.Instance) (in *instance, err error) {
 	in = &instance{}
 	defer func() {
 		if err != nil {
@@ -207,7 +216,18 @@ func openInstance(ctx context.Context, cfg *config.Config, log *slog.Logger, st 
 		return nil, err
 	}
 	api.SetAnalytics(stats)
-	in.gw, in.api = gw, api
+	in.gw, in.api, in.admin = gw, api, api.Handler()
+	if !cfg.Console.Disabled {
+		idle, most := cfg.Console.Sessions()
+		c, err := console.New(console.Options{API: api, Log: log, SessionIdle: idle, SessionMax: most, Topology: top, Instance: role})
+		if err != nil {
+			return nil, err
+		}
+		in.admin = withConsole(in.admin, c.Handler())
+		if cfg.Console.Listen != "" {
+			in.console = withConsole(http.NotFoundHandler(), c.Handler())
+		}
+	}
 	log.Info("kakehashi starting", "data_dir", cfg.DataDir, "admin", cfg.Admin.Listen, "state_loaded_in", time.Since(t0).Round(time.Millisecond))
 	return in, nil
 }

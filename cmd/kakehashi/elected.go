@@ -27,6 +27,7 @@ import (
 	"github.com/kakehashi/kakehashi/adminapi"
 	"github.com/kakehashi/kakehashi/analytics"
 	"github.com/kakehashi/kakehashi/config"
+	"github.com/kakehashi/kakehashi/console"
 	"github.com/kakehashi/kakehashi/gateway"
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/internal/sqldb"
@@ -51,33 +52,48 @@ func runElected(ctx context.Context, cfg *config.Config, log *slog.Logger) error
 		return err
 	}
 	e := leader.New(url, leader.Options{Instance: cfg.HA.Instance, TTL: cfg.HA.TTL, Address: strings.TrimSuffix(cfg.HA.Advertise, "/"), Logger: log})
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Admin.Listen)
-	if err != nil {
-		return fmt.Errorf("admin API: listen on %s: %w", cfg.Admin.Listen, err)
+	// The admin listener, and the console's own when console.listen is
+	// set: each serves the active instance's handler while this instance
+	// is active, and the standby's otherwise, which forwards to the
+	// active instance's admin listener (that serves the console too).
+	sb := newStandby(e, tokens, log)
+	h := &roleHandler{e: e, instance: e.Instance(), standby: sb}
+	listeners := []listener{{"admin API", cfg.Admin.Listen, h}}
+	var ch *roleHandler
+	if cfg.Console.Listen != "" && !cfg.Console.Disabled {
+		ch = &roleHandler{e: e, instance: e.Instance(), standby: sb}
+		listeners = append(listeners, listener{"console", cfg.Console.Listen, ch})
 	}
-	h := &roleHandler{e: e, instance: e.Instance(), standby: newStandby(e, tokens, log)}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	lctx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopListening()
+	served := make(chan error, len(listeners))
+	if err := serveAll(lctx, listeners, served, nil); err != nil {
+		return err
+	}
 	log.Info("kakehashi standing by", "store", sqldb.Redact(url), "admin", cfg.Admin.Listen)
 
 	err = e.Run(ctx, func(ctx context.Context) error {
 		// Only the active instance opens the stores for writing and
 		// connects the adapters; everything it sends asks e.Valid first.
-		in, err := openInstance(ctx, cfg, log, st, e.Valid)
+		in, err := openInstance(ctx, cfg, log, st, e.Valid, func() console.Instance {
+			st := e.Status()
+			return console.Instance{Role: st.State.String(), Term: st.Term, Active: st.Leader.Instance}
+		})
 		if err != nil {
 			return err
 		}
 		defer in.close()
-		h.active.Store(&activeHandler{api: in.api.Handler(), gw: in.gw, e: e})
+		h.active.Store(&activeHandler{api: in.admin, gw: in.gw, e: e})
 		defer h.active.Store(nil)
+		if ch != nil {
+			ch.active.Store(&activeHandler{api: in.console, gw: in.gw, e: e})
+			defer ch.active.Store(nil)
+		}
 		return in.gw.Run(ctx)
 	})
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, fmt.Errorf("admin API: %w", serr))
+	stopListening()
+	for range listeners {
+		err = errors.Join(err, <-served)
 	}
 	if errors.Is(err, context.Canceled) {
 		err = nil
