@@ -1,7 +1,6 @@
 package console
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -190,7 +189,7 @@ func (q *req) qrURI() (string, string, error) {
 		}
 		return uri, name, nil
 	}
-	return "", "", &adminapi.Error{Status: http.StatusNotFound, Message: fmt.Sprintf("persona %q has no address on network %q", persona, network)}
+	return "", "", &adminapi.Error{Status: http.StatusNotFound, Message: q.T("contact_points.no_address", persona, network)}
 }
 
 var unsafeFile = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

@@ -64,7 +64,7 @@ func (q *req) overview() error {
 	}
 	data.O = o
 	if m := o.Total.FirstResponse.MedianSeconds; m != nil {
-		data.Median = humanDuration(time.Duration(*m * float64(time.Second)))
+		data.Median = q.duration(time.Duration(*m * float64(time.Second)))
 	}
 	if w, err := q.api.Waiting(q.r.Context(), adminapi.WaitingQuery{Team: data.Team, Employee: data.Employee,
 		Limit: adminapi.MaxWaitingLimit}); err == nil {

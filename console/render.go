@@ -141,8 +141,7 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02")
 	},
-	"seconds": func(s int64) string { return humanDuration(time.Duration(s) * time.Second) },
-	"join":    strings.Join,
+	"join": strings.Join,
 	"contains": func(l []string, s string) bool {
 		for _, x := range l {
 			if x == s {
@@ -168,17 +167,18 @@ type pagePair struct {
 	X any
 }
 
-// humanDuration is d to the minute, in hours and minutes (days too
-// beyond 48 h).
-func humanDuration(d time.Duration) string {
+// duration is d to the minute in the page's language: minutes, hours
+// and minutes, or beyond 48 h days and hours.
+func (q *req) duration(d time.Duration) string {
 	d = d.Round(time.Minute)
+	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
 	switch {
 	case d >= 48*time.Hour:
-		return fmt.Sprintf("%dd %dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
+		return q.T("common.days", h/24) + " " + q.T("common.hours", h%24)
 	case d >= time.Hour:
-		return fmt.Sprintf("%dh %02dm", d/time.Hour, d%time.Hour/time.Minute)
+		return q.T("common.hours", h) + " " + q.T("common.minutes", m)
 	default:
-		return fmt.Sprintf("%dm", d/time.Minute)
+		return q.T("common.minutes", m)
 	}
 }
 

@@ -124,7 +124,7 @@ func (q *req) waitingPage(v url.Values, errs ...error) error {
 	now := q.c.now()
 	for _, w := range list {
 		row := waitingRow{RelationshipID: w.RelationshipID, Network: w.Network, Owner: d.name(w.Owner), OwnerID: w.Owner, Team: w.Team,
-			Since: w.Since, Waited: humanDuration(now.Sub(w.Since))}
+			Since: w.Since, Waited: q.duration(now.Sub(w.Since))}
 		if cv, ok := views[w.RelationshipID]; ok {
 			row.Contact = cv.Contact.Address.Addr
 			if cv.Contact.DisplayName != "" {
