@@ -3,11 +3,14 @@ package console
 import (
 	"context"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kakehashi/kakehashi/adminapi"
+	"github.com/kakehashi/kakehashi/console/i18n"
 	"net/http"
 	"regexp"
 	"testing"
@@ -266,4 +269,42 @@ func TestHealth(t *testing.T) {
 	p := lead.get("/console/health")
 	p.mustContain(t, `data-network="mail"`)
 	p.mustNotContain(t, `id="queue-table"`, `class="error"`)
+}
+
+// TestMessagesInCatalogue: every message key the templates and the
+// code name is in the catalogue (a missing one would show as [key]).
+func TestMessagesInCatalogue(t *testing.T) {
+	inTemplate := regexp.MustCompile(`\.T "([a-z0-9_.]+)"`)
+	inCode := regexp.MustCompile(`"((?:app|nav|lang|common|login|logout|overview|waiting|employees|contacts|transfers|audit|broadcasts|contact_points|health|error|chart|form|preview|done)\.[a-z0-9_.]*[a-z0-9])"`)
+	files, err := filepath.Glob("templates/*.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range append(files, code...) {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		re := inCode
+		if strings.HasSuffix(f, ".html") {
+			re = inTemplate
+		}
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			n++
+			if !i18n.Has(m[1]) {
+				t.Errorf("%s: %s is not in the catalogue", f, m[1])
+			}
+		}
+	}
+	if n < 200 {
+		t.Errorf("only %d keys found", n)
+	}
 }
