@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,9 +29,16 @@ type departForm struct {
 	Reason    string
 }
 
+// employeesPerPage is how many employees the list shows at once: each
+// costs a search of their relationships.
+const employeesPerPage = 50
+
 // employeesData is the employees page.
 type employeesData struct {
 	Rows       []employeeRow
+	Page       int
+	Pages      int
+	Prev, Next string
 	Form       departForm
 	Departing  []choice
 	Successors []choice
@@ -42,6 +50,12 @@ func (q *req) employees() error {
 	return q.employeesPage(departForm{Employee: v.Get("depart"), Mode: "successor", Strategy: string(identity.RoundRobin)})
 }
 
+// pageOf reads the page number of a list from ?page= (1 if none).
+func pageOf(v url.Values) int {
+	n, _ := strconv.Atoi(v.Get("page"))
+	return max(n, 1)
+}
+
 // employeesPage lists the employees the caller sees, with the departure
 // form form and errs.
 func (q *req) employeesPage(form departForm, errs ...error) error {
@@ -49,12 +63,23 @@ func (q *req) employeesPage(form departForm, errs ...error) error {
 	if err != nil {
 		return err
 	}
-	data := &employeesData{Form: form}
+	data := &employeesData{Form: form, Page: pageOf(q.r.URL.Query())}
 	ctx := q.r.Context()
+	var list []identity.Employee
 	for _, e := range d.employees {
-		if d.team != "" && e.Department != d.team {
-			continue
+		if d.team == "" || e.Department == d.team {
+			list = append(list, e)
 		}
+	}
+	data.Pages = max(1, (len(list)+employeesPerPage-1)/employeesPerPage)
+	data.Page = min(data.Page, data.Pages)
+	if data.Page > 1 {
+		data.Prev = "/console/employees?page=" + strconv.Itoa(data.Page-1)
+	}
+	if data.Page < data.Pages {
+		data.Next = "/console/employees?page=" + strconv.Itoa(data.Page+1)
+	}
+	for _, e := range list[(data.Page-1)*employeesPerPage : min(len(list), data.Page*employeesPerPage)] {
 		row := employeeRow{ID: e.ID, Name: e.Name, Team: e.Department, Active: e.Status == identity.Active}
 		// The employee's relationships, for their number and their
 		// latest activity; a page of the largest owner's at most.
