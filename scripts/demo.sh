@@ -120,6 +120,24 @@ for _ in $(seq 1 100); do
 done
 up || { echo "demo: gateway did not start; see $demo/kakehashi.log" >&2; tail -20 "$demo/kakehashi.log" >&2; exit 1; }
 "$bin" directory import "$root/examples/directory.yaml" --config "$cfg"
+# Console sign-ins: named admin credentials with a password (the demo's
+# accounts' password; the file is removed once read).
+pwfile=$(mktemp)
+printf 'demo-password\n' >"$pwfile"
+console_admin() { # NAME ROLE-FLAGS...: added on the first run, its password set again on later ones
+	local name=$1
+	shift
+	if ! grep -q "^$name " <<<"$admins"; then
+		"$bin" admins add "$name" "$@" --password-file "$pwfile" --reason "demo console sign-in" --config "$cfg" >/dev/null
+	else
+		"$bin" admins password "$name" --password-file "$pwfile" --reason "demo console sign-in" --config "$cfg" >/dev/null
+	fi
+}
+admins=$("$bin" admins list --config "$cfg")
+console_admin demo --role admin
+console_admin sales-lead --role lead --team Sales
+console_admin auditor --role auditor
+rm -f "$pwfile"
 
 cat <<MSG
 
@@ -131,6 +149,8 @@ Kakehashi demo is running.
   mail         IMAP 127.0.0.1:1143, SMTP 127.0.0.1:2525 (customers' mail)
   gateway log  $demo/kakehashi.log
   admin API    http://127.0.0.1:8765  (token: $token)
+  console      http://127.0.0.1:8765/console/  sign in as demo (admin), sales-lead (lead of
+               team Sales) or auditor, password demo-password
 
 Accounts (password: demo-password)
   inside   hana@corp.test  (Hana Sato, persona "ACME Sales · Hana" = hana.sales@contact.acme.test)
@@ -152,5 +172,8 @@ Try it with any XMPP client (e.g. Gajim, Dino, Profanity), connecting to 127.0.0
      bob's next message to hana.sales@ reaches ken; ken writes to bob as ken.sales@.
   5. $bin employees depart hana --successor ken --config $cfg
   6. $bin audit --config $cfg       $bin contacts list --config $cfg
+  7. In a browser, http://127.0.0.1:8765/console/ as demo / demo-password: the overview counts
+     the messages above; Contacts moves bob with a preview and an Undo; sales-lead sees team
+     Sales only; auditor reads everything and changes nothing.
 Stop with: bash scripts/demo.sh stop   (or make demo-stop)
 MSG
