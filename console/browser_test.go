@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/kakehashi/kakehashi/adminapi"
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/internal/browser"
 )
@@ -187,6 +188,25 @@ func TestBrowserTransferUndo(t *testing.T) {
 			if id == "" || w.owner("alice@ext.test") != "ben" || w.owner("amy@ext.test") != "ben" || w.owner("arne@ext.test") != "ana" {
 				t.Fatalf("after confirm: transfer %q, owners %s %s %s", id, w.owner("alice@ext.test"), w.owner("amy@ext.test"), w.owner("arne@ext.test"))
 			}
+			// A later transfer moves alice again: Undo is refused, and the
+			// page says why.
+			later, err := w.boot.Transfer(context.Background(), adminapi.TransferRequest{
+				Relationships: []string{w.rels["alice@ext.test"].ID}, To: "cai", Reason: "later"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.click("#undo", "p.error")
+			if got := b.text("p.error"); !strings.Contains(got, JAorEN(lang, "競合", "Conflict")) {
+				t.Errorf("conflict %q", got)
+			}
+			if w.owner("alice@ext.test") != "cai" || w.owner("amy@ext.test") != "ben" {
+				t.Errorf("after a refused undo: %s %s", w.owner("alice@ext.test"), w.owner("amy@ext.test"))
+			}
+			// Once the later one is undone, the first is undone too.
+			if _, err := w.boot.RevertTransfer(context.Background(), later.ID, adminapi.RevertRequest{Reason: "later undone"}); err != nil {
+				t.Fatal(err)
+			}
+			b.open("/console/transfers/"+id, "#undo")
 			b.click("#undo", "dl#transfer")
 			if got := b.text("p.notice"); !strings.Contains(got, id) {
 				t.Errorf("undo notice %q", got)
@@ -194,9 +214,8 @@ func TestBrowserTransferUndo(t *testing.T) {
 			if w.owner("alice@ext.test") != "ana" || w.owner("amy@ext.test") != "ana" {
 				t.Errorf("after undo: %s %s", w.owner("alice@ext.test"), w.owner("amy@ext.test"))
 			}
-			// Undo again from the transfer's page: a conflict, said on the
-			// page.
-			b.open("/console/transfers/"+id, "main#page-transfers")
+			// An undone transfer offers no Undo.
+			b.open("/console/transfers/"+id, "#transfer-reverted")
 			if n := b.count("#undo"); n != 0 {
 				t.Errorf("an undone transfer offers Undo")
 			}
