@@ -32,8 +32,10 @@ test:
 	$(STATICCHECK) ./...
 	go test -race -count=1 -timeout 30m ./...
 
-# test-deps installs the servers the end-to-end tests run (needs root or sudo).
+# test-deps installs the servers the end-to-end tests run, and Chromium for
+# the console's browser tests (needs root or sudo).
 test-deps:
+	apt-get install -y --no-install-recommends chromium fonts-noto-cjk
 	bash scripts/prosody.sh install
 	bash scripts/mail.sh install
 	bash scripts/postgres.sh install
