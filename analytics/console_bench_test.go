@@ -174,8 +174,9 @@ func TestMain(m *testing.M) {
 // PostgreSQL's is that SQLite store copied by storecopy (`kakehashi store
 // copy`, which checks every table's rows by count and checksum), then
 // analysed: Record on PostgreSQL, a round trip per row, takes far longer
-// (over 20 minutes for the 10 million events on the machine of the
-// figures in BENCHMARKS.md), and writes the same rows.
+// (it had not finished the 10 million events after 9 minutes on the
+// machine of the figures in BENCHMARKS.md, where SQLite took about 5),
+// and writes the same rows.
 func consoleStore(b *testing.B, dialect string) *analytics.Store {
 	b.Helper()
 	if testing.Short() {
