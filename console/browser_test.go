@@ -207,7 +207,7 @@ func TestBrowserTransferUndo(t *testing.T) {
 				t.Fatal(err)
 			}
 			b.open("/console/transfers/"+id, "#undo")
-			b.click("#undo", "dl#transfer")
+			b.click("#undo", "p.notice")
 			if got := b.text("p.notice"); !strings.Contains(got, id) {
 				t.Errorf("undo notice %q", got)
 			}
