@@ -251,8 +251,9 @@ func routes() []route {
 			doc: "The entries GET /v1/audit answers, one a row under a header: time, actor, action, subject, reason, detail-json (the details as JSON). " +
 				"A cell that starts with = + - @, a tab or a carriage return is prefixed with ' so that a spreadsheet does not run it as a formula. " +
 				"The export is itself audited (" + ActionAuditExport + ", with the filters and the row count) before it is sent."},
-		{pattern: "GET /v1/queue", op: "queueStats", access: read, answer: t(QueueStats{}), serve: (*Server).queueStats,
-			summary: "How many messages the durable queue holds in each state (pending, sent, failed; a state without messages is absent)"},
+		{pattern: "GET /v1/queue", op: "queueStats", access: teamRead, answer: t(QueueStats{}), serve: (*Server).queueStats,
+			summary: "How many messages the durable queue holds in each state (pending, sent, failed; a state without messages is absent)",
+			doc:     "Operational totals only, no message or contact: a lead reads the same numbers as everyone (the gateway's queue is not divided by team)."},
 		{pattern: "GET /v1/stats/overview", op: "statsOverview", access: teamRead, params: statsParams, answer: t(analytics.Overview{}),
 			errors: []int{501}, serve: (*Server).statsOverview,
 			summary: "Messages in and out, new contacts by contact point and source, contacts gone, reply rate and first-response times, per day",

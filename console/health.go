@@ -20,7 +20,8 @@ type healthData struct {
 	Queue    adminapi.QueueStats
 	// Instance is the instance's role, nil for a single instance.
 	Instance *Instance
-	// ShowQueue is false for a caller who may not read the queue.
+	// ShowQueue is false for a caller who may not read the queue (every
+	// role may now: its totals are operational numbers, no content).
 	ShowQueue bool
 	States    []string
 }
@@ -47,7 +48,8 @@ func (q *req) health() error {
 	})
 	st, err := q.api.QueueStats(ctx)
 	if forbidden(err) {
-		// A lead sees the networks, not the queue.
+		// An API that refuses the queue to this role (an older one refused
+		// it to leads): the networks alone.
 		q.render("health", data)
 		return nil
 	}
