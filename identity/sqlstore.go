@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -1217,7 +1218,8 @@ func newInterner() func(string) string {
 	}
 }
 
-// Audit returns the audit entries matching q in sequence order.
+// Audit returns the audit entries matching q in sequence order (newest
+// first with q.Newest).
 func (s *SQLStore) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
 	if err := s.check(); err != nil {
 		return nil, err
@@ -1234,9 +1236,33 @@ func (s *SQLStore) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error
 		where = append(where, "subject = ?")
 		args = append(args, q.Subject)
 	}
+	if q.Actor != "" {
+		if s.d == sqldb.Postgres {
+			where = append(where, "strpos(actor, ?) > 0")
+		} else {
+			where = append(where, "instr(actor, ?) > 0")
+		}
+		args = append(args, q.Actor)
+	}
+	if q.BeforeSeq != 0 {
+		where = append(where, "seq < ?")
+		args = append(args, int64(min(q.BeforeSeq, math.MaxInt64)))
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "at >= ?")
+		args = append(args, q.Since.UnixNano())
+	}
+	if !q.Until.IsZero() {
+		where = append(where, "at < ?")
+		args = append(args, q.Until.UnixNano())
+	}
+	order := "seq"
+	if q.Newest {
+		order = "seq DESC"
+	}
 	args = append(args, q.limit())
 	rows, err := s.r.QueryContext(ctx, s.q(`SELECT seq, at, actor, action, reason, subject, details
-		FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY seq LIMIT ?`), args...)
+		FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("identity: %s audit: %w", s.name, err)
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
+	"time"
 )
 
 var (
@@ -25,7 +27,8 @@ type Store interface {
 	// assigns each audit entry its sequence number and writes it back into
 	// c.Audit[i].Seq.
 	Commit(ctx context.Context, c *Changeset) error
-	// Audit returns audit entries matching q in sequence order.
+	// Audit returns audit entries matching q in sequence order (newest
+	// first with q.Newest).
 	Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
 	// Close releases the store.
 	Close() error
@@ -69,6 +72,19 @@ type AuditQuery struct {
 	Action string
 	// Subject matches AuditEntry.Subject exactly.
 	Subject string
+	// Actor matches entries whose AuditEntry.Actor contains it (case
+	// sensitive): "admin:alice" exactly, or "alice" as part of it.
+	Actor string
+	// Since matches entries at or after it; Until those before it.
+	Since, Until time.Time
+	// BeforeSeq, if not 0, returns only entries with a sequence number
+	// below it; with Newest, pass the last Seq seen to page back through
+	// the log.
+	BeforeSeq uint64
+	// Newest returns the entries newest first (descending sequence
+	// numbers): the first Limit matches below BeforeSeq. Otherwise they
+	// come oldest first, from AfterSeq on.
+	Newest bool
 }
 
 // Audit query limits.
@@ -91,9 +107,12 @@ func (q AuditQuery) limit() int {
 }
 
 func (q AuditQuery) match(e *AuditEntry) bool {
-	return e.Seq > q.AfterSeq &&
+	return e.Seq > q.AfterSeq && (q.BeforeSeq == 0 || e.Seq < q.BeforeSeq) &&
 		(q.Action == "" || e.Action == q.Action) &&
-		(q.Subject == "" || e.Subject == q.Subject)
+		(q.Subject == "" || e.Subject == q.Subject) &&
+		(q.Actor == "" || strings.Contains(e.Actor, q.Actor)) &&
+		(q.Since.IsZero() || !e.At.Before(q.Since)) &&
+		(q.Until.IsZero() || e.At.Before(q.Until))
 }
 
 // MemoryStore is a Store that keeps everything in memory, for unit tests of
@@ -213,13 +232,22 @@ func (m *MemoryStore) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, er
 		return nil, ErrStoreClosed
 	}
 	var out []AuditEntry
-	start := min(int(min(q.AfterSeq, uint64(len(m.audit)))), len(m.audit))
-	for i := start; i < len(m.audit) && len(out) < q.limit(); i++ {
-		if e := &m.audit[i]; q.match(e) {
+	add := func(e *AuditEntry) {
+		if q.match(e) {
 			c := *e
 			c.Details = slices.Clone(e.Details)
 			out = append(out, c)
 		}
+	}
+	if q.Newest {
+		for i := len(m.audit) - 1; i >= 0 && len(out) < q.limit(); i-- {
+			add(&m.audit[i])
+		}
+		return out, nil
+	}
+	start := min(int(min(q.AfterSeq, uint64(len(m.audit)))), len(m.audit))
+	for i := start; i < len(m.audit) && len(out) < q.limit(); i++ {
+		add(&m.audit[i])
 	}
 	return out, nil
 }
