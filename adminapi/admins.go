@@ -19,12 +19,19 @@ var (
 	auditLimit  = qInt("limit", 1, identity.MaxAuditLimit, identity.DefaultAuditLimit, "At most this many entries.")
 	auditParams = []param{
 		qSeq("after", "Only entries with a greater sequence number (seq); 0: from the start."),
+		qSeq("before", "Only entries with a smaller sequence number (seq); 0: to the end. With newest, the last seq seen pages back."),
+		qFlag("newest", "Newest first: the last entries (below before) instead of the first (above after)."),
 		auditLimit,
 		qString("action", "Only entries of this action (e.g. contacts.transfer)."),
 		qString("subject", "Only entries about this subject (an employee ID, a transfer ID…)."),
+		qString("actor", "Only entries whose actor contains this (case sensitive): admin:ana exactly, or ana as part of it."),
+		qTime("since", "Only entries at or after this time."),
+		qTime("until", "Only entries before this time."),
 	}
 )
 
+// audit answers the audit entries the query selects, oldest first (or
+// newest first with newest).
 func (a *Server) audit(w http.ResponseWriter, r *http.Request, _ Caller) error {
 	aq, err := auditQueryOf(r)
 	if err != nil {
@@ -48,11 +55,21 @@ const ActionAuditExport = "audit.export"
 
 // auditExportDetails is the audit detail of ActionAuditExport.
 type auditExportDetails struct {
-	After   uint64 `json:"after,omitempty"`
-	Limit   int    `json:"limit"`
-	Action  string `json:"action,omitempty"`
-	Subject string `json:"subject,omitempty"`
-	Rows    int    `json:"rows"`
+	After   uint64    `json:"after,omitempty"`
+	Before  uint64    `json:"before,omitempty"`
+	Newest  bool      `json:"newest,omitempty"`
+	Limit   int       `json:"limit"`
+	Action  string    `json:"action,omitempty"`
+	Subject string    `json:"subject,omitempty"`
+	Actor   string    `json:"actor,omitempty"`
+	Since   time.Time `json:"since,omitzero"`
+	Until   time.Time `json:"until,omitzero"`
+	// Rows is how many entries the export holds: exactly the rows sent.
+	Rows int `json:"rows"`
+	// First and Last are the sequence numbers of the first and the last
+	// row sent (none: 0).
+	First uint64 `json:"first,omitempty"`
+	Last  uint64 `json:"last,omitempty"`
 }
 
 // auditCSV answers the audit entries GET /v1/audit would, as CSV (RFC
@@ -79,8 +96,12 @@ func (a *Server) auditCSV(w http.ResponseWriter, r *http.Request, c Caller) erro
 	if err := cw.Error(); err != nil {
 		return err
 	}
-	if err := a.state.RecordAudit(r.Context(), c.Actor, ActionAuditExport, "", "", auditExportDetails{
-		After: aq.AfterSeq, Limit: aq.Limit, Action: aq.Action, Subject: aq.Subject, Rows: len(entries)}); err != nil {
+	det := auditExportDetails{After: aq.AfterSeq, Before: aq.BeforeSeq, Newest: aq.Newest, Limit: aq.Limit, Action: aq.Action,
+		Subject: aq.Subject, Actor: aq.Actor, Since: aq.Since, Until: aq.Until, Rows: len(entries)}
+	if len(entries) > 0 {
+		det.First, det.Last = entries[0].Seq, entries[len(entries)-1].Seq
+	}
+	if err := a.state.RecordAudit(r.Context(), c.Actor, ActionAuditExport, "", "", det); err != nil {
 		return fmt.Errorf("the export could not be audited, so it is not sent: %w", err)
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -104,20 +125,40 @@ func csvCell(s string) string {
 func auditQueryOf(r *http.Request) (identity.AuditQuery, error) {
 	p := queryOf(r)
 	var aq identity.AuditQuery
-	if p.has("after") {
-		s := p.str("after")
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			return aq, fmt.Errorf("%w: query parameter after: %q is not a sequence number", errBadRequest, s)
-		}
-		aq.AfterSeq = n
-	}
 	var err error
+	if aq.AfterSeq, err = p.seq("after"); err != nil {
+		return aq, err
+	}
+	if aq.BeforeSeq, err = p.seq("before"); err != nil {
+		return aq, err
+	}
+	if aq.Newest, err = p.boolean("newest"); err != nil {
+		return aq, err
+	}
 	if aq.Limit, err = p.integer(auditLimit); err != nil {
 		return aq, err
 	}
-	aq.Action, aq.Subject = p.str("action"), p.str("subject")
+	if aq.Since, err = p.time("since"); err != nil {
+		return aq, err
+	}
+	if aq.Until, err = p.time("until"); err != nil {
+		return aq, err
+	}
+	aq.Action, aq.Subject, aq.Actor = p.str("action"), p.str("subject"), p.str("actor")
 	return aq, nil
+}
+
+// seq reads an audit sequence number; absent is 0.
+func (p params) seq(name string) (uint64, error) {
+	if !p.has(name) {
+		return 0, nil
+	}
+	s := p.str(name)
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: query parameter %s: %q is not a sequence number", errBadRequest, name, s)
+	}
+	return n, nil
 }
 
 func (a *Server) queueStats(w http.ResponseWriter, r *http.Request, _ Caller) error {

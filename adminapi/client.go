@@ -331,6 +331,20 @@ func (q AuditQuery) values() url.Values {
 	if q.Subject != "" {
 		v.Set("subject", q.Subject)
 	}
+	if q.Before != 0 {
+		v.Set("before", strconv.FormatUint(q.Before, 10))
+	}
+	if q.Newest {
+		v.Set("newest", "true")
+	}
+	if q.Actor != "" {
+		v.Set("actor", q.Actor)
+	}
+	for k, t := range map[string]time.Time{"since": q.Since, "until": q.Until} {
+		if !t.IsZero() {
+			v.Set(k, t.Format(time.RFC3339Nano))
+		}
+	}
 	return v
 }
 

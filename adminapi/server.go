@@ -245,12 +245,12 @@ func routes() []route {
 			summary: "Create or update a batch of employees and personas",
 			doc:     "They are written one by one: on an error, those before it are stored."},
 		{pattern: "GET /v1/audit", op: "audit", access: read, params: auditParams, answer: t([]identity.AuditEntry{}), serve: (*Server).audit,
-			summary: "Audit log entries, oldest first"},
+			summary: "Audit log entries, oldest first (newest first with newest)"},
 		{pattern: "GET /v1/audit.csv", op: "auditCSV", access: read, params: auditParams, text: "text/csv", serve: (*Server).auditCSV,
-			summary: "Audit log entries, oldest first, as CSV (RFC 4180) to download",
+			summary: "Audit log entries, oldest first (newest first with newest), as CSV (RFC 4180) to download",
 			doc: "The entries GET /v1/audit answers, one a row under a header: time, actor, action, subject, reason, detail-json (the details as JSON). " +
 				"A cell that starts with = + - @, a tab or a carriage return is prefixed with ' so that a spreadsheet does not run it as a formula. " +
-				"The export is itself audited (" + ActionAuditExport + ", with the filters and the row count) before it is sent."},
+				"The export is itself audited (" + ActionAuditExport + ", with the filters, the row count and the first and last row's seq) before it is sent."},
 		{pattern: "GET /v1/queue", op: "queueStats", access: teamRead, answer: t(QueueStats{}), serve: (*Server).queueStats,
 			summary: "How many messages the durable queue holds in each state (pending, sent, failed; a state without messages is absent)",
 			doc:     "Operational totals only, no message or contact: a lead reads the same numbers as everyone (the gateway's queue is not divided by team)."},

@@ -301,13 +301,17 @@ func TestAdminAPIStrictQuery(t *testing.T) {
 		{"GET", "/v1/contacts?idle-for=24h", `unknown query parameter "idle-for"`},
 		{"GET", "/v1/contacts?owner=%zz", "query string"},
 		{"GET", "/v1/contacts?owner=hana;tag=vip", "query string"},
-		{"GET", "/v1/audit?since=notatime", `unknown query parameter "since"`},
+		{"GET", "/v1/audit?since=notatime", "query parameter since"},
+		{"GET", "/v1/audit?until=2026-01-01", "query parameter until"},
+		{"GET", "/v1/audit?before=x", "query parameter before"},
+		{"GET", "/v1/audit?newest=maybe", "query parameter newest"},
+		{"GET", "/v1/audit?from=2026-01-01T00:00:00Z", `unknown query parameter "from"`},
 		{"GET", "/v1/audit?after=x", "query parameter after"},
 		{"GET", "/v1/audit?after=-1", "query parameter after"},
 		{"GET", "/v1/audit?limit=0", "query parameter limit"},
 		{"GET", "/v1/audit?limit=10001", "query parameter limit"},
 		{"GET", "/v1/audit?limit=1&limit=2", "limit is given 2 times"},
-		{"GET", "/v1/audit?actor=admin:ana", `unknown query parameter "actor"`},
+		{"GET", "/v1/audit?who=admin:ana", `unknown query parameter "who"`},
 		{"GET", "/v1/employees?status=active", `unknown query parameter "status"`},
 		{"GET", "/v1/queue?verbose=1", "takes no query parameters"},
 		{"GET", "/v1/admins?revoked=1", "takes no query parameters"},
@@ -335,6 +339,7 @@ func TestAdminAPIStrictQuery(t *testing.T) {
 		"/v1/contacts?unassigned=0&owner=hana", "/v1/contacts?owner=", "/v1/contacts?limit=10000&offset=0",
 		"/v1/contacts?active_after=2026-01-01T00:00:00Z&active_before=2027-01-01T00:00:00%2B09:00",
 		"/v1/audit?after=0&limit=10000&action=x&subject=y",
+		"/v1/audit?before=5&newest&actor=admin:ana&since=2026-01-01T00:00:00Z&until=2027-01-01T00:00:00%2B09:00",
 	} {
 		if code, got := call(t, srv, "GET", path, testToken, ""); code != http.StatusOK {
 			t.Errorf("GET %s: %d %s", path, code, got)

@@ -255,9 +255,20 @@ type AuditQuery struct {
 	// Limit caps the answer (0: the server's default,
 	// identity.DefaultAuditLimit; at most identity.MaxAuditLimit).
 	Limit int
+	// Before returns only entries with a smaller sequence number (0: to
+	// the end); Newest returns the entries newest first, the last Limit
+	// below Before. Pass the last Seq seen as Before to page back.
+	Before uint64
+	Newest bool
 	// Action and Subject, when set, select entries of that action or
 	// about that subject.
 	Action, Subject string
+	// Actor, when set, selects entries whose actor contains it (case
+	// sensitive).
+	Actor string
+	// Since and Until, when set, select entries at or after Since and
+	// before Until.
+	Since, Until time.Time
 }
 
 // QueueStats is the answer to GET /v1/queue: how many messages the durable
