@@ -1,12 +1,7 @@
 package console
 
 import (
-	"bytes"
-	"encoding/csv"
-	"errors"
-	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -63,12 +58,14 @@ func auditFilterOf(v url.Values) (auditFilter, *auditData, error) {
 	return f, data, nil
 }
 
-// match reports whether e passes the filter's parts the API does not
-// apply.
-func (f auditFilter) match(e *identity.AuditEntry) bool {
-	return (f.actor == "" || strings.Contains(e.Actor, f.actor)) &&
-		(f.since.IsZero() || !e.At.Before(f.since)) &&
-		(f.until.IsZero() || e.At.Before(f.until.AddDate(0, 0, 1)))
+// query is the API's query of the filter (until is a day: up to its
+// end), up to limit entries.
+func (f auditFilter) query(limit int) adminapi.AuditQuery {
+	aq := adminapi.AuditQuery{Limit: limit, Action: f.action, Subject: f.subject, Actor: f.actor, Since: f.since}
+	if !f.until.IsZero() {
+		aq.Until = f.until.AddDate(0, 0, 1)
+	}
+	return aq
 }
 
 func (q *req) audit() error {
@@ -77,27 +74,17 @@ func (q *req) audit() error {
 		q.render("audit", data, err)
 		return nil
 	}
-	var after uint64
-	var rows []identity.AuditEntry
-	for {
-		es, err := q.api.Audit(q.r.Context(), adminapi.AuditQuery{After: after, Limit: identity.MaxAuditLimit, Action: f.action, Subject: f.subject})
-		if err != nil {
-			q.render("audit", data, err)
-			return nil
-		}
-		for i := range es {
-			if f.match(&es[i]) {
-				e := es[i]
-				e.Details = nil
-				rows = append(rows, e)
-			}
-		}
-		if len(es) < identity.MaxAuditLimit {
-			break
-		}
-		after = es[len(es)-1].Seq
+	// The newest maxAuditRows, and one more to tell whether there are more.
+	aq := f.query(maxAuditRows + 1)
+	aq.Newest = true
+	rows, err := q.api.Audit(q.r.Context(), aq)
+	if err != nil {
+		q.render("audit", data, err)
+		return nil
 	}
-	slices.Reverse(rows)
+	for i := range rows {
+		rows[i].Details = nil
+	}
 	if len(rows) > maxAuditRows {
 		rows, data.More = rows[:maxAuditRows], true
 	}
@@ -107,40 +94,17 @@ func (q *req) audit() error {
 }
 
 // auditCSV is the audit log's export as CSV, a download: the entries
-// the page's filter selects, up to identity.MaxAuditLimit from the
-// first on or after since. The API audits the export itself.
+// the page's filter selects, oldest first, up to identity.MaxAuditLimit.
+// The API applies every filter and audits the export itself, with the
+// filters and exactly the rows sent.
 func (q *req) auditCSV() error {
 	f, _, err := auditFilterOf(q.r.URL.Query())
 	if err != nil {
 		return err
 	}
-	ctx := q.r.Context()
-	aq := adminapi.AuditQuery{Limit: identity.MaxAuditLimit, Action: f.action, Subject: f.subject}
-	if !f.since.IsZero() {
-		// The export starts after the last entry before since.
-		for {
-			es, err := q.api.Audit(ctx, adminapi.AuditQuery{After: aq.After, Limit: identity.MaxAuditLimit, Action: f.action, Subject: f.subject})
-			if err != nil {
-				return err
-			}
-			i := 0
-			for i < len(es) && es[i].At.Before(f.since) {
-				aq.After = es[i].Seq
-				i++
-			}
-			if i < len(es) || len(es) < identity.MaxAuditLimit {
-				break
-			}
-		}
-	}
-	b, err := q.api.AuditCSV(ctx, aq)
+	b, err := q.api.AuditCSV(q.r.Context(), f.query(identity.MaxAuditLimit))
 	if err != nil {
 		return err
-	}
-	if f.actor != "" || !f.until.IsZero() {
-		if b, err = filterCSV(b, f); err != nil {
-			return err
-		}
 	}
 	h := q.w.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8")
@@ -148,39 +112,4 @@ func (q *req) auditCSV() error {
 	h.Set("Cache-Control", "no-store")
 	_, _ = q.w.Write(b)
 	return nil
-}
-
-// filterCSV keeps the header and the rows of the export b that pass f's
-// actor and until (its columns time and actor, as the API writes them).
-func filterCSV(b []byte, f auditFilter) ([]byte, error) {
-	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("console: reading the audit export: %w", err)
-	}
-	if len(rows) == 0 {
-		return b, nil
-	}
-	col := map[string]int{}
-	for i, name := range rows[0] {
-		col[name] = i
-	}
-	ti, tok := col["time"]
-	ai, aok := col["actor"]
-	if !tok || !aok {
-		return nil, errors.New("console: the audit export has no time or actor column")
-	}
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	_ = w.Write(rows[0])
-	for _, r := range rows[1:] {
-		at, err := time.Parse(time.RFC3339Nano, r[ti])
-		if err != nil {
-			return nil, fmt.Errorf("console: the audit export's time %q: %w", r[ti], err)
-		}
-		if f.match(&identity.AuditEntry{At: at, Actor: r[ai]}) {
-			_ = w.Write(r)
-		}
-	}
-	w.Flush()
-	return buf.Bytes(), w.Error()
 }

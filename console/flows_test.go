@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"html"
 	"image/png"
 	"net/http"
@@ -272,7 +273,27 @@ func TestAuditCSV(t *testing.T) {
 	}
 	es, err := w.boot.Audit(context.Background(), adminapi.AuditQuery{Action: adminapi.ActionAuditExport})
 	if err != nil || len(es) != 4 || es[0].Actor != "admin:root" {
-		t.Errorf("export audit: %+v %v", es, err)
+		t.Fatalf("export audit: %+v %v", es, err)
+	}
+	// Each export's entry records the filters the API applied and the
+	// rows it sent: the console filters nothing after it.
+	for i, want := range []struct {
+		actor string
+		rows  float64
+	}{{"", 5}, {"admin:root", 0}, {"", 0}, {"", 5}} {
+		var d map[string]any
+		err := json.Unmarshal(es[i].Details, &d)
+		actor, _ := d["actor"].(string)
+		if err != nil || d["rows"] != want.rows || actor != want.actor || d["action"] != "employee.upsert" {
+			t.Errorf("export %d: %s, want actor %q and %v rows", i, es[i].Details, want.actor, want.rows)
+		}
+	}
+	var d map[string]any
+	if _ = json.Unmarshal(es[2].Details, &d); d["since"] != tomorrow+"T00:00:00Z" {
+		t.Errorf("since tomorrow's export: %s", es[2].Details)
+	}
+	if _ = json.Unmarshal(es[3].Details, &d); d["until"] == nil {
+		t.Errorf("until tomorrow's export: %s", es[3].Details)
 	}
 	lead := w.browser()
 	lead.signIn("lea")
