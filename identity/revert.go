@@ -61,12 +61,22 @@ func (s *State) LoadTransfer(ctx context.Context, transferID string) (*Transfer,
 	if len(l) == 0 {
 		return nil, fmt.Errorf("identity: load transfer %s: %w: no such transfer", transferID, ErrNotFound)
 	}
-	if t, ok := decodeTransfer(l[0].Details); ok {
+	t, err := DecodeTransfer(l[0].Details)
+	if err != nil {
+		return nil, fmt.Errorf("identity: load transfer %s: audit details: %w", transferID, err)
+	}
+	return t, nil
+}
+
+// DecodeTransfer decodes the details of a "contacts.transfer" audit
+// entry: the transfer as it was recorded, moves and all.
+func DecodeTransfer(details []byte) (*Transfer, error) {
+	if t, ok := decodeTransfer(details); ok {
 		return t, nil
 	}
 	var t Transfer
-	if err := json.Unmarshal(l[0].Details, &t); err != nil {
-		return nil, fmt.Errorf("identity: load transfer %s: audit details: %w", transferID, err)
+	if err := json.Unmarshal(details, &t); err != nil {
+		return nil, err
 	}
 	return &t, nil
 }
