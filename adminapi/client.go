@@ -348,6 +348,48 @@ func (q AuditQuery) values() url.Values {
 	return v
 }
 
+// ListTransfers returns the transfers q selects, newest first, without
+// their moves.
+func (c *Client) ListTransfers(ctx context.Context, q TransferListQuery) ([]TransferSummary, error) {
+	v := historyValues(q.Before, q.Limit, q.Since, q.Until)
+	for k, s := range map[string]string{"employee": q.Employee, "actor": q.Actor, "kind": string(q.Kind)} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	var out []TransferSummary
+	if err := c.do(ctx, http.MethodGet, "/v1/transfers", v, nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ListBroadcasts returns the team broadcasts prepared, newest first.
+func (c *Client) ListBroadcasts(ctx context.Context, q BroadcastListQuery) ([]BroadcastSummary, error) {
+	var out []BroadcastSummary
+	if err := c.do(ctx, http.MethodGet, "/v1/broadcasts", historyValues(q.Before, q.Limit, q.Since, q.Until), nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// historyValues are the query parameters the history lists share.
+func historyValues(before uint64, limit int, since, until time.Time) url.Values {
+	v := url.Values{}
+	if before != 0 {
+		v.Set("before", strconv.FormatUint(before, 10))
+	}
+	if limit != 0 {
+		v.Set("limit", strconv.Itoa(limit))
+	}
+	for k, t := range map[string]time.Time{"since": since, "until": until} {
+		if !t.IsZero() {
+			v.Set(k, t.Format(time.RFC3339Nano))
+		}
+	}
+	return v
+}
+
 // QueueStats returns how many messages the queue holds in each state.
 func (c *Client) QueueStats(ctx context.Context) (QueueStats, error) {
 	var st QueueStats

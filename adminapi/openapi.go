@@ -58,7 +58,8 @@ func openAPIDocument() ([]byte, error) {
 type param struct {
 	name, doc     string
 	kind          paramKind
-	min, max, def int // qInt
+	min, max, def int      // qInt
+	values        []string // qEnum
 }
 
 type paramKind int
@@ -71,6 +72,7 @@ const (
 	pInt                // params.integer
 	pSeq                // an audit sequence number
 	pDate               // params.day
+	pEnum               // one of values (params.enum)
 )
 
 func qString(name, doc string) param   { return param{name: name, doc: doc, kind: pString} }
@@ -79,6 +81,11 @@ func qTime(name, doc string) param     { return param{name: name, doc: doc, kind
 func qDuration(name, doc string) param { return param{name: name, doc: doc, kind: pDuration} }
 func qSeq(name, doc string) param      { return param{name: name, doc: doc, kind: pSeq} }
 func qDate(name, doc string) param     { return param{name: name, doc: doc, kind: pDate} }
+
+// qEnum is a string that is one of values; params.enum checks it.
+func qEnum(name string, values []string, doc string) param {
+	return param{name: name, doc: doc, kind: pEnum, values: values}
+}
 
 // qInt is a whole number from lo to hi, def when absent; params.integer
 // reads it.
@@ -105,6 +112,7 @@ var enums = map[reflect.Type]enum{
 	reflect.TypeFor[identity.AssignStrategy](): {values: []string{string(identity.AssignRoundRobin), string(identity.AssignLeastLoaded)}},
 	reflect.TypeFor[identity.SpreadStrategy](): {values: []string{string(identity.RoundRobin), string(identity.LeastLoaded)}},
 	reflect.TypeFor[identity.AdminRole]():      {values: roleNames()},
+	reflect.TypeFor[TransferKind]():            {values: []string{string(KindTransfer), string(KindDepart), string(KindRevert)}},
 }
 
 func roleNames() []string {
@@ -466,6 +474,8 @@ func queryParameter(p param) parameter {
 	case pDate:
 		out.Schema = &schema{Type: "string", Format: "date"}
 		out.Description += " A day, YYYY-MM-DD, e.g. 2026-11-01."
+	case pEnum:
+		out.Schema = &schema{Type: "string", Enum: slices.Clone(p.values)}
 	case pSeq:
 		zero := int64(0)
 		out.Schema = &schema{Type: "integer", Format: "int64", Minimum: &zero}

@@ -221,6 +221,11 @@ func routes() []route {
 			summary: "Move the relationships the request selects to an employee, the pool, or spread over a team",
 			doc: "The answer is the transfer, which a revert can undo, and how many handover notices it queued. " +
 				"With preview, nothing changes, nobody is notified and nothing is audited: the answer is the transfer that would be made (without an ID) and its preview, planned as the real one."},
+		{pattern: "GET /v1/transfers", op: "listTransfers", access: teamRead, params: transferParams, answer: t([]TransferSummary{}),
+			serve:   (*Server).listTransfers,
+			summary: "Transfers (departures' and reverts' too), newest first, without their moves",
+			doc: "Each with its kind, whether it was reverted and whether its contacts were notified. The parameters given are combined with AND. " +
+				"A lead sees only the transfers whose every move is between members of their team (as GET /v1/transfers/{id} shows them one)."},
 		{pattern: "GET /v1/transfers/{id}", pathParam: "the transfer's ID", op: "getTransfer", access: teamRead,
 			answer: t(identity.Transfer{}), errors: []int{404}, serve: (*Server).getTransfer,
 			summary: "A transfer (a departure's or a revert's too)"},
@@ -237,6 +242,10 @@ func routes() []route {
 		{pattern: "POST /v1/broadcasts", op: "prepareBroadcast", access: teamWrite, body: t(BroadcastRequest{}), answer: t(Broadcast{}),
 			serve:   (*Server).prepareBroadcast,
 			summary: "Prepare a team broadcast, which each member confirms before their copy goes to their own contacts with the tag"},
+		{pattern: "GET /v1/broadcasts", op: "listBroadcasts", access: teamRead, params: broadcastParams, answer: t([]BroadcastSummary{}),
+			serve:   (*Server).listBroadcasts,
+			summary: "Team broadcasts prepared, newest first",
+			doc:     "A lead sees only those to members of their team (as GET /v1/broadcasts/{id} shows them one)."},
 		{pattern: "GET /v1/broadcasts/{id}", pathParam: "the broadcast's ID", op: "getBroadcast", access: teamRead,
 			answer: t(Broadcast{}), errors: []int{404}, serve: (*Server).getBroadcast,
 			summary: "A broadcast and its outcome so far"},

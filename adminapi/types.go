@@ -190,6 +190,85 @@ type RevertResult struct {
 	Notices  int  `json:"notices"`
 }
 
+// TransferKind is what made a transfer (TransferSummary.Kind).
+type TransferKind string
+
+// Transfer kinds.
+const (
+	KindTransfer TransferKind = "transfer" // POST /v1/transfers (or a departure's spread over a team)
+	KindDepart   TransferKind = "depart"   // an employee's departure
+	KindRevert   TransferKind = "revert"   // the revert of another transfer
+)
+
+// TransferSummary is one transfer of GET /v1/transfers: the transfer
+// without its moves (GET /v1/transfers/{id} has them), its kind, and
+// what became of it.
+type TransferSummary struct {
+	// Seq is the sequence number of the transfer's audit entry: the last
+	// of a page, as TransferListQuery.Before, gives the next page.
+	Seq      uint64                      `json:"seq"`
+	Kind     TransferKind                `json:"kind"`
+	ID       string                      `json:"id"`
+	At       time.Time                   `json:"at"`
+	Actor    string                      `json:"actor"`
+	Reason   string                      `json:"reason"`
+	From     string                      `json:"from"`
+	To       string                      `json:"to,omitempty"`
+	Filter   identity.RelationshipFilter `json:"filter,omitzero"`
+	Targets  []string                    `json:"targets,omitempty"`
+	Strategy identity.SpreadStrategy     `json:"strategy,omitempty"`
+	RevertOf string                      `json:"revert_of,omitempty"`
+	Counts   identity.TransferCounts     `json:"counts"`
+	// Reverted says whether a revert undid it, and RevertedBy names that
+	// revert.
+	Reverted   bool   `json:"reverted"`
+	RevertedBy string `json:"reverted_by,omitempty"`
+	// Notified says whether its contacts were sent handover notices, and
+	// Notices how many (a revert's default is to notify if it did).
+	Notified bool `json:"notified"`
+	Notices  int  `json:"notices"`
+}
+
+// TransferListQuery selects transfers for GET /v1/transfers, newest
+// first; the fields set are combined with AND.
+type TransferListQuery struct {
+	// Before returns only transfers recorded before this sequence number
+	// (TransferSummary.Seq; 0: the newest).
+	Before uint64
+	// Limit caps the answer (0: DefaultHistoryLimit; at most
+	// MaxHistoryLimit).
+	Limit int
+	// Employee selects transfers from or to this employee; Actor those
+	// whose actor contains it; Kind those of this kind.
+	Employee, Actor string
+	Kind            TransferKind
+	// Since and Until bound the time of the transfer.
+	Since, Until time.Time
+}
+
+// BroadcastSummary is one team broadcast of GET /v1/broadcasts, as it was
+// prepared (GET /v1/broadcasts/{id} has its outcome).
+type BroadcastSummary struct {
+	// Seq is the sequence number of its audit entry: the last of a page,
+	// as BroadcastListQuery.Before, gives the next page.
+	Seq    uint64    `json:"seq"`
+	ID     string    `json:"id"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Reason string    `json:"reason"`
+	// Team are the members asked to confirm it.
+	Team []string `json:"team"`
+	Tag  string   `json:"tag,omitempty"`
+}
+
+// BroadcastListQuery selects broadcasts for GET /v1/broadcasts, newest
+// first.
+type BroadcastListQuery struct {
+	Before       uint64
+	Limit        int
+	Since, Until time.Time
+}
+
 // TagsRequest is the body of POST /v1/relationships/{id}/tags: Set
 // replaces all tags when not nil; Add and Remove edit them. The answer is
 // the relationship.
