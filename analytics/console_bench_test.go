@@ -175,7 +175,7 @@ func TestMain(m *testing.M) {
 // copy`, which checks every table's rows by count and checksum), then
 // analysed: Record on PostgreSQL, a round trip per row, takes far longer
 // (it had not finished the 10 million events after 9 minutes on the
-// machine of the figures in BENCHMARKS.md, where SQLite took about 5),
+// machine of the figures in BENCHMARKS.md, where SQLite took about 4),
 // and writes the same rows.
 func consoleStore(b *testing.B, dialect string) *analytics.Store {
 	b.Helper()
