@@ -229,13 +229,24 @@ func (c *Client) PreviewTransfer(ctx context.Context, req TransferRequest) (*Tra
 	return c.Transfer(ctx, req)
 }
 
-// GetTransfer returns transfer id (a departure's or a revert's too).
+// GetTransfer returns transfer id (a departure's or a revert's too),
+// without what became of it (GetTransferView has that too).
 func (c *Client) GetTransfer(ctx context.Context, id string) (*identity.Transfer, error) {
 	var t identity.Transfer
 	if err := c.do(ctx, http.MethodGet, "/v1/transfers/"+url.PathEscape(id), nil, nil, &t); err != nil {
 		return nil, err
 	}
 	return &t, nil
+}
+
+// GetTransferView returns a transfer with what became of it: whether it
+// was reverted and whether its contacts were notified.
+func (c *Client) GetTransferView(ctx context.Context, id string) (*TransferView, error) {
+	var v TransferView
+	if err := c.do(ctx, http.MethodGet, "/v1/transfers/"+url.PathEscape(id), nil, nil, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
 }
 
 // RevertTransfer moves the relationships of transfer id back, unless a

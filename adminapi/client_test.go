@@ -200,9 +200,13 @@ func TestClientAgainstServer(t *testing.T) {
 	if len(tr.Moves) != 1 || tr.Moves[0].RelationshipID != bob.ID || tr.Moves[0].ToOwner != "ken" || tr.Notices != 1 {
 		t.Errorf("transfer: %+v", tr)
 	}
-	got := call(t, c, "GetTransfer", func(c *adminapi.Client) (*identity.Transfer, error) { return c.GetTransfer(ctx, tr.ID) })
-	if got.ID != tr.ID || got.To != "ken" || len(got.Moves) != 1 {
+	got := call(t, c, "GetTransferView", func(c *adminapi.Client) (*adminapi.TransferView, error) { return c.GetTransferView(ctx, tr.ID) })
+	if got.ID != tr.ID || got.To != "ken" || len(got.Moves) != 1 || !got.Notified || got.Notices != 1 || got.Reverted {
 		t.Errorf("get transfer: %+v", got)
+	}
+	// GetTransfer is the transfer alone (what GetTransferView embeds).
+	if plain, err := c.GetTransfer(ctx, tr.ID); err != nil || !reflect.DeepEqual(plain, got.Transfer) {
+		t.Errorf("GetTransfer: %+v %v, want %+v", plain, err, got.Transfer)
 	}
 	no := false
 	rv := call(t, c, "RevertTransfer", func(c *adminapi.Client) (*adminapi.RevertResult, error) {

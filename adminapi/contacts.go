@@ -232,7 +232,11 @@ func (a *Server) getTransfer(w http.ResponseWriter, r *http.Request, c Caller) e
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, t)
+	o, err := a.outcome(r.Context(), t.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, TransferView{Transfer: t, TransferOutcome: o})
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -163,32 +164,40 @@ func involves(t *identity.Transfer, id string) bool {
 }
 
 // summary sums up transfer t (audit entry seq, kind k): the transfer
-// without its moves, whether it was reverted and whether it notified.
+// without its moves, and what became of it.
 func (a *Server) summary(r *http.Request, seq uint64, t *identity.Transfer, k TransferKind) (TransferSummary, error) {
 	s := TransferSummary{Seq: seq, Kind: k, ID: t.ID, At: t.At, Actor: t.Actor, Reason: t.Reason, From: t.From, To: t.To,
 		Filter: t.Filter, Targets: t.Targets, Strategy: t.Strategy, RevertOf: t.RevertOf, Counts: t.Counts}
-	ctx := r.Context()
-	rev, err := a.state.Audit(ctx, identity.AuditQuery{Action: identity.ActionContactsRevert, Subject: t.ID, Limit: 1})
+	var err error
+	s.TransferOutcome, err = a.outcome(r.Context(), t.ID)
+	return s, err
+}
+
+// outcome reads from the audit log what became of transfer id: whether
+// a revert undid it, and whether its contacts were notified.
+func (a *Server) outcome(ctx context.Context, id string) (TransferOutcome, error) {
+	var o TransferOutcome
+	rev, err := a.state.Audit(ctx, identity.AuditQuery{Action: identity.ActionContactsRevert, Subject: id, Limit: 1})
 	if err != nil {
-		return s, err
+		return o, err
 	}
 	if len(rev) > 0 {
 		var d struct {
 			TransferID string `json:"transfer_id"`
 		}
 		_ = json.Unmarshal(rev[0].Details, &d)
-		s.Reverted, s.RevertedBy = true, d.TransferID
+		o.Reverted, o.RevertedBy = true, d.TransferID
 	}
-	told, err := a.state.Audit(ctx, identity.AuditQuery{Action: ActionContactsNotify, Subject: t.ID, Limit: 1})
+	told, err := a.state.Audit(ctx, identity.AuditQuery{Action: ActionContactsNotify, Subject: id, Limit: 1})
 	if err != nil {
-		return s, err
+		return o, err
 	}
 	if len(told) > 0 {
 		var d notifyDetails
 		_ = json.Unmarshal(told[0].Details, &d)
-		s.Notified, s.Notices = true, d.Notices
+		o.Notified, o.Notices = true, d.Notices
 	}
-	return s, nil
+	return o, nil
 }
 
 // listBroadcasts answers the team broadcasts prepared, newest first (for

@@ -227,8 +227,8 @@ func routes() []route {
 			doc: "Each with its kind, whether it was reverted and whether its contacts were notified. The parameters given are combined with AND. " +
 				"A lead sees only the transfers whose every move is between members of their team (as GET /v1/transfers/{id} shows them one)."},
 		{pattern: "GET /v1/transfers/{id}", pathParam: "the transfer's ID", op: "getTransfer", access: teamRead,
-			answer: t(identity.Transfer{}), errors: []int{404}, serve: (*Server).getTransfer,
-			summary: "A transfer (a departure's or a revert's too)"},
+			answer: t(TransferView{}), errors: []int{404}, serve: (*Server).getTransfer,
+			summary: "A transfer (a departure's or a revert's too), every move, and what became of it (reverted, notified)"},
 		{pattern: "POST /v1/transfers/{id}/revert", pathParam: "the transfer's ID", op: "revertTransfer", access: teamWrite,
 			body: t(RevertRequest{}), answer: t(RevertResult{}), errors: []int{404, 409}, serve: (*Server).revertTransfer,
 			summary: "Move a transfer's relationships back",

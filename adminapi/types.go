@@ -219,14 +219,27 @@ type TransferSummary struct {
 	Strategy identity.SpreadStrategy     `json:"strategy,omitempty"`
 	RevertOf string                      `json:"revert_of,omitempty"`
 	Counts   identity.TransferCounts     `json:"counts"`
+	TransferOutcome
+}
+
+// TransferOutcome is what became of a transfer.
+type TransferOutcome struct {
 	// Reverted says whether a revert undid it, and RevertedBy names that
 	// revert.
 	Reverted   bool   `json:"reverted"`
 	RevertedBy string `json:"reverted_by,omitempty"`
 	// Notified says whether its contacts were sent handover notices, and
-	// Notices how many (a revert's default is to notify if it did).
+	// Notices how many: a revert notifies by default if it did
+	// (RevertRequest.Notify).
 	Notified bool `json:"notified"`
 	Notices  int  `json:"notices"`
+}
+
+// TransferView is the answer to GET /v1/transfers/{id}: the transfer,
+// every move, and what became of it.
+type TransferView struct {
+	*identity.Transfer
+	TransferOutcome
 }
 
 // TransferListQuery selects transfers for GET /v1/transfers, newest
