@@ -151,7 +151,10 @@ func (w *world) browser() *client {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	c := w.srv.Client()
+	// A copy: srv.Client() is one client, and each browser has its own
+	// cookies.
+	cl := *w.srv.Client()
+	c := &cl
 	c.Jar = jar
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &client{w: w, c: c}
