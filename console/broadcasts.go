@@ -1,10 +1,6 @@
 package console
 
 import (
-	"encoding/json"
-	"errors"
-	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -44,8 +40,8 @@ func (q *req) broadcasts() error {
 	return q.broadcastsPage(broadcastForm{})
 }
 
-// broadcastsPage lists the broadcasts prepared (from the audit log, for
-// those who may read it) with the form form, and errs.
+// broadcastsPage lists the broadcasts prepared (the API's list, newest
+// first) with the form form, and errs.
 func (q *req) broadcastsPage(form broadcastForm, errs ...error) error {
 	d, err := q.directory(false)
 	if err != nil {
@@ -55,29 +51,18 @@ func (q *req) broadcastsPage(form broadcastForm, errs ...error) error {
 	if d.team != "" {
 		data.Teams = d.teamChoices(d.team)
 	}
-	entries, err := auditAll(q.r.Context(), q.api, outreach.ActionBroadcastPrepare)
-	var ae *adminapi.Error
-	if err != nil && !(errors.As(err, &ae) && ae.Status == http.StatusForbidden) {
+	// The API's list: a lead's is their team's.
+	list, err := q.api.ListBroadcasts(q.r.Context(), adminapi.BroadcastListQuery{Limit: maxHistory})
+	if err != nil && !forbidden(err) {
 		errs = append(errs, err)
 	}
-	for _, e := range slices.Backward(entries) {
-		row := broadcastRow{ID: e.Subject, At: e.At, Actor: e.Actor, Reason: e.Reason}
-		var det struct {
-			Team []string `json:"team"`
-			Tag  string   `json:"tag"`
+	for _, b := range list {
+		names := make([]string, len(b.Team))
+		for i, id := range b.Team {
+			names[i] = d.name(id)
 		}
-		if json.Unmarshal(e.Details, &det) == nil {
-			row.Tag = det.Tag
-			names := make([]string, len(det.Team))
-			for i, id := range det.Team {
-				names[i] = d.name(id)
-			}
-			row.Team = strings.Join(names, ", ")
-		}
-		data.Rows = append(data.Rows, row)
-		if len(data.Rows) == maxHistory {
-			break
-		}
+		data.Rows = append(data.Rows, broadcastRow{ID: b.ID, At: b.At, Actor: b.Actor, Reason: b.Reason, Tag: b.Tag,
+			Team: strings.Join(names, ", ")})
 	}
 	q.render("broadcasts", data, errs...)
 	return nil

@@ -455,6 +455,86 @@ func TestBroadcast(t *testing.T) {
 	root := w.browser()
 	root.signIn("root")
 	root.get("/console/broadcasts").mustContain(t, "spring", "admin:lea")
+	// The lead's list (the API's, for every role) has it; a broadcast to
+	// another team is not theirs to see.
+	p = root.post("/console/broadcasts", url.Values{"member": {"dan"}, "tag": {"vip"}, "body": {"support news"}, "reason": {"autumn"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("root's broadcast: %d %.2000s", p.status, p.body)
+	}
+	root.get("/console/broadcasts").mustContain(t, "spring", "autumn", "Dan Doi (dan)")
+	lp := b.get("/console/broadcasts")
+	lp.mustContain(t, "spring", "admin:lea", "Cai Chiba (cai)")
+	lp.mustNotContain(t, "autumn", `class="error"`)
+}
+
+// TestLeadTransferHistory: a lead's transfers page lists their team's
+// transfers (the API's list), not another team's, and filters them.
+func TestLeadTransferHistory(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	within, err := w.boot.Transfer(ctx, adminapi.TransferRequest{Relationships: []string{w.rels["alice@ext.test"].ID}, To: "ben", Reason: "within sales"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	across, err := w.boot.Transfer(ctx, adminapi.TransferRequest{Relationships: []string{w.rels["dora@ext.test"].ID}, To: "eve", Reason: "within support"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := w.browser()
+	b.signIn("lea")
+	p := b.get("/console/transfers")
+	p.mustContain(t, `id="transfers-table"`, within.ID, "within sales")
+	p.mustNotContain(t, across.ID, `id="no-history"`, `class="error"`)
+	b.get("/console/transfers?employee=cai").mustContain(t, "No transfers yet.")
+	b.get("/console/transfers?employee=ben").mustContain(t, within.ID)
+	root := w.browser()
+	root.signIn("root")
+	root.get("/console/transfers").mustContain(t, within.ID, across.ID)
+	root.get("/console/transfers?employee=eve").mustNotContain(t, within.ID)
+	root.get("/console/transfers?actor=nobody").mustNotContain(t, within.ID, across.ID)
+}
+
+// TestUndoNotifyChoice: the Undo form's "tell the contacts" box is
+// ticked as the API's default (if the transfer told them), and what it
+// says is what the revert does.
+func TestUndoNotifyChoice(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	told, err := w.boot.Transfer(ctx, adminapi.TransferRequest{Relationships: []string{w.rels["alice@ext.test"].ID}, To: "ben", Notify: true, Reason: "told"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet, err := w.boot.Transfer(ctx, adminapi.TransferRequest{Relationships: []string{w.rels["amy@ext.test"].ID}, To: "ben", Reason: "quiet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := w.browser()
+	b.signIn("lea")
+	p := b.get("/console/transfers/" + told.ID)
+	p.mustContain(t, `id="undo-notify" checked`, `id="undo-told"`)
+	p = b.get("/console/transfers/" + quiet.ID)
+	p.mustContain(t, `id="undo-notify"`)
+	p.mustNotContain(t, `id="undo-notify" checked`, `id="undo-told"`)
+	// Unticked on the one that told: the revert tells nobody.
+	p = b.post("/console/transfers/"+told.ID+"/revert", url.Values{"reason": {"undo"}, "notify_choice": {"1"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("undo: %d %.2000s", p.status, p.body)
+	}
+	rev := strings.TrimPrefix(p.header.Get("Location"), "/console/transfers/")
+	if v, err := w.boot.GetTransferView(ctx, rev); err != nil || v.RevertOf != told.ID || v.Notified {
+		t.Errorf("the revert of the told one: %+v %v, want no notices", v, err)
+	}
+	b.get("/console/transfers/"+told.ID).mustContain(t, `id="transfer-reverted"`, rev)
+	// Ticked on the quiet one: the revert tells them.
+	p = b.post("/console/transfers/"+quiet.ID+"/revert", url.Values{"reason": {"undo"}, "notify_choice": {"1"}, "notify": {"1"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("undo: %d %.2000s", p.status, p.body)
+	}
+	rev = strings.TrimPrefix(p.header.Get("Location"), "/console/transfers/")
+	if v, err := w.boot.GetTransferView(ctx, rev); err != nil || !v.Notified {
+		t.Errorf("the revert of the quiet one: %+v %v, want notices", v, err)
+	}
+	b.get(p.header.Get("Location")).mustContain(t, "contacts told who looks after them now")
 }
 
 // TestEditTagsAndRemark: a row's edit form sets its tags and remark,

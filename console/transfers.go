@@ -1,12 +1,9 @@
 package console
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -46,37 +43,6 @@ func forbidden(err error) bool {
 	return errors.As(err, &ae) && ae.Status == http.StatusForbidden
 }
 
-// transferSummary is what the history reads of a transfer's audit
-// details: everything but its moves, which it does not keep.
-type transferSummary struct {
-	ID       string                  `json:"id"`
-	At       time.Time               `json:"at"`
-	Actor    string                  `json:"actor"`
-	Reason   string                  `json:"reason"`
-	From     string                  `json:"from"`
-	To       string                  `json:"to"`
-	Targets  []string                `json:"targets"`
-	RevertOf string                  `json:"revert_of"`
-	Counts   identity.TransferCounts `json:"counts"`
-}
-
-// auditAll reads every audit entry of action, oldest first.
-func auditAll(ctx context.Context, api *adminapi.Client, action string) ([]identity.AuditEntry, error) {
-	var out []identity.AuditEntry
-	var after uint64
-	for {
-		es, err := api.Audit(ctx, adminapi.AuditQuery{After: after, Limit: identity.MaxAuditLimit, Action: action})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, es...)
-		if len(es) < identity.MaxAuditLimit {
-			return out, nil
-		}
-		after = es[len(es)-1].Seq
-	}
-}
-
 func (q *req) transfers() error {
 	d, err := q.directory(false)
 	if err != nil {
@@ -91,12 +57,16 @@ func (q *req) transfers() error {
 		q.render("transfers", data, mistake("form.bad_day"))
 		return nil
 	}
-	ctx := q.r.Context()
 	if id := strings.TrimSpace(v.Get("id")); id != "" {
 		redirect(q.w, q.r, "/console/transfers/"+url.PathEscape(id))
 		return nil
 	}
-	entries, err := auditAll(ctx, q.api, identity.ActionContactsTransfer)
+	// The API filters (a lead's list is their team's transfers).
+	tq := adminapi.TransferListQuery{Limit: maxHistory, Employee: data.Employee, Actor: data.Actor, Since: from}
+	if !to.IsZero() {
+		tq.Until = to.AddDate(0, 0, 1)
+	}
+	list, err := q.api.ListTransfers(q.r.Context(), tq)
 	if forbidden(err) {
 		data.NoHistory = true
 		q.render("transfers", data)
@@ -106,27 +76,9 @@ func (q *req) transfers() error {
 		q.render("transfers", data, err)
 		return nil
 	}
-	reverts, err := auditAll(ctx, q.api, identity.ActionContactsRevert)
-	if err != nil {
-		q.render("transfers", data, err)
-		return nil
-	}
-	reverted := map[string]bool{}
-	for _, e := range reverts {
-		reverted[e.Subject] = true
-	}
-	for _, e := range slices.Backward(entries) {
-		var t transferSummary
-		if err := json.Unmarshal(e.Details, &t); err != nil || t.ID == "" {
-			t = transferSummary{ID: e.Subject, At: e.At, Actor: e.Actor, Reason: e.Reason}
-		}
-		if data.Actor != "" && !strings.Contains(t.Actor, data.Actor) ||
-			!from.IsZero() && t.At.Before(from) || !to.IsZero() && !t.At.Before(to.AddDate(0, 0, 1)) ||
-			data.Employee != "" && t.From != data.Employee && t.To != data.Employee && !slices.Contains(t.Targets, data.Employee) {
-			continue
-		}
+	for _, t := range list {
 		row := transferRow{ID: t.ID, At: t.At, Actor: t.Actor, Reason: t.Reason, From: d.name(t.From), Moved: t.Counts.Moved,
-			RevertOf: t.RevertOf, Reverted: reverted[t.ID]}
+			RevertOf: t.RevertOf, Reverted: t.Reverted}
 		if t.From == "" {
 			row.From = "—"
 		}
@@ -143,9 +95,6 @@ func (q *req) transfers() error {
 			row.To = d.name(t.To)
 		}
 		data.Rows = append(data.Rows, row)
-		if len(data.Rows) == maxHistory {
-			break
-		}
 	}
 	q.render("transfers", data)
 	return nil
@@ -162,34 +111,49 @@ type transferData struct {
 	From, To string
 	Targets  []string
 	Moves    []moveRow
-	Reverted bool
+	// Reverted says a revert (RevertedBy) undid it.
+	Reverted   bool
+	RevertedBy string
+	// Notified says the transfer told its contacts (Notices: how many);
+	// Notify is the undo form's choice to tell them again, by default
+	// as the API does: if the transfer told them.
+	Notified bool
+	Notices  int
+	Notify   bool
 	Reason   string
 }
 
 func (q *req) transferPage() error {
-	return q.showTransfer(q.r.PathValue("id"))
+	return q.showTransfer(q.r.PathValue("id"), nil)
 }
 
-// showTransfer shows transfer id, and errs.
-func (q *req) showTransfer(id string, errs ...error) error {
+// showTransfer shows transfer id, and errs; notify, if not nil, is the
+// undo form's choice as it was sent.
+func (q *req) showTransfer(id string, notify *bool, errs ...error) error {
 	d, err := q.directory(true)
 	if err != nil {
 		return err
 	}
 	ctx := q.r.Context()
-	t, err := q.api.GetTransfer(ctx, id)
+	tv, err := q.api.GetTransferView(ctx, id)
 	if err != nil {
 		return err
 	}
-	data := &transferData{T: t, From: d.name(t.From), To: d.name(t.To), Reason: q.T("transfers.undo_reason")}
+	t := tv.Transfer
+	data := &transferData{T: t, From: d.name(t.From), To: d.name(t.To), Reason: q.T("transfers.undo_reason"),
+		Reverted: tv.Reverted, RevertedBy: tv.RevertedBy, Notified: tv.Notified, Notices: tv.Notices}
+	if notify != nil {
+		data.Notify = *notify
+	} else {
+		// As the API's default: tell the contacts again if the transfer
+		// told them.
+		data.Notify = tv.Notified
+	}
 	if t.From == "" {
 		data.From = "—"
 	}
 	for _, id := range t.Targets {
 		data.Targets = append(data.Targets, d.name(id))
-	}
-	if reverts, err := q.api.Audit(ctx, adminapi.AuditQuery{Action: identity.ActionContactsRevert, Subject: t.ID, Limit: 1}); err == nil {
-		data.Reverted = len(reverts) > 0
 	}
 	for _, m := range t.Moves {
 		data.Moves = append(data.Moves, moveRow{Relationship: m.RelationshipID, Contact: m.ContactID, From: d.name(m.FromOwner),
@@ -207,11 +171,20 @@ func (q *req) revert() error {
 	if reason == "" {
 		reason = q.T("transfers.undo_reason")
 	}
-	res, err := q.api.RevertTransfer(q.r.Context(), id, adminapi.RevertRequest{Reason: reason})
+	req := adminapi.RevertRequest{Reason: reason}
+	if q.r.PostForm.Has("notify_choice") {
+		// The form says what it chose: the box ticked or not.
+		notify := q.r.PostFormValue("notify") != ""
+		req.Notify = &notify
+	}
+	res, err := q.api.RevertTransfer(q.r.Context(), id, req)
 	if err != nil {
-		return q.showTransfer(id, err)
+		return q.showTransfer(id, req.Notify, err)
 	}
 	q.flash(q.T("contacts.transfer.undone", id, res.Counts.Moved))
+	if res.Notified {
+		q.flash(q.T("transfers.revert.done", id, res.Notices))
+	}
 	redirect(q.w, q.r, "/console/transfers/"+res.ID)
 	return nil
 }

@@ -206,8 +206,9 @@ var catalogue = map[string]msg{
 	"transfers.reason":        {"Reason", "理由"},
 	"transfers.reverted":      {"Undone", "取り消し済み"},
 	"transfers.revert":        {"Undo", "元に戻す"},
-	"transfers.revert.notify": {"Tell the contacts again", "顧客に再度通知する"},
-	"transfers.revert.done":   {"Transfer %[1]s undone; %[2]d contacts told.", "引き継ぎ %[1]s を取り消しました（%[2]d件の顧客に通知）。"},
+	"transfers.revert.notify": {"Tell the contacts who looks after them now", "現在の担当者を顧客に通知する"},
+	"transfers.revert.told":   {"The transfer told its contacts (%d notices): by default they are told again.", "この引き継ぎでは顧客に通知しました（%d件）。既定では再度通知します。"},
+	"transfers.revert.done":   {"Transfer %[1]s: %[2]d contacts told who looks after them now.", "引き継ぎ %[1]s: %[2]d件の顧客に現在の担当者を通知しました。"},
 	"transfers.empty":         {"No transfers yet.", "引き継ぎの履歴はまだありません。"},
 
 	// Audit log.
@@ -345,7 +346,7 @@ var catalogue = map[string]msg{
 	"preview.summary":                        {"%[1]d selected, %[2]d would change owner. Nothing has changed yet.", "選択 %[1]d件のうち%[2]d件の担当者が変わります。まだ何も変更されていません。"},
 	"transfers.merged":                       {"merged into %s", "%s に統合"},
 	"transfers.moves":                        {"Moves", "移動した関係"},
-	"transfers.no_history":                   {"The history of transfers comes from the audit log, which your role does not read: open a transfer by its ID.", "引き継ぎの履歴は監査ログから表示されますが、あなたの役割では閲覧できません。引き継ぎIDを入力して開いてください。"},
+	"transfers.no_history":                   {"The admin API does not give your role the history of transfers: open a transfer by its ID.", "管理APIはあなたの役割に引き継ぎの履歴を提供していません。引き継ぎIDを入力して開いてください。"},
 	"transfers.open":                         {"Open", "開く"},
 	"transfers.relationship":                 {"Relationship", "関係ID"},
 	"transfers.revert_of":                    {"undoes %s", "%s の取り消し"},
