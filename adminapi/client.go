@@ -183,6 +183,10 @@ func (c *Client) ListContacts(ctx context.Context, q ContactQuery) (*ContactPage
 	set("tag", q.Tag)
 	set("source", q.Source)
 	set("network", q.Network)
+	set("order", q.Order)
+	if len(q.Relationships) > 0 {
+		v.Set("relationships", strings.Join(q.Relationships, ","))
+	}
 	for k, t := range map[string]time.Time{"active_after": q.ActiveAfter, "active_before": q.ActiveBefore} {
 		if !t.IsZero() {
 			v.Set(k, t.Format(time.RFC3339))

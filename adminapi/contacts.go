@@ -32,14 +32,21 @@ var (
 		qTime("active_before", "Only relationships without traffic since this time. Excludes idle_for."),
 		qDuration("idle_for", "Only relationships without traffic for this long, counted back from the gateway's clock. Excludes active_before."),
 		qDuration("active_within", "Only relationships with traffic within this long, counted back from the gateway's clock. Excludes active_after."),
+		qString("relationships", "Only these relationships (by ID, comma-separated, at most "+strconv.Itoa(MaxContactIDs)+")."),
+		qEnum("order", []string{OrderByID, OrderLastActivity}, "The order of the matches: by relationship ID (the default, stable across pages), "+
+			"or the most recently active first (never active last, ties by ID)."),
 		contactOffset, contactLimit,
 	}
 )
 
+// MaxContactIDs is how many relationships GET /v1/contacts?relationships=
+// names at most.
+const MaxContactIDs = 1000
+
 // listContacts searches relationships: owner, unassigned, persona, tag,
-// source, network, active_after and active_before (RFC 3339) or
-// idle_for and active_within (durations back from now), offset and
-// limit. The total number of matches is in the X-Total-Count header.
+// source, network, relationships, active_after and active_before (RFC
+// 3339) or idle_for and active_within (durations back from now), order,
+// offset and limit. The total number of matches is in the X-Total-Count header.
 //
 // A lead sees only the relationships owned by members of their team: an
 // owner outside it or the pool is refused, other filters are intersected
@@ -74,6 +81,19 @@ func (a *Server) listContacts(w http.ResponseWriter, r *http.Request, c Caller) 
 			Source:     p.str("source"),
 			Network:    p.str("network"),
 		},
+	}
+	if err := p.enum("order", contactParams); err != nil {
+		return err
+	}
+	if p.str("order") == OrderLastActivity {
+		query.Order = identity.ByLastActivity
+	}
+	if p.has("relationships") {
+		ids := strings.Split(p.str("relationships"), ",")
+		if len(ids) > MaxContactIDs || slices.Contains(ids, "") {
+			return fmt.Errorf("%w: query parameter relationships: give 1 to %d relationship IDs, comma-separated", errBadRequest, MaxContactIDs)
+		}
+		query.Filter.RelationshipIDs = ids
 	}
 	if query.ActiveAfter, err = p.time("active_after"); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/kakehashi/kakehashi/identity"
 )
@@ -138,5 +139,43 @@ func TestListBroadcasts(t *testing.T) {
 	lead, err := w.lead.ListBroadcasts(ctx, BroadcastListQuery{})
 	if err != nil || !reflectEqual(ids(lead), []string{want[0], want[2]}) {
 		t.Errorf("lead's: %v %v", ids(lead), err)
+	}
+}
+
+// TestContactsOrderAndIDs: order=last_activity puts the latest first
+// (limit 1: an owner's latest activity), relationships= selects by ID,
+// and a lead's answer stays their team's.
+func TestContactsOrderAndIDs(t *testing.T) {
+	w := newTeamWorld(t)
+	ctx := context.Background()
+	base := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	if err := w.Gateway.State().TouchRelationships(ctx, map[string]time.Time{
+		w.rels["h1"]: base, w.rels["h2"]: base.Add(time.Hour), w.rels["m1"]: base.Add(2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := w.admin.ListContacts(ctx, ContactQuery{Owner: "hana", Order: OrderLastActivity, Limit: 1})
+	if err != nil || page.Total != 2 || len(page.Contacts) != 1 || page.Contacts[0].Relationship.ID != w.rels["h2"] {
+		t.Fatalf("hana's latest: %+v %v", page, err)
+	}
+	page, err = w.admin.ListContacts(ctx, ContactQuery{Order: OrderLastActivity, Limit: 3})
+	if err != nil || len(page.Contacts) != 3 || page.Contacts[0].Relationship.ID != w.rels["m1"] || page.Contacts[1].Relationship.ID != w.rels["h2"] {
+		t.Fatalf("everyone's latest: %+v %v", page, err)
+	}
+	if page, err := w.lead.ListContacts(ctx, ContactQuery{Order: OrderLastActivity, Limit: 1}); err != nil || page.Contacts[0].Relationship.ID != w.rels["h2"] {
+		t.Fatalf("the lead's latest: %+v %v", page, err)
+	}
+	page, err = w.admin.ListContacts(ctx, ContactQuery{Relationships: []string{w.rels["k1"], w.rels["m1"], "r-none"}})
+	if err != nil || page.Total != 2 {
+		t.Fatalf("by ID: %+v %v", page, err)
+	}
+	if page, err := w.lead.ListContacts(ctx, ContactQuery{Relationships: []string{w.rels["k1"], w.rels["m1"]}}); err != nil || page.Total != 1 ||
+		page.Contacts[0].Relationship.ID != w.rels["k1"] {
+		t.Fatalf("by ID, a lead: %+v %v", page, err)
+	}
+	if _, err := w.admin.ListContacts(ctx, ContactQuery{Order: "newest"}); status(err) != http.StatusBadRequest {
+		t.Errorf("order=newest: %v", err)
+	}
+	if _, err := w.admin.ListContacts(ctx, ContactQuery{Relationships: []string{"a", ""}}); status(err) != http.StatusBadRequest {
+		t.Errorf("an empty ID: %v", err)
 	}
 }

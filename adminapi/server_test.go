@@ -298,6 +298,8 @@ func TestAdminAPIStrictQuery(t *testing.T) {
 		{"GET", "/v1/contacts?owner=hana&owner=ken", "owner is given 2 times"},
 		{"GET", "/v1/contacts?since=notatime", `unknown query parameter "since"`},
 		{"GET", "/v1/contacts?Owner=hana", `unknown query parameter "Owner"`},
+		{"GET", "/v1/contacts?order=last-activity", "query parameter order"},
+		{"GET", "/v1/contacts?relationships=", "query parameter relationships"},
 		{"GET", "/v1/contacts?idle-for=24h", `unknown query parameter "idle-for"`},
 		{"GET", "/v1/contacts?owner=%zz", "query string"},
 		{"GET", "/v1/contacts?owner=hana;tag=vip", "query string"},
@@ -339,6 +341,7 @@ func TestAdminAPIStrictQuery(t *testing.T) {
 		"/v1/contacts?unassigned=0&owner=hana", "/v1/contacts?owner=", "/v1/contacts?limit=10000&offset=0",
 		"/v1/contacts?active_after=2026-01-01T00:00:00Z&active_before=2027-01-01T00:00:00%2B09:00",
 		"/v1/audit?after=0&limit=10000&action=x&subject=y",
+		"/v1/contacts?order=last_activity&limit=1", "/v1/contacts?order=id&relationships=r-a,r-b",
 		"/v1/audit?before=5&newest&actor=admin:ana&since=2026-01-01T00:00:00Z&until=2027-01-01T00:00:00%2B09:00",
 	} {
 		if code, got := call(t, srv, "GET", path, testToken, ""); code != http.StatusOK {

@@ -96,10 +96,26 @@ type ContactQuery struct {
 	// the gateway's clock (not the caller's). IdleFor excludes
 	// ActiveBefore, ActiveWithin excludes ActiveAfter.
 	IdleFor, ActiveWithin time.Duration
+	// Relationships, if not empty, selects only these (by ID; at most
+	// MaxContactIDs).
+	Relationships []string
+	// Order is OrderByID (also "") or OrderLastActivity.
+	Order string
 	// Offset skips that many matches; Limit caps the answer (0: the
 	// server's maximum, identity.MaxSearchLimit).
 	Offset, Limit int
 }
+
+// Orders of GET /v1/contacts (ContactQuery.Order).
+const (
+	// OrderByID orders by relationship ID: stable, so pages do not
+	// overlap while nothing changes. The default.
+	OrderByID = "id"
+	// OrderLastActivity puts the most recently active first (never
+	// active last), ties by relationship ID: with limit 1, an owner's
+	// latest activity.
+	OrderLastActivity = "last_activity"
+)
 
 // ContactPage is the answer to GET /v1/contacts: one page of matches and
 // how many there are in all (the X-Total-Count header).
