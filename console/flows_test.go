@@ -558,3 +558,20 @@ func TestEditTagsAndRemark(t *testing.T) {
 		t.Errorf("after clearing: %+v", r)
 	}
 }
+
+// TestEmployeesLastActivity: an employee's row has their number of
+// contacts and the latest activity of any of them.
+func TestEmployeesLastActivity(t *testing.T) {
+	w := newWorld(t)
+	base := time.Date(2026, 10, 5, 8, 30, 0, 0, time.UTC)
+	if err := w.api.State.TouchRelationships(context.Background(), map[string]time.Time{
+		w.rels["alice@ext.test"].ID: base, w.rels["amy@ext.test"].ID: base.Add(90 * time.Minute), w.rels["dora@ext.test"].ID: base.Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	b := w.browser()
+	b.signIn("root")
+	p := b.get("/console/employees")
+	p.mustContain(t, `<a href="/console/contacts?owner=ana">3</a></td><td>2026-10-05 10:00 UTC</td>`,
+		`<a href="/console/contacts?owner=dan">2</a></td><td>2026-10-05 07:30 UTC</td>`,
+		`<a href="/console/contacts?owner=ben">0</a></td><td>—</td>`)
+}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/kakehashi/kakehashi/adminapi"
-	"github.com/kakehashi/kakehashi/identity"
 )
 
 // defaultWaiting is the waiting list's default threshold, as its form
@@ -79,47 +78,23 @@ func (q *req) waitingPage(v url.Values, errs ...error) error {
 		q.render("waiting", data, append(errs, err)...)
 		return nil
 	}
-	// Each conversation's contact and persona, from its owner's
-	// relationships active since the owner's oldest wait began (a
-	// contact's message touched the relationship then); those not found
-	// so (the touch not stored yet) from all of the owner's.
+	// Each conversation's contact and persona: its relationship, by ID.
 	views := map[string]adminapi.ContactView{}
-	oldest := map[string]time.Time{}
-	var owners []string
+	var ids []string
 	for _, w := range list {
-		if t, ok := oldest[w.Owner]; !ok || w.Since.Before(t) {
-			if !ok {
-				owners = append(owners, w.Owner)
-			}
-			oldest[w.Owner] = w.Since
-		}
+		ids = append(ids, w.RelationshipID)
 	}
-	lookup := func(owner string, after time.Time) error {
-		page, err := q.api.ListContacts(ctx, adminapi.ContactQuery{Owner: owner, Unassigned: owner == "", ActiveAfter: after,
-			Limit: identity.MaxSearchLimit})
+	for len(ids) > 0 {
+		n := min(len(ids), adminapi.MaxContactIDs)
+		page, err := q.api.ListContacts(ctx, adminapi.ContactQuery{Relationships: ids[:n], Limit: n})
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			break
 		}
 		for _, cv := range page.Contacts {
 			views[cv.Relationship.ID] = cv
 		}
-		return nil
-	}
-	for _, o := range owners {
-		if err := lookup(o, oldest[o].Add(-time.Minute)); err != nil {
-			errs = append(errs, err)
-			break
-		}
-	}
-	retried := map[string]bool{}
-	for _, w := range list {
-		if _, ok := views[w.RelationshipID]; !ok && !retried[w.Owner] {
-			retried[w.Owner] = true
-			if err := lookup(w.Owner, time.Time{}); err != nil {
-				errs = append(errs, err)
-				break
-			}
-		}
+		ids = ids[n:]
 	}
 	now := q.c.now()
 	for _, w := range list {
