@@ -575,3 +575,31 @@ func TestEmployeesLastActivity(t *testing.T) {
 		`<a href="/console/contacts?owner=dan">2</a></td><td>2026-10-05 07:30 UTC</td>`,
 		`<a href="/console/contacts?owner=ben">0</a></td><td>—</td>`)
 }
+
+// TestTransferKinds: the history's kind filter, and departures marked.
+func TestTransferKinds(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	tr, err := w.boot.Transfer(ctx, adminapi.TransferRequest{Relationships: []string{w.rels["alice@ext.test"].ID}, To: "ben", Reason: "plain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep, err := w.boot.Depart(ctx, "dan", adminapi.DepartRequest{Successor: "eve", Reason: "dan left"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := w.browser()
+	b.signIn("root")
+	all := b.get("/console/transfers")
+	all.mustContain(t, tr.ID, dep.ID)
+	row := regexp.MustCompile(`(?s)<tr data-transfer="` + dep.ID + `">.*?</tr>`).FindString(all.body)
+	if !strings.Contains(row, "Departure") {
+		t.Errorf("the departure's row: %s", row)
+	}
+	p := b.get("/console/transfers?kind=depart")
+	p.mustContain(t, dep.ID, `<option value="depart" selected>Departure</option>`)
+	p.mustNotContain(t, tr.ID)
+	p = b.get("/console/transfers?kind=transfer")
+	p.mustContain(t, tr.ID)
+	p.mustNotContain(t, dep.ID)
+}

@@ -25,13 +25,17 @@ type transferRow struct {
 	Moved    int
 	RevertOf string
 	Reverted bool
+	Depart   bool
 }
 
 // transfersData is the transfers page.
 type transfersData struct {
 	Actor, Employee, From, To string
 	Employees                 []choice
-	Rows                      []transferRow
+	// Kinds are the kinds of transfer the filter offers, the one chosen
+	// selected.
+	Kinds []choice
+	Rows  []transferRow
 	// NoHistory says the caller may not read the audit log the history
 	// comes from (a lead): the page offers to open a transfer by ID.
 	NoHistory bool
@@ -51,6 +55,10 @@ func (q *req) transfers() error {
 	v := q.r.URL.Query()
 	data := &transfersData{Actor: strings.TrimSpace(v.Get("actor")), Employee: v.Get("employee"), From: v.Get("from"), To: v.Get("to")}
 	data.Employees = d.all(data.Employee)
+	kind := adminapi.TransferKind(v.Get("kind"))
+	for _, k := range []adminapi.TransferKind{adminapi.KindTransfer, adminapi.KindDepart, adminapi.KindRevert} {
+		data.Kinds = append(data.Kinds, choice{ID: string(k), Label: q.T("transfers.kind." + string(k)), Selected: k == kind})
+	}
 	from, err1 := parseDay(data.From)
 	to, err2 := parseDay(data.To)
 	if err1 != nil || err2 != nil {
@@ -62,7 +70,7 @@ func (q *req) transfers() error {
 		return nil
 	}
 	// The API filters (a lead's list is their team's transfers).
-	tq := adminapi.TransferListQuery{Limit: maxHistory, Employee: data.Employee, Actor: data.Actor, Since: from}
+	tq := adminapi.TransferListQuery{Limit: maxHistory, Employee: data.Employee, Actor: data.Actor, Kind: kind, Since: from}
 	if !to.IsZero() {
 		tq.Until = to.AddDate(0, 0, 1)
 	}
@@ -78,7 +86,7 @@ func (q *req) transfers() error {
 	}
 	for _, t := range list {
 		row := transferRow{ID: t.ID, At: t.At, Actor: t.Actor, Reason: t.Reason, From: d.name(t.From), Moved: t.Counts.Moved,
-			RevertOf: t.RevertOf, Reverted: t.Reverted}
+			RevertOf: t.RevertOf, Reverted: t.Reverted, Depart: t.Kind == adminapi.KindDepart}
 		if t.From == "" {
 			row.From = "—"
 		}

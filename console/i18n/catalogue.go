@@ -210,6 +210,10 @@ var catalogue = map[string]msg{
 	"transfers.revert.told":   {"The transfer told its contacts (%d notices): by default they are told again.", "この引き継ぎでは顧客に通知しました（%d件）。既定では再度通知します。"},
 	"transfers.revert.done":   {"Transfer %[1]s: %[2]d contacts told who looks after them now.", "引き継ぎ %[1]s: %[2]d件の顧客に現在の担当者を通知しました。"},
 	"transfers.empty":         {"No transfers yet.", "引き継ぎの履歴はまだありません。"},
+	"transfers.kind":          {"Kind", "種類"},
+	"transfers.kind.transfer": {"Transfer", "引き継ぎ"},
+	"transfers.kind.depart":   {"Departure", "退職"},
+	"transfers.kind.revert":   {"Undo", "取り消し"},
 
 	// Audit log.
 	"audit.title":         {"Audit log", "監査ログ"},
