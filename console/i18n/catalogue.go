@@ -91,7 +91,7 @@ var catalogue = map[string]msg{
 	"overview.new_contacts.title":     {"New contacts", "新規顧客"},
 	"overview.new_contacts.by_point":  {"New contacts by contact point", "接点別の新規顧客"},
 	"overview.new_contacts.by_source": {"New contacts by source", "流入元別の新規顧客"},
-	"overview.new_contacts.total":     {"%d new contacts", "新規顧客 %d件"},
+	"overview.new_contacts.total":     {"New: %d", "新規顧客 %d件"},
 	"overview.first_response.title":   {"Time to first answer", "初回返信までの時間"},
 	"overview.first_response.median":  {"Median: %s", "中央値: %s"},
 	"overview.first_response.none":    {"No first answers in this period.", "この期間に初回返信はありません。"},
@@ -105,9 +105,9 @@ var catalogue = map[string]msg{
 	"overview.reply_rate.started":     {"Conversations started or resumed", "開始・再開された会話"},
 	"overview.reply_rate.answered":    {"Answered", "返信済み"},
 	"overview.contacts_gone.title":    {"Contacts gone", "連絡がつかなくなった顧客"},
-	"overview.contacts_gone.value":    {"%d contacts out of reach", "連絡不能 %d件"},
+	"overview.contacts_gone.value":    {"Out of reach: %d", "連絡不能 %d件"},
 	"overview.contacts_gone.help":     {"Contacts whose address bounced or was closed.", "アドレスが不達・閉鎖になった顧客です。"},
-	"overview.waiting.link":           {"%d contacts are waiting for an answer", "返信待ちの顧客が%d件あります"},
+	"overview.waiting.link":           {"Waiting for an answer: %d", "返信待ちの顧客が%d件あります"},
 
 	// Waiting for an answer.
 	"waiting.title":           {"Waiting for an answer", "返信待ち"},
