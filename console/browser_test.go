@@ -43,25 +43,13 @@ func openTab(t *testing.T, w *world, lang string) *tab {
 // do runs steps, failing the test on an error.
 func (b *tab) do(steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		loc, _ := chromedp.Run(b.ctx, chromedp.Location())
-		body, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-		b.t.Fatalf("at %s: %v\n%.3000s", loc, err, body)
-	}
+	browser.Do(b.t, b.ctx, steps...)
 }
 
 // eval evaluates a JavaScript expression in the tab.
 func eval[T any](b *tab, js string, opts ...chromedp.EvaluateOption) T {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, opts...))
-	if err != nil {
-		b.t.Fatalf("%s: %v", js, err)
-	}
-	return v
+	return browser.Eval[T](b.t, b.ctx, js, opts...)
 }
 
 // open goes to path and waits for sel.
@@ -73,7 +61,7 @@ func (b *tab) open(path, sel string) {
 // text is the visible text of the first element sel matches.
 func (b *tab) text(sel string) string {
 	b.t.Helper()
-	return strings.TrimSpace(eval[string](b, fmt.Sprintf(`(document.querySelector(%q) || {innerText: ""}).innerText`, sel)))
+	return browser.Text(b.t, b.ctx, sel)
 }
 
 // count is how many elements sel matches.

@@ -25,28 +25,17 @@ type consoleTab struct {
 
 func (b *consoleTab) do(steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		loc, _ := chromedp.Run(b.ctx, chromedp.Location())
-		body, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-		b.t.Fatalf("at %s: %v\n%.3000s", loc, err, body)
-	}
+	browser.Do(b.t, b.ctx, steps...)
 }
 
 func (b *consoleTab) eval(js string) string {
 	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](js))
-	if err != nil {
-		b.t.Fatalf("%s: %v", js, err)
-	}
-	return v
+	return browser.Eval[string](b.t, b.ctx, js)
 }
 
-// text is the visible text of the first element sel matches, or "".
 func (b *consoleTab) text(sel string) string {
 	b.t.Helper()
-	return strings.TrimSpace(b.eval(fmt.Sprintf(`(document.querySelector(%q) || {innerText: ""}).innerText`, sel)))
+	return browser.Text(b.t, b.ctx, sel)
 }
 
 // signIn opens the gateway's admin address, as a person given it would,

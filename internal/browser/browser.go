@@ -253,3 +253,37 @@ func Shot(t testing.TB, ctx context.Context, name string) string {
 	t.Logf("browser: screenshot %s", path)
 	return path
 }
+
+// Do runs steps in the tab of ctx within 30 seconds, failing t on an
+// error with the page's address and the start of its text, which is
+// what a failed step on the wrong page needs to be understood.
+func Do(t testing.TB, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, steps...); err != nil {
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		t.Fatalf("at %s: %v\n%.3000s", loc, err, body)
+	}
+}
+
+// Eval evaluates the JavaScript expression js in the tab of ctx within
+// 30 seconds, failing t on an error.
+func Eval[T any](t testing.TB, ctx context.Context, js string, opts ...chromedp.EvaluateOption) T {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(sctx, chromedp.Evaluate[T](js, opts...))
+	if err != nil {
+		t.Fatalf("%s: %v", js, err)
+	}
+	return v
+}
+
+// Text is the visible text of the first element sel (a CSS selector)
+// matches, trimmed; "" when none does.
+func Text(t testing.TB, ctx context.Context, sel string) string {
+	t.Helper()
+	return strings.TrimSpace(Eval[string](t, ctx, fmt.Sprintf(`(document.querySelector(%q) || {innerText: ""}).innerText`, sel)))
+}
