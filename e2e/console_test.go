@@ -131,7 +131,11 @@ func TestConsoleOverRealGateway(t *testing.T) {
 	silent(t, hana, 300*time.Millisecond)
 
 	// Undo: bob is hana's again.
-	b.do(chromedp.Click(chromedp.CSS("#undo")), chromedp.WaitVisible(chromedp.CSS("p.notice")))
+	// Undo leads to the transfer's page, which says it was undone.
+	b.do(chromedp.Click(chromedp.CSS("#undo")), chromedp.WaitVisible(chromedp.CSS("dl#transfer")))
+	if got := b.text("p.notice"); !strings.Contains(got, id) {
+		t.Fatalf("after Undo: notice %q", got)
+	}
 	if err := bob.Send(hanaAddr, "after the undo"); err != nil {
 		t.Fatal(err)
 	}
