@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -192,13 +193,25 @@ func OpenPostgres(ctx context.Context, url string) (*sql.DB, error) {
 	// bulk writes) relies on, whatever the server's or database's
 	// default.
 	cfg.RuntimeParams["standard_conforming_strings"] = "on"
-	db := stdlib.OpenDB(*cfg)
+	// A connection idle in the pool is pinged before it is used again if
+	// it idled for more than idlePing (pgx's default is a second): after
+	// the server restarts, each connection left from before fails the
+	// first query sent on it ("unexpected EOF"), and a restart can take
+	// less than a second. Pinged, it is discarded before any query.
+	db := stdlib.OpenDB(*cfg, stdlib.OptionShouldPing(func(_ context.Context, p stdlib.ShouldPingParams) bool {
+		return p.IdleDuration > idlePing
+	}))
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqldb: connect to %s: %w", Redact(url), err)
 	}
 	return db, nil
 }
+
+// idlePing is how long a pooled PostgreSQL connection may idle before it
+// is pinged when taken again: a busy gateway's connections rarely idle
+// that long, an idle one's extra round trip costs nothing.
+const idlePing = 100 * time.Millisecond
 
 // Rebind returns query with its "?" placeholders written the dialect's
 // way: unchanged for SQLite, "$1", "$2"… in order for PostgreSQL. A "?"
