@@ -239,8 +239,14 @@ func TestSuspendedActiveSendsNothingAfterTakeover(t *testing.T) {
 		t.Fatal("the standby did not take over from the suspended instance")
 	}
 	t.Logf("taken over %v after the suspension (TTL %v)", tookOver.Sub(stopped).Round(time.Millisecond), ttl)
-	if d := tookOver.Sub(stopped); d < ttl {
-		t.Errorf("taken over after %v, sooner than the TTL %v: the old term could still be valid", d, ttl)
+	// The old instance holds its term for TTL/2 after it sent its last
+	// renewal, and renews every TTL/4, so its term ended by TTL/4 after
+	// the suspension; the standby waits a whole TTL after that renewal's
+	// stamp. A takeover sooner than TTL/4 after the suspension would
+	// overlap the old term. (The ticks below check that nothing was sent
+	// after the takeover.)
+	if d := tookOver.Sub(stopped); d < ttl/4 {
+		t.Errorf("taken over after %v, sooner than TTL/4 (%v) after the suspension: the old term could still be valid", d, ttl/4)
 	}
 	time.Sleep(3*ttl - time.Since(stopped))
 	ch.cmd.Process.Signal(syscall.SIGCONT)
