@@ -500,11 +500,19 @@ cmd_register() {
 	# What `ejabberdctl register` does, and a new password for an account
 	# that exists (ejabberdctl has no command for that without
 	# mod_admin_extra).
-	out=$(node_call "$dir" "case ejabberd_auth:try_register($u, $h, $p) of
-		{error, exists} -> ejabberd_auth:set_password($u, $h, $p);
-		R -> R
-	end.") || die "register $user@$host: erl_call failed: $out"
-	[[ $out == "{ok, ok}" ]] || die "register $user@$host: $out"
+	# The ports open before mnesia has made the account table on a fresh
+	# spool ({no_exists,passwd,...}): that answer is tried again, for up
+	# to 10 seconds.
+	local tries
+	for tries in $(seq 1 50); do
+		out=$(node_call "$dir" "case ejabberd_auth:try_register($u, $h, $p) of
+			{error, exists} -> ejabberd_auth:set_password($u, $h, $p);
+			R -> R
+		end.") || die "register $user@$host: erl_call failed: $out"
+		[[ $out == *no_exists* ]] || break
+		sleep 0.2
+	done
+	[[ $out == "{ok, ok}" ]] || die "register $user@$host: $out (after $tries tries)"
 }
 
 cmd_stop() {
