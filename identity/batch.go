@@ -335,10 +335,30 @@ func (b *batch) stagePages(tx *memdb.Txn) (pageArrays, error) {
 		byID := newPageChanges(&relationshipsTable, b.l, len(b.rels))
 		byContact := newPageChanges(&contactRelationshipsTable, b.l, len(b.rels))
 		byOwner := newPageChanges(&ownerRelationshipsTable, b.l, len(b.rels))
+		// The source and network tables read each relationship's contact:
+		// consecutive changes are often of one contact.
+		var lastID string
+		var last *Contact
+		contact := func(id string) (*Contact, bool) {
+			if last == nil || id != lastID {
+				c, ok := b.contact(id)
+				if !ok {
+					return nil, false
+				}
+				lastID, last = id, c
+			}
+			return last, true
+		}
+		sourceTable := attrRelTable(tableSourceRelationships, contactSource, contact)
+		networkTable := attrRelTable(tableNetworkRelationships, contactNetwork, contact)
+		bySource := newPageChanges(sourceTable, b.l, len(b.rels))
+		byNetwork := newPageChanges(networkTable, b.l, len(b.rels))
 		for _, ch := range b.rels {
 			byID.replace(ch.old, ch.new)
 			byContact.replace(ch.old, ch.new)
 			byOwner.replace(ch.old, ch.new)
+			bySource.replace(ch.old, ch.new)
+			byNetwork.replace(ch.old, ch.new)
 		}
 		pages.rels = clonePtr(pages.rels)
 		if err := byID.write(cached(&b.relPages, b, &relationshipsTable, b.base.rels), tx, pages.rels); err != nil {
@@ -349,6 +369,12 @@ func (b *batch) stagePages(tx *memdb.Txn) (pageArrays, error) {
 			return pages, err
 		}
 		if err := byOwner.write(cached(&b.ownerPages, b, &ownerRelationshipsTable, nil), tx, nil); err != nil {
+			return pages, err
+		}
+		if err := bySource.write(newPageCache(b.base.txn, b.l, sourceTable, nil), tx, nil); err != nil {
+			return pages, err
+		}
+		if err := byNetwork.write(newPageCache(b.base.txn, b.l, networkTable, nil), tx, nil); err != nil {
 			return pages, err
 		}
 	}

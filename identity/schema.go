@@ -37,6 +37,8 @@ import (
 //	relationships          relationships by ID        page = hash(relationship ID)
 //	contact_relationships  relationships by contact   page = hash(contact ID)
 //	owner_relationships    relationships by owner     page = owner ID, hash(relationship ID) % 64
+//	source_relationships   relationships by source    page = contact's source, hash(relationship ID) % 64
+//	network_relationships  relationships by network   page = contact's network, hash(relationship ID) % 64
 //
 // Routing (which relationship a contact reaches by writing to a persona)
 // scans the contact's few relationships in contact_relationships; the write
@@ -44,6 +46,13 @@ import (
 // index to keep (memdb would not enforce its uniqueness anyway). Merged
 // relationships are kept in relationships and contact_relationships
 // (history) but not in owner_relationships: they own nothing.
+//
+// The source and network tables serve searches by the contact's source or
+// network, which would otherwise read every relationship and its contact.
+// Like the owner table they leave merged relationships out; contacts
+// without a source are not in the source table. A contact never changes
+// (contacts are only added) and a relationship never changes contact, so
+// a relationship stays in the same source and network pages for life.
 //
 // Page keys of hashed tables are four hex digits; the hash is seeded per
 // State, so page layout differs between processes and cannot be aimed at
@@ -58,6 +67,8 @@ const (
 	tableRelationships        = "relationships"
 	tableContactRelationships = "contact_relationships"
 	tableOwnerRelationships   = "owner_relationships"
+	tableSourceRelationships  = "source_relationships"
+	tableNetworkRelationships = "network_relationships"
 
 	indexID     = "id"
 	indexInside = "inside" // employees by inside address
@@ -97,6 +108,8 @@ func newSchema() *memdb.DBSchema {
 		tableRelationships:        pagedSchema(tableRelationships),
 		tableContactRelationships: pagedSchema(tableContactRelationships),
 		tableOwnerRelationships:   pagedSchema(tableOwnerRelationships),
+		tableSourceRelationships:  pagedSchema(tableSourceRelationships),
+		tableNetworkRelationships: pagedSchema(tableNetworkRelationships),
 	}}
 }
 
@@ -426,6 +439,35 @@ var (
 	}
 )
 
+// attrRelTable returns the table of unmerged relationships by attr of
+// their contact (source or network), which contact looks up (see
+// sourceRelationships and networkRelationships). Relationships whose
+// contact has an empty attr, or is not found, are not in it.
+func attrRelTable(name string, attr func(*Contact) string, contact func(id string) (*Contact, bool)) *pagedTable[Relationship] {
+	return &pagedTable[Relationship]{
+		name: name,
+		owner: func(r *Relationship) (string, string, bool) {
+			if r.MergedInto != "" {
+				return "", "", false
+			}
+			c, ok := contact(r.ContactID)
+			if !ok {
+				return "", "", false
+			}
+			v := attr(c)
+			return v, r.ID, v != ""
+		},
+		// A relationship's contact, and so its source and network, never
+		// change.
+		samePlace: func(a, b *Relationship) bool {
+			return a.ID == b.ID && a.ContactID == b.ContactID && a.MergedInto == "" && b.MergedInto == ""
+		},
+	}
+}
+
+func contactSource(c *Contact) string  { return c.Source }
+func contactNetwork(c *Contact) string { return c.Address.Network }
+
 // must panics on errors memdb returns only for schema mistakes (unknown
 // table or index, wrong argument type): those are bugs in this package, and
 // tests exercise every query.
@@ -745,13 +787,13 @@ func (c *pageChanges[T]) replaceInPlace(key string, old *page[T], ch *pageChange
 }
 
 // buildPages groups records into the pages of table t, for loading:
-// bucket(r) is r's page number in [0, buckets) or -1 to leave r out (for
+// bucket(i, r) is the page number of r (records[i]) in [0, buckets) or -1 to leave r out (for
 // hashed tables the hash decides and bucket is not used), and key(b) is the
 // key of page b. All pages share one backing array, filled by counting
 // sort, so building a million-record table allocates little. Pages come out
 // in page number order; pages of hashed tables are sorted by fingerprint.
 func buildPages[T any](l *layout, t *pagedTable[T], records []*T, buckets int,
-	bucket func(*T) int, key func(b int) string) []*page[T] {
+	bucket func(i int, r *T) int, key func(b int) string) []*page[T] {
 	var hashes []uint64
 	if t.hash != nil {
 		hashes = make([]uint64, len(records))
@@ -766,7 +808,7 @@ func buildPages[T any](l *layout, t *pagedTable[T], records []*T, buckets int,
 		if hashes != nil {
 			b = hashBucket(hashes[i])
 		} else {
-			b = bucket(r)
+			b = bucket(i, r)
 		}
 		of[i] = int32(b)
 		if b >= 0 {

@@ -111,7 +111,7 @@ func (s *State) load(ds *Dataset) error {
 	})
 	wg.Go(func() {
 		rByOwner = buildPages(s.l, &ownerRelationshipsTable, rels, len(owners)*ownerPages,
-			func(r *Relationship) int {
+			func(_ int, r *Relationship) int {
 				sl, _, ok := ownerRelationshipsTable.slotOf(s.l, r)
 				if !ok {
 					return -1
@@ -129,14 +129,29 @@ func (s *State) load(ds *Dataset) error {
 	for _, p := range cByID {
 		byKey[p.key] = p
 	}
+	// The source and network tables need each relationship's contact,
+	// which the check finds: relsInOrder[i]'s contact is contactOf[i].
+	relsInOrder := make([]*Relationship, 0, len(rels))
+	contactOf := make([]*Contact, 0, len(rels))
 	for _, p := range rByContact {
-		if errUnknown = checkContactsExist(byKey[p.key], p); errUnknown != nil {
+		n := len(contactOf)
+		contactOf = contactOf[:n+len(p.items)]
+		relsInOrder = append(relsInOrder, p.items...)
+		if errUnknown = checkContactsExist(byKey[p.key], p, contactOf[n:]); errUnknown != nil {
 			break
 		}
 	}
 	if err := errors.Join(errAddrs, errRoutes, errUnknown); err != nil {
 		return fmt.Errorf("stored data is inconsistent: %w", err)
 	}
+	var rBySource, rByNetwork []*page[Relationship]
+	wg.Go(func() {
+		rBySource = buildAttrPages(s.l, tableSourceRelationships, relsInOrder, contactOf, contactSource)
+	})
+	wg.Go(func() {
+		rByNetwork = buildAttrPages(s.l, tableNetworkRelationships, relsInOrder, contactOf, contactNetwork)
+	})
+	wg.Wait()
 
 	tx := s.db.Txn(true)
 	defer tx.Abort()
@@ -175,6 +190,12 @@ func (s *State) load(ds *Dataset) error {
 	if err := insertPages(tx, tableOwnerRelationships, rByOwner); err != nil {
 		return err
 	}
+	if err := insertPages(tx, tableSourceRelationships, rBySource); err != nil {
+		return err
+	}
+	if err := insertPages(tx, tableNetworkRelationships, rByNetwork); err != nil {
+		return err
+	}
 	tx.Commit()
 	s.publish(dir, pageArrays{
 		contacts:     pageArrayOf(s.l, cByID),
@@ -183,6 +204,38 @@ func (s *State) load(ds *Dataset) error {
 		contactRels:  pageArrayOf(s.l, rByContact),
 	})
 	return nil
+}
+
+// buildAttrPages builds the pages of the source or network table (see
+// attrRelTable) for loading: contactOf[i] is the contact of rels[i].
+// Values are numbered in order of first appearance, like owners.
+func buildAttrPages(l *layout, name string, rels []*Relationship, contactOf []*Contact, attr func(*Contact) string) []*page[Relationship] {
+	num := map[string]int{}
+	var vals []string
+	bucket := func(i int, r *Relationship) int {
+		c := contactOf[i]
+		if r.MergedInto != "" || c == nil {
+			return -1
+		}
+		v := attr(c)
+		if v == "" {
+			return -1
+		}
+		return num[v]*ownerPages + l.subIndex(r.ID)
+	}
+	// First pass: number the values (buildPages needs their count).
+	for i, r := range rels {
+		if c := contactOf[i]; r.MergedInto == "" && c != nil {
+			if v := attr(c); v != "" {
+				if _, ok := num[v]; !ok {
+					num[v] = len(vals)
+					vals = append(vals, v)
+				}
+			}
+		}
+	}
+	return buildPages(l, attrRelTable(name, attr, nil), rels, len(vals)*ownerPages, bucket,
+		func(b int) string { return ownerPrefix(vals[b/ownerPages]) + l.subKeys[b%ownerPages] })
 }
 
 func insertPages[T any](tx *memdb.Txn, table string, pages []*page[T]) error {
@@ -200,8 +253,9 @@ func insertPages[T any](tx *memdb.Txn, table string, pages []*page[T]) error {
 // contacts. It points each relationship's ContactID at its contact's ID
 // (equal strings): one copy of each ID stays in memory, and routing's
 // comparison of the two finds them identical without reading either.
-// Only loading calls it, before the records are published.
-func checkContactsExist(contacts *page[Contact], rels *page[Relationship]) error {
+// It sets contactOf[i] to the contact of rels.items[i]. Only loading
+// calls it, before the records are published.
+func checkContactsExist(contacts *page[Contact], rels *page[Relationship], contactOf []*Contact) error {
 	for i, r := range rels.items {
 		found := false
 		if contacts != nil {
@@ -209,6 +263,7 @@ func checkContactsExist(contacts *page[Contact], rels *page[Relationship]) error
 			for _, c := range contacts.items[lo:hi] {
 				if c.ID == r.ContactID {
 					r.ContactID = c.ID
+					contactOf[i] = c
 					found = true
 					break
 				}
