@@ -500,16 +500,18 @@ cmd_register() {
 	# What `ejabberdctl register` does, and a new password for an account
 	# that exists (ejabberdctl has no command for that without
 	# mod_admin_extra).
-	# The ports open before mnesia has made the account table on a fresh
-	# spool ({no_exists,passwd,...}): that answer is tried again, for up
-	# to 10 seconds.
+	# The ports open before mnesia has made and loaded the account table
+	# on a fresh spool: try_register then answers {no_exists,passwd,...}
+	# or db_failure. So it waits for the table first, and any answer but
+	# ok is tried again, for up to 10 seconds.
 	local tries
 	for tries in $(seq 1 50); do
-		out=$(node_call "$dir" "case ejabberd_auth:try_register($u, $h, $p) of
+		out=$(node_call "$dir" "mnesia:wait_for_tables([passwd], 2000),
+		case ejabberd_auth:try_register($u, $h, $p) of
 			{error, exists} -> ejabberd_auth:set_password($u, $h, $p);
 			R -> R
 		end.") || die "register $user@$host: erl_call failed: $out"
-		[[ $out == *no_exists* ]] || break
+		[[ $out != "{ok, ok}" ]] || break
 		sleep 0.2
 	done
 	[[ $out == "{ok, ok}" ]] || die "register $user@$host: $out (after $tries tries)"
