@@ -27,6 +27,28 @@ type counts struct {
 	resp                                       [len(bucketBounds) + 1]int64
 }
 
+// add adds o's counts to c's.
+func (c *counts) add(o *counts) {
+	c.in += o.in
+	c.out += o.out
+	c.newContacts += o.newContacts
+	c.gone += o.gone
+	c.waits += o.waits
+	c.replied += o.replied
+	for i := range o.resp {
+		c.resp[i] += o.resp[i]
+	}
+}
+
+// args are c's counts as statement arguments, in counterColumns' order.
+func (c *counts) args() []any {
+	out := []any{c.in, c.out, c.newContacts, c.gone, c.waits, c.replied}
+	for _, n := range c.resp {
+		out = append(out, n)
+	}
+	return out
+}
+
 // histKey is a row of response_hist.
 type histKey struct {
 	day, team, employee string
@@ -207,19 +229,34 @@ func (s *Store) loadRels(ctx context.Context, tx *sql.Tx, ids []string, rels map
 	return nil
 }
 
-const upsertDaily = `INSERT INTO daily (day, team, employee, network, contact_point, source,
-	msgs_in, msgs_out, new_contacts, gone, waits, replied, resp_1h, resp_4h, resp_8h, resp_24h, resp_over)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (day, team, employee, network, contact_point, source) DO UPDATE SET
-	msgs_in = daily.msgs_in + excluded.msgs_in, msgs_out = daily.msgs_out + excluded.msgs_out,
-	new_contacts = daily.new_contacts + excluded.new_contacts, gone = daily.gone + excluded.gone,
-	waits = daily.waits + excluded.waits, replied = daily.replied + excluded.replied,
-	resp_1h = daily.resp_1h + excluded.resp_1h, resp_4h = daily.resp_4h + excluded.resp_4h,
-	resp_8h = daily.resp_8h + excluded.resp_8h, resp_24h = daily.resp_24h + excluded.resp_24h,
-	resp_over = daily.resp_over + excluded.resp_over`
+// counterColumns are the counters of daily and team_daily, in the order
+// counts.args gives them.
+var counterColumns = []string{"msgs_in", "msgs_out", "new_contacts", "gone", "waits", "replied",
+	"resp_1h", "resp_4h", "resp_8h", "resp_24h", "resp_over"}
 
-const upsertHist = `INSERT INTO response_hist (day, team, employee, bucket, n) VALUES (?, ?, ?, ?, ?)
-	ON CONFLICT (day, team, employee, bucket) DO UPDATE SET n = response_hist.n + excluded.n`
+// The statements that add a batch's increments to a counter table: a
+// row per key, its counters added to on conflict.
+var (
+	upsertDaily     = addTo("daily", []string{"day", "team", "employee", "network", "contact_point", "source"}, counterColumns)
+	upsertHist      = addTo("response_hist", []string{"day", "team", "employee", "bucket"}, []string{"n"})
+	upsertDailyTeam = addTo("team_daily", []string{"day", "team"}, counterColumns)
+	upsertNewTeam   = addTo("team_new", []string{"day", "team", "contact_point", "source"}, []string{"n"})
+	upsertHistTeam  = addTo("team_response_hist", []string{"day", "team", "bucket"}, []string{"n"})
+	upsertHistDay   = addTo("day_response_hist", []string{"day", "bucket"}, []string{"n"})
+)
+
+// addTo is the statement that inserts a row of table with its key
+// columns and counters, or adds the counters to the row of that key.
+func addTo(table string, keys, counters []string) string {
+	cols := append(slices.Clone(keys), counters...)
+	sets := make([]string, len(counters))
+	for i, c := range counters {
+		sets[i] = fmt.Sprintf("%[2]s = %[1]s.%[2]s + excluded.%[2]s", table, c)
+	}
+	return fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO UPDATE SET %s",
+		table, strings.Join(cols, ", "), strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", "),
+		strings.Join(keys, ", "), strings.Join(sets, ", "))
+}
 
 const upsertRel = `INSERT INTO relationships (relationship_id, owner, team, network, last_kind, last_at, waiting_since,
 	wait_day, wait_team, wait_employee, wait_network, wait_point, wait_source)
@@ -232,38 +269,23 @@ const upsertRel = `INSERT INTO relationships (relationship_id, owner, team, netw
 // write adds the batch's increments to the store and writes the
 // relationships it changed.
 func (s *Store) write(ctx context.Context, tx *sql.Tx, b *batch) error {
-	daily, err := tx.PrepareContext(ctx, sqldb.Rebind(s.dialect, upsertDaily))
-	if err != nil {
-		return fmt.Errorf("analytics: prepare: %w", err)
-	}
-	defer daily.Close()
-	// In key order: two writers on PostgreSQL take row locks in one order.
-	keys := make([]dimKey, 0, len(b.daily))
-	for k := range b.daily {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b dimKey) int {
-		return strings.Compare(a.day+"\x00"+a.team+"\x00"+a.employee+"\x00"+a.network+"\x00"+a.point+"\x00"+a.source,
-			b.day+"\x00"+b.team+"\x00"+b.employee+"\x00"+b.network+"\x00"+b.point+"\x00"+b.source)
+	// Each in key order: two writers on PostgreSQL take row locks in one
+	// order.
+	err := upsertSorted(ctx, s, tx, upsertDaily, b.daily, func(a, b dimKey) int {
+		return cmp.Or(strings.Compare(a.day, b.day), strings.Compare(a.team, b.team), strings.Compare(a.employee, b.employee),
+			strings.Compare(a.network, b.network), strings.Compare(a.point, b.point), strings.Compare(a.source, b.source))
+	}, func(k dimKey, c *counts) []any {
+		return append([]any{k.day, k.team, k.employee, k.network, k.point, k.source}, c.args()...)
 	})
-	for _, k := range keys {
-		c := b.daily[k]
-		if _, err := daily.ExecContext(ctx, k.day, k.team, k.employee, k.network, k.point, k.source,
-			c.in, c.out, c.newContacts, c.gone, c.waits, c.replied, c.resp[0], c.resp[1], c.resp[2], c.resp[3], c.resp[4]); err != nil {
-			return fmt.Errorf("analytics: add to daily counters: %w", err)
-		}
+	if err != nil {
+		return fmt.Errorf("analytics: add to daily counters: %w", err)
 	}
-	if len(b.hist) > 0 {
-		hist, err := tx.PrepareContext(ctx, sqldb.Rebind(s.dialect, upsertHist))
-		if err != nil {
-			return fmt.Errorf("analytics: prepare: %w", err)
-		}
-		defer hist.Close()
-		for k, n := range b.hist {
-			if _, err := hist.ExecContext(ctx, k.day, k.team, k.employee, k.bucket, n); err != nil {
-				return fmt.Errorf("analytics: add to response times: %w", err)
-			}
-		}
+	err = upsertSorted(ctx, s, tx, upsertHist, b.hist, func(a, b histKey) int {
+		return cmp.Or(strings.Compare(a.day, b.day), strings.Compare(a.team, b.team), strings.Compare(a.employee, b.employee),
+			cmp.Compare(a.bucket, b.bucket))
+	}, func(k histKey, n int64) []any { return []any{k.day, k.team, k.employee, k.bucket, n} })
+	if err != nil {
+		return fmt.Errorf("analytics: add to response times: %w", err)
 	}
 	if err := s.writeRollups(ctx, tx, b); err != nil {
 		return err
@@ -290,26 +312,6 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, b *batch) error {
 	return nil
 }
 
-const upsertDailyTeam = `INSERT INTO team_daily (day, team,
-	msgs_in, msgs_out, new_contacts, gone, waits, replied, resp_1h, resp_4h, resp_8h, resp_24h, resp_over)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (day, team) DO UPDATE SET
-	msgs_in = team_daily.msgs_in + excluded.msgs_in, msgs_out = team_daily.msgs_out + excluded.msgs_out,
-	new_contacts = team_daily.new_contacts + excluded.new_contacts, gone = team_daily.gone + excluded.gone,
-	waits = team_daily.waits + excluded.waits, replied = team_daily.replied + excluded.replied,
-	resp_1h = team_daily.resp_1h + excluded.resp_1h, resp_4h = team_daily.resp_4h + excluded.resp_4h,
-	resp_8h = team_daily.resp_8h + excluded.resp_8h, resp_24h = team_daily.resp_24h + excluded.resp_24h,
-	resp_over = team_daily.resp_over + excluded.resp_over`
-
-const upsertNewTeam = `INSERT INTO team_new (day, team, contact_point, source, n) VALUES (?, ?, ?, ?, ?)
-	ON CONFLICT (day, team, contact_point, source) DO UPDATE SET n = team_new.n + excluded.n`
-
-const upsertHistTeam = `INSERT INTO team_response_hist (day, team, bucket, n) VALUES (?, ?, ?, ?)
-	ON CONFLICT (team, day, bucket) DO UPDATE SET n = team_response_hist.n + excluded.n`
-
-const upsertHistDay = `INSERT INTO day_response_hist (day, bucket, n) VALUES (?, ?, ?)
-	ON CONFLICT (day, bucket) DO UPDATE SET n = day_response_hist.n + excluded.n`
-
 // writeRollups adds the batch's increments to the rollups of daily and
 // response_hist by team and by day (migration 0003), which the overview
 // of a team or of everyone reads: a batch's few rows per day and team.
@@ -333,15 +335,7 @@ func (s *Store) writeRollups(ctx context.Context, tx *sql.Tx, b *batch) error {
 			t = &counts{}
 			teams[tk] = t
 		}
-		t.in += c.in
-		t.out += c.out
-		t.newContacts += c.newContacts
-		t.gone += c.gone
-		t.waits += c.waits
-		t.replied += c.replied
-		for i := range c.resp {
-			t.resp[i] += c.resp[i]
-		}
+		t.add(c)
 		if c.newContacts != 0 {
 			news[newKey{k.day, k.team, k.point, k.source}] += c.newContacts
 		}
@@ -357,7 +351,7 @@ func (s *Store) writeRollups(ctx context.Context, tx *sql.Tx, b *batch) error {
 	err := upsertSorted(ctx, s, tx, upsertDailyTeam, teams, func(a, b teamKey) int {
 		return cmp.Or(strings.Compare(a.day, b.day), strings.Compare(a.team, b.team))
 	}, func(k teamKey, c *counts) []any {
-		return []any{k.day, k.team, c.in, c.out, c.newContacts, c.gone, c.waits, c.replied, c.resp[0], c.resp[1], c.resp[2], c.resp[3], c.resp[4]}
+		return append([]any{k.day, k.team}, c.args()...)
 	})
 	if err == nil {
 		err = upsertSorted(ctx, s, tx, upsertNewTeam, news, func(a, b newKey) int {
