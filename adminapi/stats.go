@@ -61,6 +61,17 @@ func (p params) day(name string) (time.Time, error) {
 	return t, nil
 }
 
+// statsQuery reads the query of a request for the analytics store and
+// its scoped filter (scopedFilter); without a store, errNoAnalytics.
+func (a *Server) statsQuery(r *http.Request, c Caller) (params, analytics.Filter, error) {
+	if a.stats == nil {
+		return params{}, analytics.Filter{}, errNoAnalytics
+	}
+	p := queryOf(r)
+	f, err := a.scopedFilter(c, p)
+	return p, f, err
+}
+
 // scopedFilter is the analytics filter of p's team and employee; a lead's
 // is forced to their team (another team or an employee outside it: 403).
 func (a *Server) scopedFilter(c Caller, p params) (analytics.Filter, error) {
@@ -81,11 +92,7 @@ func (a *Server) scopedFilter(c Caller, p params) (analytics.Filter, error) {
 }
 
 func (a *Server) statsOverview(w http.ResponseWriter, r *http.Request, c Caller) error {
-	if a.stats == nil {
-		return errNoAnalytics
-	}
-	p := queryOf(r)
-	filter, err := a.scopedFilter(c, p)
+	p, filter, err := a.statsQuery(r, c)
 	if err != nil {
 		return err
 	}
@@ -112,11 +119,7 @@ func (a *Server) statsOverview(w http.ResponseWriter, r *http.Request, c Caller)
 }
 
 func (a *Server) waiting(w http.ResponseWriter, r *http.Request, c Caller) error {
-	if a.stats == nil {
-		return errNoAnalytics
-	}
-	p := queryOf(r)
-	filter, err := a.scopedFilter(c, p)
+	p, filter, err := a.statsQuery(r, c)
 	if err != nil {
 		return err
 	}
