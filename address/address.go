@@ -88,6 +88,14 @@ func (e *Error) Unwrap() error { return ErrInvalid }
 // kind k, or an *Error saying what is wrong with it. A resource (XMPP) is
 // dropped; surrounding space is ignored.
 func Canonical(k Kind, s string, p Policy) (string, error) {
+	if c, ok := plain(k, s, p); ok {
+		return c, nil
+	}
+	return full(k, s, p)
+}
+
+// full is Canonical without the shortcut for plain spellings.
+func full(k Kind, s string, p Policy) (string, error) {
 	switch k {
 	case XMPP:
 		return canonicalJID(s, p)
@@ -315,6 +323,19 @@ func isSpaceOrControl(r rune) bool {
 
 func isControl(r rune) bool {
 	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029'
+}
+
+// HasDomainKey reports whether DomainKey(d) is key, without working
+// DomainKey out when d is ASCII (a configured domain nearly always is):
+// then its key is its lower-case form without a trailing dot.
+func HasDomainKey(d, key string) bool {
+	d = strings.TrimSuffix(d, ".")
+	for i := 0; i < len(d); i++ {
+		if d[i] >= 0x80 {
+			return DomainKey(d) == key
+		}
+	}
+	return equalFoldASCII(d, key)
 }
 
 // DomainKey is a domain in the one form that compares equal however it

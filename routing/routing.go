@@ -549,7 +549,7 @@ func isOurs(top *Topology, domain string) bool {
 	// XMPP spells an IDN domain in U-labels, mail in A-labels, and the
 	// configuration either: compare them in one form.
 	domain = address.DomainKey(domain)
-	same := func(d string) bool { return address.DomainKey(d) == domain }
+	same := func(d string) bool { return address.HasDomainKey(d, domain) }
 	for _, n := range top.Networks {
 		if same(n.Domain) {
 			return true

@@ -1,0 +1,128 @@
+package address
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// plainCases are spellings at the edges of what plain takes: each must
+// get the same answer from Canonical as from the full check.
+var plainCases = []string{
+	"bob@ext.test", "Bob@Ext.Test", "BOB@EXT.TEST", "a.b+c_d-e@x.test",
+	"bob@ext.test.", "bob@-ext.test", "bob@ext-.test", "bob@ab--c.test", "bob@xn--bcher-kva.test",
+	"bob@XN--BCHER-KVA.TEST", "bob@1.2.3.4", "bob@1.2.3", "bob@a.b.123", "bob@123.test",
+	"bob@localhost", "bob@LocalHost", "bob@x.localhost", "bob@x.invalid", "bob@x.INVALID", "bob@invalid.test",
+	".bob@x.test", "bob.@x.test", "bo..b@x.test", "+bob@x.test", "-@x.test", "_@x.test", "bob@x_y.test",
+	"bob@x+y.test", "@x.test", "bob@", "bob", "bob@@x.test", "a@b@x.test", "bob@x..test", "bob@.x.test",
+	"bob@x", "bob@" + strings.Repeat("a", 63) + ".test", "bob@" + strings.Repeat("a", 64) + ".test",
+	strings.Repeat("b", 64) + "@x.test", strings.Repeat("b", 65) + "@x.test",
+	"bob@" + strings.Repeat("abcdefghi.", 25) + "test", "bob@" + strings.Repeat("abcdefghi.", 24) + "tests",
+	" bob@x.test", "bob@x.test ", "bob@x.test/res", "<bob@x.test>", `"bob"@x.test`, "bob@bücher.test",
+}
+
+// TestPlainAgreesWithFull holds the shortcut to the full check: for every
+// spelling it takes, on both kinds and under both policies, it must give
+// exactly the full check's answer, and the full check must accept it.
+func TestPlainAgreesWithFull(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		for _, k := range []Kind{XMPP, Mail} {
+			for _, p := range []Policy{{}, {AllowSpecial: true}} {
+				got, ok := plain(k, s, p)
+				if !ok {
+					continue
+				}
+				want, err := full(k, s, p)
+				if err != nil || got != want {
+					t.Errorf("%s %+v: plain(%q) = %q, the full check: %q, %v", k, p, s, got, want, err)
+				}
+			}
+		}
+	}
+	for _, s := range plainCases {
+		check(s)
+	}
+	// Random spellings over an alphabet of the characters the shortcut
+	// treats specially, so most of them fall near its edges.
+	const alphabet = "abAB09.-_+@xn--"
+	rng := rand.New(rand.NewPCG(1, 2))
+	taken := 0
+	for range 200_000 {
+		b := make([]byte, 3+rng.IntN(14))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		s := string(b)
+		check(s)
+		if _, ok := plain(XMPP, s, Policy{}); ok {
+			taken++
+		}
+	}
+	if taken < 1000 {
+		t.Errorf("only %d random spellings took the shortcut: the test no longer reaches it", taken)
+	}
+}
+
+// TestPlainTakesTheCommonSpellings pins that the everyday spellings go
+// the fast way, and that a lower-case one comes back as the same string.
+func TestPlainTakesTheCommonSpellings(t *testing.T) {
+	for _, s := range []string{"bob@ext.test", "hana.sato+work@mail.example.co.jp", "Bob@Ext.Test"} {
+		for _, k := range []Kind{XMPP, Mail} {
+			c, ok := plain(k, s, Policy{})
+			if !ok || c != strings.ToLower(s) {
+				t.Errorf("%s: plain(%q) = %q, %v", k, s, c, ok)
+			}
+		}
+	}
+	if got := testing.AllocsPerRun(100, func() { _, _ = Canonical(XMPP, "bob@ext.test", Policy{}) }); got != 0 {
+		t.Errorf("a canonical spelling allocates %v times", got)
+	}
+}
+
+func FuzzPlainAgreesWithFull(f *testing.F) {
+	for _, s := range plainCases {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, k := range []Kind{XMPP, Mail} {
+			for _, p := range []Policy{{}, {AllowSpecial: true}} {
+				if got, ok := plain(k, s, p); ok {
+					if want, err := full(k, s, p); err != nil || got != want {
+						t.Fatalf("%s %+v: plain(%q) = %q, the full check: %q, %v", k, p, s, got, want, err)
+					}
+				}
+			}
+		}
+	})
+}
+
+func BenchmarkCanonical(b *testing.B) {
+	for _, s := range []string{"bob@ext.test", "Bob@Ext.Test", "bob@bücher.test"} {
+		b.Run(s, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Canonical(XMPP, s, Policy{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestHasDomainKey holds HasDomainKey to DomainKey's answers, ASCII and
+// not, with and without trailing dots and in every case.
+func TestHasDomainKey(t *testing.T) {
+	domains := []string{"corp.test", "Corp.Test.", "CORP.TEST", "corp.test..", "xn--bcher-kva.test", "XN--BCHER-KVA.test",
+		"bücher.test", "BÜCHER.test.", "ｃｏｒｐ.test", "corp.tesT.", "", ".", "corp", "co.rp.test", "xn--invalid-.test"}
+	for _, d := range domains {
+		for _, other := range domains {
+			key := DomainKey(other)
+			if got, want := HasDomainKey(d, key), DomainKey(d) == key; got != want {
+				t.Errorf("HasDomainKey(%q, %q) = %v, DomainKey says %v", d, key, got, want)
+			}
+		}
+	}
+	if !HasDomainKey("Corp.Test.", "corp.test") || !HasDomainKey("BÜCHER.test", DomainKey("xn--bcher-kva.test")) || HasDomainKey("corp.test", "corp.tes") {
+		t.Error("HasDomainKey misses the plain cases")
+	}
+}
