@@ -62,6 +62,7 @@ bench:
 # bench-e2e runs the end-to-end benchmarks on real Prosody and Dovecot: the
 # relay against direct messages, a 10 MiB file relayed against a direct
 # share, a colleague's messages during a 10,000-contact broadcast against
-# the same alone, and mail ingest.
+# the same alone, mail ingest, and `kakehashi serve` with a million
+# relationships (start time and resident memory).
 bench-e2e:
-	go test ./e2e/ -run '^$$' -bench 'Relay|MailIngest' -benchtime 1x -count=1 -v
+	go test ./e2e/ -run '^$$' -bench 'Relay|MailIngest|Serve1M' -benchtime 1x -count=1 -v
