@@ -353,6 +353,8 @@ func (q *Queue) Run(ctx context.Context) error {
 	batch := make([]queueOp, 0, maxBatch)
 	retry := time.NewTimer(markRetryInterval)
 	defer retry.Stop()
+	linger := time.NewTimer(lingerFor)
+	linger.Stop()
 	for {
 		batch = batch[:0]
 		if len(q.retry) > 0 || q.StoreError() != nil {
@@ -382,8 +384,58 @@ func (q *Queue) Run(ctx context.Context) error {
 				break fill
 			}
 		}
+		if onWire(batch) {
+			var stop bool
+			if batch, stop = q.linger(ctx, linger, batch, maxBatch); stop {
+				q.drain(batch, maxBatch)
+				return nil
+			}
+		}
 		q.commit(batch)
 	}
+}
+
+// lingerFor is how long the commit of records whose messages are already
+// on the wire (written first) waits for more operations to share it.
+// Nothing waits on such a commit to deliver: the message went out, and a
+// crash before the commit loses its record either way (see WireFirst).
+// The pause keeps the commit's work off the cores while the XMPP server
+// delivers what was just written, and lets a run of messages share one
+// fsync.
+const lingerFor = 2 * time.Millisecond
+
+// onWire reports whether every operation of batch is the record of a
+// message already written.
+func onWire(batch []queueOp) bool {
+	for _, op := range batch {
+		if op.insert == nil || !op.insert.sentFirst {
+			return false
+		}
+	}
+	return len(batch) > 0
+}
+
+// linger adds to batch what arrives within lingerFor, on the timer t,
+// and returns early when batch is full or an operation comes that
+// someone waits on (a record to send, a mark, an Exec). stop is true
+// when ctx ended meanwhile.
+func (q *Queue) linger(ctx context.Context, t *time.Timer, batch []queueOp, maxBatch int) (_ []queueOp, stop bool) {
+	t.Reset(lingerFor)
+	defer t.Stop()
+	for len(batch) < maxBatch {
+		select {
+		case op := <-q.ops:
+			batch = append(batch, op)
+			if op.insert == nil || !op.insert.sentFirst {
+				return batch, false
+			}
+		case <-t.C:
+			return batch, false
+		case <-ctx.Done():
+			return batch, true
+		}
+	}
+	return batch, false
 }
 
 // drain stops the queue: no operation is taken any more, and every one
