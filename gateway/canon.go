@@ -94,7 +94,7 @@ func (g *Gateway) reportOldSpellings(ctx context.Context) {
 			examples = append(examples, a.Network+":"+a.Addr)
 		}
 	}
-	for _, c := range snap.Contacts() {
+	for c := range snap.EachContact() {
 		if ctx.Err() != nil {
 			return
 		}

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"iter"
 	"slices"
 
 	memdb "github.com/hashicorp/go-memdb"
@@ -216,6 +217,23 @@ func all[T any](txn *memdb.Txn, table string) []*T {
 // allocates and sorts a million pointers; prefer the lookups.
 func (sn *Snapshot) Contacts() []*Contact {
 	return allPaged(sn.txn, &contactsTable, byContactID)
+}
+
+// EachContact yields every contact in no particular order, without
+// listing or sorting them first (see Contacts).
+func (sn *Snapshot) EachContact() iter.Seq[*Contact] {
+	return func(yield func(*Contact) bool) {
+		for _, p := range sn.contacts {
+			if p == nil {
+				continue
+			}
+			for _, c := range p.items {
+				if !yield(c) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // ContactCount returns the number of contacts.
