@@ -886,6 +886,12 @@ func (s *SQLStore) Load(ctx context.Context) (*Dataset, error) {
 		readRels = func() ([]Relationship, error) { return pgReadTable(ctx, s, snap, pgLoadRelationships) }
 		readContacts = func() ([]Contact, error) { return pgReadTable(ctx, s, snap, pgLoadContacts) }
 	}
+	if s.d == sqldb.SQLite {
+		// Each read connection's page cache fills while the tables are
+		// read; what follows reads little. Closing the idle ones frees
+		// theirs (a few MiB, held otherwise for as long as the store).
+		defer func() { s.r.SetMaxIdleConns(0); s.r.SetMaxIdleConns(2) }()
+	}
 	ds := &Dataset{}
 	var relErr error
 	done := make(chan struct{})
