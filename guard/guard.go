@@ -82,6 +82,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -204,6 +205,51 @@ func Describe(hits []Hit) string {
 type Guard struct {
 	domains []domain
 	terms   []pattern
+
+	// people remembers what Check compiles from a Person (allowed words,
+	// name patterns, address forms), which is the same for every message
+	// the person writes; at most maxPeople, then it starts over.
+	peopleMu sync.Mutex
+	people   map[string]*personRules
+}
+
+// personRules is what Check compiles from one Person. It is read only.
+type personRules struct {
+	allowed   map[string]bool
+	names     []pattern
+	addresses []string
+}
+
+// maxPeople bounds Guard.people.
+const maxPeople = 4096
+
+// rulesFor returns p's compiled rules, compiling them the first time.
+func (g *Guard) rulesFor(p Person) *personRules {
+	var k strings.Builder
+	k.WriteString(p.Name)
+	for _, list := range [][]string{p.Allowed, p.Addresses} {
+		k.WriteByte(0)
+		for _, s := range list {
+			k.WriteString(s)
+			k.WriteByte(1)
+		}
+	}
+	key := k.String()
+	g.peopleMu.Lock()
+	r, ok := g.people[key]
+	g.peopleMu.Unlock()
+	if ok {
+		return r
+	}
+	allowed := allowedWords(p.Allowed)
+	r = &personRules{allowed: allowed, names: namePatterns(p.Name, allowed), addresses: personAddresses(p.Addresses)}
+	g.peopleMu.Lock()
+	if g.people == nil || len(g.people) >= maxPeople {
+		g.people = make(map[string]*personRules)
+	}
+	g.people[key] = r
+	g.peopleMu.Unlock()
+	return r
 }
 
 // New compiles r, refusing rules that could never work as meant: an empty
@@ -326,19 +372,19 @@ func (g *Guard) Check(text string, p Person) []Hit {
 		g = &Guard{}
 	}
 	f := foldText(text)
-	allowed := allowedWords(p.Allowed)
+	pr := g.rulesFor(p)
 	var cands []Hit
 	for i := range g.terms {
 		t := &g.terms[i]
-		if len(t.parts) == 1 && allowed[t.parts[0]] {
+		if len(t.parts) == 1 && pr.allowed[t.parts[0]] {
 			continue
 		}
 		cands = t.find(&f, text, cands)
 	}
-	for _, np := range namePatterns(p.Name, allowed) {
-		cands = np.find(&f, text, cands)
+	for i := range pr.names {
+		cands = pr.names[i].find(&f, text, cands)
 	}
-	cands = findAddresses(&f, text, personAddresses(p.Addresses), cands)
+	cands = findAddresses(&f, text, pr.addresses, cands)
 	cands = findHosts(&f, text, g.domains, cands)
 	return resolve(cands, len(text))
 }

@@ -450,3 +450,44 @@ func ExampleGuard_Check() {
 	// 67-83 "upload.corp.test" (an inside host name)
 	// held: it contains "Tanaka" (your real name), "Phoenix" (a term your company keeps inside) and "upload.corp.test" (an inside host name)
 }
+
+// What Check compiles from a Person is remembered per person: one
+// Guard checking for several people, alternately and from many
+// goroutines, finds for each exactly what a Guard that has seen no one
+// else finds, down to persons who differ only in their allowed words or
+// addresses.
+func TestPeopleKeptApart(t *testing.T) {
+	people := []Person{
+		{Name: "Hana Tanaka", Addresses: []string{"hana@home.example"}},
+		{Name: "Hana Tanaka", Addresses: []string{"hana@other.example"}},
+		{Name: "Hana Tanaka", Addresses: []string{"hana@home.example"}, Allowed: []string{"ACME Sales · Hana"}},
+		{Name: "Ken Sato", Addresses: []string{"hana@home.example"}},
+		{Name: "Hana Tanaka", Addresses: []string{"hana@home.example", "hana@other.example"}},
+	}
+	text := "Hana says: write to hana@home.example or hana@other.example, or to Ken Sato"
+	var want []string
+	for _, p := range people {
+		want = append(want, render(mustNew(t, testRules).Check(text, p)))
+	}
+	for i := range want {
+		for j := range i {
+			if want[i] == want[j] {
+				t.Fatalf("persons %d and %d hit the same (%s): the test cannot tell them apart", j, i, want[i])
+			}
+		}
+	}
+	g := mustNew(t, testRules)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 60 {
+				k := (i + w) % len(people)
+				if got := render(g.Check(text, people[k])); got != want[k] {
+					t.Errorf("person %d: Check = %s; want %s", k, got, want[k])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
