@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -100,15 +98,7 @@ func seedIdentity(b *testing.B, path string, n int) {
 // goMetric reads one of the gateway's Go runtime gauges from /metrics,
 // shifted right by shift bits ("?" when it is not there).
 func goMetric(b *testing.B, w *world, name string, shift int) string {
-	req, _ := http.NewRequest("GET", w.gw.adminURL+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	for line := range strings.Lines(string(data)) {
+	for line := range strings.Lines(metricsText(b, w)) {
 		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			if err == nil {

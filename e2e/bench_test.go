@@ -150,6 +150,17 @@ func envInt(name string, def int) int {
 // relayMetrics returns the gateway's own relay latency histogram summary
 // (receive → adapter wrote it, durable commit included).
 func relayMetrics(b *testing.B, w *world) string {
+	var out strings.Builder
+	for _, line := range strings.Split(metricsText(b, w), "\n") {
+		if strings.HasPrefix(line, "kakehashi_relay_seconds") {
+			out.WriteString(line + "\n")
+		}
+	}
+	return out.String()
+}
+
+// metricsText is the gateway's /metrics page.
+func metricsText(b *testing.B, w *world) string {
 	req, _ := http.NewRequest("GET", w.gw.adminURL+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
@@ -158,11 +169,5 @@ func relayMetrics(b *testing.B, w *world) string {
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	var out strings.Builder
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "kakehashi_relay_seconds") {
-			out.WriteString(line + "\n")
-		}
-	}
-	return out.String()
+	return string(data)
 }
