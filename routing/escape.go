@@ -16,24 +16,32 @@ func EscapeLocal(s string) string {
 	return b.String()
 }
 
+// escapeTo writes s escaped to b, copying the runs between escapes whole
+// (a proxy address is written for every message from a contact).
 func escapeTo(b *strings.Builder, s string) {
+	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case c == '\\':
-			if isEscape(s[i:]) {
-				b.WriteString(`\5c`)
-			} else {
-				b.WriteByte(c)
-			}
-		case strings.IndexByte(escapable, c) >= 0:
-			b.WriteByte('\\')
-			b.WriteByte("0123456789abcdef"[c>>4])
-			b.WriteByte("0123456789abcdef"[c&15])
-		default:
-			b.WriteByte(c)
+		if !escapes(c) && (c != '\\' || !isEscape(s[i:])) {
+			continue
 		}
+		b.WriteString(s[start:i])
+		b.WriteByte('\\')
+		b.WriteByte("0123456789abcdef"[c>>4])
+		b.WriteByte("0123456789abcdef"[c&15])
+		start = i + 1
 	}
+	b.WriteString(s[start:])
+}
+
+// escapes reports whether c is one of escapable but the backslash, which
+// is escaped only before what would read as an escape.
+func escapes(c byte) bool {
+	switch c {
+	case ' ', '"', '&', '\'', '/', ':', '<', '>', '@':
+		return true
+	}
+	return false
 }
 
 // UnescapeLocal reverses EscapeLocal: every \hh sequence naming an
