@@ -53,17 +53,10 @@ func (a *Server) audit(w http.ResponseWriter, r *http.Request, _ Caller) error {
 // entries were exported.
 const ActionAuditExport = "audit.export"
 
-// auditExportDetails is the audit detail of ActionAuditExport.
+// auditExportDetails is the audit detail of ActionAuditExport: the
+// query's filters under their query parameters' names, and what was sent.
 type auditExportDetails struct {
-	After   uint64    `json:"after,omitempty"`
-	Before  uint64    `json:"before,omitempty"`
-	Newest  bool      `json:"newest,omitempty"`
-	Limit   int       `json:"limit"`
-	Action  string    `json:"action,omitempty"`
-	Subject string    `json:"subject,omitempty"`
-	Actor   string    `json:"actor,omitempty"`
-	Since   time.Time `json:"since,omitzero"`
-	Until   time.Time `json:"until,omitzero"`
+	identity.AuditQuery
 	// Rows is how many entries the export holds: exactly the rows sent.
 	Rows int `json:"rows"`
 	// First and Last are the sequence numbers of the first and the last
@@ -96,8 +89,7 @@ func (a *Server) auditCSV(w http.ResponseWriter, r *http.Request, c Caller) erro
 	if err := cw.Error(); err != nil {
 		return err
 	}
-	det := auditExportDetails{After: aq.AfterSeq, Before: aq.BeforeSeq, Newest: aq.Newest, Limit: aq.Limit, Action: aq.Action,
-		Subject: aq.Subject, Actor: aq.Actor, Since: aq.Since, Until: aq.Until, Rows: len(entries)}
+	det := auditExportDetails{AuditQuery: aq, Rows: len(entries)}
 	if len(entries) > 0 {
 		det.First, det.Last = entries[0].Seq, entries[len(entries)-1].Seq
 	}

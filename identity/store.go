@@ -64,27 +64,28 @@ func (c *Changeset) Empty() bool {
 type AuditQuery struct {
 	// AfterSeq returns only entries with a sequence number above it; pass the
 	// last Seq seen to page through the log.
-	AfterSeq uint64
+	AfterSeq uint64 `json:"after,omitempty"`
 	// Limit caps the number of entries; 0 means DefaultAuditLimit, and it is
 	// capped at MaxAuditLimit.
-	Limit int
+	Limit int `json:"limit"`
 	// Action matches AuditEntry.Action exactly.
-	Action string
+	Action string `json:"action,omitempty"`
 	// Subject matches AuditEntry.Subject exactly.
-	Subject string
+	Subject string `json:"subject,omitempty"`
 	// Actor matches entries whose AuditEntry.Actor contains it (case
 	// sensitive): "admin:alice" exactly, or "alice" as part of it.
-	Actor string
+	Actor string `json:"actor,omitempty"`
 	// Since matches entries at or after it; Until those before it.
-	Since, Until time.Time
+	Since time.Time `json:"since,omitzero"`
+	Until time.Time `json:"until,omitzero"`
 	// BeforeSeq, if not 0, returns only entries with a sequence number
 	// below it; with Newest, pass the last Seq seen to page back through
 	// the log.
-	BeforeSeq uint64
+	BeforeSeq uint64 `json:"before,omitempty"`
 	// Newest returns the entries newest first (descending sequence
 	// numbers): the first Limit matches below BeforeSeq. Otherwise they
 	// come oldest first, from AfterSeq on.
-	Newest bool
+	Newest bool `json:"newest,omitempty"`
 }
 
 // Audit query limits.
