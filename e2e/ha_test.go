@@ -30,7 +30,7 @@ func (w *world) instance(name string) *Gateway {
 		w.t.Fatal(err)
 	}
 	dir := w.t.TempDir()
-	admin := freeAddr(w.t)
+	admin := testenv.FreeAddr(w.t)
 	oldAdmin := strings.TrimPrefix(w.gw.adminURL, "http://")
 	cfg := strings.ReplaceAll(string(raw), oldAdmin, admin) // admin.listen and ha.advertise
 	cfg = strings.Replace(cfg, "instance: gw-1", "instance: "+name, 1)

@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -177,7 +176,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	}
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "kakehashi.yaml")
-	admin := freeAddr(t)
+	admin := testenv.FreeAddr(t)
 	proxies, mailNet := "", ""
 	if o.mail {
 		w.mail = testenv.StartMail(t, testenv.MailOptions{})
@@ -231,16 +230,6 @@ guard: {terms: [%q]}
 	w.gw.cliToken = w.gw.AddAdmin("e2e-admin", "admin")
 	w.gw.CLI("directory", "import", filepath.Join(repoRoot(), "examples", "directory.yaml"))
 	return w
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // Start runs the gateway and waits until every network is connected.

@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/kakehashi/kakehashi/internal/testenv"
 )
 
 // TestWithConsole: the admin listener serves the console under
@@ -44,7 +46,7 @@ func TestServeAllOpensAllOrNone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	free := freeAddr(t)
+	free := testenv.FreeAddr(t)
 	ls := []listener{{"admin API", free, http.NotFoundHandler()}, {"console", taken.Addr().String(), http.NotFoundHandler()}}
 	err = serveAll(t.Context(), ls, make(chan error, 2), nil)
 	if err == nil || !strings.Contains(err.Error(), "console: listen on "+taken.Addr().String()) {
@@ -59,7 +61,7 @@ func TestServeAllOpensAllOrNone(t *testing.T) {
 
 	// Both free: both serve until ctx ends, then report nil.
 	ctx, cancel := context.WithCancel(t.Context())
-	ls[1].addr = freeAddr(t)
+	ls[1].addr = testenv.FreeAddr(t)
 	done := make(chan error, 2)
 	if err := serveAll(ctx, ls, done, nil); err != nil {
 		t.Fatal(err)
@@ -77,14 +79,4 @@ func TestServeAllOpensAllOrNone(t *testing.T) {
 			t.Errorf("stopped with %v", err)
 		}
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

@@ -81,6 +81,17 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
+// FreeAddr returns a loopback address (127.0.0.1:port) that was free a
+// moment ago, for a server the test starts (see freePorts for the race).
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ports, err := freePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", ports[0])
+}
+
 // runScript runs the script (a path under scripts/) with args under bash,
 // with no input and two minutes at most, and returns its combined
 // output; an error names the script and shows what it printed.
