@@ -232,6 +232,18 @@ type notifyDetails struct {
 	Notices int `json:"notices"`
 }
 
+// notified reports whether the contacts of transfer id were told of it,
+// and how many notices went (from its ActionContactsNotify entry).
+func (a *Server) notified(ctx context.Context, id string) (told bool, notices int, err error) {
+	es, err := a.state.Audit(ctx, identity.AuditQuery{Action: ActionContactsNotify, Subject: id, Limit: 1})
+	if err != nil || len(es) == 0 {
+		return false, 0, err
+	}
+	var d notifyDetails
+	_ = json.Unmarshal(es[0].Details, &d) // only for the count shown
+	return true, d.Notices, nil
+}
+
 // notify sends the handover notices of t and records that it did, so that
 // its revert knows the contacts were told.
 func (a *Server) notify(ctx context.Context, actor, reason string, t *identity.Transfer) (int, error) {
@@ -276,7 +288,7 @@ func (a *Server) revertTransfer(w http.ResponseWriter, r *http.Request, c Caller
 			return err
 		}
 	}
-	told, err := a.state.Audit(r.Context(), identity.AuditQuery{Action: ActionContactsNotify, Subject: id, Limit: 1})
+	told, notices, err := a.notified(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -285,12 +297,7 @@ func (a *Server) revertTransfer(w http.ResponseWriter, r *http.Request, c Caller
 		return err
 	}
 	a.reassigned(r.Context(), t)
-	res := RevertResult{Transfer: t, ToldAtTransfer: len(told) > 0}
-	if res.ToldAtTransfer {
-		var d notifyDetails
-		_ = json.Unmarshal(told[0].Details, &d) // only for the count shown
-		res.NotifiedAtTransfer = d.Notices
-	}
+	res := RevertResult{Transfer: t, ToldAtTransfer: told, NotifiedAtTransfer: notices}
 	res.Notified = res.ToldAtTransfer
 	if req.Notify != nil {
 		res.Notified = *req.Notify

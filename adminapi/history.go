@@ -177,27 +177,12 @@ func (a *Server) summary(r *http.Request, seq uint64, t *identity.Transfer, k Tr
 // a revert undid it, and whether its contacts were notified.
 func (a *Server) outcome(ctx context.Context, id string) (TransferOutcome, error) {
 	var o TransferOutcome
-	rev, err := a.state.Audit(ctx, identity.AuditQuery{Action: identity.ActionContactsRevert, Subject: id, Limit: 1})
-	if err != nil {
+	var err error
+	if o.RevertedBy, o.Reverted, err = a.state.RevertedBy(ctx, id); err != nil {
 		return o, err
 	}
-	if len(rev) > 0 {
-		var d struct {
-			TransferID string `json:"transfer_id"`
-		}
-		_ = json.Unmarshal(rev[0].Details, &d)
-		o.Reverted, o.RevertedBy = true, d.TransferID
-	}
-	told, err := a.state.Audit(ctx, identity.AuditQuery{Action: ActionContactsNotify, Subject: id, Limit: 1})
-	if err != nil {
-		return o, err
-	}
-	if len(told) > 0 {
-		var d notifyDetails
-		_ = json.Unmarshal(told[0].Details, &d)
-		o.Notified, o.Notices = true, d.Notices
-	}
-	return o, nil
+	o.Notified, o.Notices, err = a.notified(ctx, id)
+	return o, err
 }
 
 // listBroadcasts answers the team broadcasts prepared, newest first (for

@@ -20,6 +20,26 @@ type revertDetails struct {
 	Moved      int    `json:"moved"`
 }
 
+// RevertedBy reports whether transfer transferID was reverted, and by
+// which transfer (read from its "contacts.revert" audit entry).
+func (s *State) RevertedBy(ctx context.Context, transferID string) (by string, reverted bool, err error) {
+	by, reverted, err = revertedBy(ctx, s.store, transferID)
+	if err != nil {
+		return "", false, fmt.Errorf("identity: audit: %w", err)
+	}
+	return by, reverted, nil
+}
+
+func revertedBy(ctx context.Context, store Store, transferID string) (string, bool, error) {
+	done, err := store.Audit(ctx, AuditQuery{Action: ActionContactsRevert, Subject: transferID, Limit: 1})
+	if err != nil || len(done) == 0 {
+		return "", false, err
+	}
+	var d revertDetails
+	_ = json.Unmarshal(done[0].Details, &d) // a detail unread still says it was reverted
+	return d.TransferID, true, nil
+}
+
 // RevertConflict is the error of a revert refused because relationships
 // of the transfer were moved again since. It wraps ErrConflict.
 type RevertConflict struct {
@@ -130,14 +150,12 @@ func (s *State) revertTransfer(ctx context.Context, actor, reason, transferID st
 	var t *Transfer
 	err = s.update(ctx, func(b *batch) error {
 		// Under the lock, so two reverts of one transfer cannot both pass.
-		done, err := s.store.Audit(ctx, AuditQuery{Action: ActionContactsRevert, Subject: transferID, Limit: 1})
+		by, done, err := revertedBy(ctx, s.store, transferID)
 		if err != nil {
 			return err
 		}
-		if len(done) > 0 {
-			var d revertDetails
-			_ = json.Unmarshal(done[0].Details, &d) // only for the message
-			return fmt.Errorf("%w: transfer %s was already reverted by transfer %s", ErrConflict, transferID, d.TransferID)
+		if done {
+			return fmt.Errorf("%w: transfer %s was already reverted by transfer %s", ErrConflict, transferID, by)
 		}
 		if t, err = b.revert(orig, actor, reason); err != nil {
 			return err
