@@ -333,31 +333,16 @@ func (c *Client) AuditCSV(ctx context.Context, q AuditQuery) ([]byte, error) {
 
 // values are q's query parameters.
 func (q AuditQuery) values() url.Values {
-	v := url.Values{}
+	v := historyValues(q.Before, q.Limit, q.Since, q.Until)
 	if q.After != 0 {
 		v.Set("after", strconv.FormatUint(q.After, 10))
-	}
-	if q.Limit != 0 {
-		v.Set("limit", strconv.Itoa(q.Limit))
-	}
-	if q.Action != "" {
-		v.Set("action", q.Action)
-	}
-	if q.Subject != "" {
-		v.Set("subject", q.Subject)
-	}
-	if q.Before != 0 {
-		v.Set("before", strconv.FormatUint(q.Before, 10))
 	}
 	if q.Newest {
 		v.Set("newest", "true")
 	}
-	if q.Actor != "" {
-		v.Set("actor", q.Actor)
-	}
-	for k, t := range map[string]time.Time{"since": q.Since, "until": q.Until} {
-		if !t.IsZero() {
-			v.Set(k, t.Format(time.RFC3339Nano))
+	for k, s := range map[string]string{"action": q.Action, "subject": q.Subject, "actor": q.Actor} {
+		if s != "" {
+			v.Set(k, s)
 		}
 	}
 	return v
@@ -388,7 +373,8 @@ func (c *Client) ListBroadcasts(ctx context.Context, q BroadcastListQuery) ([]Br
 	return out, nil
 }
 
-// historyValues are the query parameters the history lists share.
+// historyValues are the query parameters the history lists and the
+// audit log share.
 func historyValues(before uint64, limit int, since, until time.Time) url.Values {
 	v := url.Values{}
 	if before != 0 {
