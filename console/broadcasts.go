@@ -53,7 +53,7 @@ func (q *req) broadcastsPage(form broadcastForm, errs ...error) error {
 	}
 	// The API's list: a lead's is their team's.
 	list, err := q.api.ListBroadcasts(q.r.Context(), adminapi.BroadcastListQuery{Limit: maxHistory})
-	if err != nil && !forbidden(err) {
+	if err != nil {
 		errs = append(errs, err)
 	}
 	for _, b := range list {

@@ -350,7 +350,6 @@ var catalogue = map[string]msg{
 	"preview.summary":                        {"%[1]d selected, %[2]d would change owner. Nothing has changed yet.", "選択 %[1]d件のうち%[2]d件の担当者が変わります。まだ何も変更されていません。"},
 	"transfers.merged":                       {"merged into %s", "%s に統合"},
 	"transfers.moves":                        {"Moves", "移動した関係"},
-	"transfers.no_history":                   {"The admin API does not give your role the history of transfers: open a transfer by its ID.", "管理APIはあなたの役割に引き継ぎの履歴を提供していません。引き継ぎIDを入力して開いてください。"},
 	"transfers.open":                         {"Open", "開く"},
 	"transfers.relationship":                 {"Relationship", "関係ID"},
 	"transfers.revert_of":                    {"undoes %s", "%s の取り消し"},
