@@ -85,11 +85,7 @@ func newRelMatcher(owner string, f *RelationshipFilter, contact func(string) (*C
 	return m
 }
 
-func (m *relMatcher) match(r *Relationship) bool { return m.matchWith(r, nil) }
-
-// matchWith is match with r's contact c, if the caller has it at hand
-// (nil: match looks it up if the filter needs it).
-func (m *relMatcher) matchWith(r *Relationship, c *Contact) bool {
+func (m *relMatcher) match(r *Relationship) bool {
 	f := m.f
 	if r.MergedInto != "" ||
 		(m.byOwner && r.OwnerID != m.owner) ||
@@ -100,18 +96,13 @@ func (m *relMatcher) matchWith(r *Relationship, c *Contact) bool {
 		return false
 	}
 	if f.Source != "" || f.Network != "" {
-		if c == nil {
-			c, _ = m.contact(r.ContactID)
-		}
-		if c == nil || (f.Source != "" && c.Source != f.Source) || (f.Network != "" && c.Address.Network != f.Network) {
+		c, ok := m.contact(r.ContactID)
+		if !ok || (f.Source != "" && c.Source != f.Source) || (f.Network != "" && c.Address.Network != f.Network) {
 			return false
 		}
 	}
 	return true
 }
-
-// needsContact reports whether matching a relationship reads its contact.
-func (m *relMatcher) needsContact() bool { return m.f.Source != "" || m.f.Network != "" }
 
 // selectRels returns the current versions of the relationships owned by
 // from ("" for any owner) that match f (normalised), sorted by ID. Every
@@ -186,39 +177,6 @@ func (sn *Snapshot) eachRel(fn func(*Relationship)) {
 			for _, r := range p.items {
 				fn(r)
 			}
-		}
-	}
-}
-
-// eachRelWithContact calls fn with every relationship, merged ones
-// included, and its contact (nil if it has none), in no particular order.
-// It walks the pages of relationships by contact alongside the pages of
-// contacts: both are placed by the hash of the contact's ID, in the same
-// bucket and in the order of the same fingerprint, so each contact is
-// found a step or two from the last one, where a lookup per relationship
-// (Contact) hashes its ID and misses the cache a few times.
-func (sn *Snapshot) eachRelWithContact(fn func(*Relationship, *Contact)) {
-	for b, rp := range sn.contactRels {
-		if rp == nil {
-			continue
-		}
-		cp := sn.contacts[b]
-		j := 0
-		for i, r := range rp.items {
-			var c *Contact
-			if cp != nil {
-				fp := rp.fps[i]
-				for j < len(cp.fps) && cp.fps[j] < fp {
-					j++
-				}
-				for k := j; k < len(cp.fps) && cp.fps[k] == fp; k++ {
-					if cp.items[k].ID == r.ContactID {
-						c = cp.items[k]
-						break
-					}
-				}
-			}
-			fn(r, c)
 		}
 	}
 }

@@ -114,10 +114,8 @@ func (sn *Snapshot) SearchRelationships(q RelationshipQuery) (*SearchResult, err
 	total := 0
 	keep := q.Offset + limit
 	top := q.Offset <= maxTopK && keep <= maxTopK
-	var addWith func(*Relationship, *Contact)
-	add := func(r *Relationship) { addWith(r, nil) }
-	addWith = func(r *Relationship, c *Contact) {
-		if m.matchWith(r, c) && (owners == nil || owners[r.OwnerID]) &&
+	add := func(r *Relationship) {
+		if m.match(r) && (owners == nil || owners[r.OwnerID]) &&
 			(q.ActiveAfter.IsZero() || !r.LastActivity.Before(q.ActiveAfter)) &&
 			(q.ActiveBefore.IsZero() || r.LastActivity.Before(q.ActiveBefore)) {
 			total++
@@ -170,8 +168,6 @@ func (sn *Snapshot) SearchRelationships(q RelationshipQuery) (*SearchResult, err
 		}
 		m = newRelMatcher(q.OwnerID, &g, sn.Contact)
 		sn.eachWithAttr(table, value, add)
-	case m.needsContact():
-		sn.eachRelWithContact(addWith)
 	default:
 		sn.eachRel(add)
 	}
