@@ -98,8 +98,7 @@ func sqliteStores(cfg *config.Config) stores {
 // instance is a wired gateway: its stores, adapters, gateway, outreach
 // and admin API, not yet running.
 type instance struct {
-	gw  *gateway.Gateway
-	api *adminapi.Server
+	gw *gateway.Gateway
 	// admin serves the admin listener: the API, and the console under
 	// /console/ unless it is disabled. console serves console.listen's
 	// listener (nil when it is not set or the console is disabled).
@@ -216,7 +215,7 @@ func openInstance(ctx context.Context, cfg *config.Config, log *slog.Logger, st 
 		return nil, err
 	}
 	api.SetAnalytics(stats)
-	in.gw, in.api, in.admin = gw, api, api.Handler()
+	in.gw, in.admin = gw, api.Handler()
 	if !cfg.Console.Disabled {
 		idle, most := cfg.Console.Sessions()
 		c, err := console.New(console.Options{API: api, Log: log, SessionIdle: idle, SessionMax: most, Topology: top, Instance: role})
