@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/kakehashi/kakehashi/internal/hugepage"
 	"github.com/kakehashi/kakehashi/internal/migrate"
 	"github.com/kakehashi/kakehashi/internal/sqldb"
 )
@@ -279,6 +280,7 @@ func pgLoadContacts(ctx context.Context, pc *pgx.Conn) ([]Contact, error) {
 		return nil, err
 	}
 	out := make([]Contact, 0, n)
+	hugepage.Advise(out) // as in SQLite's loadRelationships
 	rows, err := pc.Query(ctx, `SELECT id, addr, display_name, network, source, created_at, tags FROM contacts`, pgBinary)
 	if err != nil {
 		return nil, fmt.Errorf("contacts: %w", err)
@@ -328,6 +330,7 @@ func pgLoadRelationships(ctx context.Context, pc *pgx.Conn) ([]Relationship, err
 		return nil, err
 	}
 	out := make([]Relationship, 0, n)
+	hugepage.Advise(out) // as in SQLite's loadRelationships
 	intern := newInterner()
 	rows, err := pc.Query(ctx, `SELECT id, contact_id, persona_id, owner_id, merged_into, last_transfer_id,
 		gone, remark, former_persona_ids, tags, created_at, updated_at, version, last_activity, owner_version, gone_at
