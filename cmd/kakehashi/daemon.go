@@ -120,9 +120,11 @@ func (in *instance) close() {
 // not nil, says the instance's role for the console's health page.
 func openInstance(ctx context.Context, cfg *config.Config, log *slog.Logger, st stores, maySend func() bool, role func() console.Instance) (in *instance, err error) {
 	in = &instance{}
+	resume := pauseGC()
 	defer func() {
 		if err != nil {
 			in.close()
+			resume()
 		}
 	}()
 	t0 := time.Now()
@@ -230,7 +232,10 @@ func openInstance(ctx context.Context, cfg *config.Config, log *slog.Logger, st 
 	log.Info("kakehashi starting", "data_dir", cfg.DataDir, "admin", cfg.Admin.Listen, "state_loaded_in", time.Since(t0).Round(time.Millisecond))
 	// Beside the start, not before it: it takes a collection (0.1 s at a
 	// million relationships).
-	go settleMemory(log)
+	go func() {
+		resume()
+		settleMemory(log)
+	}()
 	return in, nil
 }
 
