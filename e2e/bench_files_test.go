@@ -124,7 +124,13 @@ func noisyPhoto(b testing.TB, size int) []byte {
 
 // rss reads a field (VmRSS, VmHWM) of /proc/PID/status in KiB.
 func rss(b testing.TB, pid int, field string) int64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	return procKiB(fmt.Sprintf("/proc/%d/status", pid), field)
+}
+
+// procKiB reads a "Field:   N kB" line of a /proc file (0 when it is not
+// there).
+func procKiB(path, field string) int64 {
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
