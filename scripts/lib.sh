@@ -55,6 +55,18 @@ port_open() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# listeners prints how many TCP sockets of this network namespace listen
+# on port $1, on any address (IPv4 or IPv6). A server that binds with
+# SO_REUSEPORT (Postfix does) shares its port with another that did the
+# same instead of failing: two tests that picked the same free port a
+# moment apart would then each get half the other's connections.
+listeners() {
+	local hex
+	printf -v hex '%04X' "$1"
+	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+		awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { n++ } END { print n + 0 }'
+}
+
 # read_pid prints the pid in file $1, or nothing.
 read_pid() {
 	local f=$1 pid=""

@@ -745,6 +745,16 @@ start_postfix() {
 			die "postfix exited during startup (see $dir/postfix.log)"
 		fi
 		if [[ -n $pid ]] && port_open "$smtp_port" && port_open "$submission_port"; then
+			# Postfix binds with SO_REUSEPORT: a port picked by another
+			# start at the same moment is shared rather than refused. The
+			# later of the two sees both listeners and gives the port up
+			# (undo_start stops this Postfix).
+			local p
+			for p in "$smtp_port" "$submission_port"; do
+				if (($(listeners "$p") > 1)); then
+					die "127.0.0.1:$p is already in use (another server listens on it too)"
+				fi
+			done
 			return 0
 		fi
 		sleep 0.05
