@@ -164,18 +164,18 @@ func encodeOutgoing(out *gateway.Outgoing, side identity.Side) ([]xml.TokenReade
 				w.marshal(s)
 			}
 			if chatState(out.ChatState) {
-				w.marshal(empty{XMLName: xml.Name{Space: nsChatStates, Local: string(out.ChatState)}})
+				w.empty(xml.Name{Space: nsChatStates, Local: string(out.ChatState)})
 			}
 		}
 		if out.Kind == gateway.KindRelayed && p.body != "" {
 			// The recipient's client acknowledges it, by this stanza's ID,
 			// and the gateway relays that to the author.
 			w.add(receipts.Requested(true).TokenReader())
-			w.marshal(marker{XMLName: xml.Name{Space: nsMarkers, Local: "markable"}})
+			w.empty(xml.Name{Space: nsMarkers, Local: "markable"})
 		}
 		if first && (retracting != "" || reacting != "" || text == "" && (reply != nil || correct != "")) {
 			// Servers archive only messages with a body unless asked.
-			w.marshal(empty{XMLName: xml.Name{Space: nsHints, Local: "store"}})
+			w.empty(xml.Name{Space: nsHints, Local: "store"})
 		}
 		if w.err != nil {
 			return nil, w.err
@@ -202,6 +202,13 @@ func (p *payload) add(r xml.TokenReader) {
 }
 
 // marshal adds v, an XML struct of wire.go.
+// empty adds an element with nothing in it (a chat state, a hint, the
+// markable marker) as its two tokens: marshalled would encode and parse
+// it again for every message.
+func (p *payload) empty(name xml.Name) {
+	p.add(xmlstream.Wrap(nil, xml.StartElement{Name: name}))
+}
+
 func (p *payload) marshal(v any) {
 	r, err := marshalled(v)
 	p.err = errors.Join(p.err, err)
