@@ -163,11 +163,11 @@ func (c *Component) message(ctx context.Context, core gateway.Core, m *inMessage
 	if msg.Body == "" && len(msg.Files) == 0 && len(msg.Refs) == 0 && msg.ChatState == "" {
 		return // active or gone alone, an empty or blank body: nothing to relay
 	}
-	if _, err := jid.Parse(m.From); err != nil {
+	if err := validJID(m.From); err != nil {
 		c.log.Warn("message with an invalid sender dropped", "err", err)
 		return
 	}
-	if _, err := jid.Parse(m.To); err != nil {
+	if err := validJID(m.To); err != nil {
 		c.log.Warn("message with an invalid recipient dropped", "err", err)
 		return
 	}

@@ -248,9 +248,9 @@ func sharedFile(f *gateway.Attachment) fileSharing {
 }
 
 // checked is an address the gateway chose, spelled as it chose it, once
-// jid.Parse accepts it.
+// jid.Parse accepts it (validJID).
 func checked(addr string) (jid.JID, error) {
-	if _, err := jid.Parse(addr); err != nil {
+	if err := validJID(addr); err != nil {
 		return jid.JID{}, fmt.Errorf("address %q: %w", addr, err)
 	}
 	return verbatim(addr), nil
