@@ -109,3 +109,28 @@ func equalFoldASCII(s, lower string) bool {
 	}
 	return true
 }
+
+// PlainJID reports whether s, an XMPP address that may carry a resource,
+// is in the plain spelling RFC 7622 surely accepts as it is: a bare
+// address Canonical takes without its full check (see plain; special
+// domains are valid addresses too) and, after the first /, a resource of
+// 1 to MaxJIDPart bytes of printable ASCII without spaces, which PRECIS's
+// OpaqueString maps to itself. It saves a stanza's validity check the
+// cost of PRECIS and IDNA (6 % of the gateway's CPU in a burst of
+// messages). False says nothing: the address may still be valid, and the
+// caller then asks jid.Parse.
+func PlainJID(s string) bool {
+	bare, res, hasRes := strings.Cut(s, "/")
+	if hasRes {
+		if len(res) == 0 || len(res) > MaxJIDPart {
+			return false
+		}
+		for i := 0; i < len(res); i++ {
+			if c := res[i]; c <= ' ' || c > '~' {
+				return false
+			}
+		}
+	}
+	_, ok := plain(XMPP, bare, Policy{AllowSpecial: true})
+	return ok
+}

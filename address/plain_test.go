@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"mellium.im/xmpp/jid"
 )
 
 // plainCases are spellings at the edges of what plain takes: each must
@@ -125,4 +127,71 @@ func TestHasDomainKey(t *testing.T) {
 	if !HasDomainKey("Corp.Test.", "corp.test") || !HasDomainKey("BÜCHER.test", DomainKey("xn--bcher-kva.test")) || HasDomainKey("corp.test", "corp.tes") {
 		t.Error("HasDomainKey misses the plain cases")
 	}
+}
+
+// TestPlainJIDAgreesWithParse: whatever PlainJID accepts, jid.Parse
+// accepts, so a caller that asks jid.Parse only when PlainJID says no
+// gets jid.Parse's verdict on every address. Spellings are drawn near the
+// shortcut's edges: upper case, A-labels, hyphens and dots at label ends,
+// long parts, spaces, @ and / twice, non-ASCII, and fixed cases that must
+// take the shortcut and ones that must not.
+func TestPlainJIDAgreesWithParse(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		if _, err := jid.Parse(s); PlainJID(s) && err != nil {
+			t.Errorf("PlainJID(%q) = true, but jid.Parse refuses it: %v", s, err)
+		}
+	}
+	for _, s := range []string{
+		"hana@corp.test", "Bob.Smith+shop@contact.acme.test/Conversations.AbCd", "bob@Example.COM",
+		"bob@example.com/gajim.XYZ12", "a@b", "a_b-c@x-y.z", "bob@example.com/res/with/slashes",
+		"bob@localhost/x", "bob@example.com/r=+AB/==", strings.Repeat("a", 64) + "@" + strings.Repeat("b", 63) + ".test",
+		"bob@example.com/" + strings.Repeat("r", MaxJIDPart),
+	} {
+		if !PlainJID(s) {
+			t.Errorf("PlainJID(%q) = false, want the shortcut", s)
+		}
+		check(s)
+	}
+	for _, s := range []string{
+		"", "contact.acme.test", "127.0.0.1", "@example.com", "bob@", "bob@example.com/", "bob@@example.com", "a@b@c",
+		"bob@xn--bcher-kva.example", "bob@xn--zz.example", "bob@-a.example", "bob@a-.example",
+		"bob@a..example", "bob@.example", "bob@example.", "bob smith@example.com", "bob@example.com/a b",
+		"bob@example.com/ lead", "bjørn@example.com", "bob@bücher.example", "bob@example.com/ü",
+		"bob\"@example.com", "bob&x@example.com", "bob'@example.com", "bob:x@example.com", "bob<@example.com",
+		strings.Repeat("a", 65) + "@example.com", "bob@" + strings.Repeat("b", 64) + ".test",
+		"bob@" + strings.Repeat("abcdefghi.", 26) + "test", "bob@example.com/" + strings.Repeat("r", MaxJIDPart+1),
+		"[::1]", "bob@[::1]", "bob@例え.テスト", "ＢＯＢ@example.com",
+	} {
+		if PlainJID(s) {
+			t.Errorf("PlainJID(%q) = true, want the full check", s)
+		}
+		check(s)
+	}
+	alphabet := []string{"a", "Z", "0", "9", ".", "-", "_", "+", "@", "/", " ", "xn--", "--", "é", "ß", "ｆ", "\u200d", "\t", "\"", "&", "'", ":", "<", ">", "=", "~", "\x7f"}
+	rng := rand.New(rand.NewPCG(7, 622))
+	for range 100_000 {
+		var b strings.Builder
+		for range rng.IntN(24) {
+			if rng.IntN(3) == 0 {
+				b.WriteString(alphabet[rng.IntN(len(alphabet))])
+			} else {
+				b.WriteByte("abcdefghijklmnopqrstuvwxyz"[rng.IntN(26)])
+			}
+		}
+		check(b.String())
+	}
+}
+
+func FuzzPlainJID(f *testing.F) {
+	for _, s := range []string{"hana@corp.test", "bob@example.com/r", "a@xn--b.c", "a@b@c/d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if PlainJID(s) {
+			if _, err := jid.Parse(s); err != nil {
+				t.Errorf("PlainJID(%q) = true, but jid.Parse refuses it: %v", s, err)
+			}
+		}
+	})
 }

@@ -11,6 +11,8 @@ import (
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
+
+	"github.com/kakehashi/kakehashi/address"
 )
 
 // Namespaces mellium has no package for.
@@ -28,6 +30,17 @@ func verbatim(addr string) jid.JID {
 	// ParseUnsafe only splits the string: no string is an error.
 	u, _ := jid.ParseUnsafe(addr)
 	return u.JID
+}
+
+// validJID is jid.Parse's verdict on addr, without the parsed JID: nil
+// when addr is a valid address. The common spelling is answered by
+// address.PlainJID, without PRECIS and IDNA.
+func validJID(addr string) error {
+	if address.PlainJID(addr) {
+		return nil
+	}
+	_, err := jid.Parse(addr)
+	return err
 }
 
 // stanzaError is an error with cond, of the type RFC 6120 gives it, with
