@@ -237,12 +237,37 @@ type runner struct {
 	started bool
 }
 
+// beginPatience is how long begin tries again a transaction that SQLite
+// refused as busy.
+const beginPatience = 10 * time.Second
+
+// begin begins a step's transaction. SQLite may answer a BEGIN IMMEDIATE
+// busy at once, without waiting out the busy timeout: while another
+// connection switches a new database to WAL, or recovers its WAL index
+// (TestUpConcurrently saw it about once in 150 runs of four processes
+// opening one new file). Busy is tried again, with a growing pause, for
+// up to beginPatience; any other error is returned at once.
+func (r *runner) begin(ctx context.Context) (*sql.Tx, error) {
+	deadline := time.Now().Add(beginPatience)
+	for wait := 2 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		tx, err := r.db.BeginTx(ctx, nil)
+		if err == nil || !sqldb.IsRetryable(err) || time.Now().After(deadline) {
+			return tx, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
 // step runs one transaction: it reads the version (creating the table
 // first if there is none), applies the next migration if there is one,
 // and reports whether the database is now current.
 func (r *runner) step(ctx context.Context) (bool, error) {
 	latest := len(r.ms)
-	tx, err := r.db.BeginTx(ctx, nil)
+	tx, err := r.begin(ctx)
 	if err != nil {
 		return false, fmt.Errorf("migrate: begin: %w", err)
 	}

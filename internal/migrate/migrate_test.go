@@ -494,3 +494,36 @@ func TestUpConcurrently(t *testing.T) {
 		}
 	}
 }
+
+// TestUpWaitsOutBusy: a database whose write lock another connection
+// holds, opened without a busy timeout so that SQLite answers busy at
+// once, is migrated once the lock is released, not refused.
+func TestUpWaitsOutBusy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	holder := open(t, path)
+	exec(t, holder, `CREATE TABLE x (a)`)
+	q := url.Values{"_pragma": {"busy_timeout(0)"}, "_txlock": {"immediate"}}
+	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	tx, err := holder.Begin() // immediate: the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		_ = tx.Rollback()
+		close(released)
+	}()
+	if _, err := Up(context.Background(), db, load(t), Options{}); err != nil {
+		t.Fatalf("Up while another connection held the lock for 100 ms: %v", err)
+	}
+	select {
+	case <-released:
+	default:
+		t.Fatal("Up finished while the lock was still held: the test did not make it wait")
+	}
+}
