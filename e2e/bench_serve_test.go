@@ -78,24 +78,7 @@ func seedIdentity(b *testing.B, path string, n int) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	ds := identity.GenerateDataset(n, 300)
-	slices.SortFunc(ds.Contacts, func(x, y identity.Contact) int { return strings.Compare(x.ID, y.ID) })
-	slices.SortFunc(ds.Relationships, func(x, y identity.Relationship) int { return strings.Compare(x.ID, y.ID) })
-	if err := st.Commit(ctx, &identity.Changeset{Employees: ds.Employees, Personas: ds.Personas}); err != nil {
-		b.Fatal(err)
-	}
-	const batch = 50_000
-	for i := 0; i < n; i += batch {
-		j := min(i+batch, n)
-		rels := make([]*identity.Relationship, 0, j-i)
-		for k := i; k < j; k++ {
-			rels = append(rels, &ds.Relationships[k])
-		}
-		if err := st.Commit(ctx, &identity.Changeset{Contacts: ds.Contacts[i:j], Relationships: rels}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := st.Flush(ctx); err != nil {
+	if err := identity.WriteDataset(ctx, st, identity.GenerateDataset(n, 300)); err != nil {
 		b.Fatal(err)
 	}
 }

@@ -17,39 +17,19 @@ import (
 	"github.com/kakehashi/kakehashi/internal/testenv"
 )
 
-// generatorVersion names the output of GenerateDataset in cached benchmark
-// databases; bump it when GenerateDataset changes.
-const generatorVersion = 1
-
 // benchDB returns the path of a SQLite store holding
-// GenerateDataset(n, employees), building it once and caching it in the
-// system temp directory, keyed by schema and generator version.
+// GenerateDataset(n, employees), cached in the system temp directory
+// (CachedDataset).
 func benchDB(b *testing.B, n, employees int) string {
 	b.Helper()
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("kakehashi-identity-bench-s%d-g%d-%d-%d.db",
-		SQLiteSchemaVersion, generatorVersion, n, employees))
-	if _, err := os.Stat(path); err == nil {
-		return path
-	}
-	b.Logf("building %s (once)", path)
 	start := time.Now()
-	tmp := path + ".building"
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		os.Remove(tmp + suffix)
-	}
-	ctx := context.Background()
-	st, err := OpenSQLite(ctx, tmp)
+	path, err := CachedDataset(context.Background(), os.TempDir(), n, employees)
 	if err != nil {
 		b.Fatal(err)
 	}
-	fillBench(b, st, n, employees)
-	if err := st.Close(); err != nil {
-		b.Fatal(err)
+	if d := time.Since(start); d > time.Second {
+		b.Logf("built %s in %v", path, d)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("built %s in %v", path, time.Since(start))
 	return path
 }
 
@@ -57,24 +37,7 @@ func benchDB(b *testing.B, n, employees int) string {
 // and folds its relationship log.
 func fillBench(b *testing.B, st *SQLStore, n, employees int) {
 	b.Helper()
-	ctx := context.Background()
-	ds := GenerateDataset(n, employees)
-	// Sorted rows go into SQLite's B-trees much faster.
-	slices.SortFunc(ds.Contacts, func(x, y Contact) int { return strings.Compare(x.ID, y.ID) })
-	slices.SortFunc(ds.Relationships, func(x, y Relationship) int { return strings.Compare(x.ID, y.ID) })
-	if err := st.Commit(ctx, &Changeset{Employees: ds.Employees, Personas: ds.Personas}); err != nil {
-		b.Fatal(err)
-	}
-	const batch = 50_000
-	for i := 0; i < n; i += batch {
-		j := min(i+batch, n)
-		if err := st.Commit(ctx, &Changeset{Contacts: ds.Contacts[i:j], Relationships: relPtrs(ds.Relationships[i:j])}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	// Bulk commits went to the relationship log: fold it, so benchmarks
-	// start from a settled store.
-	if err := st.Flush(ctx); err != nil {
+	if err := WriteDataset(context.Background(), st, GenerateDataset(n, employees)); err != nil {
 		b.Fatal(err)
 	}
 }

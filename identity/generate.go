@@ -1,10 +1,21 @@
 package identity
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 )
+
+// generatorVersion names the output of GenerateDataset in cached benchmark
+// databases (CachedDataset, and PostgreSQL templates in the benchmarks);
+// bump it when GenerateDataset changes.
+const generatorVersion = 1
 
 // GenerateDataset returns a deterministic synthetic dataset for tests and
 // benchmarks: employees employees (at least one), each with a personal
@@ -105,4 +116,81 @@ func scrambledID(prefix string, i, salt uint64) string {
 		x >>= 5
 	}
 	return prefix + "-" + string(b[:])
+}
+
+// WriteDataset commits ds to st (none of its IDs stored yet) the way a large dataset
+// goes in fastest: rows sorted by ID (it sorts ds's contacts and
+// relationships in place), in commits of 50,000, then the relationship log
+// folded, so that st is as settled as a long-running installation's store.
+func WriteDataset(ctx context.Context, st *SQLStore, ds *Dataset) error {
+	// Each commit takes the contacts of its relationships: one each, as
+	// GenerateDataset makes them.
+	if len(ds.Contacts) != len(ds.Relationships) {
+		return errors.New("identity: write dataset: contacts and relationships differ in number")
+	}
+	slices.SortFunc(ds.Contacts, func(x, y Contact) int { return strings.Compare(x.ID, y.ID) })
+	slices.SortFunc(ds.Relationships, func(x, y Relationship) int { return strings.Compare(x.ID, y.ID) })
+	if err := st.Commit(ctx, &Changeset{Employees: ds.Employees, Personas: ds.Personas}); err != nil {
+		return fmt.Errorf("identity: write dataset: %w", err)
+	}
+	const batch = 50_000
+	n := len(ds.Relationships)
+	rels := make([]*Relationship, 0, min(n, batch))
+	for i := 0; i < n; i += batch {
+		j := min(i+batch, n)
+		rels = rels[:0]
+		for k := i; k < j; k++ {
+			rels = append(rels, &ds.Relationships[k])
+		}
+		if err := st.Commit(ctx, &Changeset{Contacts: ds.Contacts[i:j], Relationships: rels}); err != nil {
+			return fmt.Errorf("identity: write dataset: %w", err)
+		}
+	}
+	if err := st.Flush(ctx); err != nil {
+		return fmt.Errorf("identity: write dataset: %w", err)
+	}
+	return nil
+}
+
+// CachedDataset returns the path of a SQLite store in dir holding
+// GenerateDataset(n, employees), written by WriteDataset the first time
+// it is asked for and kept for later calls and processes. The file's name
+// carries SQLiteSchemaVersion and the generator's version, so a change to
+// either builds a new one. Callers only read it: a caller that writes
+// copies it first.
+func CachedDataset(ctx context.Context, dir string, n, employees int) (string, error) {
+	path := filepath.Join(dir, fmt.Sprintf("kakehashi-identity-bench-s%d-g%d-%d-%d.db",
+		SQLiteSchemaVersion, generatorVersion, n, employees))
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	// Each builder writes its own file and renames it into place, so two
+	// processes building at once (packages' benchmarks run in parallel)
+	// neither collide nor leave a half-written file under the name.
+	tmp := fmt.Sprintf("%s.%d.building", path, os.Getpid())
+	removeSQLite(tmp)
+	st, err := OpenSQLite(ctx, tmp)
+	if err != nil {
+		return "", err
+	}
+	err = WriteDataset(ctx, st, GenerateDataset(n, employees))
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		removeSQLite(tmp)
+		return "", fmt.Errorf("identity: cached dataset: %w", err)
+	}
+	return path, nil
+}
+
+// removeSQLite removes a SQLite database file and its WAL and shared
+// memory files.
+func removeSQLite(path string) {
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(path + suffix)
+	}
 }

@@ -2,6 +2,7 @@ package routing_test
 
 import (
 	"context"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -12,12 +13,22 @@ import (
 	"github.com/kakehashi/kakehashi/routing"
 )
 
-// million is a state with 1,000,000 relationships, built once per process.
+// million is a state with 1,000,000 relationships (500 employees), built
+// once per process the way a serve builds it: loaded from a SQLite store
+// (cached in the system temp directory, identity.CachedDataset). The
+// memory store would place the records differently from the loader a serve
+// uses, and a decision's cost is mostly where its records are.
 var million = sync.OnceValues(func() (*identity.State, error) {
-	ds := identity.GenerateDataset(1_000_000, 500)
-	st := identity.NewMemoryStore()
-	st.Seed(ds)
-	return identity.Open(context.Background(), st, time.Now)
+	ctx := context.Background()
+	path, err := identity.CachedDataset(ctx, os.TempDir(), 1_000_000, 500)
+	if err != nil {
+		return nil, err
+	}
+	st, err := identity.OpenSQLite(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return identity.Open(ctx, st, time.Now)
 })
 
 func benchTopology() *routing.Topology {
