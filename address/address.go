@@ -325,19 +325,6 @@ func isControl(r rune) bool {
 	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029'
 }
 
-// HasDomainKey reports whether DomainKey(d) is key, without working
-// DomainKey out when d is ASCII (a configured domain nearly always is):
-// then its key is its lower-case form without a trailing dot.
-func HasDomainKey(d, key string) bool {
-	d = strings.TrimSuffix(d, ".")
-	for i := 0; i < len(d); i++ {
-		if d[i] >= 0x80 {
-			return DomainKey(d) == key
-		}
-	}
-	return equalFoldASCII(d, key)
-}
-
 // DomainKey is a domain in the one form that compares equal however it
 // was written: lower case, without a trailing dot, in A-labels. XMPP
 // spells IDN domains in U-labels and mail in A-labels; a comparison

@@ -111,24 +111,6 @@ func BenchmarkCanonical(b *testing.B) {
 	}
 }
 
-// TestHasDomainKey holds HasDomainKey to DomainKey's answers, ASCII and
-// not, with and without trailing dots and in every case.
-func TestHasDomainKey(t *testing.T) {
-	domains := []string{"corp.test", "Corp.Test.", "CORP.TEST", "corp.test..", "xn--bcher-kva.test", "XN--BCHER-KVA.test",
-		"bücher.test", "BÜCHER.test.", "ｃｏｒｐ.test", "corp.tesT.", "", ".", "corp", "co.rp.test", "xn--invalid-.test"}
-	for _, d := range domains {
-		for _, other := range domains {
-			key := DomainKey(other)
-			if got, want := HasDomainKey(d, key), DomainKey(d) == key; got != want {
-				t.Errorf("HasDomainKey(%q, %q) = %v, DomainKey says %v", d, key, got, want)
-			}
-		}
-	}
-	if !HasDomainKey("Corp.Test.", "corp.test") || !HasDomainKey("BÜCHER.test", DomainKey("xn--bcher-kva.test")) || HasDomainKey("corp.test", "corp.tes") {
-		t.Error("HasDomainKey misses the plain cases")
-	}
-}
-
 // TestPlainJIDAgreesWithParse: whatever PlainJID accepts, jid.Parse
 // accepts, so a caller that asks jid.Parse only when PlainJID says no
 // gets jid.Parse's verdict on every address. Spellings are drawn near the

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/kakehashi/kakehashi/address"
 	"github.com/kakehashi/kakehashi/identity"
@@ -87,7 +88,10 @@ func (n *Network) ProxyDomain(outside string) (string, bool) {
 }
 
 // Topology is the static shape of the gateway: its networks, where
-// ownerless messages go, and limits.
+// ownerless messages go, and limits. Routing derives lookups from it when
+// first used (the company's own domains, for one), so a Topology must not
+// be changed once it has been passed to Decide or ParseProxy: build a new
+// one instead.
 type Topology struct {
 	Networks map[string]Network
 	// FallbackEmployee receives messages of ownerless relationships, if
@@ -99,6 +103,36 @@ type Topology struct {
 	// Addresses says which otherwise refused outside addresses are
 	// accepted (addresses.allow_special).
 	Addresses address.Policy
+
+	own ownDomains
+}
+
+// ownDomains is the set of the company's domains, as address.DomainKey
+// spells them: every network's domain, proxy domains and home domains.
+// isOurs asks it for every message, where walking the networks cost a
+// decision an eighth of its time.
+type ownDomains struct {
+	once sync.Once
+	keys map[string]struct{}
+}
+
+// ownDomains returns the keys of the company's domains, derived from
+// t.Networks on first use.
+func (t *Topology) ownDomains() map[string]struct{} {
+	t.own.once.Do(func() {
+		keys := map[string]struct{}{}
+		for _, n := range t.Networks {
+			keys[address.DomainKey(n.Domain)] = struct{}{}
+			for _, p := range n.Proxies {
+				keys[address.DomainKey(p.Domain)] = struct{}{}
+			}
+			for _, h := range n.HomeDomains {
+				keys[address.DomainKey(h)] = struct{}{}
+			}
+		}
+		t.own.keys = keys
+	})
+	return t.own.keys
 }
 
 // Canonical returns the one spelling of the bare address addr on network,
@@ -548,24 +582,8 @@ func merged(rel *identity.Relationship) bool { return rel.MergedInto != "" }
 func isOurs(top *Topology, domain string) bool {
 	// XMPP spells an IDN domain in U-labels, mail in A-labels, and the
 	// configuration either: compare them in one form.
-	domain = address.DomainKey(domain)
-	same := func(d string) bool { return address.HasDomainKey(d, domain) }
-	for _, n := range top.Networks {
-		if same(n.Domain) {
-			return true
-		}
-		for _, p := range n.Proxies {
-			if same(p.Domain) {
-				return true
-			}
-		}
-		for _, h := range n.HomeDomains {
-			if same(h) {
-				return true
-			}
-		}
-	}
-	return false
+	_, ok := top.ownDomains()[address.DomainKey(domain)]
+	return ok
 }
 
 // splitAddr splits a bare address into local part and domain.

@@ -3,8 +3,10 @@ package routing_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/kakehashi/kakehashi/address"
 	"github.com/kakehashi/kakehashi/identity"
 	"github.com/kakehashi/kakehashi/routing"
 )
@@ -119,4 +121,50 @@ func TestInsideDomainsWhateverTheirSpelling(t *testing.T) {
 			t.Errorf("home %s, to %s: %+v %v", tt.home, tt.proxy, d.Kind, d.Refusal)
 		}
 	}
+}
+
+// TestOwnDomainsInEverySpelling: a contact writing from one of the
+// company's domains is refused, however either side spells it (case,
+// trailing dot, U-labels or A-labels, fullwidth letters), and a domain
+// that only looks alike is not. Each configured spelling is a home domain
+// of a fresh topology; the answer must be DomainKey's.
+func TestOwnDomainsInEverySpelling(t *testing.T) {
+	st := world(t)
+	spellings := []string{"corp2.test", "Corp2.Test.", "CORP2.TEST", "xn--bcher-kva.test", "XN--BCHER-KVA.test",
+		"bücher.test", "BÜCHER.test.", "ｃｏｒｐ2.test", "corp2.tesT.", "co.rp2.test", "corp2.tes", "xn--invalid-.test"}
+	for _, home := range spellings {
+		top := topology()
+		n := top.Networks[corp]
+		n.HomeDomains = append(n.HomeDomains, home)
+		top.Networks[corp] = n
+		for _, from := range spellings {
+			d := routing.Decide(top, st.Snapshot(), routing.Envelope{Network: pub, From: "x@" + from, To: "hana.sales@contact.acme.test", BodyBytes: 5})
+			refused := d.Kind == routing.Refuse && d.Refusal.Reason == routing.NotAllowed
+			if want := address.DomainKey(from) == address.DomainKey(home); refused != want {
+				t.Errorf("home domain %q, contact at %q: refused %v, want %v (%+v %v)", home, from, refused, want, d.Kind, d.Refusal)
+			}
+		}
+	}
+}
+
+// TestTopologyFirstUseConcurrently: many decisions taking a fresh
+// topology's derived lookups at once agree (and -race finds no unguarded
+// write).
+func TestTopologyFirstUseConcurrently(t *testing.T) {
+	st := world(t)
+	top := topology()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			from := "bob@ext.test"
+			if i%2 == 0 {
+				from = "eve@GW.corp.test"
+			}
+			d := routing.Decide(top, st.Snapshot(), routing.Envelope{Network: pub, From: from, To: "hana.sales@contact.acme.test", BodyBytes: 5})
+			if refused := d.Kind == routing.Refuse && d.Refusal.Reason == routing.NotAllowed; refused != (i%2 == 0) {
+				t.Errorf("from %s: %+v %v", from, d.Kind, d.Refusal)
+			}
+		})
+	}
+	wg.Wait()
 }
