@@ -118,10 +118,11 @@ func scrambledID(prefix string, i, salt uint64) string {
 	return prefix + "-" + string(b[:])
 }
 
-// WriteDataset commits ds to st (none of its IDs stored yet) the way a large dataset
-// goes in fastest: rows sorted by ID (it sorts ds's contacts and
-// relationships in place), in commits of 50,000, then the relationship log
-// folded, so that st is as settled as a long-running installation's store.
+// WriteDataset commits ds to st (none of its IDs stored yet) the way a
+// large dataset goes in fastest: rows sorted by ID (it sorts ds's contacts
+// and relationships in place), in commits of 50,000, then the relationship
+// log folded, so that st is as settled as a long-running installation's
+// store.
 func WriteDataset(ctx context.Context, st *SQLStore, ds *Dataset) error {
 	// Each commit takes the contacts of its relationships: one each, as
 	// GenerateDataset makes them.
@@ -171,7 +172,8 @@ func CachedDataset(ctx context.Context, dir string, n, employees int) (string, e
 	removeSQLite(tmp)
 	st, err := OpenSQLite(ctx, tmp)
 	if err != nil {
-		return "", err
+		removeSQLite(tmp)
+		return "", fmt.Errorf("identity: cached dataset: %w", err)
 	}
 	err = WriteDataset(ctx, st, GenerateDataset(n, employees))
 	if cerr := st.Close(); err == nil {
